@@ -1,0 +1,182 @@
+"""Every check of user input, and every error message about it.
+
+Arrays come back as new or read-only-safe NumPy arrays of the working dtype: float32 stays
+float32 when all data arrays are float32, everything else becomes float64. Inputs are never
+modified. Messages name the argument, the rule and the value received; where scikit-learn's
+estimator checks match on a phrase ("Input X contains NaN") we use the same phrase.
+"""
+
+import numbers
+
+import numpy as np
+
+METHODS = ("auto", "svd", "gram", "kernel")
+_BLAS_INT_MAX = np.iinfo(np.int32).max
+
+
+def _describe(obj):
+    return type(obj).__name__
+
+
+def as_array(a, name, *, ndims, keep_float32=True):
+    """Return `a` as a finite float32/float64 array with ``a.ndim in ndims``."""
+    if a is None:
+        raise TypeError(f"{name} must be an array-like of numbers, got None.")
+    if hasattr(a, "toarray") and hasattr(a, "nnz"):
+        raise TypeError(f"{name} must be a dense array; got a sparse {_describe(a)}. "
+                        "Convert it with .toarray().")
+    if isinstance(a, (str, bytes, dict, set)):
+        raise TypeError(f"{name} must be an array-like of numbers, got {_describe(a)}.")
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError) as exc:  # ragged nested sequences
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}.")
+    if kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (ValueError, TypeError):
+            raise TypeError(f"{name} must contain only numbers; got an object array "
+                            "with non-numeric entries.") from None
+    elif kind not in "biuf":
+        raise TypeError(f"{name} must contain numbers, got an array of dtype {arr.dtype}.")
+    if arr.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(f"{name} must be {want}, got an array of shape {arr.shape} "
+                         f"({arr.ndim}-D).")
+    if keep_float32 and arr.dtype.kind == "f" and arr.dtype.itemsize == 4:
+        dtype = np.float32
+    else:
+        dtype = np.float64
+    arr = arr.astype(dtype, copy=False)  # also makes big-endian data native
+    check_finite(arr, name)
+    return arr
+
+
+def check_finite(arr, name):
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(arr, dtype=np.float64)
+    if np.isfinite(total):
+        return
+    if np.isnan(arr).any():
+        raise ValueError(f"Input {name} contains NaN.")
+    if np.isinf(arr).any():
+        raise ValueError(f"Input {name} contains infinity or a value too large for "
+                         f"dtype('{arr.dtype}').")
+
+
+def _check_blas_dim(value, what):
+    if value > _BLAS_INT_MAX:
+        raise ValueError(f"{what} is {value}, more than the {_BLAS_INT_MAX} that 32-bit "
+                         "BLAS/LAPACK integers can index; process the data in blocks.")
+
+
+def check_data(X, Y, sample_weight=None):
+    """Validate the training data.
+
+    Returns
+    -------
+    X : ndarray (n_samples, n_features), working dtype, any layout
+    Y : ndarray (n_samples, n_targets), working dtype, C-contiguous
+    sample_weight : ndarray (n_samples,) float64 or None
+    y_was_1d : bool
+    """
+    X = as_array(X, "X", ndims=(2,))
+    Y = as_array(Y, "Y", ndims=(1, 2))
+    n_samples, n_features = X.shape
+    if n_samples == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
+    if n_features == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
+    y_was_1d = Y.ndim == 1
+    if y_was_1d:
+        Y = Y[:, None]
+    if Y.shape[0] != n_samples:
+        raise ValueError(f"X and Y must have the same number of samples; got "
+                         f"X.shape={X.shape} and Y.shape={Y.shape}.")
+    if Y.shape[1] == 0:
+        raise ValueError(f"Y must have at least one target, got Y.shape={Y.shape}.")
+    for value, what in ((n_samples, "n_samples"), (n_features, "n_features"),
+                        (Y.shape[1], "n_targets")):
+        _check_blas_dim(value, what)
+    dtype = np.float32 if X.dtype == np.float32 and Y.dtype == np.float32 else np.float64
+    X = X.astype(dtype, copy=False)
+    Y = np.ascontiguousarray(Y, dtype=dtype)
+    w = None
+    if sample_weight is not None:
+        w = check_sample_weight(sample_weight, n_samples)
+    return X, Y, w, y_was_1d
+
+
+def check_sample_weight(sample_weight, n_samples):
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    w = as_array(sample_weight, "sample_weight", ndims=(1,), keep_float32=False)
+    if w.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have one entry per sample: expected "
+                         f"({n_samples},), got shape {w.shape}.")
+    if (w < 0).any():
+        i = int(np.flatnonzero(w < 0)[0])
+        raise ValueError(f"sample_weight must be non-negative, got sample_weight[{i}]="
+                         f"{float(w[i])!r}.")
+    if not (w > 0).any():
+        raise ValueError("sample_weight must have at least one positive entry; all "
+                         "weights are zero.")
+    return w
+
+
+def check_alphas(alphas, name="alphas"):
+    """Return (alphas as a 1-D float64 array, whether a scalar was given)."""
+    scalar = np.ndim(alphas) == 0 and not isinstance(alphas, (str, bytes))
+    if isinstance(alphas, bool) or (scalar and not isinstance(alphas, (numbers.Real, np.generic, np.ndarray))):
+        raise TypeError(f"{name} must be a non-negative number or a 1-D array of them, "
+                        f"got {_describe(alphas)}.")
+    arr = as_array(np.atleast_1d(alphas) if scalar else alphas, name, ndims=(1,),
+                   keep_float32=False)
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty.")
+    if (arr < 0).any():
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"{name} must be non-negative, got {name}[{i}]={float(arr[i])!r}.")
+    _check_blas_dim(arr.size, f"the number of {name}")
+    return arr, scalar
+
+
+def check_method(method):
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    return method
+
+
+def check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_X_new(X_new, n_features, dtype):
+    X_new = as_array(X_new, "X", ndims=(2,))
+    if X_new.shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X_new.shape}) while a "
+                         "minimum of 1 is required.")
+    if X_new.shape[1] != n_features:
+        raise ValueError(f"X has {X_new.shape[1]} features, but the solver is expecting "
+                         f"{n_features} features as input.")
+    _check_blas_dim(X_new.shape[0], "n_samples of X")
+    return X_new.astype(dtype, copy=False)
+
+
+def check_dofs(dofs, rank):
+    arr = as_array(np.atleast_1d(dofs), "dofs", ndims=(1,), keep_float32=False)
+    if arr.size == 0:
+        raise ValueError("dofs must not be empty.")
+    bad = np.flatnonzero((arr <= 0) | (arr > rank))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"dofs must lie in (0, rank] = (0, {rank}], got dofs[{i}]="
+                         f"{float(arr[i])!r}.")
+    return arr, np.ndim(dofs) == 0

@@ -1,0 +1,35 @@
+"""Data generators and independent reference solutions shared by the tests."""
+import numpy as np
+
+RTOL = {np.float32: 2e-4, np.float64: 1e-9}
+
+
+def make_data(n, p, k=None, *, seed=0, decay=1.0, dtype=np.float64, offset=3.0):
+    """X with singular values decaying like ``exp(-decay * i / p)``, shifted by `offset`."""
+    rng = np.random.default_rng(seed)
+    Q1, _ = np.linalg.qr(rng.standard_normal((n, min(n, p))))
+    Q2, _ = np.linalg.qr(rng.standard_normal((p, min(n, p))))
+    s = np.exp(-decay * np.arange(min(n, p)) / min(n, p)) * np.sqrt(n)
+    X = (Q1 * s) @ Q2.T + offset * rng.standard_normal(p)
+    W = rng.standard_normal((p, 1 if k is None else k))
+    Y = X @ W + rng.standard_normal((n, W.shape[1])) + 2.0
+    Y = Y[:, 0] if k is None else Y
+    return X.astype(dtype), Y.astype(dtype)
+
+
+def ridge_oracle(X, Y, alpha, fit_intercept=True, sample_weight=None):
+    """Direct solve of the normal equations of the weighted, centred problem (float64)."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    if fit_intercept:
+        xm, ym = w @ X / w.sum(), w @ Y / w.sum()
+    else:
+        xm, ym = np.zeros(X.shape[1]), np.zeros(Y.shape[1:])
+    Xc = np.sqrt(w)[:, None] * (X - xm)
+    Yc = np.sqrt(w).reshape(-1, *[1] * (Y.ndim - 1)) * (Y - ym)
+    if alpha == 0:
+        W = np.linalg.pinv(Xc, rcond=max(X.shape) * np.finfo(float).eps) @ Yc
+    else:
+        W = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(X.shape[1]), Xc.T @ Yc)
+    return W, ym - xm @ W

@@ -1,0 +1,14 @@
+"""Run the docstring examples of the installed package."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["spectralridge._solver", "spectralridge.cli"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0

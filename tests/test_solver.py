@@ -1,0 +1,308 @@
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+import spectralridge as sr
+from spectralridge import _spectrum
+from spectralridge._datasets import LONGLEY_CERTIFIED, load_longley
+
+from helpers import RTOL, make_data, ridge_oracle
+
+METHODS = ["auto", "svd", "gram", "kernel"]
+SHAPES = {"tall": (60, 8), "wide": (15, 40)}
+
+
+def alphas_for(method, shape):
+    # The Gram routes square the condition number: with an explicit method, ask only for
+    # alphas at which they are accurate; 'auto' and 'svd' must serve alpha = 0 too.
+    if method in ("auto", "svd"):
+        return np.array([0.0, 1e-3, 1.0, 30.0, 1e4])
+    if method == "gram" and shape == "wide":
+        return np.array([1.0, 30.0, 1e4])
+    return np.array([1e-3, 1.0, 30.0, 1e4])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("k", [None, 3])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("method", METHODS)
+def test_coef_intercept_predict_against_direct_solve(method, shape, k, fit_intercept,
+                                                     weighted, dtype):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, k, dtype=dtype)
+    w = np.random.default_rng(1).uniform(0, 2, n) if weighted else None
+    if weighted:
+        w[3] = 0.0
+    alphas = alphas_for(method, shape)
+    solver = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w, method=method)
+    coef, intercept = solver.coef(alphas), solver.intercept(alphas)
+    X_new = make_data(7, p, seed=5)[0].astype(dtype)
+    pred = solver.predict(X_new, alphas)
+    assert coef.dtype == intercept.dtype == pred.dtype == dtype
+    assert coef.shape == (alphas.size, p) + (() if k is None else (k,))
+    assert intercept.shape == (alphas.size,) + (() if k is None else (k,))
+    assert pred.shape == (alphas.size, 7) + (() if k is None else (k,))
+    for i, a in enumerate(alphas):
+        W, b = ridge_oracle(X, Y, a, fit_intercept, w)
+        scale = np.abs(W).max()
+        assert_allclose(coef[i], W, rtol=RTOL[dtype], atol=RTOL[dtype] * scale)
+        assert_allclose(intercept[i], b, rtol=RTOL[dtype],
+                        atol=RTOL[dtype] * (np.abs(b).max() + scale * np.abs(X).max()))
+        expected = X_new.astype(float) @ W + b
+        assert_allclose(pred[i], expected, rtol=RTOL[dtype],
+                        atol=RTOL[dtype] * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_scalar_alpha_and_1d_target_drop_axes(method):
+    X, y = make_data(30, 5)
+    solver = sr.RidgeSolver(X, y, method=method)
+    assert solver.coef(2.0).shape == (5,)
+    assert solver.intercept(2.0).shape == ()
+    assert solver.predict(X[:4], 2.0).shape == (4,)
+    assert solver.shrinkage(2.0).shape == (5,)
+    assert np.ndim(solver.dof(2.0)) == 0
+    assert_allclose(solver.coef(2.0), solver.coef([2.0])[0], rtol=1e-14)
+    Y = np.column_stack([y, 2 * y])
+    assert sr.RidgeSolver(X, Y, method=method).coef(2.0).shape == (5, 2)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_dof_is_trace_of_hat_matrix(shape, fit_intercept, weighted):
+    n, p = SHAPES[shape]
+    X, y = make_data(n, p)
+    w = np.random.default_rng(2).uniform(0.1, 3, n) if weighted else np.ones(n)
+    solver = sr.RidgeSolver(X, y, fit_intercept=fit_intercept,
+                            sample_weight=w if weighted else None)
+    alphas = np.array([1e-2, 1.0, 10.0, 1e3])
+    # Hat matrix of the full problem (intercept included) by direct solve on [1, X].
+    A = np.sqrt(w)[:, None] * (np.column_stack([np.ones(n), X]) if fit_intercept else X)
+    penalty = np.eye(A.shape[1])
+    if fit_intercept:
+        penalty[0, 0] = 0.0
+    for a, dof in zip(alphas, solver.dof(alphas)):
+        H = A @ np.linalg.solve(A.T @ A + a * penalty, A.T)
+        assert_allclose(dof + fit_intercept, np.trace(H), rtol=1e-9)
+
+
+def test_shrinkage_factors_in_unit_interval_sum_to_dof_and_scale_eigencoordinates():
+    X, y = make_data(80, 10, decay=4.0)
+    solver = sr.RidgeSolver(X, y)
+    alphas = np.logspace(-3, 4, 15)
+    f = solver.shrinkage(alphas)
+    assert f.shape == (15, solver.rank)
+    assert ((f >= 0) & (f <= 1)).all()
+    assert (np.diff(f, axis=0) <= 0).all()  # decreasing in alpha
+    assert (np.diff(f, axis=1) <= 0).all()  # steep directions shrink least
+    assert_allclose(f.sum(axis=1), solver.dof(alphas), rtol=1e-13)
+    # In the eigenbasis of the Hessian, W(alpha) = f(alpha) * W(0) coordinate-wise.
+    Xc = X - X.mean(axis=0)
+    _, V = np.linalg.eigh(Xc.T @ Xc)
+    V = V[:, ::-1]
+    w0 = V.T @ solver.coef(0.0)
+    for a, fa, wa in zip(alphas, f, solver.coef(alphas)):
+        assert_allclose(V.T @ wa, fa * w0, rtol=1e-8, atol=1e-12 * np.abs(w0).max())
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_alphas_for_dof_inverts_dof(shape):
+    solver = sr.RidgeSolver(*make_data(*SHAPES[shape]))
+    dofs = np.array([0.01, 0.5, 1.0, 3.3, solver.rank - 0.5, solver.rank])
+    alphas = solver.alphas_for_dof(dofs)
+    assert alphas[-1] == 0.0
+    assert (np.diff(alphas) < 0).all()
+    assert_allclose(solver.dof(alphas), dofs, rtol=1e-12)
+    assert np.ndim(solver.alphas_for_dof(2.0)) == 0
+
+
+@pytest.mark.parametrize("method", ["auto", "svd"])
+def test_rank_deficient_alpha_zero_is_minimum_norm(method):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 4))
+    X = np.column_stack([X, X[:, 0] + X[:, 1], 2 * X[:, 2]])  # rank 4 of 6
+    y = rng.standard_normal(40)
+    solver = sr.RidgeSolver(X, y, method=method)
+    W, b = ridge_oracle(X, y, 0.0)
+    assert_allclose(solver.coef(0.0), W, rtol=1e-10)
+    assert solver.rank == 4
+    assert solver.method == "svd"
+    assert_allclose(solver.intercept(0.0), b, rtol=1e-10)
+    # and continuous at alpha -> 0
+    assert_allclose(solver.coef(1e-12), W, rtol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["auto", "svd"])
+def test_longley_certified_values(method):
+    X, y, names = load_longley()
+    assert names[-1] == "YEAR" and X.shape == (16, 6)
+    solver = sr.RidgeSolver(X, y, method=method)
+    estimate = np.concatenate([[solver.intercept(0.0)], solver.coef(0.0)])
+    lre = -np.log10(np.abs(estimate - LONGLEY_CERTIFIED) / np.abs(LONGLEY_CERTIFIED))
+    assert lre.min() >= 12, lre
+    assert solver.method == "svd"  # the Gram route cannot be trusted at alpha = 0 here
+
+
+def test_auto_rule_picks_gram_kernel_and_svd():
+    X, y = make_data(100, 10)
+    solver = sr.RidgeSolver(X, y)
+    assert solver.method == "gram"
+    solver.coef([1.0, 10.0])
+    assert solver.method == "gram"
+    assert sr.RidgeSolver(*make_data(10, 100)).method == "kernel"
+    # condition number 1e6 (1e12 for the Gram): alpha 0 needs the SVD, large alphas do not
+    X, y = make_data(100, 10, decay=10 * np.log(10))
+    solver = sr.RidgeSolver(X, y)
+    solver.coef(1e3)
+    assert solver.method == "gram"
+    W, b = ridge_oracle(X, y, 0.0)
+    assert_allclose(solver.coef(0.0), W, rtol=1e-8)
+    assert solver.method == "svd"
+    explicit = sr.RidgeSolver(X, y, method="gram")
+    explicit.coef(0.0)
+    assert explicit.method == "gram"
+
+
+def test_auto_gram_within_1e8_of_svd_at_guard_boundary():
+    for decay in np.log(10) * np.array([2.0, 3.0, 3.3, 4.0, 6.0]):
+        X, Y = make_data(200, 20, 4, decay=decay)
+        ref = sr.RidgeSolver(X, Y, method="svd")
+        auto = sr.RidgeSolver(X, Y)
+        for a in [0.0, 1e-6, 1e-3, 1.0]:
+            assert_allclose(auto.coef(a), ref.coef(a), rtol=1e-8,
+                            atol=1e-8 * np.abs(ref.coef(a)).max())
+
+
+def test_svd_retries_with_gesvd_on_non_convergence(monkeypatch):
+    calls = []
+    real_svd = _spectrum.sla.svd
+
+    def flaky_svd(a, **kwargs):
+        calls.append(kwargs["lapack_driver"])
+        if kwargs["lapack_driver"] == "gesdd":
+            raise np.linalg.LinAlgError("SVD did not converge")
+        return real_svd(a, **kwargs)
+
+    monkeypatch.setattr(_spectrum.sla, "svd", flaky_svd)
+    X, y = make_data(30, 4)
+    with pytest.warns(RuntimeWarning, match="gesvd"):
+        solver = sr.RidgeSolver(X, y, method="svd")
+    assert calls == ["gesdd", "gesvd"]
+    assert_allclose(solver.coef(0.5), ridge_oracle(X, y, 0.5)[0], rtol=1e-10)
+
+
+def test_constant_features_and_single_sample():
+    X = np.ones((5, 3))
+    y = np.arange(5.0)
+    solver = sr.RidgeSolver(X, y)
+    assert solver.rank == 0
+    assert_allclose(solver.coef([0.0, 1.0]), 0.0)
+    assert_allclose(solver.intercept(0.0), 2.0)
+    assert_allclose(solver.predict(np.zeros((2, 3)), 1.0), 2.0)
+    one = sr.RidgeSolver([[1.0, 2.0]], [3.0])
+    assert_allclose(one.coef(0.0), 0.0)
+    assert_allclose(one.intercept(0.0), 3.0)
+    assert_allclose(sr.RidgeSolver([[1.0, 2.0]], [3.0], fit_intercept=False).coef(0.0),
+                    [0.6, 1.2])
+
+
+def test_ridge_path_matches_solver():
+    X, Y = make_data(40, 6, 2)
+    alphas = np.logspace(-2, 3, 7)
+    path = sr.ridge_path(X, Y, alphas, fit_intercept=False, method="svd")
+    solver = sr.RidgeSolver(X, Y, fit_intercept=False, method="svd")
+    assert_allclose(path.coef, solver.coef(alphas), rtol=1e-14)
+    assert_allclose(path.intercept, 0.0)
+    coef, intercept = sr.ridge_path(X, Y[:, 0], 3.0)
+    assert coef.shape == (6,) and intercept.shape == ()
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "big_endian", "readonly", "list"])
+def test_layouts_give_identical_results_and_inputs_untouched(layout):
+    X, Y = make_data(50, 6, 3)
+    w = np.random.default_rng(4).uniform(0.5, 1.5, 50)
+    ref = sr.RidgeSolver(X, Y, sample_weight=w)
+    alphas = np.array([0.1, 10.0])
+    if layout == "fortran":
+        Xl, Yl, wl = np.asfortranarray(X), np.asfortranarray(Y), w
+    elif layout == "strided":
+        Xl = np.repeat(np.repeat(X, 2, axis=0), 3, axis=1)[::2, ::3]
+        Yl, wl = np.repeat(Y, 2, axis=1)[:, ::2], np.repeat(w, 2)[::2]
+    elif layout == "big_endian":
+        Xl, Yl, wl = X.astype(">f8"), Y.astype(">f8"), w.astype(">f8")
+    elif layout == "readonly":
+        Xl, Yl, wl = X.copy(), Y.copy(), w.copy()
+        for a in (Xl, Yl, wl):
+            a.flags.writeable = False
+    else:
+        Xl, Yl, wl = X.tolist(), Y.tolist(), w.tolist()
+    copies = [np.array(a, copy=True) for a in (Xl, Yl, wl)]
+    solver = sr.RidgeSolver(Xl, Yl, sample_weight=wl)
+    assert_allclose(solver.coef(alphas), ref.coef(alphas), rtol=1e-12)
+    assert_allclose(solver.intercept(alphas), ref.intercept(alphas), rtol=1e-12)
+    assert_allclose(solver.predict(Xl, alphas), ref.predict(X, alphas), rtol=1e-12)
+    for before, after in zip(copies, (Xl, Yl, wl)):
+        assert np.array_equal(before, np.asarray(after))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, bool, np.float16])
+def test_other_dtypes_become_float64(dtype):
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 2 if dtype is bool else 9, (30, 4)).astype(dtype)
+    y = rng.integers(0, 5, 30).astype(dtype)
+    solver = sr.RidgeSolver(X, y)
+    assert solver.coef(1.0).dtype == np.float64
+    assert_allclose(solver.coef(1.0), ridge_oracle(X.astype(float), y.astype(float), 1.0)[0],
+                    rtol=1e-10)
+
+
+def test_mixed_float32_float64_gives_float64():
+    X, y = make_data(30, 4)
+    assert sr.RidgeSolver(X.astype(np.float32), y).coef(1.0).dtype == np.float64
+    solver = sr.RidgeSolver(X.astype(np.float32), y.astype(np.float32))
+    assert solver.predict(X, 1.0).dtype == np.float32
+
+
+def test_threads_match_serial_calls():
+    X, Y = make_data(300, 40, 20)
+    solver = sr.RidgeSolver(X, Y, method="auto")
+    alpha_sets = [np.logspace(-3 + i % 4, 3, 9) for i in range(8)]
+    serial = sr.RidgeSolver(X, Y, method="auto")
+    expected = [(serial.coef(a), serial.predict(X[:10], a), serial.intercept(a))
+                for a in alpha_sets]
+    results = [None] * len(alpha_sets)
+
+    def work(i):
+        a = alpha_sets[i]
+        results[i] = (solver.coef(a), solver.predict(X[:10], a), solver.intercept(a))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(alpha_sets))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, expected):
+        for g, w in zip(got, want):
+            assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+def test_large_target_count_is_blocked():
+    # more targets than one kernel block: the blocked paths must agree with the oracle
+    X, Y = make_data(40, 5, 600)
+    solver = sr.RidgeSolver(X, Y, method="svd")
+    W, b = ridge_oracle(X, Y, 2.0)
+    assert_allclose(solver.coef(2.0), W, rtol=1e-10, atol=1e-12)
+    assert_allclose(solver.intercept(2.0), b, rtol=1e-10)
+
+
+def test_no_warnings_on_ordinary_use():
+    X, y = make_data(30, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sr.RidgeSolver(X, y).coef(np.logspace(-3, 3, 5))
