@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["spectralridge._solver", "spectralridge.cli"]
+MODULES = ["spectralridge._solver", "spectralridge.cli", "spectralridge.theory"]
 
 
 @pytest.mark.parametrize("name", MODULES)
