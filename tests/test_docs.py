@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["spectralridge._solver", "spectralridge.cli", "spectralridge.theory"]
+MODULES = ["spectralridge._solver", "spectralridge.cli", "spectralridge.theory", "spectralridge._cv"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -162,7 +162,8 @@ def test_auto_rule_picks_gram_kernel_and_svd():
     solver.coef(1e3)
     assert solver.method == "gram"
     W, b = ridge_oracle(X, y, 0.0)
-    assert_allclose(solver.coef(0.0), W, rtol=1e-8)
+    # least squares at condition 1e6 is itself sensitive to rounding at ~cond^2 eps
+    assert_allclose(solver.coef(0.0), W, rtol=1e-6)
     assert solver.method == "svd"
     explicit = sr.RidgeSolver(X, y, method="gram")
     explicit.coef(0.0)

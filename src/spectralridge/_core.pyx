@@ -21,6 +21,11 @@ include "_blas_int.pxi"
 cdef enum:
     TARGET_BLOCK = 256
 
+cpdef enum ResidualBase:  # what `sse` adds the filtered fit to
+    BASE_TARGETS = 0
+    BASE_RESIDUAL = 1
+    BASE_ZERO = 2
+
 
 cdef void _gemm(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
                 floating alpha, const floating *A, Py_ssize_t lda,
@@ -143,13 +148,18 @@ def project(const floating[:, ::1] B, const floating[:, ::1] Y,
 
 def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::1] F,
         const floating[:, ::1] Y, const floating[::1] ym, const floating[::1] sw,
-        const floating[:, ::1] S, double[:, ::1] out):
-    """Accumulate ``out[a, t] += sum_i (S[i, a] * (Yc - B @ (F[a][:, None] * R))[i, t])^2``.
+        const floating[:, ::1] S, int base, double[:, ::1] out):
+    """Accumulate ``out[a, t] += sum_i (S[i, a] * E_a[i, t])^2`` for residuals
+    ``E_a = base + B @ (F[a][:, None] * R)``.
 
-    The fused residual kernel of cross-validation: ``Yc = sw * (Y - ym)`` as in ``project``;
-    ``S`` (q, m) scales each residual (``1 / (1 - h_i)`` for leave-one-out), or is empty
-    (shape (0, m)) for no scaling. B (q, r), R (r, k), F (m, r), Y (q, k), out (m, k) in
-    float64 whatever the dtype of the data. Scratch: (r + 2 q) x block floats.
+    The fused residual kernel of cross-validation. `base` is ``Yc = sw * (Y - ym)`` as in
+    ``project`` (``BASE_TARGETS``: held-out folds, with F minus the coefficient factors),
+    ``Yc - B @ R`` (``BASE_RESIDUAL``) or zero (``BASE_ZERO``, when B spans every direction
+    of Yc). Leave-one-out passes one of the latter two with the residual factors
+    ``a / (s^2 + a)``: the residual is the part of Yc outside the span of B plus the shrunk
+    part, free of cancellation at small alphas. ``S`` (q, m) scales each residual (``1 / (1 - h_i)`` for
+    leave-one-out), or is empty (shape (0, m)). B (q, r), R (r, k), F (m, r), Y (q, k),
+    out (m, k) in float64 whatever the dtype of the data. Scratch: (r + 2 q) x block floats.
     """
     cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = R.shape[1], m = F.shape[0]
     cdef Py_ssize_t t0, kb, a, i, t
@@ -162,14 +172,21 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
         raise ValueError("sse: inconsistent shapes")
     dtype = np.float32 if floating is float else np.float64
     cdef Py_ssize_t block = min(k, TARGET_BLOCK)
-    cdef floating[::1] yc = np.empty(q * block, dtype=dtype)
+    cdef floating[::1] resid = np.empty(q * block, dtype=dtype)
     cdef floating[::1] fit = np.empty(q * block, dtype=dtype)
     cdef floating[::1] fr = np.empty(max(r, 1) * block, dtype=dtype)
     with nogil:
         t0 = 0
         while t0 < k:
             kb = min(block, k - t0)
-            _centre_block(Y, ym, sw, t0, kb, &yc[0])
+            if base == BASE_ZERO:
+                for i in range(q * kb):
+                    resid[i] = 0
+            else:
+                _centre_block(Y, ym, sw, t0, kb, &resid[0])
+            if base == BASE_RESIDUAL:
+                _gemm(False, False, q, kb, r, <floating>-1, &B[0, 0], max(r, 1),
+                      &R[0, t0], k, <floating>1, &resid[0], kb)
             for a in range(m):
                 for i in range(r):
                     for t in range(kb):
@@ -179,6 +196,6 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
                 for i in range(q):
                     d = S[i, a] if scaled else 1
                     for t in range(kb):
-                        v = <double>d * (<double>yc[i * kb + t] - fit[i * kb + t])
+                        v = <double>d * (<double>resid[i * kb + t] + fit[i * kb + t])
                         out[a, t0 + t] += v * v
             t0 += kb

@@ -17,7 +17,8 @@ results for the smallest requested alpha ``a`` are trusted only while
 ``(lam_max + a) / (lam_min + a) <= GRAM_KAPPA`` (see :meth:`Spectrum.accurate_for`).
 
 All factorizations run in float64 through SciPy's BLAS/LAPACK (one library on the hot path);
-factors are then stored in the working dtype.
+factors are kept in float64 (the projected targets ``R`` in the working dtype) and cast to the
+working dtype once, on first use by a float32 kernel.
 """
 
 import threading
@@ -34,6 +35,29 @@ from . import _core
 GRAM_KAPPA = 1e-9 / np.finfo(np.float64).eps
 
 
+# Columns converted to float64 at a time by the blocked reductions.
+REDUCE_BLOCK = 1 << 20
+
+
+def column_blocks(A):
+    """Yield (column slice, float64 C-contiguous copy of those columns) of a 2-D array."""
+    step = max(1, REDUCE_BLOCK // max(1, A.shape[0]))
+    for t0 in range(0, A.shape[1], step):
+        cols = slice(t0, min(A.shape[1], t0 + step))
+        yield cols, np.array(A[:, cols], dtype=np.float64, order="C")
+
+
+def weighted_sum(w, A, shift=None):
+    """``w @ (A - shift)`` accumulated in float64 on SciPy's BLAS, in column blocks."""
+    out = np.empty((1, A.shape[1]))
+    w = np.ascontiguousarray(w, dtype=np.float64)[None, :]
+    for cols, block in column_blocks(A):
+        if shift is not None:
+            block -= shift[cols]
+        _core.gemm(w, block, out[:, cols])
+    return out[0]
+
+
 class Centering:
     """Weighted means and row scales: ``Xc = sw (X - xm)``, ``Yc = sw (Y - ym)``."""
 
@@ -45,8 +69,8 @@ class Centering:
         self.sw = np.sqrt(w)
         self.fit_intercept = fit_intercept
         if fit_intercept:
-            self.xm = (w @ X.astype(np.float64, copy=False)) / self.sum_w
-            self.ym = (w @ Y.astype(np.float64, copy=False)) / self.sum_w
+            self.xm = weighted_sum(w, X) / self.sum_w
+            self.ym = weighted_sum(w, Y) / self.sum_w
         else:
             self.xm = np.zeros(X.shape[1])
             self.ym = np.zeros(Y.shape[1])
@@ -68,7 +92,7 @@ class Spectrum:
     ----------
     method : {'svd', 'gram', 'kernel'}
     s : ndarray (r,) float64, descending, all positive
-    V : ndarray (p, r), working dtype
+    V : ndarray (p, r) float64
     R : ndarray (r, k), working dtype, ``U^T Yc``
     yc_sq : ndarray (k,) float64, ``||Yc||^2`` per target
     lam_max, lam_floor : float, extreme eigenvalues of the Gram, for the accuracy guard
@@ -86,6 +110,18 @@ class Spectrum:
         self._X = X
         self._centering = centering
         self._lock = threading.Lock()
+        self._casts = {}
+
+    def cast(self, name, dtype):
+        """Factor `name` ('U' or 'V') as a C-contiguous array of `dtype`, cached."""
+        key = (name, np.dtype(dtype))
+        if key not in self._casts:
+            self._casts[key] = np.ascontiguousarray(getattr(self, name), dtype=dtype)
+        return self._casts[key]
+
+    def attach(self, X, centering):
+        """Keep the data so that ``U`` can be formed on demand."""
+        self._X, self._centering = X, centering
 
     @property
     def rank(self):
@@ -99,15 +135,14 @@ class Spectrum:
 
     @property
     def U(self):
-        """Left singular vectors (n, r), computed on first use for the ``gram`` method."""
+        """Left singular vectors (n, r) float64, formed on first use for the ``gram`` method."""
         if self._U is None:
             with self._lock:
                 if self._U is None:
-                    dtype = self.V.dtype
-                    Xc = self._centering.center_X(self._X, dtype)
-                    U = np.empty((Xc.shape[0], self.rank), dtype=dtype)
+                    Xc = self._centering.center_X(self._X)
+                    U = np.empty((Xc.shape[0], self.rank))
                     _core.gemm(Xc, self.V, U)
-                    U /= self.s.astype(dtype)
+                    U /= self.s
                     self._U = U
         return self._U
 
@@ -121,29 +156,50 @@ def decompose(X, Y, centering, method):
     if method == "svd":
         U, s, Vt = _svd(Xc)
         r = min(max_rank, int(np.count_nonzero(s > max(n, p) * _EPS * s[0])))
-        U = np.ascontiguousarray(U[:, :r], dtype=dtype)
-        V = np.ascontiguousarray(Vt[:r].T, dtype=dtype)
+        U = np.ascontiguousarray(U[:, :r])
+        V = np.ascontiguousarray(Vt[:r].T)
         R, yc_sq = _project(U, Y, centering)
         return Spectrum("svd", s[:r], V, R, yc_sq, 0.0, U=U)
 
-    lam, Q = _eigh_gram(Xc, gram=method == "gram")
-    lam_floor = max(float(lam[max_rank - 1]), 0.0) if max_rank > 0 else 0.0
-    r = min(max_rank, int(np.count_nonzero(lam > max(n, p) * _EPS * lam[0])))
+    if method == "gram":
+        XtY, yc_sq = _project(Xc.astype(dtype, copy=False), Y, centering)
+        spectrum = gram_spectrum(_gram(Xc, gram=True), XtY, n, max_rank, yc_sq)
+        spectrum.attach(X, centering)
+        return spectrum
+    lam, Q = _eigh(_gram(Xc, gram=False))
+    r, lam_floor = _gram_rank(lam, n, p, max_rank)
     s = np.sqrt(lam[:r])
     Q = np.ascontiguousarray(Q[:, :r])
-    if method == "gram":
-        V = Q.astype(dtype, copy=False)
-        XtY, yc_sq = _project(Xc.astype(dtype, copy=False), Y, centering)
-        R = np.empty((r, Y.shape[1]), dtype=dtype)
-        _core.gemm(V, XtY, R, trans_a=True)  # R = diag(1/s) V^T Xc^T Yc
-        R /= s.astype(dtype)[:, None]
-        return Spectrum("gram", s, V, R, yc_sq, lam_floor, X=X, centering=centering)
     V = np.empty((p, r))
     _core.gemm(Xc, Q, V, trans_a=True)  # V = Xc^T U diag(1/s)
     V /= s
-    U = Q.astype(dtype, copy=False)
-    R, yc_sq = _project(U, Y, centering)
-    return Spectrum("kernel", s, V.astype(dtype, copy=False), R, yc_sq, lam_floor, U=U)
+    R, yc_sq = _project(Q, Y, centering)
+    return Spectrum("kernel", s, V, R, yc_sq, lam_floor, U=Q)
+
+
+def gram_spectrum(G, XtY, n, max_rank, yc_sq=None):
+    """Spectrum from the p x p Gram ``Xc^T Xc`` and ``Xc^T Yc`` (dtype of `XtY`).
+
+    `G` is overwritten. ``U`` is unavailable until :meth:`Spectrum.attach` gives the data.
+    """
+    p = G.shape[0]
+    lam, Q = _eigh(G)
+    r, lam_floor = _gram_rank(lam, n, p, max_rank)
+    s = np.sqrt(lam[:r])
+    V = np.ascontiguousarray(Q[:, :r])
+    R = np.empty((r, XtY.shape[1]), dtype=XtY.dtype)
+    _core.gemm(V.astype(XtY.dtype, copy=False), XtY, R, trans_a=True)  # diag(1/s) V^T Xc^T Yc
+    R /= s.astype(XtY.dtype)[:, None]
+    return Spectrum("gram", s, V, R, yc_sq, lam_floor)
+
+
+def _gram_rank(lam, n, p, max_rank):
+    """Numerical rank of a Gram's descending eigenvalues, and the smallest one that counts."""
+    lam_floor = max(float(lam[max_rank - 1]), 0.0) if max_rank > 0 else 0.0
+    if lam[0] <= 0:
+        return 0, lam_floor
+    r = min(max_rank, int(np.count_nonzero(lam > max(n, p) * _EPS * lam[0])))
+    return r, lam_floor
 
 
 _EPS = np.finfo(np.float64).eps
@@ -158,10 +214,14 @@ def _svd(Xc):
         return sla.svd(Xc, full_matrices=False, check_finite=False, lapack_driver="gesvd")
 
 
-def _eigh_gram(Xc, gram):
-    """Eigen-decomposition of ``Xc^T Xc`` (gram) or ``Xc Xc^T``, eigenvalues descending."""
+def _gram(Xc, gram):
+    """Upper triangle of ``Xc^T Xc`` (gram) or ``Xc Xc^T`` (float64, Fortran order)."""
     # Xc.T is Fortran-ordered: no copy on the way to BLAS.
-    G = blas.dsyrk(1.0, Xc.T, trans=0 if gram else 1, lower=0)
+    return blas.dsyrk(1.0, Xc.T, trans=0 if gram else 1, lower=0)
+
+
+def _eigh(G):
+    """Eigen-decomposition of a Gram's upper triangle, eigenvalues descending."""
     lam, Q, info = lapack.dsyevd(G, compute_v=1, lower=0, overwrite_a=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"eigh of the Gram matrix failed (LAPACK syevd info={info}).")

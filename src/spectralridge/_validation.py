@@ -7,6 +7,7 @@ estimator checks match on a phrase ("Input X contains NaN") we use the same phra
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -152,6 +153,12 @@ def check_method(method):
     return method
 
 
+def check_scoring(scoring):
+    if scoring not in ("mse", "r2"):
+        raise ValueError(f"scoring must be 'mse' or 'r2', got {scoring!r}.")
+    return scoring
+
+
 def check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}.")
@@ -180,3 +187,171 @@ def check_dofs(dofs, rank):
         raise ValueError(f"dofs must lie in (0, rank] = (0, {rank}], got dofs[{i}]="
                          f"{float(arr[i])!r}.")
     return arr, np.ndim(dofs) == 0
+
+
+# -- spectralridge.theory: Hessians, eigenvalues, gradient-descent parameters ------------------
+
+#: Relative tolerance of the symmetry and positive semi-definiteness checks on a Hessian (and
+#: on given eigenvalues), by input dtype: ``||H - H^T||_F <= rtol ||H||_F`` and
+#: ``lam_min >= -rtol max|lam|``.
+HESSIAN_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
+
+
+def check_hessian(hessian):
+    """Validate a Hessian.
+
+    Returns
+    -------
+    H : ndarray (p, p) float64, the symmetric part ``(H + H^T) / 2`` (a new array)
+    dtype : the working dtype of the input (float32 or float64)
+    """
+    H = as_array(hessian, "hessian", ndims=(2,))
+    if H.shape[0] != H.shape[1]:
+        raise ValueError(f"hessian must be a square matrix, got an array of shape {H.shape}.")
+    if H.shape[0] == 0:
+        raise ValueError(f"hessian must have at least one row and column, got an array of "
+                         f"shape {H.shape}.")
+    dtype = H.dtype
+    rtol = HESSIAN_RTOL[dtype]
+    H = H.astype(np.float64)
+    scale = np.abs(H).max()
+    if scale > 0:  # compare the scaled matrix, so that huge entries cannot overflow the norms
+        Hs = H / scale
+        asym = np.linalg.norm(Hs - Hs.T) / np.linalg.norm(Hs)
+        if asym > rtol:
+            raise ValueError(f"hessian must be symmetric: ||H - H^T||_F / ||H||_F = {asym:.3g} "
+                             f"exceeds the tolerance {rtol:g}.")
+    return 0.5 * (H + H.T), dtype
+
+
+def check_hessian_eigenvalues(lam, dtype):
+    """Reject an indefinite Hessian from its eigenvalues; clip tiny negative ones to zero."""
+    rtol = HESSIAN_RTOL[np.dtype(dtype)]
+    scale = np.abs(lam).max()
+    i = int(np.argmin(lam))
+    if lam[i] < -rtol * scale:
+        raise ValueError(f"hessian must be positive semi-definite: its smallest eigenvalue "
+                         f"{float(lam[i])!r} is below the tolerance -{rtol:g} * max|eigenvalue| "
+                         f"= {float(-rtol * scale)!r}.")
+    return np.maximum(lam, 0.0)
+
+
+def check_eigenvalues(eigenvalues, name="eigenvalues"):
+    """Return the eigenvalues of a PSD Hessian as 1-D float64, tiny negatives clipped to 0."""
+    lam = as_array(eigenvalues, name, ndims=(1,))
+    if lam.size == 0:
+        raise ValueError(f"{name} must not be empty.")
+    rtol = HESSIAN_RTOL[lam.dtype]
+    lam = lam.astype(np.float64)
+    scale = np.abs(lam).max()
+    i = int(np.argmin(lam))
+    if lam[i] < -rtol * scale:
+        raise ValueError(f"{name} must be non-negative (those of a positive semi-definite "
+                         f"Hessian), got {name}[{i}]={float(lam[i])!r}, below the tolerance "
+                         f"-{rtol:g} * max|{name}| = {float(-rtol * scale)!r}.")
+    return np.maximum(lam, 0.0)
+
+
+def check_w_star(w_star, n_features):
+    """Return the unregularized optimum as a 1-D array of length `n_features`."""
+    w = as_array(w_star, "w_star", ndims=(1,))
+    if w.shape[0] != n_features:
+        raise ValueError(f"w_star must have one entry per row of hessian: expected shape "
+                         f"({n_features},), got shape {w.shape}.")
+    return w
+
+
+def check_lr(lr):
+    """Return the gradient-descent step size as a positive finite float."""
+    if isinstance(lr, np.ndarray) and lr.ndim == 0 and lr.dtype.kind in "iuf":
+        lr = lr[()]
+    if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (numbers.Real, np.floating,
+                                                                np.integer)):
+        raise TypeError(f"lr must be a positive number, got {_describe(lr)}.")
+    lr = float(lr)
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got lr={lr!r}.")
+    return lr
+
+
+def check_steps(steps):
+    """Return (steps as 1-D float64 non-negative integers, whether a scalar was given)."""
+    scalar = np.ndim(steps) == 0 and not isinstance(steps, (str, bytes))
+    if isinstance(steps, (bool, np.bool_, str, bytes)) or (
+            scalar and not isinstance(steps, (numbers.Real, np.generic, np.ndarray))):
+        raise TypeError(f"steps must be a non-negative integer or a 1-D array of them, "
+                        f"got {_describe(steps)}.")
+    arr = np.atleast_1d(steps) if scalar else steps
+    if np.asarray(arr).dtype.kind == "b":
+        raise TypeError("steps must be non-negative integers, got an array of dtype bool.")
+    arr = as_array(arr, "steps", ndims=(1,), keep_float32=False)
+    if arr.size == 0:
+        raise ValueError("steps must not be empty.")
+    bad = np.flatnonzero((arr < 0) | (arr != np.round(arr)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"steps must be non-negative integers, got steps[{i}]="
+                         f"{float(arr[i])!r}.")
+    return arr, scalar
+
+
+def warn_if_divergent(lr, lam_max):
+    """Warn (RuntimeWarning) when gradient descent with step `lr` does not converge."""
+    if lr * lam_max >= 2.0:
+        warnings.warn(f"lr={lr!r} >= 2 / lam_max = {2.0 / lam_max!r}: gradient descent does "
+                      "not converge on this quadratic (|1 - lr * lam_max| >= 1, the steepest "
+                      "direction oscillates or grows without bound).", RuntimeWarning,
+                      stacklevel=3)
+
+
+def check_cv(cv, X, Y, groups=None):
+    """Turn `cv` (int, splitter or iterable of pairs) into a list of (train, test) arrays."""
+    n = X.shape[0]
+    rule = ("cv must be 'loo', 'gcv', an int >= 2, a splitter with a split method, or an "
+            "iterable of (train, test) index arrays")
+    if isinstance(cv, str):
+        raise ValueError(f"{rule}; got {cv!r}.")
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+        if not 2 <= cv <= n:
+            raise ValueError(f"cv={cv} folds must be between 2 and n_samples={n}.")
+        return [(np.concatenate([np.arange(0, f.start), np.arange(f.stop, n)]),
+                 np.arange(f.start, f.stop))
+                for f in (slice(b[0], b[-1] + 1) for b in np.array_split(np.arange(n), cv))]
+    if hasattr(cv, "split"):
+        pairs = cv.split(X, Y, groups) if groups is not None else cv.split(X, Y)
+    elif hasattr(cv, "__iter__") and not isinstance(cv, bool):
+        pairs = cv
+    else:
+        raise TypeError(f"{rule}; got {_describe(cv)}.")
+    splits = [_check_split(pair, i, n) for i, pair in enumerate(pairs)]
+    if not splits:
+        raise ValueError("cv produced no (train, test) splits.")
+    return splits
+
+
+def _check_split(pair, i, n):
+    try:
+        train, test = pair
+    except (TypeError, ValueError):
+        raise ValueError(f"cv split {i} must be a (train, test) pair of index arrays, got "
+                         f"{_describe(pair)}.") from None
+    out = []
+    for name, idx in (("train", train), ("test", test)):
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise ValueError(f"cv split {i}: boolean {name} mask must have shape ({n},), "
+                                 f"got {idx.shape}.")
+            idx = np.flatnonzero(idx)
+        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+            raise ValueError(f"cv split {i}: {name} must be a 1-D array of integer indices, "
+                             f"got dtype {idx.dtype} and shape {idx.shape}.")
+        if idx.size == 0:
+            raise ValueError(f"cv split {i}: {name} set is empty.")
+        if idx.min() < 0 or idx.max() >= n:
+            raise ValueError(f"cv split {i}: {name} indices must lie in [0, {n}), got "
+                             f"{int(idx.min())}..{int(idx.max())}.")
+        out.append(idx.astype(np.intp))
+    if np.intersect1d(out[0], out[1]).size:
+        raise ValueError(f"cv split {i}: train and test sets overlap.")
+    return tuple(out)

@@ -1,0 +1,180 @@
+"""ridge_cv: leave-one-out, GCV and K-fold (any splitter) for every alpha and target.
+
+K-fold decomposes each training set once and scores every alpha and target on the held-out
+rows with the fused residual kernel. When the splits partition the samples and the design is
+tall, all training Grams come from one pass over the data: ``G_train = G - G_test``, with the
+data shifted by the global weighted mean first so that re-centring on the training means is
+well conditioned; a fold whose Gram fails the accuracy guard of the ``auto`` rule is
+decomposed again from its rows by SVD.
+"""
+
+import numpy as np
+
+from . import _core, _scores
+from ._solver import RidgeSolver
+from ._spectrum import _gram, gram_spectrum, weighted_sum
+from ._validation import check_bool, check_cv, check_scoring
+
+
+def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
+             fit_intercept=True, sample_weight=None, method="auto", groups=None):
+    """Cross-validated ridge regression over a grid of alphas, per target.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    Y : array-like of shape (n_samples,) or (n_samples, n_targets)
+    alphas : array-like of shape (n_alphas,), default=None
+        None: 30 log-spaced alphas whose effective dof span the whole range (0, rank).
+    cv : {'loo', 'gcv'}, int, splitter or iterable, default='loo'
+        ``'loo'``: exact leave-one-out. ``'gcv'``: generalized cross-validation. An int K:
+        K contiguous folds (scikit-learn's ``KFold(K)`` without shuffling). An object with a
+        ``split(X, Y, groups)`` method (any scikit-learn splitter), or an iterable of
+        ``(train, test)`` index arrays.
+    alpha_per_target : bool, default=True
+        Best alpha per target, or one alpha chosen by the mean score over targets.
+    scoring : {'mse', 'r2'}, default='mse'
+        Held-out errors are pooled over all held-out samples: the weighted mean squared error
+        (lower is better) or ``1 - SSE / TSS`` (higher is better).
+    fit_intercept, sample_weight, method
+        As in :class:`RidgeSolver`.
+    groups : array-like of shape (n_samples,), default=None
+        Passed to ``cv.split`` (e.g. for ``GroupKFold``).
+
+    Returns
+    -------
+    CVResult
+        Scores for every alpha (and target), the best alpha(s) and the refit on all data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spectralridge as sr
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((100, 10))
+    >>> Y = X @ rng.standard_normal((10, 2)) + rng.standard_normal((100, 2)) * [0.1, 10.0]
+    >>> result = sr.ridge_cv(X, Y, np.logspace(-2, 4, 13), cv=5)
+    >>> result.scores.shape, result.coef.shape
+    ((13, 2), (10, 2))
+    >>> bool(result.best_alpha[0] < result.best_alpha[1])  # noisier target, more shrinkage
+    True
+    """
+    solver = RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=sample_weight,
+                         method=method)
+    scoring = check_scoring(scoring)
+    alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+    if isinstance(cv, str) and cv in ("loo", "gcv"):
+        score = solver.loo if cv == "loo" else solver.gcv
+        return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
+    splits = check_cv(cv, solver._X, solver._Y, groups)
+    alphas = solver._grid(alphas)
+    spectrum = solver._spectrum_for(alphas)
+    sse, sst, held_out_weight = _split_sse(solver, splits, alphas, scoring == "r2")
+    return solver._cv_result(alphas, sse / held_out_weight, spectrum, scoring,
+                             alpha_per_target, f"{len(splits)} splits",
+                             sst=None if sst is None else sst / held_out_weight)
+
+
+def _split_sse(solver, splits, alphas, want_sst):
+    """Pooled held-out SSE (m, k), TSS (k,) if wanted, and total held-out weight."""
+    X, Y, c = solver._X, solver._Y, solver._centering
+    n, p = X.shape
+    w = np.square(c.sw)
+    out = np.zeros((alphas.size, Y.shape[1]))
+    sst = np.zeros(Y.shape[1]) if want_sst else None
+    mean = weighted_sum(w, Y) / c.sum_w if want_sst else None
+    downdate = None
+    if solver._requested_method in ("auto", "gram") and n >= p and \
+            all(_partitions(train, test, n) for train, test in splits):
+        downdate = _GramDowndate(X, Y, c)
+    held_out_weight = 0.0
+    no_scaling = np.empty((0, alphas.size), dtype=Y.dtype)
+    for train, test in splits:
+        Y_test = np.ascontiguousarray(Y[test])
+        fold = downdate.fold(test, Y_test, alphas) if downdate is not None else None
+        if fold is None:
+            fold = _direct_fold(solver, train, test, alphas)
+        B, spectrum, ym = fold
+        F = -_scores.filter_factors(spectrum.s, alphas, "coef").astype(Y.dtype)
+        _core.sse(B, spectrum.R, F, Y_test, ym.astype(Y.dtype), c.sw[test].astype(Y.dtype),
+                  no_scaling, _core.ResidualBase.BASE_TARGETS, out)
+        held_out_weight += w[test].sum()
+        if want_sst:
+            sst += _scores.total_sum_of_squares(Y_test, w[test], mean)
+    return out, sst, held_out_weight
+
+
+def _partitions(train, test, n):
+    return train.size + test.size == n and \
+        np.bincount(np.concatenate([train, test]), minlength=n).max() == 1
+
+
+def _direct_fold(solver, train, test, alphas):
+    """Decompose the training rows; return the held-out basis, spectrum and target means."""
+    c = solver._centering
+    w = np.square(c.sw)
+    sub = RidgeSolver(solver._X[train], solver._Y[train], fit_intercept=c.fit_intercept,
+                      sample_weight=w[train], method=solver._requested_method)
+    spectrum = sub._spectrum_for(alphas)
+    return _held_out_basis(solver._X[test], c.sw[test], sub._centering.xm, spectrum), \
+        spectrum, sub._centering.ym
+
+
+def _held_out_basis(X_test, sw_test, xm, spectrum):
+    """``sw (X_test - xm) V``: (n_test, r) in the dtype of the projected targets."""
+    dtype = spectrum.R.dtype
+    Xc = np.subtract(X_test, xm, dtype=np.float64)
+    Xc *= sw_test[:, None]
+    B = np.empty((X_test.shape[0], spectrum.rank), dtype=dtype)
+    _core.gemm(np.ascontiguousarray(Xc, dtype=dtype), spectrum.cast("V", dtype), B)
+    return B
+
+
+class _GramDowndate:
+    """Training-set Grams as the full Gram minus the held-out rows' Gram."""
+
+    def __init__(self, X, Y, centering):
+        self.X, self.Y, self.c = X, Y, centering
+        self.Xs = centering.center_X(X)  # sw (X - global mean)
+        self.G = _gram(self.Xs, gram=True)
+        self.P = self._cross(self.Xs, Y, centering.sw)
+        self.s1 = weighted_sum(centering.sw, self.Xs)  # sum w (x - mean): 0 up to rounding
+        self.t1 = weighted_sum(np.square(centering.sw), Y, centering.ym)
+
+    def _cross(self, Xs, Y, sw):
+        """``Xs^T sw (Y - ym)`` in the working dtype."""
+        out = np.empty((Xs.shape[1], Y.shape[1]), dtype=Y.dtype)
+        _core.project(np.ascontiguousarray(Xs, dtype=Y.dtype), Y, self.c.ym.astype(Y.dtype),
+                      sw.astype(Y.dtype), out, np.empty(Y.shape[1]))
+        return out
+
+    def fold(self, test, Y_test, alphas):
+        """(held-out basis, training spectrum, training target means), or None if the
+        training Gram is not accurate enough for the smallest alpha."""
+        c = self.c
+        n, p = self.X.shape
+        sw_test = c.sw[test]
+        Xs_test = self.Xs[test]
+        sum_w = c.sum_w - float(np.square(sw_test).sum())
+        n_eff = c.n_effective - int(np.count_nonzero(sw_test))
+        max_rank = min(n_eff - int(c.fit_intercept), p)
+        if sum_w <= 0 or max_rank < 0:
+            return None
+        G = self.G - _gram(Xs_test, gram=True)
+        P = self.P - self._cross(Xs_test, Y_test, sw_test)
+        shift = np.zeros(p)
+        ym = c.ym.copy()
+        if c.fit_intercept:
+            s1 = self.s1 - weighted_sum(sw_test, Xs_test)
+            t1 = self.t1 - weighted_sum(np.square(sw_test), Y_test, c.ym)
+            shift = s1 / sum_w
+            G -= np.triu(np.outer(s1, shift))
+            P -= np.outer(s1, t1 / sum_w).astype(P.dtype)
+            ym += t1 / sum_w
+        spectrum = gram_spectrum(np.asfortranarray(G), P, n - test.size, max_rank)
+        if not spectrum.accurate_for(alphas.min()):
+            return None
+        B = np.empty((test.size, spectrum.rank), dtype=self.Y.dtype)
+        Xc = np.ascontiguousarray(Xs_test - sw_test[:, None] * shift, dtype=self.Y.dtype)
+        _core.gemm(Xc, spectrum.cast("V", self.Y.dtype), B)
+        return B, spectrum, ym

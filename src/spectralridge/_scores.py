@@ -1,0 +1,234 @@
+"""Cross-validation scores from a spectrum: GCV, exact leave-one-out, selection, refit.
+
+Every function here works for all alphas and all targets at once; none allocates an
+n_samples x n_targets x n_alphas array.
+"""
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+from ._spectrum import column_blocks, weighted_sum
+
+# Hat-matrix rows up to this many (n_samples x n_alphas) float64 values at once.
+HAT_BLOCK = 1 << 22
+# A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
+# grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
+DOF_EDGE = 5e-4
+
+
+class GridEdgeWarning(UserWarning):
+    """The best alpha lies on the edge of the grid: the optimum may lie outside it."""
+
+
+@dataclass(frozen=True)
+class CVResult:
+    """Cross-validation scores for every alpha and target, and the refit at the best alpha.
+
+    Attributes
+    ----------
+    alphas : ndarray of shape (n_alphas,)
+    scores : ndarray of shape (n_alphas[, n_targets])
+        Weighted mean squared error (``scoring='mse'``, lower is better) or R^2 of the
+        out-of-sample predictions (``'r2'``, higher is better).
+    best_index : int or ndarray of shape (n_targets,)
+    best_alpha : float or ndarray of shape (n_targets,)
+    best_score : float or ndarray of shape (n_targets,)
+    coef : ndarray of shape (n_features[, n_targets])
+        Refit on all data at the best alpha(s).
+    intercept : float or ndarray of shape (n_targets,)
+    dof : ndarray of shape (n_alphas,)
+        Effective degrees of freedom of the full-data fit at each alpha.
+    cv : str
+        ``'loo'``, ``'gcv'`` or a description of the splits.
+    scoring : str
+    """
+
+    alphas: np.ndarray
+    scores: np.ndarray
+    best_index: object
+    best_alpha: object
+    best_score: object
+    coef: np.ndarray
+    intercept: object
+    dof: np.ndarray
+    cv: str
+    scoring: str
+
+
+def filter_factors(s, alphas, kind):
+    """(m, r) ridge factors: coefficient ``s/(s^2+a)``, fit ``s^2/(s^2+a)``, or residual
+    ``a/(s^2+a)``; never a division by alpha."""
+    a = alphas[:, None]
+    denom = s * s + a
+    if kind == "coef":
+        return s / denom
+    if kind == "fit":
+        return (s * s) / denom
+    return np.divide(a, denom, out=np.zeros((alphas.size, s.size)), where=denom > 0)
+
+
+def n_minus_trace(centering, spectrum, alphas):
+    """``n - trace(H)`` per alpha, with n the number of samples of positive weight."""
+    dof = filter_factors(spectrum.s, alphas, "fit").sum(axis=1)
+    return centering.n_effective - int(centering.fit_intercept) - dof
+
+
+def spanning(spectrum, centering):
+    """Whether U spans every direction Yc can take, so that ``Yc - U U^T Yc = 0`` exactly."""
+    return spectrum.rank == centering.n_effective - int(centering.fit_intercept)
+
+
+def gcv_mse(spectrum, centering, alphas):
+    """Generalized cross-validation ``(RSS / sum_w) / (1 - trace(H) / n)^2``: (m, k).
+
+    ``RSS(a) = ||Yc||^2 - ||R||^2 + sum_i (a / (s_i^2 + a))^2 R_i^2`` costs O(r k) per alpha.
+    """
+    R2 = np.square(spectrum.R, dtype=np.float64)
+    if spanning(spectrum, centering):
+        base = np.zeros(R2.shape[1])
+    else:  # ||Yc - U R||^2, up to rounding of order eps ||Yc||^2
+        base = np.maximum(spectrum.yc_sq - R2.sum(axis=0), 0.0)
+    rss = np.empty((alphas.size, R2.shape[1]))
+    rss[:] = base
+    G2 = np.square(filter_factors(spectrum.s, alphas, "residual"))
+    _core.gemm(G2, R2, rss, beta=1.0)
+    df_resid = n_minus_trace(centering, spectrum, alphas)
+    bad = np.flatnonzero(df_resid <= 1e-9 * centering.n_effective)
+    if bad.size:
+        raise ValueError(
+            f"GCV is undefined at alphas[{bad[0]}]={float(alphas[bad[0]])!r}: the fit interpolates "
+            f"(effective dof + intercept = n_samples = {centering.n_effective}). Use "
+            "larger alphas.")
+    n = centering.n_effective
+    return (rss / centering.sum_w) / np.square(df_resid / n)[:, None]
+
+
+def loo_sse(spectrum, centering, Y, alphas):
+    """Weighted sum of squared exact leave-one-out errors: (m, k) float64.
+
+    ``e_i = (y_i - yhat_i) / (1 - h_i)`` with the hat diagonal
+    ``h_i = w_i / sum(w) [intercept] + sum_j U_ij^2 s_j^2 / (s_j^2 + a)``.
+    """
+    dtype = Y.dtype
+    U = spectrum.U
+    n, m = U.shape[0], alphas.size
+    w = np.square(centering.sw)
+    U2 = np.square(U)
+    # 1 - h = (1 - h at alpha = infinity - ||U_i||^2) + sum_j U_ij^2 a / (s_j^2 + a): no
+    # cancellation at small alphas.
+    outside = 1.0 - U2.sum(axis=1)
+    if centering.fit_intercept:
+        outside -= w / centering.sum_w
+    np.maximum(outside, 0.0, out=outside)
+    G = filter_factors(spectrum.s, alphas, "residual")
+    base = _core.ResidualBase.BASE_ZERO if spanning(spectrum, centering) else \
+        _core.ResidualBase.BASE_RESIDUAL
+    Uw, Gw = spectrum.cast("U", dtype), G.astype(dtype)
+    out = np.zeros((m, Y.shape[1]))
+    sw, ym = centering.sw.astype(dtype), centering.ym.astype(dtype)
+    step = max(1, HAT_BLOCK // n)
+    for a0 in range(0, m, step):
+        block = slice(a0, min(m, a0 + step))
+        one_minus_h = np.empty((n, block.stop - a0))
+        one_minus_h[:] = outside[:, None]
+        _core.gemm(U2, np.ascontiguousarray(G[block]), one_minus_h, trans_b=True, beta=1.0)
+        worst = np.unravel_index(np.argmin(one_minus_h), one_minus_h.shape)
+        if one_minus_h[worst] <= 1e-12 and w[worst[0]] > 0:
+            alpha = float(alphas[a0 + worst[1]])
+            raise ValueError(
+                f"Leave-one-out is undefined at alpha={alpha!r}: sample {worst[0]} has "
+                f"leverage 1 (1 - h = {one_minus_h[worst]:.3g}; its own fit is exact). Use "
+                "larger alphas or cv='gcv'.")
+        S = np.reciprocal(one_minus_h, out=one_minus_h).astype(dtype)
+        _core.sse(Uw, spectrum.R, np.ascontiguousarray(Gw[block]), Y, ym, sw, S, base,
+                  out[block])
+    return out
+
+
+def total_sum_of_squares(Y, w, mean):
+    """``sum_i w_i (y_i - mean)^2`` per target, float64, in blocks of targets."""
+    out = np.empty((1, Y.shape[1]))
+    w = np.ascontiguousarray(w, dtype=np.float64)[None, :]
+    for cols, block in column_blocks(Y):
+        block -= mean[cols]
+        np.square(block, out=block)
+        _core.gemm(w, block, out[:, cols])
+    return out[0]
+
+
+def to_score(mse, sst_over_sum_w, scoring):
+    """Convert weighted mean squared errors to the requested scoring."""
+    if scoring == "mse":
+        return mse
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 - mse / sst_over_sum_w
+
+
+def select(scores, scoring, alpha_per_target):
+    """Index of the best alpha per target (or one shared index)."""
+    pick = np.argmax if scoring == "r2" else np.argmin
+    if alpha_per_target:
+        return pick(scores, axis=0)
+    return np.full(scores.shape[1], pick(scores.mean(axis=1)))
+
+
+def refit(spectrum, centering, best_alpha, dtype):
+    """Coefficients (p, k) and intercepts (k,) with a different alpha per target."""
+    s = spectrum.s
+    factors = (s[:, None] / (s[:, None] ** 2 + best_alpha)).astype(dtype)  # (r, k)
+    coef = np.empty((spectrum.V.shape[0], spectrum.R.shape[1]), dtype=dtype)
+    _core.gemm(spectrum.cast("V", dtype), np.ascontiguousarray(factors * spectrum.R), coef)
+    intercept = (centering.ym - weighted_sum(centering.xm, coef)).astype(dtype)
+    return coef, intercept
+
+
+def warn_grid_edges(best_index, alphas, dof, rank):
+    """Warn when a best alpha sits on a grid edge that is not already saturated."""
+    if alphas.size < 2 or rank == 0:
+        return
+    order = np.argsort(alphas)
+    lo, hi = order[0], order[-1]
+    saturated_lo = alphas[lo] == 0 or dof[lo] >= (1 - 2 * DOF_EDGE) * rank
+    saturated_hi = dof[hi] <= 2 * DOF_EDGE * rank
+    for edge, saturated, side, hint in ((lo, saturated_lo, "smallest", "smaller"),
+                                        (hi, saturated_hi, "largest", "larger")):
+        count = int(np.count_nonzero(best_index == edge))
+        if count and not saturated:
+            warnings.warn(
+                f"The best alpha of {count} target(s) is the {side} alpha of the grid "
+                f"({alphas[edge]:.4g}, dof {dof[edge]:.4g} of rank {rank}): the optimum may "
+                f"lie outside the grid. Extend the grid to {hint} alphas, or pass "
+                "alphas=None for a grid spanning the whole dof range.",
+                GridEdgeWarning, stacklevel=4)
+
+
+def default_alphas(solver, n_alphas=30):
+    """Log-spaced alphas whose dof span (DOF_EDGE, 1 - DOF_EDGE) x rank."""
+    rank = solver.rank
+    if rank == 0:
+        return np.logspace(-3, 3, n_alphas)
+    lo, hi = solver.alphas_for_dof([(1 - DOF_EDGE) * rank, DOF_EDGE * rank])
+    return np.logspace(np.log10(lo), np.log10(hi), n_alphas)
+
+
+def make_result(alphas, mse, sst_over_sum_w, *, spectrum, centering, scoring,
+                alpha_per_target, y_was_1d, dtype, cv):
+    """Scores, selection, refit and the edge warning, shaped as documented."""
+    scores = to_score(mse, sst_over_sum_w, scoring)
+    best = select(scores, scoring, alpha_per_target)
+    best_alpha = alphas[best]
+    cols = np.arange(scores.shape[1])
+    best_score = scores[best, cols]
+    coef, intercept = refit(spectrum, centering, best_alpha, dtype)
+    dof = filter_factors(spectrum.s, alphas, "fit").sum(axis=1)
+    warn_grid_edges(best, alphas, dof, spectrum.rank)
+    if y_was_1d:
+        scores, coef = scores[:, 0], coef[:, 0]
+        best, best_alpha, best_score, intercept = (int(best[0]), float(best_alpha[0]),
+                                                   float(best_score[0]), intercept[0])
+    return CVResult(alphas=alphas, scores=scores.astype(dtype), best_index=best,
+                    best_alpha=best_alpha, best_score=best_score, coef=coef,
+                    intercept=intercept, dof=dof, cv=cv, scoring=scoring)

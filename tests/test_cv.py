@@ -1,0 +1,249 @@
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+import spectralridge as sr
+
+from helpers import RTOL, make_data, ridge_oracle
+
+pytestmark = pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+
+SHAPES = {"tall": (40, 6), "wide": (12, 30)}
+ALPHAS = np.array([1e-3, 0.1, 1.0, 10.0, 1e3])
+
+
+def weights(n, weighted):
+    if not weighted:
+        return None
+    w = np.random.default_rng(7).uniform(0.2, 2.0, n)
+    w[1] = 0.0
+    return w
+
+
+def brute_force_scores(X, Y, alphas, splits, fit_intercept, w, scoring="mse"):
+    """Refit without each held-out set for every alpha; pool the weighted errors."""
+    X, Y = X.astype(float), Y.astype(float)
+    Y2 = Y.reshape(len(Y), -1)
+    w = np.ones(len(X)) if w is None else w
+    sse = np.zeros((len(alphas), Y2.shape[1]))
+    sst = np.zeros(Y2.shape[1])
+    mean = w @ Y2 / w.sum()
+    total = 0.0
+    for train, test in splits:
+        for i, a in enumerate(alphas):
+            W, b = ridge_oracle(X[train], Y2[train], a, fit_intercept, w[train])
+            sse[i] += w[test] @ (Y2[test] - X[test] @ W - b) ** 2
+        sst += w[test] @ (Y2[test] - mean) ** 2
+        total += w[test].sum()
+    out = sse / total if scoring == "mse" else 1 - sse / sst
+    return out[:, 0] if Y.ndim == 1 else out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("k", [None, 3])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("method", ["auto", "svd", "kernel"])
+def test_loo_against_brute_force(method, shape, k, fit_intercept, weighted, dtype):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, k, dtype=dtype)
+    w = weights(n, weighted)
+    result = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w,
+                            method=method).loo(ALPHAS)
+    splits = [(np.delete(np.arange(n), i), np.array([i])) for i in range(n)]
+    expected = brute_force_scores(X, Y, ALPHAS, splits, fit_intercept, w)
+    assert result.scores.dtype == dtype
+    assert_allclose(result.scores, expected, rtol=10 * RTOL[dtype])
+    best = np.argmin(expected, axis=0)
+    assert_allclose(result.best_index, best)
+    assert_allclose(result.best_alpha, ALPHAS[best])
+    coef = np.stack([ridge_oracle(X, Y, a, fit_intercept, w)[0] for a in ALPHAS])
+    want = coef[best] if k is None else coef[best, :, np.arange(3)].T
+    assert_allclose(result.coef, want, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(want).max())
+
+
+@pytest.mark.parametrize("scoring", ["mse", "r2"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_loo_r2_and_mse(scoring, weighted, fit_intercept):
+    X, Y = make_data(30, 5, 2)
+    w = weights(30, weighted)
+    result = sr.ridge_cv(X, Y, ALPHAS, cv="loo", scoring=scoring,
+                         fit_intercept=fit_intercept, sample_weight=w)
+    splits = [(np.delete(np.arange(30), i), np.array([i])) for i in range(30)]
+    assert_allclose(result.scores,
+                    brute_force_scores(X, Y, ALPHAS, splits, fit_intercept, w, scoring),
+                    rtol=1e-9)
+    pick = np.argmax if scoring == "r2" else np.argmin
+    assert_allclose(result.best_index, pick(result.scores, axis=0))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gcv_against_hat_matrix(shape, fit_intercept, weighted):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, 2)
+    w = weights(n, weighted)
+    wv = np.ones(n) if w is None else w
+    result = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w).gcv(ALPHAS)
+    keep = wv > 0
+    A = np.sqrt(wv)[:, None] * (np.column_stack([np.ones(n), X]) if fit_intercept else X)
+    penalty = np.eye(A.shape[1])
+    if fit_intercept:
+        penalty[0, 0] = 0
+    for i, a in enumerate(ALPHAS):
+        H = A @ np.linalg.solve(A.T @ A + a * penalty, A.T)
+        resid = np.sqrt(wv)[:, None] * Y - H @ (np.sqrt(wv)[:, None] * Y)
+        n_eff = keep.sum()
+        gcv = (resid ** 2).sum(axis=0) / wv.sum() / (1 - np.trace(H) / n_eff) ** 2
+        assert_allclose(result.scores[i], gcv, rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("method", ["auto", "svd"])
+def test_kfold_against_brute_force(method, shape, fit_intercept, weighted, dtype):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, 3, dtype=dtype)
+    w = weights(n, weighted)
+    result = sr.ridge_cv(X, Y, ALPHAS, cv=4, fit_intercept=fit_intercept, sample_weight=w,
+                         method=method)
+    folds = np.array_split(np.arange(n), 4)
+    splits = [(np.setdiff1d(np.arange(n), f), f) for f in folds]
+    expected = brute_force_scores(X, Y, ALPHAS, splits, fit_intercept, w)
+    assert_allclose(result.scores, expected, rtol=10 * RTOL[dtype])
+    assert_allclose(result.best_alpha, ALPHAS[np.argmin(expected, axis=0)])
+
+
+def test_kfold_matches_sklearn_splitters_and_pairs():
+    sk = pytest.importorskip("sklearn.model_selection")
+    X, y = make_data(50, 5)
+    groups = np.repeat(np.arange(10), 5)
+    for cv, kwargs in [(sk.KFold(5, shuffle=True, random_state=0), {}),
+                       (sk.GroupKFold(5), {"groups": groups}),
+                       (sk.ShuffleSplit(4, test_size=0.3, random_state=0), {})]:
+        splits = list(cv.split(X, y, kwargs.get("groups")))
+        result = sr.ridge_cv(X, y, ALPHAS, cv=cv, **kwargs)
+        assert_allclose(result.scores, brute_force_scores(X, y, ALPHAS, splits, True, None),
+                        rtol=1e-9)
+        again = sr.ridge_cv(X, y, ALPHAS, cv=splits)
+        assert_allclose(again.scores, result.scores, rtol=1e-12)
+    # contiguous folds like KFold(5) without shuffling; boolean masks work too
+    masks = [(~m, m) for m in (np.arange(50) // 10 == f for f in range(5))]
+    assert_allclose(sr.ridge_cv(X, y, ALPHAS, cv=5).scores,
+                    sr.ridge_cv(X, y, ALPHAS, cv=masks).scores, rtol=1e-12)
+    assert_allclose(sr.ridge_cv(X, y, ALPHAS, cv=5).scores,
+                    sr.ridge_cv(X, y, ALPHAS, cv=sk.KFold(5)).scores, rtol=1e-12)
+
+
+def test_kfold_gram_downdate_falls_back_on_ill_conditioned_folds():
+    # condition number 1e7 (1e14 for the Gram): the fold Grams fail the guard at tiny alphas
+    X, y = make_data(80, 8, decay=7 * np.log(10), offset=100.0)
+    alphas = np.array([0.0, 1e-8, 1e-2, 10.0])
+    folds = np.array_split(np.arange(80), 4)
+    splits = [(np.setdiff1d(np.arange(80), f), f) for f in folds]
+    expected = brute_force_scores(X, y, alphas, splits, True, None)
+    got = sr.ridge_cv(X, y, alphas, cv=4).scores
+    assert_allclose(got, expected, rtol=1e-7)
+
+
+def test_alpha_per_target_false_uses_mean_score():
+    X, Y = make_data(40, 5, 4)
+    Y[:, 3] += 20 * np.random.default_rng(0).standard_normal(40)
+    for cv in ("loo", "gcv", 5):
+        per = sr.ridge_cv(X, Y, ALPHAS, cv=cv)
+        one = sr.ridge_cv(X, Y, ALPHAS, cv=cv, alpha_per_target=False)
+        assert_allclose(one.scores, per.scores)
+        assert len(set(one.best_alpha)) == 1
+        assert one.best_index[0] == np.argmin(per.scores.mean(axis=1))
+
+
+def test_result_shapes_for_1d_target():
+    X, y = make_data(30, 5)
+    for cv in ("loo", "gcv", 3):
+        r = sr.ridge_cv(X, y, ALPHAS, cv=cv)
+        assert r.scores.shape == (5,) and r.coef.shape == (5,) and r.dof.shape == (5,)
+        assert isinstance(r.best_alpha, float) and isinstance(r.best_index, int)
+        assert np.ndim(r.intercept) == 0 and isinstance(r.best_score, float)
+        assert r.scoring == "mse"
+        assert_allclose(r.coef, sr.RidgeSolver(X, y).coef(r.best_alpha), rtol=1e-10)
+
+
+def test_default_grid_spans_dof_and_does_not_warn():
+    X, Y = make_data(60, 8, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = sr.ridge_cv(X, Y)
+    assert r.alphas.size == 30
+    assert r.dof[0] > 0.999 * 8 and r.dof[-1] < 0.001 * 8
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 5])
+def test_grid_edge_warning(cv):
+    X, _ = make_data(60, 8)
+    noise = np.random.default_rng(1).standard_normal(60)  # best alpha: infinity
+    with pytest.warns(sr.GridEdgeWarning, match="1 target.*largest alpha of the grid"):
+        sr.ridge_cv(X, noise, [1e-3, 1e-2], cv=cv)
+    signal = X @ np.ones(8)  # noiseless: best alpha is the smallest
+    with pytest.warns(sr.GridEdgeWarning, match="smallest alpha of the grid"):
+        sr.ridge_cv(X, signal, [10.0, 100.0], cv=cv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sr.ridge_cv(X, signal, [0.0, 100.0], cv=cv)  # alpha = 0 is a saturated edge
+
+
+def test_loo_is_stable_at_tiny_and_zero_alpha():
+    X, Y = make_data(40, 6, 2)
+    solver = sr.RidgeSolver(X, Y)
+    tiny = solver.loo([0.0, 1e-300, 1e-15, 1e-14]).scores
+    assert np.isfinite(tiny).all()
+    assert_allclose(tiny, tiny[[0]].repeat(4, axis=0), rtol=1e-10)
+    splits = [(np.delete(np.arange(40), i), np.array([i])) for i in range(40)]
+    assert_allclose(tiny[0], brute_force_scores(X, Y, [0.0], splits, True, None)[0],
+                    rtol=1e-9)
+
+
+def test_loo_and_gcv_undefined_when_interpolating():
+    X, y = make_data(10, 30)
+    solver = sr.RidgeSolver(X, y)
+    with pytest.raises(ValueError, match=r"Leave-one-out is undefined at alpha=0.0: sample \d+ has leverage 1"):
+        solver.loo([0.0, 1.0])
+    with pytest.raises(ValueError, match=r"GCV is undefined at alphas\[0\]=0.0"):
+        solver.gcv([0.0, 1.0])
+    assert np.isfinite(solver.loo([1e-8, 1.0]).scores).all()
+
+
+@pytest.mark.parametrize("cv, exc, match", [
+    (1, ValueError, r"cv=1 folds must be between 2 and n_samples=20"),
+    (21, ValueError, r"cv=21 folds must be between 2 and n_samples=20"),
+    ("kfold", ValueError, "cv must be 'loo', 'gcv', an int >= 2"),
+    (2.5, TypeError, "cv must be 'loo', 'gcv'.*got float"),
+    (True, TypeError, "got bool"),
+    ([], ValueError, "cv produced no"),
+    ([(np.arange(10), np.arange(5, 15))], ValueError, "split 0: train and test sets overlap"),
+    ([(np.arange(10), np.arange(10, 25))], ValueError, r"split 0: test indices must lie in \[0, 20\)"),
+    ([(np.arange(10), np.array([], dtype=int))], ValueError, "split 0: test set is empty"),
+    ([(np.arange(10.0), np.arange(10, 20))], ValueError, "split 0: train must be a 1-D array of integer"),
+    ([(np.arange(10),)], ValueError, r"split 0 must be a \(train, test\) pair"),
+    ([(np.ones(5, bool), np.arange(10, 20))], ValueError, r"boolean train mask must have shape \(20,\)"),
+])
+def test_bad_cv_arguments(cv, exc, match):
+    X, y = make_data(20, 3)
+    with pytest.raises(exc, match=match):
+        sr.ridge_cv(X, y, ALPHAS, cv=cv)
+
+
+def test_bad_scoring_and_flags():
+    X, y = make_data(20, 3)
+    with pytest.raises(ValueError, match="scoring must be 'mse' or 'r2', got 'mae'"):
+        sr.ridge_cv(X, y, scoring="mae")
+    with pytest.raises(TypeError, match="alpha_per_target must be True or False"):
+        sr.ridge_cv(X, y, alpha_per_target=None)
+    with pytest.raises(ValueError, match="alphas must be non-negative"):
+        sr.ridge_cv(X, y, [-1.0], cv=3)
