@@ -70,7 +70,8 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     alphas = solver._grid(alphas)
     spectrum = solver._spectrum_for(alphas)
     sse, sst, held_out_weight = _split_sse(solver, splits, alphas, scoring == "r2")
-    return solver._cv_result(alphas, sse / held_out_weight, spectrum, scoring,
+    flt = _scores.ridge_filter(spectrum.s, alphas)
+    return solver._cv_result(alphas, flt, sse / held_out_weight, spectrum, scoring,
                              alpha_per_target, f"{len(splits)} splits",
                              sst=None if sst is None else sst / held_out_weight)
 
@@ -95,7 +96,8 @@ def _split_sse(solver, splits, alphas, want_sst):
         if fold is None:
             fold = _direct_fold(solver, train, test, alphas)
         B, spectrum, ym = fold
-        F = -_scores.filter_factors(spectrum.s, alphas, "coef").astype(Y.dtype)
+        F = -_scores.ridge_filter(spectrum.s, alphas).coef_factors(spectrum.s)
+        F = F.astype(Y.dtype)
         _core.sse(B, spectrum.R, F, Y_test, ym.astype(Y.dtype), c.sw[test].astype(Y.dtype),
                   no_scaling, _core.ResidualBase.BASE_TARGETS, out)
         held_out_weight += w[test].sum()

@@ -6,6 +6,7 @@ n_samples x n_targets x n_alphas array.
 
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -58,22 +59,31 @@ class CVResult:
     scoring: str
 
 
-def filter_factors(s, alphas, kind):
-    """(m, r) ridge factors: coefficient ``s/(s^2+a)``, fit ``s^2/(s^2+a)``, or residual
-    ``a/(s^2+a)``; never a division by alpha."""
+class Filter(NamedTuple):
+    """Spectral filter factors for a grid of m parameters over the rank-r spectrum.
+
+    ``fit[a, i]`` multiplies the i-th component of the fitted values (the coefficient factor
+    is ``fit / s``); ``resid = 1 - fit`` is computed without cancellation. Ridge regression,
+    early stopping and truncated SVD are filters; everything downstream takes any of them.
+    """
+
+    fit: np.ndarray
+    resid: np.ndarray
+
+    @property
+    def dof(self):
+        return self.fit.sum(axis=1)
+
+    def coef_factors(self, s):
+        return self.fit / s
+
+
+def ridge_filter(s, alphas):
+    """``s^2 / (s^2 + a)`` and ``a / (s^2 + a)``: never a division by alpha."""
     a = alphas[:, None]
     denom = s * s + a
-    if kind == "coef":
-        return s / denom
-    if kind == "fit":
-        return (s * s) / denom
-    return np.divide(a, denom, out=np.zeros((alphas.size, s.size)), where=denom > 0)
-
-
-def n_minus_trace(centering, spectrum, alphas):
-    """``n - trace(H)`` per alpha, with n the number of samples of positive weight."""
-    dof = filter_factors(spectrum.s, alphas, "fit").sum(axis=1)
-    return centering.n_effective - int(centering.fit_intercept) - dof
+    resid = np.divide(a, denom, out=np.zeros((alphas.size, s.size)), where=denom > 0)
+    return Filter((s * s) / denom, resid)
 
 
 def spanning(spectrum, centering):
@@ -81,32 +91,32 @@ def spanning(spectrum, centering):
     return spectrum.rank == centering.n_effective - int(centering.fit_intercept)
 
 
-def gcv_mse(spectrum, centering, alphas):
+def gcv_mse(spectrum, centering, flt, grid):
     """Generalized cross-validation ``(RSS / sum_w) / (1 - trace(H) / n)^2``: (m, k).
 
-    ``RSS(a) = ||Yc||^2 - ||R||^2 + sum_i (a / (s_i^2 + a))^2 R_i^2`` costs O(r k) per alpha.
+    ``RSS(a) = ||Yc - U U^T Yc||^2 + sum_i (1 - f_i(a))^2 R_i^2`` costs O(r k) per alpha;
+    `grid` (the alphas) names the parameter in errors.
     """
     R2 = np.square(spectrum.R, dtype=np.float64)
     if spanning(spectrum, centering):
         base = np.zeros(R2.shape[1])
     else:  # ||Yc - U R||^2, up to rounding of order eps ||Yc||^2
         base = np.maximum(spectrum.yc_sq - R2.sum(axis=0), 0.0)
-    rss = np.empty((alphas.size, R2.shape[1]))
+    rss = np.empty((grid.size, R2.shape[1]))
     rss[:] = base
-    G2 = np.square(filter_factors(spectrum.s, alphas, "residual"))
-    _core.gemm(G2, R2, rss, beta=1.0)
-    df_resid = n_minus_trace(centering, spectrum, alphas)
+    _core.gemm(np.square(flt.resid), R2, rss, beta=1.0)
+    df_resid = centering.n_effective - int(centering.fit_intercept) - flt.dof
     bad = np.flatnonzero(df_resid <= 1e-9 * centering.n_effective)
     if bad.size:
         raise ValueError(
-            f"GCV is undefined at alphas[{bad[0]}]={float(alphas[bad[0]])!r}: the fit interpolates "
+            f"GCV is undefined at alphas[{bad[0]}]={float(grid[bad[0]])!r}: the fit interpolates "
             f"(effective dof + intercept = n_samples = {centering.n_effective}). Use "
             "larger alphas.")
     n = centering.n_effective
     return (rss / centering.sum_w) / np.square(df_resid / n)[:, None]
 
 
-def loo_sse(spectrum, centering, Y, alphas):
+def loo_sse(spectrum, centering, Y, flt, grid):
     """Weighted sum of squared exact leave-one-out errors: (m, k) float64.
 
     ``e_i = (y_i - yhat_i) / (1 - h_i)`` with the hat diagonal
@@ -114,7 +124,7 @@ def loo_sse(spectrum, centering, Y, alphas):
     """
     dtype = Y.dtype
     U = spectrum.U
-    n, m = U.shape[0], alphas.size
+    n, m = U.shape[0], grid.size
     w = np.square(centering.sw)
     U2 = np.square(U)
     # 1 - h = (1 - h at alpha = infinity - ||U_i||^2) + sum_j U_ij^2 a / (s_j^2 + a): no
@@ -123,7 +133,7 @@ def loo_sse(spectrum, centering, Y, alphas):
     if centering.fit_intercept:
         outside -= w / centering.sum_w
     np.maximum(outside, 0.0, out=outside)
-    G = filter_factors(spectrum.s, alphas, "residual")
+    G = flt.resid
     base = _core.ResidualBase.BASE_ZERO if spanning(spectrum, centering) else \
         _core.ResidualBase.BASE_RESIDUAL
     Uw, Gw = spectrum.cast("U", dtype), G.astype(dtype)
@@ -137,7 +147,7 @@ def loo_sse(spectrum, centering, Y, alphas):
         _core.gemm(U2, np.ascontiguousarray(G[block]), one_minus_h, trans_b=True, beta=1.0)
         worst = np.unravel_index(np.argmin(one_minus_h), one_minus_h.shape)
         if one_minus_h[worst] <= 1e-12 and w[worst[0]] > 0:
-            alpha = float(alphas[a0 + worst[1]])
+            alpha = float(grid[a0 + worst[1]])
             raise ValueError(
                 f"Leave-one-out is undefined at alpha={alpha!r}: sample {worst[0]} has "
                 f"leverage 1 (1 - h = {one_minus_h[worst]:.3g}; its own fit is exact). Use "
@@ -175,10 +185,9 @@ def select(scores, scoring, alpha_per_target):
     return np.full(scores.shape[1], pick(scores.mean(axis=1)))
 
 
-def refit(spectrum, centering, best_alpha, dtype):
-    """Coefficients (p, k) and intercepts (k,) with a different alpha per target."""
-    s = spectrum.s
-    factors = (s[:, None] / (s[:, None] ** 2 + best_alpha)).astype(dtype)  # (r, k)
+def refit(spectrum, centering, flt, best, dtype):
+    """Coefficients (p, k) and intercepts (k,) with filter row ``best[t]`` for target t."""
+    factors = flt.coef_factors(spectrum.s)[best].T.astype(dtype)  # (r, k)
     coef = np.empty((spectrum.V.shape[0], spectrum.R.shape[1]), dtype=dtype)
     _core.gemm(spectrum.cast("V", dtype), np.ascontiguousarray(factors * spectrum.R), coef)
     intercept = (centering.ym - weighted_sum(centering.xm, coef)).astype(dtype)
@@ -214,7 +223,7 @@ def default_alphas(solver, n_alphas=30):
     return np.logspace(np.log10(lo), np.log10(hi), n_alphas)
 
 
-def make_result(alphas, mse, sst_over_sum_w, *, spectrum, centering, scoring,
+def make_result(alphas, flt, mse, sst_over_sum_w, *, spectrum, centering, scoring,
                 alpha_per_target, y_was_1d, dtype, cv):
     """Scores, selection, refit and the edge warning, shaped as documented."""
     scores = to_score(mse, sst_over_sum_w, scoring)
@@ -222,8 +231,8 @@ def make_result(alphas, mse, sst_over_sum_w, *, spectrum, centering, scoring,
     best_alpha = alphas[best]
     cols = np.arange(scores.shape[1])
     best_score = scores[best, cols]
-    coef, intercept = refit(spectrum, centering, best_alpha, dtype)
-    dof = filter_factors(spectrum.s, alphas, "fit").sum(axis=1)
+    coef, intercept = refit(spectrum, centering, flt, best, dtype)
+    dof = flt.dof
     warn_grid_edges(best, alphas, dof, spectrum.rank)
     if y_was_1d:
         scores, coef = scores[:, 0], coef[:, 0]

@@ -121,8 +121,8 @@ class RidgeSolver:
     def _filtered(self, alphas, basis, offset):
         """``basis @ diag(s/(s^2+a)) R + offset`` for every alpha: (m, q, k)."""
         spectrum = self._spectrum_for(alphas)
-        s = spectrum.s
-        factors = (s / (s * s + alphas[:, None])).astype(self.dtype)
+        factors = _scores.ridge_filter(spectrum.s, alphas).coef_factors(spectrum.s)
+        factors = factors.astype(self.dtype)
         B = basis(spectrum)
         out = np.empty((alphas.size, B.shape[0], spectrum.R.shape[1]), dtype=self.dtype)
         _core.apply_filter(B, spectrum.R, factors, offset, out)
@@ -204,8 +204,7 @@ class RidgeSolver:
         the Hessian ``Xc^T Xc`` (steep directions first).
         """
         alphas, scalar = check_alphas(alphas)
-        lam = self._spectrum_for(alphas).s ** 2
-        out = lam / (lam + alphas[:, None])
+        out = _scores.ridge_filter(self._spectrum_for(alphas).s, alphas).fit
         return out[0] if scalar else out
 
     def dof(self, alphas):
@@ -214,8 +213,7 @@ class RidgeSolver:
         The trace of the penalized hat matrix, without the intercept (which adds 1).
         """
         alphas, scalar = check_alphas(alphas)
-        lam = self._spectrum_for(alphas).s ** 2
-        out = (lam / (lam + alphas[:, None])).sum(axis=1)
+        out = _scores.ridge_filter(self._spectrum_for(alphas).s, alphas).dof
         return out[0] if scalar else out
 
     def alphas_for_dof(self, dofs):
@@ -250,7 +248,8 @@ class RidgeSolver:
             return _scores.default_alphas(self)
         return check_alphas(alphas)[0]
 
-    def _cv_result(self, alphas, mse, spectrum, scoring, alpha_per_target, cv, sst=None):
+    def _cv_result(self, alphas, flt, mse, spectrum, scoring, alpha_per_target, cv,
+                   sst=None):
         """CVResult from mean squared errors; `sst` is the mean total sum of squares for
         'r2', by default that of all samples about their weighted mean."""
         if scoring == "r2" and sst is None:
@@ -259,7 +258,7 @@ class RidgeSolver:
             sst = _scores.total_sum_of_squares(self._Y, w, weighted_sum(w, self._Y) / c.sum_w)
             sst /= c.sum_w
         return _scores.make_result(
-            alphas, mse, sst, spectrum=spectrum, centering=self._centering, scoring=scoring,
+            alphas, flt, mse, sst, spectrum=spectrum, centering=self._centering, scoring=scoring,
             alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d, dtype=self.dtype,
             cv=cv)
 
@@ -306,9 +305,10 @@ class RidgeSolver:
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         spectrum = self._spectrum_for(alphas)
-        mse = _scores.loo_sse(spectrum, self._centering, self._Y, alphas) / \
+        flt = _scores.ridge_filter(spectrum.s, alphas)
+        mse = _scores.loo_sse(spectrum, self._centering, self._Y, flt, alphas) / \
             self._centering.sum_w
-        return self._cv_result(alphas, mse, spectrum, scoring, alpha_per_target, "loo")
+        return self._cv_result(alphas, flt, mse, spectrum, scoring, alpha_per_target, "loo")
 
     def gcv(self, alphas=None, *, scoring="mse", alpha_per_target=True):
         """Generalized cross-validation for every alpha and target, from the spectrum alone.
@@ -331,8 +331,9 @@ class RidgeSolver:
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         spectrum = self._spectrum_for(alphas)
-        mse = _scores.gcv_mse(spectrum, self._centering, alphas)
-        return self._cv_result(alphas, mse, spectrum, scoring, alpha_per_target, "gcv")
+        flt = _scores.ridge_filter(spectrum.s, alphas)
+        mse = _scores.gcv_mse(spectrum, self._centering, flt, alphas)
+        return self._cv_result(alphas, flt, mse, spectrum, scoring, alpha_per_target, "gcv")
 
 
 class RidgePath(NamedTuple):
