@@ -3,8 +3,8 @@
 from . import theory
 from ._cv import ridge_cv
 from ._scores import CVResult, GridEdgeWarning
-from ._solver import RidgePath, RidgeSolver, ridge_path
+from ._solver import FilterPath, RidgePath, RidgeSolver, ridge_path
 
-__all__ = ["CVResult", "GridEdgeWarning", "RidgePath", "RidgeSolver", "ridge_cv",
-           "ridge_path", "theory"]
+__all__ = ["CVResult", "FilterPath", "GridEdgeWarning", "RidgePath", "RidgeSolver",
+           "ridge_cv", "ridge_path", "theory"]
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@ decomposed again from its rows by SVD.
 import numpy as np
 
 from . import _core, _scores
+from ._filters import ridge_filter
 from ._solver import RidgeSolver
 from ._spectrum import _gram, gram_spectrum, weighted_sum
 from ._validation import check_bool, check_cv, check_scoring
@@ -67,12 +68,10 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
     splits = check_cv(cv, solver._X, solver._Y, groups)
-    alphas = solver._grid(alphas)
-    spectrum = solver._spectrum_for(alphas)
-    sse, sst, held_out_weight = _split_sse(solver, splits, alphas, scoring == "r2")
-    flt = _scores.ridge_filter(spectrum.s, alphas)
-    return solver._cv_result(alphas, flt, sse / held_out_weight, spectrum, scoring,
-                             alpha_per_target, f"{len(splits)} splits",
+    path = solver.ridge(solver._grid(alphas))  # the full-data fit, refit at the best alphas
+    sse, sst, held_out_weight = _split_sse(solver, splits, path.grid, scoring == "r2")
+    return solver._cv_result(path, sse / held_out_weight, scoring, alpha_per_target,
+                             f"{len(splits)} splits",
                              sst=None if sst is None else sst / held_out_weight)
 
 
@@ -96,8 +95,7 @@ def _split_sse(solver, splits, alphas, want_sst):
         if fold is None:
             fold = _direct_fold(solver, train, test, alphas)
         B, spectrum, ym = fold
-        F = -_scores.ridge_filter(spectrum.s, alphas).coef_factors(spectrum.s)
-        F = F.astype(Y.dtype)
+        F = -ridge_filter(spectrum.lam, alphas).coef_factors(spectrum.s).astype(Y.dtype)
         _core.sse(B, spectrum.R, F, Y_test, ym.astype(Y.dtype), c.sw[test].astype(Y.dtype),
                   no_scaling, _core.ResidualBase.BASE_TARGETS, out)
         held_out_weight += w[test].sum()

@@ -6,7 +6,6 @@ n_samples x n_targets x n_alphas array.
 
 import warnings
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
@@ -59,43 +58,16 @@ class CVResult:
     scoring: str
 
 
-class Filter(NamedTuple):
-    """Spectral filter factors for a grid of m parameters over the rank-r spectrum.
-
-    ``fit[a, i]`` multiplies the i-th component of the fitted values (the coefficient factor
-    is ``fit / s``); ``resid = 1 - fit`` is computed without cancellation. Ridge regression,
-    early stopping and truncated SVD are filters; everything downstream takes any of them.
-    """
-
-    fit: np.ndarray
-    resid: np.ndarray
-
-    @property
-    def dof(self):
-        return self.fit.sum(axis=1)
-
-    def coef_factors(self, s):
-        return self.fit / s
-
-
-def ridge_filter(s, alphas):
-    """``s^2 / (s^2 + a)`` and ``a / (s^2 + a)``: never a division by alpha."""
-    a = alphas[:, None]
-    denom = s * s + a
-    resid = np.divide(a, denom, out=np.zeros((alphas.size, s.size)), where=denom > 0)
-    return Filter((s * s) / denom, resid)
-
-
 def spanning(spectrum, centering):
     """Whether U spans every direction Yc can take, so that ``Yc - U U^T Yc = 0`` exactly."""
     return spectrum.rank == centering.n_effective - int(centering.fit_intercept)
 
 
-def gcv_mse(spectrum, centering, flt, grid):
+def gcv_mse(spectrum, centering, flt, grid, name="alpha"):
     """Generalized cross-validation ``(RSS / sum_w) / (1 - trace(H) / n)^2``: (m, k).
 
     ``RSS(a) = ||Yc - U U^T Yc||^2 + sum_i (1 - f_i(a))^2 R_i^2`` costs O(r k) per alpha;
-    `grid` (the alphas) names the parameter in errors.
+    `grid` and `name` (the parameter: alpha, steps, ...) appear in errors.
     """
     R2 = np.square(spectrum.R, dtype=np.float64)
     if spanning(spectrum, centering):
@@ -109,14 +81,14 @@ def gcv_mse(spectrum, centering, flt, grid):
     bad = np.flatnonzero(df_resid <= 1e-9 * centering.n_effective)
     if bad.size:
         raise ValueError(
-            f"GCV is undefined at alphas[{bad[0]}]={float(grid[bad[0]])!r}: the fit interpolates "
-            f"(effective dof + intercept = n_samples = {centering.n_effective}). Use "
-            "larger alphas.")
+            f"GCV is undefined at {name}={float(grid[bad[0]])!r}: the fit interpolates "
+            f"(effective dof + intercept = n_samples = {centering.n_effective}). Regularize "
+            "more.")
     n = centering.n_effective
     return (rss / centering.sum_w) / np.square(df_resid / n)[:, None]
 
 
-def loo_sse(spectrum, centering, Y, flt, grid):
+def loo_sse(spectrum, centering, Y, flt, grid, name="alpha"):
     """Weighted sum of squared exact leave-one-out errors: (m, k) float64.
 
     ``e_i = (y_i - yhat_i) / (1 - h_i)`` with the hat diagonal
@@ -147,11 +119,11 @@ def loo_sse(spectrum, centering, Y, flt, grid):
         _core.gemm(U2, np.ascontiguousarray(G[block]), one_minus_h, trans_b=True, beta=1.0)
         worst = np.unravel_index(np.argmin(one_minus_h), one_minus_h.shape)
         if one_minus_h[worst] <= 1e-12 and w[worst[0]] > 0:
-            alpha = float(grid[a0 + worst[1]])
+            value = float(grid[a0 + worst[1]])
             raise ValueError(
-                f"Leave-one-out is undefined at alpha={alpha!r}: sample {worst[0]} has "
-                f"leverage 1 (1 - h = {one_minus_h[worst]:.3g}; its own fit is exact). Use "
-                "larger alphas or cv='gcv'.")
+                f"Leave-one-out is undefined at {name}={value!r}: sample {worst[0]} has "
+                f"leverage 1 (1 - h = {one_minus_h[worst]:.3g}; its own fit is exact). "
+                "Regularize more, or use cv='gcv'.")
         S = np.reciprocal(one_minus_h, out=one_minus_h).astype(dtype)
         _core.sse(Uw, spectrum.R, np.ascontiguousarray(Gw[block]), Y, ym, sw, S, base,
                   out[block])
@@ -194,24 +166,22 @@ def refit(spectrum, centering, flt, best, dtype):
     return coef, intercept
 
 
-def warn_grid_edges(best_index, alphas, dof, rank):
-    """Warn when a best alpha sits on a grid edge that is not already saturated."""
-    if alphas.size < 2 or rank == 0:
+def warn_grid_edges(best_index, grid, dof, rank, name="alpha"):
+    """Warn when a best value sits on a grid edge that is not already saturated: the least
+    regularized edge below (1 - 2 DOF_EDGE) rank dof, or the most regularized above
+    2 DOF_EDGE rank."""
+    if grid.size < 2 or rank == 0:
         return
-    order = np.argsort(alphas)
-    lo, hi = order[0], order[-1]
-    saturated_lo = alphas[lo] == 0 or dof[lo] >= (1 - 2 * DOF_EDGE) * rank
-    saturated_hi = dof[hi] <= 2 * DOF_EDGE * rank
-    for edge, saturated, side, hint in ((lo, saturated_lo, "smallest", "smaller"),
-                                        (hi, saturated_hi, "largest", "larger")):
+    least, most = int(np.argmax(dof)), int(np.argmin(dof))
+    for edge, saturated, side in ((least, dof[least] >= (1 - 2 * DOF_EDGE) * rank, "least"),
+                                  (most, dof[most] <= 2 * DOF_EDGE * rank, "most")):
         count = int(np.count_nonzero(best_index == edge))
         if count and not saturated:
             warnings.warn(
-                f"The best alpha of {count} target(s) is the {side} alpha of the grid "
-                f"({alphas[edge]:.4g}, dof {dof[edge]:.4g} of rank {rank}): the optimum may "
-                f"lie outside the grid. Extend the grid to {hint} alphas, or pass "
-                "alphas=None for a grid spanning the whole dof range.",
-                GridEdgeWarning, stacklevel=4)
+                f"The best {name} of {count} target(s) is at the {side}-regularized edge of "
+                f"the grid ({name}={grid[edge]:.4g}, dof {dof[edge]:.4g} of rank {rank}): the "
+                "optimum may lie outside the grid. Extend the grid (for ridge, alphas=None "
+                "gives a grid spanning the whole dof range).", GridEdgeWarning, stacklevel=5)
 
 
 def default_alphas(solver, n_alphas=30):
@@ -224,7 +194,7 @@ def default_alphas(solver, n_alphas=30):
 
 
 def make_result(alphas, flt, mse, sst_over_sum_w, *, spectrum, centering, scoring,
-                alpha_per_target, y_was_1d, dtype, cv):
+                alpha_per_target, y_was_1d, dtype, cv, name="alpha"):
     """Scores, selection, refit and the edge warning, shaped as documented."""
     scores = to_score(mse, sst_over_sum_w, scoring)
     best = select(scores, scoring, alpha_per_target)
@@ -233,7 +203,7 @@ def make_result(alphas, flt, mse, sst_over_sum_w, *, spectrum, centering, scorin
     best_score = scores[best, cols]
     coef, intercept = refit(spectrum, centering, flt, best, dtype)
     dof = flt.dof
-    warn_grid_edges(best, alphas, dof, spectrum.rank)
+    warn_grid_edges(best, alphas, dof, spectrum.rank, name)
     if y_was_1d:
         scores, coef = scores[:, 0], coef[:, 0]
         best, best_alpha, best_score, intercept = (int(best[0]), float(best_alpha[0]),

@@ -7,9 +7,11 @@ import numpy as np
 from scipy.optimize import brentq
 
 from . import _core, _scores
+from ._filters import early_stopping_filter, ridge_filter, truncation_filter
 from ._spectrum import Centering, decompose, weighted_sum
-from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_method,
-                          check_scoring, check_X_new)
+from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
+                          check_method, check_n_components, check_scoring, check_steps,
+                          check_X_new, warn_if_divergent)
 
 
 class RidgeSolver:
@@ -117,16 +119,66 @@ class RidgeSolver:
         """Working dtype of coefficients, intercepts and predictions."""
         return self._Y.dtype
 
-    # -- helpers ---------------------------------------------------------------------------
-    def _filtered(self, alphas, basis, offset):
-        """``basis @ diag(s/(s^2+a)) R + offset`` for every alpha: (m, q, k)."""
+    # -- filters -----------------------------------------------------------------------------
+    def ridge(self, alphas):
+        """Ridge regression at every alpha, as a :class:`FilterPath`.
+
+        Factors ``s^2 / (s^2 + alpha)``; ``solver.ridge(alphas).coef()`` equals
+        ``solver.coef(alphas)``.
+        """
+        alphas, scalar = check_alphas(alphas)
         spectrum = self._spectrum_for(alphas)
-        factors = _scores.ridge_filter(spectrum.s, alphas).coef_factors(spectrum.s)
-        factors = factors.astype(self.dtype)
-        B = basis(spectrum)
-        out = np.empty((alphas.size, B.shape[0], spectrum.R.shape[1]), dtype=self.dtype)
-        _core.apply_filter(B, spectrum.R, factors, offset, out)
-        return out
+        return FilterPath(self, spectrum, ridge_filter(spectrum.lam, alphas), alphas,
+                          scalar, "alpha")
+
+    def early_stopping(self, lr, steps):
+        """Gradient descent from zero on the least-squares loss, stopped after `steps`.
+
+        Gradient descent ``W <- W - lr Xc^T (Xc W - Yc)`` reaches, after t steps, the filter
+        ``1 - (1 - lr s^2)^t`` on the same spectrum: early stopping is a spectral filter,
+        close to ridge at ``alpha = 1 / (lr t)`` (see :mod:`spectralridge.theory`).
+
+        Parameters
+        ----------
+        lr : float
+            Step size; gradient descent converges for ``lr < 2 / s_max^2`` (a
+            ``RuntimeWarning`` otherwise).
+        steps : int or array-like of int, shape (n_steps,)
+
+        Returns
+        -------
+        FilterPath
+        """
+        lr = check_lr(lr)
+        steps, scalar = check_steps(steps)
+        # accuracy of the Gram routes as for ridge at the equivalent alpha 1 / (lr t)
+        with np.errstate(divide="ignore"):
+            spectrum = self._spectrum_for(np.atleast_1d(1.0 / (lr * steps.max())))
+        if spectrum.rank:
+            warn_if_divergent(lr, spectrum.lam[0])
+        return FilterPath(self, spectrum, early_stopping_filter(spectrum.lam, lr, steps),
+                          steps, scalar, "steps")
+
+    def truncated_svd(self, n_components):
+        """Principal-component regression: keep the `n_components` steepest directions.
+
+        Parameters
+        ----------
+        n_components : int or array-like of int, shape (n_grid,)
+            Between 0 and ``rank``.
+
+        Returns
+        -------
+        FilterPath
+        """
+        spectrum = self._spectrum
+        ks, scalar = check_n_components(n_components, spectrum.rank)
+        k_max = int(ks.max())
+        if k_max:  # the smallest kept eigenvalue must be accurate
+            spectrum = self._spectrum_for(np.atleast_1d(spectrum.lam[k_max - 1]))
+            ks, scalar = check_n_components(n_components, spectrum.rank)
+        return FilterPath(self, spectrum, truncation_filter(spectrum.rank, ks), ks, scalar,
+                          "n_components")
 
     def _shape(self, out, scalar):
         """Drop the target axis for a 1-D Y and the alpha axis for a scalar alpha."""
@@ -134,12 +186,7 @@ class RidgeSolver:
             out = out[..., 0]
         return out[0] if scalar else out
 
-    def _offset(self, with_mean):
-        if with_mean and self.fit_intercept:
-            return self._centering.ym.astype(self.dtype)
-        return np.zeros(self._Y.shape[1], dtype=self.dtype)
-
-    # -- public API ------------------------------------------------------------------------
+    # -- ridge -----------------------------------------------------------------------------
     def coef(self, alphas):
         """Coefficients for every alpha.
 
@@ -152,25 +199,11 @@ class RidgeSolver:
         -------
         ndarray of shape (n_alphas, n_features[, n_targets])
         """
-        alphas, scalar = check_alphas(alphas)
-        out = self._filtered(alphas, lambda sp: sp.cast("V", self.dtype), self._offset(False))
-        return self._shape(out, scalar)
+        return self.ridge(alphas).coef()
 
     def intercept(self, alphas):
         """Intercepts ``ym - xm^T W(alpha)``: ndarray of shape (n_alphas[, n_targets])."""
-        alphas, scalar = check_alphas(alphas)
-        if not self.fit_intercept:
-            out = np.zeros((alphas.size, self._Y.shape[1]), dtype=self.dtype)
-        else:
-            xm = self._centering.xm
-
-            def basis(sp):
-                b = np.empty((1, sp.rank), dtype=self.dtype)
-                _core.gemm(xm[None, :].astype(self.dtype), sp.cast("V", self.dtype), b, alpha=-1.0)
-                return b
-
-            out = self._filtered(alphas, basis, self._offset(True))[:, 0, :]
-        return self._shape(out, scalar)
+        return self.ridge(alphas).intercept()
 
     def predict(self, X, alphas):
         """Predictions for new samples at every alpha.
@@ -185,17 +218,7 @@ class RidgeSolver:
         ndarray of shape (n_alphas, n_new[, n_targets])
         """
         X = check_X_new(X, self.n_features_in_, self.dtype)
-        alphas, scalar = check_alphas(alphas)
-        Xc = np.ascontiguousarray(np.subtract(X, self._centering.xm, dtype=np.float64),
-                                  dtype=self.dtype)
-
-        def basis(sp):
-            b = np.empty((Xc.shape[0], sp.rank), dtype=self.dtype)
-            _core.gemm(Xc, sp.cast("V", self.dtype), b)
-            return b
-
-        out = self._filtered(alphas, basis, self._offset(True))
-        return self._shape(out, scalar)
+        return self.ridge(alphas).predict(X)
 
     def shrinkage(self, alphas):
         """Shrinkage factors ``s^2 / (s^2 + alpha)``: ndarray of shape (n_alphas, rank).
@@ -203,18 +226,14 @@ class RidgeSolver:
         Row ``a`` multiplies the least-squares solution's coordinates in the eigenbasis of
         the Hessian ``Xc^T Xc`` (steep directions first).
         """
-        alphas, scalar = check_alphas(alphas)
-        out = _scores.ridge_filter(self._spectrum_for(alphas).s, alphas).fit
-        return out[0] if scalar else out
+        return self.ridge(alphas).factors
 
     def dof(self, alphas):
         """Effective degrees of freedom ``sum s^2 / (s^2 + alpha)``: shape (n_alphas,).
 
         The trace of the penalized hat matrix, without the intercept (which adds 1).
         """
-        alphas, scalar = check_alphas(alphas)
-        out = _scores.ridge_filter(self._spectrum_for(alphas).s, alphas).dof
-        return out[0] if scalar else out
+        return self.ridge(alphas).dof
 
     def alphas_for_dof(self, dofs):
         """Alphas at which the effective degrees of freedom equal `dofs`.
@@ -230,7 +249,7 @@ class RidgeSolver:
         """
         spectrum = self._spectrum_for(np.zeros(1))
         dofs, scalar = check_dofs(dofs, spectrum.rank)
-        lam = spectrum.s ** 2
+        lam = spectrum.lam
         r = lam.size
         out = np.zeros(dofs.size)
         for i, d in enumerate(dofs):
@@ -248,27 +267,15 @@ class RidgeSolver:
             return _scores.default_alphas(self)
         return check_alphas(alphas)[0]
 
-    def _cv_result(self, alphas, flt, mse, spectrum, scoring, alpha_per_target, cv,
-                   sst=None):
-        """CVResult from mean squared errors; `sst` is the mean total sum of squares for
-        'r2', by default that of all samples about their weighted mean."""
-        if scoring == "r2" and sst is None:
-            c = self._centering
-            w = np.square(c.sw)
-            sst = _scores.total_sum_of_squares(self._Y, w, weighted_sum(w, self._Y) / c.sum_w)
-            sst /= c.sum_w
-        return _scores.make_result(
-            alphas, flt, mse, sst, spectrum=spectrum, centering=self._centering, scoring=scoring,
-            alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d, dtype=self.dtype,
-            cv=cv)
-
     def loo(self, alphas=None, *, scoring="mse", alpha_per_target=True):
         """Exact leave-one-out cross-validation for every alpha and target.
 
         The leave-one-out error of sample i is ``(y_i - yhat_i) / (1 - h_i)`` with the
         diagonal of the hat matrix ``h_i = w_i / sum(w) [intercept] + sum_j U_ij^2
         s_j^2 / (s_j^2 + alpha)``, exact with sample weights and intercept. Computed by a
-        fused compiled kernel in blocks of targets (memory O(n_samples x block)).
+        fused compiled kernel in blocks of targets (memory O(n_samples x block)), with
+        ``1 - h`` and the residuals formed from ``alpha / (s^2 + alpha)`` (no cancellation
+        at small alphas, no division by alpha).
 
         Parameters
         ----------
@@ -301,14 +308,8 @@ class RidgeSolver:
         Allen, D. M. (1974). The relationship between variable selection and data
         augmentation and a method for prediction. Technometrics 16(1), 125-127.
         """
-        alphas = self._grid(alphas)
-        scoring = check_scoring(scoring)
-        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-        spectrum = self._spectrum_for(alphas)
-        flt = _scores.ridge_filter(spectrum.s, alphas)
-        mse = _scores.loo_sse(spectrum, self._centering, self._Y, flt, alphas) / \
-            self._centering.sum_w
-        return self._cv_result(alphas, flt, mse, spectrum, scoring, alpha_per_target, "loo")
+        return self.ridge(self._grid(alphas)).loo(scoring=scoring,
+                                                  alpha_per_target=alpha_per_target)
 
     def gcv(self, alphas=None, *, scoring="mse", alpha_per_target=True):
         """Generalized cross-validation for every alpha and target, from the spectrum alone.
@@ -327,13 +328,127 @@ class RidgeSolver:
         Golub, G. H., Heath, M., Wahba, G. (1979). Generalized cross-validation as a method for
         choosing a good ridge parameter. Technometrics 21(2), 215-223.
         """
-        alphas = self._grid(alphas)
+        return self.ridge(self._grid(alphas)).gcv(scoring=scoring,
+                                                  alpha_per_target=alpha_per_target)
+
+    def _cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None):
+        """CVResult from mean squared errors; `sst` is the mean total sum of squares for
+        'r2', by default that of all samples about their weighted mean."""
+        if scoring == "r2" and sst is None:
+            c = self._centering
+            w = np.square(c.sw)
+            sst = _scores.total_sum_of_squares(self._Y, w, weighted_sum(w, self._Y) / c.sum_w)
+            sst /= c.sum_w
+        return _scores.make_result(
+            path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=self._centering,
+            scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
+            dtype=self.dtype, cv=cv, name=path.name)
+
+
+class FilterPath:
+    """One spectral filter family over a grid, on a solver's decomposition.
+
+    Made by :meth:`RidgeSolver.ridge`, :meth:`RidgeSolver.early_stopping` and
+    :meth:`RidgeSolver.truncated_svd`. Every quantity comes from the same decomposition and
+    the same compiled kernels; shapes put the grid axis first (dropped for a scalar).
+
+    Attributes
+    ----------
+    grid : ndarray of shape (n_grid,)
+        The parameter: alphas, steps or n_components.
+    name : str
+        ``'alpha'``, ``'steps'`` or ``'n_components'``.
+    factors : ndarray of shape (n_grid, rank)
+        Filter factors on the fitted values in the eigenbasis (steep directions first).
+    dof : ndarray of shape (n_grid,)
+        Effective degrees of freedom, the sum of the factors.
+    """
+
+    def __init__(self, solver, spectrum, flt, grid, scalar, name):
+        self._solver, self.spectrum, self.filter = solver, spectrum, flt
+        self.grid, self._scalar, self.name = grid, scalar, name
+
+    def _squeeze(self, out):
+        return out[0] if self._scalar else out
+
+    @property
+    def factors(self):
+        return self._squeeze(self.filter.fit)
+
+    @property
+    def dof(self):
+        return self._squeeze(self.filter.dof)
+
+    def _apply(self, B, offset):
+        """``B @ diag(fit / s) R + offset`` for every grid value: (m, q, k)."""
+        solver, sp = self._solver, self.spectrum
+        dtype = solver.dtype
+        factors = self.filter.coef_factors(sp.s).astype(dtype)
+        out = np.empty((self.grid.size, B.shape[0], sp.R.shape[1]), dtype=dtype)
+        _core.apply_filter(B, sp.R, factors, offset, out)
+        return out
+
+    def _offset(self, with_mean):
+        solver = self._solver
+        if with_mean and solver.fit_intercept:
+            return solver._centering.ym.astype(solver.dtype)
+        return np.zeros(solver._Y.shape[1], dtype=solver.dtype)
+
+    def coef(self):
+        """Coefficients: ndarray of shape (n_grid, n_features[, n_targets])."""
+        out = self._apply(self.spectrum.cast("V", self._solver.dtype), self._offset(False))
+        return self._solver._shape(out, self._scalar)
+
+    def intercept(self):
+        """Intercepts ``ym - xm^T W``: ndarray of shape (n_grid[, n_targets])."""
+        solver = self._solver
+        dtype = solver.dtype
+        B = np.zeros((1, self.spectrum.rank), dtype=dtype)
+        if solver.fit_intercept:
+            xm = solver._centering.xm[None, :].astype(dtype)
+            _core.gemm(xm, self.spectrum.cast("V", dtype), B, alpha=-1.0)
+        return solver._shape(self._apply(B, self._offset(True))[:, 0], self._scalar)
+
+    def predict(self, X):
+        """Predictions: ndarray of shape (n_grid, n_new[, n_targets])."""
+        solver = self._solver
+        dtype = solver.dtype
+        X = check_X_new(X, solver.n_features_in_, dtype)
+        Xc = np.ascontiguousarray(np.subtract(X, solver._centering.xm, dtype=np.float64),
+                                  dtype=dtype)
+        B = np.empty((Xc.shape[0], self.spectrum.rank), dtype=dtype)
+        _core.gemm(Xc, self.spectrum.cast("V", dtype), B)
+        return solver._shape(self._apply(B, self._offset(True)), self._scalar)
+
+    def loo(self, *, scoring="mse", alpha_per_target=True):
+        """Exact leave-one-out scores for every alpha and target: :class:`CVResult`.
+
+        Ridge only (see :meth:`RidgeSolver.loo`): the shortcut ``e_i = r_i / (1 - h_i)`` is
+        exact for penalized least squares, but early stopping and truncated SVD refit on
+        n - 1 samples change the spectrum itself, so for them it would only be an
+        approximation. Use :meth:`gcv` for those.
+        """
+        if self.name != "alpha":
+            raise ValueError(f"Exact leave-one-out is available for ridge only; for the "
+                             f"{self.name} filter use gcv() (or ridge_cv with a splitter).")
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-        spectrum = self._spectrum_for(alphas)
-        flt = _scores.ridge_filter(spectrum.s, alphas)
-        mse = _scores.gcv_mse(spectrum, self._centering, flt, alphas)
-        return self._cv_result(alphas, flt, mse, spectrum, scoring, alpha_per_target, "gcv")
+        solver = self._solver
+        mse = _scores.loo_sse(self.spectrum, solver._centering, solver._Y, self.filter,
+                              self.grid, self.name) / solver._centering.sum_w
+        return solver._cv_result(self, mse, scoring, alpha_per_target, "loo")
+
+    def gcv(self, *, scoring="mse", alpha_per_target=True):
+        """Generalized cross-validation for every grid value and target: :class:`CVResult`.
+
+        See :meth:`RidgeSolver.gcv`; the degrees of freedom are this filter's.
+        """
+        scoring = check_scoring(scoring)
+        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        solver = self._solver
+        mse = _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
+                              self.name)
+        return solver._cv_result(self, mse, scoring, alpha_per_target, "gcv")
 
 
 class RidgePath(NamedTuple):

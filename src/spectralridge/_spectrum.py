@@ -127,6 +127,11 @@ class Spectrum:
     def rank(self):
         return self.s.size
 
+    @property
+    def lam(self):
+        """Eigenvalues ``s^2`` of the Hessian ``Xc^T Xc``, descending."""
+        return self.s * self.s
+
     def accurate_for(self, alpha_min):
         """Whether results for alphas >= `alpha_min` are within ~1e-10 of the SVD's."""
         if self.method == "svd" or self.lam_max == 0:

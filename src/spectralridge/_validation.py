@@ -304,6 +304,20 @@ def warn_if_divergent(lr, lam_max):
                       stacklevel=3)
 
 
+def check_n_components(n_components, rank):
+    """Return (n_components as a 1-D int array within [0, rank], whether a scalar was given)."""
+    scalar = np.ndim(n_components) == 0
+    arr = np.atleast_1d(np.asarray(n_components))
+    if arr.dtype.kind not in "iu" or arr.ndim != 1 or arr.size == 0:
+        raise TypeError(f"n_components must be an integer or a non-empty 1-D array of "
+                        f"integers, got {_describe(n_components)} of dtype {arr.dtype}.")
+    bad = np.flatnonzero((arr < 0) | (arr > rank))
+    if bad.size:
+        raise ValueError(f"n_components must lie in [0, rank] = [0, {rank}], got "
+                         f"n_components[{bad[0]}]={int(arr[bad[0]])}.")
+    return arr.astype(np.intp), scalar
+
+
 def check_cv(cv, X, Y, groups=None):
     """Turn `cv` (int, splitter or iterable of pairs) into a list of (train, test) arrays."""
     n = X.shape[0]

@@ -72,6 +72,7 @@ array([1.   , 0.632, 0.01 ])
 
 import numpy as np
 
+from ._filters import early_stopping_filter, ridge_filter
 from ._validation import (HESSIAN_RTOL, check_alphas, check_eigenvalues, check_hessian,
                           check_hessian_eigenvalues, check_lr, check_steps, check_w_star,
                           warn_if_divergent)
@@ -81,26 +82,6 @@ __all__ = ["HESSIAN_RTOL", "early_stopping_factors", "early_stopping_path", "eff
 
 
 # -- kernels (no validation) ---------------------------------------------------------------
-def _ridge_factors(lam, alphas):
-    """``lam / (lam + a)`` of shape (m, r); 0 where ``lam == a == 0``. `lam` >= 0."""
-    denom = lam + alphas[:, None]
-    return np.divide(lam, denom, out=np.zeros_like(denom), where=denom > 0)
-
-
-def _early_stopping_factors(lam, lr, steps):
-    """``1 - (1 - lr lam)^t`` of shape (len(steps), r), stably. `lam` >= 0, `steps` >= 0."""
-    x = lr * lam
-    t = steps[:, None]
-    small = x < 1
-    with np.errstate(over="ignore", invalid="ignore"):
-        # 1 - exp(t log(1 - x)) without cancellation for small x (the usual regime) ...
-        stable = -np.expm1(t * np.log1p(-np.where(small, x, 0.0)))
-        # ... and the direct power where 1 - x <= 0 (t is integer-valued, so the power of a
-        # negative base is defined; it overflows to +-inf when gradient descent diverges).
-        direct = 1.0 - np.power(1.0 - x, t)
-    return np.where(small, stable, direct)
-
-
 def _hessian_eigh(hessian):
     """Validated eigen-decomposition ``(lam, Q, dtype)``, negligible eigenvalues set to 0."""
     H, dtype = check_hessian(hessian)
@@ -164,7 +145,7 @@ def shrinkage_factors(eigenvalues, alphas):
     """
     lam = check_eigenvalues(eigenvalues)
     alphas, scalar = check_alphas(alphas)
-    out = _ridge_factors(lam, alphas)
+    out = ridge_filter(lam, alphas).fit
     return out[0] if scalar else out
 
 
@@ -202,7 +183,7 @@ def effective_dof(eigenvalues, alphas):
     """
     lam = check_eigenvalues(eigenvalues)
     alphas, scalar = check_alphas(alphas)
-    out = _ridge_factors(lam, alphas).sum(axis=1)
+    out = ridge_filter(lam, alphas).fit.sum(axis=1)
     return out[0] if scalar else out
 
 
@@ -263,7 +244,7 @@ def quadratic_shrinkage(hessian, w_star, alphas):
     lam, Q, dtype = _hessian_eigh(hessian)
     w_star = check_w_star(w_star, lam.size)
     alphas, scalar = check_alphas(alphas)
-    out = _filter(Q, _ridge_factors(lam, alphas), w_star, dtype)
+    out = _filter(Q, ridge_filter(lam, alphas).fit, w_star, dtype)
     return out[0] if scalar else out
 
 
@@ -313,7 +294,7 @@ def early_stopping_factors(eigenvalues, lr, steps):
     lr = check_lr(lr)
     steps, scalar = check_steps(steps)
     warn_if_divergent(lr, lam.max())
-    out = _early_stopping_factors(lam, lr, steps)
+    out = early_stopping_filter(lam, lr, steps).fit
     return out[0] if scalar else out
 
 
@@ -367,7 +348,7 @@ def early_stopping_path(hessian, w_star, lr, steps):
     lr = check_lr(lr)
     steps, scalar = check_steps(steps)
     warn_if_divergent(lr, lam.max())
-    out = _filter(Q, _early_stopping_factors(lam, lr, steps), w_star, dtype)
+    out = _filter(Q, early_stopping_filter(lam, lr, steps).fit, w_star, dtype)
     return out[0] if scalar else out
 
 
