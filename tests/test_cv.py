@@ -247,3 +247,32 @@ def test_bad_scoring_and_flags():
         sr.ridge_cv(X, y, alpha_per_target=None)
     with pytest.raises(ValueError, match="alphas must be non-negative"):
         sr.ridge_cv(X, y, [-1.0], cv=3)
+
+
+def test_one_standard_error_rule():
+    X, Y = make_data(60, 8, 3)
+    Y[:, 2] += 3 * np.random.default_rng(2).standard_normal(60)
+    alphas = np.logspace(-2, 3, 12)
+    folds = np.array_split(np.arange(60), 5)
+    splits = [(np.setdiff1d(np.arange(60), f), f) for f in folds]
+    best = sr.ridge_cv(X, Y, alphas, cv=5)
+    one_se = sr.ridge_cv(X, Y, alphas, cv=5, rule="1se")
+    assert one_se.rule == "1se" and best.rule == "min"
+    # per-split scores by brute force, their standard error, and the rule by hand
+    per_split = np.array([brute_force_scores(X, Y, alphas, [s], True, None) for s in splits])
+    se = per_split.std(axis=0, ddof=1) / np.sqrt(5)
+    assert_allclose(one_se.score_se, se, rtol=1e-8)
+    assert_allclose(one_se.scores, best.scores)
+    dof = sr.RidgeSolver(X, Y).dof(alphas)
+    for t in range(3):
+        b = best.best_index[t]
+        ok = np.flatnonzero(best.scores[:, t] <= best.scores[b, t] + se[b, t])
+        assert one_se.best_index[t] == ok[np.argmin(dof[ok])]
+    assert (one_se.best_alpha >= best.best_alpha).all()
+    assert sr.ridge_cv(X, Y, alphas, cv="loo").score_se is None
+    with pytest.raises(ValueError, match="rule='1se' needs per-split scores"):
+        sr.ridge_cv(X, Y, alphas, cv="gcv", rule="1se")
+    with pytest.raises(ValueError, match="rule must be 'min' or '1se', got 'max'"):
+        sr.ridge_cv(X, Y, alphas, cv=5, rule="max")
+    with pytest.raises(ValueError, match="needs at least 2 splits"):
+        sr.ridge_cv(X, Y, alphas, cv=splits[:1], rule="1se")

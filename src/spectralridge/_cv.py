@@ -14,11 +14,11 @@ from . import _core, _scores
 from ._filters import ridge_filter
 from ._solver import RidgeSolver
 from ._spectrum import _gram, gram_spectrum, weighted_sum
-from ._validation import check_bool, check_cv, check_scoring
+from ._validation import check_bool, check_cv, check_rule, check_scoring
 
 
 def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
-             fit_intercept=True, sample_weight=None, method="auto", groups=None):
+             rule="min", fit_intercept=True, sample_weight=None, method="auto", groups=None):
     """Cross-validated ridge regression over a grid of alphas, per target.
 
     Parameters
@@ -37,6 +37,10 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     scoring : {'mse', 'r2'}, default='mse'
         Held-out errors are pooled over all held-out samples: the weighted mean squared error
         (lower is better) or ``1 - SSE / TSS`` (higher is better).
+    rule : {'min', '1se'}, default='min'
+        ``'min'``: the best score. ``'1se'`` (splitters only): the most regularized alpha
+        whose score is within one standard error of the best, the standard error being that
+        of the per-split scores (``CVResult.score_se``) at the best alpha [1]_.
     fit_intercept, sample_weight, method
         As in :class:`RidgeSolver`.
     groups : array-like of shape (n_samples,), default=None
@@ -46,6 +50,11 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     -------
     CVResult
         Scores for every alpha (and target), the best alpha(s) and the refit on all data.
+
+    References
+    ----------
+    .. [1] Hastie, T., Tibshirani, R., Friedman, J. (2009). The Elements of Statistical
+       Learning, 2nd ed., Springer, sec. 7.10.
 
     Examples
     --------
@@ -64,25 +73,35 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
                          method=method)
     scoring = check_scoring(scoring)
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-    if isinstance(cv, str) and cv in ("loo", "gcv"):
+    is_named = isinstance(cv, str) and cv in ("loo", "gcv")
+    rule = check_rule(rule, cv if is_named else None)
+    if is_named:
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
     splits = check_cv(cv, solver._X, solver._Y, groups)
+    if rule == "1se" and len(splits) < 2:
+        raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
     path = solver.ridge(solver._grid(alphas))  # the full-data fit, refit at the best alphas
-    sse, sst, held_out_weight = _split_sse(solver, splits, path.grid, scoring == "r2")
+    sse, sst, held_out_weight, score_se = _split_sse(solver, splits, path.grid, scoring)
     return solver._cv_result(path, sse / held_out_weight, scoring, alpha_per_target,
                              f"{len(splits)} splits",
-                             sst=None if sst is None else sst / held_out_weight)
+                             sst=None if sst is None else sst / held_out_weight,
+                             rule=rule, score_se=score_se)
 
 
-def _split_sse(solver, splits, alphas, want_sst):
-    """Pooled held-out SSE (m, k), TSS (k,) if wanted, and total held-out weight."""
+def _split_sse(solver, splits, alphas, scoring):
+    """Pooled held-out SSE (m, k), TSS (k,) for 'r2', the total held-out weight, and the
+    standard errors over splits of the per-split scores: (m, k) and of their target mean
+    (m,)."""
     X, Y, c = solver._X, solver._Y, solver._centering
     n, p = X.shape
     w = np.square(c.sw)
-    out = np.zeros((alphas.size, Y.shape[1]))
-    sst = np.zeros(Y.shape[1]) if want_sst else None
-    mean = weighted_sum(w, Y) / c.sum_w if want_sst else None
+    m, k = alphas.size, Y.shape[1]
+    out = np.zeros((m, k))
+    moments = np.zeros((2, m, k))  # sums of per-split scores and of their squares
+    mean_moments = np.zeros((2, m))
+    sst = np.zeros(k) if scoring == "r2" else None
+    mean = weighted_sum(w, Y) / c.sum_w if scoring == "r2" else None
     downdate = None
     if solver._requested_method in ("auto", "gram") and n >= p and \
             all(_partitions(train, test, n) for train, test in splits):
@@ -96,12 +115,32 @@ def _split_sse(solver, splits, alphas, want_sst):
             fold = _direct_fold(solver, train, test, alphas)
         B, spectrum, ym = fold
         F = -ridge_filter(spectrum.lam, alphas).coef_factors(spectrum.s).astype(Y.dtype)
+        split_sse = np.zeros((m, k))
         _core.sse(B, spectrum.R, F, Y_test, ym.astype(Y.dtype), c.sw[test].astype(Y.dtype),
-                  no_scaling, _core.ResidualBase.BASE_TARGETS, out)
-        held_out_weight += w[test].sum()
-        if want_sst:
-            sst += _scores.total_sum_of_squares(Y_test, w[test], mean)
-    return out, sst, held_out_weight
+                  no_scaling, _core.ResidualBase.BASE_TARGETS, split_sse)
+        out += split_sse
+        split_weight = w[test].sum()
+        held_out_weight += split_weight
+        split_sst = None
+        if scoring == "r2":
+            split_sst = _scores.total_sum_of_squares(Y_test, w[test], mean)
+            sst += split_sst
+        score = _scores.to_score(split_sse / split_weight,
+                                 None if split_sst is None else split_sst / split_weight,
+                                 scoring)
+        moments += score, np.square(score)
+        mean_moments += score.mean(axis=1), np.square(score.mean(axis=1))
+    return out, sst, held_out_weight, (_standard_error(moments, len(splits)),
+                                       _standard_error(mean_moments, len(splits)))
+
+
+def _standard_error(moments, count):
+    """Standard error of a mean of `count` values from the sums of values and squares."""
+    if count < 2:
+        return np.full(moments.shape[1:], np.nan)
+    mean = moments[0] / count
+    variance = np.maximum(moments[1] / count - mean * mean, 0.0) * count / (count - 1)
+    return np.sqrt(variance / count)
 
 
 def _partitions(train, test, n):

@@ -44,6 +44,10 @@ class CVResult:
     cv : str
         ``'loo'``, ``'gcv'`` or a description of the splits.
     scoring : str
+    score_se : ndarray of shape (n_alphas[, n_targets]) or None
+        For splitters: the standard error of the per-split scores, used by ``rule='1se'``.
+    rule : str
+        ``'min'`` or ``'1se'``.
     """
 
     alphas: np.ndarray
@@ -56,6 +60,8 @@ class CVResult:
     dof: np.ndarray
     cv: str
     scoring: str
+    score_se: object = None
+    rule: str = "min"
 
 
 def spanning(spectrum, centering):
@@ -149,12 +155,23 @@ def to_score(mse, sst_over_sum_w, scoring):
         return 1.0 - mse / sst_over_sum_w
 
 
-def select(scores, scoring, alpha_per_target):
-    """Index of the best alpha per target (or one shared index)."""
-    pick = np.argmax if scoring == "r2" else np.argmin
-    if alpha_per_target:
-        return pick(scores, axis=0)
-    return np.full(scores.shape[1], pick(scores.mean(axis=1)))
+def select(scores, scoring, alpha_per_target, dof, rule="min", score_se=None):
+    """Index of the best grid value per target (or one shared index).
+
+    ``rule='1se'`` takes the most regularized value (fewest dof) whose score is within one
+    standard error (`score_se`: per target and of the target mean) of the best.
+    """
+    loss = -scores if scoring == "r2" else scores
+    se = None if score_se is None else score_se[0]
+    if not alpha_per_target:
+        loss = loss.mean(axis=1, keepdims=True)
+        se = None if score_se is None else score_se[1][:, None]
+    best = np.argmin(loss, axis=0)
+    if rule == "1se":
+        cols = np.arange(loss.shape[1])
+        within = loss <= (loss[best, cols] + se[best, cols])
+        best = np.where(within, dof[:, None], np.inf).argmin(axis=0)
+    return np.broadcast_to(best, (scores.shape[1],)).copy()
 
 
 def refit(spectrum, centering, flt, best, dtype):
@@ -194,20 +211,24 @@ def default_alphas(solver, n_alphas=30):
 
 
 def make_result(alphas, flt, mse, sst_over_sum_w, *, spectrum, centering, scoring,
-                alpha_per_target, y_was_1d, dtype, cv, name="alpha"):
+                alpha_per_target, y_was_1d, dtype, cv, name="alpha", rule="min",
+                score_se=None):
     """Scores, selection, refit and the edge warning, shaped as documented."""
     scores = to_score(mse, sst_over_sum_w, scoring)
-    best = select(scores, scoring, alpha_per_target)
+    best = select(scores, scoring, alpha_per_target, flt.dof, rule, score_se)
     best_alpha = alphas[best]
     cols = np.arange(scores.shape[1])
     best_score = scores[best, cols]
     coef, intercept = refit(spectrum, centering, flt, best, dtype)
     dof = flt.dof
     warn_grid_edges(best, alphas, dof, spectrum.rank, name)
+    se = None if score_se is None else score_se[0]
     if y_was_1d:
         scores, coef = scores[:, 0], coef[:, 0]
+        se = None if se is None else se[:, 0]
         best, best_alpha, best_score, intercept = (int(best[0]), float(best_alpha[0]),
                                                    float(best_score[0]), intercept[0])
     return CVResult(alphas=alphas, scores=scores.astype(dtype), best_index=best,
                     best_alpha=best_alpha, best_score=best_score, coef=coef,
-                    intercept=intercept, dof=dof, cv=cv, scoring=scoring)
+                    intercept=intercept, dof=dof, cv=cv, scoring=scoring, score_se=se,
+                    rule=rule)

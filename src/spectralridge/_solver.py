@@ -331,7 +331,8 @@ class RidgeSolver:
         return self.ridge(self._grid(alphas)).gcv(scoring=scoring,
                                                   alpha_per_target=alpha_per_target)
 
-    def _cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None):
+    def _cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
+                   score_se=None):
         """CVResult from mean squared errors; `sst` is the mean total sum of squares for
         'r2', by default that of all samples about their weighted mean."""
         if scoring == "r2" and sst is None:
@@ -342,7 +343,7 @@ class RidgeSolver:
         return _scores.make_result(
             path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=self._centering,
             scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
-            dtype=self.dtype, cv=cv, name=path.name)
+            dtype=self.dtype, cv=cv, name=path.name, rule=rule, score_se=score_se)
 
 
 class FilterPath:

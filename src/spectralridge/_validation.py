@@ -159,6 +159,15 @@ def check_scoring(scoring):
     return scoring
 
 
+def check_rule(rule, named_cv):
+    if rule not in ("min", "1se"):
+        raise ValueError(f"rule must be 'min' or '1se', got {rule!r}.")
+    if rule == "1se" and named_cv is not None:
+        raise ValueError(f"rule='1se' needs per-split scores: use a number of folds or a "
+                         f"splitter for cv, got cv={named_cv!r}.")
+    return rule
+
+
 def check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}.")
