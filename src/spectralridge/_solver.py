@@ -217,7 +217,6 @@ class RidgeSolver:
         -------
         ndarray of shape (n_alphas, n_new[, n_targets])
         """
-        X = check_X_new(X, self.n_features_in_, self.dtype)
         return self.ridge(alphas).predict(X)
 
     def shrinkage(self, alphas):
