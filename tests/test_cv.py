@@ -239,6 +239,13 @@ def test_bad_cv_arguments(cv, exc, match):
         sr.ridge_cv(X, y, ALPHAS, cv=cv)
 
 
+def test_split_with_zero_training_weight():
+    X, y = make_data(20, 3)
+    w = np.r_[np.zeros(10), np.ones(10)]
+    with pytest.raises(ValueError, match="cv split 0: every training sample has zero"):
+        sr.ridge_cv(X, y, ALPHAS, cv=[(np.arange(10), np.arange(10, 20))], sample_weight=w)
+
+
 def test_bad_scoring_and_flags():
     X, y = make_data(20, 3)
     with pytest.raises(ValueError, match="scoring must be 'mse' or 'r2', got 'mae'"):

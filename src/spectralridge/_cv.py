@@ -108,7 +108,9 @@ def _split_sse(solver, splits, alphas, scoring):
         downdate = _GramDowndate(X, Y, c)
     held_out_weight = 0.0
     no_scaling = np.empty((0, alphas.size), dtype=Y.dtype)
-    for train, test in splits:
+    for i, (train, test) in enumerate(splits):
+        if not (w[train] > 0).any():
+            raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
         Y_test = np.ascontiguousarray(Y[test])
         fold = downdate.fold(test, Y_test, alphas) if downdate is not None else None
         if fold is None:
