@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["spectralridge._solver", "spectralridge.cli", "spectralridge.theory", "spectralridge._cv"]
+MODULES = ["spectralridge._solver", "spectralridge.cli", "spectralridge.theory", "spectralridge._cv",
+           "spectralridge._estimators"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,3 +8,24 @@ from ._solver import FilterPath, RidgePath, RidgeSolver, ridge_path
 __all__ = ["CVResult", "FilterPath", "GridEdgeWarning", "RidgePath", "RidgeSolver",
            "ridge_cv", "ridge_path", "theory"]
 __version__ = "0.1.0"
+
+# Ridge and RidgeCV need scikit-learn: imported on first use, so that `import spectralridge`
+# works (and stays fast) without it. Not in __all__, so that `import *` never needs it.
+_ESTIMATORS = ("Ridge", "RidgeCV")
+
+
+def __getattr__(name):
+    if name in _ESTIMATORS:
+        try:
+            from . import _estimators
+        except ImportError as exc:
+            if not (exc.name or "").startswith("sklearn"):
+                raise
+            raise ImportError(f"spectralridge.{name} requires scikit-learn >= 1.6; install it "
+                              "with pip install 'spectralridge[sklearn]'.") from exc
+        return getattr(_estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_ESTIMATORS])
