@@ -29,7 +29,11 @@ def ridge_oracle(X, Y, alpha, fit_intercept=True, sample_weight=None):
     Xc = np.sqrt(w)[:, None] * (X - xm)
     Yc = np.sqrt(w).reshape(-1, *[1] * (Y.ndim - 1)) * (Y - ym)
     if alpha == 0:
-        W = np.linalg.pinv(Xc, rcond=max(X.shape) * np.finfo(float).eps) @ Yc
+        # minimum-norm least squares; centring removes one dimension of the sample space
+        U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+        rank = min(int(np.count_nonzero(s > max(X.shape) * np.finfo(float).eps * s[0])),
+                   int(np.count_nonzero(w)) - int(fit_intercept))
+        W = Vt[:rank].T @ ((U[:, :rank].T @ Yc) / s[:rank].reshape(-1, *[1] * (Yc.ndim - 1)))
     else:
         W = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(X.shape[1]), Xc.T @ Yc)
     return W, ym - xm @ W

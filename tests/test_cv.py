@@ -283,3 +283,53 @@ def test_one_standard_error_rule():
         sr.ridge_cv(X, Y, alphas, cv=5, rule="max")
     with pytest.raises(ValueError, match="needs at least 2 splits"):
         sr.ridge_cv(X, Y, alphas, cv=splits[:1], rule="1se")
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_loo_errors_against_brute_force(shape, fit_intercept, weighted):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, 2)
+    w = weights(n, weighted)
+    solver = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w)
+    errors = solver.loo_errors(ALPHAS)
+    assert errors.shape == (ALPHAS.size, n, 2)
+    for i in range(n):
+        keep = np.delete(np.arange(n), i)
+        for j, a in enumerate(ALPHAS):
+            W, b = ridge_oracle(X[keep], Y[keep], a, fit_intercept,
+                                None if w is None else w[keep])
+            assert_allclose(errors[j, i], Y[i] - X[i] @ W - b, rtol=1e-8, atol=1e-10)
+    # scores are the weighted mean of their squares
+    wv = np.ones(n) if w is None else w
+    assert_allclose(solver.loo(ALPHAS).scores,
+                    np.einsum("i,aik->ak", wv, errors ** 2) / wv.sum(), rtol=1e-10)
+    assert solver.loo_errors(1.0).shape == (n, 2)
+    assert sr.RidgeSolver(X, Y[:, 0]).loo_errors(ALPHAS).shape == (ALPHAS.size, n)
+
+
+def test_per_target_and_default_alphas():
+    X, Y = make_data(40, 5, 3)
+    solver = sr.RidgeSolver(X, Y)
+    alphas = np.array([0.1, 10.0, 1000.0])
+    coef, intercept = solver.per_target(alphas)
+    for t, a in enumerate(alphas):
+        assert_allclose(coef[:, t], solver.coef(a)[:, t], rtol=1e-12)
+        assert_allclose(intercept[t], solver.intercept(a)[t], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"one entry per target: expected \(3,\)"):
+        solver.per_target([1.0, 2.0])
+    grid = solver.default_alphas(12)
+    assert grid.size == 12 and (np.diff(grid) > 0).all()
+    assert_allclose(solver.dof(grid[[0, -1]]), [0.9995 * 5, 0.0005 * 5], rtol=1e-9)
+    assert_allclose(solver.loo().alphas, solver.default_alphas())
+    with pytest.raises(ValueError, match="n_alphas must be an integer >= 2"):
+        solver.default_alphas(1)
+
+
+def test_grid_edge_warning_points_at_the_caller():
+    X, _ = make_data(60, 8)
+    noise = np.random.default_rng(1).standard_normal(60)
+    with pytest.warns(sr.GridEdgeWarning) as record:
+        sr.RidgeSolver(X, noise).gcv([1e-3, 1e-2])
+    assert record[0].filename == __file__

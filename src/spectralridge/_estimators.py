@@ -9,7 +9,6 @@ This module is the only one that imports scikit-learn; ``spectralridge.Ridge`` i
 lazily, on first use.
 """
 
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
@@ -18,7 +17,6 @@ from sklearn.model_selection import GridSearchCV, check_cv
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._cv import ridge_cv
-from ._scores import GridEdgeWarning, spanning
 from ._solver import RidgeSolver
 from ._validation import check_alphas, check_bool
 
@@ -31,9 +29,6 @@ _SOLVERS = ("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfg
 _GCV_MODES = {None: "auto", "auto": "auto", "svd": "svd", "eigen": "eigen"}
 # scikit-learn scorer names computed by the fused kernels: name -> (ours, sign).
 _FAST_SCORING = {"neg_mean_squared_error": ("mse", -1.0), "r2": ("r2", 1.0)}
-# Coefficient values (n_alphas x n_features x n_targets) computed at once by the refit at
-# per-target alphas.
-_REFIT_BLOCK = 1 << 24
 
 
 def _as_sklearn_coef(coef, intercept, y_ndim, fit_intercept):
@@ -53,72 +48,6 @@ def _as_sklearn_coef(coef, intercept, y_ndim, fit_intercept):
     else:
         intercept_ = intercept
     return coef_, intercept_
-
-
-def _refit(solver, alphas):
-    """Coefficients (n_features, n_targets) and intercepts (n_targets,) at ``alphas[t]``
-    for target t, one solver call per block of distinct alphas."""
-    unique, which = np.unique(alphas, return_inverse=True)
-    if unique.size == 1:
-        return solver.coef(unique[0]), solver.intercept(unique[0])
-    coef = np.empty((solver.n_features_in_, alphas.size), dtype=solver.dtype)
-    intercept = np.empty(alphas.size, dtype=solver.dtype)
-    step = max(1, _REFIT_BLOCK // coef.size)
-    for u0 in range(0, unique.size, step):
-        block = unique[u0:u0 + step]
-        block_coef, block_intercept = solver.coef(block), solver.intercept(block)
-        for j in range(block.size):
-            cols = which == u0 + j
-            coef[:, cols] = block_coef[j][:, cols]
-            intercept[cols] = block_intercept[j, cols]
-    return coef, intercept
-
-
-def _loo_errors(solver, X, Y, alphas):
-    """Exact leave-one-out errors ``e_i = (y_i - yhat_i) / (1 - h_i)``: float64 array of
-    shape (n_alphas, n_samples, n_targets) for a 2-D `Y`.
-
-    Forms the whole n_samples x n_targets x n_alphas array: only for
-    ``store_cv_results=True`` and for scorers that need the predictions ``y - e``.
-    """
-    # RidgeSolver has no public per-sample leave-one-out errors yet: they are formed here
-    # from its spectrum as _scores.loo_sse forms their sums, without cancellation at small
-    # alphas: 1 - h and the residuals ``sw (y - yhat) = (Yc - U R) + U diag(a/(s^2+a)) R``
-    # both from ``a / (s^2 + a)``, and ``Yc - U R = 0`` exactly when U spans every direction.
-    spectrum = solver._spectrum_for(alphas)
-    centering = solver._centering
-    U = spectrum.U
-    U2 = np.square(U)
-    resid = alphas[:, None] / (np.square(spectrum.s) + alphas[:, None])  # (m, r)
-    sw = centering.sw
-    w = np.square(sw)
-    outside = 1.0 - U2.sum(axis=1)
-    if centering.fit_intercept:
-        outside -= w / centering.sum_w
-    np.maximum(outside, 0.0, out=outside)
-    one_minus_h = outside[:, None] + U2 @ resid.T  # (n, m)
-    worst = np.unravel_index(np.argmin(one_minus_h), one_minus_h.shape)
-    if one_minus_h[worst] <= 1e-12 and w[worst[0]] > 0:
-        raise ValueError(
-            f"Leave-one-out is undefined at alpha={float(alphas[worst[1]])!r}: sample "
-            f"{worst[0]} has leverage 1 (its own fit is exact). Use larger alphas or "
-            "cv='gcv'.")
-    R = spectrum.R.astype(np.float64)
-    if spanning(spectrum, centering):
-        base = np.zeros(Y.shape)
-    else:
-        base = sw[:, None] * np.subtract(Y, centering.ym, dtype=np.float64) - U @ R
-    errors = np.empty((alphas.size,) + Y.shape)
-    for j in range(alphas.size):
-        np.matmul(U, resid[j][:, None] * R, out=errors[j])
-        errors[j] += base
-    positive = sw > 0
-    errors[:, positive] /= (sw[positive, None] * one_minus_h[positive].T[:, :, None])
-    if not positive.all():  # zero weight: h = 0 and no weighted residual to scale back
-        zero = ~positive
-        errors[:, zero] = np.subtract(Y[zero], solver.predict(X[zero], alphas),
-                                      dtype=np.float64)
-    return errors
 
 
 class _IdentityRegressor(RegressorMixin, BaseEstimator):
@@ -283,7 +212,7 @@ default='auto'
                              sample_weight=sample_weight,
                              method="svd" if self.solver == "svd" else "auto")
         alphas = np.full(Y.shape[1], alpha) if np.ndim(alpha) == 0 else alpha
-        coef, intercept = _refit(solver, alphas)
+        coef, intercept = solver.per_target(alphas)
         self.coef_, self.intercept_ = _as_sklearn_coef(coef, intercept, y_ndim,
                                                        self.fit_intercept)
         self.n_iter_ = None
@@ -496,7 +425,7 @@ class RidgeCV(_RidgeBase):
         self._set_results(result.alphas, table, np.atleast_1d(result.best_index), result.coef,
                           result.intercept, result.dof, y_ndim, per_target)
         if store:
-            errors = _loo_errors(solver, X, Y, result.alphas)
+            errors = solver.loo_errors(result.alphas)
             if self.scoring is None:  # scikit-learn's w_i e_i^2
                 values = np.square(errors, out=errors)
                 if sample_weight is not None:
@@ -539,15 +468,13 @@ class RidgeCV(_RidgeBase):
         """A scorer that needs predictions: leave-one-out predictions, or GridSearchCV."""
         sample_weight = kwargs["sample_weight"]
         solver = RidgeSolver(X, Y, **kwargs)
-        if alphas is None:  # the data-adaptive grid (GCV is O(rank) per alpha)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", GridEdgeWarning)
-                alphas = solver.gcv(None).alphas
+        if alphas is None:
+            alphas = solver.default_alphas()
         score_params = {} if sample_weight is None else {"sample_weight": sample_weight}
         y_true = Y if y_ndim == 2 else Y[:, 0]
         predictions = None
         if mode == "loo":
-            predictions = np.subtract(Y, _loo_errors(solver, X, Y, alphas))
+            predictions = np.subtract(Y, solver.loo_errors(alphas))
             identity = _IdentityRegressor()
             joint = not (per_target and y_ndim == 2)
             if not joint:
@@ -569,7 +496,7 @@ class RidgeCV(_RidgeBase):
             table = search.cv_results_["mean_test_score"][:, None]
         table = np.asarray(table, dtype=np.float64)
         best_index = np.argmax(table, axis=0)
-        coef, intercept = _refit(solver, alphas[np.broadcast_to(best_index, (Y.shape[1],))])
+        coef, intercept = solver.per_target(alphas[np.broadcast_to(best_index, (Y.shape[1],))])
         self._set_results(alphas, table, best_index, coef, intercept, solver.dof(alphas),
                           y_ndim, per_target, joint=joint)
         if store:

@@ -4,6 +4,8 @@ Every function here works for all alphas and all targets at once; none allocates
 n_samples x n_targets x n_alphas array.
 """
 
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -94,35 +96,27 @@ def gcv_mse(spectrum, centering, flt, grid, name="alpha"):
     return (rss / centering.sum_w) / np.square(df_resid / n)[:, None]
 
 
-def loo_sse(spectrum, centering, Y, flt, grid, name="alpha"):
-    """Weighted sum of squared exact leave-one-out errors: (m, k) float64.
+def hat_complement(spectrum, centering, flt, grid, name="alpha"):
+    """Yield (block of grid indices, ``1 - h`` of shape (n, block)) over blocks of the grid.
 
-    ``e_i = (y_i - yhat_i) / (1 - h_i)`` with the hat diagonal
-    ``h_i = w_i / sum(w) [intercept] + sum_j U_ij^2 s_j^2 / (s_j^2 + a)``.
+    ``h_i = w_i / sum(w) [intercept] + sum_j U_ij^2 f_j``, formed as ``(1 - h at f = 0) +
+    sum_j U_ij^2 (1 - f_j)``: no cancellation at small alphas. Raises where a sample of
+    positive weight has leverage 1 (its leave-one-out error is undefined).
     """
-    dtype = Y.dtype
-    U = spectrum.U
-    n, m = U.shape[0], grid.size
+    U2 = np.square(spectrum.U)
+    n, m = U2.shape[0], grid.size
     w = np.square(centering.sw)
-    U2 = np.square(U)
-    # 1 - h = (1 - h at alpha = infinity - ||U_i||^2) + sum_j U_ij^2 a / (s_j^2 + a): no
-    # cancellation at small alphas.
     outside = 1.0 - U2.sum(axis=1)
     if centering.fit_intercept:
         outside -= w / centering.sum_w
     np.maximum(outside, 0.0, out=outside)
-    G = flt.resid
-    base = _core.ResidualBase.BASE_ZERO if spanning(spectrum, centering) else \
-        _core.ResidualBase.BASE_RESIDUAL
-    Uw, Gw = spectrum.cast("U", dtype), G.astype(dtype)
-    out = np.zeros((m, Y.shape[1]))
-    sw, ym = centering.sw.astype(dtype), centering.ym.astype(dtype)
     step = max(1, HAT_BLOCK // n)
     for a0 in range(0, m, step):
         block = slice(a0, min(m, a0 + step))
         one_minus_h = np.empty((n, block.stop - a0))
         one_minus_h[:] = outside[:, None]
-        _core.gemm(U2, np.ascontiguousarray(G[block]), one_minus_h, trans_b=True, beta=1.0)
+        _core.gemm(U2, np.ascontiguousarray(flt.resid[block]), one_minus_h, trans_b=True,
+                   beta=1.0)
         worst = np.unravel_index(np.argmin(one_minus_h), one_minus_h.shape)
         if one_minus_h[worst] <= 1e-12 and w[worst[0]] > 0:
             value = float(grid[a0 + worst[1]])
@@ -130,10 +124,48 @@ def loo_sse(spectrum, centering, Y, flt, grid, name="alpha"):
                 f"Leave-one-out is undefined at {name}={value!r}: sample {worst[0]} has "
                 f"leverage 1 (1 - h = {one_minus_h[worst]:.3g}; its own fit is exact). "
                 "Regularize more, or use cv='gcv'.")
+        yield block, one_minus_h
+
+
+def loo_sse(spectrum, centering, Y, flt, grid, name="alpha"):
+    """Weighted sum of squared exact leave-one-out errors: (m, k) float64.
+
+    ``e_i = (y_i - yhat_i) / (1 - h_i)``; the residuals ``sw (y - yhat) = (Yc - U R) +
+    U diag(1 - f) R`` come from the fused kernel, ``Yc - U R`` skipped where it vanishes.
+    """
+    dtype = Y.dtype
+    base = _core.ResidualBase.BASE_ZERO if spanning(spectrum, centering) else \
+        _core.ResidualBase.BASE_RESIDUAL
+    U, G = spectrum.cast("U", dtype), flt.resid.astype(dtype)
+    sw, ym = centering.sw.astype(dtype), centering.ym.astype(dtype)
+    out = np.zeros((grid.size, Y.shape[1]))
+    for block, one_minus_h in hat_complement(spectrum, centering, flt, grid, name):
         S = np.reciprocal(one_minus_h, out=one_minus_h).astype(dtype)
-        _core.sse(Uw, spectrum.R, np.ascontiguousarray(Gw[block]), Y, ym, sw, S, base,
+        _core.sse(U, spectrum.R, np.ascontiguousarray(G[block]), Y, ym, sw, S, base,
                   out[block])
     return out
+
+
+def loo_errors(spectrum, centering, Y, flt, grid, name="alpha"):
+    """Leave-one-out errors ``(y_i - yhat_i) / (1 - h_i)``: (m, n, k) float64.
+
+    Rows of zero weight are left as NaN for the caller (their error is the plain residual).
+    """
+    U = spectrum.U
+    R = spectrum.R.astype(np.float64)
+    sw = centering.sw
+    base = np.zeros(Y.shape)
+    if not spanning(spectrum, centering):
+        base = sw[:, None] * np.subtract(Y, centering.ym, dtype=np.float64)
+        _core.gemm(U, R, base, alpha=-1.0, beta=1.0)
+    errors = np.empty((grid.size,) + Y.shape)
+    _core.apply_filter(U, R, np.ascontiguousarray(flt.resid), np.zeros(Y.shape[1]), errors)
+    errors += base
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for block, one_minus_h in hat_complement(spectrum, centering, flt, grid, name):
+            errors[block] /= (sw[:, None] * one_minus_h).T[:, :, None]
+    errors[:, sw == 0] = np.nan
+    return errors
 
 
 def total_sum_of_squares(Y, w, mean):
@@ -183,6 +215,15 @@ def refit(spectrum, centering, flt, best, dtype):
     return coef, intercept
 
 
+def user_stacklevel():
+    """The stacklevel of the first caller outside this package, for warnings."""
+    package = os.path.dirname(__file__)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == package:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def warn_grid_edges(best_index, grid, dof, rank, name="alpha"):
     """Warn when a best value sits on a grid edge that is not already saturated: the least
     regularized edge below (1 - 2 DOF_EDGE) rank dof, or the most regularized above
@@ -198,7 +239,8 @@ def warn_grid_edges(best_index, grid, dof, rank, name="alpha"):
                 f"The best {name} of {count} target(s) is at the {side}-regularized edge of "
                 f"the grid ({name}={grid[edge]:.4g}, dof {dof[edge]:.4g} of rank {rank}): the "
                 "optimum may lie outside the grid. Extend the grid (for ridge, alphas=None "
-                "gives a grid spanning the whole dof range).", GridEdgeWarning, stacklevel=5)
+                "gives a grid spanning the whole dof range).", GridEdgeWarning,
+                stacklevel=user_stacklevel())
 
 
 def default_alphas(solver, n_alphas=30):
@@ -217,8 +259,8 @@ def make_result(alphas, flt, mse, sst_over_sum_w, *, spectrum, centering, scorin
     scores = to_score(mse, sst_over_sum_w, scoring)
     best = select(scores, scoring, alpha_per_target, flt.dof, rule, score_se)
     best_alpha = alphas[best]
-    cols = np.arange(scores.shape[1])
-    best_score = scores[best, cols]
+    scores = scores.astype(dtype)
+    best_score = scores[best, np.arange(scores.shape[1])]
     coef, intercept = refit(spectrum, centering, flt, best, dtype)
     dof = flt.dof
     warn_grid_edges(best, alphas, dof, spectrum.rank, name)
@@ -228,7 +270,7 @@ def make_result(alphas, flt, mse, sst_over_sum_w, *, spectrum, centering, scorin
         se = None if se is None else se[:, 0]
         best, best_alpha, best_score, intercept = (int(best[0]), float(best_alpha[0]),
                                                    float(best_score[0]), intercept[0])
-    return CVResult(alphas=alphas, scores=scores.astype(dtype), best_index=best,
+    return CVResult(alphas=alphas, scores=scores, best_index=best,
                     best_alpha=best_alpha, best_score=best_score, coef=coef,
                     intercept=intercept, dof=dof, cv=cv, scoring=scoring, score_se=se,
                     rule=rule)

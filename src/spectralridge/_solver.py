@@ -1,5 +1,6 @@
 """RidgeSolver: one decomposition, every alpha."""
 
+import numbers
 import threading
 from typing import NamedTuple
 
@@ -260,11 +261,72 @@ class RidgeSolver:
                                    lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps))
         return out[0] if scalar else out
 
+    def per_target(self, alphas):
+        """Coefficients and intercepts with a different alpha for each target.
+
+        Parameters
+        ----------
+        alphas : array-like of shape (n_targets,)
+
+        Returns
+        -------
+        RidgePath
+            ``coef`` of shape (n_features[, n_targets]), ``intercept`` (n_targets,) or
+            scalar, as the ``coef`` and ``intercept`` of a :class:`CVResult`.
+        """
+        alphas, _ = check_alphas(alphas)
+        if alphas.size != self._Y.shape[1]:
+            raise ValueError(f"alphas must have one entry per target: expected "
+                             f"({self._Y.shape[1]},), got shape {alphas.shape}.")
+        spectrum = self._spectrum_for(alphas)
+        flt = ridge_filter(spectrum.lam, alphas)
+        coef, intercept = _scores.refit(spectrum, self._centering, flt,
+                                        np.arange(alphas.size), self.dtype)
+        if self._y_was_1d:
+            return RidgePath(coef[:, 0], intercept[0])
+        return RidgePath(coef, intercept)
+
     # -- cross-validation ------------------------------------------------------------------
+    def default_alphas(self, n_alphas=30):
+        """Log-spaced alphas whose effective dof span ``(0.0005, 0.9995) x rank``.
+
+        The default grid of :meth:`loo`, :meth:`gcv` and :func:`ridge_cv`: it adapts to the
+        spectrum of the data, so that its edges are (nearly) the least-squares fit and the
+        intercept-only model.
+        """
+        if not isinstance(n_alphas, numbers.Integral) or n_alphas < 2:
+            raise ValueError(f"n_alphas must be an integer >= 2, got {n_alphas!r}.")
+        return _scores.default_alphas(self, int(n_alphas))
+
     def _grid(self, alphas):
         if alphas is None:
-            return _scores.default_alphas(self)
+            return self.default_alphas()
         return check_alphas(alphas)[0]
+
+    def loo_errors(self, alphas):
+        """Exact leave-one-out errors ``(y_i - yhat_i) / (1 - h_i)`` of every sample.
+
+        Returns an array of n_alphas x n_samples x n_targets float64 values: use
+        :meth:`loo` for scores, which never forms it. Samples of zero weight get their plain
+        residual (they do not influence the fit).
+
+        Parameters
+        ----------
+        alphas : float or array-like of shape (n_alphas,)
+
+        Returns
+        -------
+        ndarray of shape (n_alphas, n_samples[, n_targets])
+        """
+        path = self.ridge(alphas)
+        errors = _scores.loo_errors(path.spectrum, self._centering, self._Y, path.filter,
+                                    path.grid)
+        zero = self._centering.sw == 0
+        if zero.any():
+            fitted = path.predict(self._X[zero])
+            fitted = fitted if not path._scalar else fitted[None]
+            errors[:, zero] = self._Y[zero] - fitted.reshape(errors[:, zero].shape)
+        return self._shape(errors, path._scalar)
 
     def loo(self, alphas=None, *, scoring="mse", alpha_per_target=True):
         """Exact leave-one-out cross-validation for every alpha and target.
