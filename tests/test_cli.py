@@ -1,9 +1,14 @@
+import json
 import subprocess
 import sys
+from importlib.resources import files
 
 import numpy as np
+import pytest
 
+import spectralridge as sr
 from spectralridge import cli
+from spectralridge._datasets import LONGLEY_CERTIFIED
 
 
 def test_demo_prints_certified_accuracy_and_path(capsys):
@@ -30,3 +35,146 @@ def test_unknown_command_fails_cleanly():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "invalid choice" in done.stderr
+
+
+# -- demo: selection, statistics, timing, figures ------------------------------------------------
+def test_demo_selection_statistics_timing_and_figures(capsys, tmp_path):
+    from spectralridge import stats
+
+    assert cli.main(["demo", "--plot", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    section = out.split("Model selection")[1].split("Chosen on")[0]
+    rows = [line.split() for line in section.splitlines() if line.strip()[:1].isdigit()]
+    assert len(rows) == 12
+    X, y, _ = sr.load_longley()
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    solver = sr.RidgeSolver(Z, y)
+    alphas = solver.alphas_for_dof([float(r[1]) for r in rows])
+    np.testing.assert_allclose([float(r[2]) for r in rows], solver.gcv(alphas).scores, rtol=1e-4)
+    np.testing.assert_allclose([float(r[3]) for r in rows], solver.loo(alphas).scores, rtol=1e-4)
+    hkb = float(out.split("Hoerl-Kennard-Baldwin alpha = ")[1].split()[0])
+    assert hkb == pytest.approx(stats.hkb_alpha(X, y, standardize=True), rel=1e-3)
+    coef_rows = {line.split()[0]: line.split() for line in out.splitlines()
+                 if line.split()[:1] in (["OLS"], ["GCV"], ["LOO"], ["HKB"], ["L-W"])}
+    assert set(coef_rows) == {"OLS", "GCV", "LOO", "HKB", "L-W"}
+    np.testing.assert_allclose([float(v) for v in coef_rows["OLS"][4:]], LONGLEY_CERTIFIED[1:],
+                               rtol=1e-4)
+    assert "speedup: " in out
+    differences = out.split("largest relative difference: GCV ")[1].split()
+    assert float(differences[0].rstrip(",")) < 1e-8 and float(differences[2]) < 1e-8
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(["coef_path_dof.png", "coef_path_alpha.png", "cv_curve.png",
+                              "shrinkage.png", "geometry.png", "early_stopping.png",
+                              "vif_path.png"])
+    assert all((tmp_path / name).stat().st_size > 1000 for name in written)
+
+
+def test_naive_baseline_agrees_with_solver():
+    X, Y = cli.synthetic_problem(60, 8, 5)
+    alphas = np.logspace(-2, 3, 7)
+    scores, coef = cli.naive_gcv(X, Y, alphas)
+    with pytest.warns(sr.GridEdgeWarning):  # small grid: some targets choose an edge
+        result = sr.RidgeSolver(X, Y).gcv(alphas)
+    np.testing.assert_allclose(scores, result.scores, rtol=1e-10)
+    np.testing.assert_allclose(coef, result.coef, rtol=1e-8, atol=1e-12)
+
+
+# -- fit ---------------------------------------------------------------------------------------
+LONGLEY_CSV = str(files("spectralridge").joinpath("data", "longley.csv"))
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "spectralridge.cli", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_fit_json_end_to_end_matches_ridge_cv():
+    done = _run("fit", LONGLEY_CSV, "--target", "TOTEMP", "--target", "GNPDEFL", "--cv", "gcv",
+                "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    X, y, names = sr.load_longley()
+    features = names[1:]
+    assert report["features"] == features and report["n_samples"] == 16
+    Y = np.column_stack([y, X[:, 0]])
+    result = sr.ridge_cv(X[:, 1:], Y, cv="gcv")
+    for t, name in enumerate(["TOTEMP", "GNPDEFL"]):
+        entry = report["targets"][name]
+        assert entry["alpha"] == pytest.approx(result.best_alpha[t], rel=1e-12)
+        np.testing.assert_allclose([entry["coef"][f] for f in features], result.coef[:, t],
+                                   rtol=1e-9)
+        assert entry["intercept"] == pytest.approx(result.intercept[t], rel=1e-9)
+        np.testing.assert_allclose(entry["scores"], result.scores[:, t], rtol=1e-12)
+    # per-target alphas
+    assert report["targets"]["TOTEMP"]["alpha"] != report["targets"]["GNPDEFL"]["alpha"]
+
+
+def test_fit_table_options_and_figures(capsys, tmp_path):
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--features", "GNP", "UNEMP",
+                     "YEAR", "--dof-grid", "4", "--cv", "4", "--plot", str(tmp_path),
+                     "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "3 features" in out and "cv=4 splits" in out
+    rows = [line.split() for line in out.split("Scores per alpha:")[1].split(
+        "Chosen alpha")[0].splitlines() if line.strip()[:1].isdigit()]
+    np.testing.assert_allclose([float(r[1]) for r in rows], [2.4, 1.8, 1.2, 0.6], rtol=1e-3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coef_path_TOTEMP.png", "cv_curve.png"]
+
+
+def test_fit_standardize_reports_original_scale(capsys):
+    from spectralridge import stats
+
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--alphas", "0,0.01,1",
+                     "--standardize", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    X, y, names = sr.load_longley()
+    Z, mean, scale = stats.standardize_columns(X)
+    result = sr.ridge_cv(Z, y, [0.0, 0.01, 1.0])
+    entry = report["targets"]["TOTEMP"]
+    np.testing.assert_allclose([entry["coef"][f] for f in names], result.coef / scale,
+                               rtol=1e-9)
+    assert entry["hkb_alpha"] == pytest.approx(stats.hkb_alpha(X, y, standardize=True))
+    if entry["alpha"] == 0.0:  # least squares: the certified intercept
+        assert entry["intercept"] == pytest.approx(LONGLEY_CERTIFIED[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("content, args, message", [
+    (None, ["--target", "A"], "no such file"),
+    ("A,B,C,D\n1,2,3,4\n2,3,4,6\n", ["--target", "E"], "unknown target column 'E'"),
+    ("A,B,C,D\n1,2,3,4\n2,3,4,6\n", ["--target", "A", "--features", "B", "Q"],
+     "unknown feature column 'Q'"),
+    ("A,B,C,D\n1,2,3,4\n2,x,4,6\n", ["--target", "A"], "column 'B', line 3: 'x' is not a number"),
+    ("A,B,C,D\n1,2,3,4\n2,NaN,4,6\n", ["--target", "A"], "column 'B', line 3: NaN"),
+    ("A,B,C,D\n1,2,3,4\n2,,4,6\n", ["--target", "A"], "column 'B', line 3: missing value"),
+    ("A,B,C,D\n1,2,3,4\n2,3,4\n", ["--target", "A"], "line 3 has 3 fields"),
+    ("", ["--target", "A"], "the file is empty"),
+    ("A,B\n", ["--target", "A"], "no data rows"),
+    ("A,B,C,D\n1,2,3,4\n2,3,4,6\n", ["--target", "A", "--features", "A", "B"],
+     "both a feature and a target"),
+])
+def test_fit_errors_are_one_line(tmp_path, capsys, content, args, message):
+    path = tmp_path / "data.csv"
+    if content is not None:
+        path.write_text(content)
+    assert cli.main(["fit", str(path), *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("spectralridge: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_fit_errors_through_subprocess(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("A,B,C,D\n1,2,3,4\n2,3,nan,6\n")
+    done = _run("fit", str(path), "--target", "A")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"spectralridge: error: {path}: column 'C', line 3: NaN; "
+                                   "remove or impute the row.")
+    done = _run("fit", str(path), "--target", "A", "--alphas", "1,x")
+    assert done.returncode == 2 and "expected comma-separated numbers" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_fit_progress_on_stderr(capsys):
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "gcv", "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "reading" in err and "decomposing" in err and "done" in err

@@ -6,6 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["spectralridge._solver", "spectralridge.cli", "spectralridge.theory", "spectralridge._cv",
+           "spectralridge.stats", "spectralridge.plot",
            "spectralridge._estimators"]
 
 

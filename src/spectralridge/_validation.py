@@ -378,3 +378,188 @@ def _check_split(pair, i, n):
     if np.intersect1d(out[0], out[1]).size:
         raise ValueError(f"cv split {i}: train and test sets overlap.")
     return tuple(out)
+
+
+# -- spectralridge.stats, spectralridge.plot and the command line --------------------------------
+
+def check_option(value, name, options):
+    """Return `value` if it is one of the strings `options`."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}.")
+    return value
+
+
+def check_design(X, name="X"):
+    """Return a design matrix alone as a finite float64 array with at least one row and column."""
+    X = as_array(X, name, ndims=(2,), keep_float32=False)
+    if X.shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
+    if X.shape[1] == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
+    return X
+
+
+def check_column_scale(scale, name="X"):
+    """Reject columns that cannot be standardized (zero spread)."""
+    bad = np.flatnonzero(~(scale > 0))
+    if bad.size:
+        j = int(bad[0])
+        raise ValueError(f"{name} column {j} is constant (scale {float(scale[j])!r}): it cannot "
+                         "be standardized; drop it.")
+    return scale
+
+
+def check_shrinkage_problem(n_samples, n_features, fit_intercept, name):
+    """HKB / Lawless-Wang need n_features >= 3 and residual degrees of freedom; return those."""
+    if n_features < 3:
+        raise ValueError(f"{name} needs at least 3 features (its numerator is (n_features - 2) "
+                         f"s^2), got n_features={n_features}.")
+    df = n_samples - n_features - int(fit_intercept)
+    if df <= 0:
+        raise ValueError(f"{name} needs n_samples - n_features - fit_intercept > 0 residual "
+                         f"degrees of freedom to estimate the noise variance, got {n_samples} - "
+                         f"{n_features} - {int(fit_intercept)} = {df}.")
+    return df
+
+
+def check_fractions(fractions):
+    """Return (fractions as 1-D float64 in [0, 1], whether a scalar was given)."""
+    scalar = np.ndim(fractions) == 0 and not isinstance(fractions, (str, bytes))
+    if isinstance(fractions, (bool, np.bool_)):
+        raise TypeError("fractions must be numbers in [0, 1], got bool.")
+    arr = as_array(np.atleast_1d(fractions) if scalar else fractions, "fractions", ndims=(1,),
+                   keep_float32=False)
+    if arr.size == 0:
+        raise ValueError("fractions must not be empty.")
+    bad = np.flatnonzero((arr < 0) | (arr > 1))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"fractions must lie in [0, 1], got fractions[{i}]={float(arr[i])!r}.")
+    return arr, scalar
+
+
+def check_positive(value, name):
+    """Return a positive finite float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating,
+                                                                       np.integer)):
+        raise TypeError(f"{name} must be a positive number, got {_describe(value)}.")
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {name}={value!r}.")
+    return value
+
+
+def check_index(value, name, size):
+    """Return an integer index into an axis of length `size` (negative counts from the end)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,)):
+        raise TypeError(f"{name} must be an integer, got {_describe(value)}.")
+    if not -size <= value < size:
+        raise ValueError(f"{name} must lie in [{-size}, {size}), got {name}={int(value)}.")
+    return int(value) % size
+
+
+def check_two_features(n_features, name):
+    if n_features != 2:
+        raise ValueError(f"{name} draws a 2-D picture and needs exactly 2 features, got "
+                         f"n_features={n_features}.")
+
+
+def check_columns(requested, header, what, source):
+    """Indices of the `requested` column names in `header`, rejecting unknown or repeated names."""
+    out = []
+    for name in requested:
+        if name not in header:
+            raise ValueError(f"{source}: unknown {what} column {name!r}; the columns are "
+                             f"{', '.join(repr(h) for h in header)}.")
+        if header.index(name) in out:
+            raise ValueError(f"{source}: {what} column {name!r} is given twice.")
+        out.append(header.index(name))
+    return out
+
+
+def parse_number(cell, column, line, source):
+    """A CSV cell as a float: non-numbers, empty cells and NaN are errors naming the place."""
+    text = cell.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        if not text:
+            raise ValueError(f"{source}: column {column!r}, line {line}: missing value; remove "
+                             "or impute the row.") from None
+        raise ValueError(f"{source}: column {column!r}, line {line}: {text!r} is not a "
+                         "number.") from None
+    if np.isnan(value):
+        raise ValueError(f"{source}: column {column!r}, line {line}: NaN; remove or impute the "
+                         "row.")
+    if np.isinf(value):
+        raise ValueError(f"{source}: column {column!r}, line {line}: infinite value {text!r}.")
+    return value
+
+
+def check_dof_grid(n):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"the dof grid needs a positive number of points, got {n!r}.")
+    return int(n)
+
+
+def check_alphas_per_target(alphas, n_targets):
+    """Alphas of shape (m,) shared by all targets, or (m, n_targets) one column per target.
+
+    Return (alphas as (m, n_targets) float64, whether a scalar was given). Per-target alphas
+    may be ``+inf`` (as returned for fraction 0).
+    """
+    if np.ndim(alphas) < 2:
+        arr, scalar = check_alphas(alphas)
+        return np.repeat(arr[:, None], n_targets, axis=1), scalar
+    arr = as_array(np.nan_to_num(np.asarray(alphas, dtype=np.float64), nan=np.nan,
+                                 posinf=0.0, neginf=-1.0), "alphas", ndims=(2,),
+                   keep_float32=False)
+    if arr.shape[1] != n_targets or arr.shape[0] == 0:
+        raise ValueError(f"alphas of shape (n_alphas, n_targets) must have n_targets="
+                         f"{n_targets} columns and at least one row, got shape {arr.shape}.")
+    if (arr < 0).any():
+        i, j = (int(v[0]) for v in np.nonzero(arr < 0))
+        raise ValueError(f"alphas must be non-negative, got alphas[{i}, {j}]="
+                         f"{float(np.asarray(alphas, dtype=np.float64)[i, j])!r}.")
+    return np.asarray(alphas, dtype=np.float64).copy(), False
+
+
+def check_positive_steps(steps):
+    """Numbers of gradient-descent steps, all positive (1-D float64)."""
+    steps, _ = check_steps(steps)
+    if (steps == 0).any():
+        raise ValueError("steps must be positive here (t = 0 has no equivalent alpha), got "
+                         f"steps[{int(np.flatnonzero(steps == 0)[0])}]=0.")
+    return steps
+
+
+def check_has_positive(eigenvalues, name):
+    positive = eigenvalues[eigenvalues > 0]
+    if positive.size == 0:
+        raise ValueError(f"{name} needs at least one positive eigenvalue, got all zero.")
+    return positive
+
+
+def check_requirement(condition, message):
+    """Raise ValueError(message) unless `condition` (option combinations)."""
+    if not condition:
+        raise ValueError(message)
+
+
+def check_targets(Y):
+    """Targets alone: ((n_samples, n_targets) float64, whether Y was 1-D)."""
+    Y = as_array(Y, "Y", ndims=(1, 2), keep_float32=False)
+    y_was_1d = Y.ndim == 1
+    Y = Y[:, None] if y_was_1d else Y
+    if Y.shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={Y.shape}) while a minimum "
+                         "of 1 is required.")
+    return Y, y_was_1d
+
+
+def check_instance(obj, cls, name):
+    if not isinstance(obj, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}, got {_describe(obj)}.")
+    return obj

@@ -1,12 +1,64 @@
-"""The ``spectralridge`` command."""
+"""The ``spectralridge`` command.
+
+``spectralridge demo [--plot DIR]``
+    The bundled NIST Longley data: least squares against the certified values, the ridge
+    path on a grid of effective degrees of freedom, GCV and exact leave-one-out per alpha,
+    the chosen alphas, the Hoerl-Kennard-Baldwin and Lawless-Wang estimates, coefficients;
+    then a synthetic many-target problem timed against naive per-alpha solves.
+
+``spectralridge fit data.csv --target COL [--target COL2 ...] [options]``
+    Ridge regression of the target column(s) on the feature columns of a CSV file (header
+    row, comma-separated), the alpha chosen per target by leave-one-out, GCV or K-fold.
+    A readable report or ``--json``; ``--plot DIR`` writes the figures.
+
+Errors in the input (missing file, unknown column, non-numeric cell, NaN) print one line
+``spectralridge: error: ...`` on stderr and exit with status 1.
+
+Examples
+--------
+>>> from spectralridge import cli
+>>> from importlib.resources import files
+>>> path = str(files("spectralridge").joinpath("data", "longley.csv"))
+>>> cli.main(["fit", path, "--target", "TOTEMP", "--cv", "gcv", "--json", "--quiet"])
+... # doctest: +ELLIPSIS
+{
+  "file": "...longley.csv",
+  ...
+}
+0
+"""
 
 import argparse
+import csv
+import json
+import os
 import sys
+import time
+import warnings
 
 import numpy as np
 
+from ._cv import ridge_cv
 from ._datasets import LONGLEY_CERTIFIED, load_longley
 from ._solver import RidgeSolver
+from ._validation import check_columns, check_dof_grid, check_requirement, parse_number
+from .stats import hkb_alpha, lawless_wang_alpha, standardize_columns
+
+DEMO_PROBLEM = {"n_samples": 1000, "n_features": 200, "n_targets": 1000, "n_alphas": 30}
+
+
+class _Progress:
+    """Stage messages with elapsed time on stderr (when enabled)."""
+
+    def __init__(self, enabled, stream=None):
+        self.enabled = enabled
+        self.stream = sys.stderr if stream is None else stream
+        self.t0 = time.perf_counter()
+
+    def __call__(self, message):
+        if self.enabled:
+            print(f"[{time.perf_counter() - self.t0:7.2f} s] {message}", file=self.stream,
+                  flush=True)
 
 
 def _table(header, rows, formats):
@@ -18,9 +70,19 @@ def _table(header, rows, formats):
     return "\n".join(lines)
 
 
-def demo(out=None):
-    """Ridge path of the NIST Longley data, on a grid of effective degrees of freedom."""
+def _caught(function, *args, **kwargs):
+    """Call `function`, returning (result, list of warning messages) instead of warning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = function(*args, **kwargs)
+    return result, [str(w.message) for w in caught]
+
+
+# -- demo ------------------------------------------------------------------------------------------
+def demo(out=None, plot_dir=None, progress=None):
+    """The main job on embedded data: Longley ridge path, selection, statistics, timing."""
     out = sys.stdout if out is None else out
+    progress = _Progress(False) if progress is None else progress
     X, y, names = load_longley()
     exact = RidgeSolver(X, y)
     estimate = np.concatenate([[exact.intercept(0.0)], exact.coef(0.0)])
@@ -30,7 +92,8 @@ def demo(out=None):
     print(f"Least squares (alpha = 0, method={exact.method}): {lre.min():.1f} correct digits "
           "against the NIST certified values.\n", file=out)
 
-    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    Z = (X - mean) / scale
     solver = RidgeSolver(Z, y)
     dofs = np.array([6.0, 5.5, 5.0, 4.0, 3.0, 2.0, 1.0, 0.5])
     alphas = solver.alphas_for_dof(dofs)
@@ -46,19 +109,404 @@ def demo(out=None):
     rows = [(d, *f) for d, f in zip(dofs, shrink)]
     header = ["dof"] + [f"s{i + 1}={s:.3g}" for i, s in enumerate(solver.singular_values)]
     print(_table(header, rows, ["{:.2f}"] + ["{:.3f}"] * shrink.shape[1]), file=out)
+
+    progress("Longley: selection")
+    chosen = _demo_selection(out, solver, X, y, names, scale)
+    progress("synthetic many-target problem: timing")
+    _demo_timing(out, progress)
+    if plot_dir is not None:
+        progress(f"writing figures to {plot_dir}")
+        written = write_demo_figures(plot_dir, solver, names, chosen)
+        print(f"\nFigures written to {plot_dir}: {', '.join(written)}", file=out)
     return 0
 
 
-def main(argv=None):
+def _demo_selection(out, solver, X, y, names, scale):
+    """GCV and LOO per alpha on a dof grid, chosen alphas, HKB and L-W, coefficients."""
+    dofs = np.array([6.0, 5.5, 5.0, 4.5, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5])
+    grid = solver.alphas_for_dof(dofs)
+    gcv, loo = solver.gcv(grid), solver.loo(grid)
+    print("\nModel selection (standardized predictors; mean squared errors):", file=out)
+    rows = [(a, d, g, l) for a, d, g, l in zip(grid, solver.dof(grid), gcv.scores, loo.scores)]
+    print(_table(["alpha", "dof", "GCV", "LOO"], rows, ["{:.4g}", "{:.2f}", "{:.5g}", "{:.5g}"]),
+          file=out)
+    lo, hi = solver.alphas_for_dof([5.99, 0.01])
+    fine = np.logspace(np.log10(lo), np.log10(hi), 200)
+    (gcv, notes), (loo, more) = _caught(solver.gcv, fine), _caught(solver.loo, fine)
+    hkb, lw = hkb_alpha(X, y, standardize=True), lawless_wang_alpha(X, y, standardize=True)
+    chosen = {"GCV": gcv.best_alpha, "LOO": loo.best_alpha, "HKB": hkb, "L-W": lw}
+    print(f"\nChosen on 200 alphas spanning dof 5.99 to 0.01: GCV alpha = {gcv.best_alpha:.4g} "
+          f"(dof {float(solver.dof(gcv.best_alpha)):.2f}), LOO alpha = {loo.best_alpha:.4g} "
+          f"(dof {float(solver.dof(loo.best_alpha)):.2f}).", file=out)
+    print(f"Hoerl-Kennard-Baldwin alpha = {hkb:.4g} (dof {float(solver.dof(hkb)):.2f}), "
+          f"Lawless-Wang alpha = {lw:.4g} (dof {float(solver.dof(lw)):.2f}) "
+          "(MASS::lm.ridge's kHKB and kLW: same column scaling).", file=out)
+    for note in notes + more:
+        print(f"note: {note}", file=out)
+    print("\nCoefficients on the original scale at each choice (least squares: alpha = 0):",
+          file=out)
+    methods = {"OLS": 0.0, **chosen}
+    alphas = np.array(list(methods.values()))
+    coef = solver.coef(alphas) / scale
+    intercept = y.mean() - coef @ X.mean(axis=0)
+    rows = [(m, a, d, b, *c) for m, a, d, b, c in
+            zip(methods, alphas, solver.dof(alphas), intercept, coef)]
+    print(_table(["method", "alpha", "dof", "intercept", *names], rows,
+                 ["{}", "{:.4g}", "{:.2f}", "{:.6g}"] + ["{:.5g}"] * len(names)), file=out)
+    return chosen
+
+
+def synthetic_problem(n_samples, n_features, n_targets, seed=0):
+    """A many-target regression with a decaying spectrum and mixed noise levels."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features)) @ np.diag(np.logspace(0, -2, n_features))
+    Y = X @ rng.standard_normal((n_features, n_targets))
+    Y += rng.standard_normal((n_samples, n_targets)) * rng.uniform(0.1, 10.0, n_targets)
+    return X, Y
+
+
+def naive_gcv(X, Y, alphas):
+    """GCV for every alpha by a Cholesky solve per alpha with the Gram formed once (baseline):
+    scores (m, k) and the coefficients at each target's best alpha."""
+    import scipy.linalg as sla
+
+    n, p = X.shape
+    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    G = sla.blas.dgemm(1.0, Xc, Xc, trans_a=True)
+    C = sla.blas.dgemm(1.0, Xc, Yc, trans_a=True)
+    yy = np.einsum("ij,ij->j", Yc, Yc)
+    scores = np.empty((alphas.size, Y.shape[1]))
+    best_score = np.full(Y.shape[1], np.inf)
+    best_coef = np.empty((p, Y.shape[1]))
+    for i, a in enumerate(alphas):
+        A = G + a * np.eye(p)
+        W = sla.solve(A, C, assume_a="pos")
+        rss = yy - 2 * np.einsum("ij,ij->j", W, C) + \
+            np.einsum("ij,ij->j", W, sla.blas.dgemm(1.0, G, W))
+        dof = np.trace(sla.solve(A, G, assume_a="pos"))
+        scores[i] = (rss / n) / ((n - dof - 1) / n) ** 2
+        better = scores[i] < best_score
+        best_score[better] = scores[i][better]
+        best_coef[:, better] = W[:, better]
+    return scores, best_coef
+
+
+def _demo_timing(out, progress):
+    size = DEMO_PROBLEM
+    X, Y = synthetic_problem(size["n_samples"], size["n_features"], size["n_targets"])
+    alphas = np.logspace(-4, 4, size["n_alphas"])
+    print(f"\nSynthetic problem: {X.shape[0]} samples, {X.shape[1]} features, {Y.shape[1]} "
+          f"targets, {alphas.size} alphas: GCV for every alpha and target, coefficients at "
+          "each target's best alpha.", file=out)
+    t0 = time.perf_counter()
+    result, notes = _caught(lambda: RidgeSolver(X, Y).gcv(alphas))
+    ours = time.perf_counter() - t0
+    progress(f"spectralridge: {ours:.3f} s; now the naive baseline")
+    t0 = time.perf_counter()
+    scores, coef = naive_gcv(X, Y, alphas)
+    naive = time.perf_counter() - t0
+    score_err = np.abs(scores - result.scores).max() / np.abs(scores).max()
+    coef_err = np.abs(coef - result.coef).max() / np.abs(coef).max()
+    print(f"spectralridge (one decomposition): {ours:.3f} s", file=out)
+    print(f"naive (Gram once, Cholesky solve per alpha): {naive:.3f} s", file=out)
+    print(f"speedup: {naive / ours:.1f}x; largest relative difference: GCV {score_err:.1e}, "
+          f"coefficients {coef_err:.1e}", file=out)
+    for note in notes:
+        print(f"note: {note}", file=out)
+    return naive / ours
+
+
+def write_demo_figures(plot_dir, solver, names, chosen):
+    """The demo's figures as PNG files in `plot_dir`; returns the file names."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plot
+
+    os.makedirs(plot_dir, exist_ok=True)
+    written = []
+
+    def save(ax, name):
+        ax.figure.savefig(os.path.join(plot_dir, name), dpi=110)
+        plt.close(ax.figure)
+        written.append(name)
+
+    lo, hi = solver.alphas_for_dof([5.99, 0.01])
+    fine = np.logspace(np.log10(lo), np.log10(hi), 200)
+    save(plot.coef_path(solver, x="dof", feature_names=names, mark=chosen["LOO"]),
+         "coef_path_dof.png")
+    save(plot.coef_path(solver, feature_names=names, mark=chosen["LOO"]),
+         "coef_path_alpha.png")
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+    plot.cv_curve(_caught(solver.gcv, fine)[0], ax=ax)
+    plot.cv_curve(_caught(solver.loo, fine)[0], ax=ax)
+    ax.lines[0].set_label("GCV")
+    ax.lines[3].set_label("LOO")
+    ax.set_ylabel("mean squared error")
+    ax.legend()
+    save(ax, "cv_curve.png")
+    save(plot.shrinkage(solver, [chosen["LOO"], chosen["L-W"], 1.0, 10.0]), "shrinkage.png")
+    H = np.array([[3.0, 1.2], [1.2, 0.7]])
+    save(plot.geometry(H, np.array([1.0, 2.0])), "geometry.png")
+    save(plot.early_stopping(solver, [10, 100, 1000]), "early_stopping.png")
+    save(plot.vif_path(solver, x="dof", scale="data", feature_names=names), "vif_path.png")
+    return written
+
+
+# -- fit -------------------------------------------------------------------------------------------
+def read_csv(path, targets, features=None, delimiter=","):
+    """Feature matrix, target matrix and names from a CSV file with a header row.
+
+    Returns
+    -------
+    X : ndarray (n_samples, n_features), Y : ndarray (n_samples, n_targets),
+    feature_names : list of str, target_names : list of str
+    """
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f, delimiter=delimiter))
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    check_requirement(bool(rows), f"{path}: the file is empty (a header row is needed).")
+    header = [h.strip() for h in rows[0]]
+    target_idx = check_columns(targets, header, "target", path)
+    if features is None:
+        feature_idx = [j for j in range(len(header)) if j not in target_idx]
+    else:
+        feature_idx = check_columns(features, header, "feature", path)
+    check_requirement(not set(feature_idx) & set(target_idx),
+                      f"{path}: a column cannot be both a feature and a target.")
+    check_requirement(bool(feature_idx), f"{path}: no feature columns left.")
+    check_requirement(len(rows) > 1, f"{path}: no data rows after the header.")
+    columns = feature_idx + target_idx
+    data = np.empty((len(rows) - 1, len(columns)))
+    for i, row in enumerate(rows[1:]):
+        check_requirement(len(row) == len(header),
+                          f"{path}: line {i + 2} has {len(row)} fields, the header has "
+                          f"{len(header)}.")
+        for c, j in enumerate(columns):
+            data[i, c] = parse_number(row[j], header[j], i + 2, path)
+    p = len(feature_idx)
+    return data[:, :p], data[:, p:], [header[j] for j in feature_idx], \
+        [header[j] for j in target_idx]
+
+
+def _parse_cv(text):
+    if text in ("loo", "gcv"):
+        return text
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'loo', 'gcv' or a number of folds, got "
+                                         f"{text!r}") from None
+    if k < 2:
+        raise argparse.ArgumentTypeError(f"the number of folds must be at least 2, got {k}")
+    return k
+
+
+def _parse_alphas(text):
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got "
+                                         f"{text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one alpha")
+    return values
+
+
+def _names(values):
+    """Column names from repeated options, each possibly comma-separated."""
+    if values is None:
+        return None
+    return [name.strip() for v in values for name in v.split(",") if name.strip()]
+
+
+def fit(args, out=None):
+    """Run ``spectralridge fit``; returns the report as a dict."""
+    out = sys.stdout if out is None else out
+    quiet = getattr(args, "quiet", False)
+    progress = _Progress(not quiet and (args.progress or sys.stderr.isatty()))
+    progress(f"reading {args.data}")
+    X, Y, features, targets = read_csv(args.data, _names(args.target),
+                                       _names(args.features), args.delimiter)
+    n, p = X.shape
+    progress(f"{n} samples, {p} features, {len(targets)} target(s); decomposing")
+    fit_intercept = not args.no_intercept
+    if args.standardize:  # MASS's / glmnet's column scaling; coefficients reported unscaled
+        X, mean, scale = standardize_columns(X, fit_intercept=fit_intercept)
+    solver = RidgeSolver(X, Y, fit_intercept=fit_intercept)
+    if args.alphas is not None:
+        alphas = np.array(args.alphas)
+    elif args.dof_grid is not None:
+        n_points = check_dof_grid(args.dof_grid)
+        alphas = solver.alphas_for_dof(solver.rank * np.linspace(1, 0, n_points + 2)[1:-1])
+    else:
+        alphas = None
+    cv = args.cv
+    progress(f"cross-validation ({cv}) over "
+             f"{'the default 30' if alphas is None else len(alphas)} alphas")
+    result, notes = _caught(ridge_cv, X, Y, alphas, cv=cv, scoring=args.scoring,
+                            fit_intercept=fit_intercept)
+    for note in notes:
+        print(f"spectralridge: warning: {note}", file=sys.stderr)
+    report = _fit_report(args, solver, result, X, Y, features, targets)
+    if args.standardize:
+        for entry in report["targets"].values():
+            coef = np.array([entry["coef"][f] for f in features]) / scale
+            entry["coef"] = dict(zip(features, coef.tolist()))
+            entry["intercept"] -= float(coef @ mean)
+    progress("done")
+    if args.json:
+        print(json.dumps(report, indent=2), file=out)
+    else:
+        _print_fit_report(report, out)
+    if args.plot is not None:
+        progress(f"writing figures to {args.plot}")
+        _write_fit_figures(args.plot, solver, result, features, targets)
+        if not args.json:
+            print(f"\nFigures written to {args.plot}.", file=out)
+    return report
+
+
+def _fit_report(args, solver, result, X, Y, features, targets):
+    k = len(targets)
+    scores = np.asarray(result.scores, dtype=np.float64).reshape(len(result.alphas), k)
+    best_alpha = np.asarray(result.best_alpha, dtype=np.float64).reshape(k)
+    best_score = np.asarray(result.best_score, dtype=np.float64).reshape(k)
+    coef = np.asarray(result.coef, dtype=np.float64).reshape(len(features), k)
+    intercept = np.asarray(result.intercept, dtype=np.float64).reshape(k)
+    dof_best = solver.dof(best_alpha)
+    estimates = {}
+    for name, function in (("hkb_alpha", hkb_alpha), ("lawless_wang_alpha", lawless_wang_alpha)):
+        try:
+            estimates[name] = np.atleast_1d(
+                function(X, Y, fit_intercept=not args.no_intercept)).tolist()
+        except ValueError:  # too few features or samples: not defined
+            estimates[name] = [None] * k
+    return {
+        "file": args.data,
+        "n_samples": int(X.shape[0]),
+        "features": features,
+        "fit_intercept": not args.no_intercept,
+        "standardize": bool(args.standardize),
+        "cv": result.cv,
+        "scoring": result.scoring,
+        "alphas": np.asarray(result.alphas).tolist(),
+        "dof": np.asarray(result.dof).tolist(),
+        "targets": {
+            t: {"alpha": float(best_alpha[i]), "dof": float(dof_best[i]),
+                "score": float(best_score[i]), "scores": scores[:, i].tolist(),
+                "intercept": float(intercept[i]),
+                "coef": dict(zip(features, coef[:, i].tolist())),
+                "hkb_alpha": estimates["hkb_alpha"][i],
+                "lawless_wang_alpha": estimates["lawless_wang_alpha"][i]}
+            for i, t in enumerate(targets)},
+    }
+
+
+def _print_fit_report(report, out):
+    targets = report["targets"]
+    names = list(targets)
+    what = "mean squared error" if report["scoring"] == "mse" else "R^2"
+    scaled = ", standardized features" if report["standardize"] else ""
+    print(f"{report['file']}: {report['n_samples']} samples, {len(report['features'])} "
+          f"features{scaled}, {len(names)} target(s); cv={report['cv']}, scoring: {what}.",
+          file=out)
+    print("\nScores per alpha:", file=out)
+    rows = [(a, d, *(targets[t]["scores"][i] for t in names))
+            for i, (a, d) in enumerate(zip(report["alphas"], report["dof"]))]
+    print(_table(["alpha", "dof", *names], rows, ["{:.4g}", "{:.3f}"] + ["{:.6g}"] * len(names)),
+          file=out)
+    print("\nChosen alpha per target:", file=out)
+
+    def fmt(v):
+        return "-" if v is None else f"{v:.4g}"
+
+    rows = [(t, v["alpha"], v["dof"], v["score"], v["intercept"], fmt(v["hkb_alpha"]),
+             fmt(v["lawless_wang_alpha"])) for t, v in targets.items()]
+    print(_table(["target", "alpha", "dof", "score", "intercept", "HKB alpha", "L-W alpha"],
+                 rows, ["{}", "{:.4g}", "{:.3f}", "{:.6g}", "{:.6g}", "{}", "{}"]), file=out)
+    print("\nCoefficients at the chosen alphas:", file=out)
+    rows = [(f, *(targets[t]["coef"][f] for t in names)) for f in report["features"]]
+    print(_table(["feature", *names], rows, ["{}"] + ["{:.6g}"] * len(names)), file=out)
+
+
+def _write_fit_figures(plot_dir, solver, result, features, targets):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plot
+
+    os.makedirs(plot_dir, exist_ok=True)
+    best = np.atleast_1d(result.best_alpha)
+    for i, t in enumerate(targets):
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in t)
+        ax = plot.coef_path(solver, target=i, x="dof", feature_names=features,
+                            mark=float(best[i]))
+        ax.set_title(f"Ridge coefficient path: {t}")
+        ax.figure.savefig(os.path.join(plot_dir, f"coef_path_{safe}.png"), dpi=110)
+        plt.close(ax.figure)
+    ax = plot.cv_curve(result)
+    ax.figure.savefig(os.path.join(plot_dir, "cv_curve.png"), dpi=110)
+    plt.close(ax.figure)
+
+
+# -- entry point -----------------------------------------------------------------------------------
+def _parser():
     parser = argparse.ArgumentParser(
         prog="spectralridge",
         description="Ridge regression for every alpha from one spectral decomposition.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="ridge path of the bundled NIST Longley data")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo()
-    return 2  # pragma: no cover (argparse rejects unknown commands)
+    d = commands.add_parser("demo", help="the bundled NIST Longley data and a timing")
+    d.add_argument("--plot", metavar="DIR", help="write the figures (PNG) into DIR")
+    f = commands.add_parser(
+        "fit", help="ridge regression on a CSV file, alpha chosen per target",
+        description="Ridge regression of the --target column(s) on the feature columns of a "
+                    "CSV file with a header row; alpha chosen per target by cross-validation.")
+    f.add_argument("data", help="CSV file with a header row")
+    f.add_argument("--target", action="append", required=True, metavar="COL",
+                   help="target column (repeat, or comma-separate, for several targets)")
+    f.add_argument("--features", nargs="+", metavar="COL",
+                   help="feature columns (default: every column that is not a target)")
+    f.add_argument("--cv", type=_parse_cv, default="loo",
+                   help="'loo' (exact leave-one-out, default), 'gcv', or K for K-fold")
+    grid = f.add_mutually_exclusive_group()
+    grid.add_argument("--alphas", type=_parse_alphas, metavar="A,B,C",
+                      help="comma-separated alphas")
+    grid.add_argument("--dof-grid", type=int, metavar="N",
+                      help="N alphas evenly spaced in effective degrees of freedom")
+    f.add_argument("--scoring", choices=("mse", "r2"), default="mse")
+    f.add_argument("--no-intercept", action="store_true", help="do not fit an intercept")
+    f.add_argument("--standardize", action="store_true",
+                   help="scale the features to unit standard deviation (divisor n, as MASS "
+                        "and glmnet) first; alphas refer to that scale, coefficients are "
+                        "reported on the original one")
+    f.add_argument("--delimiter", default=",", help="field delimiter (default ',')")
+    f.add_argument("--json", action="store_true", help="print the report as JSON")
+    f.add_argument("--plot", metavar="DIR", help="write the figures (PNG) into DIR")
+    f.add_argument("--progress", action="store_true",
+                   help="print progress on stderr (default: when stderr is a terminal)")
+    f.add_argument("--quiet", action="store_true", help="no progress messages")
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return demo(plot_dir=args.plot, progress=_Progress(sys.stderr.isatty()))
+        fit(args)
+        return 0
+    except BrokenPipeError:  # e.g. piped into head: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except FileNotFoundError as exc:
+        print(f"spectralridge: error: {exc.filename}: no such file.", file=sys.stderr)
+    except (OSError, ValueError, TypeError, ImportError) as exc:
+        print(f"spectralridge: error: {exc}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

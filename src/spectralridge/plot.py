@@ -1,0 +1,405 @@
+r"""Figures of the ridge path, its selection and the spectral picture behind it.
+
+matplotlib is optional (``pip install 'spectralridge[plot]'``) and imported only when a
+function here is called. Every function draws on the given ``ax`` (or a new figure), returns
+that :class:`matplotlib.axes.Axes`, and draws lines whose data are exactly the library's
+results, so figures can be checked (and restyled) through ``ax.lines``.
+
+- :func:`coef_path`: coefficients against alpha or against the effective degrees of freedom
+  (the ridge trace of Hastie, Tibshirani and Friedman, *The Elements of Statistical
+  Learning*, fig. 3.8).
+- :func:`cv_curve`: cross-validation or GCV scores with the chosen alpha, and the one-standard
+  -error band when the result has one (K-fold).
+- :func:`shrinkage`: the shrinkage factor ``s^2 / (s^2 + alpha)`` of every eigen-direction for
+  several alphas: steep directions kept, flat ones zeroed.
+- :func:`geometry`: a 2-feature quadratic: loss ellipses, penalty circles and the path of the
+  regularized optimum from ``w*`` (alpha = 0) to 0.
+- :func:`early_stopping`: the filter factors of gradient descent after t steps against ridge
+  at the equivalent alpha ``1 / (lr t)``.
+- :func:`vif_path`: variance inflation factors along the path.
+
+Examples
+--------
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> import numpy as np
+>>> import spectralridge as sr
+>>> from spectralridge import plot
+>>> X, y, names = sr.load_longley()
+>>> Z = (X - X.mean(axis=0)) / X.std(axis=0)
+>>> solver = sr.RidgeSolver(Z, y)
+>>> ax = plot.coef_path(solver, x="dof", feature_names=names)
+>>> [line.get_label() for line in ax.lines[:6]]
+['GNPDEFL', 'GNP', 'UNEMP', 'ARMFORCE', 'POP', 'YEAR']
+>>> ax.figure.savefig("/dev/null", format="png")
+"""
+
+import numpy as np
+
+from . import theory
+from ._solver import RidgeSolver
+from ._validation import (check_alphas, check_eigenvalues, check_index, check_option,
+                          check_has_positive, check_positive, check_positive_steps,
+                          check_requirement, check_two_features)
+
+__all__ = ["coef_path", "cv_curve", "early_stopping", "geometry", "shrinkage", "vif_path"]
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover (matplotlib is installed for the tests)
+        raise ImportError("spectralridge.plot needs matplotlib; install it with "
+                          "pip install 'spectralridge[plot]'.") from exc
+    return plt
+
+
+def _axes(ax, figsize=(6.4, 4.4)):
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _path_alphas(solver, n=100):
+    """Log-spaced alphas whose dof run from 99.9 % to 0.1 % of the rank."""
+    r = solver.rank
+    if r == 0:
+        return np.logspace(-3, 3, n)
+    lo, hi = solver.alphas_for_dof([0.999 * r, 0.001 * r])
+    return np.logspace(np.log10(lo), np.log10(hi), n)
+
+
+def _pick_target(values, target, n_targets, name="target"):
+    """Column `target` of a (m, k) array; a 1-D array is returned as is."""
+    if values.ndim == 1:
+        return values
+    return values[:, check_index(target, name, n_targets)]
+
+
+def _spectrum(solver_or_eigenvalues):
+    """Descending eigenvalues of the Hessian: ``s^2`` of a solver, or the given ones."""
+    if isinstance(solver_or_eigenvalues, RidgeSolver):
+        return np.square(solver_or_eigenvalues.singular_values)
+    return np.sort(check_eigenvalues(solver_or_eigenvalues))[::-1]
+
+
+def coef_path(solver, alphas=None, *, x="alpha", target=0, feature_names=None, mark=None,
+              ax=None):
+    """Ridge coefficients of every feature along the path.
+
+    Parameters
+    ----------
+    solver : RidgeSolver
+    alphas : array-like of shape (n_alphas,), default=None
+        None: 100 log-spaced alphas whose effective dof span 99.9 % to 0.1 % of the rank.
+    x : {'alpha', 'dof'}, default='alpha'
+        Horizontal axis: alpha (log scale) or the effective degrees of freedom (the figure of
+        *The Elements of Statistical Learning*, fig. 3.8: least squares on the right).
+    target : int, default=0
+        Target to draw for a multi-target solver.
+    feature_names : sequence of str, default=None
+        Legend labels (``x0, x1, ...`` by default).
+    mark : float, default=None
+        An alpha to mark with a vertical line (e.g. the cross-validated one).
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.lines[j]`` is feature j: x-data alphas (or dof), y-data ``solver.coef(alphas)``.
+    """
+    x = check_option(x, "x", ("alpha", "dof"))
+    alphas = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
+    coef = solver.coef(alphas)
+    if coef.ndim == 3:
+        coef = coef[:, :, check_index(target, "target", coef.shape[2])]
+    names = feature_names if feature_names is not None else \
+        [f"x{j}" for j in range(coef.shape[1])]
+    ax = _axes(ax)
+    xs = alphas if x == "alpha" else solver.dof(alphas)
+    for j in range(coef.shape[1]):
+        ax.plot(xs, coef[:, j], label=str(names[j]))
+    ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
+    if mark is not None:
+        mark_alpha = check_alphas(mark, "mark")[0][0]
+        ax.axvline(mark_alpha if x == "alpha" else float(solver.dof(mark_alpha)),
+                   color="tab:red", ls="--", lw=1.0, label="selected")
+    if x == "alpha":
+        ax.set_xscale("symlog" if alphas.min() == 0 else "log",
+                      **({"linthresh": float(np.min(alphas[alphas > 0]))}
+                         if alphas.min() == 0 and (alphas > 0).any() else {}))
+        ax.set_xlabel("alpha")
+    else:
+        ax.set_xlabel("effective degrees of freedom")
+    ax.set_ylabel("coefficient")
+    ax.set_title("Ridge coefficient path")
+    ax.legend(fontsize="small", ncols=2 if coef.shape[1] > 6 else 1)
+    return ax
+
+
+def cv_curve(result, *, x="alpha", target=None, logy=None, ax=None):
+    """Cross-validation scores along the grid with the chosen alpha marked.
+
+    Parameters
+    ----------
+    result : CVResult
+        From :func:`spectralridge.ridge_cv`, ``solver.loo`` or ``solver.gcv``.
+    x : {'alpha', 'dof'}, default='alpha'
+    target : int, default=None
+        For a multi-target result: one target, or None for all of them.
+    logy : bool, default=None
+        Logarithmic score axis; None: for mean squared errors (they span decades).
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per target drawn (x-data ``result.alphas`` or ``result.dof``, y-data
+        ``result.scores``), a dashed vertical line at each chosen alpha and, when
+        ``result.score_se`` is available (K-fold), a shaded band of one standard error.
+    """
+    x = check_option(x, "x", ("alpha", "dof"))
+    scores = np.asarray(result.scores, dtype=np.float64)
+    se = getattr(result, "score_se", None)
+    best = np.atleast_1d(result.best_index)
+    if scores.ndim == 1:
+        scores, targets = scores[:, None], [0]
+        se = None if se is None else np.asarray(se, dtype=np.float64)[:, None]
+    else:
+        targets = range(scores.shape[1]) if target is None else \
+            [check_index(target, "target", scores.shape[1])]
+        se = None if se is None else np.asarray(se, dtype=np.float64)
+    xs = np.asarray(result.alphas) if x == "alpha" else np.asarray(result.dof)
+    ax = _axes(ax)
+    for t in targets:
+        label = "score" if scores.shape[1] == 1 else f"target {t}"
+        (line,) = ax.plot(xs, scores[:, t], label=label)
+        if se is not None:
+            ax.fill_between(xs, scores[:, t] - se[:, t], scores[:, t] + se[:, t],
+                            color=line.get_color(), alpha=0.2, lw=0)
+        b = int(best[t] if best.size > 1 else best[0])
+        ax.axvline(xs[b], color=line.get_color(), ls="--", lw=1.0)
+        ax.plot([xs[b]], [scores[b, t]], "o", color=line.get_color())
+    if x == "alpha":
+        ax.set_xscale("log" if xs.min() > 0 else "symlog")
+        ax.set_xlabel("alpha")
+    else:
+        ax.set_xlabel("effective degrees of freedom")
+    if logy is None:
+        logy = result.scoring == "mse" and bool(np.all(scores > 0))
+    if logy:
+        ax.set_yscale("log")
+    what = {"mse": "mean squared error", "r2": "R^2"}.get(result.scoring, result.scoring)
+    ax.set_ylabel(f"{result.cv} {what}")
+    ax.set_title("Cross-validation (dashed: chosen alpha)")
+    if scores.shape[1] > 1 and len(targets) <= 10:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def shrinkage(solver_or_eigenvalues, alphas, *, x="index", ax=None):
+    """Shrinkage factors ``lam / (lam + alpha)`` of every eigen-direction, one line per alpha.
+
+    Parameters
+    ----------
+    solver_or_eigenvalues : RidgeSolver or array-like of shape (n_eigenvalues,)
+        A solver (eigenvalues ``s^2`` of ``Xc^T Xc``) or the eigenvalues of any Hessian.
+    alphas : float or array-like of shape (n_alphas,)
+    x : {'index', 'eigenvalue'}, default='index'
+        Direction number (steepest first) or its eigenvalue (log scale).
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.lines[a]``: y-data the factors for ``alphas[a]`` (``solver.shrinkage``).
+    """
+    x = check_option(x, "x", ("index", "eigenvalue"))
+    lam = _spectrum(solver_or_eigenvalues)
+    alphas = check_alphas(alphas)[0]
+    factors = theory.shrinkage_factors(lam, alphas)
+    dof = factors.sum(axis=1)
+    xs = np.arange(1, lam.size + 1) if x == "index" else lam
+    ax = _axes(ax)
+    for a, f, d in zip(alphas, factors, dof):
+        ax.plot(xs, f, "o-", ms=4, label=f"alpha={a:.3g} (dof {d:.2f})")
+    ax.set_ylim(-0.03, 1.03)
+    if x == "index":
+        ax.set_xlabel("eigen-direction of X^T X (steepest first)")
+    else:
+        ax.set_xscale("log")
+        ax.set_xlabel("eigenvalue s^2")
+    ax.set_ylabel("shrinkage factor s^2 / (s^2 + alpha)")
+    ax.set_title("Ridge keeps steep directions and zeroes flat ones")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def geometry(hessian, w_star, alphas=None, *, ax=None):
+    """The seed's 2-D picture: loss ellipses, penalty circles and the regularized path.
+
+    For ``L(w) = 0.5 (w - w*)^T H (w - w*)``, the ridge optimum ``w(alpha)``
+    (:func:`spectralridge.theory.quadratic_shrinkage`) is where a level set of the loss
+    touches the circle ``||w|| = ||w(alpha)||``. It moves from ``w*`` (alpha = 0) to 0,
+    shrinking fast along the flat eigenvector and slowly along the steep one.
+
+    Parameters
+    ----------
+    hessian : array-like of shape (2, 2)
+        Symmetric positive definite.
+    w_star : array-like of shape (2,)
+    alphas : array-like of shape (n_marked,), default=None
+        Alphas at which to draw the touching ellipse and circle; None: the geometric mean of
+        the two eigenvalues and a factor 10 either side.
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Lines with gid ``'path'`` (the optimum for 300 alphas from 0 to ``1e4 lam_max``),
+        ``'ellipse-i'`` and ``'circle-i'`` for each marked alpha, and the points
+        ``'optimum-i'``.
+    """
+    if alphas is not None:
+        alphas = check_alphas(alphas)[0]
+    w0 = theory.quadratic_shrinkage(hessian, w_star, 0.0)      # validates hessian and w_star
+    check_two_features(w0.size, "geometry")
+    H = np.asarray(hessian, dtype=np.float64)
+    lam, Q = np.linalg.eigh(0.5 * (H + H.T))                     # ascending: flat, steep
+    check_positive(float(lam.min()), "the smallest eigenvalue of hessian")
+    w_star = np.asarray(w_star, dtype=np.float64)
+    if alphas is None:
+        g = np.sqrt(lam[0] * lam[1])
+        alphas = np.array([g / 10, g, g * 10])
+    grid = np.concatenate([[0.0], np.logspace(np.log10(lam[0]) - 3, np.log10(lam[1]) + 4, 299)])
+    path = theory.quadratic_shrinkage(hessian, w_star, grid)
+    marked = theory.quadratic_shrinkage(hessian, w_star, alphas)
+    ax = _axes(ax, figsize=(5.6, 5.6))
+    t = np.linspace(0, 2 * np.pi, 361)
+    ax.plot(path[:, 0], path[:, 1], color="k", lw=2, gid="path", label="ridge optimum w(alpha)")
+    ax.plot([w_star[0]], [w_star[1]], "k*", ms=12, label="w* (alpha = 0)")
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink"]
+    for i, (a, w) in enumerate(zip(alphas, marked)):
+        color = colors[i % len(colors)]
+        d = w - w_star
+        level = 0.5 * d @ (Q * lam) @ Q.T @ d                 # loss at w(alpha)
+        radii = np.sqrt(2 * level / lam)
+        ellipse = w_star[:, None] + Q @ (radii[:, None] * np.vstack([np.cos(t), np.sin(t)]))
+        ax.plot(ellipse[0], ellipse[1], color=color, lw=1, gid=f"ellipse-{i}")
+        r = np.linalg.norm(w)
+        ax.plot(r * np.cos(t), r * np.sin(t), color=color, lw=1, ls="--", gid=f"circle-{i}")
+        ax.plot([w[0]], [w[1]], "o", color=color, gid=f"optimum-{i}",
+                label=f"alpha={a:.3g}")
+    for j, name in ((1, "steep"), (0, "flat")):
+        v = Q[:, j] * np.linalg.norm(w_star) * 0.6
+        ax.annotate("", xy=w_star + v, xytext=w_star,
+                    arrowprops={"arrowstyle": "->", "color": "0.4"})
+        ax.text(*(w_star + 1.08 * v), f"{name} (lam={lam[j]:.3g})", color="0.3",
+                fontsize="small", ha="center")
+    ax.plot([0], [0], "k+", ms=10)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel("w1")
+    ax.set_ylabel("w2")
+    ax.set_title("Loss ellipses touch penalty circles along the path")
+    ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def early_stopping(solver_or_eigenvalues, steps, *, lr=None, ax=None):
+    """Gradient-descent early-stopping factors against ridge at the equivalent alpha.
+
+    For each number of steps ``t``: ``1 - (1 - lr lam)^t`` (solid) and the ridge factor
+    ``lam / (lam + 1 / (lr t))`` (dashed), over the range of the spectrum (log scale), with
+    the actual eigenvalues marked on the early-stopping curve.
+
+    Parameters
+    ----------
+    solver_or_eigenvalues : RidgeSolver or array-like of shape (n_eigenvalues,)
+    steps : int or array-like of int
+        Positive numbers of steps.
+    lr : float, default=None
+        Step size; None: ``1 / lam_max``.
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        For step count i: ``ax.lines[3 i]`` early stopping on a grid of 200 eigenvalues
+        (gid ``'early-i'``), ``ax.lines[3 i + 1]`` ridge on the same grid (``'ridge-i'``),
+        ``ax.lines[3 i + 2]`` the markers at the spectrum (``'spectrum-i'``).
+    """
+    lam = _spectrum(solver_or_eigenvalues)
+    positive = check_has_positive(lam, "early_stopping")
+    lr = 1.0 / positive.max() if lr is None else check_positive(lr, "lr")
+    steps = check_positive_steps(steps)
+    grid = np.logspace(np.log10(positive.min()) - 1, np.log10(positive.max()), 200)
+    es_grid = theory.early_stopping_factors(grid, lr, steps)
+    es_spec = theory.early_stopping_factors(positive, lr, steps)
+    ridge_grid = theory.shrinkage_factors(grid, theory.equivalent_alpha(lr, steps))
+    ax = _axes(ax)
+    for i, t in enumerate(steps):
+        (line,) = ax.plot(grid, es_grid[i], gid=f"early-{i}", label=f"t={int(t)} steps")
+        ax.plot(grid, ridge_grid[i], ls="--", color=line.get_color(), gid=f"ridge-{i}",
+                label=f"ridge alpha=1/(lr t)={1 / (lr * t):.3g}")
+        ax.plot(positive, es_spec[i], "o", ms=3, color=line.get_color(), gid=f"spectrum-{i}")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("eigenvalue lam of the Hessian")
+    ax.set_ylabel("filter factor")
+    ax.set_title(f"Early stopping (solid) vs ridge (dashed), lr={lr:.3g}")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def vif_path(solver_or_X, alphas=None, *, scale="correlation", x="alpha",
+             feature_names=None, ax=None):
+    """Variance inflation factors along the path (:func:`spectralridge.stats.vif`).
+
+    Parameters
+    ----------
+    solver_or_X : RidgeSolver or array-like of shape (n_samples, n_features)
+    alphas : array-like of shape (n_alphas,), default=None
+        None: for a solver, its default path (see :func:`coef_path`) on ``scale='data'``, or
+        ``k`` in ``[1e-4, 1]`` log-spaced on the correlation scale.
+    scale : {'correlation', 'data'}, default='correlation'
+    x : {'alpha', 'dof'}, default='alpha'
+        ``'dof'`` needs a solver and ``scale='data'``.
+    feature_names : sequence of str, default=None
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.lines[j]``: y-data the VIF of feature j (log scale).
+    """
+    from .stats import vif
+
+    x = check_option(x, "x", ("alpha", "dof"))
+    scale = check_option(scale, "scale", ("correlation", "data"))
+    check_requirement(x == "alpha" or (isinstance(solver_or_X, RidgeSolver) and
+                                       scale == "data"),
+                      "x='dof' needs a RidgeSolver and scale='data' (the dof of the solver's "
+                      "alphas).")
+    if alphas is None:
+        alphas = _path_alphas(solver_or_X) if isinstance(solver_or_X, RidgeSolver) and \
+            scale == "data" else np.logspace(-4, 0, 100)
+    alphas = check_alphas(alphas)[0]
+    values = vif(solver_or_X, alphas, scale=scale)
+    names = feature_names if feature_names is not None else \
+        [f"x{j}" for j in range(values.shape[1])]
+    xs = alphas if x == "alpha" else solver_or_X.dof(alphas)
+    ax = _axes(ax)
+    for j in range(values.shape[1]):
+        ax.plot(xs, values[:, j], label=str(names[j]))
+    ax.axhline(1.0, color="0.6", lw=0.8, zorder=0)
+    ax.set_yscale("log")
+    if x == "alpha":
+        ax.set_xscale("log" if alphas.min() > 0 else "symlog")
+        ax.set_xlabel("k (correlation scale)" if scale == "correlation" else "alpha")
+    else:
+        ax.set_xlabel("effective degrees of freedom")
+    ax.set_ylabel("variance inflation factor")
+    ax.set_title("Variance inflation along the ridge path")
+    ax.legend(fontsize="small")
+    return ax

@@ -1,0 +1,619 @@
+r"""Classical ridge statistics and other tools' regularization scales.
+
+Ridge estimators of the penalty
+-------------------------------
+:func:`hkb_alpha` (Hoerl, Kennard and Baldwin 1975) and :func:`lawless_wang_alpha` (Lawless and
+Wang 1976) estimate a ridge penalty from the least-squares fit, with the definitions of R's
+``MASS::lm.ridge`` (its ``kHKB`` and ``kLW``):
+
+    ``HKB = (p - 2) s^2 / ||b||^2``,   ``LW = n (p - 2) s^2 / ||Xc b||^2``,
+
+where ``b`` are the least-squares coefficients on the centred design ``Xc``, ``s^2 = RSS /
+(n - p - 1)`` the residual variance (``n - p`` without intercept), ``p`` the number of columns
+and ``n`` the number of samples.
+
+*Scale.* By default both are computed on the data as given, so the result is an alpha for
+``RidgeSolver(X, Y)``. ``MASS::lm.ridge`` first centres the columns and divides each by its
+standard deviation with divisor ``n`` (``sqrt(mean(Xc**2))``, i.e. ``np.std(ddof=0)``); its
+``lambda``, ``kHKB`` and ``kLW`` live on that scale, where the objective is the same sum of
+squares as ours (no ``1/n``). Pass ``standardize=True`` (or standardize with
+:func:`standardize_columns` yourself) to reproduce MASS's printed values::
+
+    Z, mean, scale = standardize_columns(X)        # MASS's column scaling
+    hkb_alpha(Z, y) == hkb_alpha(X, y, standardize=True) == kHKB
+    RidgeSolver(Z, y).coef(lam) / scale            # == coef(lm.ridge(y ~ X, lambda=lam))
+
+On the bundled Longley data with ``GNPDEFL`` as the response (MASS's own example,
+``lm.ridge(GNP.deflator ~ ., longley)``) this gives MASS's documented ``kHKB = 0.006836982``
+and ``kLW = 0.05267247``; the tests check both.
+
+Other tools' alpha scales
+-------------------------
+spectralridge's ``alpha`` is scikit-learn's: the objective is
+``sum_i w_i (y_i - x_i^T W - b)^2 + alpha ||W||^2`` on the data as given.
+
+- **glmnet** (``alpha = 0``, ``family = "gaussian"``) documents the objective
+  ``1/(2 n) RSS + lambda/2 ||beta||^2`` on columns standardized to unit variance (divisor n).
+  In addition, its code divides the centred ``y`` by its standard deviation ``s_y`` (divisor n)
+  before fitting and scales ``lambda`` by ``1/s_y`` with it, then multiplies the coefficients
+  back by ``s_y``. The coefficients glmnet reports at ``lambda`` are therefore the ridge
+  solution for ``alpha = sum(w) lambda / s_y`` (``n lambda / s_y`` without weights) on
+  glmnet's design: the standardized columns (:func:`standardize_columns`, then divide the
+  coefficients by ``scale``) with ``standardize=TRUE``, the raw columns with
+  ``standardize=FALSE``. See :func:`glmnet_lambda_to_alpha` (per target, since ``s_y`` is).
+- **The "Huth" fMRI ridge code** (``ridge.py`` of Huth et al.) uses the filter
+  ``s / (s^2 + a^2)``: its ``a`` is the square root of our alpha, on z-scored data without an
+  intercept (``fit_intercept=False``). With ``normalpha=True`` it multiplies ``a`` by the
+  largest singular value of the training stimulus first. See :func:`huth_alpha_to_alpha`.
+- **fracridge** (Rokem and Kay 2020) parametrizes ridge by the fraction
+  ``||W(alpha)|| / ||W(0)||`` of the least-squares coefficient norm, per target. See
+  :func:`fraction_to_alpha` and :func:`alpha_to_fraction` (exact root finding on the spectrum;
+  fracridge itself interpolates on a grid).
+
+Variance inflation
+------------------
+:func:`vif` gives Marquardt's (1970) variance inflation factors along the ridge path.
+
+References
+----------
+.. [1] A. E. Hoerl, R. W. Kennard and K. F. Baldwin, "Ridge regression: some simulations",
+   Communications in Statistics 4(2), 105-123, 1975.
+.. [2] J. F. Lawless and P. Wang, "A simulation study of ridge and other regression
+   estimators", Communications in Statistics A5(4), 307-323, 1976.
+.. [3] W. N. Venables and B. D. Ripley, Modern Applied Statistics with S, 4th ed., Springer,
+   2002 (``MASS::lm.ridge``).
+.. [4] D. W. Marquardt, "Generalized inverses, ridge regression, biased linear estimation,
+   and nonlinear estimation", Technometrics 12(3), 591-612, 1970.
+.. [5] J. Friedman, T. Hastie and R. Tibshirani, "Regularization paths for generalized linear
+   models via coordinate descent", Journal of Statistical Software 33(1), 2010 (glmnet).
+.. [6] A. Rokem and K. Kay, "Fractional ridge regression: a fast, interpretable
+   reparameterization of ridge regression", GigaScience 9(12), 2020.
+
+Examples
+--------
+>>> import numpy as np
+>>> from spectralridge import stats
+>>> from spectralridge import load_longley
+>>> X, y, names = load_longley()
+>>> y2, X2 = X[:, 0], np.column_stack([X[:, 1:], y])   # MASS: GNP.deflator ~ .
+>>> print(f"{stats.hkb_alpha(X2, y2, standardize=True):.7g}")
+0.006836982
+>>> print(f"{stats.lawless_wang_alpha(X2, y2, standardize=True):.7g}")
+0.05267247
+"""
+
+import numpy as np
+
+from ._solver import RidgeSolver
+from ._validation import (check_alphas, check_alphas_per_target, check_bool,
+                          check_column_scale, check_data, check_design, check_fractions,
+                          check_instance, check_option, check_positive, check_sample_weight,
+                          check_shrinkage_problem, check_targets)
+
+__all__ = ["alpha_to_fraction", "alpha_to_glmnet_lambda", "alpha_to_huth_alpha",
+           "fraction_to_alpha", "glmnet_lambda_to_alpha", "hkb_alpha", "huth_alpha_to_alpha",
+           "lawless_wang_alpha", "standardize_columns", "vif"]
+
+
+# -- column scaling ---------------------------------------------------------------------------
+def standardize_columns(X, *, sample_weight=None, fit_intercept=True):
+    """Columns centred and divided by their standard deviation with divisor ``sum(w)``.
+
+    The scaling of ``MASS::lm.ridge`` and of glmnet's ``standardize=TRUE`` (both with an
+    intercept): ``Z = (X - mean) / scale`` with the weighted mean and
+    ``scale = sqrt(sum_i w_i (x_i - mean)^2 / sum(w))`` (``np.std(X, axis=0)`` without
+    weights). Without intercept nothing is subtracted and ``scale`` is the root mean square
+    ``sqrt(sum_i w_i x_i^2 / sum(w))``, as in ``MASS::lm.ridge`` (glmnet divides by the
+    centred standard deviation instead).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    sample_weight : array-like of shape (n_samples,), default=None
+    fit_intercept : bool, default=True
+
+    Returns
+    -------
+    Z : ndarray of shape (n_samples, n_features)
+    mean : ndarray of shape (n_features,)
+        Zeros without intercept.
+    scale : ndarray of shape (n_features,)
+        Divide coefficients fitted on `Z` by `scale` to express them on `X`'s scale.
+
+    Raises
+    ------
+    ValueError
+        If a column is constant (zero scale).
+
+    Examples
+    --------
+    >>> from spectralridge.stats import standardize_columns
+    >>> Z, mean, scale = standardize_columns([[1.0, 10.0], [3.0, 30.0]])
+    >>> Z
+    array([[-1., -1.],
+           [ 1.,  1.]])
+    >>> mean, scale
+    (array([ 2., 20.]), array([ 1., 10.]))
+    """
+    X = check_design(X)
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    w = np.ones(X.shape[0]) if sample_weight is None else \
+        check_sample_weight(sample_weight, X.shape[0])
+    mean = (w @ X) / w.sum() if fit_intercept else np.zeros(X.shape[1])
+    Z = X - mean
+    scale = check_column_scale(np.sqrt((w @ np.square(Z)) / w.sum()))
+    return Z / scale, mean, scale
+
+
+# -- HKB and Lawless-Wang -----------------------------------------------------------------------
+def _least_squares_summary(X, Y, fit_intercept, standardize, name):
+    """``(p, n, s^2, ||b||^2, ||Xc b||^2, y_was_1d)`` of the least-squares fit, per target."""
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    standardize = check_bool(standardize, "standardize")
+    X, Y, _, y_was_1d = check_data(X, Y)
+    X, Y = X.astype(np.float64), Y.astype(np.float64)
+    n, p = X.shape
+    df = check_shrinkage_problem(n, p, fit_intercept, name)
+    if standardize:
+        X = standardize_columns(X, fit_intercept=fit_intercept)[0]
+    solver = RidgeSolver(X, Y, fit_intercept=fit_intercept, method="svd")
+    b = solver.coef(0.0)                                     # (p, k)
+    Yc = Y - Y.mean(axis=0) if fit_intercept else Y
+    Xc = X - X.mean(axis=0) if fit_intercept else X
+    fit = Xc @ b                                             # centred fitted values
+    rss = np.square(Yc - fit).sum(axis=0)
+    return p, n, rss / df, np.square(b).sum(axis=0), np.square(fit).sum(axis=0), y_was_1d
+
+
+def _per_target(values, y_was_1d):
+    return float(values[0]) if y_was_1d else values
+
+
+def hkb_alpha(X, Y, *, fit_intercept=True, standardize=False):
+    r"""Hoerl-Kennard-Baldwin estimate of the ridge penalty, as in ``MASS::lm.ridge``.
+
+    ``alpha = (p - 2) s^2 / ||b||^2`` with the least-squares coefficients ``b``, the residual
+    variance ``s^2 = RSS / (n - p - [intercept])`` and ``p = n_features`` (MASS's definition,
+    also when `X` is rank-deficient; ``b`` is then the minimum-norm solution).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        At least 3 features and ``n_samples > n_features + fit_intercept``.
+    Y : array-like of shape (n_samples,) or (n_samples, n_targets)
+    fit_intercept : bool, default=True
+    standardize : bool, default=False
+        False: the estimate for the data as given (an alpha for ``RidgeSolver(X, Y)``). True:
+        on MASS's scale, the columns centred and divided by their standard deviation with
+        divisor n (:func:`standardize_columns`): this is ``lm.ridge``'s ``kHKB``.
+
+    Returns
+    -------
+    float or ndarray of shape (n_targets,)
+
+    See Also
+    --------
+    lawless_wang_alpha, standardize_columns
+
+    References
+    ----------
+    .. [1] A. E. Hoerl, R. W. Kennard and K. F. Baldwin, "Ridge regression: some
+       simulations", Communications in Statistics 4(2), 105-123, 1975.
+    .. [2] W. N. Venables and B. D. Ripley, Modern Applied Statistics with S, 4th ed.,
+       Springer, 2002 (``MASS::lm.ridge``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectralridge.stats import hkb_alpha
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 4))
+    >>> y = X @ [1.0, 2.0, 0.0, -1.0] + rng.standard_normal(40)
+    >>> round(hkb_alpha(X, y), 4)
+    0.3237
+    """
+    p, n, s2, b_sq, _, y_was_1d = _least_squares_summary(X, Y, fit_intercept, standardize,
+                                                         "hkb_alpha")
+    with np.errstate(divide="ignore"):
+        out = np.where(b_sq > 0, (p - 2) * s2 / np.where(b_sq > 0, b_sq, 1.0), np.inf)
+    return _per_target(out, y_was_1d)
+
+
+def lawless_wang_alpha(X, Y, *, fit_intercept=True, standardize=False):
+    r"""Lawless-Wang estimate of the ridge penalty, as in ``MASS::lm.ridge``.
+
+    ``alpha = n (p - 2) s^2 / ||Xc b||^2`` with the centred least-squares fitted values
+    ``Xc b``, ``s^2 = RSS / (n - p - [intercept])`` and ``p = n_features``.
+
+    Parameters
+    ----------
+    X, Y, fit_intercept, standardize
+        As in :func:`hkb_alpha`; ``standardize=True`` gives ``lm.ridge``'s ``kLW``.
+
+    Returns
+    -------
+    float or ndarray of shape (n_targets,)
+
+    References
+    ----------
+    .. [1] J. F. Lawless and P. Wang, "A simulation study of ridge and other regression
+       estimators", Communications in Statistics A5(4), 307-323, 1976.
+    .. [2] W. N. Venables and B. D. Ripley, Modern Applied Statistics with S, 4th ed.,
+       Springer, 2002 (``MASS::lm.ridge``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectralridge.stats import lawless_wang_alpha
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 4))
+    >>> y = X @ [1.0, 2.0, 0.0, -1.0] + rng.standard_normal(40)
+    >>> round(lawless_wang_alpha(X, y), 4)
+    0.4138
+    """
+    p, n, s2, _, fit_sq, y_was_1d = _least_squares_summary(X, Y, fit_intercept, standardize,
+                                                           "lawless_wang_alpha")
+    with np.errstate(divide="ignore"):
+        out = np.where(fit_sq > 0, n * (p - 2) * s2 / np.where(fit_sq > 0, fit_sq, 1.0),
+                       np.inf)
+    return _per_target(out, y_was_1d)
+
+
+# -- variance inflation factors -------------------------------------------------------------------
+def _centred_design(solver_or_X, fit_intercept):
+    if isinstance(solver_or_X, RidgeSolver):
+        solver = solver_or_X
+        return solver._centering.center_X(solver._X)
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    X = check_design(solver_or_X)
+    return X - X.mean(axis=0) if fit_intercept else X
+
+
+def vif(solver_or_X, alphas, *, scale="correlation", fit_intercept=True):
+    r"""Variance inflation factors of the ridge coefficients along the path (Marquardt 1970).
+
+    With the correlation matrix ``R`` of the (centred) columns, the ridge estimate on the
+    columns scaled to unit length has covariance ``sigma^2 (R + k I)^{-1} R (R + k I)^{-1}``;
+    its diagonal is the variance inflation factor of each coefficient at ``k``. At ``k = 0``
+    it is the classical VIF ``diag(R^{-1}) = 1 / (1 - R_j^2)``; it decreases as ``k`` grows.
+
+    Parameters
+    ----------
+    solver_or_X : RidgeSolver or array-like of shape (n_samples, n_features)
+        A solver (its centring and sample weights are used) or a design matrix.
+    alphas : float or array-like of shape (n_alphas,)
+        Non-negative penalties, on the scale chosen by `scale`.
+    scale : {'correlation', 'data'}, default='correlation'
+        ``'correlation'``: `alphas` are Marquardt's ``k``, the penalty for the columns scaled
+        to unit length (``Xc^T Xc = R``). Ridge on columns standardized with
+        :func:`standardize_columns` (``MASS::lm.ridge``'s scale, or scikit-learn's alpha after
+        ``StandardScaler``) at alpha corresponds to ``k = alpha / n_samples`` (``alpha /
+        sum(w)`` with weights). ``'data'``: `alphas` are the solver's alphas on the data as
+        given, and the factor is ``Var(W_j(alpha)) / (sigma^2 / G_jj) = G_jj [(G + alpha I)^{-1}
+        G (G + alpha I)^{-1}]_jj`` with the Gram ``G = Xc^T Xc``: the variance relative to an
+        orthogonal design with the same column norms. Both agree when all columns have unit
+        norm.
+    fit_intercept : bool, default=True
+        For an array `solver_or_X`: centre the columns first (ignored for a solver).
+
+    Returns
+    -------
+    ndarray of shape (n_alphas, n_features)
+        A scalar alpha gives shape (n_features,). ``inf`` at ``alpha = 0`` for columns
+        involved in an exact collinearity.
+
+    Raises
+    ------
+    ValueError
+        With ``scale='correlation'``, if a column is constant.
+
+    Notes
+    -----
+    R's ``genridge::vif.ridge`` reports a different quantity at ``k > 0``: the Fox-Monette
+    (1992) generalized VIF of the ridge covariance matrix (``R_ii det(R_-i) / det(R)`` of its
+    correlation matrix); both agree at ``k = 0``.
+
+    References
+    ----------
+    .. [1] D. W. Marquardt, "Generalized inverses, ridge regression, biased linear
+       estimation, and nonlinear estimation", Technometrics 12(3), 591-612, 1970.
+    .. [2] D. W. Marquardt and R. D. Snee, "Ridge regression in practice", The American
+       Statistician 29(1), 3-20, 1975.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectralridge.stats import vif
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.standard_normal(100)
+    >>> X = np.column_stack([z, z + 0.1 * rng.standard_normal(100), rng.standard_normal(100)])
+    >>> vif(X, [0.0, 0.1]).round(2)
+    array([[103.9 , 103.89,   1.  ],
+           [  0.45,   0.45,   0.83]])
+    """
+    scale = check_option(scale, "scale", ("correlation", "data"))
+    alphas, scalar = check_alphas(alphas)
+    Xc = _centred_design(solver_or_X, fit_intercept)
+    norms = np.sqrt(np.square(Xc).sum(axis=0))
+    if scale == "correlation":
+        Xc = Xc / check_column_scale(norms)
+        column_factor = np.ones(Xc.shape[1])
+    else:
+        column_factor = np.square(norms)
+    _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+    rank = int(np.count_nonzero(s > max(Xc.shape) * np.finfo(float).eps * s[0])) \
+        if s.size and s[0] > 0 else 0
+    s, Vt = s[:rank], Vt[:rank]
+    lam = np.square(s)
+    # (G + a I)^+ G (G + a I)^+ = V diag(lam / (lam + a)^2) V^T on the range of G
+    weights = lam / np.square(lam + alphas[:, None])                   # (m, r)
+    out = (weights @ np.square(Vt)) * column_factor                    # (m, p)
+    # at alpha = 0 a column with a component in the null space has infinite variance
+    null = 1.0 - np.square(Vt).sum(axis=0)
+    collinear = (null > 1e-8) & (column_factor > 0)
+    out[np.ix_(alphas == 0, collinear)] = np.inf
+    return out[0] if scalar else out
+
+
+# -- glmnet ---------------------------------------------------------------------------------------
+def _glmnet_y_scale(Y, sample_weight, fit_intercept):
+    """``(sum(w), s_y)``: glmnet's standard deviation of each target (divisor sum(w))."""
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    Y, y_was_1d = check_targets(Y)
+    w = np.ones(Y.shape[0]) if sample_weight is None else \
+        check_sample_weight(sample_weight, Y.shape[0])
+    sum_w = float(w.sum())
+    centred = Y - (w @ Y) / sum_w if fit_intercept else Y
+    s_y = np.sqrt((w @ np.square(centred)) / sum_w)
+    check_column_scale(s_y, "Y")
+    return sum_w, s_y, y_was_1d
+
+
+def _shape_conversion(out, scalar, y_was_1d):
+    if y_was_1d:
+        out = out[:, 0]
+    return out[0] if scalar else out
+
+
+def glmnet_lambda_to_alpha(lambdas, Y, *, sample_weight=None, fit_intercept=True):
+    r"""The alpha whose ridge solution glmnet reports at ``lambda`` (``alpha = 0`` in glmnet).
+
+    glmnet's gaussian family minimizes ``1/(2 sum w) sum_i w_i (y_i/s_y - b0 -
+    z_i^T beta)^2 + (lambda / s_y) / 2 ||beta||^2`` on its design ``z`` (the columns
+    standardized to unit variance with divisor ``sum(w)`` when ``standardize=TRUE``, as given
+    otherwise) and the response divided by ``s_y``, its standard deviation with divisor
+    ``sum(w)`` (centred when ``intercept=TRUE``; the root mean square otherwise), then reports
+    ``s_y beta``. Multiplying the objective by ``2 sum(w) s_y^2`` shows this is our objective
+    on the same design with
+
+        ``alpha = sum(w) lambda / s_y``  (``n_samples lambda / s_y`` without weights).
+
+    So ``RidgeSolver(Z, Y).coef(alpha) / scale`` with ``Z, _, scale =
+    standardize_columns(X)`` equals glmnet's ``coef(fit, s=lambda, exact=TRUE)`` (without
+    the intercept row) for ``standardize=TRUE`` (with ``standardize=FALSE`` use ``X`` itself
+    and no division).
+
+    Parameters
+    ----------
+    lambdas : float or array-like of shape (n_lambdas,)
+        glmnet's ``lambda`` values, non-negative.
+    Y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        The response(s) given to glmnet (one glmnet fit per target).
+    sample_weight : array-like of shape (n_samples,), default=None
+        glmnet's ``weights`` (any positive scale: glmnet normalizes them).
+    fit_intercept : bool, default=True
+        glmnet's ``intercept``.
+
+    Returns
+    -------
+    ndarray of shape (n_lambdas[, n_targets])
+        A scalar lambda drops the first axis, a 1-D `Y` the second.
+
+    References
+    ----------
+    .. [1] J. Friedman, T. Hastie and R. Tibshirani, "Regularization paths for generalized
+       linear models via coordinate descent", Journal of Statistical Software 33(1), 2010.
+
+    Examples
+    --------
+    >>> from spectralridge.stats import glmnet_lambda_to_alpha, alpha_to_glmnet_lambda
+    >>> y = [1.0, 2.0, 3.0, 4.0]                 # standard deviation (divisor n) sqrt(1.25)
+    >>> float(glmnet_lambda_to_alpha(0.5, y))    # 4 * 0.5 / sqrt(1.25)
+    1.7888543819998317
+    >>> float(alpha_to_glmnet_lambda(1.7888543819998317, y))
+    0.5
+    """
+    lambdas, scalar = check_alphas(lambdas, "lambdas")
+    sum_w, s_y, y_was_1d = _glmnet_y_scale(Y, sample_weight, fit_intercept)
+    return _shape_conversion(sum_w * lambdas[:, None] / s_y, scalar, y_was_1d)
+
+
+def alpha_to_glmnet_lambda(alphas, Y, *, sample_weight=None, fit_intercept=True):
+    r"""glmnet's ``lambda`` for our alpha: ``lambda = alpha s_y / sum(w)``.
+
+    The inverse of :func:`glmnet_lambda_to_alpha` (same parameters and shapes).
+    """
+    alphas, scalar = check_alphas(alphas)
+    sum_w, s_y, y_was_1d = _glmnet_y_scale(Y, sample_weight, fit_intercept)
+    return _shape_conversion(alphas[:, None] * s_y / sum_w, scalar, y_was_1d)
+
+
+# -- Huth et al. ----------------------------------------------------------------------------------
+def huth_alpha_to_alpha(alphas, *, s_max=None):
+    r"""Our alpha for the ``alpha`` of the Huth et al. fMRI ridge code: its square.
+
+    That code (``ridge.py``: ``ridge``, ``ridge_corr``, ``bootstrap_ridge``) filters with
+    ``s / (s^2 + a^2)``, on z-scored data without intercept: our ``alpha = a^2`` with
+    ``fit_intercept=False``. With ``normalpha=True`` it uses ``a s_max`` instead of ``a``,
+    with ``s_max`` the largest singular value of its training stimulus: pass that as `s_max`
+    to get ``alpha = (a s_max)^2``.
+
+    Parameters
+    ----------
+    alphas : float or array-like of shape (n_alphas,)
+        The Huth code's alphas, non-negative.
+    s_max : float, default=None
+        Largest singular value of the training stimulus, for ``normalpha=True``.
+
+    Returns
+    -------
+    float or ndarray of shape (n_alphas,)
+
+    Examples
+    --------
+    >>> from spectralridge.stats import huth_alpha_to_alpha, alpha_to_huth_alpha
+    >>> huth_alpha_to_alpha([1.0, 10.0, 100.0])
+    array([1.e+00, 1.e+02, 1.e+04])
+    >>> alpha_to_huth_alpha([1.0, 100.0, 1e4])
+    array([  1.,  10., 100.])
+    """
+    alphas, scalar = check_alphas(alphas)
+    factor = 1.0 if s_max is None else check_positive(s_max, "s_max")
+    out = np.square(alphas * factor)
+    return out[0] if scalar else out
+
+
+def alpha_to_huth_alpha(alphas, *, s_max=None):
+    r"""The Huth et al. code's alpha for our alpha: ``sqrt(alpha)`` (``/ s_max`` with
+    ``normalpha=True``). The inverse of :func:`huth_alpha_to_alpha`."""
+    alphas, scalar = check_alphas(alphas)
+    factor = 1.0 if s_max is None else check_positive(s_max, "s_max")
+    out = np.sqrt(alphas) / factor
+    return out[0] if scalar else out
+
+
+# -- fracridge -------------------------------------------------------------------------------------
+def _coordinates(solver):
+    """Eigenvalues ``lam`` (r,) and squared least-squares coordinates ``c`` (r, k)."""
+    check_instance(solver, RidgeSolver, "solver")
+    spectrum = solver.ridge(np.zeros(1)).spectrum
+    s = spectrum.s
+    c = np.square(spectrum.R.astype(np.float64) / s[:, None])
+    return np.square(s), c
+
+
+def alpha_to_fraction(solver, alphas):
+    r"""fracridge's fraction ``||W(alpha)|| / ||W(0)||`` for every alpha and target.
+
+    In the eigenbasis the coordinates of ``W(alpha)`` are those of the least-squares
+    solution ``W(0)`` times ``lam / (lam + alpha)``, so the fraction is
+    ``sqrt(sum_i c_i (lam_i / (lam_i + alpha))^2 / sum_i c_i)`` with ``c`` the squared
+    least-squares coordinates (O(rank) per alpha and target). It decreases from 1 at
+    ``alpha = 0`` to 0.
+
+    Parameters
+    ----------
+    solver : RidgeSolver
+    alphas : float or array-like of shape (n_alphas,) or (n_alphas, n_targets)
+        One alpha for all targets, or one per target (as :func:`fraction_to_alpha` returns;
+        ``inf`` allowed there, giving fraction 0).
+
+    Returns
+    -------
+    ndarray of shape (n_alphas[, n_targets])
+        NaN for a target whose least-squares coefficients are all zero.
+
+    References
+    ----------
+    .. [1] A. Rokem and K. Kay, "Fractional ridge regression: a fast, interpretable
+       reparameterization of ridge regression", GigaScience 9(12), 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spectralridge as sr
+    >>> from spectralridge.stats import alpha_to_fraction, fraction_to_alpha
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 4))
+    >>> solver = sr.RidgeSolver(X, X @ [1.0, -1.0, 2.0, 0.5] + rng.standard_normal(50))
+    >>> a = fraction_to_alpha(solver, [1.0, 0.5, 0.0])
+    >>> a[0], a[2]
+    (np.float64(0.0), np.float64(inf))
+    >>> alpha_to_fraction(solver, a[:2]).round(12)
+    array([1. , 0.5])
+    >>> norms = np.linalg.norm(solver.coef(a[1:2]), axis=1) / np.linalg.norm(solver.coef(0.0))
+    >>> norms.round(12)
+    array([0.5])
+    """
+    lam, c = _coordinates(solver)
+    alphas, scalar = check_alphas_per_target(alphas, c.shape[1])      # (m, k)
+    total = c.sum(axis=0)
+    a = alphas[..., None]                                              # (m, k, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = np.divide(lam, lam + a, out=np.zeros(alphas.shape + lam.shape),
+                      where=np.isfinite(a) & (lam + a > 0))
+        out = np.sqrt(np.einsum("mkr,rk->mk", np.square(q), c) /
+                      np.where(total > 0, total, np.nan))
+    return _shape_fraction(solver, out, scalar)
+
+
+def _shape_fraction(solver, out, scalar):
+    """(m, k) -> drop the target axis for a 1-D Y and the first for a scalar."""
+    if solver._y_was_1d:
+        out = out[:, 0]
+    return out[0] if scalar else out
+
+
+def fraction_to_alpha(solver, fractions):
+    r"""The alpha at which ``||W(alpha)|| = fraction ||W(0)||``, for every fraction and target.
+
+    fracridge's parametrization, inverted exactly (safeguarded Newton iterations on
+    ``log(alpha)`` within the bracket ``lam_min (1 - f) / f <= alpha <= lam_max (1 - f) / f``,
+    to a relative accuracy of about 1e-12 in the fraction) instead of by interpolation on a grid
+    of alphas as in fracridge.
+
+    Parameters
+    ----------
+    solver : RidgeSolver
+    fractions : float or array-like of shape (n_fractions,)
+        Values in [0, 1]: 1 gives alpha 0, 0 gives ``inf``.
+
+    Returns
+    -------
+    ndarray of shape (n_fractions[, n_targets])
+        NaN for a target whose least-squares coefficients are all zero.
+
+    References
+    ----------
+    .. [1] A. Rokem and K. Kay, "Fractional ridge regression: a fast, interpretable
+       reparameterization of ridge regression", GigaScience 9(12), 2020.
+
+    Examples
+    --------
+    See :func:`alpha_to_fraction`.
+    """
+    fracs, scalar = check_fractions(fractions)
+    lam, c = _coordinates(solver)
+    k = c.shape[1]
+    total = c.sum(axis=0)
+    out = np.full((fracs.size, k), np.nan)
+    ok = total > 0
+    out[:, ok] = 0.0                                                  # fraction 1
+    inner = (fracs > 0) & (fracs < 1)
+    out[np.ix_(fracs == 0, ok)] = np.inf
+    if lam.size and inner.any() and ok.any():
+        cn = c[:, ok] / total[ok]                                      # normalized weights
+        f = fracs[inner]
+        # rows: fractions, columns: targets
+        lo = np.log(lam[-1] * (1 - f) / f)[:, None] * np.ones((1, cn.shape[1]))
+        hi = np.log(lam[0] * (1 - f) / f)[:, None] * np.ones((1, cn.shape[1]))
+        target = np.square(f)[:, None]
+        u = 0.5 * (lo + hi)
+        for _ in range(200):
+            a = np.exp(u)[..., None]                                   # (mf, kt, 1)
+            q = lam / (lam + a)                                        # (mf, kt, r)
+            g = np.einsum("fkr,rk->fk", np.square(q), cn)
+            dg = -2.0 * np.einsum("fkr,rk->fk", np.square(q) * (a / (lam + a)), cn)
+            h = g - target
+            lo = np.where(h > 0, u, lo)                                # need more shrinkage
+            hi = np.where(h <= 0, u, hi)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                newton = u - h / dg
+            inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+            u_new = np.where(inside, newton, 0.5 * (lo + hi))
+            done = (np.abs(h) <= 1e-13 * target) | (hi - lo <= 1e-15 * np.maximum(1, abs(u)))
+            u = np.where(done, u, u_new)
+            if done.all():
+                break
+        out[np.ix_(inner, ok)] = np.exp(u)
+    return _shape_fraction(solver, out, scalar)

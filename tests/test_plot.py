@@ -1,0 +1,192 @@
+"""spectralridge.plot, headless: the artists' data are the library's results."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import spectralridge as sr  # noqa: E402
+from spectralridge import plot, stats, theory  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def longley():
+    X, y, names = sr.load_longley()
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    return sr.RidgeSolver(Z, y), Z, y, names
+
+
+def _by_gid(ax, gid):
+    (line,) = [line for line in ax.lines if line.get_gid() == gid]
+    return line
+
+
+def test_import_does_not_load_matplotlib():
+    code = ("import sys, spectralridge, spectralridge.plot; "
+            "print('matplotlib' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.mark.parametrize("x", ["alpha", "dof"])
+def test_coef_path_lines_are_solver_coefficients(longley, x):
+    solver, _, _, names = longley
+    alphas = np.logspace(-3, 3, 20)
+    ax = plot.coef_path(solver, alphas, x=x, feature_names=names, mark=1.0)
+    coef = solver.coef(alphas)
+    xs = alphas if x == "alpha" else solver.dof(alphas)
+    for j, name in enumerate(names):
+        line = ax.lines[j]
+        assert line.get_label() == name
+        np.testing.assert_array_equal(line.get_xdata(), xs)
+        np.testing.assert_array_equal(line.get_ydata(), coef[:, j])
+    marker = [line for line in ax.lines if line.get_label() == "selected"][0]
+    expected = 1.0 if x == "alpha" else float(solver.dof(1.0))
+    assert marker.get_xdata()[0] == pytest.approx(expected)
+
+
+def test_coef_path_default_grid_and_target(longley):
+    _, Z, y, _ = longley
+    solver = sr.RidgeSolver(Z, np.column_stack([y, -2 * y]))
+    ax = plot.coef_path(solver, target=1)
+    assert len(ax.lines[0].get_xdata()) == 100
+    dof = solver.dof(ax.lines[0].get_xdata())
+    assert dof[0] == pytest.approx(0.999 * 6) and dof[-1] == pytest.approx(0.001 * 6)
+    np.testing.assert_allclose(ax.lines[2].get_ydata(),
+                               solver.coef(ax.lines[0].get_xdata())[:, 2, 1])
+    with pytest.raises(ValueError, match=r"target must lie in \[-2, 2\), got target=2"):
+        plot.coef_path(solver, target=2)
+    with pytest.raises(ValueError, match="x must be one of"):
+        plot.coef_path(solver, x="log")
+
+
+def test_cv_curve_marks_the_chosen_alpha(longley):
+    solver, _, _, _ = longley
+    result = solver.loo(np.logspace(-3, 2, 25))
+    ax = plot.cv_curve(result)
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), result.alphas)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), result.scores)
+    vline = ax.lines[1]
+    assert vline.get_xdata()[0] == result.best_alpha
+    assert ax.lines[2].get_ydata()[0] == pytest.approx(result.best_score)
+    ax = plot.cv_curve(solver.gcv(np.logspace(-3, 2, 25)), x="dof")
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), solver.dof(np.logspace(-3, 2, 25)))
+
+
+def test_cv_curve_multi_target_and_kfold_band():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 5))
+    Y = X @ rng.standard_normal((5, 2)) + rng.standard_normal((60, 2)) * [0.5, 5.0]
+    result = sr.ridge_cv(X, Y, np.logspace(-2, 4, 15), cv=5)
+    ax = plot.cv_curve(result)
+    curves = ax.lines[0::3]
+    for t in range(2):
+        np.testing.assert_allclose(curves[t].get_ydata(), result.scores[:, t])
+        assert ax.lines[3 * t + 1].get_xdata()[0] == result.best_alpha[t]
+    if getattr(result, "score_se", None) is not None:
+        assert len(ax.collections) == 2  # one-SE bands
+    ax = plot.cv_curve(result, target=1)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), result.scores[:, 1])
+
+
+def test_shrinkage_lines_are_solver_factors(longley):
+    solver, _, _, _ = longley
+    alphas = [0.01, 1.0, 100.0]
+    ax = plot.shrinkage(solver, alphas)
+    shrink = solver.shrinkage(alphas)
+    for a in range(3):
+        np.testing.assert_allclose(ax.lines[a].get_ydata(), shrink[a], rtol=1e-12)
+        np.testing.assert_array_equal(ax.lines[a].get_xdata(), np.arange(1, 7))
+    ax = plot.shrinkage([4.0, 1.0, 0.25], 1.0, x="eigenvalue")
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.8, 0.5, 0.2])
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [4.0, 1.0, 0.25])
+
+
+def test_geometry_path_ellipses_and_circles():
+    H = np.array([[3.0, 1.0], [1.0, 0.6]])
+    w_star = np.array([1.0, 2.0])
+    alphas = np.array([0.05, 0.5])
+    ax = plot.geometry(H, w_star, alphas)
+    path = _by_gid(ax, "path")
+    xy = np.column_stack([path.get_xdata(), path.get_ydata()])
+    np.testing.assert_allclose(xy[0], w_star, rtol=1e-12)        # alpha = 0
+    assert np.linalg.norm(xy[-1]) < 1e-3 * np.linalg.norm(w_star)  # towards 0
+    lam = np.linalg.eigvalsh(H)
+    grid = np.concatenate([[0.0], np.logspace(np.log10(lam[0]) - 3, np.log10(lam[1]) + 4, 299)])
+    np.testing.assert_allclose(xy, theory.quadratic_shrinkage(H, w_star, grid), rtol=1e-12)
+    marked = theory.quadratic_shrinkage(H, w_star, alphas)
+    for i, w in enumerate(marked):
+        point = _by_gid(ax, f"optimum-{i}")
+        np.testing.assert_allclose([point.get_xdata()[0], point.get_ydata()[0]], w)
+        ellipse = _by_gid(ax, f"ellipse-{i}")
+        e = np.column_stack([ellipse.get_xdata(), ellipse.get_ydata()]) - w_star
+        loss = 0.5 * np.einsum("ij,jk,ik->i", e, H, e)
+        level = 0.5 * (w - w_star) @ H @ (w - w_star)
+        np.testing.assert_allclose(loss, level, rtol=1e-10)        # a level set of the loss
+        circle = _by_gid(ax, f"circle-{i}")
+        radius = np.hypot(circle.get_xdata(), circle.get_ydata())
+        np.testing.assert_allclose(radius, np.linalg.norm(w), rtol=1e-12)
+        # tangency: on the circle, the loss is smallest at w(alpha)
+        c = np.column_stack([circle.get_xdata(), circle.get_ydata()]) - w_star
+        on_circle = 0.5 * np.einsum("ij,jk,ik->i", c, H, c)
+        assert on_circle.min() >= level * (1 - 1e-12)
+        assert on_circle.min() == pytest.approx(level, rel=0.05)  # 1-degree sampling
+
+
+def test_geometry_errors():
+    with pytest.raises(ValueError, match="exactly 2 features"):
+        plot.geometry(np.eye(3), np.ones(3))
+    with pytest.raises(ValueError, match="smallest eigenvalue of hessian must be a positive"):
+        plot.geometry(np.diag([1.0, 0.0]), np.ones(2))
+    with pytest.raises(ValueError, match="hessian must be symmetric"):
+        plot.geometry(np.array([[1.0, 2.0], [0.0, 1.0]]), np.ones(2))
+
+
+def test_early_stopping_against_ridge(longley):
+    solver, _, _, _ = longley
+    lam = solver.singular_values ** 2
+    lr = 1.0 / lam[0]
+    ax = plot.early_stopping(solver, [1, 10, 100])
+    grid = _by_gid(ax, "early-0").get_xdata()
+    for i, t in enumerate([1, 10, 100]):
+        np.testing.assert_allclose(_by_gid(ax, f"early-{i}").get_ydata(),
+                                   theory.early_stopping_factors(grid, lr, t), rtol=1e-12)
+        np.testing.assert_allclose(_by_gid(ax, f"ridge-{i}").get_ydata(),
+                                   grid / (grid + 1.0 / (lr * t)), rtol=1e-12)
+        spec = _by_gid(ax, f"spectrum-{i}")
+        np.testing.assert_allclose(spec.get_ydata(),
+                                   solver.early_stopping(lr, t).factors, rtol=1e-10)
+    with pytest.raises(ValueError, match="steps must be positive"):
+        plot.early_stopping(lam, [0, 5])
+
+
+def test_vif_path(longley):
+    solver, Z, _, names = longley
+    ks = np.logspace(-4, 0, 10)
+    ax = plot.vif_path(Z, ks, feature_names=names)
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), stats.vif(Z, ks)[:, 1])
+    ax = plot.vif_path(solver, x="dof", scale="data")
+    xs = ax.lines[0].get_xdata()
+    assert xs.max() == pytest.approx(0.999 * 6)
+    with pytest.raises(ValueError, match="x='dof' needs a RidgeSolver"):
+        plot.vif_path(Z, x="dof")
+
+
+def test_draws_on_given_axes(longley):
+    solver, _, _, _ = longley
+    fig, axes = plt.subplots(1, 2)
+    assert plot.shrinkage(solver, 1.0, ax=axes[1]) is axes[1]
+    assert plot.coef_path(solver, ax=axes[0]) is axes[0]
+    assert len(axes[0].lines) == 7 and len(axes[1].lines) == 1
