@@ -538,12 +538,16 @@ def alpha_to_fraction(solver, alphas):
     lam, c = _coordinates(solver)
     alphas, scalar = check_alphas_per_target(alphas, c.shape[1])      # (m, k)
     total = c.sum(axis=0)
-    a = alphas[..., None]                                              # (m, k, 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        q = np.divide(lam, lam + a, out=np.zeros(alphas.shape + lam.shape),
+    out = np.empty(alphas.shape)
+    step = max(1, FRACTION_BLOCK // (alphas.shape[0] * max(1, lam.size)))
+    for t0 in range(0, out.shape[1], step):
+        block = slice(t0, t0 + step)
+        a = alphas[:, block, None]                                     # (m, kb, 1)
+        q = np.divide(lam, lam + a, out=np.zeros(a.shape[:2] + lam.shape),
                       where=np.isfinite(a) & (lam + a > 0))
-        out = np.sqrt(np.einsum("mkr,rk->mk", np.square(q), c) /
-                      np.where(total > 0, total, np.nan))
+        out[:, block] = np.einsum("mkr,rk->mk", np.square(q), c[:, block])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.sqrt(out / np.where(total > 0, total, np.nan))
     return _shape_fraction(solver, out, scalar)
 
 
@@ -552,6 +556,36 @@ def _shape_fraction(solver, out, scalar):
     if solver._y_was_1d:
         out = out[:, 0]
     return out[0] if scalar else out
+
+
+# Fractions x targets x rank float64 values per block of fraction_to_alpha's iterations.
+FRACTION_BLOCK = 1 << 21
+
+
+def _alpha_for_fraction(lam, cn, f):
+    """Alphas (n_fractions, k) with ``sum_i cn_i (lam_i / (lam_i + a))^2 = f^2`` (cn sums to
+    1 per target): safeguarded Newton iterations on ``u = log(a)`` within the bracket
+    ``lam_min (1 - f) / f <= a <= lam_max (1 - f) / f``."""
+    ones = np.ones((1, cn.shape[1]))
+    lo = np.log(lam[-1] * (1 - f) / f)[:, None] * ones
+    hi = np.log(lam[0] * (1 - f) / f)[:, None] * ones
+    target = np.square(f)[:, None]
+    u = 0.5 * (lo + hi)
+    for _ in range(200):
+        a = np.exp(u)[..., None]                                       # (m, k, 1)
+        q2 = np.square(lam / (lam + a))                                # (m, k, r)
+        h = np.einsum("fkr,rk->fk", q2, cn) - target
+        dg = -2.0 * np.einsum("fkr,rk->fk", q2 * (a / (lam + a)), cn)
+        lo = np.where(h > 0, u, lo)                                    # need more shrinkage
+        hi = np.where(h <= 0, u, hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = u - h / dg
+        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+        done = (np.abs(h) <= 1e-13 * target) | (hi - lo <= 1e-15 * np.maximum(1, np.abs(u)))
+        u = np.where(done, u, np.where(inside, newton, 0.5 * (lo + hi)))
+        if done.all():
+            break
+    return np.exp(u)
 
 
 def fraction_to_alpha(solver, fractions):
@@ -594,26 +628,9 @@ def fraction_to_alpha(solver, fractions):
     if lam.size and inner.any() and ok.any():
         cn = c[:, ok] / total[ok]                                      # normalized weights
         f = fracs[inner]
-        # rows: fractions, columns: targets
-        lo = np.log(lam[-1] * (1 - f) / f)[:, None] * np.ones((1, cn.shape[1]))
-        hi = np.log(lam[0] * (1 - f) / f)[:, None] * np.ones((1, cn.shape[1]))
-        target = np.square(f)[:, None]
-        u = 0.5 * (lo + hi)
-        for _ in range(200):
-            a = np.exp(u)[..., None]                                   # (mf, kt, 1)
-            q = lam / (lam + a)                                        # (mf, kt, r)
-            g = np.einsum("fkr,rk->fk", np.square(q), cn)
-            dg = -2.0 * np.einsum("fkr,rk->fk", np.square(q) * (a / (lam + a)), cn)
-            h = g - target
-            lo = np.where(h > 0, u, lo)                                # need more shrinkage
-            hi = np.where(h <= 0, u, hi)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                newton = u - h / dg
-            inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
-            u_new = np.where(inside, newton, 0.5 * (lo + hi))
-            done = (np.abs(h) <= 1e-13 * target) | (hi - lo <= 1e-15 * np.maximum(1, abs(u)))
-            u = np.where(done, u, u_new)
-            if done.all():
-                break
-        out[np.ix_(inner, ok)] = np.exp(u)
+        cols = np.flatnonzero(ok)
+        step = max(1, FRACTION_BLOCK // (f.size * lam.size))           # bound the temporaries
+        for t0 in range(0, cols.size, step):
+            block = slice(t0, t0 + step)
+            out[np.ix_(inner, cols[block])] = _alpha_for_fraction(lam, cn[:, block], f)
     return _shape_fraction(solver, out, scalar)
