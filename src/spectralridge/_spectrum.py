@@ -98,7 +98,7 @@ class Spectrum:
     lam_max, lam_floor : float, extreme eigenvalues of the Gram, for the accuracy guard
     """
 
-    def __init__(self, method, s, V, R, yc_sq, lam_floor, *, U=None, X=None, centering=None):
+    def __init__(self, method, s, V, R, yc_sq, lam_floor, *, U=None):
         self.method = method
         self.s = s
         self.V = V
@@ -107,8 +107,7 @@ class Spectrum:
         self.lam_max = float(s[0] ** 2) if s.size else 0.0
         self.lam_floor = lam_floor
         self._U = U
-        self._X = X
-        self._centering = centering
+        self._X = self._centering = None
         self._lock = threading.Lock()
         self._casts = {}
 
