@@ -41,7 +41,7 @@ def test_unknown_command_fails_cleanly():
 def test_demo_selection_statistics_timing_and_figures(capsys, tmp_path):
     from spectralridge import stats
 
-    assert cli.main(["demo", "--plot", str(tmp_path)]) == 0
+    assert cli.main(["demo", "--plot", str(tmp_path), "--targets", "20"]) == 0
     out = capsys.readouterr().out
     section = out.split("Model selection")[1].split("Chosen on")[0]
     rows = [line.split() for line in section.splitlines() if line.strip()[:1].isdigit()]
@@ -59,7 +59,7 @@ def test_demo_selection_statistics_timing_and_figures(capsys, tmp_path):
     assert set(coef_rows) == {"OLS", "GCV", "LOO", "HKB", "L-W"}
     np.testing.assert_allclose([float(v) for v in coef_rows["OLS"][4:]], LONGLEY_CERTIFIED[1:],
                                rtol=1e-4)
-    assert "speedup: " in out
+    assert "1000 samples, 200 features, 20 targets, 30 alphas" in out and "speedup: " in out
     differences = out.split("largest relative difference: GCV ")[1].split()
     assert float(differences[0].rstrip(",")) < 1e-8 and float(differences[2]) < 1e-8
     written = sorted(p.name for p in tmp_path.iterdir())
@@ -178,3 +178,24 @@ def test_fit_progress_on_stderr(capsys):
     assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "gcv", "--progress"]) == 0
     err = capsys.readouterr().err
     assert "reading" in err and "decomposing" in err and "done" in err
+
+
+def test_fit_one_standard_error_rule_and_shared_alpha(capsys):
+    X, y, names = sr.load_longley()
+    Y = np.column_stack([y, X[:, 0]])
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--target", "GNPDEFL",
+                     "--cv", "4", "--rule", "1se", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    result = sr.ridge_cv(X[:, 1:], Y, cv=4, rule="1se")
+    assert report["rule"] == "1se"
+    np.testing.assert_allclose([report["targets"][t]["alpha"] for t in ("TOTEMP", "GNPDEFL")],
+                               result.best_alpha, rtol=1e-12)
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--target", "GNPDEFL",
+                     "--shared-alpha", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    shared = sr.ridge_cv(X[:, 1:], Y, alpha_per_target=False)
+    alphas = [report["targets"][t]["alpha"] for t in ("TOTEMP", "GNPDEFL")]
+    assert alphas[0] == alphas[1] == pytest.approx(shared.best_alpha[0], rel=1e-12)
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "gcv",
+                     "--rule", "1se"]) == 1
+    assert "rule='1se'" in capsys.readouterr().err

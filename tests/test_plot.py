@@ -190,3 +190,18 @@ def test_draws_on_given_axes(longley):
     assert plot.shrinkage(solver, 1.0, ax=axes[1]) is axes[1]
     assert plot.coef_path(solver, ax=axes[0]) is axes[0]
     assert len(axes[0].lines) == 7 and len(axes[1].lines) == 1
+
+
+def test_cv_curve_one_standard_error_rule():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 8))
+    y = X @ rng.standard_normal(8) + rng.standard_normal(60) * 3
+    result = sr.ridge_cv(X, y, np.logspace(-2, 4, 20), cv=5, rule="1se")
+    ax = plot.cv_curve(result)
+    assert len(ax.collections) == 1  # the one-SE band
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    np.testing.assert_allclose([band.min(), band.max()],
+                               [np.min(result.scores - result.score_se),
+                                np.max(result.scores + result.score_se)])
+    assert ax.lines[1].get_xdata()[0] == result.best_alpha
+    assert _by_gid(ax, "min-0").get_xdata()[0] == result.alphas[np.argmin(result.scores)]

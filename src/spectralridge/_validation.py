@@ -563,3 +563,9 @@ def check_instance(obj, cls, name):
     if not isinstance(obj, cls):
         raise TypeError(f"{name} must be a {cls.__name__}, got {_describe(obj)}.")
     return obj
+
+
+def check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)

@@ -41,10 +41,11 @@ import numpy as np
 from ._cv import ridge_cv
 from ._datasets import LONGLEY_CERTIFIED, load_longley
 from ._solver import RidgeSolver
-from ._validation import check_columns, check_dof_grid, check_requirement, parse_number
+from ._validation import (check_columns, check_dof_grid, check_positive_int,
+                          check_requirement, parse_number)
 from .stats import hkb_alpha, lawless_wang_alpha, standardize_columns
 
-DEMO_PROBLEM = {"n_samples": 1000, "n_features": 200, "n_targets": 1000, "n_alphas": 30}
+DEMO_PROBLEM = {"n_samples": 1000, "n_features": 200, "n_targets": 500, "n_alphas": 30}
 
 
 class _Progress:
@@ -79,10 +80,12 @@ def _caught(function, *args, **kwargs):
 
 
 # -- demo ------------------------------------------------------------------------------------------
-def demo(out=None, plot_dir=None, progress=None):
+def demo(out=None, plot_dir=None, progress=None, n_targets=None):
     """The main job on embedded data: Longley ridge path, selection, statistics, timing."""
     out = sys.stdout if out is None else out
     progress = _Progress(False) if progress is None else progress
+    if n_targets is not None:
+        n_targets = check_positive_int(n_targets, "--targets")
     X, y, names = load_longley()
     exact = RidgeSolver(X, y)
     estimate = np.concatenate([[exact.intercept(0.0)], exact.coef(0.0)])
@@ -113,7 +116,7 @@ def demo(out=None, plot_dir=None, progress=None):
     progress("Longley: selection")
     chosen = _demo_selection(out, solver, X, y, names, scale)
     progress("synthetic many-target problem: timing")
-    _demo_timing(out, progress)
+    _demo_timing(out, progress, n_targets)
     if plot_dir is not None:
         progress(f"writing figures to {plot_dir}")
         written = write_demo_figures(plot_dir, solver, names, chosen)
@@ -191,9 +194,10 @@ def naive_gcv(X, Y, alphas):
     return scores, best_coef
 
 
-def _demo_timing(out, progress):
+def _demo_timing(out, progress, n_targets=None):
     size = DEMO_PROBLEM
-    X, Y = synthetic_problem(size["n_samples"], size["n_features"], size["n_targets"])
+    n_targets = size["n_targets"] if n_targets is None else n_targets
+    X, Y = synthetic_problem(size["n_samples"], size["n_features"], n_targets)
     alphas = np.logspace(-4, 4, size["n_alphas"])
     print(f"\nSynthetic problem: {X.shape[0]} samples, {X.shape[1]} features, {Y.shape[1]} "
           f"targets, {alphas.size} alphas: GCV for every alpha and target, coefficients at "
@@ -346,6 +350,7 @@ def fit(args, out=None):
     progress(f"cross-validation ({cv}) over "
              f"{'the default 30' if alphas is None else len(alphas)} alphas")
     result, notes = _caught(ridge_cv, X, Y, alphas, cv=cv, scoring=args.scoring,
+                            rule=args.rule, alpha_per_target=not args.shared_alpha,
                             fit_intercept=fit_intercept)
     for note in notes:
         print(f"spectralridge: warning: {note}", file=sys.stderr)
@@ -391,6 +396,7 @@ def _fit_report(args, solver, result, X, Y, features, targets):
         "standardize": bool(args.standardize),
         "cv": result.cv,
         "scoring": result.scoring,
+        "rule": getattr(result, "rule", "min"),
         "alphas": np.asarray(result.alphas).tolist(),
         "dof": np.asarray(result.dof).tolist(),
         "targets": {
@@ -460,6 +466,9 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True)
     d = commands.add_parser("demo", help="the bundled NIST Longley data and a timing")
     d.add_argument("--plot", metavar="DIR", help="write the figures (PNG) into DIR")
+    d.add_argument("--targets", type=int, metavar="N",
+                   help=f"targets of the timed synthetic problem (default "
+                        f"{DEMO_PROBLEM['n_targets']}; the speedup hardly depends on it)")
     f = commands.add_parser(
         "fit", help="ridge regression on a CSV file, alpha chosen per target",
         description="Ridge regression of the --target column(s) on the feature columns of a "
@@ -477,6 +486,11 @@ def _parser():
     grid.add_argument("--dof-grid", type=int, metavar="N",
                       help="N alphas evenly spaced in effective degrees of freedom")
     f.add_argument("--scoring", choices=("mse", "r2"), default="mse")
+    f.add_argument("--rule", choices=("min", "1se"), default="min",
+                   help="'min': best score; '1se' (K-fold): the most regularized alpha within "
+                        "one standard error of the best")
+    f.add_argument("--shared-alpha", action="store_true",
+                   help="one alpha for all targets (best mean score) instead of one per target")
     f.add_argument("--no-intercept", action="store_true", help="do not fit an intercept")
     f.add_argument("--standardize", action="store_true",
                    help="scale the features to unit standard deviation (divisor n, as MASS "
@@ -495,7 +509,8 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return demo(plot_dir=args.plot, progress=_Progress(sys.stderr.isatty()))
+            return demo(plot_dir=args.plot, progress=_Progress(sys.stderr.isatty()),
+                        n_targets=args.targets)
         fit(args)
         return 0
     except BrokenPipeError:  # e.g. piped into head: stop quietly

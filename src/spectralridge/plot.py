@@ -157,7 +157,8 @@ def cv_curve(result, *, x="alpha", target=None, logy=None, ax=None):
     matplotlib.axes.Axes
         One line per target drawn (x-data ``result.alphas`` or ``result.dof``, y-data
         ``result.scores``), a dashed vertical line at each chosen alpha and, when
-        ``result.score_se`` is available (K-fold), a shaded band of one standard error.
+        ``result.score_se`` is available (K-fold), a shaded band of one standard error; with
+        ``rule='1se'`` a dotted line (gid ``'min-t'``) at the best score as well.
     """
     x = check_option(x, "x", ("alpha", "dof"))
     scores = np.asarray(result.scores, dtype=np.float64)
@@ -181,6 +182,10 @@ def cv_curve(result, *, x="alpha", target=None, logy=None, ax=None):
         b = int(best[t] if best.size > 1 else best[0])
         ax.axvline(xs[b], color=line.get_color(), ls="--", lw=1.0)
         ax.plot([xs[b]], [scores[b, t]], "o", color=line.get_color())
+        if getattr(result, "rule", "min") != "min":  # e.g. '1se': the best score, dotted
+            m = int(np.argmax(scores[:, t]) if result.scoring == "r2" else
+                    np.argmin(scores[:, t]))
+            ax.axvline(xs[m], color=line.get_color(), ls=":", lw=1.0, gid=f"min-{t}")
     if x == "alpha":
         ax.set_xscale("log" if xs.min() > 0 else "symlog")
         ax.set_xlabel("alpha")
