@@ -31,7 +31,8 @@ Examples
 >>> ax = plot.coef_path(solver, x="dof", feature_names=names)
 >>> [line.get_label() for line in ax.lines[:6]]
 ['GNPDEFL', 'GNP', 'UNEMP', 'ARMFORCE', 'POP', 'YEAR']
->>> ax.figure.savefig("/dev/null", format="png")
+>>> import io
+>>> ax.figure.savefig(io.BytesIO(), format="png")
 """
 
 import numpy as np
