@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["spectralridge._solver", "spectralridge.cli", "spectralridge.theory", "spectralridge._cv",
            "spectralridge.stats", "spectralridge.plot",
-           "spectralridge._estimators"]
+           "spectralridge._estimators", "spectralridge.dask"]
 
 
 @pytest.mark.parametrize("name", MODULES)

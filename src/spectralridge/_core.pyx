@@ -72,11 +72,13 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
                  floating[:, :, ::1] out):
     """``out[a] = B @ (F[a][:, None] * R) + offset`` for every alpha ``a``.
 
-    B (q, r), R (r, k), F (m, r), offset (k,), out (m, q, k).
+    B (q, r), R (r, k), F (m, r), offset (k,) or empty for none, out (m, q, k).
     """
     cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = R.shape[1], m = F.shape[0]
     cdef Py_ssize_t a, i, j, t
-    if R.shape[0] != r or F.shape[1] != r or offset.shape[0] != k or \
+    cdef bint shifted = offset.shape[0] > 0
+    cdef floating beta = 1 if shifted else 0
+    if R.shape[0] != r or F.shape[1] != r or (shifted and offset.shape[0] != k) or \
             out.shape[0] != m or out.shape[1] != q or out.shape[2] != k:
         raise ValueError("apply_filter: inconsistent shapes")
     dtype = np.float32 if floating is float else np.float64
@@ -88,10 +90,11 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
             for a in range(m):
                 for i in range(r):
                     work[a, i] = F[a, i] * R[i, 0]
-                for j in range(q):
-                    out[a, j, 0] = offset[0]
+                if shifted:
+                    for j in range(q):
+                        out[a, j, 0] = offset[0]
             _gemm(False, True, m, q, r, <floating>1, &work[0, 0], max(r, 1),
-                  &B[0, 0], max(r, 1), <floating>1, &out[0, 0, 0], q)
+                  &B[0, 0], max(r, 1), beta, &out[0, 0, 0], q)
         return
     work = np.empty((max(r, 1), k), dtype=dtype)
     with nogil:
@@ -99,11 +102,12 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
             for i in range(r):
                 for t in range(k):
                     work[i, t] = F[a, i] * R[i, t]
-            for j in range(q):
-                for t in range(k):
-                    out[a, j, t] = offset[t]
+            if shifted:
+                for j in range(q):
+                    for t in range(k):
+                        out[a, j, t] = offset[t]
             _gemm(False, False, q, k, r, <floating>1, &B[0, 0], max(r, 1),
-                  &work[0, 0], k, <floating>1, &out[a, 0, 0], k)
+                  &work[0, 0], k, beta, &out[a, 0, 0], k)
 
 
 cdef void _centre_block(const floating[:, ::1] Y, const floating[::1] ym,

@@ -159,7 +159,7 @@ def loo_errors(spectrum, centering, Y, flt, grid, name="alpha"):
         base = sw[:, None] * np.subtract(Y, centering.ym, dtype=np.float64)
         _core.gemm(U, R, base, alpha=-1.0, beta=1.0)
     errors = np.empty((grid.size,) + Y.shape)
-    _core.apply_filter(U, R, np.ascontiguousarray(flt.resid), np.zeros(Y.shape[1]), errors)
+    _core.apply_filter(U, R, np.ascontiguousarray(flt.resid), np.empty(0), errors)
     errors += base
     with np.errstate(divide="ignore", invalid="ignore"):
         for block, one_minus_h in hat_complement(spectrum, centering, flt, grid, name):

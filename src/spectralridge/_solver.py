@@ -454,7 +454,7 @@ class FilterPath:
         solver = self._solver
         if with_mean and solver.fit_intercept:
             return solver._centering.ym.astype(solver.dtype)
-        return np.zeros(solver._Y.shape[1], dtype=solver.dtype)
+        return np.empty(0, dtype=solver.dtype)  # none
 
     def coef(self):
         """Coefficients: ndarray of shape (n_grid, n_features[, n_targets])."""
