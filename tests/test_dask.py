@@ -1,0 +1,307 @@
+"""spectralridge.dask: the same results as the NumPy solver, on Dask arrays.
+
+The oracle is the NumPy path (SVD route, itself checked against direct solves elsewhere);
+results must agree to 1e-10 relative on the synchronous scheduler and on a two-process
+``distributed`` cluster.
+"""
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import spectralridge as sr
+
+from helpers import RTOL, make_data
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+from spectralridge.dask import DaskRidgeSolver, dask_ridge_cv, dask_ridge_path  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+
+ALPHAS = np.array([1e-3, 0.1, 1.0, 10.0, 1e3])
+TOL = 1e-10
+
+
+def close(actual, expected, tol=TOL):
+    """Equal to `tol` relative to the largest magnitude of `expected`."""
+    actual = actual.compute() if hasattr(actual, "compute") else actual
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = max(float(np.abs(expected).max()), np.finfo(float).tiny) if expected.size else 1.0
+    assert_allclose(np.asarray(actual, dtype=np.float64), expected, rtol=tol, atol=tol * scale)
+
+
+def weights(n):
+    w = np.random.default_rng(7).uniform(0.2, 2.0, n)
+    w[[1, 5]] = 0.0
+    return w
+
+
+def to_dask(X, Y, w=None, rows=37, cols=2):
+    dX = da.from_array(X, chunks=(rows, X.shape[1]))
+    dY = da.from_array(Y, chunks=(rows, cols) if Y.ndim == 2 else rows)
+    dw = None if w is None else da.from_array(w, chunks=rows)
+    return dX, dY, dw
+
+
+@pytest.fixture(autouse=True)
+def synchronous(request):
+    if "client" in request.fixturenames:
+        yield
+        return
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+CASES = {  # name: (n, p, k, fit_intercept, weighted)
+    "tall": (150, 6, 5, True, False),
+    "tall-weighted": (150, 6, 5, True, True),
+    "tall-no-intercept": (150, 6, 3, False, True),
+    "wide": (40, 60, 3, True, False),
+    "wide-weighted-no-intercept": (40, 60, 3, False, True),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_solver_matches_numpy(case):
+    n, p, k, fit_intercept, weighted = CASES[case]
+    X, Y = make_data(n, p, k, seed=1)
+    w = weights(n) if weighted else None
+    dX, dY, dw = to_dask(X, Y, w, rows=17 if n < p else 37)
+    kw = dict(fit_intercept=fit_intercept, sample_weight=w)
+    ref = sr.RidgeSolver(X, Y, method="svd", **kw)
+    solver = DaskRidgeSolver(dX, dY, fit_intercept=fit_intercept, sample_weight=dw)
+    alphas = ALPHAS if n > p else ALPHAS[1:]
+    assert solver.rank == ref.rank
+    close(solver.singular_values, ref.singular_values)
+    close(solver.dof(alphas), ref.dof(alphas))
+    close(solver.shrinkage(alphas), ref.shrinkage(alphas))
+    coef, intercept = solver.coef(alphas), solver.intercept(alphas)
+    assert isinstance(coef, da.Array) and coef.chunks[2] == dY.chunks[1]
+    close(coef, ref.coef(alphas))
+    close(intercept, ref.intercept(alphas))
+    close(solver.predict(dX[:20], alphas), ref.predict(X[:20], alphas))
+    for name in ("gcv", "loo"):
+        got, want = getattr(solver, name)(alphas), getattr(ref, name)(alphas)
+        assert isinstance(got.scores, da.Array)
+        close(got.scores, want.scores)
+        assert_array_equal(got.best_index.compute(), want.best_index)
+        close(got.best_alpha, want.best_alpha)
+        close(got.coef, want.coef)
+        close(got.intercept, want.intercept)
+        close(got.dof, want.dof)
+    got, want = dask_ridge_cv(dX, dY, alphas, cv=4, **dict(kw, sample_weight=dw)), \
+        sr.ridge_cv(X, Y, alphas, cv=4, method="svd", **kw)
+    close(got.scores, want.scores)
+    close(got.coef, want.coef)
+    assert got.cv == want.cv
+
+
+@pytest.mark.parametrize("method", ["svd", "gram", "auto"])
+def test_methods_and_fold_statistics(method):
+    X, Y = make_data(200, 7, 4, seed=2)
+    dX, dY, _ = to_dask(X, Y, rows=45, cols=3)
+    solver = DaskRidgeSolver(dX, dY, method=method)
+    assert solver.method == ("svd" if method == "svd" else "gram")
+    close(solver.coef(ALPHAS), sr.RidgeSolver(X, Y, method="svd").coef(ALPHAS))
+    for scoring in ("mse", "r2"):
+        got = dask_ridge_cv(dX, dY, ALPHAS, cv=5, scoring=scoring, method=method)
+        want = sr.ridge_cv(X, Y, ALPHAS, cv=5, scoring=scoring, method="svd")
+        close(got.scores, want.scores)
+        close(got.best_score, want.best_score)
+        assert_array_equal(got.best_index.compute(), want.best_index)
+
+
+def test_auto_upgrades_to_the_qr_route_when_the_gram_is_not_accurate():
+    X, Y = make_data(300, 8, 2, seed=3, decay=12.0)  # cond(X) ~ 1.6e5: Gram guard fails
+    solver = DaskRidgeSolver(*to_dask(X, Y)[:2])
+    assert solver.method == "gram"
+    close(solver.coef(1.0), sr.RidgeSolver(X, Y, method="svd").coef(1.0))
+    assert solver.method == "gram"
+    before = solver.ridge([1.0, 10.0])  # keeps the decomposition it was made with
+    coef = solver.coef(1e-9)
+    assert solver.method == "svd"
+    close(before.coef(), sr.RidgeSolver(X, Y, method="svd").coef([1.0, 10.0]), tol=1e-9)
+    # the projection Xc^T Yc / s costs cond(X) x eps, not its square
+    close(coef, sr.RidgeSolver(X, Y, method="svd").coef(1e-9), tol=1e-8)
+    explicit = DaskRidgeSolver(*to_dask(X, Y)[:2], method="gram")
+    explicit.coef(1e-9)
+    assert explicit.method == "gram"
+
+
+def test_qr_tree_equals_dask_tsqr():
+    X, Y = make_data(300, 5, 1, seed=4)
+    dX, dY, _ = to_dask(X, Y, rows=40)
+    solver = DaskRidgeSolver(dX, dY, method="svd", fit_intercept=False)
+    R = solver._state.fold_factors[0]
+    _, R_tsqr = da.linalg.tsqr(dX)
+    assert_allclose(np.abs(np.triu(R)), np.abs(R_tsqr.compute()), rtol=1e-12,
+                    atol=1e-12 * np.abs(R).max())
+
+
+def test_splitters_rule_and_standard_errors():
+    model_selection = pytest.importorskip("sklearn.model_selection")
+    X, Y = make_data(120, 5, 3, seed=5)
+    w = weights(120)
+    dX, dY, dw = to_dask(X, Y, w)
+    groups = np.arange(120) % 7
+    for cv, kw in ((model_selection.KFold(4, shuffle=True, random_state=0), {}),
+                   (model_selection.GroupKFold(3), {"groups": groups})):
+        for rule, per_target in (("min", False), ("1se", True), ("1se", False)):
+            got = dask_ridge_cv(dX, dY, ALPHAS, cv=cv, rule=rule, sample_weight=dw,
+                                alpha_per_target=per_target, **kw)
+            want = sr.ridge_cv(X, Y, ALPHAS, cv=cv, rule=rule, sample_weight=w,
+                               alpha_per_target=per_target, method="svd", **kw)
+            close(got.scores, want.scores)
+            close(got.score_se, want.score_se, tol=1e-8)  # a difference of close scores
+            assert_array_equal(got.best_index.compute(), want.best_index)
+            close(got.coef, want.coef)
+            assert got.rule == rule
+    with pytest.raises(ValueError, match="partition the samples"):
+        dask_ridge_cv(dX, dY, ALPHAS, cv=model_selection.ShuffleSplit(3, random_state=0))
+    with pytest.raises(ValueError, match="rule='1se' needs per-split scores"):
+        dask_ridge_cv(dX, dY, ALPHAS, cv="loo", rule="1se")
+
+
+def test_many_targets_stay_in_blocks():
+    X, Y = make_data(80, 10, 600, seed=6)
+    dY = da.from_array(Y, chunks=(80, 150))
+    result = dask_ridge_cv(X, dY, ALPHAS)  # NumPy X, Dask Y
+    want = sr.ridge_cv(X, Y, ALPHAS, method="svd")
+    for name in ("scores", "best_index", "best_alpha", "coef", "intercept"):
+        value = getattr(result, name)
+        assert isinstance(value, da.Array), name
+        assert value.chunks[-1] == (150,) * 4, name
+    close(result.scores, want.scores)
+    close(result.coef, want.coef)
+    assert_array_equal(result.best_index.compute(), want.best_index)
+    path = dask_ridge_path(X, dY, ALPHAS)
+    close(path.coef, sr.ridge_path(X, Y, ALPHAS, method="svd").coef)
+
+
+def test_shapes_dtypes_and_filters():
+    X, y = make_data(150, 6, None, seed=7, dtype=np.float32)
+    dX, dy, _ = to_dask(X, y)
+    solver, ref = DaskRidgeSolver(dX, dy), sr.RidgeSolver(X, y)
+    coef = solver.coef(1.0)
+    assert coef.shape == (6,) and coef.dtype == np.float32
+    assert solver.intercept(ALPHAS).shape == (5,)
+    assert_allclose(coef.compute(), ref.coef(1.0), rtol=RTOL[np.float32])
+    result = solver.loo(ALPHAS)
+    assert result.scores.shape == (5,) and result.best_index.shape == ()
+    assert result.scores.dtype == np.float32 and result.coef.dtype == np.float32
+    assert int(result.best_index) == ref.loo(ALPHAS).best_index
+    X, Y = make_data(150, 6, 3, seed=7)
+    dX, dY, _ = to_dask(X, Y)
+    solver, ref = DaskRidgeSolver(dX, dY), sr.RidgeSolver(X, Y, method="svd")
+    close(solver.early_stopping(1e-3, [1, 10, 100]).gcv().scores,
+          ref.early_stopping(1e-3, [1, 10, 100]).gcv().scores)
+    close(solver.truncated_svd([1, 3, 6]).coef(), ref.truncated_svd([1, 3, 6]).coef())
+    close(solver.per_target([0.1, 1.0, 10.0]).coef, ref.per_target([0.1, 1.0, 10.0]).coef)
+    close(solver.loo_errors(ALPHAS), ref.loo_errors(ALPHAS))
+    close(solver.default_alphas(), ref.default_alphas())
+    close(solver.gcv().best_alpha, ref.gcv().best_alpha)  # default grid
+
+
+def test_errors():
+    X, Y = make_data(60, 4, 2, seed=8)
+    dX, dY, _ = to_dask(X, Y, rows=20)
+    bad = X.copy()
+    bad[45, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        DaskRidgeSolver(da.from_array(bad, chunks=(20, 4)), dY)
+    w = np.ones(60)
+    w[33] = -1.0
+    with pytest.raises(ValueError, match=r"sample_weight\[33\]=-1.0"):
+        DaskRidgeSolver(dX, dY, sample_weight=da.from_array(w, chunks=20))
+    with pytest.raises(ValueError, match="same number of samples"):
+        DaskRidgeSolver(dX, dY[:50])
+    with pytest.raises(ValueError, match="method='kernel' is not available"):
+        DaskRidgeSolver(dX, dY, method="kernel")
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        DaskRidgeSolver(dX.astype(complex), dY)
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        DaskRidgeSolver(dX[dX[:, 0] > 0], dY)
+    solver = DaskRidgeSolver(dX, dY)
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        solver.predict(X[:, :3], 1.0)
+    wide_X, wide_Y = make_data(20, 30, 2, seed=9)
+    wide = DaskRidgeSolver(*to_dask(wide_X, wide_Y, rows=10)[:2])
+    result = wide.loo([0.0, 1.0])  # lazy: raised when it runs, as in NumPy
+    with pytest.raises(ValueError, match="leverage 1"):
+        result.scores.compute()
+    with pytest.raises(ValueError, match="GCV is undefined"):
+        wide.gcv([0.0, 1.0])
+
+
+def test_solver_pickles():
+    X, Y = make_data(100, 5, 3, seed=10)
+    solver = DaskRidgeSolver(*to_dask(X, Y)[:2])
+    clone = pickle.loads(pickle.dumps(solver))
+    close(clone.coef(ALPHAS), solver.coef(ALPHAS).compute())
+    close(clone.loo(ALPHAS).scores, solver.loo(ALPHAS).scores.compute())
+
+
+def test_dask_is_imported_lazily_and_optional():
+    code = ("import sys, spectralridge, numpy as np; spectralridge.RidgeSolver("
+            "np.eye(3), np.ones(3)); assert 'dask' not in sys.modules, 'dask imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    code = ("import sys; sys.modules['dask'] = None; sys.modules['dask.array'] = None\n"
+            "import numpy as np\nfrom spectralridge.dask import DaskRidgeSolver\n"
+            "try:\n    DaskRidgeSolver(np.eye(3), np.ones(3))\n"
+            "except ImportError as e:\n    assert \"spectralridge[dask]\" in str(e), e\n"
+            "else:\n    raise AssertionError('no ImportError')")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _dispatch_wired():
+    X, y = np.eye(3), np.ones(3)
+    return not isinstance(sr.RidgeSolver(da.from_array(X), da.from_array(y)), sr.RidgeSolver)
+
+
+@pytest.mark.skipif(not _dispatch_wired(), reason="RidgeSolver does not dispatch to Dask yet")
+def test_public_api_dispatches_on_dask_arrays():
+    X, Y = make_data(100, 5, 3, seed=11)
+    dX, dY, _ = to_dask(X, Y)
+    assert isinstance(sr.RidgeSolver(dX, dY), DaskRidgeSolver)
+    close(sr.ridge_path(dX, dY, ALPHAS).coef, sr.ridge_path(X, Y, ALPHAS, method="svd").coef)
+    result = sr.ridge_cv(dX, dY, ALPHAS, cv=3)
+    assert isinstance(result.scores, da.Array)
+    close(result.scores, sr.ridge_cv(X, Y, ALPHAS, cv=3, method="svd").scores)
+    assert isinstance(sr.RidgeSolver(X, Y), sr.RidgeSolver)  # NumPy in, NumPy out
+
+
+# -- on a two-process distributed cluster -----------------------------------------------------
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    with warnings.catch_warnings():
+        # closing the cluster can report the port of a worker that already left
+        warnings.filterwarnings("ignore", category=ResourceWarning)
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as client:
+            yield client
+
+
+def test_distributed_matches_numpy(client):
+    X, Y = make_data(400, 8, 6, seed=12)
+    w = weights(400)
+    dX, dY, dw = to_dask(X, Y, w, rows=90, cols=3)
+    solver = DaskRidgeSolver(dX, dY, sample_weight=dw, method="svd")
+    ref = sr.RidgeSolver(X, Y, sample_weight=w, method="svd")
+    coef, loo = dask.compute(solver.coef(ALPHAS), solver.loo(ALPHAS).scores)
+    close(coef, ref.coef(ALPHAS))
+    close(loo, ref.loo(ALPHAS).scores)
+    got = dask_ridge_cv(dX, dY, ALPHAS, cv=5, sample_weight=dw)
+    want = sr.ridge_cv(X, Y, ALPHAS, cv=5, sample_weight=w, method="svd")
+    scores, best, refit = dask.compute(got.scores, got.best_index, got.coef)
+    close(scores, want.scores)
+    assert_array_equal(best, want.best_index)
+    close(refit, want.coef)
+    close(dask_ridge_cv(dX, dY, ALPHAS, cv="gcv", method="gram").scores,
+          sr.ridge_cv(X, Y, ALPHAS, cv="gcv", method="svd").scores)
