@@ -20,6 +20,9 @@ include "_blas_int.pxi"
 # enough that a block of residuals stays in cache for the epilogue.
 cdef enum:
     TARGET_BLOCK = 256
+    # `project` has no epilogue: wider blocks (up to this many centred values) keep its
+    # GEMM near peak.
+    PROJECT_VALUES = 1 << 22
 
 cpdef enum ResidualBase:  # what `sse` adds the filtered fit to
     BASE_TARGETS = 0
@@ -133,7 +136,7 @@ def project(const floating[:, ::1] B, const floating[:, ::1] Y,
             ym.shape[0] != k or sw.shape[0] != q or sq.shape[0] != k:
         raise ValueError("project: inconsistent shapes")
     dtype = np.float32 if floating is float else np.float64
-    cdef Py_ssize_t block = min(k, TARGET_BLOCK)
+    cdef Py_ssize_t block = min(k, max(<Py_ssize_t>TARGET_BLOCK, PROJECT_VALUES // max(q, 1)))
     cdef floating[::1] work = np.empty(q * block, dtype=dtype)
     with nogil:
         t0 = 0
