@@ -1,0 +1,505 @@
+"""Run the benchmark suite and write bench/RESULTS.md and the figures.
+
+Usage::
+
+    python bench/report.py            # full sizes: bench/RESULTS.md, bench/fig_*.png
+    python bench/report.py --quick    # small sizes (CI): bench/RESULTS-quick.md, ratio table
+                                      # on stdout, bench/fig_*-quick.png
+
+Steps: (1) ``pytest bench --benchmark-json`` times every implementation of every workload
+(each result checked against spectralridge's first; medians of several rounds); (2) each
+implementation runs once more in a fresh subprocess for its peak memory (whole process, and
+the increment over the baseline after imports and data creation); (3) sweeps over the number
+of alphas, targets and samples for the figures (own timing loop, medians); (4) the report:
+ratios, the machine limit, and every goal marked met or missed. Nothing is asserted.
+"""
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+
+import workloads as wl  # noqa: E402
+
+MIB = 2.0 ** 20
+
+
+# -- 1. timings --------------------------------------------------------------------------------
+def run_suite(quick, json_path, pytest_args=()):
+    cmd = [sys.executable, "-m", "pytest", HERE, f"--benchmark-json={json_path}",
+           "-p", "no:cacheprovider", "-q", "--benchmark-columns=median,min,max,rounds",
+           "--benchmark-sort=name", *(["--quick"] if quick else []), *pytest_args]
+    print("+", " ".join(cmd), flush=True)
+    rc = subprocess.call(cmd, cwd=ROOT)
+    if rc != 0:
+        print(f"warning: pytest exited with status {rc}; reporting what was measured",
+              flush=True)
+    return rc
+
+
+def load_timings(json_path):
+    with open(json_path) as f:
+        data = json.load(f)
+    rows, rates = {}, {}
+    for b in data["benchmarks"]:
+        x, st = b["extra_info"], b["stats"]
+        if x.get("role") == "machine":
+            rates[x["dtype"]] = x["multiply_adds"] / st["median"]
+            continue
+        rows[(x["workload"], x["impl"])] = dict(
+            x, median=st["median"] * x["scale"], raw_median=st["median"],
+            q1=st["q1"] * x["scale"], q3=st["q3"] * x["scale"], rounds=st["rounds"])
+    return rows, rates, data
+
+
+# -- 2. memory ---------------------------------------------------------------------------------
+def measure_memory(rows, quick, timeout):
+    mem = {}
+    for (w, impl), row in rows.items():
+        if row["role"] == "limit":
+            continue
+        cmd = [sys.executable, os.path.join(HERE, "workloads.py"), "memory", w, impl,
+               *(["--quick"] if quick else [])]
+        try:
+            out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                                 timeout=timeout, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+            mem[(w, impl)] = json.loads(out.stdout.strip().splitlines()[-1])
+        except Exception as exc:  # noqa: BLE001 - reported in the table
+            mem[(w, impl)] = {"error": f"{type(exc).__name__}"}
+        m = mem[(w, impl)]
+        print(f"memory {w:16s} {impl:26s} " + (
+            f"peak {m['peak'] / MIB:8.1f} MiB  increment {m['increment'] / MIB:8.1f} MiB"
+            if "peak" in m else m["error"]), flush=True)
+    return mem
+
+
+# -- 3. sweeps for the figures -----------------------------------------------------------------
+def _median_time(fn, repeats, cap):
+    t = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t
+    if first > cap / 3:
+        return first
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def _sweep_data(kind, n, p, k, m, seed=0):
+    X, Y = wl.generate(n, p, k, seed)
+    w = wl.Workload(f"sweep-{kind}", kind, (n, p, k, m), (n, p, k, m))
+    return wl.Data(X, Y, np.logspace(-3, 5, m), w, False)
+
+
+SWEEP_IMPLS = {
+    "path": [("sr-auto", "spectralridge"), ("naive-solve", "naive scipy solve per alpha"),
+             ("numpy-svd", "NumPy one-SVD"), ("sklearn-ridge-refit", "sklearn Ridge per alpha")],
+    "loo": [("sr-auto", "spectralridge LOO"), ("numpy-svd", "NumPy one-SVD LOO"),
+            ("sklearn-ridgecv-default", "sklearn RidgeCV (default)"),
+            ("sklearn-ridgecv-svd", "sklearn RidgeCV (svd)")],
+}
+
+
+def sweeps(quick):
+    """Time vs alphas (path), vs targets (LOO) and vs samples (LOO)."""
+    import warnings
+    warnings.filterwarnings("ignore")
+    if quick:
+        specs = [("alphas", "path", dict(n=400, p=100, k=1), [1, 3, 10, 30, 100, 300]),
+                 ("targets", "loo", dict(n=400, p=100, m=20), [1, 10, 100, 300]),
+                 ("samples", "loo", dict(p=50, k=20, m=20), [200, 400, 800, 1600])]
+        cap, repeats = 2.0, 5
+    else:
+        specs = [("alphas", "path", dict(n=2000, p=500, k=1), [1, 3, 10, 30, 100, 300, 1000]),
+                 ("targets", "loo", dict(n=2000, p=500, m=20), [1, 10, 100, 300, 1000, 3000]),
+                 ("samples", "loo", dict(p=200, k=100, m=20), [500, 1000, 2000, 4000, 8000,
+                                                                16000])]
+        cap, repeats = 30.0, 3
+    results = {}
+    for axis, kind, fixed, values in specs:
+        curves = {}
+        for impl, label in SWEEP_IMPLS[kind]:
+            fn = wl.IMPLS_BY_ID[impl].make(wl.Workload("x", kind, (1,) * 4, (1,) * 4))
+            xs, ts = [], []
+            for v in values:
+                size = dict(fixed, **{{"alphas": "m", "targets": "k", "samples": "n"}[axis]: v})
+                d = _sweep_data(kind, size["n"], size["p"], size["k"], size["m"])
+                t = _median_time(lambda: fn(d), repeats, cap)
+                xs.append(v)
+                ts.append(t)
+                print(f"sweep {axis:8s} {impl:26s} {v:6d}: {t:.4f} s", flush=True)
+                if t > cap:      # the larger sizes would take too long
+                    break
+            curves[label] = (xs, ts)
+        results[axis] = {"kind": kind, "fixed": fixed, "curves": curves}
+    return results
+
+
+def slope(xs, ts, last=4):
+    """Log-log slope fitted on the largest `last` points (the asymptotic regime)."""
+    if len(xs) < 2:
+        return float("nan")
+    x, t = np.log(xs[-last:]), np.log(ts[-last:])
+    return float(np.polyfit(x, t, 1)[0])
+
+
+def plot_sweeps(results, suffix):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    files = {}
+    names = {"alphas": "number of alphas m", "targets": "number of targets k",
+             "samples": "number of samples n"}
+    for axis, res in results.items():
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        for label, (xs, ts) in res["curves"].items():
+            ax.loglog(xs, ts, "o-", label=f"{label} (slope {slope(xs, ts):.2f})")
+        fixed = ", ".join(f"{k}={v}" for k, v in res["fixed"].items())
+        task = "ridge path" if res["kind"] == "path" else "exact LOO, per-target alpha"
+        ax.set_title(f"{task}: time vs {names[axis].split()[-1]} ({fixed})", fontsize=10)
+        ax.set_xlabel(names[axis])
+        ax.set_ylabel("median wall time [s]")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, title="log-log slope on the largest 4 sizes", title_fontsize=8)
+        fig.tight_layout()
+        name = f"fig_time_vs_{axis}{suffix}.png"
+        fig.savefig(os.path.join(HERE, name), dpi=110)
+        plt.close(fig)
+        files[axis] = name
+    return files
+
+
+# -- 4. report ---------------------------------------------------------------------------------
+def fmt_t(t):
+    if t is None or not math.isfinite(t):
+        return "n/a"
+    return f"{t * 1e3:.1f} ms" if t < 1 else f"{t:.2f} s"
+
+
+def fmt_r(r):
+    return "n/a" if r is None or not math.isfinite(r) else f"{r:.2f}x"
+
+
+def fmt_mem(m, key):
+    return f"{m[key] / MIB:.0f}" if m and key in m else "n/a"
+
+
+def limits(rows, rates):
+    """Machine limit per workload: decomposition median + multiply-adds at the gemm rate."""
+    out = {}
+    for name, w in wl.WORKLOADS.items():
+        dec = rows.get((name, "limit-decomp"))
+        rate = rates.get(w.dtype)
+        if dec is None or rate is None:
+            continue
+        out[name] = {"decomp": dec["median"], "rate": rate,
+                     "limit": dec["median"] + dec["multiply_adds"] / rate,
+                     "limit_full": dec["median"] + dec["multiply_adds_complete"] / rate,
+                     "ma": dec["multiply_adds"], "ma_full": dec["multiply_adds_complete"]}
+    return out
+
+
+def goals(rows, lim, mem):
+    """[(goal, measured, met)] for every goal of the brief."""
+    def t(w, impl):
+        r = rows.get((w, impl))
+        return r["median"] if r else None
+
+    def ratio(w, impl):
+        a, b = t(w, impl), t(w, "sr-auto")
+        if a is None or b is None:
+            return None
+        return a / b
+
+    def add_ratio(goal, w, impl, target):
+        value = ratio(w, impl)
+        add(goal, value, target, ">=", text=None if value is None else
+            f"{value:.2f}x ({impl} {fmt_t(t(w, impl))}, spectralridge {fmt_t(t(w, 'sr-auto'))})")
+
+    out = []
+
+    def add_limit(goal, w, target):
+        if w not in lim or not t(w, "sr-auto"):
+            add(goal, None, target, "<=")
+            return
+        value = t(w, "sr-auto") / lim[w]["limit"]
+        add(goal, value, target, "<=",
+            text=f"{value:.2f}x (spectralridge {fmt_t(t(w, 'sr-auto'))}, limit "
+                 f"{fmt_t(lim[w]['limit'])}; "
+                 f"complete limit {t(w, 'sr-auto') / lim[w]['limit_full']:.2f}x)")
+
+    def add(goal, value, target, cmp, text=None):
+        if value is None:
+            out.append((goal, "not measured", None))
+            return
+        met = value >= target if cmp == ">=" else value <= target if cmp == "<=" else \
+            value < target
+        out.append((goal, text or f"{value:.2f}x", met))
+
+    add_ratio("path-single: >= 5x faster than naive per-alpha solve (Gram once)",
+              "path-single", "naive-solve", 5)
+    add_ratio("path-single: >= 2x faster than NumPy one-SVD", "path-single", "numpy-svd", 2)
+    add_limit("path-single: <= 1.5x machine limit", "path-single", 1.5)
+    add_ratio("path-multi: >= 2x faster than naive per-alpha solve (Gram once)",
+              "path-multi", "naive-solve", 2)
+    add_ratio("loo-goal: >= 2x faster than sklearn RidgeCV(alphas, alpha_per_target=True), "
+              "default gcv_mode", "loo-goal", "sklearn-ridgecv-default", 2)
+    modes = [(ratio("loo-goal", f"sklearn-ridgecv-{m}"), m) for m in ("default", "svd", "eigen")]
+    modes = [x for x in modes if x[0] is not None]
+    fastest = min(modes) if modes else (None, None)
+    add("loo-goal: >= 1.5x faster than sklearn RidgeCV's fastest gcv_mode", fastest[0], 1.5,
+        ">=", text=None if fastest[0] is None else f"{fastest[0]:.2f}x (gcv_mode {fastest[1]})")
+    add_limit("loo-goal: <= 1.3x machine limit", "loo-goal", 1.3)
+    ms, mk = mem.get(("loo-goal", "sr-auto"), {}), mem.get(("loo-goal",
+                                                           "sklearn-ridgecv-default"), {})
+    if "peak" in ms and "peak" in mk:
+        add("loo-goal: peak memory below sklearn RidgeCV's (default gcv_mode)",
+            ms["peak"] / mk["peak"], 1.0, "<",
+            text=f"{ms['peak'] / MIB:.0f} vs {mk['peak'] / MIB:.0f} MiB whole-process "
+                 f"({ms['increment'] / MIB:.0f} vs {mk['increment'] / MIB:.0f} MiB increment)")
+    else:
+        add("loo-goal: peak memory below sklearn RidgeCV's", None, 1, "<")
+    add_limit("gcv-multi: <= 1.3x machine limit (decomposition + forming U^T Y)", "gcv-multi",
+              1.3)
+    add_ratio("kfold: >= 10x faster than himalaya RidgeCV (numpy backend)", "kfold", "himalaya",
+              10)
+    add_ratio("kfold: >= 20x faster than GridSearchCV(Ridge) per target", "kfold",
+              "gridsearch-per-target", 20)
+    add_ratio("kfold: >= 20x faster than GridSearchCV(Ridge) on all targets at once (one "
+              "shared alpha, the cheapest use of it)", "kfold", "gridsearch-shared", 20)
+    add_limit("kfold: <= 1.5x machine limit", "kfold", 1.5)
+    m = mem.get(("loo-memory", "sr-auto"), {})
+    add("loo-memory: whole-process peak < 700 MiB",
+        m["peak"] / MIB if "peak" in m else None, 700, "<",
+        text=f"{m['peak'] / MIB:.0f} MiB (increment {m['increment'] / MIB:.0f} MiB)"
+        if "peak" in m else None)
+    faster = []
+    for (w, impl), r in rows.items():
+        sr_t = t(w, "sr-auto")
+        if r["role"] in ("peer", "naive") and sr_t and r["median"] < sr_t:
+            faster.append(f"{w}: {impl} {sr_t / r['median']:.2f}x faster")
+    out.append(("No workload where any peer is faster than spectralridge (auto)",
+                "; ".join(faster) if faster else "none faster", not faster))
+    return out
+
+
+def workload_table(name, rows, lim, mem):
+    w = wl.WORKLOADS[name]
+    mine = [(impl, r) for (wn, impl), r in rows.items() if wn == name]
+    if not mine:
+        return [f"### {name}", "", "not measured", ""]
+    r0 = mine[0][1]
+    sr_t = rows.get((name, "sr-auto"), {}).get("median")
+    head = (f"### {name}: {w.title}\n\nn={r0['n']}, p={r0['p']}, k={r0['k']} targets, "
+            f"m={r0['m']} alphas (logspace(-3, 5)), {w.dtype}"
+            + (f", {w.folds} folds (KFold, unshuffled)" if w.folds else "") + ".")
+    lines = [head, "",
+             "| implementation | median | IQR | rounds | time / spectralridge(auto) | "
+             "peak MiB (process) | increment MiB | check |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for impl, r in sorted(mine, key=lambda x: x[1]["median"]):
+        if r["role"] == "limit":
+            continue
+        label = r["label"]
+        if r["scale"] != 1:
+            label += f" (timed on a subset, x{r['scale']:g})"
+        m = mem.get((name, impl), {})
+        ratio = r["median"] / sr_t if sr_t else None
+        lines.append(f"| `{impl}`: {label} | {fmt_t(r['median'])} | "
+                     f"{fmt_t(r['q3'] - r['q1'])} | {r['rounds']} | {fmt_r(ratio)} | "
+                     f"{fmt_mem(m, 'peak')} | {fmt_mem(m, 'increment')} | {r['check']} |")
+    if name in lim:
+        L = lim[name]
+        lines += ["", f"Machine limit: decomposition {fmt_t(L['decomp'])} + "
+                  f"{L['ma']:.3g} multiply-adds at {L['rate'] / 1e9:.1f} G/s = "
+                  f"**{fmt_t(L['limit'])}**; spectralridge(auto) / limit = "
+                  f"**{fmt_r(sr_t / L['limit']) if sr_t else 'n/a'}**"
+                  + (f". Complete limit (adding the projection of Y, the second basis and the "
+                     f"refit, {L['ma_full']:.3g} multiply-adds): {fmt_t(L['limit_full'])}, "
+                     f"ratio {fmt_r(sr_t / L['limit_full'])}"
+                     if sr_t and L["ma_full"] != L["ma"] else "") + "."]
+    return lines + [""]
+
+
+def ratio_table(rows):
+    """Compact text table for the CI log: every implementation's time / spectralridge(auto)."""
+    out = []
+    for name in wl.WORKLOADS:
+        sr_t = rows.get((name, "sr-auto"), {}).get("median")
+        mine = sorted([(impl, r) for (wn, impl), r in rows.items() if wn == name
+                       and r["role"] != "limit"], key=lambda x: x[1]["median"])
+        if not mine:
+            continue
+        out.append(f"{name}")
+        for impl, r in mine:
+            ratio = r["median"] / sr_t if sr_t else float("nan")
+            out.append(f"  {impl:26s} {fmt_t(r['median']):>10s}  {ratio:7.2f}x")
+    return "\n".join(out)
+
+
+def perturbed(load):
+    """Whether other processes probably disturbed the timings."""
+    return load[2] > 2.6 or abs(load[3] / load[4] - 1) > 0.15
+
+
+PERTURBED = ("**Warning: the timings look perturbed by other processes** (load average above "
+             "2.6 during the run, or the dgemm rate changed by more than 15%); rerun "
+             "`python bench/report.py` on a quiet machine.")
+
+
+def machine_section(info, rates, load):
+    v = info["versions"]
+    lines = ["## Machine", "",
+             f"- CPU: {info['cpu']}, {info['cores']} cores; {info['platform']}",
+             "- Python " + v["python"] + ", " + ", ".join(
+                 f"{k} {v[k]}" for k in ("numpy", "scipy", "sklearn", "himalaya", "fracridge",
+                                         "spectralridge")),
+             "- BLAS (threadpoolctl): " + "; ".join(
+                 f"{p.get('internal_api')} {p.get('version')} ({p.get('prefix')}, "
+                 f"{os.path.basename(os.path.dirname(p.get('filepath', '')))}) "
+                 f"{p.get('num_threads')} threads, {p.get('architecture')}"
+                 for p in info["blas"]),
+             "- Environment: " + ", ".join(f"{k}={val}" for k, val in info["env"].items()
+                                           if val is not None) + (
+                 " (OPENBLAS_CORETYPE pins OpenBLAS's kernels)"
+                 if info["env"].get("OPENBLAS_CORETYPE") else ""),
+             "- SciPy BLAS gemm 1500x1500 (median of 7): " + ", ".join(
+                 f"{dt} {r / 1e9:.1f} G multiply-adds/s" for dt, r in sorted(rates.items())),
+             f"- Perturbation check: 1-minute load average {load[0]:.2f} before, at most "
+             f"{load[2]:.2f} during the timings (2.0 = this suite alone on 2 cores), "
+             f"{load[1]:.2f} after; dgemm {load[3] / 1e9:.1f} G/s before and "
+             f"{load[4] / 1e9:.1f} G/s after the run.", ""]
+    if perturbed(load):
+        lines += [PERTURBED, ""]
+    return lines
+
+
+NOTES = """## Method
+
+- Timings: pytest-benchmark (`bench/test_bench.py`), one group per workload, median of 3-15
+  rounds after one untimed call whose result is checked against spectralridge's
+  (`method='auto'`) before any timing: coefficients and intercepts per alpha to 1e-7 relative
+  (1e-3 for float32), or per target the best CV score to 1e-6 (1e-2 for float32), the same
+  best alpha (or a tie in spectralridge's scores) and the coefficients at it.
+- "spectralridge(auto)" is the reference of every ratio; ratios > 1 mean spectralridge is
+  faster. Rows timed on a subset (GridSearchCV per target: 5 targets) are scaled to the whole
+  workload, as labelled.
+- Machine limit (DESIGN.md section 6): the median time of the fastest accurate
+  decomposition (SciPy `dsyrk` + `dsyevd` of the smaller Gram of the centred float64 design;
+  for K-fold one `dsyrk` per fold, training Grams by downdating, one `dsyevd` per fold and
+  one of the full Gram for the refit) plus
+  the workload's multiply-adds at the SciPy BLAS gemm rate measured in the same run (sgemm
+  for float32 workloads, whose factorizations still run in float64): path `m p r k`; LOO
+  `m n r k + n r m`; GCV the forming of `U^T Y` (`n p k + p r k` through `V^T (X^T Y)`) plus
+  `m r k`; K-fold the held-out predictions `n m r k` plus `X_test V` (`n p r`) and the
+  projections of Y (`n p k`). r is the rank of the centred design. This is the formula the
+  goals use. The "complete" limit adds the rest of the work no implementation can skip:
+  forming `U^T Y` (path, LOO), the basis the decomposition does not give (`U = Xc V / s` for
+  LOO on the Gram route, `V` on the kernel route: `n p r`) and the refit at the best alphas
+  (`p r k`, cross-validation).
+- Memory: every implementation runs once more in a fresh process (`python bench/workloads.py
+  memory WORKLOAD IMPL`) that imports only what it needs and creates the data; "peak" is the
+  whole-process `ru_maxrss`, "increment" the peak minus the resident size just before the
+  call (the kernel's peak counter is reset through /proc/self/clear_refs first).
+- scikit-learn 1.9's RidgeCV maps gcv_mode 'auto' to 'eigen' (a p x p eigendecomposition
+  here); its 'gcv' is exact leave-one-out, so on the GCV workload it is checked against
+  spectralridge's LOO and is not the same criterion.
+- fracridge fits no intercept: it runs on data centred inside the timed call, on a grid of
+  norm fractions (for one target, the fractions of the benchmark's alphas), and is checked
+  against spectralridge at the alphas it finds.
+- Nothing is asserted on time; a missed goal is a row of the goals table.
+"""
+
+
+def write_report(path, rows, rates, lim, mem, figs, info, load, quick, elapsed, slopes):
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    lines = [f"# spectralridge benchmarks{' (quick sizes)' if quick else ''}", "",
+             f"Generated {now} by `python bench/report.py{' --quick' if quick else ''}` "
+             f"in {elapsed / 60:.1f} min.", ""]
+    lines += machine_section(info, rates, load)
+    lines += ["## Goals", ""]
+    if quick:
+        lines += ["Quick sizes: the goals are set for the full sizes; these are indicative only.",
+                  ""]
+    lines += ["Ratios are other / spectralridge(auto) time, or spectralridge(auto) / limit.", "",
+              "| goal | measured | status |", "|---|---|---|"]
+    for goal, measured, met in goals(rows, lim, mem):
+        status = "n/a" if met is None else "**met**" if met else "**MISSED**"
+        lines.append(f"| {goal} | {measured} | {status} |")
+    lines += ["", "## Workloads", ""]
+    for name in wl.WORKLOADS:
+        lines += workload_table(name, rows, lim, mem)
+    if figs:
+        lines += ["## Scaling", ""]
+        for axis, name in figs.items():
+            lines.append(f"![time vs {axis}]({name})")
+            lines.append("")
+            lines.append("slopes (largest 4 sizes): " + ", ".join(
+                f"{label} {s:.2f}" for label, s in slopes[axis].items()))
+            lines.append("")
+    lines.append(NOTES)
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (about 3 minutes)")
+    ap.add_argument("--json", help="reuse this pytest-benchmark JSON instead of running pytest")
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    ap.add_argument("--no-figures", action="store_true", help="skip the sweeps and figures")
+    ap.add_argument("--pytest-args", default="", help="extra pytest arguments (e.g. '-k loo')")
+    args = ap.parse_args(argv)
+    quick = args.quick or wl.quick_from_env()
+    suffix = "-quick" if quick else ""
+    start = time.time()
+    load0 = os.getloadavg()[0]
+    json_path = args.json or os.path.join(HERE, f"benchmark{suffix}.json")
+    rate0 = wl.gemm_rate()
+    if not args.json:
+        run_suite(quick, json_path, args.pytest_args.split())
+    rows, rates, _ = load_timings(json_path)
+    lim = limits(rows, rates)
+    mem = {} if args.no_memory else measure_memory(rows, quick, timeout=300 if quick else 1800)
+    figs, slopes = {}, {}
+    if not args.no_figures:
+        res = sweeps(quick)
+        figs = plot_sweeps(res, suffix)
+        slopes = {axis: {label: slope(*c) for label, c in r["curves"].items()}
+                  for axis, r in res.items()}
+        with open(os.path.join(HERE, f"sweeps{suffix}.json"), "w") as f:
+            json.dump(res, f, indent=1)
+    info = wl.machine_info()
+    load = (load0, os.getloadavg()[0], max([r.get("load", 0.0) for r in rows.values()] or [0]),
+            rate0, wl.gemm_rate())
+    out = os.path.join(HERE, f"RESULTS{suffix}.md")
+    write_report(out, rows, rates, lim, mem, figs, info, load, quick, time.time() - start,
+                 slopes)
+    if quick:
+        print("\ntime / spectralridge(auto) (> 1: spectralridge faster)")
+        print(ratio_table(rows))
+        print("\ngoals")
+        for goal, measured, met in goals(rows, lim, mem):
+            print(f"  [{'n/a' if met is None else 'met' if met else 'MISSED'}] {goal}: "
+                  f"{measured}")
+    if perturbed(load):
+        print("\n" + PERTURBED.replace("**", ""))
+    print(f"\nwrote {os.path.relpath(out, ROOT)} ({(time.time() - start) / 60:.1f} min)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
