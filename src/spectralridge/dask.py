@@ -319,6 +319,11 @@ def _cross_block(X, Y, w, ym, labels=None, *, xm, K, fit_intercept):
     return out
 
 
+def _row_indices(w, block_info=None):
+    start = block_info[0]["array-location"][0][0]
+    return np.arange(start, start + w.shape[0])
+
+
 def _contiguous_labels(rows, bounds):
     return np.searchsorted(bounds, rows, side="right") - 1
 
@@ -738,7 +743,9 @@ class DaskRidgeSolver:
         self._X, self._Y, self._w = X, Y, w
         n, p = X.shape
         self.n_features_in_ = p
-        self._rows = da.arange(n, chunks=(X.chunks[0],))
+        # global row indices, derived from the weights' blocks rather than a separate root
+        # task: under distributed, separate roots let the data blocks run ahead of their use
+        self._rows = w.map_blocks(_row_indices, dtype=np.int64)
         self._K, self._labels = 1, None
         if folds is not None:
             self._K, self._labels = folds(self._rows)
