@@ -307,3 +307,13 @@ def test_no_warnings_on_ordinary_use():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sr.RidgeSolver(X, y).coef(np.logspace(-3, 3, 5))
+
+
+def test_solver_pickles_and_keeps_working():
+    import pickle
+    X, Y = make_data(40, 5, 2)
+    solver = sr.RidgeSolver(X, Y)
+    solver.loo([1e-6, 1e6])  # forms U and the cached casts
+    clone = pickle.loads(pickle.dumps(solver))
+    assert_allclose(clone.coef([0.0, 1.0]), solver.coef([0.0, 1.0]), rtol=1e-14)
+    assert_allclose(clone.loo([1e-6, 1e6]).scores, solver.loo([1e-6, 1e6]).scores, rtol=1e-14)

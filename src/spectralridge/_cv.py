@@ -69,6 +69,12 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     >>> bool(result.best_alpha[0] < result.best_alpha[1])  # noisier target, more shrinkage
     True
     """
+    from .dask import is_dask_input  # never imports Dask itself
+    if is_dask_input(X, Y, sample_weight):
+        from .dask import dask_ridge_cv
+        return dask_ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
+                             scoring=scoring, rule=rule, fit_intercept=fit_intercept,
+                             sample_weight=sample_weight, method=method, groups=groups)
     solver = RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=sample_weight,
                          method=method)
     scoring = check_scoring(scoring)

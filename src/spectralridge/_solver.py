@@ -80,6 +80,13 @@ class RidgeSolver:
     array([3.   , 1.365])
     """
 
+    def __new__(cls, X=None, Y=None, **kwargs):
+        from .dask import is_dask_input  # never imports Dask itself
+        if cls is RidgeSolver and is_dask_input(X, Y, kwargs.get("sample_weight")):
+            from .dask import DaskRidgeSolver
+            return DaskRidgeSolver(X, Y, **kwargs)
+        return super().__new__(cls)
+
     def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto"):
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self._requested_method = check_method(method)
@@ -90,6 +97,13 @@ class RidgeSolver:
         if method == "auto":
             method = "gram" if X.shape[0] >= X.shape[1] else "kernel"
         self._spectrum = decompose(X, Y, self._centering, method)
+        self._lock = threading.Lock()
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     # -- decomposition ---------------------------------------------------------------------

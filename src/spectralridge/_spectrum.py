@@ -111,6 +111,14 @@ class Spectrum:
         self._lock = threading.Lock()
         self._casts = {}
 
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_casts")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._casts = {}
+
     def cast(self, name, dtype):
         """Factor `name` ('U' or 'V') as a C-contiguous array of `dtype`, cached."""
         key = (name, np.dtype(dtype))
