@@ -111,7 +111,7 @@ def _split_sse(solver, splits, alphas, scoring):
     downdate = None
     if solver._requested_method in ("auto", "gram") and n >= p and \
             all(_partitions(train, test, n) for train, test in splits):
-        downdate = _GramDowndate(X, Y, c)
+        downdate = _GramDowndate(X, Y, c, solver._spectrum_for(alphas))
     held_out_weight = 0.0
     no_scaling = np.empty((0, alphas.size), dtype=Y.dtype)
     for i, (train, test) in enumerate(splits):
@@ -178,13 +178,21 @@ def _held_out_basis(X_test, sw_test, xm, spectrum):
 
 
 class _GramDowndate:
-    """Training-set Grams as the full Gram minus the held-out rows' Gram."""
+    """Training-set Grams as the full Gram minus the held-out rows' Gram.
 
-    def __init__(self, X, Y, centering):
+    The full-data ``G = Xc^T Xc = V diag(s^2) V^T`` and ``P = Xc^T Yc = V diag(s) R`` come
+    from the full-data `spectrum` (exact up to rounding of order eps s_max^2): no pass over
+    the data beyond the held-out rows.
+    """
+
+    def __init__(self, X, Y, centering, spectrum):
         self.X, self.Y, self.c = X, Y, centering
         self.Xs = centering.center_X(X)  # sw (X - global mean)
-        self.G = _gram(self.Xs, gram=True)
-        self.P = self._cross(self.Xs, Y, centering.sw)
+        V = spectrum.V
+        self.G = np.empty((V.shape[0], V.shape[0]))
+        _core.gemm(np.ascontiguousarray(V * spectrum.lam), V, self.G, trans_b=True)
+        self.P = np.empty((V.shape[0], Y.shape[1]), dtype=Y.dtype)
+        _core.gemm(np.ascontiguousarray(V * spectrum.s, dtype=Y.dtype), spectrum.R, self.P)
         self.s1 = weighted_sum(centering.sw, self.Xs)  # sum w (x - mean): 0 up to rounding
         self.t1 = weighted_sum(np.square(centering.sw), Y, centering.ym)
 
