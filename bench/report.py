@@ -47,10 +47,17 @@ def run_suite(quick, json_path, pytest_args=()):
     return rc
 
 
-def load_timings(json_path):
-    with open(json_path) as f:
-        data = json.load(f)
+def load_timings(json_paths):
+    """Rows by (workload, impl) and gemm rates; later files replace earlier rows."""
     rows, rates = {}, {}
+    for path in json_paths:
+        with open(path) as f:
+            data = json.load(f)
+        _load(data, rows, rates)
+    return rows, rates
+
+
+def _load(data, rows, rates):
     for b in data["benchmarks"]:
         x, st = b["extra_info"], b["stats"]
         if x.get("role") == "machine":
@@ -59,7 +66,29 @@ def load_timings(json_path):
         rows[(x["workload"], x["impl"])] = dict(
             x, median=st["median"] * x["scale"], raw_median=st["median"],
             q1=st["q1"] * x["scale"], q3=st["q3"] * x["scale"], rounds=st["rounds"])
-    return rows, rates, data
+
+
+def merge_json(path, update):
+    """Replace (by test id) or add the benchmarks of `update` in the JSON file `path`."""
+    with open(path) as f:
+        base = json.load(f)
+    with open(update) as f:
+        new = json.load(f)
+    fresh = {b["fullname"]: b for b in new["benchmarks"]}
+    base["benchmarks"] = [fresh.pop(b["fullname"], b) for b in base["benchmarks"]]
+    base["benchmarks"] += list(fresh.values())
+    with open(path, "w") as f:
+        json.dump(base, f, indent=1)
+
+
+def disturbed_rows(rows, rates):
+    """Rows whose dgemm rate just before or after was > 20% below the run's best."""
+    seen = [min(r["gemm_before"], r["gemm_after"]) for r in rows.values() if "gemm_before" in r]
+    if not seen:
+        return set()
+    best = max(seen)
+    return {key for key, r in rows.items() if "gemm_before" in r
+            and min(r["gemm_before"], r["gemm_after"]) < 0.8 * best}
 
 
 # -- 2. memory ---------------------------------------------------------------------------------
@@ -85,6 +114,7 @@ def measure_memory(rows, quick, timeout):
 
 # -- 3. sweeps for the figures -----------------------------------------------------------------
 def _median_time(fn, repeats, cap):
+    time.sleep(0.2)  # let the previous implementation's BLAS threads stop spinning
     t = time.perf_counter()
     fn()
     first = time.perf_counter() - t
@@ -296,7 +326,7 @@ def goals(rows, lim, mem):
     return out
 
 
-def workload_table(name, rows, lim, mem):
+def workload_table(name, rows, lim, mem, disturbed=()):
     w = wl.WORKLOADS[name]
     mine = [(impl, r) for (wn, impl), r in rows.items() if wn == name]
     if not mine:
@@ -318,7 +348,8 @@ def workload_table(name, rows, lim, mem):
             label += f" (timed on a subset, x{r['scale']:g})"
         m = mem.get((name, impl), {})
         ratio = r["median"] / sr_t if sr_t else None
-        lines.append(f"| `{impl}`: {label} | {fmt_t(r['median'])} | "
+        flag = " (disturbed?)" if (name, impl) in disturbed else ""
+        lines.append(f"| `{impl}`: {label} | {fmt_t(r['median'])}{flag} | "
                      f"{fmt_t(r['q3'] - r['q1'])} | {r['rounds']} | {fmt_r(ratio)} | "
                      f"{fmt_mem(m, 'peak')} | {fmt_mem(m, 'increment')} | {r['check']} |")
     if name in lim:
@@ -424,12 +455,15 @@ NOTES = """## Method
 """
 
 
-def write_report(path, rows, rates, lim, mem, figs, info, load, quick, elapsed, slopes):
+def write_report(path, rows, rates, lim, mem, figs, info, load, quick, elapsed, slopes,
+                 disturbed):
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     lines = [f"# spectralridge benchmarks{' (quick sizes)' if quick else ''}", "",
              f"Generated {now} by `python bench/report.py{' --quick' if quick else ''}` "
              f"in {elapsed / 60:.1f} min.", ""]
     lines += machine_section(info, rates, load)
+    if disturbed:
+        lines += [_disturbed_text(disturbed) + " They are marked (disturbed?) below.", ""]
     lines += ["## Goals", ""]
     if quick:
         lines += ["Quick sizes: the goals are set for the full sizes; these are indicative only.",
@@ -441,7 +475,7 @@ def write_report(path, rows, rates, lim, mem, figs, info, load, quick, elapsed, 
         lines.append(f"| {goal} | {measured} | {status} |")
     lines += ["", "## Workloads", ""]
     for name in wl.WORKLOADS:
-        lines += workload_table(name, rows, lim, mem)
+        lines += workload_table(name, rows, lim, mem, disturbed)
     if figs:
         lines += ["## Scaling", ""]
         for axis, name in figs.items():
@@ -458,36 +492,61 @@ def write_report(path, rows, rates, lim, mem, figs, info, load, quick, elapsed, 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (about 3 minutes)")
-    ap.add_argument("--json", help="reuse this pytest-benchmark JSON instead of running pytest")
-    ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
-    ap.add_argument("--no-figures", action="store_true", help="skip the sweeps and figures")
-    ap.add_argument("--pytest-args", default="", help="extra pytest arguments (e.g. '-k loo')")
+    ap.add_argument("--json", nargs="+", help="report from these pytest-benchmark JSON files "
+                    "(later ones replace earlier rows) instead of running pytest")
+    ap.add_argument("--rerun", metavar="PATTERN", help="time again only the cases matching "
+                    "this pytest -k pattern and merge them into bench/benchmark[-quick].json")
+    ap.add_argument("--no-memory", action="store_true",
+                    help="reuse bench/memory[-quick].json instead of measuring memory")
+    ap.add_argument("--no-figures", action="store_true",
+                    help="reuse bench/sweeps[-quick].json instead of running the sweeps")
+    ap.add_argument("--pytest-args", default="", help="extra pytest arguments")
     args = ap.parse_args(argv)
     quick = args.quick or wl.quick_from_env()
     suffix = "-quick" if quick else ""
     start = time.time()
     load0 = os.getloadavg()[0]
-    json_path = args.json or os.path.join(HERE, f"benchmark{suffix}.json")
     rate0 = wl.gemm_rate()
-    if not args.json:
+    json_path = os.path.join(HERE, f"benchmark{suffix}.json")
+    if args.rerun:
+        # Time again the cases matching the pattern; replace them in the existing JSON.
+        tmp = os.path.join(HERE, f"benchmark-rerun{suffix}.json")
+        run_suite(quick, tmp, ["-k", args.rerun, *args.pytest_args.split()])
+        merge_json(json_path, tmp)
+        os.remove(tmp)
+    elif not args.json:
         run_suite(quick, json_path, args.pytest_args.split())
-    rows, rates, _ = load_timings(json_path)
+    rows, rates = load_timings(args.json or [json_path])
+    disturbed = disturbed_rows(rows, rates)
     lim = limits(rows, rates)
-    mem = {} if args.no_memory else measure_memory(rows, quick, timeout=300 if quick else 1800)
-    figs, slopes = {}, {}
-    if not args.no_figures:
+
+    mem_path = os.path.join(HERE, f"memory{suffix}.json")
+    if args.no_memory:
+        mem = _read_keyed(mem_path)
+    else:
+        mem = measure_memory(rows, quick, timeout=300 if quick else 1800)
+        _write_keyed(mem_path, mem)
+
+    sweep_path = os.path.join(HERE, f"sweeps{suffix}.json")
+    if args.no_figures:
+        res = {}
+        if os.path.exists(sweep_path):
+            with open(sweep_path) as f:
+                res = json.load(f)
+    else:
         res = sweeps(quick)
-        figs = plot_sweeps(res, suffix)
-        slopes = {axis: {label: slope(*c) for label, c in r["curves"].items()}
-                  for axis, r in res.items()}
-        with open(os.path.join(HERE, f"sweeps{suffix}.json"), "w") as f:
+        with open(sweep_path, "w") as f:
             json.dump(res, f, indent=1)
+    figs = plot_sweeps(res, suffix) if res else {}
+    slopes = {axis: {label: slope(*c) for label, c in r["curves"].items()}
+              for axis, r in res.items()}
+
     info = wl.machine_info()
     load = (load0, os.getloadavg()[0], max([r.get("load", 0.0) for r in rows.values()] or [0]),
             rate0, wl.gemm_rate())
     out = os.path.join(HERE, f"RESULTS{suffix}.md")
     write_report(out, rows, rates, lim, mem, figs, info, load, quick, time.time() - start,
-                 slopes)
+                 slopes, disturbed)
     if quick:
         print("\ntime / spectralridge(auto) (> 1: spectralridge faster)")
         print(ratio_table(rows))
@@ -497,8 +556,31 @@ def main(argv=None):
                   f"{measured}")
     if perturbed(load):
         print("\n" + PERTURBED.replace("**", ""))
+    if disturbed:
+        print("\n" + _disturbed_text(disturbed))
     print(f"\nwrote {os.path.relpath(out, ROOT)} ({(time.time() - start) / 60:.1f} min)")
     return 0
+
+
+def _disturbed_text(disturbed):
+    if not disturbed:
+        return ""
+    names = ", ".join(f"{w}/{i}" for w, i in sorted(disturbed))
+    return (f"Rows whose dgemm rate just before or after their timing was more than 20% "
+            f"below the run's best (possibly disturbed by other processes): {names}. Rerun "
+            f"them with `python bench/report.py --rerun PATTERN`.")
+
+
+def _write_keyed(path, mapping):
+    with open(path, "w") as f:
+        json.dump([[list(k), v] for k, v in mapping.items()], f, indent=1)
+
+
+def _read_keyed(path):
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return {tuple(k): v for k, v in json.load(f)}
 
 
 if __name__ == "__main__":
