@@ -421,7 +421,26 @@ class RidgeSolver:
             dtype=self.dtype, cv=cv, name=path.name, rule=rule, score_se=score_se)
 
 
-class FilterPath:
+class FilterGrid:
+    """A filter over a grid of parameter values: the part that needs no data."""
+
+    def __init__(self, solver, flt, grid, scalar, name):
+        self._solver, self.filter = solver, flt
+        self.grid, self._scalar, self.name = grid, scalar, name
+
+    def _squeeze(self, out):
+        return out[0] if self._scalar else out
+
+    @property
+    def factors(self):
+        return self._squeeze(self.filter.fit)
+
+    @property
+    def dof(self):
+        return self._squeeze(self.filter.dof)
+
+
+class FilterPath(FilterGrid):
     """One spectral filter family over a grid, on a solver's decomposition.
 
     Made by :meth:`RidgeSolver.ridge`, :meth:`RidgeSolver.early_stopping` and
@@ -441,19 +460,8 @@ class FilterPath:
     """
 
     def __init__(self, solver, spectrum, flt, grid, scalar, name):
-        self._solver, self.spectrum, self.filter = solver, spectrum, flt
-        self.grid, self._scalar, self.name = grid, scalar, name
-
-    def _squeeze(self, out):
-        return out[0] if self._scalar else out
-
-    @property
-    def factors(self):
-        return self._squeeze(self.filter.fit)
-
-    @property
-    def dof(self):
-        return self._squeeze(self.filter.dof)
+        super().__init__(solver, flt, grid, scalar, name)
+        self.spectrum = spectrum
 
     def _apply(self, B, offset):
         """``B @ diag(fit / s) R + offset`` for every grid value: (m, q, k)."""

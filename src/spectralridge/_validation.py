@@ -85,23 +85,8 @@ def check_data(X, Y, sample_weight=None):
     y_was_1d : bool
     """
     X = as_array(X, "X", ndims=(2,))
-    Y = as_array(Y, "Y", ndims=(1, 2))
-    n_samples, n_features = X.shape
-    if n_samples == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
-                         "of 1 is required.")
-    if n_features == 0:
-        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
-                         "of 1 is required.")
-    y_was_1d = Y.ndim == 1
-    if y_was_1d:
-        Y = Y[:, None]
-    if Y.shape[0] != n_samples:
-        raise ValueError(f"X and Y must have the same number of samples; got "
-                         f"X.shape={X.shape} and Y.shape={Y.shape}.")
-    if Y.shape[1] == 0:
-        raise ValueError(f"Y must have at least one target, got Y.shape={Y.shape}.")
-    for value, what in ((n_samples, "n_samples"), (n_features, "n_features"),
+    Y, y_was_1d = check_shapes(X, as_array(Y, "Y", ndims=(1, 2)))
+    for value, what in ((X.shape[0], "n_samples"), (X.shape[1], "n_features"),
                         (Y.shape[1], "n_targets")):
         _check_blas_dim(value, what)
     dtype = np.float32 if X.dtype == np.float32 and Y.dtype == np.float32 else np.float64
@@ -109,8 +94,30 @@ def check_data(X, Y, sample_weight=None):
     Y = np.ascontiguousarray(Y, dtype=dtype)
     w = None
     if sample_weight is not None:
-        w = check_sample_weight(sample_weight, n_samples)
+        w = check_sample_weight(sample_weight, X.shape[0])
     return X, Y, w, y_was_1d
+
+
+def check_shapes(X, Y):
+    """Shape rules of the training data (NumPy or Dask arrays of ndim 2 and 1-2).
+
+    Returns `Y` as 2-D and whether it was 1-D.
+    """
+    if X.shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
+    if X.shape[1] == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
+    y_was_1d = Y.ndim == 1
+    if y_was_1d:
+        Y = Y[:, None]
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"X and Y must have the same number of samples; got "
+                         f"X.shape={X.shape} and Y.shape={Y.shape}.")
+    if Y.shape[1] == 0:
+        raise ValueError(f"Y must have at least one target, got Y.shape={Y.shape}.")
+    return Y, y_was_1d
 
 
 def check_sample_weight(sample_weight, n_samples):

@@ -66,10 +66,11 @@ from scipy.optimize import brentq
 
 from . import _core, _scores
 from ._filters import early_stopping_filter, ridge_filter, truncation_filter
+from ._solver import FilterGrid
 from ._spectrum import Spectrum, _eigh, _gram_rank, _svd, weighted_sum
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
                           check_finite, check_lr, check_n_components, check_sample_weight,
-                          check_scoring, check_steps, warn_if_divergent)
+                          check_scoring, check_shapes, check_steps, warn_if_divergent)
 
 __all__ = ["DaskFilterPath", "DaskRidgeSolver", "dask_ridge_cv", "dask_ridge_path",
            "is_dask_input"]
@@ -147,20 +148,7 @@ def _prepare(X, Y, sample_weight):
     X = _check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
     Y = _check_dask_array(Y, "Y", (1, 2)) if y_dask else as_array(Y, "Y", ndims=(1, 2))
     n, p = X.shape
-    if n == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
-                         "of 1 is required.")
-    if p == 0:
-        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
-                         "of 1 is required.")
-    y_was_1d = Y.ndim == 1
-    if y_was_1d:
-        Y = Y[:, None]
-    if Y.shape[0] != n:
-        raise ValueError(f"X and Y must have the same number of samples; got "
-                         f"X.shape={X.shape} and Y.shape={Y.shape}.")
-    if Y.shape[1] == 0:
-        raise ValueError(f"Y must have at least one target, got Y.shape={Y.shape}.")
+    Y, y_was_1d = check_shapes(X, Y)
     dtype = np.float32 if X.dtype == np.float32 and Y.dtype == np.float32 else np.float64
     if not x_dask:
         X = da.from_array(X, chunks=(Y.chunks[0] if y_dask else -1, -1))
@@ -1051,7 +1039,7 @@ class DaskRidgeSolver:
                             out[m:])
 
 
-class DaskFilterPath:
+class DaskFilterPath(FilterGrid):
     """One spectral filter family over a grid on a :class:`DaskRidgeSolver`.
 
     The counterpart of :class:`~spectralridge.FilterPath`: ``grid``, ``name``, ``factors`` and
@@ -1059,20 +1047,8 @@ class DaskFilterPath:
     """
 
     def __init__(self, solver, state, flt, grid, scalar, name):
-        self._solver, self._state, self.filter = solver, state, flt
-        self._decomp = state.full
-        self.grid, self._scalar, self.name = grid, scalar, name
-
-    def _squeeze(self, out):
-        return out[0] if self._scalar else out
-
-    @property
-    def factors(self):
-        return self._squeeze(self.filter.fit)
-
-    @property
-    def dof(self):
-        return self._squeeze(self.filter.dof)
+        super().__init__(solver, flt, grid, scalar, name)
+        self._state, self._decomp = state, state.full
 
     def _ctx(self, **kw):
         return self._solver._ctx(self._state, self.filter, self.grid, self.name, **kw)
