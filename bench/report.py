@@ -50,11 +50,13 @@ def run_suite(quick, json_path, pytest_args=()):
 def load_timings(json_paths):
     """Rows by (workload, impl) and gemm rates; later files replace earlier rows."""
     rows, rates = {}, {}
+    meta = {}
     for path in json_paths:
         with open(path) as f:
             data = json.load(f)
         _load(data, rows, rates)
-    return rows, rates
+        meta = {"commit_info": data.get("commit_info", {}), "datetime": data.get("datetime")}
+    return rows, rates, meta
 
 
 def _load(data, rows, rates):
@@ -391,6 +393,46 @@ PERTURBED = ("**Warning: the timings look perturbed by other processes** (load a
              "`python bench/report.py` on a quiet machine.")
 
 
+def git_state():
+    """Commit of the checkout and whether src/ has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT, text=True,
+                               capture_output=True, check=True).stdout.strip()
+        return head + (" (src/ with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def pool_fight(quick):
+    """ms per sklearn Ridge(alpha).fit on path-single's data: default BLAS threads vs one.
+
+    Ridge.fit alternates NumPy's BLAS (X^T X) and SciPy's LAPACK (the solve): with both
+    OpenBLAS pools at 2 threads they compete for the cores (DESIGN.md section 6).
+    """
+    try:
+        from sklearn.linear_model import Ridge
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    d = wl.get_data("path-single", quick)
+
+    def per_fit(count=10):
+        time.sleep(0.2)
+        t = time.perf_counter()
+        for a in d.alphas[:count]:
+            Ridge(alpha=a).fit(d.X, d.Y)
+        return (time.perf_counter() - t) / count
+
+    per_fit(2)
+    default = per_fit()
+    with threadpool_limits(1):
+        single = per_fit()
+    wl.clear_data()
+    return default, single
+
+
 def machine_section(info, rates, load):
     v = info["versions"]
     lines = ["## Machine", "",
@@ -398,6 +440,7 @@ def machine_section(info, rates, load):
              "- Python " + v["python"] + ", " + ", ".join(
                  f"{k} {v[k]}" for k in ("numpy", "scipy", "sklearn", "himalaya", "fracridge",
                                          "spectralridge")),
+             f"- spectralridge commit {info.get('commit', 'unknown')}",
              "- BLAS (threadpoolctl): " + "; ".join(
                  f"{p.get('internal_api')} {p.get('version')} ({p.get('prefix')}, "
                  f"{os.path.basename(os.path.dirname(p.get('filepath', '')))}) "
@@ -456,7 +499,7 @@ NOTES = """## Method
 
 
 def write_report(path, rows, rates, lim, mem, figs, info, load, quick, elapsed, slopes,
-                 disturbed):
+                 disturbed, fight=None):
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     lines = [f"# spectralridge benchmarks{' (quick sizes)' if quick else ''}", "",
              f"Generated {now} by `python bench/report.py{' --quick' if quick else ''}` "
@@ -485,6 +528,15 @@ def write_report(path, rows, rates, lim, mem, figs, info, load, quick, elapsed, 
                 f"{label} {s:.2f}" for label, s in slopes[axis].items()))
             lines.append("")
     lines.append(NOTES)
+    if fight:
+        lines += ["- Peers run in their default configuration (both OpenBLAS pools at their "
+                  "default thread count). scikit-learn's `Ridge.fit` alternates NumPy's BLAS "
+                  "and SciPy's LAPACK, whose pools then compete for the cores (DESIGN.md "
+                  f"section 6): measured here {fight[0] * 1e3:.1f} ms per fit on path-single's "
+                  f"data by default, {fight[1] * 1e3:.1f} ms under `threadpool_limits(1)`. "
+                  "The rows built on Ridge.fit (per-alpha refit, GridSearchCV) would be that "
+                  "much faster single-threaded; RidgeCV's leave-one-out, dominated by large "
+                  "NumPy matrix products, is fastest with the default threads.", ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
 
@@ -516,7 +568,7 @@ def main(argv=None):
         os.remove(tmp)
     elif not args.json:
         run_suite(quick, json_path, args.pytest_args.split())
-    rows, rates = load_timings(args.json or [json_path])
+    rows, rates, meta = load_timings(args.json or [json_path])
     disturbed = disturbed_rows(rows, rates)
     lim = limits(rows, rates)
 
@@ -542,11 +594,16 @@ def main(argv=None):
               for axis, r in res.items()}
 
     info = wl.machine_info()
+    ci = meta.get("commit_info") or {}
+    info["commit"] = (f"{ci['id'][:7]}{' (dirty checkout)' if ci.get('dirty') else ''}, "
+                      f"timings written {meta.get('datetime', '?')[:16]} UTC"
+                      if ci.get("id") else git_state())
+    fight = pool_fight(quick)
     load = (load0, os.getloadavg()[0], max([r.get("load", 0.0) for r in rows.values()] or [0]),
             rate0, wl.gemm_rate())
     out = os.path.join(HERE, f"RESULTS{suffix}.md")
     write_report(out, rows, rates, lim, mem, figs, info, load, quick, time.time() - start,
-                 slopes, disturbed)
+                 slopes, disturbed, fight)
     if quick:
         print("\ntime / spectralridge(auto) (> 1: spectralridge faster)")
         print(ratio_table(rows))
