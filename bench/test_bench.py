@@ -59,15 +59,17 @@ def test_workload(benchmark, quick, workload, impl):
         multiply_adds=wl.limit_multiply_adds(d),
         multiply_adds_complete=wl.limit_multiply_adds(d, complete=True))
     if benchmark.enabled:
-        # dgemm rate just before and after: a drop flags timings disturbed by other processes.
+        # dgemm rate and copy bandwidth just before and after: a drop flags timings disturbed
+        # by other processes (or other tenants of the host).
         # The pauses let the BLAS threads of the previous calls (NumPy's or SciPy's OpenBLAS
         # pool) stop spinning; otherwise the two pools fight for the cores (DESIGN.md sec. 6).
         time.sleep(0.2)
-        before = wl.gemm_rate(size=1000, repeats=3)
+        before = wl.gemm_rate(size=1000, repeats=3), wl.copy_bandwidth()
         benchmark.pedantic(call, rounds=_rounds(first, quick), iterations=1)
         time.sleep(0.2)
-        benchmark.extra_info.update(gemm_before=before,
-                                    gemm_after=wl.gemm_rate(size=1000, repeats=3))
+        benchmark.extra_info.update(gemm_before=before[0], bandwidth_before=before[1],
+                                    gemm_after=wl.gemm_rate(size=1000, repeats=3),
+                                    bandwidth_after=wl.copy_bandwidth())
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -451,6 +451,23 @@ def gemm_rate(dtype="float64", size=1500, repeats=7):
     return size ** 3 / float(np.median(times))
 
 
+def copy_bandwidth(mib=128, repeats=5):
+    """Bytes per second read + written by a large array copy (median of repeats).
+
+    With the gemm rate, the probe of disturbances: the SVD and the leave-one-out epilogues
+    are sensitive to the memory bandwidth, which other tenants of a virtual machine share.
+    """
+    a = np.ones(mib * 2 ** 20 // 8)
+    b = np.empty_like(a)
+    np.copyto(b, a)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        np.copyto(b, a)
+        times.append(time.perf_counter() - t)
+    return 2 * a.nbytes / float(np.median(times))
+
+
 # -- registry ----------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Impl:
