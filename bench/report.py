@@ -627,10 +627,12 @@ def _disturbed_text(disturbed):
     if not disturbed:
         return ""
     names = ", ".join(f"{w}/{i}" for w, i in sorted(disturbed))
+    groups = " or ".join(sorted({f"{w}/" for w, _ in disturbed}))
     return (f"Rows whose dgemm rate or copy bandwidth just before or after their timing was "
             f"more than 20% below the run's best (possibly disturbed by other processes or "
-            f"tenants of the host): {names}. Rerun them with "
-            f"`python bench/report.py --rerun PATTERN`.")
+            f"tenants of the host): {names}. Rerun their whole workloads, so that the ratios "
+            f"compare timings of one period: `python bench/report.py --rerun "
+            f"\"{groups}\" --no-memory --no-figures`.")
 
 
 def _write_keyed(path, mapping):

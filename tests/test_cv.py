@@ -121,6 +121,20 @@ def test_kfold_against_brute_force(method, shape, fit_intercept, weighted, dtype
     assert_allclose(result.best_alpha, ALPHAS[np.argmin(expected, axis=0)])
 
 
+@pytest.mark.parametrize("k, m", [(None, 300), (3, 100), (300, 3)])
+def test_fused_kernel_blocks_of_targets_and_alphas(k, m):
+    """Targets in blocks of 256 and few targets batched across alphas, with remainders."""
+    n = 16
+    X, Y = make_data(n, 4, k)
+    alphas = np.logspace(-2, 3, m)
+    folds = np.array_split(np.arange(n), 3)
+    kfold = [(np.setdiff1d(np.arange(n), f), f) for f in folds]
+    loo = [(np.delete(np.arange(n), i), np.array([i])) for i in range(n)]
+    for cv, splits in (("loo", loo), (kfold, kfold)):
+        assert_allclose(sr.ridge_cv(X, Y, alphas, cv=cv).scores,
+                        brute_force_scores(X, Y, alphas, splits, True, None), rtol=1e-9)
+
+
 def test_kfold_matches_sklearn_splitters_and_pairs():
     sk = pytest.importorskip("sklearn.model_selection")
     X, y = make_data(50, 5)

@@ -302,6 +302,22 @@ def test_large_target_count_is_blocked():
     assert_allclose(solver.intercept(2.0), b, rtol=1e-10)
 
 
+@pytest.mark.parametrize("k", [2, 7])
+def test_few_targets_batched_across_alphas(k):
+    # few targets share one GEMM across alphas (batches of 256 // k, with a remainder)
+    X, Y = make_data(30, 5, k)
+    alphas = np.logspace(-2, 4, 300)
+    solver = sr.RidgeSolver(X, Y)
+    X_new = make_data(4, 5, seed=5)[0]
+    coef, intercept, pred = solver.coef(alphas), solver.intercept(alphas), \
+        solver.predict(X_new, alphas)
+    for i in (0, 255 // k, 256 // k, 299):
+        W, b = ridge_oracle(X, Y, alphas[i])
+        assert_allclose(coef[i], W, rtol=1e-10, atol=1e-12)
+        assert_allclose(intercept[i], b, rtol=1e-10)
+        assert_allclose(pred[i], X_new @ W + b, rtol=1e-10)
+
+
 def test_no_warnings_on_ordinary_use():
     X, y = make_data(30, 4)
     with warnings.catch_warnings():

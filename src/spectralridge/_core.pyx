@@ -24,11 +24,6 @@ cdef enum:
     # GEMM near peak.
     PROJECT_VALUES = 1 << 22
 
-cpdef enum ResidualBase:  # what `sse` adds the filtered fit to
-    BASE_TARGETS = 0
-    BASE_RESIDUAL = 1
-    BASE_ZERO = 2
-
 
 cdef void _gemm(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
                 floating alpha, const floating *A, Py_ssize_t lda,
@@ -99,18 +94,33 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
             _gemm(False, True, m, q, r, <floating>1, &work[0, 0], max(r, 1),
                   &B[0, 0], max(r, 1), beta, &out[0, 0, 0], q)
         return
-    work = np.empty((max(r, 1), k), dtype=dtype)
+    # Few targets share a GEMM across alphas (as in `sse`), then are copied out per alpha.
+    cdef Py_ssize_t batch = min(m, max(1, TARGET_BLOCK // k)), a0, na
+    work = np.empty((max(r, 1), batch * k), dtype=dtype)
+    cdef floating[:, ::1] fit = np.empty((q if batch > 1 else 0, batch * k), dtype=dtype)
     with nogil:
-        for a in range(m):
+        a0 = 0
+        while a0 < m:
+            na = min(batch, m - a0)
             for i in range(r):
-                for t in range(k):
-                    work[i, t] = F[a, i] * R[i, t]
-            if shifted:
-                for j in range(q):
+                for j in range(na):
                     for t in range(k):
-                        out[a, j, t] = offset[t]
-            _gemm(False, False, q, k, r, <floating>1, &B[0, 0], max(r, 1),
-                  &work[0, 0], k, beta, &out[a, 0, 0], k)
+                        work[i, j * k + t] = F[a0 + j, i] * R[i, t]
+            if batch == 1:
+                if shifted:
+                    for j in range(q):
+                        for t in range(k):
+                            out[a0, j, t] = offset[t]
+                _gemm(False, False, q, k, r, <floating>1, &B[0, 0], max(r, 1),
+                      &work[0, 0], k, beta, &out[a0, 0, 0], k)
+            else:
+                _gemm(False, False, q, na * k, r, <floating>1, &B[0, 0], max(r, 1),
+                      &work[0, 0], batch * k, <floating>0, &fit[0, 0], batch * k)
+                for a in range(na):
+                    for j in range(q):
+                        for t in range(k):
+                            out[a0 + a, j, t] = fit[j, a * k + t] + (offset[t] if shifted else 0)
+            a0 += na
 
 
 cdef void _centre_block(const floating[:, ::1] Y, const floating[::1] ym,
@@ -155,21 +165,22 @@ def project(const floating[:, ::1] B, const floating[:, ::1] Y,
 
 def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::1] F,
         const floating[:, ::1] Y, const floating[::1] ym, const floating[::1] sw,
-        const floating[:, ::1] S, int base, double[:, ::1] out):
+        const floating[:, ::1] S, bint targets, double[:, ::1] out):
     """Accumulate ``out[a, t] += sum_i (S[i, a] * E_a[i, t])^2`` for residuals
-    ``E_a = base + B @ (F[a][:, None] * R)``.
+    ``E_a = Yc + B @ (F[a][:, None] * R)``, or ``B @ (F[a][:, None] * R)`` without `targets`.
 
-    The fused residual kernel of cross-validation. `base` is ``Yc = sw * (Y - ym)`` as in
-    ``project`` (``BASE_TARGETS``: held-out folds, with F minus the coefficient factors),
-    ``Yc - B @ R`` (``BASE_RESIDUAL``) or zero (``BASE_ZERO``, when B spans every direction
-    of Yc). Leave-one-out passes one of the latter two with the residual factors
-    ``a / (s^2 + a)``: the residual is the part of Yc outside the span of B plus the shrunk
-    part, free of cancellation at small alphas. ``S`` (q, m) scales each residual (``1 / (1 - h_i)`` for
-    leave-one-out), or is empty (shape (0, m)). B (q, r), R (r, k), F (m, r), Y (q, k),
-    out (m, k) in float64 whatever the dtype of the data. Scratch: (r + 2 q) x block floats.
+    The fused residual kernel of cross-validation, with ``Yc = sw * (Y - ym)`` as in
+    ``project``. Held-out folds and leave-one-out pass minus the fit factors; leave-one-out
+    passes the residual factors ``a / (s^2 + a)`` and no targets when B spans every
+    direction of Yc, so that the residual has no cancellation at small alphas. ``S`` (q, m)
+    scales each residual (``1 / (1 - h_i)`` for leave-one-out), or is empty (shape (0, m)).
+    B (q, r), R (r, k), F (m, r), Y (q, k),
+    out (m, k) in float64 whatever the dtype of the data. Few targets share a GEMM across
+    alphas (``TARGET_BLOCK`` columns of alpha-target pairs), so that one target is not a
+    matrix-vector product per alpha. Scratch: (r + 2 q) x TARGET_BLOCK floats.
     """
     cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = R.shape[1], m = F.shape[0]
-    cdef Py_ssize_t t0, kb, a, i, t
+    cdef Py_ssize_t t0, kb, a0, na, w, a, i, j, t
     cdef bint scaled = S.shape[0] > 0
     cdef floating d
     cdef double v
@@ -177,32 +188,40 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
             ym.shape[0] != k or sw.shape[0] != q or out.shape[0] != m or \
             out.shape[1] != k or (scaled and (S.shape[0] != q or S.shape[1] != m)):
         raise ValueError("sse: inconsistent shapes")
+    if k == 0 or m == 0:
+        return
     dtype = np.float32 if floating is float else np.float64
     cdef Py_ssize_t block = min(k, TARGET_BLOCK)
+    cdef Py_ssize_t alphas_per_gemm = min(m, max(1, TARGET_BLOCK // block))
     cdef floating[::1] resid = np.empty(q * block, dtype=dtype)
-    cdef floating[::1] fit = np.empty(q * block, dtype=dtype)
-    cdef floating[::1] fr = np.empty(max(r, 1) * block, dtype=dtype)
+    cdef floating[::1] fit = np.empty(q * block * alphas_per_gemm, dtype=dtype)
+    cdef floating[::1] fr = np.empty(max(r, 1) * block * alphas_per_gemm, dtype=dtype)
     with nogil:
         t0 = 0
         while t0 < k:
             kb = min(block, k - t0)
-            if base == BASE_ZERO:
+            if targets:
+                _centre_block(Y, ym, sw, t0, kb, &resid[0])
+            else:
                 for i in range(q * kb):
                     resid[i] = 0
-            else:
-                _centre_block(Y, ym, sw, t0, kb, &resid[0])
-            if base == BASE_RESIDUAL:
-                _gemm(False, False, q, kb, r, <floating>-1, &B[0, 0], max(r, 1),
-                      &R[0, t0], k, <floating>1, &resid[0], kb)
-            for a in range(m):
+            a0 = 0
+            while a0 < m:
+                # fit (q, na * kb) = B @ [F[a0] R, ..., F[a0 + na - 1] R] for this block
+                na = min(alphas_per_gemm, m - a0)
+                w = na * kb
                 for i in range(r):
-                    for t in range(kb):
-                        fr[i * kb + t] = F[a, i] * R[i, t0 + t]
-                _gemm(False, False, q, kb, r, <floating>1, &B[0, 0], max(r, 1),
-                      &fr[0], kb, <floating>0, &fit[0], kb)
+                    for j in range(na):
+                        for t in range(kb):
+                            fr[i * w + j * kb + t] = F[a0 + j, i] * R[i, t0 + t]
+                _gemm(False, False, q, w, r, <floating>1, &B[0, 0], max(r, 1),
+                      &fr[0], w, <floating>0, &fit[0], w)
                 for i in range(q):
-                    d = S[i, a] if scaled else 1
-                    for t in range(kb):
-                        v = <double>d * (<double>resid[i * kb + t] + fit[i * kb + t])
-                        out[a, t0 + t] += v * v
+                    for j in range(na):
+                        a = a0 + j
+                        d = S[i, a] if scaled else 1
+                        for t in range(kb):
+                            v = <double>d * (<double>resid[i * kb + t] + fit[i * w + j * kb + t])
+                            out[a, t0 + t] += v * v
+                a0 += na
             t0 += kb

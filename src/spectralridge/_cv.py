@@ -125,7 +125,7 @@ def _split_sse(solver, splits, alphas, scoring):
         F = -ridge_filter(spectrum.lam, alphas).coef_factors(spectrum.s).astype(Y.dtype)
         split_sse = np.zeros((m, k))
         _core.sse(B, spectrum.R, F, Y_test, ym.astype(Y.dtype), c.sw[test].astype(Y.dtype),
-                  no_scaling, _core.ResidualBase.BASE_TARGETS, split_sse)
+                  no_scaling, True, split_sse)
         out += split_sse
         split_weight = w[test].sum()
         held_out_weight += split_weight

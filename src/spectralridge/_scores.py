@@ -130,18 +130,18 @@ def hat_complement(spectrum, centering, flt, grid, name="alpha"):
 def loo_sse(spectrum, centering, Y, flt, grid, name="alpha"):
     """Weighted sum of squared exact leave-one-out errors: (m, k) float64.
 
-    ``e_i = (y_i - yhat_i) / (1 - h_i)``; the residuals ``sw (y - yhat) = (Yc - U R) +
-    U diag(1 - f) R`` come from the fused kernel, ``Yc - U R`` skipped where it vanishes.
+    ``e_i = (y_i - yhat_i) / (1 - h_i)`` with the residuals ``sw (y - yhat)`` from the fused
+    kernel: ``Yc - U diag(f) R``, or ``U diag(1 - f) R`` when U spans every direction of Yc.
     """
     dtype = Y.dtype
-    base = _core.ResidualBase.BASE_ZERO if spanning(spectrum, centering) else \
-        _core.ResidualBase.BASE_RESIDUAL
-    U, G = spectrum.cast("U", dtype), flt.resid.astype(dtype)
+    targets = not spanning(spectrum, centering)
+    U = spectrum.cast("U", dtype)
+    F = (-flt.fit if targets else flt.resid).astype(dtype)
     sw, ym = centering.sw.astype(dtype), centering.ym.astype(dtype)
     out = np.zeros((grid.size, Y.shape[1]))
     for block, one_minus_h in hat_complement(spectrum, centering, flt, grid, name):
         S = np.reciprocal(one_minus_h, out=one_minus_h).astype(dtype)
-        _core.sse(U, spectrum.R, np.ascontiguousarray(G[block]), Y, ym, sw, S, base,
+        _core.sse(U, spectrum.R, np.ascontiguousarray(F[block]), Y, ym, sw, S, targets,
                   out[block])
     return out
 
@@ -154,13 +154,12 @@ def loo_errors(spectrum, centering, Y, flt, grid, name="alpha"):
     U = spectrum.U
     R = spectrum.R.astype(np.float64)
     sw = centering.sw
-    base = np.zeros(Y.shape)
-    if not spanning(spectrum, centering):
-        base = sw[:, None] * np.subtract(Y, centering.ym, dtype=np.float64)
-        _core.gemm(U, R, base, alpha=-1.0, beta=1.0)
     errors = np.empty((grid.size,) + Y.shape)
-    _core.apply_filter(U, R, np.ascontiguousarray(flt.resid), np.empty(0), errors)
-    errors += base
+    targets = not spanning(spectrum, centering)  # as in loo_sse
+    _core.apply_filter(U, R, np.ascontiguousarray(-flt.fit if targets else flt.resid),
+                       np.empty(0), errors)
+    if targets:
+        errors += sw[:, None] * np.subtract(Y, centering.ym, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         for block, one_minus_h in hat_complement(spectrum, centering, flt, grid, name):
             errors[block] /= (sw[:, None] * one_minus_h).T[:, :, None]

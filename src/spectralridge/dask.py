@@ -488,9 +488,9 @@ def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
     if ctx.fit_intercept:
         outside -= wb / d.sum_w
     np.maximum(outside, 0.0, out=outside)
+    targets = not ctx.extra["spanning"]  # residuals as in _scores.loo_sse
     G = ctx.flt.resid
-    base = _core.ResidualBase.BASE_ZERO if ctx.extra["spanning"] else \
-        _core.ResidualBase.BASE_RESIDUAL
+    F = -ctx.flt.fit if targets else G
     Y = np.ascontiguousarray(Y, dtype=np.float64)
     out = np.zeros((m, Y.shape[1]))
     step = max(1, _scores.HAT_BLOCK // max(n, 1))
@@ -501,10 +501,10 @@ def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
         _core.gemm(U2, np.ascontiguousarray(G[block]), one_minus_h, trans_b=True, beta=1.0)
         _check_leverage(one_minus_h, wb, rows, ctx, a0)
         S = np.reciprocal(one_minus_h, out=one_minus_h)
-        Gb = np.ascontiguousarray(G[block])
+        Fb = np.ascontiguousarray(F[block])
         for t0 in range(0, n, LOO_TILE):  # a tile of U stays in cache across the alphas
             rows_t = slice(t0, t0 + LOO_TILE)
-            _core.sse(U[rows_t], R, Gb, Y[rows_t], ym, sw[rows_t], S[rows_t], base,
+            _core.sse(U[rows_t], R, Fb, Y[rows_t], ym, sw[rows_t], S[rows_t], targets,
                       out[block])
     return out[None]
 
