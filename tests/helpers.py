@@ -17,8 +17,9 @@ def make_data(n, p, k=None, *, seed=0, decay=1.0, dtype=np.float64, offset=3.0):
     return X.astype(dtype), Y.astype(dtype)
 
 
-def ridge_oracle(X, Y, alpha, fit_intercept=True, sample_weight=None):
-    """Direct solve of the normal equations of the weighted, centred problem (float64)."""
+def ridge_oracle(X, Y, alpha, fit_intercept=True, sample_weight=None, penalty_factor=None):
+    """Direct solve of the normal equations of the weighted, centred problem (float64);
+    the penalty ``alpha sum_j c_j W_j^2`` with `penalty_factor` c."""
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
@@ -35,5 +36,6 @@ def ridge_oracle(X, Y, alpha, fit_intercept=True, sample_weight=None):
                    int(np.count_nonzero(w)) - int(fit_intercept))
         W = Vt[:rank].T @ ((U[:, :rank].T @ Yc) / s[:rank].reshape(-1, *[1] * (Yc.ndim - 1)))
     else:
-        W = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(X.shape[1]), Xc.T @ Yc)
+        c = np.ones(X.shape[1]) if penalty_factor is None else np.asarray(penalty_factor)
+        W = np.linalg.solve(Xc.T @ Xc + alpha * np.diag(c), Xc.T @ Yc)
     return W, ym - xm @ W

@@ -333,3 +333,71 @@ def test_solver_pickles_and_keeps_working():
     clone = pickle.loads(pickle.dumps(solver))
     assert_allclose(clone.coef([0.0, 1.0]), solver.coef([0.0, 1.0]), rtol=1e-14)
     assert_allclose(clone.loo([1e-6, 1e6]).scores, solver.loo([1e-6, 1e6]).scores, rtol=1e-14)
+
+
+PENALTY = np.array([1.0, 4.0, 0.25, 2.0, 1e-3])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", [(30, 5), (4, 5)])
+@pytest.mark.parametrize("method", METHODS)
+def test_penalty_factor_against_direct_solve(method, shape, weighted):
+    n, p = shape
+    X, Y = make_data(n, p, 2)
+    w = np.random.default_rng(1).uniform(0.5, 2, n) if weighted else None
+    alphas = np.array([1e-2, 1.0, 30.0])
+    solver = sr.RidgeSolver(X, Y, sample_weight=w, method=method, penalty_factor=PENALTY)
+    X_new = make_data(3, p, seed=5)[0]
+    coef, intercept = solver.coef(alphas), solver.intercept(alphas)
+    pred = solver.predict(X_new, alphas)
+    for i, a in enumerate(alphas):
+        W, b = ridge_oracle(X, Y, a, True, w, PENALTY)
+        assert_allclose(coef[i], W, rtol=1e-9, atol=1e-12 * np.abs(W).max())
+        assert_allclose(intercept[i], b, rtol=1e-9)
+        assert_allclose(pred[i], X_new @ W + b, rtol=1e-9)
+    # the penalty is a rescaling: same fit as plain ridge on X / sqrt(c)
+    plain = sr.RidgeSolver(X / np.sqrt(PENALTY), Y, sample_weight=w, method=method)
+    assert_allclose(solver.dof(alphas), plain.dof(alphas), rtol=1e-12)
+    assert_allclose(solver.singular_values, plain.singular_values, rtol=1e-12)
+
+
+def test_penalty_factor_in_cross_validation():
+    X, Y = make_data(24, 5, 2)
+    alphas = np.logspace(-2, 3, 7)
+    n = X.shape[0]
+    folds = np.array_split(np.arange(n), 4)
+    kfold = [(np.setdiff1d(np.arange(n), f), f) for f in folds]
+    loo = [(np.delete(np.arange(n), i), np.array([i])) for i in range(n)]
+    for cv, splits in (("loo", loo), (kfold, kfold), ([kfold[0]], kfold[:1])):
+        for method in ("auto", "svd"):
+            result = sr.ridge_cv(X, Y, alphas, cv=cv, penalty_factor=PENALTY, method=method)
+            sse = np.zeros((alphas.size, 2))
+            for train, test in splits:
+                for i, a in enumerate(alphas):
+                    W, b = ridge_oracle(X[train], Y[train], a, True, None, PENALTY)
+                    sse[i] += ((Y[test] - X[test] @ W - b) ** 2).sum(axis=0)
+            total = sum(test.size for _, test in splits)
+            assert_allclose(result.scores, sse / total, rtol=1e-9)
+            best = alphas[result.best_index]
+            W = np.stack([ridge_oracle(X, Y, a, True, None, PENALTY)[0][:, t]
+                          for t, a in enumerate(best)], axis=1)
+            assert_allclose(result.coef, W, rtol=1e-9)
+    gcv = sr.ridge_cv(X, Y, alphas, cv="gcv", penalty_factor=PENALTY)
+    plain = sr.ridge_cv(X / np.sqrt(PENALTY), Y, alphas, cv="gcv")
+    assert_allclose(gcv.scores, plain.scores, rtol=1e-12)
+    assert_allclose(gcv.coef, plain.coef / np.sqrt(PENALTY)[:, None], rtol=1e-10)
+
+
+@pytest.mark.parametrize("factor, match", [
+    ([1.0, 2.0], r"one entry per feature: expected \(5,\)"),
+    ([1.0, 0.0, 1.0, 1.0, 1.0], r"penalty_factor\[1\]=0.0; unpenalized"),
+    ([1.0, -1.0, 1.0, 1.0, 1.0], r"must be positive"),
+    ([1.0, np.nan, 1.0, 1.0, 1.0], r"penalty_factor"),
+    ([[1.0] * 5], r"penalty_factor must be 1-D"),
+])
+def test_bad_penalty_factor(factor, match):
+    X, Y = make_data(10, 5)
+    with pytest.raises(ValueError, match=match):
+        sr.RidgeSolver(X, Y, penalty_factor=factor)
+    with pytest.raises(ValueError, match=match):
+        sr.ridge_cv(X, Y, cv=3, penalty_factor=factor)

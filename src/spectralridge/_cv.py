@@ -12,13 +12,14 @@ import numpy as np
 
 from . import _core, _scores
 from ._filters import ridge_filter
-from ._solver import RidgeSolver
+from ._solver import DASK_PENALTY_FACTOR, RidgeSolver
 from ._spectrum import _gram, gram_spectrum, weighted_sum
 from ._validation import check_bool, check_cv, check_rule, check_scoring
 
 
 def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
-             rule="min", fit_intercept=True, sample_weight=None, method="auto", groups=None):
+             rule="min", fit_intercept=True, sample_weight=None, method="auto", groups=None,
+             penalty_factor=None):
     """Cross-validated ridge regression over a grid of alphas, per target.
 
     Parameters
@@ -41,7 +42,7 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
         ``'min'``: the best score. ``'1se'`` (splitters only): the most regularized alpha
         whose score is within one standard error of the best, the standard error being that
         of the per-split scores (``CVResult.score_se``) at the best alpha [1]_.
-    fit_intercept, sample_weight, method
+    fit_intercept, sample_weight, method, penalty_factor
         As in :class:`RidgeSolver`.
     groups : array-like of shape (n_samples,), default=None
         Passed to ``cv.split`` (e.g. for ``GroupKFold``).
@@ -71,12 +72,14 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     """
     from .dask import is_dask_input  # never imports Dask itself
     if is_dask_input(X, Y, sample_weight):
+        if penalty_factor is not None:
+            raise ValueError(DASK_PENALTY_FACTOR)
         from .dask import dask_ridge_cv
         return dask_ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
                              scoring=scoring, rule=rule, fit_intercept=fit_intercept,
                              sample_weight=sample_weight, method=method, groups=groups)
     solver = RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=sample_weight,
-                         method=method)
+                         method=method, penalty_factor=penalty_factor)
     scoring = check_scoring(scoring)
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
     is_named = isinstance(cv, str) and cv in ("loo", "gcv")
@@ -161,19 +164,20 @@ def _direct_fold(solver, train, test, alphas):
     c = solver._centering
     w = np.square(c.sw)
     sub = RidgeSolver(solver._X[train], solver._Y[train], fit_intercept=c.fit_intercept,
-                      sample_weight=w[train], method=solver._requested_method)
+                      sample_weight=w[train], method=solver._requested_method,
+                      penalty_factor=solver.penalty_factor)
     spectrum = sub._spectrum_for(alphas)
     return _held_out_basis(solver._X[test], c.sw[test], sub._centering.xm, spectrum), \
         spectrum, sub._centering.ym
 
 
 def _held_out_basis(X_test, sw_test, xm, spectrum):
-    """``sw (X_test - xm) V``: (n_test, r) in the dtype of the projected targets."""
+    """``sw (X_test - xm) V_coef``: (n_test, r) in the dtype of the projected targets."""
     dtype = spectrum.R.dtype
     Xc = np.subtract(X_test, xm, dtype=np.float64)
     Xc *= sw_test[:, None]
     B = np.empty((X_test.shape[0], spectrum.rank), dtype=dtype)
-    _core.gemm(np.ascontiguousarray(Xc, dtype=dtype), spectrum.cast("V", dtype), B)
+    _core.gemm(np.ascontiguousarray(Xc, dtype=dtype), spectrum.cast("V_coef", dtype), B)
     return B
 
 

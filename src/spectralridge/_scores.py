@@ -209,7 +209,8 @@ def refit(spectrum, centering, flt, best, dtype):
     """Coefficients (p, k) and intercepts (k,) with filter row ``best[t]`` for target t."""
     factors = flt.coef_factors(spectrum.s)[best].T.astype(dtype)  # (r, k)
     coef = np.empty((spectrum.V.shape[0], spectrum.R.shape[1]), dtype=dtype)
-    _core.gemm(spectrum.cast("V", dtype), np.ascontiguousarray(factors * spectrum.R), coef)
+    _core.gemm(spectrum.cast("V_coef", dtype), np.ascontiguousarray(factors * spectrum.R),
+               coef)
     intercept = (centering.ym - weighted_sum(centering.xm, coef)).astype(dtype)
     return coef, intercept
 

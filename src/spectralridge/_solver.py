@@ -11,16 +11,21 @@ from . import _core, _scores
 from ._filters import early_stopping_filter, ridge_filter, truncation_filter
 from ._spectrum import Centering, decompose, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
-                          check_method, check_n_components, check_scoring, check_steps,
-                          check_X_new, warn_if_divergent)
+                          check_method, check_n_components, check_penalty_factor,
+                          check_scoring, check_steps, check_X_new, warn_if_divergent)
+
+DASK_PENALTY_FACTOR = ("penalty_factor is not supported with Dask input: fit on "
+                       "X / sqrt(penalty_factor) and divide the coefficients by "
+                       "sqrt(penalty_factor).")
 
 
 class RidgeSolver:
     r"""Ridge regression for any number of regularization strengths.
 
-    Minimizes ``sum_i w_i ||y_i - x_i^T W - b||^2 + alpha ||W||_F^2`` (scikit-learn's
-    objective, intercept not penalized) for every requested ``alpha`` from one spectral
-    decomposition of the centred, weighted design ``Xc = U diag(s) V^T``:
+    Minimizes ``sum_i w_i ||y_i - x_i^T W - b||^2 + alpha sum_j c_j ||W_j||^2``
+    (scikit-learn's objective with penalty factors ``c = 1``, intercept not penalized) for
+    every requested ``alpha`` from one spectral decomposition of the centred, weighted design
+    ``Xc = U diag(s) V^T`` (its columns divided by ``sqrt(c)``):
     ``W(alpha) = V diag(s / (s^2 + alpha)) U^T Yc``. In the eigenbasis of the Hessian
     ``Xc^T Xc`` ridge multiplies the least-squares solution by the shrinkage factors
     ``s^2 / (s^2 + alpha)``; their sum is the effective degrees of freedom.
@@ -42,6 +47,13 @@ class RidgeSolver:
         GRAM_KAPPA (lam_min + alpha_min)`` with ``lam`` the eigenvalues of the Gram and
         ``GRAM_KAPPA = 1e-9 / eps`` (about 4.5e6): results then stay within about 1e-10
         relative of the SVD's. Explicit ``'gram'`` or ``'kernel'`` are never replaced.
+    penalty_factor : array-like of shape (n_features,), default=None
+        Positive per-feature factors ``c_j`` of the penalty, as glmnet's ``penalty.factor``
+        but used as given (glmnet rescales them to sum to n_features): a feature with factor
+        4 is shrunk as if it were scaled by 1/2. Exact: the solver works on the columns
+        divided by ``sqrt(c)`` and maps coefficients back, so singular values, shrinkage
+        factors and filters refer to that rescaled design. Factors of 0 (unpenalized
+        features) are not supported. None: all 1.
 
     Attributes
     ----------
@@ -52,6 +64,7 @@ class RidgeSolver:
         for the SVD, ``s^2 > max(n, p) eps s_max^2`` for the Gram routes.
     rank : int
     n_features_in_ : int
+    penalty_factor : ndarray of shape (n_features,) or None
 
     Notes
     -----
@@ -83,17 +96,22 @@ class RidgeSolver:
     def __new__(cls, X=None, Y=None, **kwargs):
         from .dask import is_dask_input  # never imports Dask itself
         if cls is RidgeSolver and is_dask_input(X, Y, kwargs.get("sample_weight")):
+            if kwargs.get("penalty_factor") is not None:
+                raise ValueError(DASK_PENALTY_FACTOR)
+            kwargs.pop("penalty_factor", None)
             from .dask import DaskRidgeSolver
             return DaskRidgeSolver(X, Y, **kwargs)
         return super().__new__(cls)
 
-    def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto"):
+    def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto",
+                 penalty_factor=None):
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self._requested_method = check_method(method)
         X, Y, w, self._y_was_1d = check_data(X, Y, sample_weight)
         self._X, self._Y = X, Y
         self.n_features_in_ = X.shape[1]
-        self._centering = Centering(X, Y, w, self.fit_intercept)
+        self.penalty_factor = check_penalty_factor(penalty_factor, X.shape[1])
+        self._centering = Centering(X, Y, w, self.fit_intercept, self.penalty_factor)
         if method == "auto":
             method = "gram" if X.shape[0] >= X.shape[1] else "kernel"
         self._spectrum = decompose(X, Y, self._centering, method)
@@ -480,7 +498,8 @@ class FilterPath(FilterGrid):
 
     def coef(self):
         """Coefficients: ndarray of shape (n_grid, n_features[, n_targets])."""
-        out = self._apply(self.spectrum.cast("V", self._solver.dtype), self._offset(False))
+        out = self._apply(self.spectrum.cast("V_coef", self._solver.dtype),
+                          self._offset(False))
         return self._solver._shape(out, self._scalar)
 
     def intercept(self):
@@ -490,7 +509,7 @@ class FilterPath(FilterGrid):
         B = np.zeros((1, self.spectrum.rank), dtype=dtype)
         if solver.fit_intercept:
             xm = solver._centering.xm[None, :].astype(dtype)
-            _core.gemm(xm, self.spectrum.cast("V", dtype), B, alpha=-1.0)
+            _core.gemm(xm, self.spectrum.cast("V_coef", dtype), B, alpha=-1.0)
         return solver._shape(self._apply(B, self._offset(True))[:, 0], self._scalar)
 
     def predict(self, X):
@@ -501,7 +520,7 @@ class FilterPath(FilterGrid):
         Xc = np.ascontiguousarray(np.subtract(X, solver._centering.xm, dtype=np.float64),
                                   dtype=dtype)
         B = np.empty((Xc.shape[0], self.spectrum.rank), dtype=dtype)
-        _core.gemm(Xc, self.spectrum.cast("V", dtype), B)
+        _core.gemm(Xc, self.spectrum.cast("V_coef", dtype), B)
         return solver._shape(self._apply(B, self._offset(True)), self._scalar)
 
     def loo(self, *, scoring="mse", alpha_per_target=True):

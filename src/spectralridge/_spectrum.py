@@ -59,10 +59,12 @@ def weighted_sum(w, A, shift=None):
 
 
 class Centering:
-    """Weighted means and row scales: ``Xc = sw (X - xm)``, ``Yc = sw (Y - ym)``."""
+    """Weighted means, row scales and column scales: ``Xc = sw (X - xm) / sqrt(c)``,
+    ``Yc = sw (Y - ym)``, with the per-feature penalty factors ``c`` (default 1)."""
 
-    def __init__(self, X, Y, sample_weight, fit_intercept):
+    def __init__(self, X, Y, sample_weight, fit_intercept, penalty_factor=None):
         n = X.shape[0]
+        self.col_scale = None if penalty_factor is None else 1.0 / np.sqrt(penalty_factor)
         w = np.ones(n) if sample_weight is None else sample_weight
         self.sum_w = float(w.sum())
         self.n_effective = int(np.count_nonzero(w))
@@ -76,9 +78,11 @@ class Centering:
             self.ym = np.zeros(Y.shape[1])
 
     def center_X(self, X, dtype=np.float64):
-        """``sw (X - xm)`` as a new C-contiguous array of `dtype`."""
+        """``sw (X - xm) / sqrt(c)`` as a new C-contiguous array of `dtype`."""
         Xc = np.subtract(X, self.xm, dtype=np.float64)
         Xc *= self.sw[:, None]
+        if self.col_scale is not None:
+            Xc *= self.col_scale
         return np.ascontiguousarray(Xc, dtype=dtype)
 
     def max_rank(self, n_features):
@@ -93,6 +97,8 @@ class Spectrum:
     method : {'svd', 'gram', 'kernel'}
     s : ndarray (r,) float64, descending, all positive
     V : ndarray (p, r) float64
+    V_coef : ndarray (p, r) float64, ``V / sqrt(c)`` (V without penalty factors): maps
+        filtered ``R`` to coefficients of the original features
     R : ndarray (r, k), working dtype, ``U^T Yc``
     yc_sq : ndarray (k,) float64, ``||Yc||^2`` per target
     lam_max, lam_floor : float, extreme eigenvalues of the Gram, for the accuracy guard
@@ -107,6 +113,7 @@ class Spectrum:
         self.lam_max = float(s[0] ** 2) if s.size else 0.0
         self.lam_floor = lam_floor
         self._U = U
+        self.col_scale = None  # 1 / sqrt(penalty factors), set by `decompose`
         self._X = self._centering = None
         self._lock = threading.Lock()
         self._casts = {}
@@ -120,11 +127,15 @@ class Spectrum:
         self._casts = {}
 
     def cast(self, name, dtype):
-        """Factor `name` ('U' or 'V') as a C-contiguous array of `dtype`, cached."""
+        """Factor `name` ('U', 'V' or 'V_coef') as a C-contiguous array of `dtype`, cached."""
         key = (name, np.dtype(dtype))
         if key not in self._casts:
             self._casts[key] = np.ascontiguousarray(getattr(self, name), dtype=dtype)
         return self._casts[key]
+
+    @property
+    def V_coef(self):
+        return self.V if self.col_scale is None else self.V * self.col_scale[:, None]
 
     def attach(self, X, centering):
         """Keep the data so that ``U`` can be formed on demand."""
@@ -161,6 +172,12 @@ class Spectrum:
 
 def decompose(X, Y, centering, method):
     """Factorize the centred `X` by `method` ('svd', 'gram' or 'kernel'), project `Y`."""
+    spectrum = _factorize(X, Y, centering, method)
+    spectrum.col_scale = centering.col_scale
+    return spectrum
+
+
+def _factorize(X, Y, centering, method):
     dtype = Y.dtype
     n, p = X.shape
     Xc = centering.center_X(X)

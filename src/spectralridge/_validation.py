@@ -137,6 +137,22 @@ def check_sample_weight(sample_weight, n_samples):
     return w
 
 
+def check_penalty_factor(penalty_factor, n_features):
+    """Positive per-feature penalty factors as float64 (n_features,), or None."""
+    if penalty_factor is None:
+        return None
+    c = as_array(penalty_factor, "penalty_factor", ndims=(1,), keep_float32=False)
+    if c.shape[0] != n_features:
+        raise ValueError(f"penalty_factor must have one entry per feature: expected "
+                         f"({n_features},), got shape {c.shape}.")
+    if not (c > 0).all():
+        i = int(np.flatnonzero(~(c > 0))[0])
+        raise ValueError(f"penalty_factor must be positive, got penalty_factor[{i}]="
+                         f"{float(c[i])!r}; unpenalized features (factor 0) are not "
+                         "supported.")
+    return c
+
+
 def check_alphas(alphas, name="alphas"):
     """Return (alphas as a 1-D float64 array, whether a scalar was given)."""
     scalar = np.ndim(alphas) == 0 and not isinstance(alphas, (str, bytes))

@@ -263,6 +263,9 @@ def lawless_wang_alpha(X, Y, *, fit_intercept=True, standardize=False):
 def _centred_design(solver_or_X, fit_intercept):
     if isinstance(solver_or_X, RidgeSolver):
         solver = solver_or_X
+        if solver.penalty_factor is not None:
+            raise ValueError("vif: a solver with penalty_factor is not supported; pass the "
+                             "design matrix.")
         return solver._centering.center_X(solver._X)
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
     X = check_design(solver_or_X)
