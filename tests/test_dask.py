@@ -4,6 +4,7 @@ The oracle is the NumPy path (SVD route, itself checked against direct solves el
 results must agree to 1e-10 relative on the synchronous scheduler and on a two-process
 ``distributed`` cluster.
 """
+import importlib.util
 import pickle
 import subprocess
 import sys
@@ -305,3 +306,186 @@ def test_distributed_matches_numpy(client):
     close(refit, want.coef)
     close(dask_ridge_cv(dX, dY, ALPHAS, cv="gcv", method="gram").scores,
           sr.ridge_cv(X, Y, ALPHAS, cv="gcv", method="svd").scores)
+
+
+# -- scikit-learn estimators on Dask input ------------------------------------------------------
+ESTIMATORS = {  # name: a new spectralridge estimator
+    "Ridge": lambda: sr.Ridge(alpha=3.0),
+    "Ridge-svd-no-intercept": lambda: sr.Ridge(alpha=0.5, solver="svd", fit_intercept=False),
+    "RidgeCV-loo-store": lambda: sr.RidgeCV(ALPHAS, store_cv_results=True),
+    "RidgeCV-loo-r2-per-target": lambda: sr.RidgeCV(ALPHAS, scoring="r2", alpha_per_target=True,
+                                                    store_cv_results=True),
+    "RidgeCV-gcv": lambda: sr.RidgeCV(None, cv="gcv", alpha_per_target=True),
+    "RidgeCV-kfold": lambda: sr.RidgeCV(ALPHAS, cv=4),
+    "RidgeCV-kfold-mse-per-target": lambda: sr.RidgeCV(
+        ALPHAS, cv=4, scoring="neg_mean_squared_error", alpha_per_target=True),
+}
+
+
+def fitted(estimator):
+    return {k: v for k, v in vars(estimator).items() if k.endswith("_")}
+
+
+def assert_same_fitted(got, want, tol=TOL):
+    """Same fitted attributes as the NumPy-fitted estimator, with the same shapes and dtypes;
+    those indexed by target lazy, the spectral ones (alphas_, dof_) NumPy."""
+    assert fitted(got).keys() == fitted(want).keys()
+    for name, value in fitted(want).items():
+        mine = getattr(got, name)
+        if name in ("coef_", "cv_scores_", "cv_results_", "best_score_", "alpha_") or (
+                name == "intercept_" and got.fit_intercept):
+            assert isinstance(mine, da.Array), name
+        elif not isinstance(value, (int, str)) and value is not None:
+            assert not is_lazy(mine), name
+        assert np.shape(mine) == np.shape(value), name
+        if isinstance(value, str) or value is None:
+            assert mine == value, name
+            continue
+        assert np.asarray(mine).dtype == np.asarray(value).dtype, name
+        close(mine, value, tol=tol)
+
+
+def is_lazy(value):
+    return dask.is_dask_collection(value)
+
+
+@pytest.mark.parametrize("inputs", ["dask", "dask-X", "dask-y", "dask-weights"])
+@pytest.mark.parametrize("targets", ["1d", "2d"])
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_estimators_on_dask_match_numpy(name, targets, inputs):
+    pytest.importorskip("sklearn")
+    X, Y = make_data(120, 6, None if targets == "1d" else 3, seed=13)
+    w = weights(120)
+    dX, dY, dw = to_dask(X, Y, w, rows=31)
+    dX, dY, dw = {"dask": (dX, dY, dw), "dask-X": (dX, Y, w), "dask-y": (X, dY, w),
+                  "dask-weights": (X, Y, dw)}[inputs]
+    want = ESTIMATORS[name]().fit(X, Y, sample_weight=w)
+    got = ESTIMATORS[name]().fit(dX, dY, sample_weight=dw)
+    assert got.n_features_in_ == 6 and not hasattr(got, "feature_names_in_")
+    assert_same_fitted(got, want)
+    for new in (dX[:25], X[:25]):  # lazy predictions from a Dask fit, whatever X is
+        pred = got.predict(new)
+        assert isinstance(pred, da.Array) and pred.shape == want.predict(X[:25]).shape
+        close(pred, want.predict(X[:25]))
+    pred = want.predict(to_dask(X, Y)[0])  # a NumPy fit predicts lazily on Dask X too
+    assert isinstance(pred, da.Array)
+    close(pred, want.predict(X))
+
+
+def test_estimators_keep_float32_and_per_target_alphas():
+    pytest.importorskip("sklearn")
+    X, Y = make_data(150, 6, 2, seed=14, dtype=np.float32)
+    dX, dY, _ = to_dask(X, Y)
+    for make in (lambda: sr.Ridge(alpha=[0.1, 10.0]), lambda: sr.RidgeCV(ALPHAS, cv=3)):
+        want, got = make().fit(X, Y), make().fit(dX, dY)
+        assert got.coef_.dtype == np.float32 and got.predict(dX).dtype == np.float32
+        assert_same_fitted(got, want, tol=RTOL[np.float32])
+    # float32 X with a float64 y works in X's dtype, as scikit-learn's Ridge
+    got = sr.Ridge().fit(dX, dY.astype(np.float64))
+    assert got.coef_.dtype == np.float32 and got.intercept_.dtype == np.float32
+    close(got.coef_, sr.Ridge().fit(X, Y.astype(np.float64)).coef_, tol=RTOL[np.float32])
+
+
+def count_tasks(func):
+    """(scheduler runs, tasks run) while calling func, on the synchronous scheduler."""
+    from dask.callbacks import Callback
+    runs, tasks = [], []
+    with Callback(start=lambda dsk: runs.append(1), pretask=lambda *args: tasks.append(1)):
+        func()
+    return len(runs), len(tasks)
+
+
+def test_estimators_fit_computes_only_what_the_dask_api_computes():
+    pytest.importorskip("sklearn")
+    X, Y = make_data(120, 6, 3, seed=15)
+    dX, dY, _ = to_dask(X, Y, rows=30)
+    pairs = [
+        (lambda: sr.Ridge(alpha=2.0).fit(dX, dY),
+         lambda: DaskRidgeSolver(dX, dY).per_target(np.full(3, 2.0))),
+        (lambda: sr.RidgeCV(ALPHAS).fit(dX, dY),
+         lambda: DaskRidgeSolver(dX, dY).loo(ALPHAS, alpha_per_target=False)),
+        (lambda: sr.RidgeCV(ALPHAS, cv=4, alpha_per_target=True).fit(dX, dY),
+         lambda: dask_ridge_cv(dX, dY, ALPHAS, cv=4, scoring="r2")),
+    ]
+    for fit, api in pairs:
+        assert count_tasks(fit) == count_tasks(api)
+    model = sr.RidgeCV(ALPHAS).fit(dX, dY)
+    assert count_tasks(lambda: model.predict(dX)) == (0, 0)  # lazy
+    assert count_tasks(lambda: model.coef_.compute())[0] == 1
+
+
+@pytest.mark.parametrize("fit, error, match", [
+    (lambda dX, dY: sr.Ridge().fit(dX[None], dY), ValueError, r"X must be 2-D"),
+    (lambda dX, dY: sr.Ridge().fit(dX, dY[None]), ValueError, r"y must be 1-D or 2-D"),
+    (lambda dX, dY: sr.Ridge().fit(dX, dY[:30]), ValueError,
+     r"X and y must have the same number of samples"),
+    (lambda dX, dY: sr.RidgeCV().fit(dX.compute(), dY[:30]), ValueError,
+     r"X and y must have the same number of samples"),
+    (lambda dX, dY: sr.Ridge().fit(dX.astype(complex), dY), ValueError,
+     "Complex data not supported: X"),
+    (lambda dX, dY: sr.Ridge().fit(dX, dY.astype(str)), TypeError, "y must contain numbers"),
+    (lambda dX, dY: sr.Ridge().fit(dX[dX[:, 0] > 0], dY), ValueError, "X has unknown chunk"),
+    (lambda dX, dY: sr.Ridge().fit(dX, dY, sample_weight=da.ones(30)), ValueError,
+     r"sample_weight must have one entry per sample"),
+    (lambda dX, dY: sr.Ridge().fit(dX, dY).predict(dX[:, :3]), ValueError,
+     "X has 3 features, but Ridge is expecting 4"),
+    (lambda dX, dY: sr.Ridge().fit(dX, dY).predict(dX[0]), ValueError, "X must be 2-D"),
+    (lambda dX, dY: sr.RidgeCV(scoring="explained_variance").fit(dX, dY), ValueError,
+     "With Dask input, RidgeCV supports scoring=None"),
+    (lambda dX, dY: sr.RidgeCV(cv=[(np.arange(30), np.arange(30, 40))]).fit(dX, dY),
+     ValueError, "cv splits must partition the samples"),
+    (lambda dX, dY: sr.RidgeCV(gcv_mode="eigen").fit(dX.T.rechunk((2, 40)), dY[:4]),
+     ValueError, "gcv_mode='eigen' with n_samples <= n_features"),
+    (lambda dX, dY: sr.Ridge().fit(dX * np.nan, dY).coef_.compute(), ValueError,
+     "Input X contains NaN"),  # data errors surface when the graph runs
+])
+def test_estimator_errors_on_dask_input(fit, error, match):
+    pytest.importorskip("sklearn")
+    X, Y = make_data(40, 4, 2, seed=16)
+    dX, dY, _ = to_dask(X, Y, rows=10)
+    with pytest.raises(error, match=match):
+        fit(dX, dY)
+
+
+def test_estimators_in_a_pipeline_on_dask_input():
+    pytest.importorskip("sklearn")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    X, Y = make_data(120, 6, 3, seed=17)
+    dX, dY, _ = to_dask(X, Y)
+    # a step that keeps Dask arrays lazy (scikit-learn's own transformers convert to NumPy)
+    pipe = make_pipeline(FunctionTransformer(np.negative), sr.RidgeCV(ALPHAS, cv=3))
+    want = make_pipeline(FunctionTransformer(np.negative), sr.RidgeCV(ALPHAS, cv=3)).fit(X, Y)
+    pred = pipe.fit(dX, dY).predict(dX)
+    assert isinstance(pipe[-1].coef_, da.Array) and isinstance(pred, da.Array)
+    close(pred, want.predict(X))
+    assert_allclose(pipe.score(dX, dY), want.score(X, Y), rtol=TOL)
+
+
+def test_estimators_on_distributed(client):
+    pytest.importorskip("sklearn")
+    X, Y = make_data(400, 8, 6, seed=18)
+    w = weights(400)
+    dX, dY, dw = to_dask(X, Y, w, rows=90, cols=3)
+    for make in (lambda: sr.RidgeCV(ALPHAS, alpha_per_target=True),
+                 lambda: sr.RidgeCV(ALPHAS, cv=5)):
+        got, want = make().fit(dX, dY, sample_weight=dw), make().fit(X, Y, sample_weight=w)
+        coef, alpha, pred = dask.compute(got.coef_, got.alpha_, got.predict(dX))
+        close(coef, want.coef_)
+        close(alpha, want.alpha_)
+        close(pred, want.predict(X))
+
+
+def test_penalty_factor_is_refused_on_dask_input():
+    X, Y = make_data(50, 4, 2, seed=19)
+    dX, dY, _ = to_dask(X, Y)
+    factor = [1.0, 2.0, 3.0, 4.0]
+    match = "penalty_factor is not supported with Dask input"
+    fits = [lambda: sr.RidgeSolver(dX, dY, penalty_factor=factor),
+            lambda: sr.ridge_cv(dX, dY, ALPHAS, penalty_factor=factor)]
+    if importlib.util.find_spec("sklearn") is not None:
+        fits += [lambda: sr.Ridge(penalty_factor=factor).fit(dX, dY),
+                 lambda: sr.RidgeCV(ALPHAS, penalty_factor=factor).fit(dX, dY)]
+    for fit in fits:
+        with pytest.raises(ValueError, match=match):
+            fit()

@@ -412,6 +412,24 @@ def test_ridgecv_kfold_other_scorers_follow_grid_search(scoring):
     assert ours.cv_scores_.shape == (7,)
 
 
+@ignore_edge
+@pytest.mark.parametrize("cv, scoring", [(None, None), (4, None), (4, "neg_mean_absolute_error")])
+def test_penalty_factor(cv, scoring):
+    X, Y = make_data(40, 5, 2, seed=2)
+    factor = np.array([1.0, 9.0, 0.5, 2.0, 1.0])
+    model = sr.Ridge(alpha=3.0, penalty_factor=factor).fit(X, Y)
+    W, b = ridge_oracle(X, Y, 3.0, penalty_factor=factor)
+    assert_allclose(model.coef_, W.T, rtol=1e-10)
+    assert_allclose(model.intercept_, b, rtol=1e-10)
+    # equivalently, plain ridge on the columns divided by sqrt(factor)
+    ours = sr.RidgeCV(ALPHAS, cv=cv, scoring=scoring, penalty_factor=factor).fit(X, Y)
+    plain = sr.RidgeCV(ALPHAS, cv=cv, scoring=scoring).fit(X / np.sqrt(factor), Y)
+    assert ours.alpha_ == plain.alpha_
+    assert_allclose(ours.cv_scores_, plain.cv_scores_, rtol=1e-9)
+    assert_allclose(ours.coef_, plain.coef_ / np.sqrt(factor), rtol=1e-9)
+    assert_allclose(ours.predict(X), plain.predict(X / np.sqrt(factor)), rtol=1e-9)
+
+
 def brute_force_kfold(X, Y, alphas, splits, w):
     """Pooled held-out weighted SSE (n_alphas, n_targets) from direct solves."""
     sse = np.zeros((len(alphas), Y.shape[1]))

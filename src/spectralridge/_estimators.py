@@ -7,18 +7,26 @@ numerics are :class:`~spectralridge.RidgeSolver` and :func:`~spectralridge.ridge
 decomposition serves every alpha, every target and (under K-fold) every fold's training set.
 This module is the only one that imports scikit-learn; ``spectralridge.Ridge`` imports it
 lazily, on first use.
+
+Dask arrays (for `X`, `y` or `sample_weight`, alone or mixed with NumPy) go to
+:class:`~spectralridge.dask.DaskRidgeSolver` and :func:`~spectralridge.dask.dask_ridge_cv`
+without being converted: the fitted attributes indexed by target are then Dask arrays, and
+fit computes only what those functions compute (the decomposition of `X`).
 """
 
+import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, check_cv
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (_check_feature_names, _check_n_features,
+                                      _check_sample_weight, check_is_fitted, validate_data)
 
 from ._cv import ridge_cv
-from ._solver import RidgeSolver
-from ._validation import check_alphas, check_bool
+from ._solver import DASK_PENALTY_FACTOR, RidgeSolver
+from ._validation import as_array, check_alphas, check_bool, check_sample_weight, check_shapes
+from .dask import is_dask_input
 
 __all__ = ["Ridge", "RidgeCV"]
 
@@ -36,9 +44,10 @@ def _as_sklearn_coef(coef, intercept, y_ndim, fit_intercept):
 
     ``coef_`` is (n_targets, n_features), raveled to (n_features,) for a single target (also
     for a 2-D y with one column, as scikit-learn does); ``intercept_`` is the float 0.0
-    without intercept, a NumPy scalar for a 1-D y and (n_targets,) otherwise.
+    without intercept, a NumPy scalar for a 1-D y and (n_targets,) otherwise. Dask arrays
+    stay Dask arrays (a 0-d one for the intercept of a 1-D y).
     """
-    coef_ = np.ascontiguousarray(coef.T)
+    coef_ = coef.T if is_dask_input(coef) else np.ascontiguousarray(coef.T)
     if coef_.shape[0] == 1:
         coef_ = coef_[0]
     if not fit_intercept:
@@ -63,6 +72,8 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
     def _validate_fit(self, X, y, sample_weight):
         """X (float32 or float64), y as 2-D in X's dtype, float64 weights, y.ndim."""
         check_bool(self.fit_intercept, "fit_intercept")
+        if is_dask_input(X, y, sample_weight):
+            return self._validate_dask_fit(X, y, sample_weight)
         X, y = validate_data(self, X, y, accept_sparse=False, dtype=[np.float64, np.float32],
                              multi_output=True, y_numeric=True)
         y_ndim = y.ndim
@@ -73,20 +84,63 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
                                                  ensure_non_negative=True)
         return X, Y, sample_weight, y_ndim
 
+    def _validate_dask_fit(self, X, y, sample_weight):
+        """The same for Dask input, left to spectralridge.dask, which validates lazily.
+
+        Dask arrays are checked here (dtype, ndim, shapes, known chunks) only to name the
+        estimator's arguments in errors, and passed on as given: the solver adds its own lazy
+        checks (NaN, negative weights). NumPy parts of mixed input are validated now. Returns
+        X, Y (2-D; X's working dtype, as the NumPy path), the weights and y.ndim.
+        """
+        from .dask import _check_dask_array
+        x_dask, y_dask = is_dask_input(X), is_dask_input(y)
+        X_checked = _check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
+        y_checked = _check_dask_array(y, "y", (1, 2)) if y_dask else \
+            as_array(y, "y", ndims=(1, 2))
+        if X_checked.shape[0] != y_checked.shape[0]:
+            raise ValueError("X and y must have the same number of samples; got "
+                             f"X.shape={X_checked.shape} and y.shape={y_checked.shape}.")
+        check_shapes(X_checked, y_checked)
+        _check_feature_names(self, X_checked, reset=True)  # none: drops those of a past fit
+        _check_n_features(self, X_checked, reset=True)
+        if not x_dask:
+            X = X_checked
+        dtype = X_checked.dtype  # float32 or float64, as validate_data gives
+        y_ndim = y_checked.ndim
+        Y = y if y_dask else y_checked
+        if y_ndim == 1:
+            Y = Y[:, None]
+        if Y.dtype != dtype:  # scikit-learn's Ridge works in X's dtype
+            Y = Y.astype(dtype)
+        if sample_weight is not None and not is_dask_input(sample_weight):
+            sample_weight = check_sample_weight(sample_weight, X_checked.shape[0])
+        return X, Y, sample_weight, y_ndim
+
     def predict(self, X):
         """Predict with the fitted linear model.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
 
         Returns
         -------
-        ndarray of shape (n_samples,) or (n_samples, n_targets)
+        ndarray or dask array of shape (n_samples,) or (n_samples, n_targets)
+            A lazy Dask array when `X` is a Dask array or the model was fitted on Dask input
+            (``coef_`` is then a Dask array); an ndarray otherwise.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=False, dtype=[np.float64, np.float32],
-                          reset=False)
+        if is_dask_input(X):
+            from .dask import _check_dask_array
+            X = _check_dask_array(X, "X", (2,))
+            _check_feature_names(self, X, reset=False)
+            _check_n_features(self, X, reset=False)
+            if X.shape[0] == 0:
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
+                                 "minimum of 1 is required.")
+        else:
+            X = validate_data(self, X, accept_sparse=False, dtype=[np.float64, np.float32],
+                              reset=False)
         return X @ self.coef_.T + self.intercept_
 
 
@@ -121,13 +175,19 @@ default='auto'
         :class:`sklearn.linear_model.Ridge` for them).
     random_state : int, RandomState instance or None, default=None
         Ignored (no randomness is involved).
+    penalty_factor : array-like of shape (n_features,), default=None
+        Positive per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
+        glmnet's ``penalty.factor``, used as given); see :class:`~spectralridge.RidgeSolver`.
+        Not with Dask input.
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
-        Float32 when `X` is float32, else float64.
-    intercept_ : float or ndarray of shape (n_targets,)
-        0.0 when ``fit_intercept=False``.
+    coef_ : ndarray or dask array of shape (n_features,) or (n_targets, n_features)
+        Float32 when `X` is float32, else float64. A lazy Dask array after a fit on Dask
+        input (see Notes).
+    intercept_ : float, ndarray or dask array of shape (n_targets,)
+        0.0 when ``fit_intercept=False``; a Dask array (0-d for a 1-D `y`) after a fit on
+        Dask input.
     n_iter_ : None
         No iterations (as scikit-learn's direct solvers).
     solver_ : str
@@ -140,6 +200,15 @@ default='auto'
     -----
     Sparse `X` is not supported (convert it with ``.toarray()``). Sample weights must be
     non-negative.
+
+    Dask input: when `X`, `y` or `sample_weight` is a Dask array, the fit is
+    :meth:`DaskRidgeSolver.per_target <spectralridge.dask.DaskRidgeSolver.per_target>`
+    (:class:`~spectralridge.dask.DaskRidgeSolver`), which computes the small factors of `X`
+    in its passes over the data; ``coef_`` and ``intercept_`` stay lazy Dask arrays, chunked by
+    blocks of targets (compute them together: ``dask.compute(model.coef_,
+    model.intercept_)``), and errors that need the data (NaN, negative weights) are raised
+    when they are computed. ``predict`` then returns a lazy Dask array, for Dask or NumPy `X`.
+    ``feature_names_in_`` is not set.
 
     Examples
     --------
@@ -157,7 +226,8 @@ default='auto'
     """
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, copy_X=True, max_iter=None,
-                 tol=1e-4, solver="auto", positive=False, random_state=None):
+                 tol=1e-4, solver="auto", positive=False, random_state=None,
+                 penalty_factor=None):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.copy_X = copy_X
@@ -166,6 +236,7 @@ default='auto'
         self.solver = solver
         self.positive = positive
         self.random_state = random_state
+        self.penalty_factor = penalty_factor
 
     def _check_params(self):
         if not isinstance(self.solver, str) or self.solver not in _SOLVERS:
@@ -196,9 +267,9 @@ default='auto'
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        sample_weight : float or array-like of shape (n_samples,), default=None
+        X : array-like or dask array of shape (n_samples, n_features)
+        y : array-like or dask array of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : float, array-like or dask array of shape (n_samples,), default=None
             Non-negative weights (a float gives every sample that weight).
 
         Returns
@@ -210,7 +281,8 @@ default='auto'
         alpha = self._check_alpha(Y.shape[1])
         solver = RidgeSolver(X, Y, fit_intercept=self.fit_intercept,
                              sample_weight=sample_weight,
-                             method="svd" if self.solver == "svd" else "auto")
+                             method="svd" if self.solver == "svd" else "auto",
+                             penalty_factor=self.penalty_factor)
         alphas = np.full(Y.shape[1], alpha) if np.ndim(alpha) == 0 else alpha
         coef, intercept = solver.per_target(alphas)
         self.coef_, self.intercept_ = _as_sklearn_coef(coef, intercept, y_ndim,
@@ -258,12 +330,19 @@ class RidgeCV(_RidgeBase):
         This forms an n_samples x n_targets x n_alphas array.
     alpha_per_target : bool, default=False
         Choose an alpha for each target separately (with every cv, unlike scikit-learn).
+    penalty_factor : array-like of shape (n_features,), default=None
+        Positive per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
+        glmnet's ``penalty.factor``, used as given); see :class:`~spectralridge.RidgeSolver`.
+        Not with Dask input.
 
     Attributes
     ----------
     alpha_ : float or ndarray of shape (n_targets,)
         The chosen alpha, or one per target when ``alpha_per_target=True`` with 2 or more
-        targets.
+        targets. After a fit on Dask input, this and the other attributes indexed by target
+        (``best_score_``, ``coef_``, ``intercept_``, ``cv_scores_``, ``cv_results_``) are lazy
+        Dask arrays of the same shapes (0-d for a float); ``dof_`` and ``alphas_`` are
+        ndarrays. See Notes.
     best_score_ : float or ndarray of shape (n_targets,)
         The score at the chosen alpha, higher is better: per target when
         ``alpha_per_target=True`` and `y` is 2-D, else averaged over targets. With
@@ -304,6 +383,20 @@ class RidgeCV(_RidgeBase):
       scores without them).
     - ``alphas`` may contain 0 and be None; sparse `X` is not supported.
 
+    Dask input: when `X`, `y` or `sample_weight` is a Dask array, the search is
+    :func:`~spectralridge.dask.dask_ridge_cv` (``DaskRidgeSolver.loo`` / ``.gcv``), which
+    computes the small factors of `X` (and of the K-fold training sets) in its passes over the
+    data; the scores, the chosen alphas and the refit stay lazy until computed (exact
+    leave-one-out reads the data once more then). Compute what you need together, e.g.
+    ``dask.compute(model.alpha_, model.coef_)``, or persist it, so that the shared work runs
+    once. Supported: ``cv`` None / ``'loo'``, ``'gcv'``, an int, or a splitter whose test sets
+    partition the samples (KFold, GroupKFold, StratifiedKFold); ``scoring`` None, ``'r2'`` or
+    ``'neg_mean_squared_error'``; ``gcv_mode='eigen'`` only when n_samples > n_features.
+    Other values raise a ``ValueError``. The grid-edge warning is not emitted, errors that
+    need the data (NaN, negative weights, leverage 1) are raised when computing,
+    ``predict`` returns a lazy Dask array (for Dask or NumPy `X`) and ``feature_names_in_``
+    is not set.
+
     References
     ----------
     Golub, G. H., Heath, M., Wahba, G. (1979). Generalized cross-validation as a method for
@@ -326,7 +419,8 @@ class RidgeCV(_RidgeBase):
     """
 
     def __init__(self, alphas=(0.1, 1.0, 10.0), *, fit_intercept=True, scoring=None, cv=None,
-                 gcv_mode=None, store_cv_results=False, alpha_per_target=False):
+                 gcv_mode=None, store_cv_results=False, alpha_per_target=False,
+                 penalty_factor=None):
         self.alphas = alphas
         self.fit_intercept = fit_intercept
         self.scoring = scoring
@@ -334,6 +428,7 @@ class RidgeCV(_RidgeBase):
         self.gcv_mode = gcv_mode
         self.store_cv_results = store_cv_results
         self.alpha_per_target = alpha_per_target
+        self.penalty_factor = penalty_factor
 
     def _cv_mode(self):
         cv = self.cv
@@ -346,7 +441,7 @@ class RidgeCV(_RidgeBase):
                              f"iterable of (train, test) index arrays; got {cv!r}.")
         return "splits", check_cv(cv, classifier=False)
 
-    def _method(self, X):
+    def _method(self, X, dask_input=False):
         if not (self.gcv_mode is None or isinstance(self.gcv_mode, str)) or \
                 self.gcv_mode not in _GCV_MODES:
             raise ValueError("gcv_mode must be None, 'auto', 'svd' or 'eigen', got "
@@ -354,6 +449,11 @@ class RidgeCV(_RidgeBase):
         method = _GCV_MODES[self.gcv_mode]
         if method == "eigen":
             method = "gram" if X.shape[0] > X.shape[1] else "kernel"
+            if method == "kernel" and dask_input:
+                raise ValueError(
+                    "gcv_mode='eigen' with n_samples <= n_features needs the kernel "
+                    "decomposition, which is not available for Dask input; use "
+                    f"gcv_mode=None or 'svd' (X has shape {X.shape}).")
         return method
 
     def fit(self, X, y, sample_weight=None, **params):
@@ -361,9 +461,9 @@ class RidgeCV(_RidgeBase):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        sample_weight : float or array-like of shape (n_samples,), default=None
+        X : array-like or dask array of shape (n_samples, n_features)
+        y : array-like or dask array of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : float, array-like or dask array of shape (n_samples,), default=None
             Non-negative weights; they weight the fit and the validation errors.
         **params
             Only ``groups`` (array-like of shape (n_samples,)), passed to the splitter's
@@ -385,6 +485,10 @@ class RidgeCV(_RidgeBase):
                              f"cv={self.cv!r}.")
         fast = self.scoring is None or (isinstance(self.scoring, str)
                                         and self.scoring in _FAST_SCORING)
+        dask_input = is_dask_input(X, y, sample_weight)
+        if dask_input and not fast:
+            raise ValueError("With Dask input, RidgeCV supports scoring=None, 'r2' or "
+                             f"'neg_mean_squared_error'; got scoring={self.scoring!r}.")
         scorer = None if fast else check_scoring(self, scoring=self.scoring)
         if scorer is not None and mode == "gcv":
             raise ValueError("cv='gcv' supports scoring=None, 'r2' or "
@@ -394,15 +498,22 @@ class RidgeCV(_RidgeBase):
                              f"'r2' or 'neg_mean_squared_error'; got scoring={self.scoring!r}.")
         X, Y, sample_weight, y_ndim = self._validate_fit(X, y, sample_weight)
         alphas = None if self.alphas is None else check_alphas(self.alphas)[0]
-        method = self._method(X)
-        n_positive = X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+        method = self._method(X, dask_input)
+        if is_dask_input(sample_weight):  # lazy: spectralridge.dask raises when it runs
+            n_positive = X.shape[0]
+        else:
+            n_positive = X.shape[0] if sample_weight is None else \
+                np.count_nonzero(sample_weight)
         if mode != "splits" and self.fit_intercept and n_positive < 2:
             name = "Leave-one-out" if mode == "loo" else "Generalized"
             raise ValueError(f"{name} cross-validation with fit_intercept=True needs at least "
                              f"2 samples of positive weight, got n_samples={n_positive}.")
         kwargs = dict(fit_intercept=self.fit_intercept, sample_weight=sample_weight,
-                      method=method)
+                      method=method, penalty_factor=self.penalty_factor)
 
+        if dask_input:
+            return self._fit_dask(X, Y, y_ndim, alphas, mode, splitter, per_target, store,
+                                  groups, kwargs)
         if scorer is not None:
             return self._fit_slow(X, Y, y_ndim, alphas, mode, splitter, scorer, per_target,
                                   store, groups, kwargs)
@@ -461,7 +572,62 @@ class RidgeCV(_RidgeBase):
         out = np.moveaxis(values, 0, -1)
         if y_ndim == 1:
             out = out[:, 0, :]
+        if is_dask_input(out):
+            return out.astype(dtype)
         return np.ascontiguousarray(out, dtype=dtype)
+
+    def _fit_dask(self, X, Y, y_ndim, alphas, mode, splitter, per_target, store, groups,
+                  kwargs):
+        """The fast scorings on Dask input: results of spectralridge.dask, kept lazy."""
+        from .dask import DaskRidgeSolver, dask_ridge_cv
+        kwargs = dict(kwargs)
+        if kwargs.pop("penalty_factor") is not None:
+            raise ValueError(DASK_PENALTY_FACTOR)
+        sample_weight = kwargs["sample_weight"]
+        if self.scoring is None:
+            ours, sign = ("r2", 1.0) if mode == "splits" else ("mse", -1.0)
+        else:
+            ours, sign = _FAST_SCORING[self.scoring]
+        solver = None
+        if mode == "splits":
+            cv = self.cv
+            if not isinstance(cv, numbers.Integral) or isinstance(cv, bool):
+                cv = splitter  # KFold(K) for an int K is dask_ridge_cv's own lazy path
+            result = dask_ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=per_target,
+                                   scoring=ours, groups=groups, **kwargs)
+        else:
+            solver = DaskRidgeSolver(X, Y, **kwargs)
+            score = solver.loo if mode == "loo" else solver.gcv
+            result = score(alphas, scoring=ours, alpha_per_target=per_target)
+        table = sign * result.scores.astype(np.float64)
+        best = sign * result.best_score.astype(np.float64)  # per target, (n_targets,)
+        if self.scoring is None and mode != "splits" and sample_weight is not None:
+            # scikit-learn's scale: the mean over samples of w_i e_i^2
+            scale = sample_weight.astype(np.float64).sum() / X.shape[0]
+            table, best = table * scale, best * scale
+        if per_target:
+            self.best_score_ = best if y_ndim == 2 else best[0]
+        else:  # the same alpha for every target: the mean of its scores
+            self.best_score_ = best.mean()
+        if per_target and Y.shape[1] > 1:
+            self.alpha_ = result.best_alpha
+        else:
+            self.alpha_ = result.best_alpha[0]
+        self.coef_, self.intercept_ = _as_sklearn_coef(result.coef, result.intercept, y_ndim,
+                                                       self.fit_intercept)
+        self.cv_scores_ = table if y_ndim == 2 else table[:, 0]
+        self.dof_ = result.dof
+        self.alphas_ = result.alphas
+        if store:
+            errors = solver.loo_errors(result.alphas)
+            if self.scoring is None:  # scikit-learn's w_i e_i^2
+                values = errors * errors
+                if sample_weight is not None:
+                    values = values * sample_weight.astype(np.float64)[:, None]
+            else:  # the predictions
+                values = Y - errors
+            self.cv_results_ = self._cv_results_shape(values, y_ndim, result.coef.dtype)
+        return self
 
     def _fit_slow(self, X, Y, y_ndim, alphas, mode, splitter, scorer, per_target, store,
                   groups, kwargs):
@@ -486,7 +652,8 @@ class RidgeCV(_RidgeBase):
         else:
             search = GridSearchCV(
                 Ridge(fit_intercept=self.fit_intercept,
-                      solver="svd" if kwargs["method"] == "svd" else "auto"),
+                      solver="svd" if kwargs["method"] == "svd" else "auto",
+                      penalty_factor=self.penalty_factor),
                 {"alpha": alphas}, scoring=scorer, cv=splitter, refit=False)
             fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
             if groups is not None:
