@@ -19,7 +19,27 @@ DASK_PENALTY_FACTOR = ("penalty_factor is not supported with Dask input: fit on 
                        "sqrt(penalty_factor).")
 
 
-class RidgeSolver:
+class AlphaGrid:
+    """The default alpha grid, shared by :class:`RidgeSolver` and ``DaskRidgeSolver``."""
+
+    def default_alphas(self, n_alphas=30):
+        """Log-spaced alphas whose effective dof span ``(0.0005, 0.9995) x rank``.
+
+        The default grid of :meth:`loo`, :meth:`gcv` and :func:`ridge_cv`: it adapts to the
+        spectrum of the data, so that its edges are (nearly) the least-squares fit and the
+        intercept-only model.
+        """
+        if not isinstance(n_alphas, numbers.Integral) or n_alphas < 2:
+            raise ValueError(f"n_alphas must be an integer >= 2, got {n_alphas!r}.")
+        return _scores.default_alphas(self, int(n_alphas))
+
+    def _grid(self, alphas):
+        if alphas is None:
+            return self.default_alphas()
+        return check_alphas(alphas)[0]
+
+
+class RidgeSolver(AlphaGrid):
     r"""Ridge regression for any number of regularization strengths.
 
     Minimizes ``sum_i w_i ||y_i - x_i^T W - b||^2 + alpha sum_j c_j ||W_j||^2``
@@ -319,22 +339,6 @@ class RidgeSolver:
         return RidgePath(coef, intercept)
 
     # -- cross-validation ------------------------------------------------------------------
-    def default_alphas(self, n_alphas=30):
-        """Log-spaced alphas whose effective dof span ``(0.0005, 0.9995) x rank``.
-
-        The default grid of :meth:`loo`, :meth:`gcv` and :func:`ridge_cv`: it adapts to the
-        spectrum of the data, so that its edges are (nearly) the least-squares fit and the
-        intercept-only model.
-        """
-        if not isinstance(n_alphas, numbers.Integral) or n_alphas < 2:
-            raise ValueError(f"n_alphas must be an integer >= 2, got {n_alphas!r}.")
-        return _scores.default_alphas(self, int(n_alphas))
-
-    def _grid(self, alphas):
-        if alphas is None:
-            return self.default_alphas()
-        return check_alphas(alphas)[0]
-
     def loo_errors(self, alphas):
         """Exact leave-one-out errors ``(y_i - yhat_i) / (1 - h_i)`` of every sample.
 

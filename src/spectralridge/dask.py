@@ -66,7 +66,7 @@ from scipy.optimize import brentq
 
 from . import _core, _scores
 from ._filters import early_stopping_filter, ridge_filter, truncation_filter
-from ._solver import FilterGrid
+from ._solver import AlphaGrid, FilterGrid
 from ._spectrum import Spectrum, _eigh, _gram_rank, _svd, weighted_sum
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
                           check_finite, check_lr, check_n_components, check_sample_weight,
@@ -662,7 +662,7 @@ def _loo_errors_block(X, Y, w, rows, P, ym0, *, ctx):
 
 
 # -- the solver -----------------------------------------------------------------------------------
-class DaskRidgeSolver:
+class DaskRidgeSolver(AlphaGrid):
     r"""Ridge regression for any number of alphas on Dask arrays.
 
     The API of :class:`~spectralridge.RidgeSolver` (``sr.RidgeSolver`` returns one of these when
@@ -984,17 +984,6 @@ class DaskRidgeSolver:
         return RidgePath(coef, intercept)
 
     # -- cross-validation -------------------------------------------------------------------
-    def default_alphas(self, n_alphas=30):
-        """Log-spaced alphas whose effective dof span ``(0.0005, 0.9995) x rank`` (NumPy)."""
-        if not isinstance(n_alphas, numbers.Integral) or n_alphas < 2:
-            raise ValueError(f"n_alphas must be an integer >= 2, got {n_alphas!r}.")
-        return _scores.default_alphas(self, int(n_alphas))
-
-    def _grid(self, alphas):
-        if alphas is None:
-            return self.default_alphas()
-        return check_alphas(alphas)[0]
-
     def loo_errors(self, alphas):
         """Exact leave-one-out errors ``(y_i - yhat_i) / (1 - h_i)`` of every sample.
 
