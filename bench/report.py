@@ -14,7 +14,6 @@ of alphas, targets and samples for the figures (own timing loop, medians); (4) t
 ratios, the machine limit, and every goal marked met or missed. Nothing is asserted.
 """
 import argparse
-import dataclasses
 import datetime
 import json
 import math

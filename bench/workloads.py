@@ -615,7 +615,7 @@ def check_cv(d, res, ref, targets=None):
     assert same.mean() >= 0.95, f"best alphas differ on {np.count_nonzero(~same)} targets"
     ce = _relerr(np.asarray(res["coef"])[:, same], ref["coef"][:, t][:, same])
     assert ce <= tol, f"coefficients at the best alphas differ: rel. error {ce:.2e}"
-    ties = "" if same.all() else f" (others: ties)"
+    ties = "" if same.all() else " (others: ties)"
     return (f"best score {se:.0e}, same best alpha on {same.mean():.0%} of "
             f"{t.size} targets{ties}, coef {ce:.0e} (tol {tol:g})")
 

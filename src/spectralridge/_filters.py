@@ -10,6 +10,7 @@ degrees of freedom, GCV and leave-one-out all take any filter.
 from typing import NamedTuple
 
 import numpy as np
+from scipy.optimize import brentq
 
 
 class Filter(NamedTuple):
@@ -38,6 +39,20 @@ def ridge_filter(lam, alphas):
     fit = np.divide(lam, denom, out=np.zeros(denom.shape), where=denom > 0)
     resid = np.divide(a, denom, out=np.zeros(denom.shape), where=denom > 0)
     return Filter(fit, resid)
+
+
+def ridge_alphas_for_dof(lam, dofs):
+    """Alphas at which ``sum lam / (lam + alpha)`` equals each of `dofs` in (0, rank]."""
+    r = lam.size
+    out = np.zeros(dofs.size)
+    for i, d in enumerate(dofs):
+        if d >= r:
+            continue  # alpha 0
+        # dof is decreasing in alpha; these bounds bracket the root (see dof's extremes).
+        lo, hi = np.log(lam[-1] * (r - d) / d), np.log(lam[0] * r / d)
+        out[i] = np.exp(brentq(lambda u: (lam / (lam + np.exp(u))).sum() - d,
+                               lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps))
+    return out
 
 
 def early_stopping_filter(lam, lr, steps):

@@ -5,10 +5,10 @@ import threading
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import brentq
 
 from . import _core, _scores
-from ._filters import early_stopping_filter, ridge_filter, truncation_filter
+from ._filters import (early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
+                       truncation_filter)
 from ._spectrum import Centering, decompose, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
                           check_method, check_n_components, check_penalty_factor,
@@ -301,16 +301,7 @@ class RidgeSolver(AlphaGrid):
         """
         spectrum = self._spectrum_for(np.zeros(1))
         dofs, scalar = check_dofs(dofs, spectrum.rank)
-        lam = spectrum.lam
-        r = lam.size
-        out = np.zeros(dofs.size)
-        for i, d in enumerate(dofs):
-            if d >= r:
-                continue
-            # dof is decreasing in alpha; these bounds bracket the root (see dof's extremes).
-            lo, hi = np.log(lam[-1] * (r - d) / d), np.log(lam[0] * r / d)
-            out[i] = np.exp(brentq(lambda u: (lam / (lam + np.exp(u))).sum() - d,
-                                   lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps))
+        out = ridge_alphas_for_dof(spectrum.lam, dofs)
         return out[0] if scalar else out
 
     def per_target(self, alphas):

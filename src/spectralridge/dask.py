@@ -62,15 +62,16 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg import blas, lapack
-from scipy.optimize import brentq
 
 from . import _core, _scores
-from ._filters import early_stopping_filter, ridge_filter, truncation_filter
+from ._filters import (early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
+                       truncation_filter)
 from ._solver import AlphaGrid, FilterGrid
 from ._spectrum import Spectrum, _eigh, _gram_rank, _svd, weighted_sum
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
-                          check_finite, check_lr, check_n_components, check_sample_weight,
-                          check_scoring, check_shapes, check_steps, warn_if_divergent)
+                          check_finite, check_lr, check_n_components, check_rule,
+                          check_sample_weight, check_scoring, check_shapes, check_steps,
+                          warn_if_divergent)
 
 __all__ = ["DaskFilterPath", "DaskRidgeSolver", "dask_ridge_cv", "dask_ridge_path",
            "is_dask_input"]
@@ -938,14 +939,7 @@ class DaskRidgeSolver(AlphaGrid):
         """Alphas at which the effective degrees of freedom equal `dofs` (NumPy)."""
         d = self._state_for(np.zeros(1)).full
         dofs, scalar = check_dofs(dofs, d.rank)
-        lam, r = d.lam, d.rank
-        out = np.zeros(dofs.size)
-        for i, v in enumerate(dofs):
-            if v >= r:
-                continue
-            lo, hi = np.log(lam[-1] * (r - v) / v), np.log(lam[0] * r / v)
-            out[i] = np.exp(brentq(lambda u: (lam / (lam + np.exp(u))).sum() - v,
-                                   lo, hi, xtol=1e-14, rtol=4 * _EPS))
+        out = ridge_alphas_for_dof(d.lam, dofs)
         return out[0] if scalar else out
 
     def per_target(self, alphas):
@@ -1204,7 +1198,7 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     scoring = check_scoring(scoring)
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
     is_named = isinstance(cv, str) and cv in ("loo", "gcv")
-    rule = _check_rule(rule, cv if is_named else None)
+    rule = check_rule(rule, cv if is_named else None)
     kwargs = dict(fit_intercept=fit_intercept, sample_weight=sample_weight, method=method)
     if is_named:
         solver = DaskRidgeSolver(X, Y, **kwargs)
@@ -1219,12 +1213,3 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     if rule == "1se" and solver._K < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {solver._K}.")
     return solver._kfold(alphas, scoring, alpha_per_target, rule)
-
-
-def _check_rule(rule, named_cv):
-    if rule not in ("min", "1se"):
-        raise ValueError(f"rule must be 'min' or '1se', got {rule!r}.")
-    if rule == "1se" and named_cv is not None:
-        raise ValueError(f"rule='1se' needs per-split scores: use a number of folds or a "
-                         f"splitter for cv, got cv={named_cv!r}.")
-    return rule
