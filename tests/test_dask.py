@@ -489,3 +489,28 @@ def test_penalty_factor_is_refused_on_dask_input():
     for fit in fits:
         with pytest.raises(ValueError, match=match):
             fit()
+
+
+def test_empty_target_chunk():
+    X, Y = make_data(40, 4, 3, seed=20)
+    dX = da.from_array(X, chunks=(20, 4))
+    dY = da.from_array(Y, chunks=((20, 20), (2, 0, 1)))
+    solver = sr.RidgeSolver(dX, dY)
+    want = sr.RidgeSolver(X, Y)
+    close(solver.coef([1.0, 2.0]), want.coef([1.0, 2.0]))
+    close(solver.predict(dX, [1.0, 2.0]), want.predict(X, [1.0, 2.0]))
+    close(sr.RidgeCV(ALPHAS, cv=4).fit(dX, dY).coef_, sr.RidgeCV(ALPHAS, cv=4).fit(X, Y).coef_)
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 4])
+def test_r2_without_intercept_is_about_the_weighted_mean(cv):
+    X, Y = make_data(60, 5, 3, seed=21)
+    Y = Y + [0.0, 5.0, -20.0]  # means far from 0: R^2 about 0 would differ
+    w = weights(60)
+    dX, dY, dw = to_dask(X, Y, w)
+    want = sr.ridge_cv(X, Y, ALPHAS, cv=cv, scoring="r2", fit_intercept=False,
+                       sample_weight=w)
+    got = sr.ridge_cv(dX, dY, ALPHAS, cv=cv, scoring="r2", fit_intercept=False,
+                      sample_weight=dw)
+    close(got.scores, want.scores)
+    close(got.best_alpha, want.best_alpha)

@@ -338,6 +338,18 @@ def test_solver_pickles_and_keeps_working():
 PENALTY = np.array([1.0, 4.0, 0.25, 2.0, 1e-3])
 
 
+def test_penalty_factor_extremes_keep_accuracy():
+    # factors 1e12 apart (the largest ratio accepted): the auto rule keeps ~1e-10
+    X, y = make_data(200, 10, seed=3)
+    c = np.ones(10)
+    c[0], c[-1] = 1e-8, 1e4
+    solver = sr.RidgeSolver(X, y, penalty_factor=c)
+    for a in (1e-3, 1.0, 1e3):
+        W, _ = ridge_oracle(X, y, a, penalty_factor=c)
+        assert_allclose(solver.coef(a), W, rtol=1e-9, atol=1e-10 * np.abs(W).max())
+    assert sr.RidgeSolver(X, y, penalty_factor=c).penalty_factor is not c
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("shape", [(30, 5), (4, 5)])
 @pytest.mark.parametrize("method", METHODS)
@@ -394,6 +406,7 @@ def test_penalty_factor_in_cross_validation():
     ([1.0, -1.0, 1.0, 1.0, 1.0], r"must be positive"),
     ([1.0, np.nan, 1.0, 1.0, 1.0], r"penalty_factor"),
     ([[1.0] * 5], r"penalty_factor must be 1-D"),
+    ([1e-13, 1.0, 1.0, 1.0, 1.0], r"penalty_factor spans a ratio of 1e\+13, more than 1e\+12"),
 ])
 def test_bad_penalty_factor(factor, match):
     X, Y = make_data(10, 5)

@@ -8,6 +8,8 @@ import pytest
 import spectralridge as sr
 from spectralridge import stats
 
+from helpers import make_data
+
 
 def _longley_mass():
     """MASS's example ``lm.ridge(GNP.deflator ~ ., longley)``: GNPDEFL on the others."""
@@ -330,3 +332,13 @@ def test_fraction_matches_fracridge():
                                        rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(stats.alpha_to_fraction(solver, their_alphas),
                                np.repeat(fracs[:, None], 4, axis=1), atol=0.02)
+
+
+def test_solver_with_penalty_factor_is_refused():
+    X, y = make_data(30, 4)
+    solver = sr.RidgeSolver(X, y, penalty_factor=[1.0, 2.0, 3.0, 4.0])
+    for call, name in ((lambda: stats.vif(solver, [1.0]), "vif"),
+                       (lambda: stats.alpha_to_fraction(solver, [1.0]), "alpha_to_fraction"),
+                       (lambda: stats.fraction_to_alpha(solver, [0.5]), "fraction_to_alpha")):
+        with pytest.raises(ValueError, match=f"{name}: a solver with penalty_factor"):
+            call()

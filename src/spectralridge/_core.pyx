@@ -20,6 +20,9 @@ include "_blas_int.pxi"
 # enough that a block of residuals stays in cache for the epilogue.
 cdef enum:
     TARGET_BLOCK = 256
+    # Rows per GEMM where few targets share it across alphas: bounds that scratch (rows x
+    # TARGET_BLOCK values) whatever n_samples.
+    ROW_BLOCK = 2048
     # `project` has no epilogue: wider blocks (up to this many centred values) keep its
     # GEMM near peak.
     PROJECT_VALUES = 1 << 22
@@ -79,6 +82,8 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
     if R.shape[0] != r or F.shape[1] != r or (shifted and offset.shape[0] != k) or \
             out.shape[0] != m or out.shape[1] != q or out.shape[2] != k:
         raise ValueError("apply_filter: inconsistent shapes")
+    if m == 0 or q == 0 or k == 0:
+        return
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] work
     if k == 1:
@@ -95,9 +100,10 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
                   &B[0, 0], max(r, 1), beta, &out[0, 0, 0], q)
         return
     # Few targets share a GEMM across alphas (as in `sse`), then are copied out per alpha.
-    cdef Py_ssize_t batch = min(m, max(1, TARGET_BLOCK // k)), a0, na
+    cdef Py_ssize_t batch = min(m, max(1, TARGET_BLOCK // k)), a0, na, i0, qb
+    cdef Py_ssize_t rows = min(q, ROW_BLOCK) if batch > 1 else 0
     work = np.empty((max(r, 1), batch * k), dtype=dtype)
-    cdef floating[:, ::1] fit = np.empty((q if batch > 1 else 0, batch * k), dtype=dtype)
+    cdef floating[:, ::1] fit = np.empty((rows, batch * k), dtype=dtype)
     with nogil:
         a0 = 0
         while a0 < m:
@@ -114,12 +120,17 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
                 _gemm(False, False, q, k, r, <floating>1, &B[0, 0], max(r, 1),
                       &work[0, 0], k, beta, &out[a0, 0, 0], k)
             else:
-                _gemm(False, False, q, na * k, r, <floating>1, &B[0, 0], max(r, 1),
-                      &work[0, 0], batch * k, <floating>0, &fit[0, 0], batch * k)
-                for a in range(na):
-                    for j in range(q):
-                        for t in range(k):
-                            out[a0 + a, j, t] = fit[j, a * k + t] + (offset[t] if shifted else 0)
+                i0 = 0
+                while i0 < q:
+                    qb = min(rows, q - i0)
+                    _gemm(False, False, qb, na * k, r, <floating>1, &B[i0, 0], max(r, 1),
+                          &work[0, 0], batch * k, <floating>0, &fit[0, 0], batch * k)
+                    for a in range(na):
+                        for j in range(qb):
+                            for t in range(k):
+                                out[a0 + a, i0 + j, t] = fit[j, a * k + t] + \
+                                    (offset[t] if shifted else 0)
+                    i0 += qb
             a0 += na
 
 
@@ -177,10 +188,10 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
     B (q, r), R (r, k), F (m, r), Y (q, k),
     out (m, k) in float64 whatever the dtype of the data. Few targets share a GEMM across
     alphas (``TARGET_BLOCK`` columns of alpha-target pairs), so that one target is not a
-    matrix-vector product per alpha. Scratch: (r + 2 q) x TARGET_BLOCK floats.
+    matrix-vector product per alpha. Scratch: (r + q + ROW_BLOCK) x TARGET_BLOCK floats.
     """
     cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = R.shape[1], m = F.shape[0]
-    cdef Py_ssize_t t0, kb, a0, na, w, a, i, j, t
+    cdef Py_ssize_t t0, kb, a0, na, w, a, i, j, t, i0, qb
     cdef bint scaled = S.shape[0] > 0
     cdef floating d
     cdef double v
@@ -194,7 +205,8 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
     cdef Py_ssize_t block = min(k, TARGET_BLOCK)
     cdef Py_ssize_t alphas_per_gemm = min(m, max(1, TARGET_BLOCK // block))
     cdef floating[::1] resid = np.empty(q * block, dtype=dtype)
-    cdef floating[::1] fit = np.empty(q * block * alphas_per_gemm, dtype=dtype)
+    cdef Py_ssize_t rows = q if alphas_per_gemm == 1 else min(q, ROW_BLOCK)
+    cdef floating[::1] fit = np.empty(max(rows, 1) * block * alphas_per_gemm, dtype=dtype)
     cdef floating[::1] fr = np.empty(max(r, 1) * block * alphas_per_gemm, dtype=dtype)
     with nogil:
         t0 = 0
@@ -214,14 +226,19 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
                     for j in range(na):
                         for t in range(kb):
                             fr[i * w + j * kb + t] = F[a0 + j, i] * R[i, t0 + t]
-                _gemm(False, False, q, w, r, <floating>1, &B[0, 0], max(r, 1),
-                      &fr[0], w, <floating>0, &fit[0], w)
-                for i in range(q):
-                    for j in range(na):
-                        a = a0 + j
-                        d = S[i, a] if scaled else 1
-                        for t in range(kb):
-                            v = <double>d * (<double>resid[i * kb + t] + fit[i * w + j * kb + t])
-                            out[a, t0 + t] += v * v
+                i0 = 0
+                while i0 < q:
+                    qb = min(rows, q - i0)
+                    _gemm(False, False, qb, w, r, <floating>1, &B[i0, 0], max(r, 1),
+                          &fr[0], w, <floating>0, &fit[0], w)
+                    for i in range(qb):
+                        for j in range(na):
+                            a = a0 + j
+                            d = S[i0 + i, a] if scaled else 1
+                            for t in range(kb):
+                                v = <double>d * (<double>resid[(i0 + i) * kb + t] +
+                                                 fit[i * w + j * kb + t])
+                                out[a, t0 + t] += v * v
+                    i0 += qb
                 a0 += na
             t0 += kb

@@ -191,7 +191,7 @@ class _GramDowndate:
 
     def __init__(self, X, Y, centering, spectrum):
         self.X, self.Y, self.c = X, Y, centering
-        self.Xs = centering.center_X(X)  # sw (X - global mean)
+        self.Xs = centering.center_X(X)  # sw (X - global mean) / sqrt(penalty factors)
         V = spectrum.V
         self.G = np.empty((V.shape[0], V.shape[0]))
         _core.gemm(np.ascontiguousarray(V * spectrum.lam), V, self.G, trans_b=True)

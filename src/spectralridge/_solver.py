@@ -46,7 +46,7 @@ class RidgeSolver(AlphaGrid):
     (scikit-learn's objective with penalty factors ``c = 1``, intercept not penalized) for
     every requested ``alpha`` from one spectral decomposition of the centred, weighted design
     ``Xc = U diag(s) V^T`` (its columns divided by ``sqrt(c)``):
-    ``W(alpha) = V diag(s / (s^2 + alpha)) U^T Yc``. In the eigenbasis of the Hessian
+    ``W(alpha) = diag(1 / sqrt(c)) V diag(s / (s^2 + alpha)) U^T Yc``. In the eigenbasis of the Hessian
     ``Xc^T Xc`` ridge multiplies the least-squares solution by the shrinkage factors
     ``s^2 / (s^2 + alpha)``; their sum is the effective degrees of freedom.
 
@@ -72,8 +72,10 @@ class RidgeSolver(AlphaGrid):
         but used as given (glmnet rescales them to sum to n_features): a feature with factor
         4 is shrunk as if it were scaled by 1/2. Exact: the solver works on the columns
         divided by ``sqrt(c)`` and maps coefficients back, so singular values, shrinkage
-        factors and filters refer to that rescaled design. Factors of 0 (unpenalized
-        features) are not supported. None: all 1.
+        factors and filters refer to that rescaled design (early stopping is then gradient
+        descent preconditioned by ``diag(1 / c)``). The largest factor may be at most 1e12
+        times the smallest; factors of 0 (unpenalized features) are not supported. None: all
+        1.
 
     Attributes
     ----------
@@ -563,7 +565,8 @@ def ridge_path(X, Y, alphas, **kwargs):
     Y : array-like of shape (n_samples,) or (n_samples, n_targets)
     alphas : float or array-like of shape (n_alphas,)
     **kwargs
-        ``fit_intercept``, ``sample_weight``, ``method``: see :class:`RidgeSolver`.
+        ``fit_intercept``, ``sample_weight``, ``method``, ``penalty_factor``: see
+        :class:`RidgeSolver`.
 
     Returns
     -------

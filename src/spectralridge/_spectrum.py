@@ -1,8 +1,9 @@
 """Centring, weighting and the decompositions behind every result.
 
-A :class:`Spectrum` holds, for the centred and weighted design ``Xc = sqrt(w) (X - xm)``,
-its thin SVD ``Xc = U diag(s) V^T`` restricted to the numerical rank ``r``, whichever
-factorization produced it:
+A :class:`Spectrum` holds, for the centred and weighted design ``Xc = sqrt(w) (X - xm)``
+(its columns divided by the square roots of the penalty factors, if any), its thin SVD
+``Xc = U diag(s) V^T`` restricted to the numerical rank ``r``, whichever factorization
+produced it:
 
 ``svd``
     LAPACK ``gesdd`` on ``Xc`` (``gesvd`` on non-convergence). Rank: ``s > max(n, p) eps s_max``.

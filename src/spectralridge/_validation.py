@@ -137,11 +137,16 @@ def check_sample_weight(sample_weight, n_samples):
     return w
 
 
+# Largest ratio of penalty factors: the rescaled design's condition number grows like the
+# square root of it, and must stay well inside the SVD's rank cutoff (~1 / (n eps)).
+PENALTY_FACTOR_RATIO = 1e12
+
+
 def check_penalty_factor(penalty_factor, n_features):
-    """Positive per-feature penalty factors as float64 (n_features,), or None."""
+    """Positive per-feature penalty factors as a float64 copy (n_features,), or None."""
     if penalty_factor is None:
         return None
-    c = as_array(penalty_factor, "penalty_factor", ndims=(1,), keep_float32=False)
+    c = np.array(as_array(penalty_factor, "penalty_factor", ndims=(1,), keep_float32=False))
     if c.shape[0] != n_features:
         raise ValueError(f"penalty_factor must have one entry per feature: expected "
                          f"({n_features},), got shape {c.shape}.")
@@ -150,6 +155,11 @@ def check_penalty_factor(penalty_factor, n_features):
         raise ValueError(f"penalty_factor must be positive, got penalty_factor[{i}]="
                          f"{float(c[i])!r}; unpenalized features (factor 0) are not "
                          "supported.")
+    if c.max() > PENALTY_FACTOR_RATIO * c.min():
+        raise ValueError(f"penalty_factor spans a ratio of {c.max() / c.min():.3g}, more than "
+                         f"{PENALTY_FACTOR_RATIO:g}: results would lose accuracy. A factor "
+                         f"{PENALTY_FACTOR_RATIO:g} times smaller than the others already "
+                         "leaves a feature practically unpenalized.")
     return c
 
 

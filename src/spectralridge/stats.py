@@ -260,12 +260,15 @@ def lawless_wang_alpha(X, Y, *, fit_intercept=True, standardize=False):
 
 
 # -- variance inflation factors -------------------------------------------------------------------
+def _check_no_penalty_factor(solver, name, hint=""):
+    if solver.penalty_factor is not None:
+        raise ValueError(f"{name}: a solver with penalty_factor is not supported{hint}.")
+
+
 def _centred_design(solver_or_X, fit_intercept):
     if isinstance(solver_or_X, RidgeSolver):
         solver = solver_or_X
-        if solver.penalty_factor is not None:
-            raise ValueError("vif: a solver with penalty_factor is not supported; pass the "
-                             "design matrix.")
+        _check_no_penalty_factor(solver, "vif", "; pass the design matrix")
         return solver._centering.center_X(solver._X)
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
     X = check_design(solver_or_X)
@@ -486,9 +489,11 @@ def alpha_to_huth_alpha(alphas, *, s_max=None):
 
 
 # -- fracridge -------------------------------------------------------------------------------------
-def _coordinates(solver):
+def _coordinates(solver, name):
     """Eigenvalues ``lam`` (r,) and squared least-squares coordinates ``c`` (r, k)."""
     check_instance(solver, RidgeSolver, "solver")
+    # the coordinates of the rescaled design would give the norm of sqrt(c) W, not of W
+    _check_no_penalty_factor(solver, name)
     spectrum = solver.ridge(np.zeros(1)).spectrum
     s = spectrum.s
     c = np.square(spectrum.R.astype(np.float64) / s[:, None])
@@ -538,7 +543,7 @@ def alpha_to_fraction(solver, alphas):
     >>> norms.round(12)
     array([0.5])
     """
-    lam, c = _coordinates(solver)
+    lam, c = _coordinates(solver, "alpha_to_fraction")
     alphas, scalar = check_alphas_per_target(alphas, c.shape[1])      # (m, k)
     total = c.sum(axis=0)
     out = np.empty(alphas.shape)
@@ -620,7 +625,7 @@ def fraction_to_alpha(solver, fractions):
     See :func:`alpha_to_fraction`.
     """
     fracs, scalar = check_fractions(fractions)
-    lam, c = _coordinates(solver)
+    lam, c = _coordinates(solver, "fraction_to_alpha")
     k = c.shape[1]
     total = c.sum(axis=0)
     out = np.full((fracs.size, k), np.nan)

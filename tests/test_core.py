@@ -1,0 +1,72 @@
+"""The compiled kernels against NumPy einsum, across their block boundaries."""
+import tracemalloc
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from spectralridge import _core
+
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def operands(q, r, k, m, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    B, R, F = (rng.standard_normal(shape).astype(dtype) for shape in ((q, r), (r, k), (m, r)))
+    return B, R, F
+
+
+# k = 1 (one GEMM), few targets batched across alphas with a remainder, one alpha per GEMM;
+# q beyond ROW_BLOCK (2048) rows with a remainder; empty dimensions.
+SHAPES = [(7, 4, 1, 5), (5000, 3, 2, 300), (4101, 5, 3, 100), (9, 6, 300, 3), (6, 0, 3, 4),
+          (0, 3, 2, 5), (5, 3, 0, 5), (5, 3, 2, 0)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_apply_filter(shape, dtype):
+    q, r, k, m = shape
+    B, R, F = operands(q, r, k, m, dtype)
+    offset = np.linspace(-1, 1, k).astype(dtype)
+    want = np.einsum("qr,ar,rk->aqk", B.astype(float), F.astype(float), R.astype(float))
+    for off, shift in ((np.empty(0, dtype), 0.0), (offset, offset)):
+        out = np.full((m, q, k), np.nan, dtype=dtype)
+        _core.apply_filter(B, R, F, off, out)
+        assert_allclose(out, want + shift, rtol=TOL[dtype], atol=TOL[dtype] * max(1, r))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sse(shape, dtype):
+    q, r, k, m = shape
+    B, R, F = operands(q, r, k, m, dtype)
+    rng = np.random.default_rng(1)
+    Y = rng.standard_normal((q, k)).astype(dtype)
+    ym, sw = rng.standard_normal(k).astype(dtype), rng.uniform(0, 2, q).astype(dtype)
+    S = rng.uniform(0.5, 2, (q, m)).astype(dtype)
+    fit = np.einsum("qr,ar,rk->aqk", B.astype(float), F.astype(float), R.astype(float))
+    Yc = sw[:, None].astype(float) * (Y - ym)
+    for targets in (True, False):
+        for scale in (S, np.empty((0, m), dtype)):
+            E = fit + Yc if targets else fit
+            if scale.size:
+                E = E * scale.T[:, :, None]
+            out = np.ones((m, k))
+            _core.sse(B, R, F, Y, ym, sw, scale, targets, out)
+            assert_allclose(out, 1.0 + (E ** 2).sum(axis=1), rtol=10 * TOL[dtype])
+
+
+def test_few_targets_scratch_is_bounded():
+    # scratch of the batched GEMMs is ROW_BLOCK x TARGET_BLOCK values, not n x k x m
+    q, r, k, m = 40_000, 4, 2, 128
+    B, R, F = operands(q, r, k, m, np.float64)
+    out = np.empty((m, q, k))
+    Y, ym, sw = np.zeros((q, k)), np.zeros(k), np.ones(q)
+    tracemalloc.start()
+    try:
+        _core.apply_filter(B, R, F, np.empty(0), out)
+        _core.sse(B, R, F, Y, ym, sw, np.empty((0, m)), True, np.zeros((m, k)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8e6 < out.nbytes / 4
