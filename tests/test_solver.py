@@ -156,18 +156,44 @@ def test_auto_rule_picks_gram_kernel_and_svd():
     solver.coef([1.0, 10.0])
     assert solver.method == "gram"
     assert sr.RidgeSolver(*make_data(10, 100)).method == "kernel"
-    # condition number 1e6 (1e12 for the Gram): alpha 0 needs the SVD, large alphas do not
-    X, y = make_data(100, 10, decay=10 * np.log(10))
+    # condition number 1e4 (1e8 for the Gram): alpha 0 needs the SVD, large alphas do not
+    X, y = make_data(100, 10, decay=4 * np.log(10))
     solver = sr.RidgeSolver(X, y)
     solver.coef(1e3)
     assert solver.method == "gram"
     W, b = ridge_oracle(X, y, 0.0)
-    # least squares at condition 1e6 is itself sensitive to rounding at ~cond^2 eps
-    assert_allclose(solver.coef(0.0), W, rtol=1e-6)
+    assert_allclose(solver.coef(0.0), W, rtol=1e-8)
     assert solver.method == "svd"
     explicit = sr.RidgeSolver(X, y, method="gram")
     explicit.coef(0.0)
     assert explicit.method == "gram"
+
+
+@pytest.mark.parametrize("method", ["gram", "kernel"])
+def test_auto_uses_the_svd_where_the_gram_cutoff_drops_real_directions(method):
+    # condition 1e9: the Gram routes drop directions that carry ~2e-9 of the fit at any
+    # alpha (and a nearly collinear pair, 8.9e-4 at alpha 0.09, in a case found in review)
+    X, y = make_data(100, 10, decay=10 * np.log(10))
+    rng = np.random.default_rng(5)
+    x0 = rng.standard_normal(83) * 11.7
+    pair = np.column_stack([x0, 2 * x0 + 1e-4 * rng.standard_normal(83)]) / \
+        np.sqrt([533.5, 0.1345])
+    cases = [(X, y, 1e3), (X, y, 1e7), (pair, pair.sum(axis=1) + x0, 0.09)]
+    if method == "kernel":
+        X, y = make_data(10, 40, decay=10 * np.log(10))
+        cases = [(X, y, 1e3), (X, y, 1e7)]
+    for X, y, a in cases:
+        solver, svd = sr.RidgeSolver(X, y), sr.RidgeSolver(X, y, method="svd")
+        assert sr.RidgeSolver(X, y, method=method).rank < svd.rank  # the cutoff dropped some
+        assert_allclose(solver.coef(a), svd.coef(a), rtol=1e-10,
+                        atol=1e-10 * np.abs(svd.coef(a)).max())
+        assert solver.method == "svd"
+    # exactly collinear columns: nothing real is dropped, the Gram route stays
+    X, y = make_data(100, 6)
+    X = np.column_stack([X, X[:, 0] - X[:, 1]])
+    solver, svd = sr.RidgeSolver(X, y), sr.RidgeSolver(X, y, method="svd")
+    assert_allclose(solver.coef(1.0), svd.coef(1.0), rtol=1e-10)
+    assert solver.method == "gram" and solver.rank == svd.rank == 6
 
 
 def test_auto_gram_within_1e8_of_svd_at_guard_boundary():

@@ -199,6 +199,7 @@ class _GramDowndate:
         _core.gemm(np.ascontiguousarray(V * spectrum.s, dtype=Y.dtype), spectrum.R, self.P)
         self.s1 = weighted_sum(centering.sw, self.Xs)  # sum w (x - mean): 0 up to rounding
         self.t1 = weighted_sum(np.square(centering.sw), Y, centering.ym)
+        self.yc_sq = spectrum.yc_sq
 
     def _cross(self, Xs, Y, sw):
         """``Xs^T sw (Y - ym)`` in the working dtype."""
@@ -230,7 +231,9 @@ class _GramDowndate:
             G -= np.triu(np.outer(s1, shift))
             P -= np.outer(s1, t1 / sum_w).astype(P.dtype)
             ym += t1 / sum_w
-        spectrum = gram_spectrum(np.asfortranarray(G), P, n - test.size, max_rank)
+        # the training ||Yc||^2 (about its own mean) is at most the full data's
+        spectrum = gram_spectrum(np.asfortranarray(G), P, n - test.size, max_rank,
+                                 yc_sq_bound=self.yc_sq)
         if not spectrum.accurate_for(alphas.min()):
             return None
         B = np.empty((test.size, spectrum.rank), dtype=self.Y.dtype)

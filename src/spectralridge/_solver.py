@@ -65,8 +65,10 @@ class RidgeSolver(AlphaGrid):
         ``'kernel'``, and the SVD instead as soon as a call asks for an alpha so small that
         the Gram route could lose accuracy, i.e. when ``(lam_max + alpha_min) >
         GRAM_KAPPA (lam_min + alpha_min)`` with ``lam`` the eigenvalues of the Gram and
-        ``GRAM_KAPPA = 1e-9 / eps`` (about 4.5e6): results then stay within about 1e-10
-        relative of the SVD's. Explicit ``'gram'`` or ``'kernel'`` are never replaced.
+        ``GRAM_KAPPA = 1e-9 / eps`` (about 4.5e6), or when directions dropped by the Gram's
+        rank cutoff could change the coefficients by more than 1e-10 (a nearly collinear
+        design): results then stay within about 1e-10 relative of the SVD's. Explicit
+        ``'gram'`` or ``'kernel'`` are never replaced.
     penalty_factor : array-like of shape (n_features,), default=None
         Positive per-feature factors ``c_j`` of the penalty, as glmnet's ``penalty.factor``
         but used as given (glmnet rescales them to sum to n_features): a feature with factor

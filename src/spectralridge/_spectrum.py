@@ -15,7 +15,10 @@ produced it:
 The Gram routes square the condition number: their eigenvalues carry an absolute error of
 about ``eps lam_max``, so eigenvalues below ``max(n, p) eps lam_max`` count as zero, and
 results for the smallest requested alpha ``a`` are trusted only while
-``(lam_max + a) / (lam_min + a) <= GRAM_KAPPA`` (see :meth:`Spectrum.accurate_for`).
+``(lam_max + a) / (lam_min + a) <= GRAM_KAPPA`` and, where that cutoff dropped directions
+the SVD would keep (a nearly collinear design), while what those directions could add to the
+coefficients, at most ``||dropped part of Xc^T Yc|| / a``, stays below ``DROPPED_TOL`` of them
+(see :meth:`Spectrum.accurate_for`).
 
 All factorizations run in float64 through SciPy's BLAS/LAPACK (one library on the hot path);
 factors are kept in float64 (the projected targets ``R`` in the working dtype) and cast to the
@@ -34,6 +37,9 @@ from . import _core
 # Guard of the Gram routes: relative error of the coefficients measured at 0.1-0.3 x
 # kappa x eps; 1e-9 / eps keeps them within about 1e-10 of the SVD answer (target 1e-8).
 GRAM_KAPPA = 1e-9 / np.finfo(np.float64).eps
+# Largest relative change of the coefficients that directions dropped by the Gram routes'
+# rank cutoff may cause (float64 data; 10 eps for float32).
+DROPPED_TOL = 1e-10
 
 
 # Columns converted to float64 at a time by the blocked reductions.
@@ -103,9 +109,13 @@ class Spectrum:
     R : ndarray (r, k), working dtype, ``U^T Yc``
     yc_sq : ndarray (k,) float64, ``||Yc||^2`` per target
     lam_max, lam_floor : float, extreme eigenvalues of the Gram, for the accuracy guard
+    dropped : float, for the guard: over targets, the largest ratio of ``Xc^T Yc``'s norm in
+        the directions the rank cutoff dropped (beyond rounding) to its norm in the kept ones
     """
 
-    def __init__(self, method, s, V, R, yc_sq, lam_floor, *, U=None):
+    col_scale = None  # 1 / sqrt(penalty factors), set by `decompose`
+
+    def __init__(self, method, s, V, R, yc_sq, lam_floor, *, U=None, dropped=0.0):
         self.method = method
         self.s = s
         self.V = V
@@ -113,8 +123,8 @@ class Spectrum:
         self.yc_sq = yc_sq
         self.lam_max = float(s[0] ** 2) if s.size else 0.0
         self.lam_floor = lam_floor
+        self.dropped = dropped
         self._U = U
-        self.col_scale = None  # 1 / sqrt(penalty factors), set by `decompose`
         self._X = self._centering = None
         self._lock = threading.Lock()
         self._casts = {}
@@ -155,7 +165,12 @@ class Spectrum:
         """Whether results for alphas >= `alpha_min` are within ~1e-10 of the SVD's."""
         if self.method == "svd" or self.lam_max == 0:
             return True
-        return (self.lam_max + alpha_min) <= GRAM_KAPPA * (self.lam_floor + alpha_min)
+        if (self.lam_max + alpha_min) > GRAM_KAPPA * (self.lam_floor + alpha_min):
+            return False
+        if self.dropped == 0:
+            return True
+        tol = DROPPED_TOL if self.R.dtype == np.float64 else 10 * np.finfo(np.float32).eps
+        return self.dropped * (self.lam_max + alpha_min) <= tol * alpha_min
 
     @property
     def U(self):
@@ -199,18 +214,26 @@ def _factorize(X, Y, centering, method):
     lam, Q = _eigh(_gram(Xc, gram=False))
     r, lam_floor = _gram_rank(lam, n, p, max_rank)
     s = np.sqrt(lam[:r])
-    Q = np.ascontiguousarray(Q[:, :r])
+    Q_kept = np.ascontiguousarray(Q[:, :r])
     V = np.empty((p, r))
-    _core.gemm(Xc, Q, V, trans_a=True)  # V = Xc^T U diag(1/s)
+    _core.gemm(Xc, Q_kept, V, trans_a=True)  # V = Xc^T U diag(1/s)
     V /= s
-    R, yc_sq = _project(Q, Y, centering)
-    return Spectrum("kernel", s, V, R, yc_sq, lam_floor, U=Q)
+    R, yc_sq = _project(Q_kept, Y, centering)
+    dropped = 0.0
+    if 0 < r < max_rank:  # Xc^T Yc in the dropped directions: Xc^T Q_d Q_d^T Yc
+        Q_d = np.ascontiguousarray(Q[:, r:max_rank])
+        XtQ = np.empty((p, Q_d.shape[1]))
+        _core.gemm(Xc, Q_d, XtQ, trans_a=True)
+        part = XtQ @ _project(Q_d, Y, centering)[0].astype(np.float64)
+        dropped = _dropped_ratio(part, s, R, yc_sq, n, p)
+    return Spectrum("kernel", s, V, R, yc_sq, lam_floor, U=Q_kept, dropped=dropped)
 
 
-def gram_spectrum(G, XtY, n, max_rank, yc_sq=None):
+def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None):
     """Spectrum from the p x p Gram ``Xc^T Xc`` and ``Xc^T Yc`` (dtype of `XtY`).
 
     `G` is overwritten. ``U`` is unavailable until :meth:`Spectrum.attach` gives the data.
+    `yc_sq_bound` (default `yc_sq`) bounds ``||Yc||^2`` for the rounding level of `XtY`.
     """
     p = G.shape[0]
     lam, Q = _eigh(G)
@@ -220,7 +243,24 @@ def gram_spectrum(G, XtY, n, max_rank, yc_sq=None):
     R = np.empty((r, XtY.shape[1]), dtype=XtY.dtype)
     _core.gemm(V.astype(XtY.dtype, copy=False), XtY, R, trans_a=True)  # diag(1/s) V^T Xc^T Yc
     R /= s.astype(XtY.dtype)[:, None]
-    return Spectrum("gram", s, V, R, yc_sq, lam_floor)
+    dropped = 0.0
+    if 0 < r < max_rank:
+        part = Q[:, r:max_rank].T @ XtY.astype(np.float64)
+        dropped = _dropped_ratio(part, s, R, yc_sq if yc_sq_bound is None else yc_sq_bound,
+                                 n, p)
+    return Spectrum("gram", s, V, R, yc_sq, lam_floor, dropped=dropped)
+
+
+def _dropped_ratio(part, s, R, yc_sq, n, p):
+    """Largest over targets of ``||part||`` beyond its rounding level (``max(n, p) eps
+    s_max ||Yc||``, as the SVD's rank cutoff), over ``||diag(s) R||``."""
+    eps = np.finfo(R.dtype).eps
+    noise = 0.0 if yc_sq is None else max(n, p) * eps * s[0] * np.sqrt(yc_sq)
+    excess = np.maximum(np.linalg.norm(part, axis=0) - noise, 0.0)
+    kept = np.linalg.norm(s[:, None] * R.astype(np.float64), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(excess > 0, excess / kept, 0.0)
+    return float(ratio.max()) if ratio.size else 0.0
 
 
 def _gram_rank(lam, n, p, max_rank):
