@@ -514,3 +514,14 @@ def test_r2_without_intercept_is_about_the_weighted_mean(cv):
                       sample_weight=dw)
     close(got.scores, want.scores)
     close(got.best_alpha, want.best_alpha)
+
+
+def test_auto_takes_the_qr_route_where_the_gram_cutoff_drops_directions():
+    rng = np.random.default_rng(5)
+    x0 = rng.standard_normal(83) * 11.7
+    X = np.column_stack([x0, 2 * x0 + 1e-4 * rng.standard_normal(83)]) / np.sqrt([533.5, 0.1345])
+    y = X.sum(axis=1) + x0
+    dX, dy, _ = to_dask(X, y)
+    solver = sr.RidgeSolver(dX, dy)
+    close(solver.coef(0.09), sr.RidgeSolver(X, y, method="svd").coef(0.09), tol=1e-10)
+    assert solver.method == "svd"

@@ -169,7 +169,8 @@ class Spectrum:
             return False
         if self.dropped == 0:
             return True
-        tol = DROPPED_TOL if self.R.dtype == np.float64 else 10 * np.finfo(np.float32).eps
+        single = self.R is not None and self.R.dtype == np.float32
+        tol = 10 * np.finfo(np.float32).eps if single else DROPPED_TOL
         return self.dropped * (self.lam_max + alpha_min) <= tol * alpha_min
 
     @property

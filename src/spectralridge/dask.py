@@ -333,6 +333,10 @@ class _Decomp:
     n_rows: int
     sx: np.ndarray  # sum w (x - shift) over the set
     xm: np.ndarray  # the set's weighted mean of X
+    # inf where the Gram route's rank cutoff dropped directions: without the targets at hand,
+    # 'auto' cannot tell whether they carry part of the fit (NumPy measures it), so it
+    # takes the QR route
+    dropped: float = 0.0
 
     @property
     def rank(self):
@@ -343,7 +347,8 @@ class _Decomp:
         return self.s * self.s
 
     def spectrum(self, R=None, yc_sq=None):
-        return Spectrum(self.method, self.s, self.V, R, yc_sq, self.lam_floor)
+        return Spectrum(self.method, self.s, self.V, R, yc_sq, self.lam_floor,
+                        dropped=self.dropped)
 
 
 def _combine(kind, factors):
@@ -375,7 +380,7 @@ def _decompose(kind, F, sums, shift, fit_intercept):
     lam, Q = _eigh(np.asfortranarray(G))
     r, lam_floor = _gram_rank(lam, n_rows, p, max_rank)
     return _Decomp("gram", np.sqrt(lam[:r]), np.ascontiguousarray(Q[:, :r]), lam_floor, sum_w,
-                   n_eff, n_rows, sx, xm)
+                   n_eff, n_rows, sx, xm, np.inf if 0 < r < max_rank else 0.0)
 
 
 class _State(NamedTuple):
