@@ -440,3 +440,20 @@ def test_bad_penalty_factor(factor, match):
         sr.RidgeSolver(X, Y, penalty_factor=factor)
     with pytest.raises(ValueError, match=match):
         sr.ridge_cv(X, Y, cv=3, penalty_factor=factor)
+
+
+def test_guard_sees_directions_past_the_structural_rank():
+    # zero-weight rows give exact zero eigenvalues; a real direction rounding below them sits
+    # past max_rank in the kernel route's ordering (found in review: 97% error)
+    rng = np.random.default_rng(2)
+    H = rng.standard_normal((40, 39))
+    U, _ = np.linalg.qr(H - H.mean(axis=0))
+    V, _ = np.linalg.qr(rng.standard_normal((100, 39)))
+    s = np.linspace(1, 0.5, 39)
+    s[-1] = 1e-9
+    X = np.vstack([(U * s) @ V.T, rng.standard_normal((20, 100))])
+    y = np.r_[U[:, -1] + 1e-3 * U[:, 0], rng.standard_normal(20)]
+    w = np.r_[np.ones(40), np.zeros(20)]
+    exact = V @ (s / (s ** 2 + 2.5e-7) * (U.T @ (y[:40] - y[:40].mean())))
+    assert_allclose(sr.RidgeSolver(X, y, sample_weight=w).coef(2.5e-7), exact, rtol=1e-5,
+                    atol=1e-5 * np.abs(exact).max())

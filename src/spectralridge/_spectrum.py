@@ -40,6 +40,12 @@ GRAM_KAPPA = 1e-9 / np.finfo(np.float64).eps
 # Largest relative change of the coefficients that directions dropped by the Gram routes'
 # rank cutoff may cause (float64 data; 10 eps for float32).
 DROPPED_TOL = 1e-10
+# Rounding level of Xc^T Yc in the directions of exactly collinear columns, in units of
+# eps s_max ||Yc|| (measured at 0.1-4; float32 data round theirs at float32's eps, so the
+# Gram routes give way to the SVD there whenever the cutoff drops a direction).
+DROPPED_NOISE = 16
+# Columns of Xc per block when measuring the kernel route's dropped directions.
+DROPPED_BLOCK = 2048
 
 
 # Columns converted to float64 at a time by the blocked reductions.
@@ -221,12 +227,16 @@ def _factorize(X, Y, centering, method):
     V /= s
     R, yc_sq = _project(Q_kept, Y, centering)
     dropped = 0.0
-    if 0 < r < max_rank:  # Xc^T Yc in the dropped directions: Xc^T Q_d Q_d^T Yc
-        Q_d = np.ascontiguousarray(Q[:, r:max_rank])
-        XtQ = np.empty((p, Q_d.shape[1]))
-        _core.gemm(Xc, Q_d, XtQ, trans_a=True)
-        part = XtQ @ _project(Q_d, Y, centering)[0].astype(np.float64)
-        dropped = _dropped_ratio(part, s, R, yc_sq, n, p)
+    if 0 < r < n:  # Xc^T Yc in the other directions: ||Xc^T Q_d c||^2 with c = Q_d^T Yc
+        Q_d = np.ascontiguousarray(Q[:, r:])
+        c = _project(Q_d, Y, centering)[0].astype(np.float64)
+        M = np.zeros((Q_d.shape[1], Q_d.shape[1]))  # Q_d^T Xc Xc^T Q_d, in column blocks
+        for j in range(0, p, DROPPED_BLOCK):
+            XtQ = np.empty((min(p, j + DROPPED_BLOCK) - j, Q_d.shape[1]))
+            _core.gemm(np.ascontiguousarray(Xc[:, j:j + DROPPED_BLOCK]), Q_d, XtQ,
+                       trans_a=True)
+            _core.gemm(XtQ, XtQ, M, trans_a=True, beta=1.0)
+        dropped = _dropped_ratio(np.einsum("dk,dk->k", c, M @ c), s, R, yc_sq)
     return Spectrum("kernel", s, V, R, yc_sq, lam_floor, U=Q_kept, dropped=dropped)
 
 
@@ -245,19 +255,18 @@ def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None):
     _core.gemm(V.astype(XtY.dtype, copy=False), XtY, R, trans_a=True)  # diag(1/s) V^T Xc^T Yc
     R /= s.astype(XtY.dtype)[:, None]
     dropped = 0.0
-    if 0 < r < max_rank:
-        part = Q[:, r:max_rank].T @ XtY.astype(np.float64)
-        dropped = _dropped_ratio(part, s, R, yc_sq if yc_sq_bound is None else yc_sq_bound,
-                                 n, p)
+    if 0 < r < p:
+        part = Q[:, r:].T @ XtY.astype(np.float64)
+        dropped = _dropped_ratio(np.einsum("dk,dk->k", part, part), s, R,
+                                 yc_sq if yc_sq_bound is None else yc_sq_bound)
     return Spectrum("gram", s, V, R, yc_sq, lam_floor, dropped=dropped)
 
 
-def _dropped_ratio(part, s, R, yc_sq, n, p):
-    """Largest over targets of ``||part||`` beyond its rounding level (``max(n, p) eps
-    s_max ||Yc||``, as the SVD's rank cutoff), over ``||diag(s) R||``."""
-    eps = np.finfo(R.dtype).eps
-    noise = 0.0 if yc_sq is None else max(n, p) * eps * s[0] * np.sqrt(yc_sq)
-    excess = np.maximum(np.linalg.norm(part, axis=0) - noise, 0.0)
+def _dropped_ratio(part_sq, s, R, yc_sq):
+    """Largest over targets of the norm of ``Xc^T Yc`` in the dropped directions
+    (``part_sq``: its square) beyond its rounding level, over that in the kept ones."""
+    noise = 0.0 if yc_sq is None else DROPPED_NOISE * _EPS * s[0] * np.sqrt(yc_sq)
+    excess = np.maximum(np.sqrt(part_sq) - noise, 0.0)
     kept = np.linalg.norm(s[:, None] * R.astype(np.float64), axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(excess > 0, excess / kept, 0.0)
