@@ -290,14 +290,15 @@ def _identity_chunk(x, axis, keepdims):
     return x
 
 
-def _cross_block(X, Y, w, ym, labels=None, *, xm, K, fit_intercept):
-    """(1, K, q + 2, kb): per fold ``A^T sw (Y - ym)``, then ``||sw (Y - ym)||^2`` and
-    ``sw^T sw (Y - ym)`` (for R^2 about the weighted mean, also without intercept)."""
+def _cross_block(X, Y, w, ym, t, labels=None, *, xm, K, fit_intercept):
+    """(1, K, q + 3, kb): per fold ``A^T sw (Y - ym)``, ``||sw (Y - ym)||^2``, then
+    ``sw^T sw (Y - t)`` and ``||sw (Y - t)||^2`` about a shift `t` near the mean, for the R^2
+    about the weighted mean also without intercept (where ``ym`` is 0)."""
     A, sw = _design(X, w, xm, fit_intercept)
     Y = np.ascontiguousarray(Y, dtype=np.float64)
     q, kb = A.shape[1], Y.shape[1]
     ym = np.ascontiguousarray(ym, dtype=np.float64)  # dask's zeros are broadcast views
-    out = np.zeros((1, K, q + 2, kb))
+    out = np.zeros((1, K, q + 3, kb))
     for f in range(K):
         idx = _fold_rows(labels, f, K)
         if K == 1:
@@ -306,7 +307,9 @@ def _cross_block(X, Y, w, ym, labels=None, *, xm, K, fit_intercept):
             Af, Yf, swf = A[idx], Y[idx], sw[idx]
         if Af.shape[0]:
             _core.project(Af, Yf, ym, swf, out[0, f, :q], out[0, f, q])
-            out[0, f, q + 1] = np.square(swf) @ (Yf - ym)
+            Yt = Yf - t
+            out[0, f, q + 1] = np.square(swf) @ Yt
+            out[0, f, q + 2] = np.square(swf) @ np.square(Yt)
     return out
 
 
@@ -415,7 +418,7 @@ def _targets(P, ym0, ctx, d=None, Pq=None):
     d = ctx.full if d is None else d
     if Pq is None:
         Pf = P.sum(axis=0) if P.shape[0] > 1 else P[0]
-        Pq, yy = Pf[:-2], Pf[-2]
+        Pq, yy = Pf[:-3], Pf[-3]
     else:
         yy = None
     kb = Pq.shape[1]
@@ -537,15 +540,15 @@ def _kfold_block(P, ym0, *, ctx):
     residuals are ``Ys_f - A_f beta``, so ``||e||^2 = yy_f - 2 beta^T A_f^T Ys_f +
     ||R_f beta||^2`` (``beta^T G_f beta`` for the Gram route).
     """
-    K, q2, kb = P.shape
-    q, off = q2 - 2, int(ctx.fit_intercept)
+    K, q3, kb = P.shape
+    q, off = q3 - 3, int(ctx.fit_intercept)
     m = ctx.grid.size
     out = np.zeros((m + K * m, kb))
     pooled = out[:m]
-    dy = P[:, q + 1].sum(axis=0) / ctx.full.sum_w  # global weighted mean minus the shift
+    dy = P[:, q + 1].sum(axis=0) / ctx.full.sum_w  # global weighted mean minus the shift t
     for f, d in enumerate(ctx.folds):
         Ptr = P[[g for g in range(K) if g != f], :q].sum(axis=0)
-        Pf, yy, ys = P[f, :q], P[f, q], P[f, q + 1]
+        Pf, yy, ys, yt = P[f, :q], P[f, q], P[f, q + 1], P[f, q + 2]
         R, _, _ = _targets(None, np.zeros(kb), ctx, d=d, Pq=Ptr)
         F = ctx.extra["fold_coef"][f]
         beta = np.zeros((q, m, kb))
@@ -564,7 +567,7 @@ def _kfold_block(P, ym0, *, ctx):
         weight = ctx.extra["fold_weight"][f]
         sst = None
         if ctx.scoring == "r2":  # about the global weighted mean, as in NumPy
-            sst = yy - 2.0 * dy * ys + weight * dy * dy
+            sst = yt - 2.0 * dy * ys + weight * dy * dy
             sst = sst / weight
         out[m * (f + 1):m * (f + 2)] = _scores.to_score(sse / weight, sst, ctx.scoring)
     pooled /= ctx.full.sum_w
@@ -574,8 +577,8 @@ def _kfold_block(P, ym0, *, ctx):
 def _score_block(mse, P, ym0, *, ctx):
     sst = None
     if ctx.scoring == "r2":  # about the weighted mean, with or without intercept
-        yy, ys = P.sum(axis=0)[-2:]
-        sst = np.maximum(yy - ys * ys / ctx.full.sum_w, 0.0) / ctx.full.sum_w
+        ys, yt = P.sum(axis=0)[-2:]
+        sst = np.maximum(yt - ys * ys / ctx.full.sum_w, 0.0) / ctx.full.sum_w
     return _scores.to_score(mse, sst, ctx.scoring)
 
 
@@ -767,9 +770,12 @@ class DaskRidgeSolver(AlphaGrid):
             kind = method
         factors, sums = self._factor_blocks(kind)
         labels = () if self._labels is None else (self._labels, "i")
+        # shift of the R^2 sums: the mean, or without intercept the first row block's mean
+        shift = self._ym0 if self.fit_intercept else \
+            Y[:Y.chunks[0][0]].mean(axis=0, dtype=np.float64)
         cross = da.blockwise(
-            _cross_block, "iFaj", X, "ix", Y, "ij", w, "i", self._ym0, "j", *labels,
-            new_axes={"F": self._K, "a": p + int(self.fit_intercept) + 2},
+            _cross_block, "iFaj", X, "ix", Y, "ij", w, "i", self._ym0, "j", shift, "j",
+            *labels, new_axes={"F": self._K, "a": p + int(self.fit_intercept) + 3},
             adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64, xm=self._xm0,
             K=self._K, fit_intercept=self.fit_intercept)
         cross = cross.sum(axis=0, split_every=SPLIT_EVERY)
