@@ -188,7 +188,8 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
     B (q, r), R (r, k), F (m, r), Y (q, k),
     out (m, k) in float64 whatever the dtype of the data. Few targets share a GEMM across
     alphas (``TARGET_BLOCK`` columns of alpha-target pairs), so that one target is not a
-    matrix-vector product per alpha. Scratch: (r + q + ROW_BLOCK) x TARGET_BLOCK floats.
+    matrix-vector product per alpha. Scratch: (r + 2 q) x TARGET_BLOCK values, or with few
+    targets (r + ROW_BLOCK) x TARGET_BLOCK + q x k.
     """
     cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = R.shape[1], m = F.shape[0]
     cdef Py_ssize_t t0, kb, a0, na, w, a, i, j, t, i0, qb
