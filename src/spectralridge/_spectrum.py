@@ -44,8 +44,8 @@ DROPPED_TOL = 1e-10
 # eps s_max ||Yc|| (measured at 0.1-4; float32 data round theirs at float32's eps, so the
 # Gram routes give way to the SVD there whenever the cutoff drops a direction).
 DROPPED_NOISE = 16
-# Columns of Xc per block when measuring the kernel route's dropped directions.
-DROPPED_BLOCK = 2048
+# Values of Xc^T Q_d per block when measuring the kernel route's dropped directions.
+DROPPED_VALUES = 1 << 22
 
 
 # Columns converted to float64 at a time by the blocked reductions.
@@ -230,10 +230,12 @@ def _factorize(X, Y, centering, method):
     if 0 < r < n:  # Xc^T Yc in the other directions: ||Xc^T Q_d c||^2 with c = Q_d^T Yc
         Q_d = np.ascontiguousarray(Q[:, r:])
         c = _project(Q_d, Y, centering)[0].astype(np.float64)
-        M = np.zeros((Q_d.shape[1], Q_d.shape[1]))  # Q_d^T Xc Xc^T Q_d, in column blocks
-        for j in range(0, p, DROPPED_BLOCK):
-            XtQ = np.empty((min(p, j + DROPPED_BLOCK) - j, Q_d.shape[1]))
-            _core.gemm(np.ascontiguousarray(Xc[:, j:j + DROPPED_BLOCK]), Q_d, XtQ,
+        d = Q_d.shape[1]
+        M = np.zeros((d, d))  # Q_d^T Xc Xc^T Q_d, in column blocks of Xc if p x d is large
+        step = p if p * d <= DROPPED_VALUES else max(1, DROPPED_VALUES // d)
+        for j in range(0, p, step):
+            XtQ = np.empty((min(p, j + step) - j, d))
+            _core.gemm(Xc if step == p else np.ascontiguousarray(Xc[:, j:j + step]), Q_d, XtQ,
                        trans_a=True)
             _core.gemm(XtQ, XtQ, M, trans_a=True, beta=1.0)
         dropped = _dropped_ratio(np.einsum("dk,dk->k", c, M @ c), s, R, yc_sq)
