@@ -46,9 +46,9 @@ class RidgeSolver(AlphaGrid):
     (scikit-learn's objective with penalty factors ``c = 1``, intercept not penalized) for
     every requested ``alpha`` from one spectral decomposition of the centred, weighted design
     ``Xc = U diag(s) V^T`` (its columns divided by ``sqrt(c)``):
-    ``W(alpha) = diag(1 / sqrt(c)) V diag(s / (s^2 + alpha)) U^T Yc``. In the eigenbasis of the Hessian
-    ``Xc^T Xc`` ridge multiplies the least-squares solution by the shrinkage factors
-    ``s^2 / (s^2 + alpha)``; their sum is the effective degrees of freedom.
+    ``W(alpha) = diag(1 / sqrt(c)) V diag(s / (s^2 + alpha)) U^T Yc``. In the eigenbasis of
+    the Hessian ``Xc^T Xc`` ridge multiplies the least-squares solution by the shrinkage
+    factors ``s^2 / (s^2 + alpha)``; their sum is the effective degrees of freedom.
 
     Parameters
     ----------
