@@ -24,7 +24,7 @@ from sklearn.utils.validation import (_check_feature_names, _check_n_features,
                                       _check_sample_weight, check_is_fitted, validate_data)
 
 from ._cv import ridge_cv
-from ._solver import DASK_PENALTY_FACTOR, RidgeSolver
+from ._solver import RidgeSolver
 from ._validation import as_array, check_alphas, check_bool, check_sample_weight, check_shapes
 from .dask import is_dask_input
 
@@ -511,39 +511,61 @@ class RidgeCV(_RidgeBase):
         kwargs = dict(fit_intercept=self.fit_intercept, sample_weight=sample_weight,
                       method=method, penalty_factor=self.penalty_factor)
 
-        if dask_input:
-            return self._fit_dask(X, Y, y_ndim, alphas, mode, splitter, per_target, store,
-                                  groups, kwargs)
         if scorer is not None:
             return self._fit_slow(X, Y, y_ndim, alphas, mode, splitter, scorer, per_target,
                                   store, groups, kwargs)
+        return self._fit_fast(X, Y, y_ndim, alphas, mode, splitter, per_target, store,
+                              groups, kwargs)
 
-        solver = RidgeSolver(X, Y, **kwargs) if mode != "splits" else None
+    def _fit_fast(self, X, Y, y_ndim, alphas, mode, splitter, per_target, store, groups,
+                  kwargs):
+        """The scorings of the fast kernels, NumPy or Dask (whose results stay lazy)."""
+        sample_weight = kwargs["sample_weight"]
         if self.scoring is None:
             ours, sign = ("r2", 1.0) if mode == "splits" else ("mse", -1.0)
         else:
             ours, sign = _FAST_SCORING[self.scoring]
+        solver = None
         if mode == "splits":
-            result = ridge_cv(X, Y, alphas, cv=splitter, alpha_per_target=per_target,
+            cv = self.cv  # an int K is KFold(K): ridge_cv's own folds (lazy for Dask)
+            if not isinstance(cv, numbers.Integral) or isinstance(cv, bool):
+                cv = splitter
+            result = ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=per_target,
                               scoring=ours, groups=groups, **kwargs)
         else:
+            solver = RidgeSolver(X, Y, **kwargs)
             score = solver.loo if mode == "loo" else solver.gcv
             result = score(alphas, scoring=ours, alpha_per_target=per_target)
         table = sign * result.scores.astype(np.float64)
+        best = sign * result.best_score.astype(np.float64)  # per target, (n_targets,)
         if self.scoring is None and mode != "splits" and sample_weight is not None:
             # scikit-learn's scale: the mean over samples of w_i e_i^2
-            table *= sample_weight.sum() / X.shape[0]
-        self._set_results(result.alphas, table, np.atleast_1d(result.best_index), result.coef,
-                          result.intercept, result.dof, y_ndim, per_target)
+            scale = sample_weight.astype(np.float64).sum() / X.shape[0]
+            table, best = table * scale, best * scale
+        if per_target:
+            self.best_score_ = best if y_ndim == 2 else best[0]
+        else:  # the same alpha for every target: the mean of its scores
+            self.best_score_ = best.mean()
+        if per_target and Y.shape[1] > 1:
+            self.alpha_ = result.best_alpha
+        else:
+            alpha = result.best_alpha[0]
+            self.alpha_ = alpha if is_dask_input(alpha) else float(alpha)
+        self.coef_, self.intercept_ = _as_sklearn_coef(result.coef, result.intercept, y_ndim,
+                                                       self.fit_intercept)
+        self.cv_scores_ = table if y_ndim == 2 else table[:, 0]
+        self.dof_ = result.dof
+        self.alphas_ = result.alphas
         if store:
             errors = solver.loo_errors(result.alphas)
+            lazy = is_dask_input(errors)  # NumPy: in place, the array is n x k x m
             if self.scoring is None:  # scikit-learn's w_i e_i^2
-                values = np.square(errors, out=errors)
+                values = errors * errors if lazy else np.square(errors, out=errors)
                 if sample_weight is not None:
-                    values *= sample_weight[:, None]
+                    values = values * sample_weight.astype(np.float64)[:, None]
             else:  # the predictions
-                values = np.subtract(Y, errors, out=errors)
-            self.cv_results_ = self._cv_results_shape(values, y_ndim, X.dtype)
+                values = Y - errors if lazy else np.subtract(Y, errors, out=errors)
+            self.cv_results_ = self._cv_results_shape(values, y_ndim, result.coef.dtype)
         return self
 
     def _set_results(self, alphas, table, best_index, coef, intercept, dof, y_ndim,
@@ -575,59 +597,6 @@ class RidgeCV(_RidgeBase):
         if is_dask_input(out):
             return out.astype(dtype)
         return np.ascontiguousarray(out, dtype=dtype)
-
-    def _fit_dask(self, X, Y, y_ndim, alphas, mode, splitter, per_target, store, groups,
-                  kwargs):
-        """The fast scorings on Dask input: results of spectralridge.dask, kept lazy."""
-        from .dask import DaskRidgeSolver, dask_ridge_cv
-        kwargs = dict(kwargs)
-        if kwargs.pop("penalty_factor") is not None:
-            raise ValueError(DASK_PENALTY_FACTOR)
-        sample_weight = kwargs["sample_weight"]
-        if self.scoring is None:
-            ours, sign = ("r2", 1.0) if mode == "splits" else ("mse", -1.0)
-        else:
-            ours, sign = _FAST_SCORING[self.scoring]
-        solver = None
-        if mode == "splits":
-            cv = self.cv
-            if not isinstance(cv, numbers.Integral) or isinstance(cv, bool):
-                cv = splitter  # KFold(K) for an int K is dask_ridge_cv's own lazy path
-            result = dask_ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=per_target,
-                                   scoring=ours, groups=groups, **kwargs)
-        else:
-            solver = DaskRidgeSolver(X, Y, **kwargs)
-            score = solver.loo if mode == "loo" else solver.gcv
-            result = score(alphas, scoring=ours, alpha_per_target=per_target)
-        table = sign * result.scores.astype(np.float64)
-        best = sign * result.best_score.astype(np.float64)  # per target, (n_targets,)
-        if self.scoring is None and mode != "splits" and sample_weight is not None:
-            # scikit-learn's scale: the mean over samples of w_i e_i^2
-            scale = sample_weight.astype(np.float64).sum() / X.shape[0]
-            table, best = table * scale, best * scale
-        if per_target:
-            self.best_score_ = best if y_ndim == 2 else best[0]
-        else:  # the same alpha for every target: the mean of its scores
-            self.best_score_ = best.mean()
-        if per_target and Y.shape[1] > 1:
-            self.alpha_ = result.best_alpha
-        else:
-            self.alpha_ = result.best_alpha[0]
-        self.coef_, self.intercept_ = _as_sklearn_coef(result.coef, result.intercept, y_ndim,
-                                                       self.fit_intercept)
-        self.cv_scores_ = table if y_ndim == 2 else table[:, 0]
-        self.dof_ = result.dof
-        self.alphas_ = result.alphas
-        if store:
-            errors = solver.loo_errors(result.alphas)
-            if self.scoring is None:  # scikit-learn's w_i e_i^2
-                values = errors * errors
-                if sample_weight is not None:
-                    values = values * sample_weight.astype(np.float64)[:, None]
-            else:  # the predictions
-                values = Y - errors
-            self.cv_results_ = self._cv_results_shape(values, y_ndim, result.coef.dtype)
-        return self
 
     def _fit_slow(self, X, Y, y_ndim, alphas, mode, splitter, scorer, per_target, store,
                   groups, kwargs):
