@@ -223,14 +223,80 @@ def test_loo_is_stable_at_tiny_and_zero_alpha():
                     rtol=1e-9)
 
 
-def test_loo_and_gcv_undefined_when_interpolating():
-    X, y = make_data(10, 30)
-    solver = sr.RidgeSolver(X, y)
-    with pytest.raises(ValueError, match=r"Leave-one-out is undefined at alpha=0.0: sample \d+ has leverage 1"):
-        solver.loo([0.0, 1.0])
-    with pytest.raises(ValueError, match=r"GCV is undefined at alpha=0.0"):
-        solver.gcv([0.0, 1.0])
-    assert np.isfinite(solver.loo([1e-8, 1.0]).scores).all()
+def svd_ridge(X, Y, alpha, fit_intercept=True, w=None):
+    """Ridge through NumPy's SVD of the centred rows (rank at most n_eff - intercept):
+    accurate at tiny alphas on wide data, where the normal equations are singular."""
+    w = np.ones(len(X)) if w is None else w
+    xm, ym = w @ X / w.sum(), w @ Y / w.sum()
+    if not fit_intercept:
+        xm, ym = np.zeros_like(xm), np.zeros_like(ym)
+    sw = np.sqrt(w)[:, None]
+    U, s, Vt = np.linalg.svd(sw * (X - xm), full_matrices=False)
+    r = min(int(np.count_nonzero(w)) - int(fit_intercept),
+            int(np.count_nonzero(s > max(X.shape) * np.finfo(float).eps * s[0])))
+    W = Vt[:r].T @ ((s[:r] / (s[:r] ** 2 + alpha))[:, None] * (U[:, :r].T @ (sw * (Y - ym))))
+    return W, ym - xm @ W
+
+
+def brute_force_loo_errors(X, Y, alphas, fit_intercept=True, w=None):
+    n = len(X)
+    out = np.empty((len(alphas), n, Y.shape[1]))
+    for i in range(n):
+        keep = np.delete(np.arange(n), i)
+        for j, a in enumerate(alphas):
+            W, b = svd_ridge(X[keep], Y[keep], a, fit_intercept,
+                             None if w is None else w[keep])
+            out[j, i] = Y[i] - X[i] @ W - b
+    return out
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("method", ["auto", "svd", "kernel"])
+def test_loo_limit_where_the_leverage_tends_to_one(method, weighted, fit_intercept):
+    # n_samples < n_features: the fit interpolates as alpha -> 0, the residual and 1 - h
+    # both vanish like alpha, and the leave-one-out error keeps a finite limit
+    X, Y = make_data(10, 30, 2)
+    w = weights(10, weighted)
+    alphas = np.array([0.0, 1e-300, 1e-12, 1e-6, 1.0])
+    solver = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w,
+                            method=method)
+    expected = brute_force_loo_errors(X, Y, alphas, fit_intercept, w)
+    positive = np.ones(10, bool) if w is None else w > 0
+    errors = solver.loo_errors(alphas)
+    assert_allclose(errors[:, positive], expected[:, positive], rtol=1e-6)
+    ww = np.ones(10) if w is None else w
+    mse = np.einsum("i,aik->ak", ww, expected ** 2) / ww.sum()
+    assert_allclose(solver.loo(alphas).scores, mse, rtol=1e-6)
+    if fit_intercept:
+        with pytest.raises(ValueError, match=r"GCV is undefined at alpha=0.0"):
+            solver.gcv([0.0, 1.0])
+
+
+def test_loo_limit_in_ridgecv_matches_scikit_learn():
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    X, y = make_data(50, 100, seed=3)
+    alphas = [1e-12, 1e-3, 1.0, 10.0]
+    ours = sr.RidgeCV(alphas=alphas, store_cv_results=True).fit(X, y)
+    theirs = linear_model.RidgeCV(alphas=alphas, store_cv_results=True).fit(X, y)
+    expected = brute_force_loo_errors(X, y[:, None], np.array(alphas))[..., 0]
+    assert_allclose(ours.cv_results_.T, np.square(expected), rtol=1e-6)
+    # scikit-learn's own limit at 1e-12 is off by about 1% here (rounding of 1 - h)
+    assert_allclose(ours.cv_results_[:, 1:], theirs.cv_results_[:, 1:], rtol=1e-6)
+    assert ours.alpha_ == alphas[np.argmin(np.square(expected).mean(axis=1))]
+
+
+def test_loo_undefined_only_where_nothing_predicts_a_sample():
+    X, y = make_data(6, 3)
+    w = np.zeros(6)
+    w[4] = 1.0  # one sample of positive weight: removing it leaves no fit at all
+    solver = sr.RidgeSolver(X, y, sample_weight=w)
+    with pytest.raises(ValueError, match=r"Leave-one-out is undefined at alpha=1.0: sample 4 "
+                                         "has leverage 1"):
+        solver.loo([1.0])
+    without = sr.RidgeSolver(X, y, sample_weight=w, fit_intercept=False)
+    # without intercept the prediction from no sample is 0: the error is y itself
+    assert_allclose(without.loo([0.0, 1.0]).scores, y[4] ** 2, rtol=1e-12)
 
 
 @pytest.mark.parametrize("cv, exc, match", [

@@ -232,8 +232,14 @@ def test_errors():
         solver.predict(X[:, :3], 1.0)
     wide_X, wide_Y = make_data(20, 30, 2, seed=9)
     wide = DaskRidgeSolver(*to_dask(wide_X, wide_Y, rows=10)[:2])
-    result = wide.loo([0.0, 1.0])  # lazy: raised when it runs, as in NumPy
-    with pytest.raises(ValueError, match="leverage 1"):
+    close(wide.loo([0.0, 1.0]).scores.compute(),  # the limit where the leverage tends to 1
+          sr.RidgeSolver(wide_X, wide_Y).loo([0.0, 1.0]).scores)
+    w = np.zeros(20)
+    w[13] = 1.0  # one sample of positive weight: nothing predicts it once removed
+    dX, dY, dw = to_dask(wide_X, wide_Y, w, rows=10)
+    lone = DaskRidgeSolver(dX, dY, sample_weight=dw)
+    result = lone.loo([1.0])  # lazy: raised when it runs, as in NumPy
+    with pytest.raises(ValueError, match="sample 13 has leverage 1"):
         result.scores.compute()
     with pytest.raises(ValueError, match="GCV is undefined"):
         wide.gcv([0.0, 1.0])

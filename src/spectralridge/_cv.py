@@ -11,9 +11,8 @@ decomposed again from its rows by SVD.
 import numpy as np
 
 from . import _core, _scores
-from ._filters import ridge_filter
 from ._solver import DASK_PENALTY_FACTOR, RidgeSolver
-from ._spectrum import _gram, gram_spectrum, weighted_sum
+from ._spectrum import _gram, gram_spectrum, project, weighted_sum
 from ._validation import check_bool, check_cv, check_rule, check_scoring
 
 
@@ -125,9 +124,9 @@ def _split_sse(solver, splits, alphas, scoring):
         if fold is None:
             fold = _direct_fold(solver, train, test, alphas)
         B, spectrum, ym = fold
-        F = -ridge_filter(spectrum.lam, alphas).coef_factors(spectrum.s).astype(Y.dtype)
+        F = -spectrum.ridge(alphas).coef_factors(spectrum.s).astype(Y.dtype)
         split_sse = np.zeros((m, k))
-        _core.sse(B, spectrum.R, F, Y_test, ym.astype(Y.dtype), c.sw[test].astype(Y.dtype),
+        _core.sse(B, spectrum.cast("R", Y.dtype), F, Y_test, ym.astype(Y.dtype), c.sw[test].astype(Y.dtype),
                   no_scaling, True, split_sse)
         out += split_sse
         split_weight = w[test].sum()
@@ -167,13 +166,12 @@ def _direct_fold(solver, train, test, alphas):
                       sample_weight=w[train], method=solver._requested_method,
                       penalty_factor=solver.penalty_factor)
     spectrum = sub._spectrum_for(alphas)
-    return _held_out_basis(solver._X[test], c.sw[test], sub._centering.xm, spectrum), \
-        spectrum, sub._centering.ym
+    return _held_out_basis(solver._X[test], c.sw[test], sub._centering.xm, spectrum,
+                           solver.dtype), spectrum, sub._centering.ym
 
 
-def _held_out_basis(X_test, sw_test, xm, spectrum):
-    """``sw (X_test - xm) V_coef``: (n_test, r) in the dtype of the projected targets."""
-    dtype = spectrum.R.dtype
+def _held_out_basis(X_test, sw_test, xm, spectrum, dtype):
+    """``sw (X_test - xm) V_coef``: (n_test, r) in the working `dtype`."""
     Xc = np.subtract(X_test, xm, dtype=np.float64)
     Xc *= sw_test[:, None]
     B = np.empty((X_test.shape[0], spectrum.rank), dtype=dtype)
@@ -195,18 +193,12 @@ class _GramDowndate:
         V = spectrum.V
         self.G = np.empty((V.shape[0], V.shape[0]))
         _core.gemm(np.ascontiguousarray(V * spectrum.lam), V, self.G, trans_b=True)
-        self.P = np.empty((V.shape[0], Y.shape[1]), dtype=Y.dtype)
-        _core.gemm(np.ascontiguousarray(V * spectrum.s, dtype=Y.dtype), spectrum.R, self.P)
+        self.P = np.empty((V.shape[0], Y.shape[1]))
+        _core.gemm(np.ascontiguousarray(V * spectrum.s), spectrum.R, self.P)
         self.s1 = weighted_sum(centering.sw, self.Xs)  # sum w (x - mean): 0 up to rounding
         self.t1 = weighted_sum(np.square(centering.sw), Y, centering.ym)
         self.yc_sq = spectrum.yc_sq
 
-    def _cross(self, Xs, Y, sw):
-        """``Xs^T sw (Y - ym)`` in the working dtype."""
-        out = np.empty((Xs.shape[1], Y.shape[1]), dtype=Y.dtype)
-        _core.project(np.ascontiguousarray(Xs, dtype=Y.dtype), Y, self.c.ym.astype(Y.dtype),
-                      sw.astype(Y.dtype), out, np.empty(Y.shape[1]))
-        return out
 
     def fold(self, test, Y_test, alphas):
         """(held-out basis, training spectrum, training target means), or None if the
@@ -221,7 +213,7 @@ class _GramDowndate:
         if sum_w <= 0 or max_rank < 0:
             return None
         G = self.G - _gram(Xs_test, gram=True)
-        P = self.P - self._cross(Xs_test, Y_test, sw_test)
+        P = self.P - project(Xs_test, Y_test, self.c.ym, sw_test)[0]
         shift = np.zeros(p)
         ym = c.ym.copy()
         if c.fit_intercept:
@@ -229,7 +221,7 @@ class _GramDowndate:
             t1 = self.t1 - weighted_sum(np.square(sw_test), Y_test, c.ym)
             shift = s1 / sum_w
             G -= np.triu(np.outer(s1, shift))
-            P -= np.outer(s1, t1 / sum_w).astype(P.dtype)
+            P -= np.outer(s1, t1 / sum_w)
             ym += t1 / sum_w
         # the training ||Yc||^2 (about its own mean) is at most the full data's
         spectrum = gram_spectrum(np.asfortranarray(G), P, n - test.size, max_rank,

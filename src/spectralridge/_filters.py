@@ -22,6 +22,9 @@ class Filter(NamedTuple):
 
     fit: np.ndarray
     resid: np.ndarray
+    #: ``resid`` divided by its largest entry per row, without underflow (ridge: for
+    #: leave-one-out, where the residual and ``1 - h`` share that factor)
+    resid_rel: np.ndarray = None
 
     @property
     def dof(self):
@@ -32,24 +35,41 @@ class Filter(NamedTuple):
         return self.fit / s
 
 
-def ridge_filter(lam, alphas):
-    """``lam / (lam + a)`` and ``a / (lam + a)``; no division by alpha (0 where both are 0)."""
+def ridge_filter(lam, alphas, ls_rank=None):
+    """``lam / (lam + a)`` and ``a / (lam + a)``; no division by alpha.
+
+    At ``a = 0`` only the first `ls_rank` directions (default all) count, the minimum-norm
+    least-squares cutoff: the others get factor 0 (and residual factor 1).
+    """
     a = alphas[:, None]
     denom = lam + a
     fit = np.divide(lam, denom, out=np.zeros(denom.shape), where=denom > 0)
     resid = np.divide(a, denom, out=np.zeros(denom.shape), where=denom > 0)
-    return Filter(fit, resid)
+    # (lam_min + a) / (lam + a): resid over its largest entry, also at a = 0 (its limit)
+    rel = np.divide(lam[-1:] + a, denom, out=np.ones(denom.shape), where=denom > 0) \
+        if lam.size else np.zeros(denom.shape)
+    if ls_rank is not None and ls_rank < lam.size:
+        zero = alphas == 0
+        fit[zero, ls_rank:] = 0.0
+        resid[zero, ls_rank:] = 1.0
+        rel[zero] = resid[zero]
+    return Filter(fit, resid, rel)
 
 
 def ridge_alphas_for_dof(lam, dofs):
-    """Alphas at which ``sum lam / (lam + alpha)`` equals each of `dofs` in (0, rank]."""
+    """Alphas at which ``sum lam / (lam + alpha)`` equals each of `dofs` in (0, rank].
+
+    ``dof`` decreases in alpha from ``rank`` to 0: the root is bracketed by
+    ``lam_min (rank - d) / d`` (where ``dof >= d``, with equality when all ``lam`` are
+    equal) and ``lam_max rank / d`` (where ``dof < d``), widened by a factor of e.
+    """
     r = lam.size
     out = np.zeros(dofs.size)
     for i, d in enumerate(dofs):
         if d >= r:
             continue  # alpha 0
-        # dof is decreasing in alpha; these bounds bracket the root (see dof's extremes).
-        lo, hi = np.log(lam[-1] * (r - d) / d), np.log(lam[0] * r / d)
+        lo = np.log(lam[-1]) + np.log((r - d) / d) - 1.0
+        hi = np.log(lam[0]) + np.log(r / d) + 1.0
         out[i] = np.exp(brentq(lambda u: (lam / (lam + np.exp(u))).sum() - d,
                                lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps))
     return out

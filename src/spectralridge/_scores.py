@@ -8,14 +8,19 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _core
+from ._filters import Filter, ridge_filter
 from ._spectrum import column_blocks, weighted_sum
 
 # Hat-matrix rows up to this many (n_samples x n_alphas) float64 values at once.
 HAT_BLOCK = 1 << 22
+# A row whose part outside the span of U and the intercept is below this times (rank + 1)
+# lies in it, up to the rounding of 1 - sum_j U_ij^2.
+SPAN_TOL = 64 * np.finfo(np.float64).eps
 # A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
 # grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
 DOF_EDGE = 5e-4
@@ -96,75 +101,146 @@ def gcv_mse(spectrum, centering, flt, grid, name="alpha"):
     return (rss / centering.sum_w) / np.square(df_resid / n)[:, None]
 
 
-def hat_complement(spectrum, centering, flt, grid, name="alpha"):
-    """Yield (block of grid indices, ``1 - h`` of shape (n, block)) over blocks of the grid.
+class LooRows(NamedTuple):
+    """What exact leave-one-out needs of a set of rows: ``U`` of those rows (float64) and
+    their sample weights, with the spectrum's eigenvalues, projected targets and the data's
+    weight total. `names` are the rows' sample indices, for errors."""
 
-    ``h_i = w_i / sum(w) [intercept] + sum_j U_ij^2 f_j``, formed as ``(1 - h at f = 0) +
-    sum_j U_ij^2 (1 - f_j)``: no cancellation at small alphas. Raises where a sample of
-    positive weight has leverage 1 (its leave-one-out error is undefined).
+    U: np.ndarray
+    w: np.ndarray
+    lam: np.ndarray
+    ls_rank: int
+    R: np.ndarray
+    sum_w: float
+    fit_intercept: bool
+    spanning: bool
+    names: np.ndarray = None
+
+
+def loo_rows(spectrum, centering):
+    """:class:`LooRows` of all samples of a NumPy solver."""
+    return LooRows(spectrum.U, np.square(centering.sw), spectrum.lam, spectrum.ls_rank,
+                   spectrum.R, centering.sum_w, centering.fit_intercept,
+                   spanning(spectrum, centering))
+
+
+def loo_parts(rows, flt, grid, name="alpha"):
+    """Yield the pieces of exact leave-one-out: ``(alpha indices, row indices, U of those
+    rows, R, residual factors F, targets, 1 - h)`` over blocks of alphas and two groups of rows.
+
+    The leave-one-out error of row i is ``r_i / (1 - h_i)`` with ``1 - h_i = o_i + sum_j
+    U_ij^2 a / (lam_j + a)``, where ``o_i = 1 - sum_j U_ij^2 - w_i / sum(w) [intercept]`` is
+    the row's part outside the span of U and the intercept. Rows with ``o_i`` above rounding
+    take the residuals ``Yc - U diag(f) R`` (``targets``). For rows inside the span (all rows
+    when U spans every direction of Yc) the residual is ``U diag(a / (lam + a)) R``: both it
+    and ``1 - h`` carry the factor ``a / (lam_min + a)``, which is divided out
+    (``Filter.resid_rel``), so the error keeps its finite limit as ``a -> 0``. At ``a = 0`` the
+    directions beyond the least-squares rank are dropped first. Raises where the error is
+    undefined: a row of positive weight inside the span with no leverage left to remove.
     """
-    U2 = np.square(spectrum.U)
-    n, m = U2.shape[0], grid.size
-    w = np.square(centering.sw)
-    outside = 1.0 - U2.sum(axis=1)
-    if centering.fit_intercept:
-        outside -= w / centering.sum_w
-    np.maximum(outside, 0.0, out=outside)
-    step = max(1, HAT_BLOCK // n)
-    for a0 in range(0, m, step):
-        block = slice(a0, min(m, a0 + step))
-        one_minus_h = np.empty((n, block.stop - a0))
-        one_minus_h[:] = outside[:, None]
-        _core.gemm(U2, np.ascontiguousarray(flt.resid[block]), one_minus_h, trans_b=True,
-                   beta=1.0)
-        worst = np.unravel_index(np.argmin(one_minus_h), one_minus_h.shape)
-        if one_minus_h[worst] <= 1e-12 and w[worst[0]] > 0:
-            value = float(grid[a0 + worst[1]])
-            raise ValueError(
-                f"Leave-one-out is undefined at {name}={value!r}: sample {worst[0]} has "
-                f"leverage 1 (1 - h = {one_minus_h[worst]:.3g}; its own fit is exact). "
-                "Regularize more, or use cv='gcv'.")
-        yield block, one_minus_h
+    U, w = rows.U, rows.w
+    zero = grid == 0
+    parts = [(np.arange(grid.size), U.shape[1], flt)]
+    if rows.ls_rank < U.shape[1] and zero.any():  # a = 0: the least-squares directions only
+        pos = np.flatnonzero(~zero)
+        parts = [(np.flatnonzero(zero), rows.ls_rank,
+                  ridge_filter(rows.lam[:rows.ls_rank], grid[zero]))]
+        if pos.size:
+            parts.append((pos, U.shape[1], Filter(flt.fit[pos], flt.resid[pos],
+                                                  flt.resid_rel[pos])))
+    for idx, d, part in parts:
+        Ud = U if d == U.shape[1] else np.ascontiguousarray(U[:, :d])
+        U2 = np.square(Ud)
+        outside = 1.0 - U2.sum(axis=1)
+        if rows.fit_intercept:
+            outside -= w / rows.sum_w
+        np.maximum(outside, 0.0, out=outside)
+        inside = (w > 0) & (outside <= SPAN_TOL * (d + 1))
+        if rows.spanning and d == U.shape[1]:
+            inside = w > 0
+        for group, targets in ((np.flatnonzero(inside), False),
+                               (np.flatnonzero(~inside), True)):
+            if not group.size:
+                continue
+            whole = group.size == U.shape[0]
+            U_g = Ud if whole else np.ascontiguousarray(Ud[group])
+            U2_g = U2 if whole else np.ascontiguousarray(U2[group])
+            hat = part.resid if targets else part.resid_rel
+            F = -part.fit if targets else part.resid_rel
+            step = max(1, HAT_BLOCK // group.size)
+            for a0 in range(0, idx.size, step):
+                block = slice(a0, min(idx.size, a0 + step))
+                one_minus_h = np.empty((group.size, block.stop - a0))
+                one_minus_h[:] = outside[group, None] if targets else 0.0
+                _core.gemm(U2_g, np.ascontiguousarray(hat[block]), one_minus_h,
+                           trans_b=True, beta=1.0)
+                if not targets:
+                    _check_leverage(one_minus_h, group, rows, grid[idx[block]], name)
+                yield (idx[block], slice(None) if whole else group, U_g, rows.R[:d],
+                       np.ascontiguousarray(F[block]), targets, one_minus_h)
 
 
-def loo_sse(spectrum, centering, Y, flt, grid, name="alpha"):
-    """Weighted sum of squared exact leave-one-out errors: (m, k) float64.
+def _check_leverage(one_minus_h, group, rows, alphas, name):
+    bad = np.argwhere(~(one_minus_h > 0))
+    if bad.size:
+        i, a = bad[0]
+        sample = group[i] if rows.names is None else rows.names[group[i]]
+        raise ValueError(
+            f"Leave-one-out is undefined at {name}={float(alphas[a])!r}: sample "
+            f"{int(sample)} has leverage 1 and nothing else predicts it (removing it leaves "
+            "its fit undetermined). Use cv='gcv' or a splitter.")
 
-    ``e_i = (y_i - yhat_i) / (1 - h_i)`` with the residuals ``sw (y - yhat)`` from the fused
-    kernel: ``Yc - U diag(f) R``, or ``U diag(1 - f) R`` when U spans every direction of Yc.
+
+def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None):
+    """Weighted sums of squared exact leave-one-out errors over `rows`: (m, k) float64.
+
+    `Y` (rows, k) and `sw` (square roots of the weights) belong to the same rows; the fused
+    kernel runs in `dtype`, on row tiles of `tile` rows if given (U's tile stays in cache).
     """
-    dtype = Y.dtype
-    targets = not spanning(spectrum, centering)
-    U = spectrum.cast("U", dtype)
-    F = (-flt.fit if targets else flt.resid).astype(dtype)
-    sw, ym = centering.sw.astype(dtype), centering.ym.astype(dtype)
     out = np.zeros((grid.size, Y.shape[1]))
-    for block, one_minus_h in hat_complement(spectrum, centering, flt, grid, name):
+    ym, sw = ym.astype(dtype), sw.astype(dtype)
+    for idx, group, U, R, F, targets, one_minus_h in loo_parts(rows, flt, grid, name):
         S = np.reciprocal(one_minus_h, out=one_minus_h).astype(dtype)
-        _core.sse(U, spectrum.R, np.ascontiguousarray(F[block]), Y, ym, sw, S, targets,
-                  out[block])
+        Y_g, sw_g = (Y, sw) if isinstance(group, slice) else (Y[group], sw[group])
+        U, R, F = U.astype(dtype, copy=False), R.astype(dtype), F.astype(dtype)
+        part = np.zeros((idx.size, Y.shape[1]))
+        step = U.shape[0] if tile is None else tile
+        for t0 in range(0, U.shape[0], step):
+            t = slice(t0, t0 + step)
+            _core.sse(U[t], R, F, Y_g[t], ym, sw_g[t], S[t], targets, part)
+        out[idx] += part
     return out
 
 
-def loo_errors(spectrum, centering, Y, flt, grid, name="alpha"):
-    """Leave-one-out errors ``(y_i - yhat_i) / (1 - h_i)``: (m, n, k) float64.
+def loo_sse(spectrum, centering, Y, flt, grid, name="alpha"):
+    """Weighted sum of squared exact leave-one-out errors of a NumPy solver: (m, k)."""
+    return loo_sse_rows(loo_rows(spectrum, centering), flt, grid, Y, centering.ym,
+                        centering.sw, Y.dtype, name)
+
+
+def loo_errors_rows(rows, flt, grid, Y, ym, sw, name="alpha"):
+    """Leave-one-out errors ``(y_i - yhat_i) / (1 - h_i)`` of `rows`: (m, rows, k) float64.
 
     Rows of zero weight are left as NaN for the caller (their error is the plain residual).
     """
-    U = spectrum.U
-    R = spectrum.R.astype(np.float64)
-    sw = centering.sw
-    errors = np.empty((grid.size,) + Y.shape)
-    targets = not spanning(spectrum, centering)  # as in loo_sse
-    _core.apply_filter(U, R, np.ascontiguousarray(-flt.fit if targets else flt.resid),
-                       np.empty(0), errors)
-    if targets:
-        errors += sw[:, None] * np.subtract(Y, centering.ym, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for block, one_minus_h in hat_complement(spectrum, centering, flt, grid, name):
-            errors[block] /= (sw[:, None] * one_minus_h).T[:, :, None]
+    errors = np.full((grid.size,) + Y.shape, np.nan)
+    for idx, group, U, R, F, targets, one_minus_h in loo_parts(rows, flt, grid, name):
+        rows_g = np.arange(Y.shape[0])[group]
+        part = np.empty((idx.size, rows_g.size, Y.shape[1]))
+        _core.apply_filter(U, np.ascontiguousarray(R), F, np.empty(0), part)
+        if targets:
+            part += sw[rows_g, None] * np.subtract(Y[rows_g], ym, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part /= (sw[rows_g, None] * one_minus_h).T[:, :, None]
+        errors[np.ix_(idx, rows_g)] = part
     errors[:, sw == 0] = np.nan
     return errors
+
+
+def loo_errors(spectrum, centering, Y, flt, grid, name="alpha"):
+    """Leave-one-out errors of every sample of a NumPy solver: (m, n, k) float64."""
+    return loo_errors_rows(loo_rows(spectrum, centering), flt, grid, Y, centering.ym,
+                           centering.sw, name)
 
 
 def total_sum_of_squares(Y, w, mean):
@@ -209,7 +285,7 @@ def refit(spectrum, centering, flt, best, dtype):
     """Coefficients (p, k) and intercepts (k,) with filter row ``best[t]`` for target t."""
     factors = flt.coef_factors(spectrum.s)[best].T.astype(dtype)  # (r, k)
     coef = np.empty((spectrum.V.shape[0], spectrum.R.shape[1]), dtype=dtype)
-    _core.gemm(spectrum.cast("V_coef", dtype), np.ascontiguousarray(factors * spectrum.R),
+    _core.gemm(spectrum.cast("V_coef", dtype), np.ascontiguousarray(factors * spectrum.cast("R", dtype)),
                coef)
     intercept = (centering.ym - weighted_sum(centering.xm, coef)).astype(dtype)
     return coef, intercept

@@ -7,8 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core, _scores
-from ._filters import (early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
-                       truncation_filter)
+from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
 from ._spectrum import Centering, decompose, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
                           check_method, check_n_components, check_penalty_factor,
@@ -185,7 +184,7 @@ class RidgeSolver(AlphaGrid):
         """
         alphas, scalar = check_alphas(alphas)
         spectrum = self._spectrum_for(alphas)
-        return FilterPath(self, spectrum, ridge_filter(spectrum.lam, alphas), alphas,
+        return FilterPath(self, spectrum, spectrum.ridge(alphas), alphas,
                           scalar, "alpha")
 
     def early_stopping(self, lr, steps):
@@ -326,7 +325,7 @@ class RidgeSolver(AlphaGrid):
             raise ValueError(f"alphas must have one entry per target: expected "
                              f"({self._Y.shape[1]},), got shape {alphas.shape}.")
         spectrum = self._spectrum_for(alphas)
-        flt = ridge_filter(spectrum.lam, alphas)
+        flt = spectrum.ridge(alphas)
         coef, intercept = _scores.refit(spectrum, self._centering, flt,
                                         np.arange(alphas.size), self.dtype)
         if self._y_was_1d:
@@ -486,7 +485,7 @@ class FilterPath(FilterGrid):
         dtype = solver.dtype
         factors = self.filter.coef_factors(sp.s).astype(dtype)
         out = np.empty((self.grid.size, B.shape[0], sp.R.shape[1]), dtype=dtype)
-        _core.apply_filter(B, sp.R, factors, offset, out)
+        _core.apply_filter(B, sp.cast("R", dtype), factors, offset, out)
         return out
 
     def _offset(self, with_mean):

@@ -6,23 +6,32 @@ A :class:`Spectrum` holds, for the centred and weighted design ``Xc = sqrt(w) (X
 produced it:
 
 ``svd``
-    LAPACK ``gesdd`` on ``Xc`` (``gesvd`` on non-convergence). Rank: ``s > max(n, p) eps s_max``.
+    LAPACK ``gesdd`` on ``Xc`` (``gesvd`` on non-convergence); ``gejsv`` (QR with column
+    pivoting, then one-sided Jacobi: high relative accuracy for graded columns) when the
+    column norms of ``Xc`` span more than ``GRADED_RATIO``. For ``alpha > 0`` every direction
+    above the decomposition's rounding level ``sqrt(max(n, p)) eps`` times ``s_max`` (for
+    ``gejsv``: times the smallest nonzero column norm) counts; at ``alpha = 0`` only those above
+    the minimum-norm least-squares cutoff ``max(n, p) eps s_max`` (``Spectrum.ls_rank``).
 ``gram``
     ``eigh`` of the p x p Gram ``Xc^T Xc`` (``syrk`` + ``syevd``); ``U = Xc V / s`` when needed.
 ``kernel``
     ``eigh`` of the n x n Gram ``Xc Xc^T``; ``V = Xc^T U / s``.
 
 The Gram routes square the condition number: their eigenvalues carry an absolute error of
-about ``eps lam_max``, so eigenvalues below ``max(n, p) eps lam_max`` count as zero, and
+about ``eps lam_max``, so eigenvalues below ``max(n, p) eps lam_max`` count as zero at every
+alpha, and
 results for the smallest requested alpha ``a`` are trusted only while
 ``(lam_max + a) / (lam_min + a) <= GRAM_KAPPA`` and, where that cutoff dropped directions
 the SVD would keep (a nearly collinear design), while what those directions could add to the
 coefficients, at most ``||dropped part of Xc^T Yc|| / a``, stays below ``DROPPED_TOL`` of them
 (see :meth:`Spectrum.accurate_for`).
 
-All factorizations run in float64 through SciPy's BLAS/LAPACK (one library on the hot path);
-factors are kept in float64 (the projected targets ``R`` in the working dtype) and cast to the
-working dtype once, on first use by a float32 kernel.
+All factorizations and projections of the targets run in float64 through SciPy's
+BLAS/LAPACK (one library on the hot path); factors and the projected targets ``R`` are kept in
+float64 and cast to the working dtype once, on first use by a float32 kernel.
+
+The squared singular values must be representable: a centred design whose squared Frobenius
+norm lies outside ``[SCALE_MIN^2, SCALE_MAX^2]`` is refused with a ``ValueError`` naming X.
 """
 
 import threading
@@ -33,6 +42,7 @@ import scipy.linalg as sla
 from scipy.linalg import blas, lapack
 
 from . import _core
+from ._filters import ridge_filter
 
 # Guard of the Gram routes: relative error of the coefficients measured at 0.1-0.3 x
 # kappa x eps; 1e-9 / eps keeps them within about 1e-10 of the SVD answer (target 1e-8).
@@ -41,9 +51,12 @@ GRAM_KAPPA = 1e-9 / np.finfo(np.float64).eps
 # rank cutoff may cause (float64 data; 10 eps for float32).
 DROPPED_TOL = 1e-10
 # Rounding level of Xc^T Yc in the directions of exactly collinear columns, in units of
-# eps s_max ||Yc|| (measured at 0.1-4; float32 data round theirs at float32's eps, so the
-# Gram routes give way to the SVD there whenever the cutoff drops a direction).
+# eps s_max ||Yc|| (measured at 0.1-4).
 DROPPED_NOISE = 16
+# Column norms of Xc spanning more than this ratio take gejsv instead of gesdd for the SVD.
+GRADED_RATIO = 1e4
+# Range of the centred design's Frobenius norm whose squares stay normal float64 numbers.
+SCALE_MIN, SCALE_MAX = 1e-153, 1e153
 # Values of Xc^T Q_d per block when measuring the kernel route's dropped directions.
 DROPPED_VALUES = 1 << 22
 
@@ -71,6 +84,14 @@ def weighted_sum(w, A, shift=None):
     return out[0]
 
 
+def weighted_mean(w, A, sum_w):
+    """Weighted column means of `A`, refined by a second pass over ``A - mean``: the
+    correction is exact for a constant column, which then centres to exactly zero."""
+    mean = weighted_sum(w, A) / sum_w
+    mean += weighted_sum(w, A, mean) / sum_w
+    return mean
+
+
 class Centering:
     """Weighted means, row scales and column scales: ``Xc = sw (X - xm) / sqrt(c)``,
     ``Yc = sw (Y - ym)``, with the per-feature penalty factors ``c`` (default 1)."""
@@ -84,8 +105,8 @@ class Centering:
         self.sw = np.sqrt(w)
         self.fit_intercept = fit_intercept
         if fit_intercept:
-            self.xm = weighted_sum(w, X) / self.sum_w
-            self.ym = weighted_sum(w, Y) / self.sum_w
+            self.xm = weighted_mean(w, X, self.sum_w)
+            self.ym = weighted_mean(w, Y, self.sum_w)
         else:
             self.xm = np.zeros(X.shape[1])
             self.ym = np.zeros(Y.shape[1])
@@ -112,8 +133,9 @@ class Spectrum:
     V : ndarray (p, r) float64
     V_coef : ndarray (p, r) float64, ``V / sqrt(c)`` (V without penalty factors): maps
         filtered ``R`` to coefficients of the original features
-    R : ndarray (r, k), working dtype, ``U^T Yc``
+    R : ndarray (r, k) float64, ``U^T Yc``
     yc_sq : ndarray (k,) float64, ``||Yc||^2`` per target
+    ls_rank : int, directions kept at alpha = 0 (the first ``ls_rank``; ``rank`` for alpha > 0)
     lam_max, lam_floor : float, extreme eigenvalues of the Gram, for the accuracy guard
     dropped : float, for the guard: over targets, the largest ratio of ``Xc^T Yc``'s norm in
         the directions the rank cutoff dropped (beyond rounding) to its norm in the kept ones
@@ -121,9 +143,11 @@ class Spectrum:
 
     col_scale = None  # 1 / sqrt(penalty factors), set by `decompose`
 
-    def __init__(self, method, s, V, R, yc_sq, lam_floor, *, U=None, dropped=0.0):
+    def __init__(self, method, s, V, R, yc_sq, lam_floor, *, U=None, dropped=0.0,
+                 ls_rank=None):
         self.method = method
         self.s = s
+        self.ls_rank = s.size if ls_rank is None else ls_rank
         self.V = V
         self.R = R
         self.yc_sq = yc_sq
@@ -144,7 +168,8 @@ class Spectrum:
         self._casts = {}
 
     def cast(self, name, dtype):
-        """Factor `name` ('U', 'V' or 'V_coef') as a C-contiguous array of `dtype`, cached."""
+        """Factor `name` ('U', 'V', 'V_coef' or 'R') as a C-contiguous array of `dtype`,
+        cached."""
         key = (name, np.dtype(dtype))
         if key not in self._casts:
             self._casts[key] = np.ascontiguousarray(getattr(self, name), dtype=dtype)
@@ -167,6 +192,10 @@ class Spectrum:
         """Eigenvalues ``s^2`` of the Hessian ``Xc^T Xc``, descending."""
         return self.s * self.s
 
+    def ridge(self, alphas):
+        """The ridge :class:`~spectralridge._filters.Filter` at `alphas` on this spectrum."""
+        return ridge_filter(self.lam, alphas, self.ls_rank)
+
     def accurate_for(self, alpha_min):
         """Whether results for alphas >= `alpha_min` are within ~1e-10 of the SVD's."""
         if self.method == "svd" or self.lam_max == 0:
@@ -175,9 +204,7 @@ class Spectrum:
             return False
         if self.dropped == 0:
             return True
-        single = self.R is not None and self.R.dtype == np.float32
-        tol = 10 * np.finfo(np.float32).eps if single else DROPPED_TOL
-        return self.dropped * (self.lam_max + alpha_min) <= tol * alpha_min
+        return self.dropped * (self.lam_max + alpha_min) <= DROPPED_TOL * alpha_min
 
     @property
     def U(self):
@@ -201,23 +228,25 @@ def decompose(X, Y, centering, method):
 
 
 def _factorize(X, Y, centering, method):
-    dtype = Y.dtype
     n, p = X.shape
     Xc = centering.center_X(X)
     max_rank = centering.max_rank(p)
     if method == "svd":
-        U, s, Vt = _svd(Xc)
-        r = min(max_rank, int(np.count_nonzero(s > max(n, p) * _EPS * s[0])))
+        U, s, Vt, floor = thin_svd(Xc, _column_sq(Xc))
+        r, ls_rank = svd_ranks(s, floor, n, p, max_rank)
         U = np.ascontiguousarray(U[:, :r])
         V = np.ascontiguousarray(Vt[:r].T)
-        R, yc_sq = _project(U, Y, centering)
-        return Spectrum("svd", s[:r], V, R, yc_sq, 0.0, U=U)
+        R, yc_sq = project(U, Y, centering.ym, centering.sw)
+        return Spectrum("svd", s[:r], V, R, yc_sq, 0.0, U=U, ls_rank=ls_rank)
 
     if method == "gram":
-        XtY, yc_sq = _project(Xc.astype(dtype, copy=False), Y, centering)
-        spectrum = gram_spectrum(_gram(Xc, gram=True), XtY, n, max_rank, yc_sq)
+        G = _gram(Xc, gram=True)
+        check_scale(np.diag(G), Xc)
+        XtY, yc_sq = project(Xc, Y, centering.ym, centering.sw)
+        spectrum = gram_spectrum(G, XtY, n, max_rank, yc_sq)
         spectrum.attach(X, centering)
         return spectrum
+    check_scale(_column_sq(Xc), Xc)
     lam, Q = _eigh(_gram(Xc, gram=False))
     r, lam_floor = _gram_rank(lam, n, p, max_rank)
     s = np.sqrt(lam[:r])
@@ -225,11 +254,11 @@ def _factorize(X, Y, centering, method):
     V = np.empty((p, r))
     _core.gemm(Xc, Q_kept, V, trans_a=True)  # V = Xc^T U diag(1/s)
     V /= s
-    R, yc_sq = _project(Q_kept, Y, centering)
+    R, yc_sq = project(Q_kept, Y, centering.ym, centering.sw)
     dropped = 0.0
     if 0 < r < n:  # Xc^T Yc in the other directions: ||Xc^T Q_d c||^2 with c = Q_d^T Yc
         Q_d = np.ascontiguousarray(Q[:, r:])
-        c = _project(Q_d, Y, centering)[0].astype(np.float64)
+        c = project(Q_d, Y, centering.ym, centering.sw)[0]
         d = Q_d.shape[1]
         M = np.zeros((d, d))  # Q_d^T Xc Xc^T Q_d, in column blocks of Xc if p x d is large
         step = p if p * d <= DROPPED_VALUES else max(1, DROPPED_VALUES // d)
@@ -242,8 +271,68 @@ def _factorize(X, Y, centering, method):
     return Spectrum("kernel", s, V, R, yc_sq, lam_floor, U=Q_kept, dropped=dropped)
 
 
+def _column_sq(A):
+    """Squared column norms of a 2-D float64 array."""
+    return np.einsum("ij,ij->j", A, A)
+
+
+def check_scale(col_sq, Xc):
+    """Refuse a centred design whose squared singular values would over- or underflow."""
+    with np.errstate(over="ignore"):
+        total = float(np.sum(col_sq))
+    if not total <= SCALE_MAX ** 2:
+        raise ValueError(
+            f"X is too large: the squared norm of the centred design is {total:.3g}, beyond "
+            f"{SCALE_MAX ** 2:.0e}, so its squared singular values overflow. Rescale X: "
+            "X / c gives coefficients c W at alpha / c^2.")
+    if total < SCALE_MIN ** 2 and np.abs(Xc).max() > 0:
+        raise ValueError(
+            f"X is too small: the squared norm of the centred design is {total:.3g}, below "
+            f"{SCALE_MIN ** 2:.0e}, so its squared singular values underflow. Rescale X: "
+            "X * c gives coefficients W / c at alpha * c^2.")
+
+
+def thin_svd(A, col_sq):
+    """Thin SVD ``U, s, Vt`` of `A` and the rounding level of its singular values.
+
+    `col_sq` holds the squared column norms of `A`; where they span more than
+    ``GRADED_RATIO``, LAPACK ``gejsv`` keeps the small singular values of the graded
+    columns accurate, and the rounding level is relative to the smallest nonzero column.
+    """
+    check_scale(col_sq, A)
+    n, p = A.shape
+    positive = col_sq[col_sq > 0]
+    if positive.size and positive.max() > GRADED_RATIO ** 2 * positive.min():
+        out = _jacobi_svd(A)
+        if out is not None:
+            U, s, Vt = out
+            return U, s, Vt, np.sqrt(max(n, p)) * _EPS * np.sqrt(positive.min())
+    U, s, Vt = _svd(A)
+    return U, s, Vt, np.sqrt(max(n, p)) * _EPS * (s[0] if s.size else 0.0)
+
+
+def _jacobi_svd(A):
+    """SVD by LAPACK gejsv (column-pivoted QR + Jacobi), or None if it fails."""
+    wide = A.shape[0] < A.shape[1]
+    sva, u, v, work, _, info = lapack.dgejsv(A.T if wide else A, joba=0, jobu=0, jobv=0,
+                                             jobr=0, jobt=0, jobp=0)
+    if info != 0:
+        return None
+    s = sva * (work[1] / work[0])
+    return (v, s, u.T) if wide else (u, s, v.T)
+
+
+def svd_ranks(s, floor, n, p, max_rank):
+    """Directions kept for alpha > 0 (``s > floor``) and at alpha = 0 (``s > max(n, p) eps
+    s_max``, the minimum-norm least-squares cutoff), both at most `max_rank`."""
+    if not s.size or s[0] <= 0:
+        return 0, 0
+    r = min(max_rank, int(np.count_nonzero(s > floor)))
+    return r, min(r, int(np.count_nonzero(s > max(n, p) * _EPS * s[0])))
+
+
 def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None):
-    """Spectrum from the p x p Gram ``Xc^T Xc`` and ``Xc^T Yc`` (dtype of `XtY`).
+    """Spectrum from the p x p Gram ``Xc^T Xc`` and ``Xc^T Yc`` (float64).
 
     `G` is overwritten. ``U`` is unavailable until :meth:`Spectrum.attach` gives the data.
     `yc_sq_bound` (default `yc_sq`) bounds ``||Yc||^2`` for the rounding level of `XtY`.
@@ -253,12 +342,12 @@ def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None):
     r, lam_floor = _gram_rank(lam, n, p, max_rank)
     s = np.sqrt(lam[:r])
     V = np.ascontiguousarray(Q[:, :r])
-    R = np.empty((r, XtY.shape[1]), dtype=XtY.dtype)
-    _core.gemm(V.astype(XtY.dtype, copy=False), XtY, R, trans_a=True)  # diag(1/s) V^T Xc^T Yc
-    R /= s.astype(XtY.dtype)[:, None]
+    R = np.empty((r, XtY.shape[1]))
+    _core.gemm(V, XtY, R, trans_a=True)  # diag(1/s) V^T Xc^T Yc
+    R /= s[:, None]
     dropped = 0.0
     if 0 < r < p:
-        part = Q[:, r:].T @ XtY.astype(np.float64)
+        part = Q[:, r:].T @ XtY
         dropped = _dropped_ratio(np.einsum("dk,dk->k", part, part), s, R,
                                  yc_sq if yc_sq_bound is None else yc_sq_bound)
     return Spectrum("gram", s, V, R, yc_sq, lam_floor, dropped=dropped)
@@ -269,7 +358,7 @@ def _dropped_ratio(part_sq, s, R, yc_sq):
     (``part_sq``: its square) beyond its rounding level, over that in the kept ones."""
     noise = 0.0 if yc_sq is None else DROPPED_NOISE * _EPS * s[0] * np.sqrt(yc_sq)
     excess = np.maximum(np.sqrt(part_sq) - noise, 0.0)
-    kept = np.linalg.norm(s[:, None] * R.astype(np.float64), axis=0)
+    kept = np.linalg.norm(s[:, None] * R, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(excess > 0, excess / kept, 0.0)
     return float(ratio.max()) if ratio.size else 0.0
@@ -310,11 +399,17 @@ def _eigh(G):
     return lam[::-1], Q[:, ::-1]
 
 
-def _project(B, Y, centering):
-    """``B^T Yc`` and ``||Yc||^2`` per target, one block of targets at a time."""
-    dtype = Y.dtype
-    out = np.empty((B.shape[1], Y.shape[1]), dtype=dtype)
+def project(B, Y, ym, sw):
+    """``B^T Yc`` and ``||Yc||^2`` per target in float64 with ``Yc = sw (Y - ym)`` (`Y`
+    C-contiguous; float32 targets are converted a block at a time)."""
+    B = np.ascontiguousarray(B, dtype=np.float64)
+    out = np.empty((B.shape[1], Y.shape[1]))
     sq = np.empty(Y.shape[1])
-    _core.project(np.ascontiguousarray(B, dtype=dtype), Y, centering.ym.astype(dtype),
-                  centering.sw.astype(dtype), out, sq)
+    if Y.dtype == np.float64:
+        _core.project(B, Y, ym, sw, out, sq)
+        return out, sq
+    for cols, block in column_blocks(Y):
+        part = np.empty((B.shape[1], block.shape[1]))
+        _core.project(B, block, ym[cols], sw, part, sq[cols])
+        out[:, cols] = part
     return out, sq

@@ -67,7 +67,8 @@ from . import _core, _scores
 from ._filters import (early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
                        truncation_filter)
 from ._solver import AlphaGrid, FilterGrid
-from ._spectrum import Spectrum, _eigh, _gram_rank, _svd, weighted_sum
+from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, svd_ranks, thin_svd,
+                        weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
                           check_finite, check_lr, check_n_components, check_rule,
                           check_sample_weight, check_scoring, check_shapes, check_steps,
@@ -246,6 +247,7 @@ def _block_factor_sums(X, w, xm, fit_intercept, kind):
     if kind == "gram":
         A, sw = _design(X, w, xm, fit_intercept)
         G = blas.dsyrk(1.0, A.T, trans=0, lower=0)  # A.T is Fortran-ordered: no copy
+        check_scale(np.diag(G), A)
         if fit_intercept:
             sums[3:] = G[0, 1:]
         return np.triu(G) + np.triu(G, 1).T, sums
@@ -340,6 +342,7 @@ class _Decomp:
     # 'auto' cannot tell whether they carry part of the fit (NumPy measures it), so it
     # takes the QR route
     dropped: float = 0.0
+    ls_rank: int = None  # directions kept at alpha = 0 (default: all)
 
     @property
     def rank(self):
@@ -351,7 +354,10 @@ class _Decomp:
 
     def spectrum(self, R=None, yc_sq=None):
         return Spectrum(self.method, self.s, self.V, R, yc_sq, self.lam_floor,
-                        dropped=self.dropped)
+                        dropped=self.dropped, ls_rank=self.ls_rank)
+
+    def ridge(self, alphas):
+        return ridge_filter(self.lam, alphas, self.ls_rank)
 
 
 def _combine(kind, factors):
@@ -371,15 +377,15 @@ def _decompose(kind, F, sums, shift, fit_intercept):
     max_rank = max(min(n_eff - off, p), 0)
     xm = shift + sx / sum_w if fit_intercept and sum_w > 0 else shift.copy()
     if kind == "svd":
-        _, s, Vt = _svd(np.array(F[off:, off:]))
-        r = 0
-        if s.size and s[0] > 0:
-            r = min(max_rank, int(np.count_nonzero(s > max(n_rows, p) * _EPS * s[0])))
+        R = np.array(F[off:, off:])
+        _, s, Vt, floor = thin_svd(R, np.einsum("ij,ij->j", R, R))
+        r, ls_rank = svd_ranks(s, floor, n_rows, p, max_rank)
         return _Decomp("svd", s[:r].copy(), np.ascontiguousarray(Vt[:r].T), 0.0, sum_w, n_eff,
-                       n_rows, sx, xm)
+                       n_rows, sx, xm, ls_rank=ls_rank)
     G = np.array(F[off:, off:])
     if fit_intercept and sum_w > 0:
         G -= np.outer(sx, sx / sum_w)
+    check_scale(np.diag(G), G)
     lam, Q = _eigh(np.asfortranarray(G))
     r, lam_floor = _gram_rank(lam, n_rows, p, max_rank)
     return _Decomp("gram", np.sqrt(lam[:r]), np.ascontiguousarray(Q[:, :r]), lam_floor, sum_w,
@@ -478,59 +484,33 @@ def _gcv_block(P, ym0, *, ctx):
 
 
 # Rows per call of the fused residual kernel in leave-one-out: the tile of U is reused for
-# every alpha from cache (2.5x faster than whole blocks for 4 targets, 1.2x for 1000, here).
+# every alpha from cache.
 LOO_TILE = 2048
 
 
-def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
-    """(1, m, kb): weighted sums of squared leave-one-out errors over one row block."""
+def _loo_rows(X, w, rows, P, ym0, ctx):
+    """:class:`~spectralridge._scores.LooRows` of one row block, its centred targets' mean,
+    and the square roots of its weights."""
     d = ctx.full
     R, _, ym = _targets(P, ym0, ctx)
     wb = np.asarray(w, dtype=np.float64)
     sw = np.sqrt(wb)
     Xc = np.subtract(X, d.xm, dtype=np.float64)
     Xc *= sw[:, None]
-    n, m = Xc.shape[0], ctx.grid.size
-    U = np.empty((n, d.rank))
+    U = np.empty((Xc.shape[0], d.rank))
     _core.gemm(Xc, d.V, U)
     U /= d.s
-    U2 = np.square(U)
-    outside = 1.0 - U2.sum(axis=1)
-    if ctx.fit_intercept:
-        outside -= wb / d.sum_w
-    np.maximum(outside, 0.0, out=outside)
-    targets = not ctx.extra["spanning"]  # residuals as in _scores.loo_sse
-    G = ctx.flt.resid
-    F = -ctx.flt.fit if targets else G
+    spanning = d.rank == d.n_eff - int(ctx.fit_intercept)
+    return _scores.LooRows(U, wb, d.lam, d.rank if d.ls_rank is None else d.ls_rank, R,
+                           d.sum_w, ctx.fit_intercept, spanning, np.asarray(rows)), ym, sw
+
+
+def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
+    """(1, m, kb): weighted sums of squared leave-one-out errors over one row block."""
+    loo, ym, sw = _loo_rows(X, w, rows, P, ym0, ctx)
     Y = np.ascontiguousarray(Y, dtype=np.float64)
-    out = np.zeros((m, Y.shape[1]))
-    step = max(1, _scores.HAT_BLOCK // max(n, 1))
-    for a0 in range(0, m, step):
-        block = slice(a0, min(m, a0 + step))
-        one_minus_h = np.empty((n, block.stop - a0))
-        one_minus_h[:] = outside[:, None]
-        _core.gemm(U2, np.ascontiguousarray(G[block]), one_minus_h, trans_b=True, beta=1.0)
-        _check_leverage(one_minus_h, wb, rows, ctx, a0)
-        S = np.reciprocal(one_minus_h, out=one_minus_h)
-        Fb = np.ascontiguousarray(F[block])
-        for t0 in range(0, n, LOO_TILE):  # a tile of U stays in cache across the alphas
-            rows_t = slice(t0, t0 + LOO_TILE)
-            _core.sse(U[rows_t], R, Fb, Y[rows_t], ym, sw[rows_t], S[rows_t], targets,
-                      out[block])
-    return out[None]
-
-
-def _check_leverage(one_minus_h, w, rows, ctx, a0):
-    """Raise where a sample of positive weight has leverage 1 (as NumPy, global index)."""
-    if one_minus_h.size == 0:
-        return
-    worst = np.unravel_index(np.argmin(one_minus_h), one_minus_h.shape)
-    if one_minus_h[worst] <= 1e-12 and w[worst[0]] > 0:
-        value = float(ctx.grid[a0 + worst[1]])
-        raise ValueError(
-            f"Leave-one-out is undefined at {ctx.name}={value!r}: sample "
-            f"{int(rows[worst[0]])} has leverage 1 (1 - h = {one_minus_h[worst]:.3g}; its "
-            "own fit is exact). Regularize more, or use cv='gcv'.")
+    return _scores.loo_sse_rows(loo, ctx.flt, ctx.grid, Y, ym, sw, np.float64, ctx.name,
+                                tile=LOO_TILE)[None]
 
 
 def _kfold_block(P, ym0, *, ctx):
@@ -638,7 +618,7 @@ def _refit_block(alphas, P, ym0, *, ctx):
     """(p + 1, kb): coefficients and intercept with alpha ``alphas[t]`` for target t."""
     R, yc_sq, ym = _targets(P, ym0, ctx)
     alphas = np.asarray(alphas, dtype=np.float64)
-    flt = ridge_filter(ctx.full.lam, alphas)
+    flt = ctx.full.ridge(alphas)
     coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
                                     _Centred(ctx.full, ym, ctx.fit_intercept), flt,
                                     np.arange(alphas.size), np.float64)
@@ -647,27 +627,18 @@ def _refit_block(alphas, P, ym0, *, ctx):
 
 def _loo_errors_block(X, Y, w, rows, P, ym0, *, ctx):
     """(m, b, kb): leave-one-out errors of one row block (plain residuals at zero weight)."""
-    d = ctx.full
-    R, _, ym = _targets(P, ym0, ctx)
-    wb = np.asarray(w, dtype=np.float64)
-    sw = np.sqrt(wb)
-    Xc = np.subtract(X, d.xm, dtype=np.float64)
-    B = np.empty((Xc.shape[0], d.rank))
-    _core.gemm(np.ascontiguousarray(Xc), d.V, B)  # (X - xm) V: fitted = B diag(f/s) R + ym
-    F = ctx.flt.coef_factors(d.s) if d.rank else np.zeros((ctx.grid.size, 0))
-    fitted = np.empty((ctx.grid.size, B.shape[0], R.shape[1]))
-    _core.apply_filter(B, R, np.ascontiguousarray(F), ym if ctx.fit_intercept else
-                       np.zeros(R.shape[1]), fitted)
-    errors = np.subtract(np.asarray(Y, dtype=np.float64), fitted)
-    U2 = np.square(B * sw[:, None] / d.s) if d.rank else np.zeros(B.shape)
-    outside = 1.0 - U2.sum(axis=1)
-    if ctx.fit_intercept:
-        outside -= wb / d.sum_w
-    one_minus_h = np.maximum(outside, 0.0)[:, None] + U2 @ ctx.flt.resid.T
-    _check_leverage(one_minus_h, wb, rows, ctx, 0)
-    positive = wb > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        errors[:, positive] /= one_minus_h[positive].T[:, :, None]
+    loo, ym, sw = _loo_rows(X, w, rows, P, ym0, ctx)
+    errors = _scores.loo_errors_rows(loo, ctx.flt, ctx.grid, np.asarray(Y), ym, sw, ctx.name)
+    zero = sw == 0
+    if zero.any():  # the plain residual, with the fit from the other samples
+        Xz = np.ascontiguousarray(np.subtract(X[zero], ctx.full.xm, dtype=np.float64))
+        B = np.empty((Xz.shape[0], ctx.full.rank))
+        _core.gemm(Xz, ctx.full.V, B)
+        F = ctx.flt.coef_factors(ctx.full.s) if ctx.full.rank else np.zeros((ctx.grid.size, 0))
+        fitted = np.empty((ctx.grid.size, B.shape[0], loo.R.shape[1]))
+        _core.apply_filter(B, loo.R, np.ascontiguousarray(F),
+                           ym if ctx.fit_intercept else np.zeros(loo.R.shape[1]), fitted)
+        errors[:, zero] = np.asarray(Y, dtype=np.float64)[zero] - fitted
     return errors
 
 
@@ -804,6 +775,10 @@ class DaskRidgeSolver(AlphaGrid):
         return factors, sums
 
     def _set_factors(self, kind, F, sums):
+        with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
+            self._decompose_all(kind, F, sums)
+
+    def _decompose_all(self, kind, F, sums):
         total = sums.sum(axis=0)
         if total[0] <= 0:
             raise ValueError("sample_weight must have at least one positive entry; all "
@@ -900,7 +875,7 @@ class DaskRidgeSolver(AlphaGrid):
         """Ridge regression at every alpha: :class:`DaskFilterPath`."""
         alphas, scalar = check_alphas(alphas)
         state = self._state_for(alphas)
-        return DaskFilterPath(self, state, ridge_filter(state.full.lam, alphas), alphas, scalar,
+        return DaskFilterPath(self, state, state.full.ridge(alphas), alphas, scalar,
                               "alpha")
 
     def early_stopping(self, lr, steps):
@@ -1023,9 +998,9 @@ class DaskRidgeSolver(AlphaGrid):
         grid = self._grid(alphas)
         m = grid.size
         state = self._state_for(grid)  # upgrades every fold too if needed
-        path = DaskFilterPath(self, state, ridge_filter(state.full.lam, grid), grid, False,
+        path = DaskFilterPath(self, state, state.full.ridge(grid), grid, False,
                               "alpha")
-        fold_coef = [ridge_filter(t.lam, grid).coef_factors(t.s) if t.rank
+        fold_coef = [t.ridge(grid).coef_factors(t.s) if t.rank
                      else np.zeros((m, 0)) for t in state.train]
         ctx = path._ctx(scoring=scoring,
                         extra={"fold_coef": fold_coef, "fold_weight": state.fold_weight})
@@ -1103,8 +1078,7 @@ class DaskFilterPath(FilterGrid):
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         s, d = self._solver, self._decomp
-        spanning = d.rank == d.n_eff - int(s.fit_intercept)
-        ctx = self._ctx(extra={"spanning": spanning})
+        ctx = self._ctx()
         parts = da.blockwise(_loo_block, "iaj", s._X, "ix", s._Y, "ij", s._w, "i", s._rows, "i",
                              s._P, "Fbj", s._ym0, "j", new_axes={"a": self.grid.size},
                              adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64,

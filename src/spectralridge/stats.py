@@ -85,6 +85,7 @@ Examples
 import numpy as np
 
 from ._solver import RidgeSolver
+from ._spectrum import weighted_mean
 from ._validation import (check_alphas, check_alphas_per_target, check_bool,
                           check_column_scale, check_data, check_design, check_fractions,
                           check_instance, check_option, check_positive, check_sample_weight,
@@ -139,7 +140,7 @@ def standardize_columns(X, *, sample_weight=None, fit_intercept=True):
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
     w = np.ones(X.shape[0]) if sample_weight is None else \
         check_sample_weight(sample_weight, X.shape[0])
-    mean = (w @ X) / w.sum() if fit_intercept else np.zeros(X.shape[1])
+    mean = weighted_mean(w, X, w.sum()) if fit_intercept else np.zeros(X.shape[1])
     Z = X - mean
     scale = check_column_scale(np.sqrt((w @ np.square(Z)) / w.sum()))
     return Z / scale, mean, scale
