@@ -23,8 +23,9 @@ def ridge_oracle(X, Y, alpha, fit_intercept=True, sample_weight=None, penalty_fa
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
-    if fit_intercept:
+    if fit_intercept:  # two-pass means: a constant column centres to exactly zero
         xm, ym = w @ X / w.sum(), w @ Y / w.sum()
+        xm, ym = xm + w @ (X - xm) / w.sum(), ym + w @ (Y - ym) / w.sum()
     else:
         xm, ym = np.zeros(X.shape[1]), np.zeros(Y.shape[1:])
     Xc = np.sqrt(w)[:, None] * (X - xm)

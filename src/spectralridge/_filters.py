@@ -12,6 +12,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import brentq
 
+_LOG_MAX = np.log(np.finfo(np.float64).max)
+
 
 class Filter(NamedTuple):
     """Filter factors of shape (m, r) over eigenvalues ``lam`` (descending).
@@ -69,9 +71,12 @@ def ridge_alphas_for_dof(lam, dofs):
         if d >= r:
             continue  # alpha 0
         lo = np.log(lam[-1]) + np.log((r - d) / d) - 1.0
-        hi = np.log(lam[0]) + np.log(r / d) + 1.0
-        out[i] = np.exp(brentq(lambda u: (lam / (lam + np.exp(u))).sum() - d,
-                               lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps))
+        hi = min(np.log(lam[0]) + np.log(r / d) + 1.0, _LOG_MAX)
+        excess = lambda u: (lam / (lam + np.exp(u))).sum() - d  # noqa: E731
+        if excess(hi) > 0:  # a dof so small that its alpha exceeds the float64 range
+            out[i] = np.inf
+            continue
+        out[i] = np.exp(brentq(excess, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps))
     return out
 
 

@@ -83,9 +83,13 @@ class RidgeSolver(AlphaGrid):
     method : str
         The decomposition behind the most recent results ('svd', 'gram' or 'kernel').
     singular_values : ndarray of shape (rank,)
-        Singular values of ``Xc`` above the rank cutoff, descending: ``max(n, p) eps s_max``
-        for the SVD, ``s^2 > max(n, p) eps s_max^2`` for the Gram routes.
+        Singular values of ``Xc`` kept for ``alpha > 0``, descending: those above the SVD's
+        rounding level ``sqrt(max(n, p)) eps s_max`` (LAPACK gejsv for graded columns:
+        relative to the smallest nonzero column norm), ``s^2 > max(n, p) eps s_max^2`` for
+        the Gram routes. At ``alpha = 0`` those below ``max(n, p) eps s_max`` are dropped
+        too (minimum-norm least squares).
     rank : int
+        The number of singular values kept for ``alpha > 0``.
     n_features_in_ : int
     penalty_factor : ndarray of shape (n_features,) or None
 
