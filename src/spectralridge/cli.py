@@ -7,12 +7,14 @@
     then a synthetic many-target problem timed against naive per-alpha solves.
 
 ``spectralridge fit data.csv --target COL [--target COL2 ...] [options]``
+``spectralridge fit data.csv --features COL [COL ...] --target-rest [options]``
     Ridge regression of the target column(s) on the feature columns of a CSV file (header
     row, comma-separated), the alpha chosen per target by leave-one-out, GCV or K-fold.
-    A readable report or ``--json``; ``--plot DIR`` writes the figures.
+    A readable report or ``--json``; ``--plot DIR`` writes the figures, ``--predictions
+    FILE`` the fitted values and residuals.
 
-Errors in the input (missing file, unknown column, non-numeric cell, NaN) print one line
-``spectralridge: error: ...`` on stderr and exit with status 1.
+Errors in the input (missing file, unknown or repeated column, non-numeric cell, NaN) print
+one line ``spectralridge: error: ...`` on stderr and exit with status 1.
 
 Examples
 --------
@@ -332,8 +334,10 @@ def _read_numbers_fast(path, header_line, n_fields, columns, delimiter):
         return None
     if data.shape[0] and data.shape[1] != n_fields:
         return None
-    data = np.ascontiguousarray(data[:, columns]) if data.shape[0] else \
-        np.empty((0, len(columns)))
+    if not data.shape[0]:
+        return np.empty((0, len(columns)))
+    if columns != list(range(n_fields)):
+        data = data[:, columns]
     return data if np.isfinite(data).all() else None
 
 
@@ -632,8 +636,9 @@ def _parser():
     f.add_argument("--standardize", action="store_true",
                    help="scale the features to unit standard deviation (divisor n, as MASS "
                         "and glmnet) first; alphas refer to that scale, coefficients are "
-                        "reported on the original one")
-    f.add_argument("--delimiter", default=",", help="field delimiter (default ',')")
+                        "reported and plotted on the original one")
+    f.add_argument("--delimiter", default=",", metavar="CHAR",
+                   help="field delimiter (default ',')")
     f.add_argument("--json", action="store_true", help="print the report as JSON")
     f.add_argument("--plot", metavar="DIR", help="write the figures (PNG) into DIR")
     f.add_argument("--predictions", metavar="FILE",

@@ -42,9 +42,9 @@ import numpy as np
 from . import theory
 from ._scores import CVResult
 from ._solver import AlphaGrid, RidgeSolver
-from ._validation import (_describe, as_array, check_alphas, check_eigenvalues, check_index, check_option,
-                          check_has_positive, check_positive, check_positive_steps,
-                          check_requirement, check_two_features)
+from ._validation import (_describe, as_array, check_alphas, check_eigenvalues, check_index,
+                          check_option, check_has_positive, check_positive,
+                          check_positive_steps, check_requirement, check_two_features)
 
 __all__ = ["coef_path", "cv_curve", "early_stopping", "geometry", "shrinkage", "vif_path"]
 
