@@ -1,7 +1,8 @@
 """Benchmark of spectralridge.dask: tall data larger than memory, and many targets.
 
 Run ``python bench/bench_dask.py`` (about 10 minutes on 2 cores; ``--repeat 3`` reports the
-fastest of 3 runs of part 3, for a shared machine) or ``--quick`` (a smoke test, seconds).
+fastest of 3 runs of part 3, for a shared machine) or ``--quick`` (small sizes: a smoke test
+of every part, run by CI).
 Prints tables and, with ``--json PATH``, writes the numbers. Three parts:
 
 1. Per-block costs, one thread: what one task of each pass costs. They give the projection.
@@ -85,7 +86,7 @@ def per_block(quick):
     from spectralridge import dask as srd
     from spectralridge._filters import ridge_filter
 
-    b, p, k, kb, m = (20_000 if quick else 100_000), 100, 4, 1000, 30
+    b, p, k, kb, m = (5_000 if quick else 100_000), 100, 4, 1000, 30
     rng = np.random.default_rng(0)
     w, xm = np.ones(b), np.zeros(p)
     rows = np.arange(b)
@@ -107,8 +108,8 @@ def per_block(quick):
         for kind in ("svd", "gram"):
             out[f"factor_{kind}"] = timed(lambda: srd._factor_block(
                 X, w, xm=xm, K=1, kind=kind, fit_intercept=True))
-        out["cross"] = timed(lambda: srd._cross_block(X, Y, w, np.zeros(k), xm=xm, K=1,
-                                                      fit_intercept=True))
+        out["cross"] = timed(lambda: srd._cross_block(X, Y, w, np.zeros(k), np.zeros(k), xm=xm,
+                                                      K=1, fit_intercept=True))
         # leave-one-out for one (row block, target block): tall (k targets), wide (kb)
         stats = srd._block_factor_sums(X, w, xm, True, "svd")
         d = srd._decompose("svd", stats[0], stats[1], xm, True)
@@ -117,12 +118,14 @@ def per_block(quick):
                        extra={"spanning": False})
         for name, kk in (("loo_tall", k), ("loo_1000_targets", kb)):
             Yk = rng.standard_normal((b, kk))
-            P = srd._cross_block(X, Yk, w, np.zeros(kk), xm=xm, K=1, fit_intercept=True)[0]
+            P = srd._cross_block(X, Yk, w, np.zeros(kk), np.zeros(kk), xm=xm, K=1,
+                                 fit_intercept=True)[0]
             out[name] = timed(lambda: srd._loo_block(X, Yk, w, rows, P, np.zeros(kk), ctx=ctx),
                               repeat=1)
             if name == "loo_1000_targets":
                 out["cross_1000_targets"] = timed(lambda: srd._cross_block(
-                    X, Yk, w, np.zeros(kk), xm=xm, K=1, fit_intercept=True), repeat=1)
+                    X, Yk, w, np.zeros(kk), np.zeros(kk), xm=xm, K=1, fit_intercept=True),
+                    repeat=1)
         # 5-fold scores of one block of 1000 targets from the fold statistics (no data)
         import dask
         import dask.array as da
@@ -253,9 +256,9 @@ def main():
     if args.scaling_only:
         scaling(q, results, args.repeat)
         return _save(args, results)
-    sizes = (200_000, 800_000) if q else (1_000_000, 4_000_000, 16_000_000)  # X: 0.4-6 GiB
+    sizes = (50_000, 200_000) if q else (1_000_000, 4_000_000, 16_000_000)  # X: 0.4-6 GiB
     limit = 1.5 if q else 3.0
-    results["tall"] = rows = tall(sizes, 50, 4, 50_000 if q else 100_000, limit, 2)
+    results["tall"] = rows = tall(sizes, 50, 4, 25_000 if q else 100_000, limit, 2)
     print(f"\ntall X, p=50, 4 targets, address space capped at {limit} GiB, 2 threads:")
     print("  n          X (GiB)  fit (s)  gcv (s)  loo (s)  5-fold (s)  gram fit (s)"
           "  peak RSS (MB)")
@@ -296,9 +299,9 @@ def worker_memory(n, p, k, chunk):
 
 
 def scaling(q, results, repeat=1):
-    many = (500, 50, 2000, 500) if q else (2000, 100, 20_000, 1000)
-    tall_n = 400_000 if q else 4_000_000
-    results["cluster"] = runs = [cluster_run(w, tall_n, 50, 4, 100_000, many, repeat)
+    many = (300, 30, 400, 200) if q else (2000, 100, 20_000, 1000)
+    tall_n, chunk = (100_000, 25_000) if q else (4_000_000, 100_000)
+    results["cluster"] = runs = [cluster_run(w, tall_n, 50, 4, chunk, many, repeat)
                                  for w in (1, 2)]
     print(f"\nLocalCluster, threads_per_worker=1: tall n={tall_n} p=50; many targets n={many[0]} "
           f"p={many[1]} k={many[2]} in blocks of {many[3]}, 30 alphas:")
@@ -313,8 +316,8 @@ def scaling(q, results, repeat=1):
               + f"  {r['load_average_before']:.1f}->{r['load_average_after']:.1f}")
     results["client_peak_rss_mb"] = peak_rss_mb()
     print(f"  client peak RSS {results['client_peak_rss_mb']:.0f} MB")
-    sizes = (100_000, 400_000) if q else (1_000_000, 4_000_000, 16_000_000)
-    results["worker_memory"] = mem = [worker_memory(n, 50, 4, 100_000) for n in sizes]
+    sizes = (50_000,) if q else (1_000_000, 4_000_000, 16_000_000)
+    results["worker_memory"] = mem = [worker_memory(n, 50, 4, chunk) for n in sizes]
     print("  one worker, fit + exact LOO: peak RSS "
           + ", ".join(f"{r['worker_peak_rss_mb']:.0f} MB at n={r['n']} ({r['X_gb']:.2f} GiB)"
                       for r in mem))

@@ -149,6 +149,18 @@ def test_fit_standardize_reports_original_scale(capsys):
     ("A,B,C,D\n1,2,3,4\n2,3,4\n", ["--target", "A"], "line 3 has 3 fields"),
     ("", ["--target", "A"], "the file is empty"),
     ("A,B\n", ["--target", "A"], "no data rows"),
+    ("a,a,y\n1,2,3\n2,3,4\n", ["--target", "y"],
+     "column name 'a' appears twice in the header (fields 1 and 2)"),
+    ("A,B,C,D\n1,2,3,4\n\n\n2,x,4,6\n", ["--target", "A"], "column 'B', line 5: 'x' is not"),
+    ("\nA,B,C,D\n1,2,3,4\n\n2,3,4\n", ["--target", "A"], "line 5 has 3 fields"),
+    ("A,B,C,D\n1,2,3,4\n2,3,4,6,7\n", ["--target", "A", "--features", "B"],
+     "line 3 has 5 fields"),
+    ("A,B,C\n1,2,3\n2,inf,4\n", ["--target", "A"], "column 'B', line 3: infinite value"),
+    ("A,B,C\n1,2,3\n2,3,4\n", ["--features", "A", "B", "C", "--target-rest"],
+     "no target columns left"),
+    ("A,B,C\n1,2,3\n2,3,4\n", ["--target-rest"], "--target-rest needs --features"),
+    ("A,B,C\n1,2,3\n2,3,4\n3,4,5\n", ["--target", "A", "--cv", "5"],
+     "--cv 5: the number of folds must be between 2 and the number of samples, 3"),
     ("A,B,C,D\n1,2,3,4\n2,3,4,6\n", ["--target", "A", "--features", "A", "B"],
      "both a feature and a target"),
 ])
@@ -198,4 +210,113 @@ def test_fit_one_standard_error_rule_and_shared_alpha(capsys):
     assert alphas[0] == alphas[1] == pytest.approx(shared.best_alpha[0], rel=1e-12)
     assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "gcv",
                      "--rule", "1se"]) == 1
-    assert "rule='1se'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--rule 1se needs per-split scores: use a number of folds for --cv, got --cv gcv" in err
+    assert "rule=" not in err and "cv=" not in err
+
+
+def _csv(tmp_path, X, Y, names, bom=False):
+    path = tmp_path / "data.csv"
+    lines = [",".join(names)] + [",".join(repr(float(v)) for v in row)
+                                 for row in np.column_stack([X, Y])]
+    path.write_text(("\ufeff" if bom else "") + "\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_fit_reads_a_byte_order_mark_blank_lines_quotes_and_other_columns(tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    path.write_bytes(b'\xef\xbb\xbfy,x1,id,x2\r\n1,2,a,3\r\n\r\n" 2 ",4,b,5.5\r\n'
+                     b'4,5,c,1\r\n3,1,d,2\r\n')
+    X, Y, features, targets = cli.read_csv(str(path), ["y"], ["x1", "x2"])
+    assert features == ["x1", "x2"] and targets == ["y"]
+    np.testing.assert_array_equal(X, [[2, 3], [4, 5.5], [5, 1], [1, 2]])
+    np.testing.assert_array_equal(Y, [[1], [2], [4], [3]])
+    assert cli.main(["fit", str(path), "--target", "y", "--features", "x1", "x2", "--cv", "gcv",
+                     "--json", "--quiet"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["targets"]) == ["y"]
+
+
+@pytest.mark.parametrize("alphas, message", [
+    ("1,,2", "argument --alphas: expected comma-separated numbers, got '1,,2' (entry 2 is "
+             "empty)"),
+    ("1,2,", "(entry 3 is empty)"),
+    ("1,-2", "argument --alphas: alphas must be finite and non-negative, got -2.0"),
+])
+def test_fit_alphas_with_an_empty_or_negative_entry_is_an_error(capsys, alphas, message):
+    with pytest.raises(SystemExit) as exc:  # argparse's usage error
+        cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--alphas", alphas])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_fit_kfold_prints_standard_errors(capsys):
+    X, y, names = sr.load_longley()
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "4", "--rule", "1se",
+                     "--quiet"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("Scores per alpha:")[1].split("Chosen alpha")[0]
+    assert table.split()[:5] == ["alpha", "dof", "TOTEMP", "TOTEMP", "SE"]
+    rows = [line.split() for line in table.splitlines() if line.strip()[:1].isdigit()]
+    result = sr.ridge_cv(X, y, cv=4, rule="1se")
+    np.testing.assert_allclose([float(r[3]) for r in rows], result.score_se, rtol=1e-5)
+    assert "within one standard error" in out
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "4", "--rule", "1se",
+                     "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(report["targets"]["TOTEMP"]["score_se"], result.score_se,
+                               rtol=1e-12)
+
+
+def test_fit_target_rest_and_predictions(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((30, 3))
+    Y = X @ rng.standard_normal((3, 4)) + rng.standard_normal((30, 4))
+    names = ["a", "t1", "b", "t2", "t,3", "c", "t4"][:7]
+    data = np.column_stack([X[:, 0], Y[:, 0], X[:, 1], Y[:, 1], Y[:, 2], X[:, 2], Y[:, 3]])
+    path = tmp_path / "data.csv"
+    np.savetxt(path, data, delimiter=",", fmt="%.17g", comments="",
+               header=",".join(n if "," not in n else f'"{n}"' for n in names))
+    out_csv = tmp_path / "pred.csv"
+    assert cli.main(["fit", str(path), "--features", "a", "b", "c", "--target-rest", "--cv", "5",
+                     "--predictions", str(out_csv), "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["features"] == ["a", "b", "c"]
+    assert list(report["targets"]) == ["t1", "t2", "t,3", "t4"]
+    result = sr.ridge_cv(X, Y, cv=5)
+    np.testing.assert_allclose([report["targets"][t]["alpha"] for t in report["targets"]],
+                               result.best_alpha, rtol=1e-12)
+    import csv
+    with open(out_csv, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["t1_predicted", "t1_residual", "t2_predicted", "t2_residual",
+                       "t,3_predicted", "t,3_residual", "t4_predicted", "t4_residual"]
+    table = np.array(rows[1:], dtype=float)
+    fitted = X @ result.coef + result.intercept
+    np.testing.assert_allclose(table[:, 0::2], fitted, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(table[:, 1::2], Y - fitted, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_standardize_predictions_and_plot_on_the_original_scale(tmp_path, capsys,
+                                                                     monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from spectralridge import plot, stats
+
+    saved = {}
+    monkeypatch.setattr(Figure, "savefig", lambda fig, name, **kw: saved.update({name: fig}))
+    pred = tmp_path / "pred.csv"
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--standardize", "--cv", "gcv",
+                     "--plot", str(tmp_path), "--predictions", str(pred), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Coefficients at the chosen alphas (original feature scale)" in out
+    X, y, names = sr.load_longley()
+    Z, mean, scale = stats.standardize_columns(X)
+    solver = sr.RidgeSolver(Z, y)
+    ax = saved[str(tmp_path / "coef_path_TOTEMP.png")].axes[0]
+    assert ax.get_ylabel() == "coefficient (original feature units)"
+    alphas = plot._path_alphas(solver)
+    np.testing.assert_allclose(np.array([line.get_ydata() for line in ax.lines[:6]]).T,
+                               solver.coef(alphas) / scale, rtol=1e-10)
+    result = sr.ridge_cv(Z, y, cv="gcv")
+    table = np.loadtxt(pred, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(table[:, 0], Z @ result.coef + result.intercept, rtol=1e-10)

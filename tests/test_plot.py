@@ -205,3 +205,81 @@ def test_cv_curve_one_standard_error_rule():
                                 np.max(result.scores + result.score_se)])
     assert ax.lines[1].get_xdata()[0] == result.best_alpha
     assert _by_gid(ax, "min-0").get_xdata()[0] == result.alphas[np.argmin(result.scores)]
+
+
+@pytest.mark.parametrize("draw, name", [
+    (lambda s, r: plot.cv_curve(np.ones(3)), "result must be a CVResult"),
+    (lambda s, r: plot.cv_curve(s), "result must be a CVResult"),
+    (lambda s, r: plot.cv_curve(r, ax="left"), "ax must be a matplotlib Axes, got str"),
+    (lambda s, r: plot.coef_path(np.ones((3, 3))), "solver must be a RidgeSolver, got ndarray"),
+    (lambda s, r: plot.coef_path(s, feature_names="abcdef"), "feature_names must be a sequence"),
+    (lambda s, r: plot.shrinkage(r, 1.0), "solver_or_eigenvalues must be a RidgeSolver or"),
+    (lambda s, r: plot.early_stopping(r, 10), "solver_or_eigenvalues must be a RidgeSolver or"),
+    (lambda s, r: plot.vif_path(r), "solver_or_X must be a RidgeSolver or"),
+    (lambda s, r: plot.vif_path(s, feature_names=3), "feature_names must be a sequence"),
+])
+def test_wrong_argument_types_raise_type_error(longley, draw, name):
+    solver = longley[0]
+    result = solver.gcv(np.logspace(-3, 3, 10))
+    with pytest.raises(TypeError, match=name):
+        draw(solver, result)
+
+
+def test_coef_path_wrong_names_length_and_scale(longley):
+    solver = longley[0]
+    with pytest.raises(ValueError, match="feature_names must have n_features=6 names, got 2"):
+        plot.coef_path(solver, feature_names=["a", "b"])
+    with pytest.raises(ValueError, match=r"feature_scale must be positive, got feature_scale\[1\]"):
+        plot.coef_path(solver, feature_scale=[1.0, 0.0, 1, 1, 1, 1])
+    with pytest.raises(ValueError, match="max_legend must be a non-negative integer, got -1"):
+        plot.coef_path(solver, max_legend=-1)
+
+
+def test_coef_path_many_features_legend_lists_the_largest():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((30, 40))
+    w = np.zeros(40)
+    w[[3, 17, 29]] = [50.0, -80.0, 65.0]
+    solver = sr.RidgeSolver(X, X @ w + rng.standard_normal(30))
+    ax = plot.coef_path(solver, mark=1.0)
+    assert [line.get_label() for line in ax.lines[:40]] == [f"x{j}" for j in range(40)]
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert len(legend) == 11 and legend[-1] == "selected"
+    top = np.argsort(-np.abs(solver.coef(ax.lines[0].get_xdata())).max(axis=0))[:10]
+    assert legend[:-1] == [f"x{j}" for j in sorted(top)]
+    assert {"x3", "x17", "x29"} <= set(legend)
+    assert plot.coef_path(solver, max_legend=0).get_legend() is None
+    few = plot.coef_path(solver, max_legend=50)
+    assert len(few.get_legend().get_texts()) == 40
+
+
+def test_coef_path_feature_scale(longley):
+    solver = longley[0]
+    scale = np.arange(1.0, 7.0)
+    alphas = np.logspace(-2, 2, 9)
+    ax = plot.coef_path(solver, alphas, feature_scale=scale)
+    np.testing.assert_allclose(np.array([line.get_ydata() for line in ax.lines[:6]]).T,
+                               solver.coef(alphas) / scale, rtol=1e-14)
+    assert "feature_scale" in ax.get_ylabel()
+
+
+def test_cv_curve_many_targets_drawn_as_quantile_bands():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 6))
+    Y = X @ rng.standard_normal((6, 30)) + rng.standard_normal((40, 30)) * rng.uniform(1, 5, 30)
+    alphas = np.logspace(-2, 4, 12)
+    result = sr.RidgeSolver(X, Y).loo(alphas)
+    ax = plot.cv_curve(result)
+    assert [line.get_gid() for line in ax.lines] == ["median", "chosen"]
+    np.testing.assert_allclose(_by_gid(ax, "median").get_ydata(),
+                               np.median(result.scores, axis=1))
+    np.testing.assert_array_equal(_by_gid(ax, "chosen").get_xdata(), result.best_alpha)
+    assert sorted(c.get_gid() for c in ax.collections) == ["25-75", "5-95"]
+    band = ax.collections[[c.get_gid() for c in ax.collections].index("5-95")]
+    ys = band.get_paths()[0].vertices[:, 1]
+    np.testing.assert_allclose([ys.min(), ys.max()],
+                               [np.percentile(result.scores, 5, axis=1).min(),
+                                np.percentile(result.scores, 95, axis=1).max()])
+    assert len(ax.get_legend().get_texts()) == 4
+    lines = plot.cv_curve(result, max_lines=30)  # one line per target up to max_lines
+    assert len(lines.lines) == 3 * 30 and lines.get_legend() is not None

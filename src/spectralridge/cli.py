@@ -7,12 +7,14 @@
     then a synthetic many-target problem timed against naive per-alpha solves.
 
 ``spectralridge fit data.csv --target COL [--target COL2 ...] [options]``
+``spectralridge fit data.csv --features COL [COL ...] --target-rest [options]``
     Ridge regression of the target column(s) on the feature columns of a CSV file (header
     row, comma-separated), the alpha chosen per target by leave-one-out, GCV or K-fold.
-    A readable report or ``--json``; ``--plot DIR`` writes the figures.
+    A readable report or ``--json``; ``--plot DIR`` writes the figures, ``--predictions
+    FILE`` the fitted values and residuals.
 
-Errors in the input (missing file, unknown column, non-numeric cell, NaN) print one line
-``spectralridge: error: ...`` on stderr and exit with status 1.
+Errors in the input (missing file, unknown or repeated column, non-numeric cell, NaN) print
+one line ``spectralridge: error: ...`` on stderr and exit with status 1.
 
 Examples
 --------
@@ -29,9 +31,11 @@ Examples
 """
 
 import argparse
+import array
 import csv
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -259,39 +263,102 @@ def write_demo_figures(plot_dir, solver, names, chosen):
 
 
 # -- fit -------------------------------------------------------------------------------------------
-def read_csv(path, targets, features=None, delimiter=","):
+def read_csv(path, targets=None, features=None, delimiter=","):
     """Feature matrix, target matrix and names from a CSV file with a header row.
+
+    The header is the first non-blank line; blank lines are skipped and counted, so error
+    messages give the file's own line numbers. A UTF-8 byte-order mark is dropped.
+
+    Parameters
+    ----------
+    path : str
+    targets : list of str, default=None
+        Target columns; None: every column not in `features`.
+    features : list of str, default=None
+        Feature columns; None: every column that is not a target.
+    delimiter : str, default=','
 
     Returns
     -------
-    X : ndarray (n_samples, n_features), Y : ndarray (n_samples, n_targets),
-    feature_names : list of str, target_names : list of str
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_targets)
+    feature_names : list of str
+    target_names : list of str
     """
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f, delimiter=delimiter))
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    check_requirement(bool(rows), f"{path}: the file is empty (a header row is needed).")
-    header = [h.strip() for h in rows[0]]
-    target_idx = check_columns(targets, header, "target", path)
-    if features is None:
-        feature_idx = [j for j in range(len(header)) if j not in target_idx]
-    else:
+    check_requirement(targets is not None or features is not None,
+                      "read_csv needs the targets, the features or both.")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        header = next((row for row in reader if any(cell.strip() for cell in row)), None)
+        header_line = reader.line_num
+    check_requirement(header is not None, f"{path}: the file is empty (a header row is needed).")
+    header = [h.strip() for h in header]
+    seen = {}
+    for j, name in enumerate(header):
+        check_requirement(name not in seen,
+                          f"{path}: column name {name!r} appears twice in the header (fields "
+                          f"{seen.get(name, 0) + 1} and {j + 1}); column names must be unique.")
+        seen[name] = j
+    if targets is None:
         feature_idx = check_columns(features, header, "feature", path)
+        target_idx = [j for j in range(len(header)) if j not in feature_idx]
+    else:
+        target_idx = check_columns(targets, header, "target", path)
+        feature_idx = [j for j in range(len(header)) if j not in target_idx] \
+            if features is None else check_columns(features, header, "feature", path)
     check_requirement(not set(feature_idx) & set(target_idx),
                       f"{path}: a column cannot be both a feature and a target.")
     check_requirement(bool(feature_idx), f"{path}: no feature columns left.")
-    check_requirement(len(rows) > 1, f"{path}: no data rows after the header.")
+    check_requirement(bool(target_idx), f"{path}: no target columns left.")
     columns = feature_idx + target_idx
-    data = np.empty((len(rows) - 1, len(columns)))
-    for i, row in enumerate(rows[1:]):
-        check_requirement(len(row) == len(header),
-                          f"{path}: line {i + 2} has {len(row)} fields, the header has "
-                          f"{len(header)}.")
-        for c, j in enumerate(columns):
-            data[i, c] = parse_number(row[j], header[j], i + 2, path)
+    data = _read_numbers_fast(path, header_line, len(header), columns, delimiter)
+    if data is None:  # something to report (or an unusual number format): the exact scan
+        data = _read_numbers_exact(path, header, header_line, columns, delimiter)
+    check_requirement(data.shape[0] > 0, f"{path}: no data rows after the header.")
     p = len(feature_idx)
     return data[:, :p], data[:, p:], [header[j] for j in feature_idx], \
         [header[j] for j in target_idx]
+
+
+def _read_numbers_fast(path, header_line, n_fields, columns, delimiter):
+    """NumPy's C reader over the data lines: the chosen columns, or None if anything is off
+    (a cell that is not a finite number, a row of the wrong length)."""
+    used = set(columns)
+    skip = {j: _ignore_cell for j in range(n_fields) if j not in used}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": reported below
+            data = np.loadtxt(path, delimiter=delimiter, skiprows=header_line, comments=None,
+                              quotechar='"', ndmin=2, encoding="utf-8-sig", converters=skip)
+    except ValueError:
+        return None
+    if data.shape[0] and data.shape[1] != n_fields:
+        return None
+    if not data.shape[0]:
+        return np.empty((0, len(columns)))
+    if columns != list(range(n_fields)):
+        data = data[:, columns]
+    return data if np.isfinite(data).all() else None
+
+
+def _ignore_cell(text):
+    return 0.0
+
+
+def _read_numbers_exact(path, header, header_line, columns, delimiter):
+    """Cell by cell through the csv module: the first bad cell raises with its line number."""
+    values = array.array("d")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        for row in reader:
+            if reader.line_num <= header_line or not any(cell.strip() for cell in row):
+                continue
+            line = reader.line_num
+            check_requirement(len(row) == len(header),
+                              f"{path}: line {line} has {len(row)} fields, the header has "
+                              f"{len(header)}.")
+            values.extend(parse_number(row[j], header[j], line, path) for j in columns)
+    return np.frombuffer(values, dtype=np.float64).reshape(-1, len(columns)).copy()
 
 
 def _parse_cv(text):
@@ -308,13 +375,19 @@ def _parse_cv(text):
 
 
 def _parse_alphas(text):
+    entries = [v.strip() for v in text.split(",")]
+    if "" in entries:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r} "
+                                         f"(entry {entries.index('') + 1} is empty)")
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in entries]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got "
                                          f"{text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one alpha")
+    bad = [v for v in values if not 0 <= v < np.inf]
+    if bad:
+        raise argparse.ArgumentTypeError(f"alphas must be finite and non-negative, got "
+                                         f"{bad[0]!r} in {text!r}")
     return values
 
 
@@ -325,14 +398,42 @@ def _names(values):
     return [name.strip() for v in values for name in v.split(",") if name.strip()]
 
 
+# Library messages name keyword arguments; the command's user knows the options.
+_CLI_TERMS = [
+    (r"use a number of folds or a splitter for cv", "use a number of folds for --cv"),
+    (r"\bcv=(\d+) folds must be between 2 and n_samples=(\d+)",
+     r"--cv \1: the number of folds must be between 2 and the number of samples, \2"),
+    (r"\b(cv|rule|scoring)=('?)([\w.-]+)\2", r"--\1 \3"),
+    (r"\balpha_per_target=False\b", "--shared-alpha"),
+    (r"\bfit_intercept=False\b", "--no-intercept"),
+]
+
+
+def _cli_message(message, features):
+    """`message` of a library error in the command's terms: options and column names."""
+    for pattern, replacement in _CLI_TERMS:
+        message = re.sub(pattern, replacement, message)
+    return re.sub(r"\bX column (\d+)\b",
+                  lambda m: f"feature column {features[int(m.group(1))]!r}", message)
+
+
 def fit(args, out=None):
     """Run ``spectralridge fit``; returns the report as a dict."""
     out = sys.stdout if out is None else out
     quiet = getattr(args, "quiet", False)
     progress = _Progress(not quiet and (args.progress or sys.stderr.isatty()))
+    check_requirement(not getattr(args, "target_rest", False) or args.features is not None,
+                      "--target-rest needs --features (every other column is a target).")
     progress(f"reading {args.data}")
     X, Y, features, targets = read_csv(args.data, _names(args.target),
                                        _names(args.features), args.delimiter)
+    try:
+        return _fit(args, out, progress, X, Y, features, targets)
+    except ValueError as exc:
+        raise ValueError(_cli_message(str(exc), features)) from None
+
+
+def _fit(args, out, progress, X, Y, features, targets):
     n, p = X.shape
     progress(f"{n} samples, {p} features, {len(targets)} target(s); decomposing")
     fit_intercept = not args.no_intercept
@@ -360,6 +461,9 @@ def fit(args, out=None):
             coef = np.array([entry["coef"][f] for f in features]) / scale
             entry["coef"] = dict(zip(features, coef.tolist()))
             entry["intercept"] -= float(coef @ mean)
+    if args.predictions is not None:
+        progress(f"writing predictions to {args.predictions}")
+        _write_predictions(args.predictions, X, Y, result, targets)
     progress("done")
     if args.json:
         print(json.dumps(report, indent=2), file=out)
@@ -367,10 +471,30 @@ def fit(args, out=None):
         _print_fit_report(report, out)
     if args.plot is not None:
         progress(f"writing figures to {args.plot}")
-        _write_fit_figures(args.plot, solver, result, features, targets)
+        _write_fit_figures(args.plot, solver, result, features, targets,
+                           scale if args.standardize else None)
         if not args.json:
             print(f"\nFigures written to {args.plot}.", file=out)
+    if args.predictions is not None and not args.json:
+        print(f"\nPredictions and residuals written to {args.predictions}.", file=out)
     return report
+
+
+def _write_predictions(path, X, Y, result, targets):
+    """Fitted values and residuals at each target's chosen alpha, one row per data row."""
+    coef = np.asarray(result.coef, dtype=np.float64).reshape(X.shape[1], -1)
+    fitted = X @ coef + np.asarray(result.intercept, dtype=np.float64).reshape(-1)
+    table = np.empty((X.shape[0], 2 * len(targets)))
+    table[:, 0::2], table[:, 1::2] = fitted, Y - fitted
+    header = ",".join(f"{_csv_name(t + suffix)}" for t in targets
+                      for suffix in ("_predicted", "_residual"))
+    np.savetxt(path, table, fmt="%.17g", delimiter=",", header=header, comments="")
+
+
+def _csv_name(name):
+    """A header field, quoted as the csv module would."""
+    return f'"{name.replace(chr(34), 2 * chr(34))}"' if any(c in name for c in ',"\n') \
+        else name
 
 
 def _fit_report(args, solver, result, X, Y, features, targets):
@@ -381,6 +505,8 @@ def _fit_report(args, solver, result, X, Y, features, targets):
     coef = np.asarray(result.coef, dtype=np.float64).reshape(len(features), k)
     intercept = np.asarray(result.intercept, dtype=np.float64).reshape(k)
     dof_best = solver.dof(best_alpha)
+    se = None if result.score_se is None else \
+        np.asarray(result.score_se, dtype=np.float64).reshape(len(result.alphas), k)
     estimates = {}
     for name, function in (("hkb_alpha", hkb_alpha), ("lawless_wang_alpha", lawless_wang_alpha)):
         try:
@@ -402,6 +528,7 @@ def _fit_report(args, solver, result, X, Y, features, targets):
         "targets": {
             t: {"alpha": float(best_alpha[i]), "dof": float(dof_best[i]),
                 "score": float(best_score[i]), "scores": scores[:, i].tolist(),
+                "score_se": None if se is None else se[:, i].tolist(),
                 "intercept": float(intercept[i]),
                 "coef": dict(zip(features, coef[:, i].tolist())),
                 "hkb_alpha": estimates["hkb_alpha"][i],
@@ -415,14 +542,22 @@ def _print_fit_report(report, out):
     names = list(targets)
     what = "mean squared error" if report["scoring"] == "mse" else "R^2"
     scaled = ", standardized features" if report["standardize"] else ""
+    rule = "; rule: within one standard error of the best" if report["rule"] == "1se" else ""
     print(f"{report['file']}: {report['n_samples']} samples, {len(report['features'])} "
-          f"features{scaled}, {len(names)} target(s); cv={report['cv']}, scoring: {what}.",
-          file=out)
+          f"features{scaled}, {len(names)} target(s); cv={report['cv']}, scoring: {what}"
+          f"{rule}.", file=out)
+    with_se = all(targets[t]["score_se"] is not None for t in names)
     print("\nScores per alpha:", file=out)
-    rows = [(a, d, *(targets[t]["scores"][i] for t in names))
+    columns = [(t, "scores") for t in names]
+    if with_se:
+        columns = [(t, key) for t in names for key in ("scores", "score_se")]
+    rows = [(a, d, *(targets[t][key][i] for t, key in columns))
             for i, (a, d) in enumerate(zip(report["alphas"], report["dof"]))]
-    print(_table(["alpha", "dof", *names], rows, ["{:.4g}", "{:.3f}"] + ["{:.6g}"] * len(names)),
-          file=out)
+    header = [t if key == "scores" else f"{t} SE" for t, key in columns]
+    print(_table(["alpha", "dof", *header], rows,
+                 ["{:.4g}", "{:.3f}"] + ["{:.6g}"] * len(columns)), file=out)
+    if with_se:
+        print("(SE: standard error of the score over the splits.)", file=out)
     print("\nChosen alpha per target:", file=out)
 
     def fmt(v):
@@ -432,12 +567,13 @@ def _print_fit_report(report, out):
              fmt(v["lawless_wang_alpha"])) for t, v in targets.items()]
     print(_table(["target", "alpha", "dof", "score", "intercept", "HKB alpha", "L-W alpha"],
                  rows, ["{}", "{:.4g}", "{:.3f}", "{:.6g}", "{:.6g}", "{}", "{}"]), file=out)
-    print("\nCoefficients at the chosen alphas:", file=out)
+    units = " (original feature scale)" if report["standardize"] else ""
+    print(f"\nCoefficients at the chosen alphas{units}:", file=out)
     rows = [(f, *(targets[t]["coef"][f] for t in names)) for f in report["features"]]
     print(_table(["feature", *names], rows, ["{}"] + ["{:.6g}"] * len(names)), file=out)
 
 
-def _write_fit_figures(plot_dir, solver, result, features, targets):
+def _write_fit_figures(plot_dir, solver, result, features, targets, scale=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -449,8 +585,10 @@ def _write_fit_figures(plot_dir, solver, result, features, targets):
     for i, t in enumerate(targets):
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in t)
         ax = plot.coef_path(solver, target=i, x="dof", feature_names=features,
-                            mark=float(best[i]))
-        ax.set_title(f"Ridge coefficient path: {t}")
+                            mark=float(best[i]), feature_scale=scale)
+        ax.set_ylabel("coefficient (original feature units)")  # as in the report
+        ax.set_title(f"Ridge coefficient path: {t}" +
+                     ("\n(penalty on standardized features)" if scale is not None else ""))
         ax.figure.savefig(os.path.join(plot_dir, f"coef_path_{safe}.png"), dpi=110)
         plt.close(ax.figure)
     ax = plot.cv_curve(result)
@@ -474,8 +612,11 @@ def _parser():
         description="Ridge regression of the --target column(s) on the feature columns of a "
                     "CSV file with a header row; alpha chosen per target by cross-validation.")
     f.add_argument("data", help="CSV file with a header row")
-    f.add_argument("--target", action="append", required=True, metavar="COL",
-                   help="target column (repeat, or comma-separate, for several targets)")
+    which = f.add_mutually_exclusive_group(required=True)
+    which.add_argument("--target", action="append", metavar="COL",
+                       help="target column (repeat, or comma-separate, for several targets)")
+    which.add_argument("--target-rest", action="store_true",
+                       help="every column not named by --features is a target")
     f.add_argument("--features", nargs="+", metavar="COL",
                    help="feature columns (default: every column that is not a target)")
     f.add_argument("--cv", type=_parse_cv, default="loo",
@@ -495,10 +636,15 @@ def _parser():
     f.add_argument("--standardize", action="store_true",
                    help="scale the features to unit standard deviation (divisor n, as MASS "
                         "and glmnet) first; alphas refer to that scale, coefficients are "
-                        "reported on the original one")
-    f.add_argument("--delimiter", default=",", help="field delimiter (default ',')")
+                        "reported and plotted on the original one")
+    f.add_argument("--delimiter", default=",", metavar="CHAR",
+                   help="field delimiter (default ',')")
     f.add_argument("--json", action="store_true", help="print the report as JSON")
     f.add_argument("--plot", metavar="DIR", help="write the figures (PNG) into DIR")
+    f.add_argument("--predictions", metavar="FILE",
+                   help="write a CSV of fitted values and residuals at the chosen alphas: "
+                        "columns <target>_predicted and <target>_residual, one row per data "
+                        "row")
     f.add_argument("--progress", action="store_true",
                    help="print progress on stderr (default: when stderr is a terminal)")
     f.add_argument("--quiet", action="store_true", help="no progress messages")

@@ -35,13 +35,16 @@ Examples
 >>> ax.figure.savefig(io.BytesIO(), format="png")
 """
 
+import numbers
+
 import numpy as np
 
 from . import theory
-from ._solver import RidgeSolver
-from ._validation import (check_alphas, check_eigenvalues, check_index, check_option,
-                          check_has_positive, check_positive, check_positive_steps,
-                          check_requirement, check_two_features)
+from ._scores import CVResult
+from ._solver import AlphaGrid, RidgeSolver
+from ._validation import (_describe, as_array, check_alphas, check_eigenvalues, check_index,
+                          check_option, check_has_positive, check_positive,
+                          check_positive_steps, check_requirement, check_two_features)
 
 __all__ = ["coef_path", "cv_curve", "early_stopping", "geometry", "shrinkage", "vif_path"]
 
@@ -57,6 +60,7 @@ def _pyplot():
 
 def _axes(ax, figsize=(6.4, 4.4)):
     plt = _pyplot()
+    _check_axes(ax)
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
@@ -71,6 +75,58 @@ def _path_alphas(solver, n=100):
     return np.logspace(np.log10(lo), np.log10(hi), n)
 
 
+def _check_solver(solver, name):
+    if not isinstance(solver, AlphaGrid):  # RidgeSolver or DaskRidgeSolver
+        raise TypeError(f"{name} must be a RidgeSolver, got {_describe(solver)}.")
+    return solver
+
+
+def _check_count(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or \
+            value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    return int(value)
+
+
+def _feature_names(feature_names, n_features):
+    if feature_names is None:
+        return [f"x{j}" for j in range(n_features)]
+    if isinstance(feature_names, str) or not hasattr(feature_names, "__len__"):
+        raise TypeError(f"feature_names must be a sequence of n_features={n_features} "
+                        f"names, got {_describe(feature_names)}.")
+    if len(feature_names) != n_features:
+        raise ValueError(f"feature_names must have n_features={n_features} names, got "
+                         f"{len(feature_names)}.")
+    return [str(name) for name in feature_names]
+
+
+def _check_feature_scale(scale, n_features):
+    values = as_array(scale, "feature_scale", ndims=(1,), keep_float32=False)
+    if values.shape != (n_features,):
+        raise ValueError(f"feature_scale must have shape (n_features,) = ({n_features},), got "
+                         f"shape {values.shape}.")
+    bad = np.flatnonzero(~(values > 0))
+    if bad.size:
+        raise ValueError(f"feature_scale must be positive, got feature_scale[{bad[0]}]="
+                         f"{float(values[bad[0]])!r}.")
+    return values
+
+
+def _check_result(result):
+    if not isinstance(result, CVResult):
+        raise TypeError(f"result must be a CVResult (from ridge_cv, solver.loo or solver.gcv), "
+                        f"got {_describe(result)}.")
+    return result
+
+
+def _check_axes(ax):
+    if ax is not None:
+        from matplotlib.axes import Axes
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes, got {_describe(ax)}.")
+    return ax
+
+
 def _pick_target(values, target, n_targets, name="target"):
     """Column `target` of a (m, k) array; a 1-D array is returned as is."""
     if values.ndim == 1:
@@ -80,13 +136,23 @@ def _pick_target(values, target, n_targets, name="target"):
 
 def _spectrum(solver_or_eigenvalues):
     """Descending eigenvalues of the Hessian: ``s^2`` of a solver, or the given ones."""
-    if isinstance(solver_or_eigenvalues, RidgeSolver):
-        return np.square(solver_or_eigenvalues.singular_values)
+    if isinstance(solver_or_eigenvalues, AlphaGrid):
+        return np.square(np.asarray(solver_or_eigenvalues.singular_values))
+    _check_solver_or_array(solver_or_eigenvalues, "solver_or_eigenvalues", "eigenvalues", 1)
     return np.sort(check_eigenvalues(solver_or_eigenvalues))[::-1]
 
 
+def _check_solver_or_array(value, name, what, ndim):
+    """Reject what is neither a solver nor an array of numbers, naming both choices."""
+    try:
+        as_array(value, name, ndims=(ndim,))
+    except TypeError:
+        raise TypeError(f"{name} must be a RidgeSolver or an array-like of {what}, got "
+                        f"{_describe(value)}.") from None
+
+
 def coef_path(solver, alphas=None, *, x="alpha", target=0, feature_names=None, mark=None,
-              ax=None):
+              feature_scale=None, max_legend=10, ax=None):
     """Ridge coefficients of every feature along the path.
 
     Parameters
@@ -100,32 +166,45 @@ def coef_path(solver, alphas=None, *, x="alpha", target=0, feature_names=None, m
     target : int, default=0
         Target to draw for a multi-target solver.
     feature_names : sequence of str, default=None
-        Legend labels (``x0, x1, ...`` by default).
+        Line labels (``x0, x1, ...`` by default).
     mark : float, default=None
         An alpha to mark with a vertical line (e.g. the cross-validated one).
+    feature_scale : array-like of shape (n_features,), default=None
+        Positive scales the coefficients are divided by, and the axis says so: the column
+        scales of standardized features draw the coefficients in the original units.
+    max_legend : int, default=10
+        The legend lists at most this many features, those with the largest absolute
+        coefficient along the path; 0: no legend. Every line keeps its label.
     ax : matplotlib Axes, default=None
 
     Returns
     -------
     matplotlib.axes.Axes
-        ``ax.lines[j]`` is feature j: x-data alphas (or dof), y-data ``solver.coef(alphas)``.
+        ``ax.lines[j]`` is feature j: x-data alphas (or dof), y-data ``solver.coef(alphas)``
+        (divided by ``feature_scale[j]``).
     """
+    _check_solver(solver, "solver")
     x = check_option(x, "x", ("alpha", "dof"))
+    max_legend = _check_count(max_legend, "max_legend")
     alphas = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
     coef = solver.coef(alphas)
     if coef.ndim == 3:
         coef = coef[:, :, check_index(target, "target", coef.shape[2])]
-    names = feature_names if feature_names is not None else \
-        [f"x{j}" for j in range(coef.shape[1])]
-    ax = _axes(ax)
-    xs = alphas if x == "alpha" else solver.dof(alphas)
-    for j in range(coef.shape[1]):
-        ax.plot(xs, coef[:, j], label=str(names[j]))
-    ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
+    names = _feature_names(feature_names, coef.shape[1])
+    if feature_scale is not None:
+        coef = coef / _check_feature_scale(feature_scale, coef.shape[1])
     if mark is not None:
         mark_alpha = check_alphas(mark, "mark")[0][0]
-        ax.axvline(mark_alpha if x == "alpha" else float(solver.dof(mark_alpha)),
-                   color="tab:red", ls="--", lw=1.0, label="selected")
+    ax = _axes(ax)
+    xs = alphas if x == "alpha" else solver.dof(alphas)
+    lines = [ax.plot(xs, coef[:, j], label=names[j])[0] for j in range(coef.shape[1])]
+    ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
+    handles = [lines[j] for j in
+               np.sort(np.argsort(-np.abs(coef).max(axis=0), kind="stable")[:max_legend])]
+    if mark is not None:
+        handles.append(ax.axvline(mark_alpha if x == "alpha" else
+                                  float(solver.dof(mark_alpha)),
+                                  color="tab:red", ls="--", lw=1.0, label="selected"))
     if x == "alpha":
         ax.set_xscale("symlog" if alphas.min() == 0 else "log",
                       **({"linthresh": float(np.min(alphas[alphas > 0]))}
@@ -133,13 +212,18 @@ def coef_path(solver, alphas=None, *, x="alpha", target=0, feature_names=None, m
         ax.set_xlabel("alpha")
     else:
         ax.set_xlabel("effective degrees of freedom")
-    ax.set_ylabel("coefficient")
+    ax.set_ylabel("coefficient (divided by feature_scale)" if feature_scale is not None
+                  else "coefficient")
     ax.set_title("Ridge coefficient path")
-    ax.legend(fontsize="small", ncols=2 if coef.shape[1] > 6 else 1)
+    if max_legend:
+        more = coef.shape[1] - min(max_legend, coef.shape[1])
+        ax.legend(handles=handles, fontsize="small", ncols=2 if len(handles) > 7 else 1,
+                  title=f"largest {max_legend} of {coef.shape[1]} features" if more else None,
+                  title_fontsize="small")
     return ax
 
 
-def cv_curve(result, *, x="alpha", target=None, logy=None, ax=None):
+def cv_curve(result, *, x="alpha", target=None, logy=None, max_lines=10, ax=None):
     """Cross-validation scores along the grid with the chosen alpha marked.
 
     Parameters
@@ -151,6 +235,10 @@ def cv_curve(result, *, x="alpha", target=None, logy=None, ax=None):
         For a multi-target result: one target, or None for all of them.
     logy : bool, default=None
         Logarithmic score axis; None: for mean squared errors (they span decades).
+    max_lines : int, default=10
+        Above this many targets, their distribution is drawn instead of one line each: the
+        median score per alpha, bands between the 25 and 75 and the 5 and 95 percentiles,
+        and a tick at each target's chosen alpha.
     ax : matplotlib Axes, default=None
 
     Returns
@@ -159,9 +247,15 @@ def cv_curve(result, *, x="alpha", target=None, logy=None, ax=None):
         One line per target drawn (x-data ``result.alphas`` or ``result.dof``, y-data
         ``result.scores``), a dashed vertical line at each chosen alpha and, when
         ``result.score_se`` is available (K-fold), a shaded band of one standard error; with
-        ``rule='1se'`` a dotted line (gid ``'min-t'``) at the best score as well.
+        ``rule='1se'`` a dotted line (gid ``'min-t'``) at the best score as well. Above
+        `max_lines` targets: the median line (gid ``'median'``), two bands
+        (``ax.collections``, gids ``'25-75'`` and ``'5-95'``) and the ticks (gid
+        ``'chosen'``: x-data the chosen alphas or dof).
     """
+    _check_result(result)
     x = check_option(x, "x", ("alpha", "dof"))
+    max_lines = _check_count(max_lines, "max_lines")
+    _check_axes(ax)
     scores = np.asarray(result.scores, dtype=np.float64)
     se = getattr(result, "score_se", None)
     best = np.atleast_1d(result.best_index)
@@ -174,7 +268,9 @@ def cv_curve(result, *, x="alpha", target=None, logy=None, ax=None):
         se = None if se is None else np.asarray(se, dtype=np.float64)
     xs = np.asarray(result.alphas) if x == "alpha" else np.asarray(result.dof)
     ax = _axes(ax)
-    for t in targets:
+    if len(targets) > max_lines:
+        _score_bands(ax, xs, scores, best)
+    for t in targets if len(targets) <= max_lines else ():
         label = "score" if scores.shape[1] == 1 else f"target {t}"
         (line,) = ax.plot(xs, scores[:, t], label=label)
         if se is not None:
@@ -198,10 +294,27 @@ def cv_curve(result, *, x="alpha", target=None, logy=None, ax=None):
         ax.set_yscale("log")
     what = {"mse": "mean squared error", "r2": "R^2"}.get(result.scoring, result.scoring)
     ax.set_ylabel(f"{result.cv} {what}")
-    ax.set_title("Cross-validation (dashed: chosen alpha)")
-    if scores.shape[1] > 1 and len(targets) <= 10:
+    if len(targets) > max_lines:
+        ax.set_title(f"Cross-validation over {len(targets)} targets (ticks: chosen alphas)")
         ax.legend(fontsize="small")
+    else:
+        ax.set_title("Cross-validation (dashed: chosen alpha)")
+        if scores.shape[1] > 1:
+            ax.legend(fontsize="small")
     return ax
+
+
+def _score_bands(ax, xs, scores, best):
+    """Median and percentile bands of the scores of many targets, chosen alphas as ticks."""
+    q5, q25, q50, q75, q95 = np.percentile(scores, [5, 25, 50, 75, 95], axis=1)
+    ax.fill_between(xs, q5, q95, color="tab:blue", alpha=0.15, lw=0, gid="5-95",
+                    label="5-95 % of targets")
+    ax.fill_between(xs, q25, q75, color="tab:blue", alpha=0.3, lw=0, gid="25-75",
+                    label="25-75 %")
+    ax.plot(xs, q50, color="tab:blue", gid="median", label="median")
+    chosen = xs[np.broadcast_to(best, (scores.shape[1],))]
+    ax.plot(chosen, np.full(chosen.size, 0.02), "|", color="tab:red", ms=10, alpha=0.3,
+            transform=ax.get_xaxis_transform(), gid="chosen", label="chosen alpha")
 
 
 def shrinkage(solver_or_eigenvalues, alphas, *, x="index", ax=None):
@@ -390,14 +503,15 @@ def vif_path(solver_or_X, alphas=None, *, scale="correlation", x="alpha",
     if alphas is None:
         alphas = _path_alphas(solver_or_X) if isinstance(solver_or_X, RidgeSolver) and \
             scale == "data" else np.logspace(-4, 0, 100)
+    if not isinstance(solver_or_X, AlphaGrid):
+        _check_solver_or_array(solver_or_X, "solver_or_X", "numbers (a design X)", 2)
     alphas = check_alphas(alphas)[0]
     values = vif(solver_or_X, alphas, scale=scale)
-    names = feature_names if feature_names is not None else \
-        [f"x{j}" for j in range(values.shape[1])]
+    names = _feature_names(feature_names, values.shape[1])
     xs = alphas if x == "alpha" else solver_or_X.dof(alphas)
     ax = _axes(ax)
     for j in range(values.shape[1]):
-        ax.plot(xs, values[:, j], label=str(names[j]))
+        ax.plot(xs, values[:, j], label=names[j])
     ax.axhline(1.0, color="0.6", lw=0.8, zorder=0)
     ax.set_yscale("log")
     if x == "alpha":
