@@ -141,3 +141,23 @@ def test_kernels_stop_on_ctrl_c(kernel):
         timer.cancel()
     assert _raised_in_kernel(excinfo)
     assert unfinished()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scale_multiplies_the_targets(dtype):
+    # a power of two per target: sums of squares exactly scale^2 times the unscaled ones
+    q, r, k, m = 300, 4, 5, 3
+    B, R, F = operands(q, r, k, m, dtype)
+    rng = np.random.default_rng(2)
+    Y = rng.standard_normal((q, k)).astype(dtype)
+    ym, sw = rng.standard_normal(k).astype(dtype), rng.uniform(0, 2, q).astype(dtype)
+    scale = np.ldexp(1.0, np.array([-20, 0, 3, 7, -1]))
+    for targets in (True, False):
+        plain, scaled = np.zeros((m, k)), np.zeros((m, k))
+        _core.sse(B, R, F, Y, ym, sw, np.empty((0, m), dtype), targets, plain)
+        _core.sse(B, R, F, Y, ym, sw, np.empty((0, m), dtype), targets, scaled, scale)
+        assert_allclose(scaled, plain * scale ** 2, rtol=10 * TOL[dtype])
+    out, sq, sq_scaled = np.empty((r, k), dtype), np.empty(k), np.empty(k)
+    _core.project(B, Y, ym, sw, out, sq)
+    _core.project(B, Y, ym, sw, out, sq_scaled, scale)
+    assert_allclose(sq_scaled, sq * scale ** 2, rtol=10 * TOL[dtype])
