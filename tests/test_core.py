@@ -1,4 +1,8 @@
 """The compiled kernels against NumPy einsum, across their block boundaries."""
+import os
+import signal
+import threading
+import time
 import tracemalloc
 
 import numpy as np
@@ -70,3 +74,90 @@ def test_few_targets_scratch_is_bounded():
     finally:
         tracemalloc.stop()
     assert peak < 8e6 < out.nbytes / 4
+
+
+def _interrupt_soon(delay=0.05):
+    """Send SIGINT to this process from a timer thread after `delay` seconds."""
+    timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def _raised_in_kernel(excinfo):
+    """Whether the innermost frame of the traceback is compiled code of _core."""
+    return os.path.basename(str(excinfo.traceback[-1].path)).startswith("_core")
+
+
+def _long_sse():
+    rng = np.random.default_rng(0)
+    q, r, k, m = 2000, 400, 256, 3000  # 6e11 multiply-adds
+    B, R, F = operands(q, r, k, m, np.float64)
+    Y = rng.standard_normal((q, k))
+    out = np.zeros((m, k))
+    return (lambda: _core.sse(B, R, F, Y, np.zeros(k), np.ones(q), np.empty((0, m)), True,
+                              out),
+            lambda: (out == 0).any())
+
+
+def _long_apply_filter(k):
+    q, r, m = 4000, 2000, 2000 // k  # 1.6e10 multiply-adds per call
+    B, R, F = operands(q, r, k, m, np.float64)
+    out = np.full((m, q, k), np.nan)
+    return (lambda: [_core.apply_filter(B, R, F, np.empty(0), out) for _ in range(8)],
+            lambda: np.isnan(out).any())
+
+
+def _long_project():
+    rng = np.random.default_rng(0)
+    q, r, k = 10_000, 1000, 512  # 5e9 multiply-adds per call
+    B, Y = rng.standard_normal((q, r)), rng.standard_normal((q, k))
+    out = np.full((r, k), np.nan)
+    return (lambda: [_core.project(B, Y, np.zeros(k), np.ones(q), out, np.empty(k))
+                     for _ in range(8)],
+            lambda: np.isnan(out).any())
+
+
+def _long_gemm():
+    A = np.random.default_rng(0).standard_normal((10_000, 1000))
+    C = np.full((10_000, 1000), np.nan)  # 1e10 multiply-adds per call
+    return lambda: [_core.gemm(A, A[:1000], C) for _ in range(8)], lambda: np.isnan(C).any()
+
+
+LONG_CALLS = {"sse": _long_sse, "apply_filter-1": lambda: _long_apply_filter(1),
+              "apply_filter": lambda: _long_apply_filter(256), "project": _long_project,
+              "gemm": _long_gemm}
+
+
+@pytest.mark.parametrize("kernel", LONG_CALLS)
+def test_kernels_stop_on_ctrl_c(kernel):
+    # each call runs for seconds; Ctrl-C 0.05 s in must stop the first call inside the
+    # kernel (not after it returned), its output not fully written
+    run, unfinished = LONG_CALLS[kernel]()
+    timer = _interrupt_soon()
+    try:
+        with pytest.raises(KeyboardInterrupt) as excinfo:
+            run()
+    finally:
+        timer.cancel()
+    assert _raised_in_kernel(excinfo)
+    assert unfinished()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scale_multiplies_the_targets(dtype):
+    # a power of two per target: sums of squares exactly scale^2 times the unscaled ones
+    q, r, k, m = 300, 4, 5, 3
+    B, R, F = operands(q, r, k, m, dtype)
+    rng = np.random.default_rng(2)
+    Y = rng.standard_normal((q, k)).astype(dtype)
+    ym, sw = rng.standard_normal(k).astype(dtype), rng.uniform(0, 2, q).astype(dtype)
+    scale = np.ldexp(1.0, np.array([-20, 0, 3, 7, -1]))
+    for targets in (True, False):
+        plain, scaled = np.zeros((m, k)), np.zeros((m, k))
+        _core.sse(B, R, F, Y, ym, sw, np.empty((0, m), dtype), targets, plain)
+        _core.sse(B, R, F, Y, ym, sw, np.empty((0, m), dtype), targets, scaled, scale)
+        assert_allclose(scaled, plain * scale ** 2, rtol=10 * TOL[dtype])
+    out, sq, sq_scaled = np.empty((r, k), dtype), np.empty(k), np.empty(k)
+    _core.project(B, Y, ym, sw, out, sq)
+    _core.project(B, Y, ym, sw, out, sq_scaled, scale)
+    assert_allclose(sq_scaled, sq * scale ** 2, rtol=10 * TOL[dtype])

@@ -2,9 +2,10 @@ import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 import spectralridge as sr
+from spectralridge import _scores
 
 from helpers import RTOL, make_data, ridge_oracle
 
@@ -413,3 +414,66 @@ def test_grid_edge_warning_points_at_the_caller():
     with pytest.warns(sr.GridEdgeWarning) as record:
         sr.RidgeSolver(X, noise).gcv([1e-3, 1e-2])
     assert record[0].filename == __file__
+
+
+def _scale_data(dtype):
+    # three targets whose best alphas differ (noise 0.1, 1, 10)
+    X, _ = make_data(60, 8, 3, seed=4, dtype=dtype)
+    rng = np.random.default_rng(5)
+    Y = X.astype(float) @ rng.standard_normal((8, 3)) + rng.standard_normal((60, 3)) * \
+        [0.1, 1.0, 10.0] + 5.0
+    return X, Y.astype(dtype)
+
+
+SCALES = {np.float64: [2.0 ** -1000, 1e-300, 2.0 ** 530, 1e160],
+          np.float32: [2.0 ** -100, 1e-30, 2.0 ** 100, 1e30]}
+
+
+# (float32 R^2 was already right: its squares, summed in float64, stay in range)
+@pytest.mark.parametrize("alpha_per_target", [True, False])
+@pytest.mark.parametrize("dtype,scoring", [(np.float64, "mse"), (np.float64, "r2"),
+                                           (np.float32, "mse")])
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_selection_does_not_depend_on_the_scale_of_Y(cv, dtype, alpha_per_target, scoring):
+    X, Y = _scale_data(dtype)
+    alphas = np.logspace(-3, 4, 15)
+    kw = dict(cv=cv, alpha_per_target=alpha_per_target, scoring=scoring)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sr.GridEdgeWarning)
+        ref = sr.ridge_cv(X, Y, alphas, **kw)
+        for factor in SCALES[dtype]:
+            got = sr.ridge_cv(X, (Y.astype(float) * factor).astype(dtype), alphas, **kw)
+            assert_array_equal(got.best_index, ref.best_index)
+            with np.errstate(over="ignore", under="ignore"):
+                want = ref.scores.astype(float) * factor * factor if scoring == "mse" else \
+                    ref.scores.astype(float)
+            info = np.finfo(dtype)
+            normal = (np.abs(want) >= info.tiny) & (np.abs(want) <= info.max)
+            exact = np.frexp(factor)[0] == 0.5  # a power of two: the same roundings
+            if exact:
+                assert_array_equal(got.scores[normal], want[normal].astype(dtype))
+            else:
+                assert_allclose(got.scores[normal], want[normal], rtol=RTOL[dtype])
+            assert np.all(got.scores[want > info.max] == np.inf)  # only the reported value
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_r2_of_a_constant_target_follows_scikit_learn(cv):
+    # r2_score's convention for a constant target: 1.0 for exact predictions, else 0.0; the
+    # shared alpha is the one of the other targets
+    X, Y = _scale_data(np.float64)
+    Y[:, 1] = 2.5
+    alphas = np.logspace(-3, 4, 15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sr.GridEdgeWarning)
+        got = sr.ridge_cv(X, Y, alphas, cv=cv, scoring="r2", alpha_per_target=False)
+        ref = sr.ridge_cv(X, Y[:, [0, 2]], alphas, cv=cv, scoring="r2",
+                          alpha_per_target=False)
+    assert_array_equal(got.scores[:, 1], 1.0)
+    assert got.best_index[0] == ref.best_index[0]
+
+
+def test_to_score_r2_for_zero_total_sum_of_squares():
+    mse = np.array([[0.0, 0.0, 1.0, 0.5]])
+    got = _scores.to_score(mse, np.array([0.0, 1.0, 0.0, 1.0]), "r2")
+    assert_array_equal(got, [[1.0, 1.0, 0.0, 0.5]])

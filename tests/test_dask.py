@@ -532,3 +532,19 @@ def test_auto_takes_the_qr_route_where_the_gram_cutoff_drops_directions():
     solver = sr.RidgeSolver(dX, dy)
     close(solver.coef(0.09), sr.RidgeSolver(X, y, method="svd").coef(0.09), tol=1e-10)
     assert solver.method == "svd"
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_r2_of_a_constant_target_follows_scikit_learn(cv):
+    # as in NumPy: 1.0 where the predictions are exact; the shared alpha is unaffected
+    X, Y = make_data(60, 5, 3, seed=3)
+    Y[:, 1] = 2.5
+    kw = dict(cv=cv, scoring="r2", alpha_per_target=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sr.GridEdgeWarning)
+        want = sr.ridge_cv(X, Y, ALPHAS, **kw)
+    got = dask_ridge_cv(da.from_array(X, chunks=(20, 5)), da.from_array(Y, chunks=(20, 2)),
+                        ALPHAS, **kw)
+    scores, best = dask.compute(got.scores, got.best_index)
+    assert_array_equal(scores[:, 1], 1.0)
+    assert_array_equal(best, want.best_index)

@@ -457,3 +457,27 @@ def test_guard_sees_directions_past_the_structural_rank():
     exact = V @ (s / (s ** 2 + 2.5e-7) * (U.T @ (y[:40] - y[:40].mean())))
     assert_allclose(sr.RidgeSolver(X, y, sample_weight=w).coef(2.5e-7), exact, rtol=1e-5,
                     atol=1e-5 * np.abs(exact).max())
+
+
+def test_loo_stops_on_ctrl_c_and_the_solver_stays_usable():
+    # a leave-one-out of ~1e11 multiply-adds (seconds to minutes); Ctrl-C 0.2 s in must stop
+    # it inside the compiled kernel, and the next call must give the right answer
+    import os
+    import signal
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((3000, 300)), rng.standard_normal((3000, 1000))
+    solver = sr.RidgeSolver(X, Y, method="gram")  # U formed lazily, by the first loo
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as excinfo:
+            solver.loo(np.logspace(-2, 4, 100))
+    finally:
+        timer.cancel()
+    assert "_core" in str(excinfo.traceback[-1].path)
+    alphas = [1.0, 100.0, 1e4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sr.GridEdgeWarning)
+        got, want = solver.loo(alphas), sr.RidgeSolver(X, Y, method="gram").loo(alphas)
+    assert_allclose(got.scores, want.scores, rtol=1e-12)
+    assert_allclose(got.coef, want.coef, rtol=1e-12)

@@ -8,6 +8,12 @@ memory is bounded by a block of targets, never n_samples x n_targets x n_alphas.
 Notation: a spectrum gives a basis ``B`` (q x r), projected targets ``R`` (r x k) and, per
 alpha, filter factors ``F[a]`` (r,). The filtered product ``B @ (F[a][:, None] * R)`` is a
 coefficient matrix (``B = V``), predictions (``B = X_new V``) or fitted values (``B = U``).
+
+Every loop takes the GIL back briefly between blocks, about every ``CHECK_WORK``
+multiply-adds, to run ``PyErr_CheckSignals``: Ctrl-C stops a call within one block (a GEMM
+of at most about ``GEMM_WORK`` multiply-adds, or ``ROW_BLOCK`` rows), with the
+``KeyboardInterrupt`` (or whatever a signal handler raised) propagated once the GIL is held.
+Outputs are then partly written; no other state is changed.
 """
 from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -15,6 +21,11 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 import numpy as np
 
 include "_blas_int.pxi"
+
+cdef extern from "Python.h":
+    # Declared without Cython's error check: called under a brief `with gil` inside nogil
+    # code, the error it sets is propagated by `_raise_pending` after the nogil section.
+    int _check_signals "PyErr_CheckSignals"() noexcept
 
 # Targets per block in the fused kernels: large enough for GEMM to run near peak, small
 # enough that a block of residuals stays in cache for the epilogue.
@@ -26,6 +37,30 @@ cdef enum:
     # `project` has no epilogue: wider blocks (up to this many centred values) keep its
     # GEMM near peak.
     PROJECT_VALUES = 1 << 22
+    # Multiply-adds between two signal checks, and at most this many in one GEMM call that
+    # can be split (beyond the row floors): bounds the latency of Ctrl-C.
+    CHECK_WORK = 1 << 26
+    GEMM_WORK = 1 << 28
+    # Fewest rows of C per call when a GEMM is split for the signal checks.
+    GEMM_ROWS = 256
+
+
+cdef bint _interrupted(double *work, double amount) noexcept nogil:
+    """Count `amount` multiply-adds; past CHECK_WORK of them, check for signals with the GIL.
+
+    True when a signal handler raised: its exception is then set, for `_raise_pending`.
+    """
+    work[0] += amount
+    if work[0] < CHECK_WORK:
+        return False
+    work[0] = 0
+    with gil:
+        return _check_signals() != 0
+
+
+cdef int _raise_pending() except -1:
+    """Propagate the exception that a signal handler set during `_interrupted`."""
+    return -1
 
 
 cdef void _gemm(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
@@ -54,6 +89,29 @@ cdef void _gemm(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize
         dgemm(&ta, &tb, &m, &n, &k, &alpha, <double *>B, &la, <double *>A, &lb, &beta, C, &lc)
 
 
+cdef bint _gemm_split(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                      floating alpha, const floating *A, Py_ssize_t lda,
+                      const floating *B, Py_ssize_t ldb, floating beta,
+                      floating *C, Py_ssize_t ldc, double *work) noexcept nogil:
+    """`_gemm` in calls of about GEMM_WORK multiply-adds (over the longer of the rows and
+    columns of C), checking for signals between them. True if interrupted."""
+    cdef Py_ssize_t size = max(M, N), per = max(1, N * K if M >= N else M * K)
+    cdef Py_ssize_t step = min(size, max(<Py_ssize_t>GEMM_ROWS, GEMM_WORK // per))
+    cdef Py_ssize_t i0 = 0, nb
+    while i0 < size:
+        nb = min(step, size - i0)
+        if M >= N:  # rows i0 : i0 + nb of C and of op(A)
+            _gemm(trans_a, trans_b, nb, N, K, alpha, A + (i0 if trans_a else i0 * lda), lda,
+                  B, ldb, beta, C + i0 * ldc, ldc)
+        else:  # columns i0 : i0 + nb of C and of op(B)
+            _gemm(trans_a, trans_b, M, nb, K, alpha, A, lda,
+                  B + (i0 * ldb if trans_b else i0), ldb, beta, C + i0, ldc)
+        i0 += nb
+        if _interrupted(work, <double>nb * per):
+            return True
+    return False
+
+
 def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, ::1] C,
          bint trans_a=False, bint trans_b=False, double alpha=1.0, double beta=0.0):
     """``C = alpha op(A) op(B) + beta C`` for row-major arrays, in place."""
@@ -63,9 +121,16 @@ def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, ::1] C,
             (B.shape[1] if trans_b else B.shape[0]) != K or \
             (B.shape[0] if trans_b else B.shape[1]) != N:
         raise ValueError("gemm: inconsistent shapes")
+    cdef double work = 0
+    cdef bint stopped
+    if M == 0 or N == 0:
+        return
     with nogil:
-        _gemm(trans_a, trans_b, M, N, K, <floating>alpha, &A[0, 0], A.shape[1],
-              &B[0, 0], B.shape[1], <floating>beta, &C[0, 0], N)
+        stopped = _gemm_split(trans_a, trans_b, M, N, K, <floating>alpha, &A[0, 0],
+                              A.shape[1], &B[0, 0], B.shape[1], <floating>beta, &C[0, 0], N,
+                              &work)
+    if stopped:
+        _raise_pending()
 
 
 def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
@@ -79,6 +144,8 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
     cdef Py_ssize_t a, i, j, t
     cdef bint shifted = offset.shape[0] > 0
     cdef floating beta = 1 if shifted else 0
+    cdef double work_done = 0
+    cdef bint stopped = False
     if R.shape[0] != r or F.shape[1] != r or (shifted and offset.shape[0] != k) or \
             out.shape[0] != m or out.shape[1] != q or out.shape[2] != k:
         raise ValueError("apply_filter: inconsistent shapes")
@@ -96,8 +163,10 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
                 if shifted:
                     for j in range(q):
                         out[a, j, 0] = offset[0]
-            _gemm(False, True, m, q, r, <floating>1, &work[0, 0], max(r, 1),
-                  &B[0, 0], max(r, 1), beta, &out[0, 0, 0], q)
+            stopped = _gemm_split(False, True, m, q, r, <floating>1, &work[0, 0], max(r, 1),
+                                  &B[0, 0], max(r, 1), beta, &out[0, 0, 0], q, &work_done)
+        if stopped:
+            _raise_pending()
         return
     # Few targets share a GEMM across alphas (as in `sse`), then are copied out per alpha.
     cdef Py_ssize_t batch = min(m, max(1, TARGET_BLOCK // k)), a0, na, i0, qb
@@ -106,7 +175,7 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
     cdef floating[:, ::1] fit = np.empty((rows, batch * k), dtype=dtype)
     with nogil:
         a0 = 0
-        while a0 < m:
+        while a0 < m and not stopped:
             na = min(batch, m - a0)
             for i in range(r):
                 for j in range(na):
@@ -117,11 +186,11 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
                     for j in range(q):
                         for t in range(k):
                             out[a0, j, t] = offset[t]
-                _gemm(False, False, q, k, r, <floating>1, &B[0, 0], max(r, 1),
-                      &work[0, 0], k, beta, &out[a0, 0, 0], k)
+                stopped = _gemm_split(False, False, q, k, r, <floating>1, &B[0, 0], max(r, 1),
+                                      &work[0, 0], k, beta, &out[a0, 0, 0], k, &work_done)
             else:
                 i0 = 0
-                while i0 < q:
+                while i0 < q and not stopped:
                     qb = min(rows, q - i0)
                     _gemm(False, False, qb, na * k, r, <floating>1, &B[i0, 0], max(r, 1),
                           &work[0, 0], batch * k, <floating>0, &fit[0, 0], batch * k)
@@ -131,52 +200,77 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
                                 out[a0 + a, i0 + j, t] = fit[j, a * k + t] + \
                                     (offset[t] if shifted else 0)
                     i0 += qb
+                    stopped = _interrupted(&work_done, <double>qb * na * k * (r + 1))
             a0 += na
+    if stopped:
+        _raise_pending()
 
 
 cdef void _centre_block(const floating[:, ::1] Y, const floating[::1] ym,
-                        const floating[::1] sw, Py_ssize_t t0, Py_ssize_t kb,
-                        floating *dst) noexcept nogil:
-    """dst (q x kb) = sw[:, None] * (Y[:, t0:t0+kb] - ym[t0:t0+kb])."""
+                        const floating[::1] sw, const double[::1] scale, Py_ssize_t t0,
+                        Py_ssize_t kb, floating *dst) noexcept nogil:
+    """dst (q x kb) = sw[:, None] * (Y[:, t0:t0+kb] - ym[t0:t0+kb]) [* scale[t0:t0+kb]].
+
+    `scale` (empty for none) multiplies Y and ym before the subtraction, in float64.
+    """
     cdef Py_ssize_t i, t, q = Y.shape[0]
+    if scale.shape[0] == 0:
+        for i in range(q):
+            for t in range(kb):
+                dst[i * kb + t] = sw[i] * (Y[i, t0 + t] - ym[t0 + t])
+        return
     for i in range(q):
         for t in range(kb):
-            dst[i * kb + t] = sw[i] * (Y[i, t0 + t] - ym[t0 + t])
+            dst[i * kb + t] = <floating>(<double>sw[i] * (<double>Y[i, t0 + t] * scale[t0 + t] -
+                                                           <double>ym[t0 + t] * scale[t0 + t]))
 
 
 def project(const floating[:, ::1] B, const floating[:, ::1] Y,
             const floating[::1] ym, const floating[::1] sw,
-            floating[:, ::1] out, double[::1] sq):
-    """``out = B^T Yc`` and ``sq[t] = ||Yc[:, t]||^2`` with ``Yc = sw * (Y - ym)``.
+            floating[:, ::1] out, double[::1] sq, const double[::1] scale=None):
+    """``out = B^T Yc`` and ``sq[t] = ||scale[t] Yc[:, t]||^2`` with ``Yc = sw * (Y - ym)``.
 
-    B (q, r), Y (q, k), out (r, k); the centred targets exist one block at a time.
+    B (q, r), Y (q, k), out (r, k); the centred targets exist one block at a time. `scale`
+    (k,), default all ones, should hold powers of two (exact), chosen so that the squares
+    neither overflow nor underflow.
     """
     cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = Y.shape[1]
     cdef Py_ssize_t t0, kb, i, t
+    cdef bint scaled = scale is not None
+    cdef double c
+    cdef double work_done = 0
+    cdef bint stopped = False
     if Y.shape[0] != q or out.shape[0] != r or out.shape[1] != k or \
-            ym.shape[0] != k or sw.shape[0] != q or sq.shape[0] != k:
+            ym.shape[0] != k or sw.shape[0] != q or sq.shape[0] != k or \
+            (scaled and scale.shape[0] != k):
         raise ValueError("project: inconsistent shapes")
     dtype = np.float32 if floating is float else np.float64
     cdef Py_ssize_t block = min(k, max(<Py_ssize_t>TARGET_BLOCK, PROJECT_VALUES // max(q, 1)))
     cdef floating[::1] work = np.empty(q * block, dtype=dtype)
+    cdef const double[::1] no_scale = np.empty(0)
     with nogil:
         t0 = 0
-        while t0 < k:
+        while t0 < k and not stopped:
             kb = min(block, k - t0)
-            _centre_block(Y, ym, sw, t0, kb, &work[0])
+            _centre_block(Y, ym, sw, no_scale, t0, kb, &work[0])
             for t in range(kb):
                 sq[t0 + t] = 0
             for i in range(q):
                 for t in range(kb):
-                    sq[t0 + t] += <double>work[i * kb + t] * work[i * kb + t]
-            _gemm(True, False, r, kb, q, <floating>1, &B[0, 0], max(r, 1),
-                  &work[0], kb, <floating>0, &out[0, t0], k)
+                    c = <double>work[i * kb + t] * (scale[t0 + t] if scaled else 1)
+                    sq[t0 + t] += c * c
+            stopped = _interrupted(&work_done, <double>q * kb) or \
+                _gemm_split(True, False, r, kb, q, <floating>1, &B[0, 0], max(r, 1),
+                            &work[0], kb, <floating>0, &out[0, t0], k, &work_done)
             t0 += kb
+    if stopped:
+        _raise_pending()
 
 
 def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::1] F,
         const floating[:, ::1] Y, const floating[::1] ym, const floating[::1] sw,
-        const floating[:, ::1] S, bint targets, double[:, ::1] out):
+        const floating[:, ::1] S, bint targets, double[:, ::1] out,
+        const double[::1] scale=None):
     """Accumulate ``out[a, t] += sum_i (S[i, a] * E_a[i, t])^2`` for residuals
     ``E_a = Yc + B @ (F[a][:, None] * R)``, or ``B @ (F[a][:, None] * R)`` without `targets`.
 
@@ -185,6 +279,9 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
     passes the residual factors ``a / (s^2 + a)`` and no targets when B spans every
     direction of Yc, so that the residual has no cancellation at small alphas. ``S`` (q, m)
     scales each residual (``1 / (1 - h_i)`` for leave-one-out), or is empty (shape (0, m)).
+    `scale` (k,), default all ones, multiplies target t (``Y``, ``ym`` and ``R``) before the
+    residual is formed: powers of two keep the sums exact multiples of the unscaled ones
+    while their squares can neither overflow nor underflow.
     B (q, r), R (r, k), F (m, r), Y (q, k),
     out (m, k) in float64 whatever the dtype of the data. Few targets share a GEMM across
     alphas (``TARGET_BLOCK`` columns of alpha-target pairs), so that one target is not a
@@ -194,41 +291,52 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
     cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = R.shape[1], m = F.shape[0]
     cdef Py_ssize_t t0, kb, a0, na, w, a, i, j, t, i0, qb
     cdef bint scaled = S.shape[0] > 0
+    cdef bint rescaled = scale is not None
     cdef floating d
     cdef double v
+    cdef double work_done = 0
+    cdef bint stopped = False
     if R.shape[0] != r or F.shape[1] != r or Y.shape[0] != q or Y.shape[1] != k or \
             ym.shape[0] != k or sw.shape[0] != q or out.shape[0] != m or \
-            out.shape[1] != k or (scaled and (S.shape[0] != q or S.shape[1] != m)):
+            out.shape[1] != k or (scaled and (S.shape[0] != q or S.shape[1] != m)) or \
+            (rescaled and scale.shape[0] != k):
         raise ValueError("sse: inconsistent shapes")
     if k == 0 or m == 0:
         return
     dtype = np.float32 if floating is float else np.float64
+    cdef const double[::1] no_scale = np.empty(0)
     cdef Py_ssize_t block = min(k, TARGET_BLOCK)
     cdef Py_ssize_t alphas_per_gemm = min(m, max(1, TARGET_BLOCK // block))
     cdef floating[::1] resid = np.empty(q * block, dtype=dtype)
-    cdef Py_ssize_t rows = q if alphas_per_gemm == 1 else min(q, ROW_BLOCK)
+    # rows per GEMM: ROW_BLOCK when alphas share it, else all rows up to about GEMM_WORK
+    cdef Py_ssize_t rows = min(q, ROW_BLOCK) if alphas_per_gemm > 1 else \
+        min(q, max(<Py_ssize_t>ROW_BLOCK, GEMM_WORK // max(r * block, 1)))
     cdef floating[::1] fit = np.empty(max(rows, 1) * block * alphas_per_gemm, dtype=dtype)
     cdef floating[::1] fr = np.empty(max(r, 1) * block * alphas_per_gemm, dtype=dtype)
     with nogil:
         t0 = 0
-        while t0 < k:
+        while t0 < k and not stopped:
             kb = min(block, k - t0)
             if targets:
-                _centre_block(Y, ym, sw, t0, kb, &resid[0])
+                _centre_block(Y, ym, sw, scale if rescaled else no_scale, t0, kb, &resid[0])
             else:
                 for i in range(q * kb):
                     resid[i] = 0
             a0 = 0
-            while a0 < m:
+            while a0 < m and not stopped:
                 # fit (q, na * kb) = B @ [F[a0] R, ..., F[a0 + na - 1] R] for this block
                 na = min(alphas_per_gemm, m - a0)
                 w = na * kb
                 for i in range(r):
                     for j in range(na):
                         for t in range(kb):
-                            fr[i * w + j * kb + t] = F[a0 + j, i] * R[i, t0 + t]
+                            if rescaled:
+                                fr[i * w + j * kb + t] = <floating>(
+                                    F[a0 + j, i] * (<double>R[i, t0 + t] * scale[t0 + t]))
+                            else:
+                                fr[i * w + j * kb + t] = F[a0 + j, i] * R[i, t0 + t]
                 i0 = 0
-                while i0 < q:
+                while i0 < q and not stopped:
                     qb = min(rows, q - i0)
                     _gemm(False, False, qb, w, r, <floating>1, &B[i0, 0], max(r, 1),
                           &fr[0], w, <floating>0, &fit[0], w)
@@ -241,5 +349,8 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
                                                  fit[i * w + j * kb + t])
                                 out[a, t0 + t] += v * v
                     i0 += qb
+                    stopped = _interrupted(&work_done, <double>qb * w * (r + 1))
                 a0 += na
             t0 += kb
+    if stopped:
+        _raise_pending()

@@ -90,17 +90,19 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     if rule == "1se" and len(splits) < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
     path = solver.ridge(solver._grid(alphas))  # the full-data fit, refit at the best alphas
-    sse, sst, held_out_weight, score_se = _split_sse(solver, splits, path.grid, scoring)
+    sse, sst, held_out_weight, score_se, scale = _split_sse(solver, splits, path.grid,
+                                                             scoring)
     return solver._cv_result(path, sse / held_out_weight, scoring, alpha_per_target,
                              f"{len(splits)} splits",
                              sst=None if sst is None else sst / held_out_weight,
-                             rule=rule, score_se=score_se)
+                             rule=rule, score_se=score_se, scale=scale)
 
 
 def _split_sse(solver, splits, alphas, scoring):
-    """Pooled held-out SSE (m, k), TSS (k,) for 'r2', the total held-out weight, and the
+    """Pooled held-out SSE (m, k), TSS (k,) for 'r2', the total held-out weight, the
     standard errors over splits of the per-split scores: (m, k) and of their target mean
-    (m,)."""
+    (m,), and the per-target scale (k,) of the targets all of these are of (see
+    ``_scores.target_scale``)."""
     X, Y, c = solver._X, solver._Y, solver._centering
     n, p = X.shape
     w = np.square(c.sw)
@@ -116,6 +118,8 @@ def _split_sse(solver, splits, alphas, scoring):
         downdate = _GramDowndate(X, Y, c, solver._spectrum_for(alphas))
     held_out_weight = 0.0
     no_scaling = np.empty((0, alphas.size), dtype=Y.dtype)
+    scale, _ = solver._target_scale(solver._spectrum_for(alphas))
+    weights = _scores.mean_weights(scale, scoring)
     for i, (train, test) in enumerate(splits):
         if not (w[train] > 0).any():
             raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
@@ -126,22 +130,23 @@ def _split_sse(solver, splits, alphas, scoring):
         B, spectrum, ym = fold
         F = -spectrum.ridge(alphas).coef_factors(spectrum.s).astype(Y.dtype)
         split_sse = np.zeros((m, k))
-        _core.sse(B, spectrum.cast("R", Y.dtype), F, Y_test, ym.astype(Y.dtype), c.sw[test].astype(Y.dtype),
-                  no_scaling, True, split_sse)
+        _core.sse(B, spectrum.cast("R", Y.dtype), F, Y_test, ym.astype(Y.dtype),
+                  c.sw[test].astype(Y.dtype), no_scaling, True, split_sse, scale)
         out += split_sse
         split_weight = w[test].sum()
         held_out_weight += split_weight
         split_sst = None
         if scoring == "r2":
-            split_sst = _scores.total_sum_of_squares(Y_test, w[test], mean)
+            split_sst = _scores.total_sum_of_squares(Y_test, w[test], mean, scale)
             sst += split_sst
         score = _scores.to_score(split_sse / split_weight,
                                  None if split_sst is None else split_sst / split_weight,
                                  scoring)
         moments += score, np.square(score)
-        mean_moments += score.mean(axis=1), np.square(score.mean(axis=1))
+        score_mean = (score if weights is None else score * weights).mean(axis=1)
+        mean_moments += score_mean, np.square(score_mean)
     return out, sst, held_out_weight, (_standard_error(moments, len(splits)),
-                                       _standard_error(mean_moments, len(splits)))
+                                       _standard_error(mean_moments, len(splits))), scale
 
 
 def _standard_error(moments, count):

@@ -21,6 +21,9 @@ HAT_BLOCK = 1 << 22
 # A row whose part outside the span of U and the intercept is below this times (rank + 1)
 # lies in it, up to the rounding of 1 - sum_j U_ij^2.
 SPAN_TOL = 64 * np.finfo(np.float64).eps
+# ||Yc||^2 in [SAFE_SQ_MIN, inf) was summed without losing a significant square to
+# underflow: it sets the scale of its target without another pass over Y.
+SAFE_SQ_MIN = 2.0 ** -600
 # A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
 # grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
 DOF_EDGE = 5e-4
@@ -39,7 +42,11 @@ class CVResult:
     alphas : ndarray of shape (n_alphas,)
     scores : ndarray of shape (n_alphas[, n_targets])
         Weighted mean squared error (``scoring='mse'``, lower is better) or R^2 of the
-        out-of-sample predictions (``'r2'``, higher is better).
+        out-of-sample predictions (``'r2'``, higher is better; for a constant target, as
+        scikit-learn's ``r2_score``: 1.0 where the predictions are exact, else 0.0). Scores
+        are computed and compared on each target divided by a power of two near its scale,
+        so the selection does not depend on the scale of Y; a mean squared error beyond the
+        range of the working dtype is reported as inf (or 0).
     best_index : int or ndarray of shape (n_targets,)
     best_alpha : float or ndarray of shape (n_targets,)
     best_score : float or ndarray of shape (n_targets,)
@@ -76,17 +83,23 @@ def spanning(spectrum, centering):
     return spectrum.rank == centering.n_effective - int(centering.fit_intercept)
 
 
-def gcv_mse(spectrum, centering, flt, grid, name="alpha"):
+def gcv_mse(spectrum, centering, flt, grid, name="alpha", scale=None, yc_sq=None):
     """Generalized cross-validation ``(RSS / sum_w) / (1 - trace(H) / n)^2``: (m, k).
 
     ``RSS(a) = ||Yc - U U^T Yc||^2 + sum_i (1 - f_i(a))^2 R_i^2`` costs O(r k) per alpha;
-    `grid` and `name` (the parameter: alpha, steps, ...) appear in errors.
+    `grid` and `name` (the parameter: alpha, steps, ...) appear in errors. With `scale` and
+    `yc_sq` (``||scale Yc||^2``) from :func:`target_scale`, in units of the scaled targets.
     """
-    R2 = np.square(spectrum.R, dtype=np.float64)
+    R = spectrum.R.astype(np.float64)
+    if scale is not None:
+        R *= scale
+    else:
+        yc_sq = spectrum.yc_sq
+    R2 = np.square(R)
     if spanning(spectrum, centering):
         base = np.zeros(R2.shape[1])
     else:  # ||Yc - U R||^2, up to rounding of order eps ||Yc||^2
-        base = np.maximum(spectrum.yc_sq - R2.sum(axis=0), 0.0)
+        base = np.maximum(yc_sq - R2.sum(axis=0), 0.0)
     rss = np.empty((grid.size, R2.shape[1]))
     rss[:] = base
     _core.gemm(np.square(flt.resid), R2, rss, beta=1.0)
@@ -191,11 +204,12 @@ def _check_leverage(one_minus_h, group, rows, alphas, name):
             "its fit undetermined). Use cv='gcv' or a splitter.")
 
 
-def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None):
+def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, scale=None):
     """Weighted sums of squared exact leave-one-out errors over `rows`: (m, k) float64.
 
     `Y` (rows, k) and `sw` (square roots of the weights) belong to the same rows; the fused
-    kernel runs in `dtype`, on row tiles of `tile` rows if given (U's tile stays in cache).
+    kernel runs in `dtype`, on row tiles of `tile` rows if given (U's tile stays in cache),
+    on the targets multiplied by `scale` (k,) if given (see :func:`target_scale`).
     """
     out = np.zeros((grid.size, Y.shape[1]))
     ym, sw = ym.astype(dtype), sw.astype(dtype)
@@ -207,15 +221,16 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None):
         step = U.shape[0] if tile is None else tile
         for t0 in range(0, U.shape[0], step):
             t = slice(t0, t0 + step)
-            _core.sse(U[t], R, F, Y_g[t], ym, sw_g[t], S[t], targets, part)
+            _core.sse(U[t], R, F, Y_g[t], ym, sw_g[t], S[t], targets, part, scale)
         out[idx] += part
     return out
 
 
-def loo_sse(spectrum, centering, Y, flt, grid, name="alpha"):
-    """Weighted sum of squared exact leave-one-out errors of a NumPy solver: (m, k)."""
+def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
+    """Weighted sum of squared exact leave-one-out errors of a NumPy solver: (m, k), of the
+    targets multiplied by `scale` if given."""
     return loo_sse_rows(loo_rows(spectrum, centering), flt, grid, Y, centering.ym,
-                        centering.sw, Y.dtype, name)
+                        centering.sw, Y.dtype, name, scale=scale)
 
 
 def loo_errors_rows(rows, flt, grid, Y, ym, sw, name="alpha"):
@@ -243,35 +258,87 @@ def loo_errors(spectrum, centering, Y, flt, grid, name="alpha"):
                            centering.sw, name)
 
 
-def total_sum_of_squares(Y, w, mean):
-    """``sum_i w_i (y_i - mean)^2`` per target, float64, in blocks of targets."""
+def total_sum_of_squares(Y, w, mean, scale=None):
+    """``sum_i w_i (scale (y_i - mean))^2`` per target, float64, in blocks of targets."""
     out = np.empty((1, Y.shape[1]))
     w = np.ascontiguousarray(w, dtype=np.float64)[None, :]
     for cols, block in column_blocks(Y):
-        block -= mean[cols]
+        if scale is None:
+            block -= mean[cols]
+        else:
+            block *= scale[cols]
+            block -= mean[cols] * scale[cols]
         np.square(block, out=block)
         _core.gemm(w, block, out[:, cols])
     return out[0]
 
 
+def target_scale(Y, centering, yc_sq):
+    """Per-target powers of two ``scale`` and ``||scale Yc||^2``: (k,), (k,).
+
+    ``scale`` brings ``||Yc||`` (from `yc_sq`, ``||Yc||^2``, where it lies in
+    ``[SAFE_SQ_MIN, inf)``) or else ``max |Y - ym|`` (a pass over those targets) into
+    ``[0.5, 1)``; 1 for a constant target. Multiplying by it is exact, and squares of the
+    scaled targets can neither overflow nor underflow to a loss of accuracy.
+    """
+    yc_sq = np.asarray(yc_sq, dtype=np.float64)
+    safe = np.isfinite(yc_sq) & (yc_sq >= SAFE_SQ_MIN)
+    peak = np.sqrt(np.where(safe, yc_sq, 0.0))
+    redo = np.flatnonzero(~safe)
+    if redo.size:
+        ym = centering.ym[redo]
+        for cols, block in column_blocks(Y[:, redo]):
+            block -= ym[cols]
+            peak[redo[cols]] = np.abs(block).max(axis=0, initial=0.0)
+    exponent = np.clip(np.frexp(peak)[1], -1000, 1000)
+    scale = np.ldexp(1.0, -exponent)
+    scaled_sq = np.ldexp(np.where(safe, yc_sq, 0.0), -2 * exponent)
+    if redo.size:
+        scaled_sq[redo] = total_sum_of_squares(Y[:, redo], np.square(centering.sw),
+                                               centering.ym[redo], scale[redo])
+    return scale, scaled_sq
+
+
+def unscale(values, scale):
+    """`values` (..., k) of targets multiplied by `scale` (k,), in the units of Y: exact, or
+    inf / 0 beyond the float64 range."""
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(values, 2 * (1 - np.frexp(scale)[1]))
+
+
 def to_score(mse, sst_over_sum_w, scoring):
-    """Convert weighted mean squared errors to the requested scoring."""
+    """Convert weighted mean squared errors to the requested scoring.
+
+    ``'r2'`` with a zero total sum of squares (a constant target) follows scikit-learn's
+    ``r2_score``: 1.0 where the errors are exactly 0, else 0.0.
+    """
     if scoring == "mse":
         return mse
+    sst = np.broadcast_to(sst_over_sum_w, np.shape(mse))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 1.0 - mse / sst_over_sum_w
+        r2 = 1.0 - mse / sst
+    return np.where(sst != 0, r2, np.where(mse == 0, 1.0, 0.0))
 
 
-def select(scores, scoring, alpha_per_target, dof, rule="min", score_se=None):
+def mean_weights(scale, scoring):
+    """Weights (k,) of the mean over targets of scores of scaled targets (see
+    :func:`target_scale`): powers of two, in units of the largest target; None for 'r2'."""
+    if scale is None or scoring == "r2" or scale.size == 0:
+        return None
+    return np.square(scale.min() / scale)
+
+
+def select(scores, scoring, alpha_per_target, dof, rule="min", score_se=None, weights=None):
     """Index of the best grid value per target (or one shared index).
 
     ``rule='1se'`` takes the most regularized value (fewest dof) whose score is within one
-    standard error (`score_se`: per target and of the target mean) of the best.
+    standard error (`score_se`: per target and of the target mean) of the best. The shared
+    index minimizes the mean over targets, with `weights` (k,) if given.
     """
     loss = -scores if scoring == "r2" else scores
     se = None if score_se is None else score_se[0]
     if not alpha_per_target:
-        loss = loss.mean(axis=1, keepdims=True)
+        loss = (loss if weights is None else loss * weights).mean(axis=1, keepdims=True)
         se = None if score_se is None else score_se[1][:, None]
     best = np.argmin(loss, axis=0)
     if rule == "1se":
@@ -330,12 +397,22 @@ def default_alphas(solver, n_alphas=30):
 
 def make_result(alphas, flt, mse, sst_over_sum_w, *, spectrum, centering, scoring,
                 alpha_per_target, y_was_1d, dtype, cv, name="alpha", rule="min",
-                score_se=None):
-    """Scores, selection, refit and the edge warning, shaped as documented."""
+                score_se=None, scale=None):
+    """Scores, selection, refit and the edge warning, shaped as documented.
+
+    With `scale` (k,), `mse`, `sst_over_sum_w` and `score_se` are of the scaled targets
+    (:func:`target_scale`): the selection uses them, the reported scores are unscaled.
+    """
     scores = to_score(mse, sst_over_sum_w, scoring)
-    best = select(scores, scoring, alpha_per_target, flt.dof, rule, score_se)
+    best = select(scores, scoring, alpha_per_target, flt.dof, rule, score_se,
+                  mean_weights(scale, scoring))
+    if scale is not None and scoring == "mse":
+        scores = unscale(scores, scale)
+        if score_se is not None:
+            score_se = (unscale(score_se[0], scale), score_se[1])
     best_alpha = alphas[best]
-    scores = scores.astype(dtype)
+    with np.errstate(over="ignore", under="ignore"):  # inf / 0 beyond the dtype's range
+        scores = scores.astype(dtype)
     best_score = scores[best, np.arange(scores.shape[1])]
     coef, intercept = refit(spectrum, centering, flt, best, dtype)
     dof = flt.dof

@@ -427,18 +427,25 @@ class RidgeSolver(AlphaGrid):
                                                   alpha_per_target=alpha_per_target)
 
     def _cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
-                   score_se=None):
+                   score_se=None, scale=None):
         """CVResult from mean squared errors; `sst` is the mean total sum of squares for
-        'r2', by default that of all samples about their weighted mean."""
+        'r2', by default that of all samples about their weighted mean. With `scale` (see
+        ``_scores.target_scale``), `mse`, `sst` and `score_se` are of the scaled targets."""
         if scoring == "r2" and sst is None:
             c = self._centering
             w = np.square(c.sw)
-            sst = _scores.total_sum_of_squares(self._Y, w, weighted_sum(w, self._Y) / c.sum_w)
+            sst = _scores.total_sum_of_squares(self._Y, w, weighted_sum(w, self._Y) / c.sum_w,
+                                               scale)
             sst /= c.sum_w
         return _scores.make_result(
             path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=self._centering,
             scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
-            dtype=self.dtype, cv=cv, name=path.name, rule=rule, score_se=score_se)
+            dtype=self.dtype, cv=cv, name=path.name, rule=rule, score_se=score_se,
+            scale=scale)
+
+    def _target_scale(self, spectrum):
+        """Powers of two per target and ``||scale Yc||^2``: see ``_scores.target_scale``."""
+        return _scores.target_scale(self._Y, self._centering, spectrum.yc_sq)
 
 
 class FilterGrid:
@@ -539,9 +546,10 @@ class FilterPath(FilterGrid):
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         solver = self._solver
+        scale, _ = solver._target_scale(self.spectrum)
         mse = _scores.loo_sse(self.spectrum, solver._centering, solver._Y, self.filter,
-                              self.grid, self.name) / solver._centering.sum_w
-        return solver._cv_result(self, mse, scoring, alpha_per_target, "loo")
+                              self.grid, self.name, scale) / solver._centering.sum_w
+        return solver._cv_result(self, mse, scoring, alpha_per_target, "loo", scale=scale)
 
     def gcv(self, *, scoring="mse", alpha_per_target=True):
         """Generalized cross-validation for every grid value and target: :class:`CVResult`.
@@ -551,9 +559,10 @@ class FilterPath(FilterGrid):
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         solver = self._solver
+        scale, yc_sq = solver._target_scale(self.spectrum)
         mse = _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
-                              self.name)
-        return solver._cv_result(self, mse, scoring, alpha_per_target, "gcv")
+                              self.name, scale, yc_sq)
+        return solver._cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
 
 
 class RidgePath(NamedTuple):
