@@ -457,3 +457,25 @@ def test_guard_sees_directions_past_the_structural_rank():
     exact = V @ (s / (s ** 2 + 2.5e-7) * (U.T @ (y[:40] - y[:40].mean())))
     assert_allclose(sr.RidgeSolver(X, y, sample_weight=w).coef(2.5e-7), exact, rtol=1e-5,
                     atol=1e-5 * np.abs(exact).max())
+
+
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_filter_path_and_results_own_their_arrays():
+    X, Y = make_data(30, 5, 2, seed=8)
+    solver = sr.RidgeSolver(X, Y)
+    alphas = np.array([0.1, 1.0, 10.0])
+    path = solver.ridge(alphas)
+    coef = path.coef()
+    result = path.loo()
+    result.alphas[:] = -1.0
+    assert path.grid[2] == 10.0  # the result does not share the path's grid
+    path.grid[0] = -5.0
+    assert alphas[0] == 0.1
+    alphas[1] = 99.0
+    assert path.grid[1] == 1.0
+    path.factors[:] = 0.0  # a copy: the path's filter is unchanged
+    assert_allclose(path.coef(), coef)
+    target_alphas = np.array([1.0, 3.0])
+    fit = solver.per_target(target_alphas)
+    target_alphas[:] = 1e6
+    assert_allclose(fit.coef, solver.per_target([1.0, 3.0]).coef)
