@@ -477,3 +477,64 @@ def test_to_score_r2_for_zero_total_sum_of_squares():
     mse = np.array([[0.0, 0.0, 1.0, 0.5]])
     got = _scores.to_score(mse, np.array([0.0, 1.0, 0.0, 1.0]), "r2")
     assert_array_equal(got, [[1.0, 1.0, 0.0, 0.5]])
+
+
+# -- groups ------------------------------------------------------------------------------------
+def group_labels(n, seed=3):
+    return np.random.default_rng(seed).integers(0, 7, n) * 10  # uneven group sizes
+
+
+def test_int_cv_with_groups_is_group_kfold():
+    X, Y = make_data(40, 6, 2, seed=4)
+    groups = group_labels(40)
+    result = sr.ridge_cv(X, Y, ALPHAS, cv=3, groups=groups)
+    splits = sr._validation.check_cv(3, X, Y, sr._validation.check_groups(groups, 40, 3))
+    tests = np.concatenate([test for _, test in splits])
+    assert np.array_equal(np.sort(tests), np.arange(40))  # the test sets partition the samples
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])  # no group on both sides
+    assert_allclose(result.scores, brute_force_scores(X, Y, ALPHAS, splits, True, None),
+                    rtol=1e-9)
+    model_selection = pytest.importorskip("sklearn.model_selection")
+    theirs = model_selection.GroupKFold(3).split(X, Y, groups)
+    for (_, mine), (_, test) in zip(splits, theirs):
+        assert np.array_equal(mine, test)  # scikit-learn's GroupKFold folds, in its order
+    assert_allclose(result.scores, sr.ridge_cv(X, Y, ALPHAS, cv=model_selection.GroupKFold(3),
+                                               groups=groups).scores, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cv", [3, "splitter"])
+def test_groups_of_wrong_length_raise(cv):
+    X, y = make_data(30, 4, seed=5)
+    if cv == "splitter":
+        cv = pytest.importorskip("sklearn.model_selection").GroupKFold(3)
+    with pytest.raises(ValueError, match=r"groups must have one entry per sample: expected "
+                                         r"\(30,\), got shape \(29,\)"):
+        sr.ridge_cv(X, y, ALPHAS, cv=cv, groups=np.arange(29) % 4)
+    with pytest.raises(ValueError, match="Input groups contains NaN"):
+        sr.ridge_cv(X, y, ALPHAS, cv=cv, groups=np.where(np.arange(30) == 3, np.nan, 1.0))
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv"])
+def test_groups_refused_where_cv_cannot_use_them(cv):
+    X, y = make_data(30, 4, seed=5)
+    with pytest.raises(ValueError, match=f"groups cannot be used with cv='{cv}'"):
+        sr.ridge_cv(X, y, ALPHAS, cv=cv, groups=np.arange(30) % 5)
+    pairs = [(np.arange(15), np.arange(15, 30)), (np.arange(15, 30), np.arange(15))]
+    with pytest.raises(ValueError, match=r"groups cannot be used with cv given as \(train, "):
+        sr.ridge_cv(X, y, ALPHAS, cv=pairs, groups=np.arange(30) % 5)
+    with pytest.raises(ValueError, match="at least 4 distinct groups, got 3"):
+        sr.ridge_cv(X, y, ALPHAS, cv=4, groups=np.arange(30) % 3)
+
+
+# -- results own their arrays ------------------------------------------------------------------
+@pytest.mark.parametrize("cv", ["loo", "gcv", 4])
+def test_result_does_not_alias_alphas(cv):
+    X, Y = make_data(40, 5, 2, seed=6)
+    alphas = ALPHAS.copy()
+    result = sr.ridge_cv(X, Y, alphas, cv=cv)
+    result.alphas[0] = -5.0  # the result's array is its own ...
+    assert_allclose(alphas, ALPHAS)
+    alphas[:] = 7.0  # ... and the caller's stays the caller's
+    assert_allclose(result.alphas[1:], ALPHAS[1:])
+    assert_allclose(result.best_alpha, ALPHAS[result.best_index])

@@ -283,15 +283,25 @@ def test_public_api_dispatches_on_dask_arrays():
 
 
 # -- on a two-process distributed cluster -----------------------------------------------------
+# Generous comm timeouts: on a loaded machine starting two worker processes (each importing
+# NumPy, SciPy and spectralridge) and shutting them down can take much longer than when idle.
+CLUSTER_TIMEOUTS = {"distributed.comm.timeouts.connect": "120s",
+                    "distributed.comm.timeouts.tcp": "120s"}
+
+
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), dask.config.set(CLUSTER_TIMEOUTS):
         # closing the cluster can report the port of a worker that already left
         warnings.filterwarnings("ignore", category=ResourceWarning)
+        # The scheduler serves HTTP even without a dashboard, by default on port 8787; when
+        # another cluster (a concurrent test run) holds it, it warns, an error here. Port 0
+        # lets the OS pick a free port.
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, \
-                distributed.Client(cluster) as client:
+                                      dashboard_address=None,
+                                      scheduler_kwargs={"dashboard_address": ":0"}) as cluster, \
+                distributed.Client(cluster, timeout=120) as client:
             yield client
 
 
@@ -338,7 +348,8 @@ def assert_same_fitted(got, want, tol=TOL):
     assert fitted(got).keys() == fitted(want).keys()
     for name, value in fitted(want).items():
         mine = getattr(got, name)
-        if name in ("coef_", "cv_scores_", "cv_results_", "best_score_", "alpha_") or (
+        if name in ("coef_", "cv_scores_", "cv_results_", "best_score_", "alpha_",
+                    "alpha_at_edge_") or (
                 name == "intercept_" and got.fit_intercept):
             assert isinstance(mine, da.Array), name
         elif not isinstance(value, (int, str)) and value is not None:
@@ -548,3 +559,44 @@ def test_r2_of_a_constant_target_follows_scikit_learn(cv):
     scores, best = dask.compute(got.scores, got.best_index)
     assert_array_equal(scores[:, 1], 1.0)
     assert_array_equal(best, want.best_index)
+
+
+# -- groups and ownership, as in NumPy ---------------------------------------------------------
+def test_groups_as_in_numpy():
+    X, Y = make_data(90, 5, 4, seed=20)
+    groups = np.random.default_rng(2).integers(0, 8, 90)
+    dX, dY, _ = to_dask(X, Y)
+    want = sr.ridge_cv(X, Y, ALPHAS, cv=3, groups=groups, method="svd")
+    for g in (groups, da.from_array(groups, chunks=37)):
+        close(sr.ridge_cv(dX, dY, ALPHAS, cv=3, groups=g).scores, want.scores)
+    with pytest.raises(ValueError, match="groups must have one entry per sample"):
+        dask_ridge_cv(dX, dY, ALPHAS, cv=3, groups=groups[:-1])
+    for cv in ("loo", "gcv"):
+        with pytest.raises(ValueError, match=f"groups cannot be used with cv='{cv}'"):
+            dask_ridge_cv(dX, dY, ALPHAS, cv=cv, groups=groups)
+
+
+def test_lazy_results_do_not_read_the_callers_arrays():
+    X, Y = make_data(60, 4, 3, seed=21)
+    dX, _, _ = to_dask(X, Y)
+    alphas, Y_mine, w = ALPHAS.copy(), Y.copy(), weights(60)
+    want = sr.ridge_cv(X, Y, ALPHAS, cv=3, sample_weight=w, method="svd")
+    got = sr.ridge_cv(dX, Y_mine, alphas, cv=3, sample_weight=w)  # NumPy Y and weights
+    solver = DaskRidgeSolver(dX, Y_mine)
+    target_alphas = np.array([1.0, 2.0, 3.0])
+    per_target = solver.per_target(target_alphas)
+    X_new = X[:5].copy()
+    pred = solver.predict(X_new, 1.0)
+    alphas[:], Y_mine[:], w[:], target_alphas[:], X_new[:] = 1e6, 0.0, 1.0, 1e6, 0.0
+    got.alphas[:] = -1.0
+    assert_allclose(alphas, 1e6)
+    close(got.scores, want.scores)
+    close(got.best_alpha, want.best_alpha)
+    close(per_target.coef, sr.RidgeSolver(X, Y).per_target([1.0, 2.0, 3.0]).coef)
+    close(pred, sr.RidgeSolver(X, Y).predict(X[:5], 1.0))
+    if importlib.util.find_spec("sklearn") is not None:
+        model = sr.RidgeCV(ALPHAS).fit(dX, Y)
+        X_new = X[:5].copy()
+        lazy = model.predict(X_new)
+        X_new[:] = 0.0
+        close(lazy, sr.RidgeCV(ALPHAS).fit(X, Y).predict(X[:5]))

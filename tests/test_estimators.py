@@ -103,8 +103,7 @@ def expected_failed_checks(estimator):
 
 
 # The checks fit on small random data with the default alphas (0.1, 1, 10), where the best
-# alpha often sits on a grid edge: GridEdgeWarning is expected there.
-@ignore_edge
+# alpha often sits on a grid edge: the estimators must not warn there (filterwarnings=error).
 @parametrize_with_checks([sr.Ridge(), sr.RidgeCV()],
                          expected_failed_checks=expected_failed_checks)
 def test_sklearn_estimator_checks(estimator, check):
@@ -593,10 +592,56 @@ def test_fit_and_predict_errors():
         sr.RidgeCV().fit(np.where(X > 1, np.nan, X), y)
 
 
-def test_grid_edge_warning():
+def test_grid_edge_is_recorded_not_warned():
     X, y = make_data(40, 5)
-    with pytest.warns(sr.GridEdgeWarning):
-        sr.RidgeCV([1e4, 1e5]).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        sr.RidgeCV(alphas=None).fit(X, y)
+        assert sr.RidgeCV([1e4, 1e5]).fit(X, y).alpha_at_edge_ is True
+        assert sr.RidgeCV(alphas=None).fit(X, y).alpha_at_edge_ is False
+        slow = sr.RidgeCV([1e4, 1e5], cv=3, scoring="neg_mean_absolute_error").fit(X, y)
+        assert slow.alpha_at_edge_ is True
+        Y = np.column_stack([y, np.random.default_rng(2).standard_normal(40)])
+        model = sr.RidgeCV([1e-3, 1.0, 1e4], alpha_per_target=True).fit(X, Y)
+        assert_array_equal(model.alpha_at_edge_, [False, True])  # noise: most regularized
+    with pytest.warns(sr.GridEdgeWarning):  # the functional API still warns
+        sr.ridge_cv(X, y, [1e4, 1e5])
+
+
+def test_cross_val_score_with_warnings_as_errors():
+    # pure noise: the best of scikit-learn's default alphas (0.1, 1, 10) is 10, an open edge
+    X, _ = make_data(60, 5, seed=3)
+    y = np.random.default_rng(4).standard_normal(60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = cross_val_score(sr.RidgeCV(), X, y, error_score="raise")
+    theirs = cross_val_score(linear_model.RidgeCV(), X, y)
+    assert_allclose(ours, theirs, rtol=RTOL)
+    assert sr.RidgeCV().fit(X, y).alpha_at_edge_ is True
+
+
+@pytest.mark.parametrize("scoring", [None, "neg_mean_absolute_error"])
+def test_ridgecv_int_cv_with_groups_is_group_kfold(scoring):
+    X, Y = make_data(40, 5, 2, seed=9)
+    groups = np.random.default_rng(1).integers(0, 6, 40)
+    ours = sr.RidgeCV(ALPHAS, cv=3, scoring=scoring).fit(X, Y, groups=groups)
+    theirs = sr.RidgeCV(ALPHAS, cv=GroupKFold(3), scoring=scoring).fit(X, Y, groups=groups)
+    assert_allclose(ours.cv_scores_, theirs.cv_scores_, rtol=1e-12)
+    for cv in (None, "gcv"):
+        with pytest.raises(ValueError, match="groups cannot be used with cv="):
+            sr.RidgeCV(ALPHAS, cv=cv).fit(X, Y, groups=groups)
+    with pytest.raises(ValueError, match="groups must have one entry per sample"):
+        sr.RidgeCV(ALPHAS, cv=3).fit(X, Y, groups=groups[:-1])
+
+
+@pytest.mark.parametrize("scoring", [None, "neg_mean_absolute_error"])
+def test_ridgecv_alphas_are_its_own(scoring):
+    X, y = make_data(40, 5, seed=10)
+    alphas = ALPHAS.copy()
+    model = sr.RidgeCV(alphas, cv=3, scoring=scoring).fit(X, y)
+    model.alphas_[0] = -5.0
+    assert_allclose(alphas, ALPHAS)
+    alphas[:] = 1.0
+    assert_allclose(model.alphas_[1:], ALPHAS[1:])
+    loo = sr.RidgeCV(alphas).fit(X, y)
+    loo.alphas_[:] = 3.0
+    assert_allclose(alphas, 1.0)

@@ -481,3 +481,25 @@ def test_loo_stops_on_ctrl_c_and_the_solver_stays_usable():
         got, want = solver.loo(alphas), sr.RidgeSolver(X, Y, method="gram").loo(alphas)
     assert_allclose(got.scores, want.scores, rtol=1e-12)
     assert_allclose(got.coef, want.coef, rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_filter_path_and_results_own_their_arrays():
+    X, Y = make_data(30, 5, 2, seed=8)
+    solver = sr.RidgeSolver(X, Y)
+    alphas = np.array([0.1, 1.0, 10.0])
+    path = solver.ridge(alphas)
+    coef = path.coef()
+    result = path.loo()
+    result.alphas[:] = -1.0
+    assert path.grid[2] == 10.0  # the result does not share the path's grid
+    path.grid[0] = -5.0
+    assert alphas[0] == 0.1
+    alphas[1] = 99.0
+    assert path.grid[1] == 1.0
+    path.factors[:] = 0.0  # a copy: the path's filter is unchanged
+    assert_allclose(path.coef(), coef)
+    target_alphas = np.array([1.0, 3.0])
+    fit = solver.per_target(target_alphas)
+    target_alphas[:] = 1e6
+    assert_allclose(fit.coef, solver.per_target([1.0, 3.0]).coef)

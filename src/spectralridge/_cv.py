@@ -13,7 +13,7 @@ import numpy as np
 from . import _core, _scores
 from ._solver import DASK_PENALTY_FACTOR, RidgeSolver
 from ._spectrum import _gram, gram_spectrum, project, weighted_sum
-from ._validation import check_bool, check_cv, check_rule, check_scoring
+from ._validation import check_bool, check_cv, check_groups, check_rule, check_scoring
 
 
 def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
@@ -29,7 +29,8 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
         None: 30 log-spaced alphas whose effective dof span the whole range (0, rank).
     cv : {'loo', 'gcv'}, int, splitter or iterable, default='loo'
         ``'loo'``: exact leave-one-out. ``'gcv'``: generalized cross-validation. An int K:
-        K contiguous folds (scikit-learn's ``KFold(K)`` without shuffling). An object with a
+        K contiguous folds (scikit-learn's ``KFold(K)`` without shuffling), or with `groups`
+        the folds of scikit-learn's ``GroupKFold(K)``. An object with a
         ``split(X, Y, groups)`` method (any scikit-learn splitter), or an iterable of
         ``(train, test)`` index arrays.
     alpha_per_target : bool, default=True
@@ -44,7 +45,13 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     fit_intercept, sample_weight, method, penalty_factor
         As in :class:`RidgeSolver`.
     groups : array-like of shape (n_samples,), default=None
-        Passed to ``cv.split`` (e.g. for ``GroupKFold``).
+        Group labels: no group is split between a training and a test set. With an int K,
+        group K-fold (each group in one fold: the largest groups first, each to the fold
+        with the fewest samples so far, as scikit-learn's ``GroupKFold``; computed without
+        scikit-learn); with a splitter, passed to ``cv.split`` (a splitter that ignores
+        groups, such as ``KFold``, ignores them). A ``ValueError`` for ``'loo'`` and
+        ``'gcv'`` (they hold out single samples), for (train, test) pairs (already fixed)
+        and for a length other than n_samples.
 
     Returns
     -------
@@ -83,6 +90,7 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
     is_named = isinstance(cv, str) and cv in ("loo", "gcv")
     rule = check_rule(rule, cv if is_named else None)
+    groups = check_groups(groups, solver._X.shape[0], cv)
     if is_named:
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)

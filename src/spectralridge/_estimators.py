@@ -24,8 +24,11 @@ from sklearn.utils.validation import (_check_feature_names, _check_n_features,
                                       _check_sample_weight, check_is_fitted, validate_data)
 
 from ._cv import ridge_cv
+from ._scores import at_grid_edge, grid_edge_warnings
 from ._solver import RidgeSolver
-from ._validation import as_array, check_alphas, check_bool, check_sample_weight, check_shapes
+from ._validation import as_array, check_alphas, check_bool
+from ._validation import check_cv as check_splits  # not scikit-learn's check_cv
+from ._validation import check_groups, check_sample_weight, check_shapes
 from .dask import is_dask_input
 
 __all__ = ["Ridge", "RidgeCV"]
@@ -340,9 +343,9 @@ class RidgeCV(_RidgeBase):
     alpha_ : float or ndarray of shape (n_targets,)
         The chosen alpha, or one per target when ``alpha_per_target=True`` with 2 or more
         targets. After a fit on Dask input, this and the other attributes indexed by target
-        (``best_score_``, ``coef_``, ``intercept_``, ``cv_scores_``, ``cv_results_``) are lazy
-        Dask arrays of the same shapes (0-d for a float); ``dof_`` and ``alphas_`` are
-        ndarrays. See Notes.
+        (``best_score_``, ``coef_``, ``intercept_``, ``cv_scores_``, ``cv_results_``,
+        ``alpha_at_edge_``) are lazy Dask arrays of the same shapes (0-d for a float);
+        ``dof_`` and ``alphas_`` are ndarrays. See Notes.
     best_score_ : float or ndarray of shape (n_targets,)
         The score at the chosen alpha, higher is better: per target when
         ``alpha_per_target=True`` and `y` is 2-D, else averaged over targets. With
@@ -366,17 +369,23 @@ class RidgeCV(_RidgeBase):
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when `X` has feature names that are all strings.
-
-    Warns
-    -----
-    GridEdgeWarning
-        When a chosen alpha is on an edge of the grid that is not already saturated (the
-        optimum may lie outside the grid).
+    alpha_at_edge_ : bool or ndarray of shape (n_targets,)
+        Whether the chosen alpha (per target, shaped as ``alpha_``) is on an edge of the grid
+        that is not already saturated (nearly full rank or zero dof there): the optimum may
+        lie outside the grid. A lazy Dask array after a fit on Dask input.
 
     Notes
     -----
     Differences from scikit-learn, all deliberate:
 
+    - ``fit`` emits no :class:`~spectralridge.GridEdgeWarning`, unlike
+      :func:`~spectralridge.ridge_cv` and ``RidgeSolver.loo`` / ``.gcv``: scikit-learn's
+      ``RidgeCV`` does not warn, and inside ``cross_val_score`` or a grid search the warning
+      would fire once per fold and break code run with warnings as errors. The same
+      information is in ``alpha_at_edge_``.
+    - float32 `X` gives float32 ``coef_``, ``intercept_`` and predictions (scikit-learn's
+      ``RidgeCV`` returns float64 for the default leave-one-out).
+    - With ``groups``, an int ``cv`` is group K-fold (see ``fit``).
     - Under K-fold with the fast scorings, held-out errors are pooled over all held-out
       samples (R^2 is ``1 - SSE / TSS`` over them) instead of averaging per-fold scores,
       and sample weights weight the held-out errors too (scikit-learn's ``GridSearchCV``
@@ -466,8 +475,11 @@ class RidgeCV(_RidgeBase):
         sample_weight : float, array-like or dask array of shape (n_samples,), default=None
             Non-negative weights; they weight the fit and the validation errors.
         **params
-            Only ``groups`` (array-like of shape (n_samples,)), passed to the splitter's
-            ``split`` (e.g. for ``GroupKFold``).
+            Only ``groups`` (array-like of shape (n_samples,)): with an int ``cv``, group
+            K-fold (scikit-learn's ``GroupKFold(cv)`` folds; its ``KFold`` would ignore
+            them); with a splitter, passed to its ``split``. A ``ValueError`` with leave-one-out
+            or GCV (``cv`` None, ``'loo'``, ``'gcv'``) and with (train, test) pairs, which
+            cannot honour groups. See :func:`~spectralridge.ridge_cv`.
 
         Returns
         -------
@@ -497,6 +509,7 @@ class RidgeCV(_RidgeBase):
             raise ValueError("alpha_per_target=True with a K-fold cv supports scoring=None, "
                              f"'r2' or 'neg_mean_squared_error'; got scoring={self.scoring!r}.")
         X, Y, sample_weight, y_ndim = self._validate_fit(X, y, sample_weight)
+        groups = check_groups(groups, X.shape[0], self.cv)
         alphas = None if self.alphas is None else check_alphas(self.alphas)[0]
         method = self._method(X, dask_input)
         if is_dask_input(sample_weight):  # lazy: spectralridge.dask raises when it runs
@@ -511,11 +524,19 @@ class RidgeCV(_RidgeBase):
         kwargs = dict(fit_intercept=self.fit_intercept, sample_weight=sample_weight,
                       method=method, penalty_factor=self.penalty_factor)
 
-        if scorer is not None:
-            return self._fit_slow(X, Y, y_ndim, alphas, mode, splitter, scorer, per_target,
-                                  store, groups, kwargs)
-        return self._fit_fast(X, Y, y_ndim, alphas, mode, splitter, per_target, store,
-                              groups, kwargs)
+        with grid_edge_warnings(False):  # recorded in alpha_at_edge_ instead
+            if scorer is not None:
+                return self._fit_slow(X, Y, y_ndim, alphas, mode, splitter, scorer,
+                                      per_target, store, groups, kwargs)
+            return self._fit_fast(X, Y, y_ndim, alphas, mode, splitter, per_target, store,
+                                  groups, kwargs)
+
+    def _set_edge(self, edge, per_target):
+        """``alpha_at_edge_`` from the per-target flags (n_targets,), shaped as ``alpha_``."""
+        if per_target and edge.shape[0] > 1:
+            self.alpha_at_edge_ = edge
+        else:
+            self.alpha_at_edge_ = edge[0] if is_dask_input(edge) else bool(edge[0])
 
     def _fit_fast(self, X, Y, y_ndim, alphas, mode, splitter, per_target, store, groups,
                   kwargs):
@@ -556,6 +577,7 @@ class RidgeCV(_RidgeBase):
         self.cv_scores_ = table if y_ndim == 2 else table[:, 0]
         self.dof_ = result.dof
         self.alphas_ = result.alphas
+        self._set_edge(result.at_grid_edge, per_target)
         if store:
             errors = solver.loo_errors(result.alphas)
             lazy = is_dask_input(errors)  # NumPy: in place, the array is n x k x m
@@ -619,22 +641,27 @@ class RidgeCV(_RidgeBase):
                 table = np.array([scorer(identity, p if y_ndim == 2 else p[:, 0], y_true,
                                          **score_params) for p in predictions])[:, None]
         else:
+            fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+            if groups is not None and isinstance(self.cv, numbers.Integral):
+                splitter = check_splits(self.cv, X, Y, groups)  # group K-fold, as ridge_cv
+            elif groups is not None:
+                fit_params["groups"] = groups
             search = GridSearchCV(
                 Ridge(fit_intercept=self.fit_intercept,
                       solver="svd" if kwargs["method"] == "svd" else "auto",
                       penalty_factor=self.penalty_factor),
                 {"alpha": alphas}, scoring=scorer, cv=splitter, refit=False)
-            fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
-            if groups is not None:
-                fit_params["groups"] = groups
             search.fit(X, y_true, **fit_params)
             joint = True
             table = search.cv_results_["mean_test_score"][:, None]
         table = np.asarray(table, dtype=np.float64)
         best_index = np.argmax(table, axis=0)
         coef, intercept = solver.per_target(alphas[np.broadcast_to(best_index, (Y.shape[1],))])
-        self._set_results(alphas, table, best_index, coef, intercept, solver.dof(alphas),
-                          y_ndim, per_target, joint=joint)
+        dof = solver.dof(alphas)
+        self._set_results(alphas, table, best_index, coef, intercept, dof, y_ndim, per_target,
+                          joint=joint)
+        self._set_edge(at_grid_edge(np.broadcast_to(best_index, (Y.shape[1],)), dof,
+                                    solver.rank), per_target)
         if store:
             self.cv_results_ = self._cv_results_shape(predictions, y_ndim, X.dtype)
         return self

@@ -4,6 +4,8 @@ Every function here works for all alphas and all targets at once; none allocates
 n_samples x n_targets x n_alphas array.
 """
 
+import contextlib
+import contextvars
 import os
 import sys
 import warnings
@@ -31,6 +33,20 @@ DOF_EDGE = 5e-4
 
 class GridEdgeWarning(UserWarning):
     """The best alpha lies on the edge of the grid: the optimum may lie outside it."""
+
+
+# Off inside the scikit-learn estimators' fit (per thread and task, unlike a warnings filter).
+_WARN_GRID_EDGES = contextvars.ContextVar("spectralridge_warn_grid_edges", default=True)
+
+
+@contextlib.contextmanager
+def grid_edge_warnings(enabled):
+    """Turn :class:`GridEdgeWarning` on or off in this context (thread or task) only."""
+    token = _WARN_GRID_EDGES.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _WARN_GRID_EDGES.reset(token)
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,9 @@ class CVResult:
         For splitters: the standard error of the per-split scores, used by ``rule='1se'``.
     rule : str
         ``'min'`` or ``'1se'``.
+    at_grid_edge : bool or ndarray of shape (n_targets,)
+        Whether the best value is on an edge of the grid that is not already saturated
+        (nearly full rank or zero dof there): the case that emits :class:`GridEdgeWarning`.
     """
 
     alphas: np.ndarray
@@ -76,6 +95,7 @@ class CVResult:
     scoring: str
     score_se: object = None
     rule: str = "min"
+    at_grid_edge: object = None
 
 
 def spanning(spectrum, centering):
@@ -367,17 +387,33 @@ def user_stacklevel():
     return level
 
 
-def warn_grid_edges(best_index, grid, dof, rank, name="alpha"):
-    """Warn when a best value sits on a grid edge that is not already saturated: the least
-    regularized edge below (1 - 2 DOF_EDGE) rank dof, or the most regularized above
-    2 DOF_EDGE rank."""
-    if grid.size < 2 or rank == 0:
-        return
+def _open_edges(dof, rank):
+    """The grid edges not already saturated, as (index, side) pairs: the least regularized
+    edge below (1 - 2 DOF_EDGE) rank dof, the most regularized above 2 DOF_EDGE rank."""
+    if dof.size < 2 or rank == 0:
+        return []
     least, most = int(np.argmax(dof)), int(np.argmin(dof))
-    for edge, saturated, side in ((least, dof[least] >= (1 - 2 * DOF_EDGE) * rank, "least"),
-                                  (most, dof[most] <= 2 * DOF_EDGE * rank, "most")):
+    return [(edge, side) for edge, saturated, side in (
+        (least, dof[least] >= (1 - 2 * DOF_EDGE) * rank, "least"),
+        (most, dof[most] <= 2 * DOF_EDGE * rank, "most")) if not saturated]
+
+
+def at_grid_edge(best_index, dof, rank):
+    """Per target, whether its best index is on an open edge (NumPy or Dask `best_index`)."""
+    flags = best_index < 0  # all False
+    for edge, _ in _open_edges(dof, rank):
+        flags = flags | (best_index == edge)
+    return flags
+
+
+def warn_grid_edges(best_index, grid, dof, rank, name="alpha"):
+    """Warn (:class:`GridEdgeWarning`, unless turned off by :func:`grid_edge_warnings`) when
+    a best value sits on an open edge of the grid (see :func:`at_grid_edge`)."""
+    if not _WARN_GRID_EDGES.get():
+        return
+    for edge, side in _open_edges(dof, rank):
         count = int(np.count_nonzero(best_index == edge))
-        if count and not saturated:
+        if count:
             warnings.warn(
                 f"The best {name} of {count} target(s) is at the {side}-regularized edge of "
                 f"the grid ({name}={grid[edge]:.4g}, dof {dof[edge]:.4g} of rank {rank}): the "
@@ -417,13 +453,15 @@ def make_result(alphas, flt, mse, sst_over_sum_w, *, spectrum, centering, scorin
     coef, intercept = refit(spectrum, centering, flt, best, dtype)
     dof = flt.dof
     warn_grid_edges(best, alphas, dof, spectrum.rank, name)
+    edge = at_grid_edge(best, dof, spectrum.rank)
     se = None if score_se is None else score_se[0]
     if y_was_1d:
         scores, coef = scores[:, 0], coef[:, 0]
         se = None if se is None else se[:, 0]
         best, best_alpha, best_score, intercept = (int(best[0]), float(best_alpha[0]),
                                                    float(best_score[0]), intercept[0])
-    return CVResult(alphas=alphas, scores=scores, best_index=best,
+        edge = bool(edge[0])
+    return CVResult(alphas=alphas.copy(), scores=scores, best_index=best,
                     best_alpha=best_alpha, best_score=best_score, coef=coef,
                     intercept=intercept, dof=dof, cv=cv, scoring=scoring, score_se=se,
-                    rule=rule)
+                    rule=rule, at_grid_edge=edge)

@@ -460,7 +460,7 @@ class FilterGrid:
 
     @property
     def factors(self):
-        return self._squeeze(self.filter.fit)
+        return self._squeeze(self.filter.fit.copy())  # the filter stays this path's own
 
     @property
     def dof(self):

@@ -177,7 +177,8 @@ def check_alphas(alphas, name="alphas"):
         i = int(np.flatnonzero(arr < 0)[0])
         raise ValueError(f"{name} must be non-negative, got {name}[{i}]={float(arr[i])!r}.")
     _check_blas_dim(arr.size, f"the number of {name}")
-    return arr, scalar
+    # a copy: grids are handed back in results, which must not share memory with the input
+    return arr.copy(), scalar
 
 
 def check_method(method):
@@ -360,8 +361,67 @@ def check_n_components(n_components, rank):
     return arr.astype(np.intp), scalar
 
 
+def check_groups(groups, n_samples, cv):
+    """Return `groups` as a 1-D array of one label per sample, or None.
+
+    Raises where `cv` cannot honour groups: leave-one-out and GCV ('loo', 'gcv', or None
+    for the estimators) hold out single samples, and given (train, test) pairs are fixed.
+    Dask `groups` are computed (one label per sample).
+    """
+    if groups is None:
+        return None
+    if cv is None or (isinstance(cv, str) and cv in ("loo", "gcv")):
+        name = "'loo'" if cv is None else repr(cv)
+        raise ValueError(f"groups cannot be used with cv={name}: leave-one-out and GCV hold "
+                         "out single samples, leaving the rest of their group in the training "
+                         "set. Use cv=K (group K-fold) or a group splitter such as "
+                         "sklearn.model_selection.LeaveOneGroupOut.")
+    if hasattr(groups, "compute") and hasattr(groups, "dask"):
+        groups = groups.compute()
+    if isinstance(groups, (str, bytes)):
+        raise TypeError(f"groups must be an array-like of one label per sample, got "
+                        f"{_describe(groups)}.")
+    arr = np.asarray(groups)
+    if arr.ndim != 1 or arr.shape[0] != n_samples:
+        raise ValueError(f"groups must have one entry per sample: expected ({n_samples},), "
+                         f"got shape {arr.shape}.")
+    if arr.dtype.kind in "fc" and np.isnan(arr).any():
+        raise ValueError("Input groups contains NaN.")
+    if not (isinstance(cv, (str, numbers.Integral)) or hasattr(cv, "split")):
+        raise ValueError("groups cannot be used with cv given as (train, test) pairs: the "
+                         "splits are already fixed. Build the pairs from the groups, or pass "
+                         "cv=K (group K-fold) or a group splitter with the groups.")
+    return arr
+
+
+def group_folds(groups, n_splits):
+    """Test sets of scikit-learn's ``GroupKFold(n_splits)`` (without shuffling).
+
+    Groups, largest first, go to the fold with the fewest samples so far; every group lies
+    in exactly one test set.
+    """
+    labels, inverse = np.unique(groups, return_inverse=True)
+    if n_splits > labels.size:
+        raise ValueError(f"cv={n_splits} folds with groups needs at least {n_splits} distinct "
+                         f"groups, got {labels.size}.")
+    sizes = np.bincount(inverse)
+    order = np.argsort(sizes, kind="stable")[::-1]  # scikit-learn's order, ties included
+    fold_sizes = np.zeros(n_splits)
+    fold_of_group = np.empty(labels.size, dtype=np.intp)
+    for g in order:
+        lightest = int(np.argmin(fold_sizes))
+        fold_sizes[lightest] += sizes[g]
+        fold_of_group[g] = lightest
+    fold = fold_of_group[inverse.ravel()]
+    return [np.flatnonzero(fold == f) for f in range(n_splits)]
+
+
 def check_cv(cv, X, Y, groups=None):
-    """Turn `cv` (int, splitter or iterable of pairs) into a list of (train, test) arrays."""
+    """Turn `cv` (int, splitter or iterable of pairs) into a list of (train, test) arrays.
+
+    An int K gives K contiguous folds (scikit-learn's ``KFold(K)``), or with `groups` (as
+    returned by :func:`check_groups`) the folds of ``GroupKFold(K)``.
+    """
     n = X.shape[0]
     rule = ("cv must be 'loo', 'gcv', an int >= 2, a splitter with a split method, or an "
             "iterable of (train, test) index arrays")
@@ -370,6 +430,10 @@ def check_cv(cv, X, Y, groups=None):
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
         if not 2 <= cv <= n:
             raise ValueError(f"cv={cv} folds must be between 2 and n_samples={n}.")
+        if groups is not None:
+            everything = np.arange(n)
+            return [(np.setdiff1d(everything, test), test)
+                    for test in group_folds(groups, int(cv))]
         return [(np.concatenate([np.arange(0, f.start), np.arange(f.stop, n)]),
                  np.arange(f.start, f.stop))
                 for f in (slice(b[0], b[-1] + 1) for b in np.array_split(np.arange(n), cv))]

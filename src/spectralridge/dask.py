@@ -70,7 +70,7 @@ from ._solver import AlphaGrid, FilterGrid
 from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, svd_ranks, thin_svd,
                         weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
-                          check_finite, check_lr, check_n_components, check_rule,
+                          check_finite, check_groups, check_lr, check_n_components, check_rule,
                           check_sample_weight, check_scoring, check_shapes, check_steps,
                           warn_if_divergent)
 
@@ -1116,9 +1116,11 @@ class DaskFilterPath(FilterGrid):
                       coef=packed[3:-1].astype(dtype), intercept=packed[-1].astype(dtype))
         if se is not None:
             fields["score_se"] = se
+        fields["at_grid_edge"] = _scores.at_grid_edge(fields["best_index"], self.filter.dof,
+                                                      self._decomp.rank)
         if s._y_was_1d:
             fields = {k: v[..., 0] for k, v in fields.items()}
-        return _cv_result(alphas=self.grid, dof=self.filter.dof, cv=cv, scoring=scoring,
+        return _cv_result(alphas=self.grid.copy(), dof=self.filter.dof, cv=cv, scoring=scoring,
                           rule=rule, **fields)
 
 
@@ -1141,7 +1143,7 @@ def dask_ridge_path(X, Y, alphas, **kwargs):
 def _folds_from_cv(cv, X, Y, groups):
     """A function of the row indices (dask) returning (K, fold labels), or raise."""
     n = X.shape[0]
-    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and groups is None:
         if not 2 <= cv <= n:
             raise ValueError(f"cv={cv} folds must be between 2 and n_samples={n}.")
         # scikit-learn's KFold(cv) without shuffling, as check_cv
@@ -1175,16 +1177,21 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     """:func:`~spectralridge.ridge_cv` on Dask arrays: a CVResult of Dask arrays.
 
     ``cv``: ``'loo'`` (one more pass over the data), ``'gcv'`` (none), an int K (contiguous
-    folds, as in NumPy) or a splitter / iterable of (train, test) whose test sets partition the
-    samples. K-fold scores come from per-fold statistics gathered in the decomposition's
-    pass, so the whole K-fold search reads the data twice (means, then factors). ``alphas``,
-    ``scores`` and ``dof`` as in NumPy; ``scores``, ``best_index``, ``best_alpha``,
-    ``best_score``, ``coef`` and ``intercept`` are Dask arrays chunked by blocks of targets.
+    folds, or group K-fold with `groups`, as in NumPy) or a splitter / iterable of (train,
+    test) whose test sets partition the samples. ``groups`` (NumPy or Dask, computed here) as
+    in :func:`~spectralridge.ridge_cv`. K-fold scores come from per-fold statistics gathered
+    in the decomposition's pass, so the whole K-fold search reads the data twice (means, then
+    factors). ``alphas``, ``scores`` and ``dof`` as in NumPy; ``scores``, ``best_index``,
+    ``best_alpha``, ``best_score``, ``coef``, ``intercept`` and ``at_grid_edge`` are Dask
+    arrays chunked by blocks of targets.
     """
     scoring = check_scoring(scoring)
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
     is_named = isinstance(cv, str) and cv in ("loo", "gcv")
     rule = check_rule(rule, cv if is_named else None)
+    if not (is_dask_input(X) or hasattr(X, "shape")):
+        X = np.asarray(X)
+    groups = check_groups(groups, X.shape[0], cv)
     kwargs = dict(fit_intercept=fit_intercept, sample_weight=sample_weight, method=method)
     if is_named:
         solver = DaskRidgeSolver(X, Y, **kwargs)
@@ -1192,8 +1199,6 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
     if isinstance(cv, str):
         check_cv(cv, X, Y)  # raises the NumPy message
-    if not (is_dask_input(X) or hasattr(X, "shape")):
-        X = np.asarray(X)
     folds = _folds_from_cv(cv, X, Y, groups)
     solver = DaskRidgeSolver._with_folds(X, Y, folds, **kwargs)
     if rule == "1se" and solver._K < 2:
