@@ -600,3 +600,25 @@ def test_lazy_results_do_not_read_the_callers_arrays():
         lazy = model.predict(X_new)
         X_new[:] = 0.0
         close(lazy, sr.RidgeCV(ALPHAS).fit(X, Y).predict(X[:5]))
+
+
+@pytest.mark.parametrize("alpha_per_target", [True, False])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_selection_does_not_depend_on_the_scale_of_Y(cv, fit_intercept, alpha_per_target):
+    X, Y = make_data(90, 5, 3, seed=11)
+    Y = Y * [1.0, 1e3, 1e-2]
+    alphas = np.logspace(-3, 4, 12)
+    kw = dict(cv=cv, alpha_per_target=alpha_per_target, fit_intercept=fit_intercept)
+    ref = sr.ridge_cv(X, Y, alphas, **kw)
+    for factor in [1e-300, 2.0 ** -1000, 1e160, 2.0 ** 530]:
+        dX, dY, _ = to_dask(X, Y * factor, rows=30)
+        got = dask_ridge_cv(dX, dY, alphas, **kw)
+        best, scores, coef = dask.compute(got.best_index, got.scores, got.coef)
+        assert_array_equal(best, ref.best_index)
+        with np.errstate(over="ignore", under="ignore"):
+            want = ref.scores * factor * factor
+        normal = (np.abs(want) >= np.finfo(float).tiny) & (np.abs(want) <= np.finfo(float).max)
+        assert_allclose(scores[normal], want[normal], rtol=1e-9)
+        assert np.all(scores[want > np.finfo(float).max] == np.inf)
+        assert_allclose(coef, ref.coef * factor, rtol=1e-9)

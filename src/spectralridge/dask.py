@@ -210,7 +210,27 @@ def _means_block(X, w):
 
 
 def _ysum_block(Y, w):
-    return weighted_sum(np.asarray(w, dtype=np.float64), Y)[None]
+    """(1, 2, kb): ``w^T Y`` and ``max |Y|`` per target."""
+    Y = np.asarray(Y)
+    peak = np.abs(Y).max(axis=0, initial=0.0) if Y.shape[0] else np.zeros(Y.shape[1])
+    return np.stack([weighted_sum(np.asarray(w, dtype=np.float64), Y), peak])[None]
+
+
+def _peak_block(Y):
+    Y = np.asarray(Y)
+    return np.abs(Y).max(axis=0, initial=0.0)[None] if Y.shape[0] else np.zeros((1, Y.shape[1]))
+
+
+def _scale_exponent(peak):
+    """Per-target exponents e such that ``2^-e max |Y|`` lies in [0.5, 1) (0 for a zero
+    target): scaling by powers of two is exact, and the squares of the scaled targets stay
+    in range."""
+    return np.where(peak > 0, np.frexp(peak)[1], 0)
+
+
+def _unscale_block(values, exponent, power):
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(values, power * np.asarray(exponent))
 
 
 def _r_factor(A):
@@ -718,22 +738,33 @@ class DaskRidgeSolver(AlphaGrid):
         self._K, self._labels = 1, None
         if folds is not None:
             self._K, self._labels = folds(self._rows)
-        # pass 1: weighted means
+        # pass 1: weighted means, and a power of two per target that scales it to max |Y| ~ 1
+        # (the squared errors of all criteria then stay in range whatever the scale of Y)
         if self.fit_intercept:
             parts = da.blockwise(_means_block, "ic", X, "ij", w, "i", new_axes={"c": 3 + p},
                                  adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
-            ysum = da.blockwise(_ysum_block, "ij", Y, "ij", w, "i", adjust_chunks={"i": 1},
-                                dtype=np.float64).sum(axis=0, split_every=SPLIT_EVERY)
-            sums, ysum = dask.persist(parts.sum(axis=0, split_every=SPLIT_EVERY), ysum)
-            sums = sums.compute()  # one read of X and Y for both
+            ystats = da.blockwise(_ysum_block, "isj", Y, "ij", w, "i", new_axes={"s": 2},
+                                  adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
+            ysum = ystats[:, 0].sum(axis=0, split_every=SPLIT_EVERY)
+            peak = ystats[:, 1].max(axis=0, split_every=SPLIT_EVERY)
+            sums, ysum, peak = dask.persist(parts.sum(axis=0, split_every=SPLIT_EVERY), ysum,
+                                            peak)
+            sums, peak = dask.compute(sums, peak)  # one read of X and Y for all three
             if sums[0] <= 0:
                 raise ValueError("sample_weight must have at least one positive entry; all "
                                  "weights are zero.")
+            exponent = _scale_exponent(peak)
             self._xm0 = sums[3:] / sums[0]
-            self._ym0 = (ysum / sums[0]).persist()
+            self._ym0 = (np.ldexp(ysum, -exponent) / sums[0]).persist()
         else:
+            peak = da.blockwise(_peak_block, "ij", Y, "ij", adjust_chunks={"i": 1},
+                                dtype=np.float64).max(axis=0, split_every=SPLIT_EVERY)
+            exponent = _scale_exponent(peak.compute())
             self._xm0 = np.zeros(p)
             self._ym0 = da.zeros(Y.shape[1], chunks=(Y.chunks[1],))
+        self._scale = np.ldexp(1.0, -exponent)
+        self._exponent = da.from_array(exponent, chunks=(Y.chunks[1],))
+        Y = self._Y = Y * da.from_array(self._scale.astype(Y.dtype), chunks=(Y.chunks[1],))
         # pass 2: factors of X, cross products with Y
         if method == "auto":
             kind = "gram" if n >= p else "svd"
@@ -848,6 +879,14 @@ class DaskRidgeSolver(AlphaGrid):
     def _spectrum_for(self, alphas):
         return self._state_for(alphas).full.spectrum()
 
+    def _unscale(self, out, power=1):
+        """Values (..., n_targets) computed on the scaled targets, in the units of Y (exact:
+        powers of two; beyond the float64 range inf or 0)."""
+        _, da = _import_dask()
+        index = "abcd"[:out.ndim - 1] + "j"
+        return da.blockwise(_unscale_block, index, out, index, self._exponent, "j",
+                            power=power, dtype=out.dtype)
+
     def _shape(self, out, scalar):
         if self._y_was_1d:
             out = out[..., 0]
@@ -959,6 +998,7 @@ class DaskRidgeSolver(AlphaGrid):
         state = self._state_for(np.atleast_1d(low))
         out = self._per_targets(_refit_block, (self.n_features_in_ + 1,), (alphas, "j"),
                                 ctx=self._ctx(state, None, np.zeros(0), "alpha"))
+        out = self._unscale(out)
         coef, intercept = out[:-1].astype(self.dtype), out[-1].astype(self.dtype)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
@@ -978,7 +1018,7 @@ class DaskRidgeSolver(AlphaGrid):
                            self._rows, "i", self._P, "Fbj", self._ym0, "j",
                            new_axes={"a": path.grid.size}, concatenate=True,
                            dtype=np.float64, ctx=ctx)
-        return self._shape(out, path._scalar)
+        return self._shape(self._unscale(out), path._scalar)
 
     def loo(self, alphas=None, *, scoring="mse", alpha_per_target=True):
         """Exact leave-one-out for every alpha and target: CVResult of Dask arrays.
@@ -1027,13 +1067,13 @@ class DaskFilterPath(FilterGrid):
         """Coefficients: dask array of shape (n_grid, n_features[, n_targets])."""
         s = self._solver
         out = s._per_targets(_coef_block, (self.grid.size, s.n_features_in_), ctx=self._ctx())
-        return s._shape(out.astype(s.dtype), self._scalar)
+        return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
 
     def intercept(self):
         """Intercepts: dask array of shape (n_grid[, n_targets])."""
         s = self._solver
         out = s._per_targets(_intercept_block, (self.grid.size,), ctx=self._ctx())
-        return s._shape(out.astype(s.dtype), self._scalar)
+        return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
 
     def predict(self, X):
         """Predictions: dask array of shape (n_grid, n_new[, n_targets])."""
@@ -1055,7 +1095,7 @@ class DaskFilterPath(FilterGrid):
         out = da.blockwise(_predict_block, "aij", X, "ix", s._P, "Fbj", s._ym0, "j",
                            new_axes={"a": self.grid.size}, concatenate=True,
                            dtype=np.float64, ctx=self._ctx())
-        return s._shape(out.astype(s.dtype), self._scalar)
+        return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
 
     def gcv(self, *, scoring="mse", alpha_per_target=True):
         """Generalized cross-validation: CVResult of Dask arrays (see ``RidgeSolver.gcv``)."""
@@ -1094,28 +1134,33 @@ class DaskFilterPath(FilterGrid):
         ctx = self._ctx(scoring=scoring, extra={"rule": rule})
         scores = s._per_targets(_score_block, (m,), (mse, "zj"), ctx=ctx)
         se = se_mean = None
+        weights = _scores.mean_weights(s._scale, scoring)  # the mean over targets, in Y's units
+        weights = 1.0 if weights is None else da.from_array(weights, chunks=(s._Y.chunks[1],))
         if split_scores is not None:
             K = split_scores.shape[0] // m
             se = split_scores.map_blocks(_se_block, K=K, chunks=((m,), split_scores.chunks[1]),
                                          dtype=np.float64)
-            split_means = split_scores.mean(axis=1).reshape(K, m)
+            split_means = (split_scores * weights).mean(axis=1).reshape(K, m)
             if scoring == "r2":
                 split_means = -split_means
             se_mean = split_means.map_blocks(_standard_error, drop_axis=0, dtype=np.float64)
         best = None
         if not alpha_per_target:
-            mean_loss = (-scores if scoring == "r2" else scores).mean(axis=1)
+            mean_loss = ((-scores if scoring == "r2" else scores) * weights).mean(axis=1)
             best = dask.delayed(_global_best, pure=True)(mean_loss, se_mean, self.filter.dof,
                                                           rule)
         arrays = [(scores, "zj")] + ([(se, "yj")] if se is not None else [])
         packed = s._per_targets(_pack_block, (4 + s.n_features_in_,), *arrays, ctx=ctx,
                                 best=best)
         dtype = s.dtype
-        fields = dict(scores=scores.astype(dtype), best_index=packed[0].astype(np.intp),
-                      best_alpha=packed[1], best_score=packed[2].astype(dtype),
-                      coef=packed[3:-1].astype(dtype), intercept=packed[-1].astype(dtype))
+        power = 2 if scoring == "mse" else 0
+        fields = dict(scores=s._unscale(scores, power).astype(dtype),
+                      best_index=packed[0].astype(np.intp), best_alpha=packed[1],
+                      best_score=s._unscale(packed[2], power).astype(dtype),
+                      coef=s._unscale(packed[3:-1]).astype(dtype),
+                      intercept=s._unscale(packed[-1]).astype(dtype))
         if se is not None:
-            fields["score_se"] = se
+            fields["score_se"] = s._unscale(se, power)
         fields["at_grid_edge"] = _scores.at_grid_edge(fields["best_index"], self.filter.dof,
                                                       self._decomp.rank)
         if s._y_was_1d:
