@@ -383,8 +383,8 @@ class RidgeCV(_RidgeBase):
       ``RidgeCV`` does not warn, and inside ``cross_val_score`` or a grid search the warning
       would fire once per fold and break code run with warnings as errors. The same
       information is in ``alpha_at_edge_``.
-    - float32 `X` gives float32 ``coef_``, ``intercept_`` and predictions (scikit-learn's
-      ``RidgeCV`` returns float64 for the default leave-one-out).
+    - float32 `X` gives float32 ``coef_``, ``intercept_`` and predictions whatever the
+      ``cv`` (as scikit-learn 1.9 does; some earlier releases returned float64).
     - With ``groups``, an int ``cv`` is group K-fold (see ``fit``).
     - Under K-fold with the fast scorings, held-out errors are pooled over all held-out
       samples (R^2 is ``1 - SSE / TSS`` over them) instead of averaging per-fold scores,
