@@ -161,3 +161,24 @@ def test_scale_multiplies_the_targets(dtype):
     _core.project(B, Y, ym, sw, out, sq)
     _core.project(B, Y, ym, sw, out, sq_scaled, scale)
     assert_allclose(sq_scaled, sq * scale ** 2, rtol=10 * TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_weighted_sum_against_einsum_in_every_layout(dtype):
+    rng = np.random.default_rng(3)
+    A = (rng.standard_normal((301, 7)) * 1e3 + 5e6).astype(dtype)
+    w, shift = rng.uniform(0, 2, 301), A.mean(axis=0, dtype=np.float64)
+    expected = np.einsum("i,ij->j", w, A.astype(np.float64) - shift)
+    results = []
+    for layout in (A, np.asfortranarray(A), A[::-1][::-1], np.repeat(A, 2, axis=1)[:, ::2]):
+        out = np.empty(7)
+        _core.weighted_sum(layout, w, shift, out)
+        results.append(out)
+    assert_allclose(results[0], expected, rtol=1e-12, atol=1e-9 * np.abs(w).sum())
+    for out in results[1:]:
+        np.testing.assert_array_equal(out, results[0])  # summed in the same order
+    out = np.empty(7)
+    _core.weighted_sum(A, w, np.empty(0), out)
+    assert_allclose(out, w @ A.astype(np.float64), rtol=1e-12)
+    _core.weighted_sum(np.empty((0, 7), dtype), np.empty(0), np.empty(0), out)
+    assert (out == 0).all()

@@ -354,3 +354,42 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
             t0 += kb
     if stopped:
         _raise_pending()
+
+
+def weighted_sum(const floating[:, :] A, const double[::1] w, const double[::1] shift,
+                 double[::1] out):
+    """``out[j] = sum_i w[i] (A[i, j] - shift[j])`` in float64, one pass, no temporary.
+
+    A (n, p) of any strides, summed over i in order whatever the layout (the same result
+    for C and Fortran order); `shift` (p,) or empty for none.
+    """
+    cdef Py_ssize_t n = A.shape[0], p = A.shape[1], i, j
+    cdef bint shifted = shift.shape[0] > 0
+    cdef bint rows_first = A.strides[1] <= A.strides[0]
+    cdef double wi, acc, m, work_done = 0
+    cdef bint stopped = False
+    if w.shape[0] != n or out.shape[0] != p or (shifted and shift.shape[0] != p):
+        raise ValueError("weighted_sum: inconsistent shapes")
+    with nogil:
+        for j in range(p):
+            out[j] = 0
+        if rows_first:
+            for i in range(n):
+                wi = w[i]
+                for j in range(p):
+                    out[j] += wi * (<double>A[i, j] - (shift[j] if shifted else 0))
+                if _interrupted(&work_done, <double>p):
+                    stopped = True
+                    break
+        else:
+            for j in range(p):
+                acc = 0
+                m = shift[j] if shifted else 0
+                for i in range(n):
+                    acc += w[i] * (<double>A[i, j] - m)
+                out[j] = acc
+                if _interrupted(&work_done, <double>n):
+                    stopped = True
+                    break
+    if stopped:
+        _raise_pending()

@@ -74,14 +74,14 @@ def column_blocks(A):
 
 
 def weighted_sum(w, A, shift=None):
-    """``w @ (A - shift)`` accumulated in float64 on SciPy's BLAS, in column blocks."""
-    out = np.empty((1, A.shape[1]))
-    w = np.ascontiguousarray(w, dtype=np.float64)[None, :]
-    for cols, block in column_blocks(A):
-        if shift is not None:
-            block -= shift[cols]
-        _core.gemm(w, block, out[:, cols])
-    return out[0]
+    """``w @ (A - shift)`` accumulated in float64 in one pass over `A` (any layout)."""
+    if A.dtype not in (np.float32, np.float64):
+        A = A.astype(np.float64)
+    out = np.empty(A.shape[1])
+    _core.weighted_sum(A, np.ascontiguousarray(w, dtype=np.float64),
+                       np.empty(0) if shift is None else
+                       np.ascontiguousarray(shift, dtype=np.float64), out)
+    return out
 
 
 def weighted_mean(w, A, sum_w):
