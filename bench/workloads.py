@@ -43,6 +43,7 @@ class Workload:
     dtype: str = "float64"
     folds: int = 0
     title: str = ""
+    density: float = 0.0      # > 0: scipy.sparse CSR X with this fraction of stored values
 
     def sizes(self, quick):
         return self.quick if quick else self.full
@@ -69,6 +70,11 @@ WORKLOADS = {w.name: w for w in [
              title="generalized cross-validation, per-target alpha"),
     Workload("kfold", "kfold", (5000, 300, 50, 30), (1000, 60, 10, 30), folds=5,
              title="5-fold cross-validation, per-target alpha"),
+    Workload("sparse-loo", "loo", (20000, 2000, 100, 30), (2000, 200, 10, 30), density=0.01,
+             title="exact leave-one-out, sparse X (density 1%), per-target alpha"),
+    Workload("sparse-wide", "loo", (2000, 100000, 1000, 20), (200, 5000, 20, 20),
+             density=0.001, title="exact leave-one-out, sparse wide X (density 0.1%), "
+             "kernel route"),
 ]}
 
 
@@ -122,6 +128,19 @@ def generate(n, p, k, seed):
     return X, Y
 
 
+def generate_sparse(n, p, k, density, seed):
+    """CSR X with ``density * n * p`` stored N(1, 1) values; targets as :func:`generate`."""
+    import scipy.sparse as sp
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, p, density=density, format="csr", random_state=rng,
+                  data_rvs=lambda size: rng.standard_normal(size) + 1.0)
+    Y = np.asarray(X @ rng.standard_normal((p, k)))
+    scale = Y.std(axis=0) * 10.0 ** rng.uniform(-1.0, 0.0, k)
+    Y += rng.standard_normal((n, k)) * scale
+    Y += rng.normal(0.0, 10.0, k)
+    return X, Y
+
+
 _DATA = {}
 
 
@@ -132,7 +151,8 @@ def get_data(name, quick):
         w = WORKLOADS[name]
         n, p, k, m = w.sizes(quick)
         seed = zlib.crc32(repr((n, p, k)).encode())
-        X, Y = generate(n, p, k, seed)
+        X, Y = generate_sparse(n, p, k, w.density, seed) if w.density else \
+            generate(n, p, k, seed)
         X, Y = X.astype(w.dtype), Y.astype(w.dtype)
         alphas = np.logspace(-3, 5, m)
         _DATA[key] = Data(X, Y, alphas, w, quick)
@@ -534,13 +554,16 @@ IMPLS = [
          ("path", "loo", "gcv", "kfold"), lambda w: limit_decomposition),
 ]
 IMPLS_BY_ID = {i.id: i for i in IMPLS}
+# Implementations that take scipy.sparse X as it is (the others would densify it).
+SPARSE_IMPLS = ("sr-auto", "sklearn-ridgecv-default")
 
 
 def cases():
     """(workload, impl) pairs of the suite, in order."""
     for w in WORKLOADS.values():
         for impl in IMPLS:
-            if w.kind in impl.kinds and (impl.when is None or impl.when(w)):
+            if w.kind in impl.kinds and (impl.when is None or impl.when(w)) and \
+                    (not w.density or impl.id in SPARSE_IMPLS):
                 yield w, impl
 
 
@@ -741,7 +764,7 @@ def measure_memory(workload, impl_id, quick):
     if impl.role == "sr" or impl_id == "fracridge":
         _sr()
     tiny_w = dataclasses.replace(w, name="tiny", full=(100, 20, 3, 5), quick=(100, 20, 3, 5))
-    X, Y = generate(100, 20, 3, 0)
+    X, Y = generate_sparse(100, 20, 3, 0.2, 0) if w.density else generate(100, 20, 3, 0)
     tiny = Data(X.astype(w.dtype), Y.astype(w.dtype), np.logspace(-3, 5, 5), tiny_w, quick)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -586,8 +586,8 @@ def test_fit_and_predict_errors():
     with pytest.raises(ValueError, match="at least 2 samples of positive weight"):
         sr.RidgeCV(cv="gcv").fit(X, y, sample_weight=np.eye(20)[0])
     scipy_sparse = pytest.importorskip("scipy.sparse")
-    with pytest.raises(TypeError, match="Sparse data was passed"):
-        sr.Ridge().fit(scipy_sparse.csr_matrix(X), y)
+    with pytest.raises(TypeError, match="Sparse data was passed for y"):
+        sr.Ridge().fit(scipy_sparse.csr_matrix(X), scipy_sparse.csr_matrix(y[:, None]))
     with pytest.raises(ValueError, match="Input X contains NaN"):
         sr.RidgeCV().fit(np.where(X > 1, np.nan, X), y)
 

@@ -40,10 +40,10 @@ def test_bad_Y(Y_bad, match):
         sr.RidgeSolver(X, Y_bad)
 
 
-def test_sparse_input_is_a_type_error():
+def test_sparse_y_is_a_type_error():
     sparse = pytest.importorskip("scipy.sparse")
-    with pytest.raises(TypeError, match="X must be a dense array"):
-        sr.RidgeSolver(sparse.csr_matrix(X), y)
+    with pytest.raises(TypeError, match="Y must be a dense array"):
+        sr.RidgeSolver(sparse.csr_matrix(X), sparse.csr_matrix(y[:, None]))
 
 
 @pytest.mark.parametrize("w, match", [

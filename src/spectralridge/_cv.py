@@ -11,9 +11,11 @@ decomposed again from its rows by SVD.
 import numpy as np
 
 from . import _core, _scores
-from ._solver import DASK_PENALTY_FACTOR, RidgeSolver
+from ._design import make_design
+from ._solver import DASK_PENALTY_FACTOR, RidgeSolver, held_out_basis
 from ._spectrum import _gram, gram_spectrum, project, weighted_sum
-from ._validation import check_bool, check_cv, check_groups, check_rule, check_scoring
+from ._validation import (check_bool, check_cv, check_groups, check_rule, check_scoring,
+                          refuse_sparse_with_dask)
 
 
 def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
@@ -78,6 +80,7 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     """
     from .dask import is_dask_input  # never imports Dask itself
     if is_dask_input(X, Y, sample_weight):
+        refuse_sparse_with_dask(X, Y, sample_weight)
         if penalty_factor is not None:
             raise ValueError(DASK_PENALTY_FACTOR)
         from .dask import dask_ridge_cv
@@ -179,17 +182,8 @@ def _direct_fold(solver, train, test, alphas):
                       sample_weight=w[train], method=solver._requested_method,
                       penalty_factor=solver.penalty_factor)
     spectrum = sub._spectrum_for(alphas)
-    return _held_out_basis(solver._X[test], c.sw[test], sub._centering.xm, spectrum,
-                           solver.dtype), spectrum, sub._centering.ym
-
-
-def _held_out_basis(X_test, sw_test, xm, spectrum, dtype):
-    """``sw (X_test - xm) V_coef``: (n_test, r) in the working `dtype`."""
-    Xc = np.subtract(X_test, xm, dtype=np.float64)
-    Xc *= sw_test[:, None]
-    B = np.empty((X_test.shape[0], spectrum.rank), dtype=dtype)
-    _core.gemm(np.ascontiguousarray(Xc, dtype=dtype), spectrum.cast("V_coef", dtype), B)
-    return B
+    return held_out_basis(solver._X[test], c.sw[test], sub._centering.xm, spectrum,
+                          solver.dtype), spectrum, sub._centering.ym
 
 
 class _GramDowndate:
@@ -202,13 +196,15 @@ class _GramDowndate:
 
     def __init__(self, X, Y, centering, spectrum):
         self.X, self.Y, self.c = X, Y, centering
-        self.Xs = centering.center_X(X)  # sw (X - global mean) / sqrt(penalty factors)
+        self.design = make_design(X, centering)  # sw (X - global mean) / sqrt(penalty factors)
         V = spectrum.V
         self.G = np.empty((V.shape[0], V.shape[0]))
         _core.gemm(np.ascontiguousarray(V * spectrum.lam), V, self.G, trans_b=True)
         self.P = np.empty((V.shape[0], Y.shape[1]))
         _core.gemm(np.ascontiguousarray(V * spectrum.s), spectrum.R, self.P)
-        self.s1 = weighted_sum(centering.sw, self.Xs)  # sum w (x - mean): 0 up to rounding
+        # sum w (x - mean): 0 up to rounding
+        self.s1 = self.design.rmatmul(centering.sw[:, None])[:, 0] if self.design.sparse \
+            else weighted_sum(centering.sw, self.design.Xc)
         self.t1 = weighted_sum(np.square(centering.sw), Y, centering.ym)
         self.yc_sq = spectrum.yc_sq
 
@@ -219,7 +215,7 @@ class _GramDowndate:
         c = self.c
         n, p = self.X.shape
         sw_test = c.sw[test]
-        Xs_test = self.Xs[test]
+        Xs_test = self.design.rows(test)
         sum_w = c.sum_w - float(np.square(sw_test).sum())
         n_eff = c.n_effective - int(np.count_nonzero(sw_test))
         max_rank = min(n_eff - int(c.fit_intercept), p)

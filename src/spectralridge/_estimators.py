@@ -28,7 +28,8 @@ from ._scores import at_grid_edge, grid_edge_warnings
 from ._solver import RidgeSolver
 from ._validation import as_array, check_alphas, check_bool
 from ._validation import check_cv as check_splits  # not scikit-learn's check_cv
-from ._validation import check_groups, check_sample_weight, check_shapes
+from ._validation import (check_groups, check_sample_weight, check_shapes, is_sparse,
+                          refuse_sparse_with_dask)
 from .dask import is_dask_input
 
 __all__ = ["Ridge", "RidgeCV"]
@@ -36,6 +37,8 @@ __all__ = ["Ridge", "RidgeCV"]
 # scikit-learn's Ridge solvers: all accepted, none changes the (exact) result. 'svd' asks for
 # the SVD decomposition, every other value for the 'auto' rule of RidgeSolver.
 _SOLVERS = ("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs")
+# Sparse formats used as given (scikit-learn's Ridge list); others are converted to CSR.
+_ACCEPT_SPARSE = ["csr", "csc", "coo"]
 # RidgeCV(gcv_mode=...) -> RidgeSolver(method=...); 'eigen' is resolved by shape in fit.
 _GCV_MODES = {None: "auto", "auto": "auto", "svd": "svd", "eigen": "eigen"}
 # scikit-learn scorer names computed by the fused kernels: name -> (ours, sign).
@@ -75,10 +78,14 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
     def _validate_fit(self, X, y, sample_weight):
         """X (float32 or float64), y as 2-D in X's dtype, float64 weights, y.ndim."""
         check_bool(self.fit_intercept, "fit_intercept")
+        if is_sparse(y):  # scikit-learn's validate_data accepts it with multi_output=True
+            raise TypeError("Sparse data was passed for y, but dense data is required. Use "
+                            "'.toarray()' to convert to a dense numpy array.")
         if is_dask_input(X, y, sample_weight):
             return self._validate_dask_fit(X, y, sample_weight)
-        X, y = validate_data(self, X, y, accept_sparse=False, dtype=[np.float64, np.float32],
-                             multi_output=True, y_numeric=True)
+        X, y = validate_data(self, X, y, accept_sparse=_ACCEPT_SPARSE,
+                             dtype=[np.float64, np.float32], multi_output=True,
+                             y_numeric=True)
         y_ndim = y.ndim
         # scikit-learn's Ridge works in X's dtype: float32 X gives float32 coefficients.
         Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
@@ -96,6 +103,7 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
         X, Y (2-D; X's working dtype, as the NumPy path), the weights and y.ndim.
         """
         from .dask import _check_dask_array
+        refuse_sparse_with_dask(X, y, sample_weight)
         x_dask, y_dask = is_dask_input(X), is_dask_input(y)
         X_checked = _check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
         y_checked = _check_dask_array(y, "y", (1, 2)) if y_dask else \
@@ -119,12 +127,17 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
             sample_weight = check_sample_weight(sample_weight, X_checked.shape[0])
         return X, Y, sample_weight, y_ndim
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def predict(self, X):
         """Predict with the fitted linear model.
 
         Parameters
         ----------
-        X : array-like or dask array of shape (n_samples, n_features)
+        X : array-like, scipy.sparse matrix or dask array of shape (n_samples, n_features)
 
         Returns
         -------
@@ -142,8 +155,8 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
                                  "minimum of 1 is required.")
         else:
-            X = validate_data(self, X, accept_sparse=False, dtype=[np.float64, np.float32],
-                              reset=False)
+            X = validate_data(self, X, accept_sparse=_ACCEPT_SPARSE,
+                              dtype=[np.float64, np.float32], reset=False)
         return X @ self.coef_.T + self.intercept_
 
 
@@ -201,8 +214,9 @@ default='auto'
 
     Notes
     -----
-    Sparse `X` is not supported (convert it with ``.toarray()``). Sample weights must be
-    non-negative.
+    Sparse `X` (scipy.sparse matrices and arrays, never densified; see the README's "Sparse
+    X") is supported with every ``solver``, including ``'svd'`` (an exact SVD route,
+    where scikit-learn refuses sparse input). Sample weights must be non-negative.
 
     Dask input: when `X`, `y` or `sample_weight` is a Dask array, the fit is
     :meth:`DaskRidgeSolver.per_target <spectralridge.dask.DaskRidgeSolver.per_target>`
@@ -390,7 +404,8 @@ class RidgeCV(_RidgeBase):
       samples (R^2 is ``1 - SSE / TSS`` over them) instead of averaging per-fold scores,
       and sample weights weight the held-out errors too (scikit-learn's ``GridSearchCV``
       scores without them).
-    - ``alphas`` may contain 0 and be None; sparse `X` is not supported.
+    - ``alphas`` may contain 0 and be None; sparse `X` works with every ``gcv_mode``
+      (``'svd'`` is an exact SVD route, where scikit-learn falls back to ``'eigen'``).
 
     Dask input: when `X`, `y` or `sample_weight` is a Dask array, the search is
     :func:`~spectralridge.dask.dask_ridge_cv` (``DaskRidgeSolver.loo`` / ``.gcv``), which

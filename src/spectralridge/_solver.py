@@ -7,11 +7,13 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core, _scores
+from ._design import as_float64, issparse
 from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
 from ._spectrum import Centering, decompose, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
                           check_method, check_n_components, check_penalty_factor,
-                          check_scoring, check_steps, check_X_new, warn_if_divergent)
+                          check_scoring, check_steps, check_X_new, refuse_sparse_with_dask,
+                          warn_if_divergent)
 
 DASK_PENALTY_FACTOR = ("penalty_factor is not supported with Dask input: fit on "
                        "X / sqrt(penalty_factor) and divide the coefficients by "
@@ -123,6 +125,7 @@ class RidgeSolver(AlphaGrid):
     def __new__(cls, X=None, Y=None, **kwargs):
         from .dask import is_dask_input  # never imports Dask itself
         if cls is RidgeSolver and is_dask_input(X, Y, kwargs.get("sample_weight")):
+            refuse_sparse_with_dask(X, Y, kwargs.get("sample_weight"))
             if kwargs.get("penalty_factor") is not None:
                 raise ValueError(DASK_PENALTY_FACTOR)
             kwargs.pop("penalty_factor", None)
@@ -357,7 +360,7 @@ class RidgeSolver(AlphaGrid):
                                     path.grid)
         zero = self._centering.sw == 0
         if zero.any():
-            fitted = path.predict(self._X[zero])
+            fitted = path.predict(self._X[np.flatnonzero(zero)])
             fitted = fitted if not path._scalar else fitted[None]
             errors[:, zero] = self._Y[zero] - fitted.reshape(errors[:, zero].shape)
         return self._shape(errors, path._scalar)
@@ -526,10 +529,7 @@ class FilterPath(FilterGrid):
         solver = self._solver
         dtype = solver.dtype
         X = check_X_new(X, solver.n_features_in_, dtype)
-        Xc = np.ascontiguousarray(np.subtract(X, solver._centering.xm, dtype=np.float64),
-                                  dtype=dtype)
-        B = np.empty((Xc.shape[0], self.spectrum.rank), dtype=dtype)
-        _core.gemm(Xc, self.spectrum.cast("V_coef", dtype), B)
+        B = held_out_basis(X, None, solver._centering.xm, self.spectrum, dtype)
         return solver._shape(self._apply(B, self._offset(True)), self._scalar)
 
     def loo(self, *, scoring="mse", alpha_per_target=True):
@@ -563,6 +563,22 @@ class FilterPath(FilterGrid):
         mse = _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
                               self.name, scale, yc_sq)
         return solver._cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
+
+
+def held_out_basis(X, sw, xm, spectrum, dtype):
+    """``sw (X - xm) V_coef`` (no `sw`: 1) for NumPy or scipy.sparse `X`: (q, r) in the
+    working `dtype`; sparse `X` through one sparse product and a rank-one term."""
+    B = np.empty((X.shape[0], spectrum.rank), dtype=dtype)
+    if issparse(X):
+        V = spectrum.V_coef
+        B[...] = (np.asarray(as_float64(X) @ V) - xm @ V) * (1.0 if sw is None else
+                                                              sw[:, None])
+        return B
+    Xc = np.subtract(X, xm, dtype=np.float64)
+    if sw is not None:
+        Xc *= sw[:, None]
+    _core.gemm(np.ascontiguousarray(Xc, dtype=dtype), spectrum.cast("V_coef", dtype), B)
+    return B
 
 
 class RidgePath(NamedTuple):

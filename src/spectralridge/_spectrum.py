@@ -39,9 +39,11 @@ import warnings
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.linalg import blas, lapack
+import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from . import _core
+from ._design import DenseDesign, make_design, sparse_weighted_mean
 from ._filters import ridge_filter
 
 # Guard of the Gram routes: relative error of the coefficients measured at 0.1-0.3 x
@@ -105,7 +107,8 @@ class Centering:
         self.sw = np.sqrt(w)
         self.fit_intercept = fit_intercept
         if fit_intercept:
-            self.xm = weighted_mean(w, X, self.sum_w)
+            self.xm = sparse_weighted_mean(w, X, self.sum_w) if sp.issparse(X) else \
+                weighted_mean(w, X, self.sum_w)
             self.ym = weighted_mean(w, Y, self.sum_w)
         else:
             self.xm = np.zeros(X.shape[1])
@@ -144,7 +147,7 @@ class Spectrum:
     col_scale = None  # 1 / sqrt(penalty factors), set by `decompose`
 
     def __init__(self, method, s, V, R, yc_sq, lam_floor, *, U=None, dropped=0.0,
-                 ls_rank=None):
+                 ls_rank=None, lam_offset=0.0):
         self.method = method
         self.s = s
         self.ls_rank = s.size if ls_rank is None else ls_rank
@@ -153,6 +156,8 @@ class Spectrum:
         self.yc_sq = yc_sq
         self.lam_max = float(s[0] ** 2) if s.size else 0.0
         self.lam_floor = lam_floor
+        # rounding of the Gram is of order eps (lam_max + lam_offset): see _design
+        self.lam_scale = self.lam_max + lam_offset
         self.dropped = dropped
         self._U = U
         self._X = self._centering = None
@@ -200,7 +205,7 @@ class Spectrum:
         """Whether results for alphas >= `alpha_min` are within ~1e-10 of the SVD's."""
         if self.method == "svd" or self.lam_max == 0:
             return True
-        if (self.lam_max + alpha_min) > GRAM_KAPPA * (self.lam_floor + alpha_min):
+        if (self.lam_scale + alpha_min) > GRAM_KAPPA * (self.lam_floor + alpha_min):
             return False
         if self.dropped == 0:
             return True
@@ -212,9 +217,7 @@ class Spectrum:
         if self._U is None:
             with self._lock:
                 if self._U is None:
-                    Xc = self._centering.center_X(self._X)
-                    U = np.empty((Xc.shape[0], self.rank))
-                    _core.gemm(Xc, self.V, U)
+                    U = make_design(self._X, self._centering).matmul(self.V)
                     U /= self.s
                     self._U = U
         return self._U
@@ -229,9 +232,12 @@ def decompose(X, Y, centering, method):
 
 def _factorize(X, Y, centering, method):
     n, p = X.shape
-    Xc = centering.center_X(X)
+    design = make_design(X, centering)
     max_rank = centering.max_rank(p)
     if method == "svd":
+        if design.sparse:
+            return _sparse_svd_spectrum(design, Y, centering, max_rank)
+        Xc = design.Xc
         U, s, Vt, floor = thin_svd(Xc, _column_sq(Xc))
         r, ls_rank = svd_ranks(s, floor, n, p, max_rank)
         U = np.ascontiguousarray(U[:, :r])
@@ -239,20 +245,20 @@ def _factorize(X, Y, centering, method):
         R, yc_sq = project(U, Y, centering.ym, centering.sw)
         return Spectrum("svd", s[:r], V, R, yc_sq, 0.0, U=U, ls_rank=ls_rank)
 
+    offset = design.centring_scale()
     if method == "gram":
-        G = _gram(Xc, gram=True)
-        check_scale(np.diag(G), Xc)
-        XtY, yc_sq = project(Xc, Y, centering.ym, centering.sw)
-        spectrum = gram_spectrum(G, XtY, n, max_rank, yc_sq)
+        G = design.gram(gram=True)
+        check_scale(design.column_sq() if design.sparse else np.diag(G), design)
+        XtY, yc_sq = _project_design(design, Y, centering)
+        spectrum = gram_spectrum(G, XtY, n, max_rank, yc_sq, lam_offset=offset)
         spectrum.attach(X, centering)
         return spectrum
-    check_scale(_column_sq(Xc), Xc)
-    lam, Q = _eigh(_gram(Xc, gram=False))
-    r, lam_floor = _gram_rank(lam, n, p, max_rank)
+    check_scale(design.column_sq(), design)
+    lam, Q = _eigh(design.gram(gram=False))
+    r, lam_floor = _gram_rank(lam, n, p, max_rank, offset)
     s = np.sqrt(lam[:r])
     Q_kept = np.ascontiguousarray(Q[:, :r])
-    V = np.empty((p, r))
-    _core.gemm(Xc, Q_kept, V, trans_a=True)  # V = Xc^T U diag(1/s)
+    V = design.rmatmul(Q_kept)  # V = Xc^T U diag(1/s)
     V /= s
     R, yc_sq = project(Q_kept, Y, centering.ym, centering.sw)
     dropped = 0.0
@@ -263,12 +269,47 @@ def _factorize(X, Y, centering, method):
         M = np.zeros((d, d))  # Q_d^T Xc Xc^T Q_d, in column blocks of Xc if p x d is large
         step = p if p * d <= DROPPED_VALUES else max(1, DROPPED_VALUES // d)
         for j in range(0, p, step):
-            XtQ = np.empty((min(p, j + step) - j, d))
-            _core.gemm(Xc if step == p else np.ascontiguousarray(Xc[:, j:j + step]), Q_d, XtQ,
-                       trans_a=True)
+            XtQ = design.rmatmul(Q_d, None if step == p else slice(j, j + step))
             _core.gemm(XtQ, XtQ, M, trans_a=True, beta=1.0)
         dropped = _dropped_ratio(np.einsum("dk,dk->k", c, M @ c), s, R, yc_sq)
-    return Spectrum("kernel", s, V, R, yc_sq, lam_floor, U=Q_kept, dropped=dropped)
+    return Spectrum("kernel", s, V, R, yc_sq, lam_floor, U=Q_kept, dropped=dropped,
+                    lam_offset=offset)
+
+
+def _project_design(design, Y, centering):
+    """``Xc^T Yc`` and ``||Yc||^2`` per target (float64)."""
+    if not design.sparse:
+        return project(design.Xc, Y, centering.ym, centering.sw)
+    XtY = np.empty((design.shape[1], Y.shape[1]))
+    yc_sq = np.empty(Y.shape[1])
+    for cols, block in column_blocks(Y):
+        block -= centering.ym[cols]
+        block *= centering.sw[:, None]
+        yc_sq[cols] = np.einsum("ij,ij->j", block, block)
+        XtY[:, cols] = design.rmatmul(block)
+    return XtY, yc_sq
+
+
+def _sparse_svd_spectrum(design, Y, centering, max_rank):
+    """The exact SVD route for sparse X: SVD of the TSQR factor ``R`` of ``Xc`` (tall) or
+    ``Xc^T`` (wide), the other singular vectors by sparse products."""
+    n, p = design.shape
+    col_sq = design.column_sq()
+    check_scale(col_sq, design)
+    R = design.r_factor()
+    _, s, Vt, floor = thin_svd(R, col_sq, shape=(n, p))
+    r, ls_rank = svd_ranks(s, floor, n, p, max_rank)
+    s = s[:r]
+    if n >= p:  # Xc = Q R = (Q U_R) diag(s) Vt
+        V = np.ascontiguousarray(Vt[:r].T)
+        U = design.matmul(V)
+        U /= s
+    else:  # Xc^T = Q R = (Q U_R) diag(s) Vt: U = Vt^T
+        U = np.ascontiguousarray(Vt[:r].T)
+        V = design.rmatmul(U)
+        V /= s
+    R_y, yc_sq = project(U, Y, centering.ym, centering.sw)
+    return Spectrum("svd", s, V, R_y, yc_sq, 0.0, U=U, ls_rank=ls_rank)
 
 
 def _column_sq(A):
@@ -277,7 +318,9 @@ def _column_sq(A):
 
 
 def check_scale(col_sq, Xc):
-    """Refuse a centred design whose squared singular values would over- or underflow."""
+    """Refuse a centred design whose squared singular values would over- or underflow.
+
+    `Xc`: the centred design as an array, or a design object of :mod:`._design`."""
     with np.errstate(over="ignore"):
         total = float(np.sum(col_sq))
     if not total <= SCALE_MAX ** 2:
@@ -285,22 +328,24 @@ def check_scale(col_sq, Xc):
             f"X is too large: the squared norm of the centred design is {total:.3g}, beyond "
             f"{SCALE_MAX ** 2:.0e}, so its squared singular values overflow. Rescale X: "
             "X / c gives coefficients c W at alpha / c^2.")
-    if total < SCALE_MIN ** 2 and np.abs(Xc).max() > 0:
+    if total < SCALE_MIN ** 2 and (Xc.abs_max() if hasattr(Xc, "abs_max") else
+                                   np.abs(Xc).max()) > 0:
         raise ValueError(
             f"X is too small: the squared norm of the centred design is {total:.3g}, below "
             f"{SCALE_MIN ** 2:.0e}, so its squared singular values underflow. Rescale X: "
             "X * c gives coefficients W / c at alpha * c^2.")
 
 
-def thin_svd(A, col_sq):
+def thin_svd(A, col_sq, shape=None):
     """Thin SVD ``U, s, Vt`` of `A` and the rounding level of its singular values.
 
     `col_sq` holds the squared column norms of `A`; where they span more than
     ``GRADED_RATIO``, LAPACK ``gejsv`` keeps the small singular values of the graded
     columns accurate, and the rounding level is relative to the smallest nonzero column.
+    `shape` (default ``A.shape``): that of the design `A` stands for (a triangular factor).
     """
     check_scale(col_sq, A)
-    n, p = A.shape
+    n, p = A.shape if shape is None else shape
     positive = col_sq[col_sq > 0]
     if positive.size and positive.max() > GRADED_RATIO ** 2 * positive.min():
         out = _jacobi_svd(A)
@@ -331,15 +376,16 @@ def svd_ranks(s, floor, n, p, max_rank):
     return r, min(r, int(np.count_nonzero(s > max(n, p) * _EPS * s[0])))
 
 
-def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None):
+def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None, lam_offset=0.0):
     """Spectrum from the p x p Gram ``Xc^T Xc`` and ``Xc^T Yc`` (float64).
 
     `G` is overwritten. ``U`` is unavailable until :meth:`Spectrum.attach` gives the data.
     `yc_sq_bound` (default `yc_sq`) bounds ``||Yc||^2`` for the rounding level of `XtY`.
+    `lam_offset`: added to ``lam_max`` for the rounding level of `G` (implicit centring).
     """
     p = G.shape[0]
     lam, Q = _eigh(G)
-    r, lam_floor = _gram_rank(lam, n, p, max_rank)
+    r, lam_floor = _gram_rank(lam, n, p, max_rank, lam_offset)
     s = np.sqrt(lam[:r])
     V = np.ascontiguousarray(Q[:, :r])
     R = np.empty((r, XtY.shape[1]))
@@ -350,7 +396,8 @@ def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None):
         part = Q[:, r:].T @ XtY
         dropped = _dropped_ratio(np.einsum("dk,dk->k", part, part), s, R,
                                  yc_sq if yc_sq_bound is None else yc_sq_bound)
-    return Spectrum("gram", s, V, R, yc_sq, lam_floor, dropped=dropped)
+    return Spectrum("gram", s, V, R, yc_sq, lam_floor, dropped=dropped,
+                    lam_offset=lam_offset)
 
 
 def _dropped_ratio(part_sq, s, R, yc_sq):
@@ -364,12 +411,13 @@ def _dropped_ratio(part_sq, s, R, yc_sq):
     return float(ratio.max()) if ratio.size else 0.0
 
 
-def _gram_rank(lam, n, p, max_rank):
-    """Numerical rank of a Gram's descending eigenvalues, and the smallest one that counts."""
+def _gram_rank(lam, n, p, max_rank, lam_offset=0.0):
+    """Numerical rank of a Gram's descending eigenvalues, and the smallest one that counts
+    (`lam_offset`: added to ``lam_max`` for the rounding level)."""
     lam_floor = max(float(lam[max_rank - 1]), 0.0) if max_rank > 0 else 0.0
     if lam[0] <= 0:
         return 0, lam_floor
-    r = min(max_rank, int(np.count_nonzero(lam > max(n, p) * _EPS * lam[0])))
+    r = min(max_rank, int(np.count_nonzero(lam > max(n, p) * _EPS * (lam[0] + lam_offset))))
     return r, lam_floor
 
 
@@ -387,8 +435,7 @@ def _svd(Xc):
 
 def _gram(Xc, gram):
     """Upper triangle of ``Xc^T Xc`` (gram) or ``Xc Xc^T`` (float64, Fortran order)."""
-    # Xc.T is Fortran-ordered: no copy on the way to BLAS.
-    return blas.dsyrk(1.0, Xc.T, trans=0 if gram else 1, lower=0)
+    return DenseDesign(Xc).gram(gram)
 
 
 def _eigh(G):

@@ -56,6 +56,41 @@ def as_array(a, name, *, ndims, keep_float32=True):
     return arr
 
 
+def is_sparse(a):
+    return hasattr(a, "toarray") and hasattr(a, "nnz")
+
+
+def as_sparse(a, name):
+    """Return scipy.sparse `a` as a canonical CSR matrix (or array) of float32 (kept) or
+    float64 with finite stored values; copies only where a conversion is needed."""
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got a sparse {_describe(a)} of shape "
+                         f"{a.shape} ({a.ndim}-D).")
+    kind = a.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {a.dtype}.")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must contain numbers, got a sparse matrix of dtype "
+                        f"{a.dtype}.")
+    arr = a.tocsr()  # no copy for CSR; other formats are converted once
+    dtype = np.float32 if a.dtype == np.float32 else np.float64
+    arr = arr.astype(dtype, copy=False)
+    if not arr.has_canonical_format:  # never sum duplicates in the caller's matrix
+        arr = arr.copy() if arr is a else arr
+        arr.sum_duplicates()
+    check_finite(arr.data, name)
+    return arr
+
+
+def refuse_sparse_with_dask(*arrays):
+    """Sparse input does not mix with Dask input: a TypeError naming the argument."""
+    for name, a in zip(("X", "Y", "sample_weight"), arrays):
+        if is_sparse(a):
+            raise TypeError(f"{name} is a sparse {_describe(a)}, which is not supported with "
+                            "Dask input; use NumPy or scipy.sparse data throughout, or "
+                            f"convert {name} with .toarray().")
+
+
 def check_finite(arr, name):
     with np.errstate(over="ignore", invalid="ignore"):
         total = np.sum(arr, dtype=np.float64)
@@ -79,12 +114,13 @@ def check_data(X, Y, sample_weight=None):
 
     Returns
     -------
-    X : ndarray (n_samples, n_features), working dtype, any layout
+    X : ndarray (n_samples, n_features), working dtype, any layout, or a canonical CSR
+        scipy.sparse matrix or array (see :func:`as_sparse`)
     Y : ndarray (n_samples, n_targets), working dtype, C-contiguous
     sample_weight : ndarray (n_samples,) float64 or None
     y_was_1d : bool
     """
-    X = as_array(X, "X", ndims=(2,))
+    X = as_sparse(X, "X") if is_sparse(X) else as_array(X, "X", ndims=(2,))
     Y, y_was_1d = check_shapes(X, as_array(Y, "Y", ndims=(1, 2)))
     for value, what in ((X.shape[0], "n_samples"), (X.shape[1], "n_features"),
                         (Y.shape[1], "n_targets")):
@@ -209,7 +245,7 @@ def check_bool(value, name):
 
 
 def check_X_new(X_new, n_features, dtype):
-    X_new = as_array(X_new, "X", ndims=(2,))
+    X_new = as_sparse(X_new, "X") if is_sparse(X_new) else as_array(X_new, "X", ndims=(2,))
     if X_new.shape[0] == 0:
         raise ValueError(f"Found array with 0 sample(s) (shape={X_new.shape}) while a "
                          "minimum of 1 is required.")

@@ -1,0 +1,249 @@
+"""The centred, weighted design ``Xc = sw (X - xm) / sqrt(c)``: the one place data is read.
+
+:class:`DenseDesign` holds ``Xc`` formed once (NumPy X). :class:`SparseDesign` never forms it
+for scipy.sparse X: with ``S = diag(sw)``, ``D = diag(1 / sqrt(c))`` and ``q = X^T w``,
+
+* ``Xc B = S (X (D B) - 1 (xm^T D B))`` and ``Xc^T C = D (X^T (S C) - xm (1^T S C))``;
+* the Gram ``Xc^T Xc = D (X^T W X - xm q^T - q xm^T + sum(w) xm xm^T) D``;
+* the kernel ``Xc Xc^T = S (X D^2 X^T - a 1^T - 1 a^T + (xm^T D^2 xm) 1 1^T) S``,
+  ``a = X D^2 xm``;
+* squared column norms and the weighted means from the stored values exactly (each stored
+  value minus its column mean, plus the implicit zeros' share);
+* the triangular factor ``R`` with ``R^T R = Xc^T Xc`` (or ``Xc Xc^T`` for wide X) by a
+  tall-skinny QR of dense blocks of ``Xc`` (``SPARSE_BLOCK`` rows or columns at a time, centred
+  exactly as the dense path does), for the exact SVD route.
+
+The rank-one corrections cancel when column means are large against the spreads: the Gram's
+rounding error is then of order ``eps (lam_max + sum(w) ||D xm||^2)``, which
+:meth:`SparseDesign.centring_scale` reports to the accuracy guard of the ``auto`` rule.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import blas, lapack
+
+from . import _core
+
+# Rows (tall X) or columns (wide X) of Xc densified at a time by the sparse SVD route.
+SPARSE_BLOCK = 2048
+
+
+def issparse(X):
+    return sp.issparse(X)
+
+
+def make_design(X, centering):
+    """The centred design of `X` (NumPy or scipy.sparse) under `centering`."""
+    if sp.issparse(X):
+        return SparseDesign(X, centering)
+    return DenseDesign(centering.center_X(X))
+
+
+class DenseDesign:
+    """``Xc`` as a C-contiguous float64 array."""
+
+    sparse = False
+
+    def __init__(self, Xc):
+        self.Xc = Xc
+        self.shape = Xc.shape
+
+    def gram(self, gram=True):
+        """Upper triangle of ``Xc^T Xc`` (gram) or ``Xc Xc^T`` (float64, Fortran order)."""
+        # Xc.T is Fortran-ordered: no copy on the way to BLAS.
+        return blas.dsyrk(1.0, self.Xc.T, trans=0 if gram else 1, lower=0)
+
+    def matmul(self, B):
+        out = np.empty((self.shape[0], B.shape[1]))
+        _core.gemm(self.Xc, np.ascontiguousarray(B, dtype=np.float64), out)
+        return out
+
+    def rmatmul(self, C, cols=None):
+        """``Xc[:, cols]^T C`` (all columns by default)."""
+        A = self.Xc if cols is None else np.ascontiguousarray(self.Xc[:, cols])
+        out = np.empty((A.shape[1], C.shape[1]))
+        _core.gemm(A, np.ascontiguousarray(C, dtype=np.float64), out, trans_a=True)
+        return out
+
+    def column_sq(self):
+        return np.einsum("ij,ij->j", self.Xc, self.Xc)
+
+    def abs_max(self):
+        return float(np.abs(self.Xc).max()) if self.Xc.size else 0.0
+
+    def rows(self, idx):
+        return self.Xc[idx]
+
+    def centring_scale(self):
+        return 0.0
+
+
+def sparse_weighted_mean(w, X, sum_w):
+    """Weighted column means of sparse `X`, refined by the exact sum of ``w (X - mean)``
+    (a fully stored constant column gets its value exactly)."""
+    X = as_float64(X)
+    mean = (X.T @ w) / sum_w
+    rows = _row_of_each_value(X)
+    dev = _column_sums(X, w[rows] * (X.data - mean[X.indices]))
+    stored_w = _column_sums(X, w[rows])
+    dev -= (sum_w - stored_w) * mean
+    return mean + dev / sum_w
+
+
+def as_float64(X):
+    """CSR float64 (no copy when it already is)."""
+    return X.tocsr().astype(np.float64, copy=False)
+
+
+def _column_sums(X, values):
+    """Sums of `values` (one per stored value of CSR `X`) per column, float64."""
+    return np.bincount(X.indices, weights=values, minlength=X.shape[1]).astype(np.float64)
+
+
+def _row_of_each_value(X):
+    return np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+
+
+class SparseDesign:
+    """``Xc`` of a canonical CSR `X`, never densified beyond one block."""
+
+    sparse = True
+
+    def __init__(self, X, centering):
+        self.X = as_float64(X)
+        self.shape = X.shape
+        self.sw = centering.sw
+        self.w = np.square(self.sw)
+        self.sum_w = centering.sum_w
+        self.xm = centering.xm
+        self.d = centering.col_scale
+        self.dxm = self.xm if self.d is None else self.xm * self.d
+        self.n_effective = centering.n_effective
+        self._Xt = None
+
+    def _scaled(self, B):
+        return B if self.d is None else B * self.d[:, None]
+
+    def matmul(self, B):
+        B = self._scaled(np.asarray(B, dtype=np.float64))
+        out = np.asarray(self.X @ B)
+        out -= self.xm @ B
+        out *= self.sw[:, None]
+        return out
+
+    def rmatmul(self, C, cols=None):
+        """``Xc[:, cols]^T C`` (all columns by default)."""
+        SC = np.asarray(C, dtype=np.float64) * self.sw[:, None]
+        if cols is None:
+            out = np.asarray(self.X.T @ SC)
+            xm, d = self.xm, self.d
+        else:
+            out = np.asarray(self._transposed()[cols] @ SC)
+            xm, d = self.xm[cols], None if self.d is None else self.d[cols]
+        out = np.ascontiguousarray(out)
+        # out -= xm (1^T S C), in place: out is as large as V (p x r) for wide X
+        _core.gemm(np.ascontiguousarray(xm[:, None]), SC.sum(axis=0)[None, :], out,
+                   alpha=-1.0, beta=1.0)
+        if d is not None:
+            out *= d[:, None]
+        return out
+
+    def _transposed(self):
+        """X^T as CSR (column blocks of X as row slices), formed once."""
+        if self._Xt is None:
+            self._Xt = self.X.T.tocsr()
+        return self._Xt
+
+    def gram(self, gram=True):
+        """``Xc^T Xc`` (gram) or ``Xc Xc^T``, both triangles (float64, Fortran order)."""
+        X, xm = self.X, self.xm
+        if gram:
+            G = (X.T @ (sp.diags(self.w) @ X)).toarray()
+            q = X.T @ self.w
+            G -= np.outer(xm, q)
+            G -= np.outer(q, xm)
+            G += self.sum_w * np.outer(xm, xm)
+            if self.d is not None:
+                G *= np.outer(self.d, self.d)
+            return np.asfortranarray(G)
+        Xd = X if self.d is None else X @ sp.diags(self.d)
+        K = (Xd @ Xd.T).toarray()
+        a = np.asarray(Xd @ self.dxm)
+        K -= a[:, None]
+        K -= a[None, :]
+        K += float(self.dxm @ self.dxm)
+        K *= np.outer(self.sw, self.sw)
+        return np.asfortranarray(K)
+
+    def column_sq(self):
+        """Squared column norms of ``Xc``, exactly: stored values minus their column mean,
+        and the implicit zeros' share ``xm^2``."""
+        X, xm = self.X, self.xm
+        rows = _row_of_each_value(X)
+        dev = X.data - xm[X.indices]
+        out = _column_sums(X, self.w[rows] * dev * dev)
+        stored_w = _column_sums(X, self.w[rows])
+        out += np.maximum(self.sum_w - stored_w, 0.0) * xm * xm
+        return out if self.d is None else out * np.square(self.d)
+
+    def abs_max(self):
+        X, xm = self.X, self.xm
+        d = np.ones(X.shape[1]) if self.d is None else self.d
+        rows = _row_of_each_value(X)
+        stored = np.abs(X.data - xm[X.indices]) * self.sw[rows] * d[X.indices]
+        peak = float(stored.max()) if stored.size else 0.0
+        # columns with an implicit zero in a row of positive weight
+        stored_pos = _column_sums(X, (self.w[rows] > 0).astype(float))
+        implicit = stored_pos < self.n_effective
+        if implicit.any():
+            peak = max(peak, float(np.max(np.abs(xm * d)[implicit])) * float(self.sw.max()))
+        return peak
+
+    def rows(self, idx):
+        """Dense rows `idx` of ``Xc`` (float64, C order)."""
+        block = self.X[idx].toarray()
+        block -= self.xm
+        block *= self.sw[idx, None]
+        if self.d is not None:
+            block *= self.d
+        return block
+
+    def centring_scale(self):
+        """``sum(w) ||D xm||^2``: ``X^T W X = Xc^T Xc`` plus this much at most, the scale of
+        the rounding error of the implicitly centred Gram and kernel."""
+        return self.sum_w * float(self.dxm @ self.dxm)
+
+    def r_factor(self):
+        """Upper triangular ``R`` with ``R^T R = Xc^T Xc`` (n >= p: p x p, from row blocks
+        of ``Xc``) or ``R^T R = Xc Xc^T`` (n < p: n x n, from column blocks), by a
+        tall-skinny QR of dense blocks."""
+        n, p = self.shape
+        tall = n >= p
+        R = np.zeros((0, p if tall else n))
+        step = SPARSE_BLOCK
+        for t0 in range(0, n if tall else p, step):
+            idx = np.arange(t0, min(n if tall else p, t0 + step))
+            block = self.rows(idx) if tall else self._column_block(idx)
+            R = _r_factor(np.concatenate([R, block]))
+        q = R.shape[1]
+        if R.shape[0] < q:
+            R = np.concatenate([R, np.zeros((q - R.shape[0], q))])
+        return R
+
+    def _column_block(self, cols):
+        """Dense ``Xc[:, cols]^T`` (float64)."""
+        block = self._transposed()[cols].toarray()
+        block -= self.xm[cols, None]
+        block *= self.sw[None, :]
+        if self.d is not None:
+            block *= self.d[cols, None]
+        return block
+
+
+def _r_factor(A):
+    """The upper triangular factor of a Householder QR of `A` (LAPACK geqrf)."""
+    qr, _, _, info = lapack.dgeqrf(np.asfortranarray(A), overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"QR failed (LAPACK geqrf info={info}).")
+    k = min(A.shape)
+    return np.triu(qr[:k])
