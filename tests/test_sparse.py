@@ -180,6 +180,23 @@ def test_never_densified(n, p):
     assert peak < dense_bytes / 10 + (1.25 * V_bytes if p > n else 0)
 
 
+def test_loo_forms_U_a_block_of_rows_at_a_time():
+    # exact leave-one-out on a tall sparse design never holds U (n x rank) whole
+    X, Y = sparse_data(40_000, 150, 3, density=0.02)
+    n, p = X.shape
+    solver = sr.RidgeSolver(X, Y)
+    dense = sr.RidgeSolver(X.toarray(), Y)
+    tracemalloc.start()
+    try:
+        result = solver.loo(ALPHAS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert solver.method == "gram"
+    assert peak < 0.5 * n * solver.rank * 8
+    np.testing.assert_allclose(result.scores, dense.loo(ALPHAS).scores, rtol=1e-10)
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value, match", [

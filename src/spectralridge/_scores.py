@@ -20,6 +20,10 @@ from ._spectrum import column_blocks, weighted_sum
 
 # Hat-matrix rows up to this many (n_samples x n_alphas) float64 values at once.
 HAT_BLOCK = 1 << 22
+# Rows of U formed at a time where U is not kept (sparse data), and rows per call of the
+# fused residual kernel (its scratch is LOO_TILE x TARGET_BLOCK values whatever n).
+LOO_ROWS = 8192
+LOO_TILE = 2048
 # A row whose part outside the span of U and the intercept is below this times (rank + 1)
 # lies in it, up to the rounding of 1 - sum_j U_ij^2.
 SPAN_TOL = 64 * np.finfo(np.float64).eps
@@ -248,9 +252,17 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
 
 def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
     """Weighted sum of squared exact leave-one-out errors of a NumPy solver: (m, k), of the
-    targets multiplied by `scale` if given."""
-    return loo_sse_rows(loo_rows(spectrum, centering), flt, grid, Y, centering.ym,
-                        centering.sw, Y.dtype, name, scale=scale)
+    targets multiplied by `scale` if given; ``U`` a block of rows at a time where it is not
+    kept (sparse data), the fused kernel on row tiles of ``LOO_TILE``."""
+    out = np.zeros((grid.size, Y.shape[1]))
+    w, sw = np.square(centering.sw), centering.sw
+    for rows, U in spectrum.U_blocks(LOO_ROWS):
+        part = LooRows(U, w[rows], spectrum.lam, spectrum.ls_rank, spectrum.R,
+                       centering.sum_w, centering.fit_intercept, spanning(spectrum, centering),
+                       np.arange(rows.start, rows.stop))
+        out += loo_sse_rows(part, flt, grid, Y[rows], centering.ym, sw[rows], Y.dtype, name,
+                            tile=LOO_TILE, scale=scale)
+    return out
 
 
 def loo_errors_rows(rows, flt, grid, Y, ym, sw, name="alpha"):

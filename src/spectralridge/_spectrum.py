@@ -34,6 +34,7 @@ The squared singular values must be representable: a centred design whose square
 norm lies outside ``[SCALE_MIN^2, SCALE_MAX^2]`` is refused with a ``ValueError`` naming X.
 """
 
+import copy
 import threading
 import warnings
 
@@ -125,6 +126,12 @@ class Centering:
     def max_rank(self, n_features):
         return min(self.n_effective - int(self.fit_intercept), n_features)
 
+    def rows(self, rows):
+        """The same centring restricted to the samples `rows` (a slice)."""
+        out = copy.copy(self)
+        out.sw = self.sw[rows]
+        return out
+
 
 class Spectrum:
     """Thin SVD of the centred design and the targets projected on it.
@@ -210,6 +217,20 @@ class Spectrum:
         if self.dropped == 0:
             return True
         return self.dropped * (self.lam_max + alpha_min) <= DROPPED_TOL * alpha_min
+
+    def U_blocks(self, size):
+        """Yield ``(rows, U[rows])`` over the samples: the whole ``U`` where it is kept (the
+        SVD and kernel routes, and the Gram route on dense data once formed), else, for
+        sparse data, ``Xc V / s`` formed `size` rows at a time (never n x r at once)."""
+        n = self._X.shape[0] if self._U is None else self._U.shape[0]
+        if self._U is not None or not sp.issparse(self._X):
+            yield slice(0, n), self.U
+            return
+        for i0 in range(0, n, size):
+            rows = slice(i0, min(n, i0 + size))
+            U = make_design(self._X[rows], self._centering.rows(rows)).matmul(self.V)
+            U /= self.s
+            yield rows, U
 
     @property
     def U(self):

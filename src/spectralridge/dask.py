@@ -503,11 +503,6 @@ def _gcv_block(P, ym0, *, ctx):
                            ctx.flt, ctx.grid, ctx.name)
 
 
-# Rows per call of the fused residual kernel in leave-one-out: the tile of U is reused for
-# every alpha from cache.
-LOO_TILE = 2048
-
-
 def _loo_rows(X, w, rows, P, ym0, ctx):
     """:class:`~spectralridge._scores.LooRows` of one row block, its centred targets' mean,
     and the square roots of its weights."""
@@ -530,7 +525,7 @@ def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
     loo, ym, sw = _loo_rows(X, w, rows, P, ym0, ctx)
     Y = np.ascontiguousarray(Y, dtype=np.float64)
     return _scores.loo_sse_rows(loo, ctx.flt, ctx.grid, Y, ym, sw, np.float64, ctx.name,
-                                tile=LOO_TILE)[None]
+                                tile=_scores.LOO_TILE)[None]
 
 
 def _kfold_block(P, ym0, *, ctx):
