@@ -540,8 +540,14 @@ def write_report(path, rows, rates, lim, mem, figs, info, load, quick, elapsed, 
                   "The rows built on Ridge.fit (per-alpha refit, GridSearchCV) would be that "
                   "much faster single-threaded; RidgeCV's leave-one-out, dominated by large "
                   "NumPy matrix products, is fastest with the default threads.", ""]
+    text = "\n".join(lines)
+    if os.path.exists(path):  # sections measured by hand outside the suite stay
+        with open(path) as f:
+            old = f.read()
+        if HAND_MEASURED in old:
+            text = text.rstrip("\n") + "\n\n" + old[old.index(HAND_MEASURED):]
     with open(path, "w") as f:
-        f.write("\n".join(lines))
+        f.write(text)
 
 
 def main(argv=None):
@@ -632,6 +638,11 @@ def _disturbed_text(disturbed):
             f"tenants of the host): {names}. Rerun their whole workloads, so that the ratios "
             f"compare timings of one period: `python bench/report.py --rerun "
             f"\"{groups}\" --no-memory --no-figures`.")
+
+
+# Heading of the part of a results file written by hand (runs outside the suite); a new
+# report keeps it.
+HAND_MEASURED = "## Measured by hand"
 
 
 def _write_keyed(path, mapping):
