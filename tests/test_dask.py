@@ -493,19 +493,32 @@ def test_estimators_on_distributed(client):
         close(pred, want.predict(X))
 
 
-def test_penalty_factor_is_refused_on_dask_input():
-    X, Y = make_data(50, 4, 2, seed=19)
-    dX, dY, _ = to_dask(X, Y)
-    factor = [1.0, 2.0, 3.0, 4.0]
-    match = "penalty_factor is not supported with Dask input"
-    fits = [lambda: sr.RidgeSolver(dX, dY, penalty_factor=factor),
-            lambda: sr.ridge_cv(dX, dY, ALPHAS, penalty_factor=factor)]
+@pytest.mark.parametrize("method", ["auto", "svd", "gram"])
+def test_penalty_factor_as_in_numpy(method):
+    X, Y = make_data(90, 4, 2, seed=19)
+    w = weights(90)
+    dX, dY, dw = to_dask(X, Y, w, rows=30)
+    factor = np.array([0.01, 2.0, 3.0, 400.0])
+    kw = dict(sample_weight=w, penalty_factor=factor)
+    got = sr.RidgeSolver(dX, dY, method=method, sample_weight=dw, penalty_factor=factor)
+    want = sr.RidgeSolver(X, Y, method="svd", **kw)
+    close(got.coef(ALPHAS), want.coef(ALPHAS))
+    close(got.intercept(ALPHAS), want.intercept(ALPHAS))
+    close(got.predict(X[:7], ALPHAS), want.predict(X[:7], ALPHAS))
+    close(got.dof(ALPHAS), want.dof(ALPHAS))
+    close(got.per_target([0.1, 10.0]).coef, want.per_target([0.1, 10.0]).coef)
+    for cv in ("loo", "gcv", 3):
+        g = sr.ridge_cv(dX, dY, ALPHAS, cv=cv, sample_weight=dw, penalty_factor=factor,
+                        method=method)
+        r = sr.ridge_cv(X, Y, ALPHAS, cv=cv, method="svd", **kw)
+        close(g.scores, r.scores)
+        close(g.coef, r.coef)
     if importlib.util.find_spec("sklearn") is not None:
-        fits += [lambda: sr.Ridge(penalty_factor=factor).fit(dX, dY),
-                 lambda: sr.RidgeCV(ALPHAS, penalty_factor=factor).fit(dX, dY)]
-    for fit in fits:
-        with pytest.raises(ValueError, match=match):
-            fit()
+        model = sr.RidgeCV(ALPHAS, penalty_factor=factor).fit(dX, dY)
+        ref = sr.RidgeCV(ALPHAS, penalty_factor=factor).fit(X, Y)
+        close(model.coef_, ref.coef_)
+    with pytest.raises(ValueError, match="penalty_factor must be positive"):
+        sr.RidgeSolver(dX, dY, penalty_factor=[1.0, 0.0, 1.0, 1.0])
 
 
 def test_empty_target_chunk():

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _core, _scores
 from ._design import make_design
-from ._solver import DASK_PENALTY_FACTOR, RidgeSolver, held_out_basis
+from ._solver import RidgeSolver, held_out_basis
 from ._spectrum import _gram, gram_spectrum, project, weighted_sum
 from ._validation import (check_bool, check_cv, check_groups, check_rule, check_scoring,
                           refuse_sparse_with_dask)
@@ -81,12 +81,11 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     from .dask import is_dask_input  # never imports Dask itself
     if is_dask_input(X, Y, sample_weight):
         refuse_sparse_with_dask(X, Y, sample_weight)
-        if penalty_factor is not None:
-            raise ValueError(DASK_PENALTY_FACTOR)
         from .dask import dask_ridge_cv
         return dask_ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
                              scoring=scoring, rule=rule, fit_intercept=fit_intercept,
-                             sample_weight=sample_weight, method=method, groups=groups)
+                             sample_weight=sample_weight, method=method, groups=groups,
+                             penalty_factor=penalty_factor)
     solver = RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=sample_weight,
                          method=method, penalty_factor=penalty_factor)
     scoring = check_scoring(scoring)

@@ -15,9 +15,6 @@ from ._validation import (check_alphas, check_bool, check_data, check_dofs, chec
                           check_scoring, check_steps, check_X_new, refuse_sparse_with_dask,
                           warn_if_divergent)
 
-DASK_PENALTY_FACTOR = ("penalty_factor is not supported with Dask input: fit on "
-                       "X / sqrt(penalty_factor) and divide the coefficients by "
-                       "sqrt(penalty_factor).")
 
 
 class AlphaGrid:
@@ -126,9 +123,6 @@ class RidgeSolver(AlphaGrid):
         from .dask import is_dask_input  # never imports Dask itself
         if cls is RidgeSolver and is_dask_input(X, Y, kwargs.get("sample_weight")):
             refuse_sparse_with_dask(X, Y, kwargs.get("sample_weight"))
-            if kwargs.get("penalty_factor") is not None:
-                raise ValueError(DASK_PENALTY_FACTOR)
-            kwargs.pop("penalty_factor", None)
             from .dask import DaskRidgeSolver
             return DaskRidgeSolver(X, Y, **kwargs)
         return super().__new__(cls)

@@ -70,6 +70,7 @@ from ._solver import AlphaGrid, FilterGrid
 from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, svd_ranks, thin_svd,
                         weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
+                          check_penalty_factor,
                           check_finite, check_groups, check_lr, check_n_components, check_rule,
                           check_sample_weight, check_scoring, check_shapes, check_steps,
                           warn_if_divergent)
@@ -679,6 +680,10 @@ class DaskRidgeSolver(AlphaGrid):
         ``'auto'``: ``'gram'`` when n_samples >= n_features (else ``'svd'``), replaced by
         ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram cannot
         serve to about 1e-10 relative (the guard of :class:`~spectralridge.RidgeSolver`).
+    penalty_factor : array-like of shape (n_features,), default=None
+        Positive per-feature penalty factors, as in :class:`~spectralridge.RidgeSolver`: the
+        columns of X are divided by their square roots (lazily) and the coefficients mapped
+        back.
 
     Attributes
     ----------
@@ -703,17 +708,18 @@ class DaskRidgeSolver(AlphaGrid):
     array([4.])
     """
 
-    def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto"):
-        self._setup(X, Y, fit_intercept, sample_weight, method, None)
+    def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto",
+                 penalty_factor=None):
+        self._setup(X, Y, fit_intercept, sample_weight, method, None, penalty_factor)
 
     @classmethod
     def _with_folds(cls, X, Y, folds, **kwargs):
         self = cls.__new__(cls)
         self._setup(X, Y, kwargs["fit_intercept"], kwargs["sample_weight"], kwargs["method"],
-                     folds)
+                     folds, kwargs.get("penalty_factor"))
         return self
 
-    def _setup(self, X, Y, fit_intercept, sample_weight, method, folds):
+    def _setup(self, X, Y, fit_intercept, sample_weight, method, folds, penalty_factor):
         dask, da = _import_dask()
         self._lock = threading.Lock()
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
@@ -724,9 +730,15 @@ class DaskRidgeSolver(AlphaGrid):
                              "'svd' or 'gram'.")
         self._requested_method = method
         X, Y, w, self._dtype, self._y_was_1d = _prepare(X, Y, sample_weight)
-        self._X, self._Y, self._w = X, Y, w
         n, p = X.shape
         self.n_features_in_ = p
+        # penalty factors c: the solver works on the columns divided by sqrt(c), as NumPy's
+        self.penalty_factor = check_penalty_factor(penalty_factor, p)
+        self._col_scale = None
+        if self.penalty_factor is not None:
+            self._col_scale = 1.0 / np.sqrt(self.penalty_factor)
+            X = X * self._col_scale
+        self._X, self._Y, self._w = X, Y, w
         # global row indices, derived from the weights' blocks rather than a separate root
         # task: under distributed, separate roots let the data blocks run ahead of their use
         self._rows = w.map_blocks(_row_indices, dtype=np.int64)
@@ -874,6 +886,14 @@ class DaskRidgeSolver(AlphaGrid):
     def _spectrum_for(self, alphas):
         return self._state_for(alphas).full.spectrum()
 
+    def _coef_units(self, coef, axis):
+        """Coefficients of the rescaled columns (feature axis `axis`) for the original ones."""
+        if self._col_scale is None:
+            return coef
+        shape = [1] * coef.ndim
+        shape[axis] = -1
+        return coef * self._col_scale.reshape(shape)
+
     def _unscale(self, out, power=1):
         """Values (..., n_targets) computed on the scaled targets, in the units of Y (exact:
         powers of two; beyond the float64 range inf or 0)."""
@@ -994,7 +1014,8 @@ class DaskRidgeSolver(AlphaGrid):
         out = self._per_targets(_refit_block, (self.n_features_in_ + 1,), (alphas, "j"),
                                 ctx=self._ctx(state, None, np.zeros(0), "alpha"))
         out = self._unscale(out)
-        coef, intercept = out[:-1].astype(self.dtype), out[-1].astype(self.dtype)
+        coef = self._coef_units(out[:-1], 0).astype(self.dtype)
+        intercept = out[-1].astype(self.dtype)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
@@ -1062,7 +1083,7 @@ class DaskFilterPath(FilterGrid):
         """Coefficients: dask array of shape (n_grid, n_features[, n_targets])."""
         s = self._solver
         out = s._per_targets(_coef_block, (self.grid.size, s.n_features_in_), ctx=self._ctx())
-        return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
+        return s._shape(s._coef_units(s._unscale(out), 1).astype(s.dtype), self._scalar)
 
     def intercept(self):
         """Intercepts: dask array of shape (n_grid[, n_targets])."""
@@ -1087,6 +1108,8 @@ class DaskFilterPath(FilterGrid):
         if X.shape[1] != p:
             raise ValueError(f"X has {X.shape[1]} features, but the solver is expecting "
                              f"{p} features as input.")
+        if s._col_scale is not None:
+            X = X * s._col_scale
         out = da.blockwise(_predict_block, "aij", X, "ix", s._P, "Fbj", s._ym0, "j",
                            new_axes={"a": self.grid.size}, concatenate=True,
                            dtype=np.float64, ctx=self._ctx())
@@ -1152,7 +1175,7 @@ class DaskFilterPath(FilterGrid):
         fields = dict(scores=s._unscale(scores, power).astype(dtype),
                       best_index=packed[0].astype(np.intp), best_alpha=packed[1],
                       best_score=s._unscale(packed[2], power).astype(dtype),
-                      coef=s._unscale(packed[3:-1]).astype(dtype),
+                      coef=s._coef_units(s._unscale(packed[3:-1]), 0).astype(dtype),
                       intercept=s._unscale(packed[-1]).astype(dtype))
         if se is not None:
             fields["score_se"] = s._unscale(se, power)
@@ -1213,7 +1236,7 @@ def _folds_from_cv(cv, X, Y, groups):
 
 def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
                   rule="min", fit_intercept=True, sample_weight=None, method="auto",
-                  groups=None):
+                  groups=None, penalty_factor=None):
     """:func:`~spectralridge.ridge_cv` on Dask arrays: a CVResult of Dask arrays.
 
     ``cv``: ``'loo'`` (one more pass over the data), ``'gcv'`` (none), an int K (contiguous
@@ -1232,7 +1255,8 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     if not (is_dask_input(X) or hasattr(X, "shape")):
         X = np.asarray(X)
     groups = check_groups(groups, X.shape[0], cv)
-    kwargs = dict(fit_intercept=fit_intercept, sample_weight=sample_weight, method=method)
+    kwargs = dict(fit_intercept=fit_intercept, sample_weight=sample_weight, method=method,
+                  penalty_factor=penalty_factor)
     if is_named:
         solver = DaskRidgeSolver(X, Y, **kwargs)
         score = solver.loo if cv == "loo" else solver.gcv
