@@ -556,6 +556,15 @@ def test_auto_takes_the_qr_route_where_the_gram_cutoff_drops_directions():
     solver = sr.RidgeSolver(dX, dy)
     close(solver.coef(0.09), sr.RidgeSolver(X, y, method="svd").coef(0.09), tol=1e-10)
     assert solver.method == "svd"
+    # exactly collinear columns carry nothing in the dropped direction: the Gram route stays,
+    # as in NumPy (the guard measures the cross products, no further pass over the data)
+    X, Y = make_data(100, 6, 3, seed=21)
+    X = np.column_stack([X, X[:, 0] - X[:, 1]])
+    dX, dY, _ = to_dask(X, Y)
+    solver = sr.RidgeSolver(dX, dY)
+    close(solver.coef([1.0, 10.0]), sr.RidgeSolver(X, Y, method="svd").coef([1.0, 10.0]),
+          tol=1e-10)
+    assert solver.method == "gram" == sr.RidgeSolver(X, Y).method and solver.rank == 6
 
 
 @pytest.mark.parametrize("cv", ["loo", "gcv", 3])

@@ -421,14 +421,19 @@ def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None, lam_offset=
                     lam_offset=lam_offset)
 
 
-def _dropped_ratio(part_sq, s, R, yc_sq):
-    """Largest over targets of the norm of ``Xc^T Yc`` in the dropped directions
-    (``part_sq``: its square) beyond its rounding level, over that in the kept ones."""
+def dropped_ratios(part_sq, s, R, yc_sq):
+    """Per target, the norm of ``Xc^T Yc`` in the dropped directions (``part_sq``: its
+    square) beyond its rounding level, over that in the kept ones."""
     noise = 0.0 if yc_sq is None else DROPPED_NOISE * _EPS * s[0] * np.sqrt(yc_sq)
     excess = np.maximum(np.sqrt(part_sq) - noise, 0.0)
     kept = np.linalg.norm(s[:, None] * R, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(excess > 0, excess / kept, 0.0)
+        return np.where(excess > 0, excess / kept, 0.0)
+
+
+def _dropped_ratio(part_sq, s, R, yc_sq):
+    """The largest of :func:`dropped_ratios` over targets."""
+    ratio = dropped_ratios(part_sq, s, R, yc_sq)
     return float(ratio.max()) if ratio.size else 0.0
 
 

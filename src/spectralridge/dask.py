@@ -54,6 +54,7 @@ Numerics
     results is not emitted (it would need the scores): compare ``best_index`` with the edges.
 """
 
+import dataclasses
 import numbers
 import sys
 import threading
@@ -67,8 +68,8 @@ from . import _core, _scores
 from ._filters import (early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
                        truncation_filter)
 from ._solver import AlphaGrid, FilterGrid
-from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, svd_ranks, thin_svd,
-                        weighted_sum)
+from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, dropped_ratios, svd_ranks,
+                        thin_svd, weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
                           check_penalty_factor,
                           check_finite, check_groups, check_lr, check_n_components, check_rule,
@@ -359,11 +360,11 @@ class _Decomp:
     n_rows: int
     sx: np.ndarray  # sum w (x - shift) over the set
     xm: np.ndarray  # the set's weighted mean of X
-    # inf where the Gram route's rank cutoff dropped directions: without the targets at hand,
-    # 'auto' cannot tell whether they carry part of the fit (NumPy measures it), so it
-    # takes the QR route
+    # inf where the Gram route's rank cutoff dropped directions and what they carry of the
+    # fit is not yet measured (`_measure_dropped`; the training sets of folds stay inf)
     dropped: float = 0.0
     ls_rank: int = None  # directions kept at alpha = 0 (default: all)
+    Q_dropped: np.ndarray = None  # the Gram's eigenvectors past the kept rank, to measure them
 
     @property
     def rank(self):
@@ -409,8 +410,10 @@ def _decompose(kind, F, sums, shift, fit_intercept):
     check_scale(np.diag(G), G)
     lam, Q = _eigh(np.asfortranarray(G))
     r, lam_floor = _gram_rank(lam, n_rows, p, max_rank)
+    dropped = 0 < r < p  # measured against the targets when it matters (_state_for)
     return _Decomp("gram", np.sqrt(lam[:r]), np.ascontiguousarray(Q[:, :r]), lam_floor, sum_w,
-                   n_eff, n_rows, sx, xm, np.inf if 0 < r < max_rank else 0.0)
+                   n_eff, n_rows, sx, xm, np.inf if dropped else 0.0,
+                   Q_dropped=np.ascontiguousarray(Q[:, r:]) if dropped else None)
 
 
 class _State(NamedTuple):
@@ -440,26 +443,41 @@ class _Ctx:
     extra: dict = field(default_factory=dict)
 
 
-def _targets(P, ym0, ctx, d=None, Pq=None):
-    """Projected targets ``R`` (r, kb), ``||Yc||^2`` and target means for a set ``d``."""
-    d = ctx.full if d is None else d
+def _cross(P, ym0, ctx, d, Pq=None):
+    """``Xc^T Yc`` (p, kb), ``||Yc||^2`` and target means for a set ``d``."""
     if Pq is None:
         Pf = P.sum(axis=0) if P.shape[0] > 1 else P[0]
         Pq, yy = Pf[:-3], Pf[-3]
     else:
         yy = None
-    kb = Pq.shape[1]
     if ctx.fit_intercept:
         t = Pq[0] / d.sum_w
-        XcYc = Pq[1:] - np.outer(d.sx, t)
         ym = np.asarray(ym0, dtype=np.float64) + t
         yc_sq = None if yy is None else np.maximum(yy - Pq[0] * t, 0.0)
-    else:
-        XcYc, ym, yc_sq = Pq, np.zeros(kb), yy
-    R = np.empty((d.rank, kb))
+        return Pq[1:] - np.outer(d.sx, t), yc_sq, ym
+    return Pq, yy, np.zeros(Pq.shape[1])
+
+
+def _targets(P, ym0, ctx, d=None, Pq=None):
+    """Projected targets ``R`` (r, kb), ``||Yc||^2`` and target means for a set ``d``."""
+    d = ctx.full if d is None else d
+    XcYc, yc_sq, ym = _cross(P, ym0, ctx, d, Pq)
+    R = np.empty((d.rank, XcYc.shape[1]))
     _core.gemm(d.V, np.ascontiguousarray(XcYc), R, trans_a=True)
     R /= d.s[:, None]
     return R, yc_sq, ym
+
+
+def _dropped_block(P, ym0, *, ctx):
+    """(1, kb): per target, what the Gram's dropped directions carry of ``Xc^T Yc`` (as
+    NumPy's guard measures it)."""
+    d = ctx.full
+    XcYc, yc_sq, _ = _cross(P, ym0, ctx, d)
+    R = np.empty((d.rank, XcYc.shape[1]))
+    _core.gemm(d.V, np.ascontiguousarray(XcYc), R, trans_a=True)
+    R /= d.s[:, None]
+    part = d.Q_dropped.T @ XcYc
+    return dropped_ratios(np.einsum("dk,dk->k", part, part), d.s, R, yc_sq)[None]
 
 
 class _Centred:
@@ -839,13 +857,25 @@ class DaskRidgeSolver(AlphaGrid):
         if self._requested_method == "auto" and state.kind == "gram":
             a = float(np.min(alphas))
             with self._lock:
-                state = self._state
+                state = self._measure_dropped(self._state)
                 if state.kind == "gram" and not all(
                         d.spectrum().accurate_for(a) for d in (state.full, *state.train)):
                     dask, _ = _import_dask()
                     self._set_factors("svd", *dask.compute(*self._factor_blocks("svd")))
                     state = self._state
         return state
+
+    def _measure_dropped(self, state):
+        """`state` with the full decomposition's dropped directions measured against the
+        targets (one pass over the cross products ``A^T Yc``, not over the data); the
+        training sets of folds keep the conservative ``inf``."""
+        full = state.full
+        if state.kind != "gram" or full.Q_dropped is None or np.isfinite(full.dropped):
+            return state
+        ctx = self._ctx(state, None, np.zeros(0), "alpha")
+        ratio = self._per_targets(_dropped_block, (1,), ctx=ctx).max().compute()
+        self._state = state._replace(full=dataclasses.replace(full, dropped=float(ratio)))
+        return self._state
 
     def __getstate__(self):
         state = self.__dict__.copy()
