@@ -538,3 +538,17 @@ def test_result_does_not_alias_alphas(cv):
     alphas[:] = 7.0  # ... and the caller's stays the caller's
     assert_allclose(result.alphas[1:], ALPHAS[1:])
     assert_allclose(result.best_alpha, ALPHAS[result.best_index])
+
+
+def test_loo_errors_are_formed_in_place():
+    tracemalloc = pytest.importorskip("tracemalloc")
+    X, Y = make_data(2000, 20, 30)
+    solver = sr.RidgeSolver(X, Y, method="svd")
+    alphas = np.logspace(-2, 3, 30)
+    tracemalloc.start()
+    try:
+        errors = solver.loo_errors(alphas)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.4 * errors.nbytes  # not a second n x k x m array

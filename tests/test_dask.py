@@ -644,3 +644,15 @@ def test_selection_does_not_depend_on_the_scale_of_Y(cv, fit_intercept, alpha_pe
         assert_allclose(scores[normal], want[normal], rtol=1e-9)
         assert np.all(scores[want > np.finfo(float).max] == np.inf)
         assert_allclose(coef, ref.coef * factor, rtol=1e-9)
+
+
+def test_tiny_row_block_without_intercept():
+    # the scale check sees the whole design, not one row block of tiny values
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 3))
+    X[:50] *= 1e-160
+    Y = rng.standard_normal(100)
+    for method in ("gram", "svd"):
+        got = sr.RidgeSolver(da.from_array(X, chunks=50), da.from_array(Y, chunks=50),
+                             fit_intercept=False, method=method).coef(1.0)
+        close(got, sr.RidgeSolver(X, Y, fit_intercept=False).coef(1.0))

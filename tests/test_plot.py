@@ -283,3 +283,17 @@ def test_cv_curve_many_targets_drawn_as_quantile_bands():
     assert len(ax.get_legend().get_texts()) == 4
     lines = plot.cv_curve(result, max_lines=30)  # one line per target up to max_lines
     assert len(lines.lines) == 3 * 30 and lines.get_legend() is not None
+
+
+def test_plots_of_a_dask_solver():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 4))
+    Y = X @ rng.standard_normal((4, 2))
+    solver = sr.RidgeSolver(da.from_array(X, chunks=50), da.from_array(Y, chunks=50))
+    ax = plot.coef_path(solver)  # the lazy path is computed once, no warning
+    np.testing.assert_allclose(np.array([line.get_ydata() for line in ax.lines[:4]]).T,
+                               sr.RidgeSolver(X, Y).coef(plot._path_alphas(solver))[:, :, 0],
+                               rtol=1e-10)
+    with pytest.raises(TypeError, match="solver_or_X must be a RidgeSolver of NumPy data"):
+        plot.vif_path(solver)

@@ -1,6 +1,8 @@
 """The decompositions on hard inputs: the rank rule, graded columns, extreme scales,
 constant columns, float32 accuracy and the dof root finder."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -21,6 +23,39 @@ def equilibrated_ridge(X, y, alpha):
     Xn = Xc / d
     z = np.linalg.solve(Xn.T @ Xn + alpha * np.diag(1.0 / d ** 2), Xn.T @ yc)
     return z / d
+
+
+def exact_wide_ridge(X, y, alpha):
+    """Ridge on centred wide data in exact rational arithmetic (the kernel form
+    ``Xc^T (Xc Xc^T + alpha I)^-1 yc``), rounded to float64 at the end."""
+    n, p = X.shape
+    F = [[Fraction(float(v)) for v in row] for row in X]
+    mean = [sum(F[i][j] for i in range(n)) / n for j in range(p)]
+    Xc = [[F[i][j] - mean[j] for j in range(p)] for i in range(n)]
+    ym = sum(Fraction(float(v)) for v in y) / n
+    yc = [Fraction(float(v)) - ym for v in y]
+    A = [[sum(Xc[i][j] * Xc[k][j] for j in range(p)) + (Fraction(alpha) if i == k else 0)
+          for k in range(n)] + [yc[i]] for i in range(n)]
+    for c in range(n):  # Gauss-Jordan, exact
+        pivot = next(r for r in range(c, n) if A[r][c] != 0)
+        A[c], A[pivot] = A[pivot], A[c]
+        A[c] = [v / A[c][c] for v in A[c]]
+        for r in range(n):
+            if r != c and A[r][c] != 0:
+                A[r] = [a - A[r][c] * b for a, b in zip(A[r], A[c])]
+    z = [A[i][n] for i in range(n)]
+    return np.array([float(sum(Xc[i][j] * z[i] for i in range(n))) for j in range(p)])
+
+
+def test_graded_columns_of_wide_data():
+    # columns scaled from 1e-6 to 1e6, n < p: the Jacobi SVD of X^T pivots rows and columns
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 14)) * np.logspace(-6, 6, 14)
+    y = rng.standard_normal(8)
+    for alpha in [1e-10, 1e-4, 1.0]:
+        expected = exact_wide_ridge(X, y, alpha)
+        coef = sr.RidgeSolver(X, y, method="svd").coef(alpha)
+        np.testing.assert_array_less(np.abs(coef - expected), 1e-12 * np.abs(expected))
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -28,10 +28,6 @@ from . import _core
 SPARSE_BLOCK = 2048
 
 
-def issparse(X):
-    return sp.issparse(X)
-
-
 def make_design(X, centering):
     """The centred design of `X` (NumPy or scipy.sparse) under `centering`."""
     if sp.issparse(X):

@@ -273,13 +273,17 @@ def loo_errors_rows(rows, flt, grid, Y, ym, sw, name="alpha"):
     errors = np.full((grid.size,) + Y.shape, np.nan)
     for idx, group, U, R, F, targets, one_minus_h in loo_parts(rows, flt, grid, name):
         rows_g = np.arange(Y.shape[0])[group]
-        part = np.empty((idx.size, rows_g.size, Y.shape[1]))
+        # all rows and a run of alphas: computed in place (no second m x n x k array)
+        inplace = isinstance(group, slice) and (np.diff(idx) == 1).all()
+        part = errors[idx[0]:idx[-1] + 1] if inplace else \
+            np.empty((idx.size, rows_g.size, Y.shape[1]))
         _core.apply_filter(U, np.ascontiguousarray(R), F, np.empty(0), part)
         if targets:
             part += sw[rows_g, None] * np.subtract(Y[rows_g], ym, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             part /= (sw[rows_g, None] * one_minus_h).T[:, :, None]
-        errors[np.ix_(idx, rows_g)] = part
+        if not inplace:
+            errors[np.ix_(idx, rows_g)] = part
     errors[:, sw == 0] = np.nan
     return errors
 

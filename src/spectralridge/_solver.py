@@ -5,9 +5,10 @@ import threading
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _core, _scores
-from ._design import as_float64, issparse
+from ._design import as_float64
 from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
 from ._spectrum import Centering, decompose, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
@@ -563,7 +564,7 @@ def held_out_basis(X, sw, xm, spectrum, dtype):
     """``sw (X - xm) V_coef`` (no `sw`: 1) for NumPy or scipy.sparse `X`: (q, r) in the
     working `dtype`; sparse `X` through one sparse product and a rank-one term."""
     B = np.empty((X.shape[0], spectrum.rank), dtype=dtype)
-    if issparse(X):
+    if sp.issparse(X):
         V = spectrum.V_coef
         B[...] = (np.asarray(as_float64(X) @ V) - xm @ V) * (1.0 if sw is None else
                                                               sw[:, None])

@@ -378,10 +378,15 @@ def thin_svd(A, col_sq, shape=None):
 
 
 def _jacobi_svd(A):
-    """SVD by LAPACK gejsv (column-pivoted QR + Jacobi), or None if it fails."""
+    """SVD by LAPACK gejsv (pivoted QR + Jacobi), or None if it fails.
+
+    Tall `A`: JOBA='C' (column pivoting: relative accuracy for graded columns). Wide `A` is
+    factorized transposed, its graded columns becoming rows: JOBA='F' (row and column
+    pivoting, for ``D1 C D2``).
+    """
     wide = A.shape[0] < A.shape[1]
-    sva, u, v, work, _, info = lapack.dgejsv(A.T if wide else A, joba=0, jobu=0, jobv=0,
-                                             jobr=0, jobt=0, jobp=0)
+    sva, u, v, work, _, info = lapack.dgejsv(A.T if wide else A, joba=2 if wide else 0,
+                                             jobu=0, jobv=0, jobr=0, jobt=0, jobp=0)
     if info != 0:
         return None
     s = sva * (work[1] / work[0])

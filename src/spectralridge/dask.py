@@ -79,7 +79,6 @@ from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv,
 __all__ = ["DaskFilterPath", "DaskRidgeSolver", "dask_ridge_cv", "dask_ridge_path",
            "is_dask_input"]
 
-_EPS = np.finfo(np.float64).eps
 # Row blocks combined per node of the QR and sum trees.
 SPLIT_EVERY = 8
 
@@ -223,11 +222,13 @@ def _peak_block(Y):
     return np.abs(Y).max(axis=0, initial=0.0)[None] if Y.shape[0] else np.zeros((1, Y.shape[1]))
 
 
-def _scale_exponent(peak):
+def _scale_exponent(peak, dtype):
     """Per-target exponents e such that ``2^-e max |Y|`` lies in [0.5, 1) (0 for a zero
-    target): scaling by powers of two is exact, and the squares of the scaled targets stay
-    in range."""
-    return np.where(peak > 0, np.frexp(peak)[1], 0)
+    target), within the exponents whose powers of two `dtype` represents: scaling by them is
+    exact, and the squares of the scaled targets stay in range."""
+    info = np.finfo(dtype)
+    exponent = np.where(peak > 0, np.frexp(peak)[1], 0)
+    return np.clip(exponent, info.minexp + 2, info.maxexp - 2)
 
 
 def _unscale_block(values, exponent, power):
@@ -269,7 +270,8 @@ def _block_factor_sums(X, w, xm, fit_intercept, kind):
     if kind == "gram":
         A, sw = _design(X, w, xm, fit_intercept)
         G = blas.dsyrk(1.0, A.T, trans=0, lower=0)  # A.T is Fortran-ordered: no copy
-        check_scale(np.diag(G), A)
+        if not np.isfinite(np.diag(G)).all():  # overflow; the sums get the full check later
+            check_scale(np.diag(G), A)
         if fit_intercept:
             sums[3:] = G[0, 1:]
         return np.triu(G) + np.triu(G, 1).T, sums
@@ -778,13 +780,13 @@ class DaskRidgeSolver(AlphaGrid):
             if sums[0] <= 0:
                 raise ValueError("sample_weight must have at least one positive entry; all "
                                  "weights are zero.")
-            exponent = _scale_exponent(peak)
+            exponent = _scale_exponent(peak, Y.dtype)
             self._xm0 = sums[3:] / sums[0]
             self._ym0 = (np.ldexp(ysum, -exponent) / sums[0]).persist()
         else:
             peak = da.blockwise(_peak_block, "ij", Y, "ij", adjust_chunks={"i": 1},
                                 dtype=np.float64).max(axis=0, split_every=SPLIT_EVERY)
-            exponent = _scale_exponent(peak.compute())
+            exponent = _scale_exponent(peak.compute(), Y.dtype)
             self._xm0 = np.zeros(p)
             self._ym0 = da.zeros(Y.shape[1], chunks=(Y.chunks[1],))
         self._scale = np.ldexp(1.0, -exponent)

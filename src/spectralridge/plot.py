@@ -187,7 +187,7 @@ def coef_path(solver, alphas=None, *, x="alpha", target=0, feature_names=None, m
     x = check_option(x, "x", ("alpha", "dof"))
     max_legend = _check_count(max_legend, "max_legend")
     alphas = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
-    coef = solver.coef(alphas)
+    coef = np.asarray(solver.coef(alphas))  # a Dask solver's path, computed once
     if coef.ndim == 3:
         coef = coef[:, :, check_index(target, "target", coef.shape[2])]
     names = _feature_names(feature_names, coef.shape[1])
@@ -503,6 +503,9 @@ def vif_path(solver_or_X, alphas=None, *, scale="correlation", x="alpha",
     if alphas is None:
         alphas = _path_alphas(solver_or_X) if isinstance(solver_or_X, RidgeSolver) and \
             scale == "data" else np.logspace(-4, 0, 100)
+    if isinstance(solver_or_X, AlphaGrid) and not isinstance(solver_or_X, RidgeSolver):
+        raise TypeError(f"solver_or_X must be a RidgeSolver of NumPy data or a design X; "
+                        f"got a {type(solver_or_X).__name__} (its data are not in memory).")
     if not isinstance(solver_or_X, AlphaGrid):
         _check_solver_or_array(solver_or_X, "solver_or_X", "numbers (a design X)", 2)
     alphas = check_alphas(alphas)[0]

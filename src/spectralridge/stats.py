@@ -83,8 +83,8 @@ Examples
 """
 
 import numpy as np
+import scipy.sparse as sp
 
-from ._design import issparse
 from ._solver import RidgeSolver
 from ._spectrum import weighted_mean
 from ._validation import (check_alphas, check_alphas_per_target, check_bool,
@@ -271,7 +271,7 @@ def _centred_design(solver_or_X, fit_intercept):
     if isinstance(solver_or_X, RidgeSolver):
         solver = solver_or_X
         _check_no_penalty_factor(solver, "vif", "; pass the design matrix")
-        if issparse(solver._X):
+        if sp.issparse(solver._X):
             raise ValueError("vif: a solver fitted on sparse X is not supported; pass the "
                              "design matrix (X.toarray() if it fits in memory).")
         return solver._centering.center_X(solver._X)
