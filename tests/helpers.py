@@ -40,3 +40,14 @@ def ridge_oracle(X, Y, alpha, fit_intercept=True, sample_weight=None, penalty_fa
         c = np.ones(X.shape[1]) if penalty_factor is None else np.asarray(penalty_factor)
         W = np.linalg.solve(Xc.T @ Xc + alpha * np.diag(c), Xc.T @ Yc)
     return W, ym - xm @ W
+
+
+def traced_peak(func):
+    """``(func(), peak bytes traced by tracemalloc while it ran)``."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        result = func()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

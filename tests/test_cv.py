@@ -7,7 +7,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import spectralridge as sr
 from spectralridge import _scores
 
-from helpers import RTOL, make_data, ridge_oracle
+from helpers import RTOL, make_data, ridge_oracle, traced_peak
 
 pytestmark = pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
 
@@ -541,14 +541,7 @@ def test_result_does_not_alias_alphas(cv):
 
 
 def test_loo_errors_are_formed_in_place():
-    tracemalloc = pytest.importorskip("tracemalloc")
     X, Y = make_data(2000, 20, 30)
     solver = sr.RidgeSolver(X, Y, method="svd")
-    alphas = np.logspace(-2, 3, 30)
-    tracemalloc.start()
-    try:
-        errors = solver.loo_errors(alphas)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    errors, peak = traced_peak(lambda: solver.loo_errors(np.logspace(-2, 3, 30)))
     assert peak < 1.4 * errors.nbytes  # not a second n x k x m array

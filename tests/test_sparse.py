@@ -1,11 +1,11 @@
 """Sparse X (scipy.sparse matrices and arrays): every result equals the dense path's on the
 densified data, X is never densified, and bad input gets clear errors."""
-import tracemalloc
-
 import numpy as np
 import pytest
 
 import spectralridge as sr
+
+from helpers import traced_peak
 
 sp = pytest.importorskip("scipy.sparse")
 
@@ -167,14 +167,14 @@ def test_large_column_means_take_the_exact_route():
 def test_never_densified(n, p):
     X, Y = sparse_data(n, p, k=1, density=1e-3, seed=8)
     dense_bytes = n * p * 8
-    tracemalloc.start()
-    try:
+
+    def fit():
         solver = sr.RidgeSolver(X, Y)
         solver.coef(ALPHAS)
         solver.gcv(ALPHAS)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+        return solver
+
+    solver, peak = traced_peak(fit)
     assert solver.method == ("gram" if n > p else "kernel")
     V_bytes = p * solver.rank * 8  # wide X: the factor V (p x rank) is as large as X
     assert peak < dense_bytes / 10 + (1.25 * V_bytes if p > n else 0)
@@ -186,12 +186,7 @@ def test_loo_forms_U_a_block_of_rows_at_a_time():
     n, p = X.shape
     solver = sr.RidgeSolver(X, Y)
     dense = sr.RidgeSolver(X.toarray(), Y)
-    tracemalloc.start()
-    try:
-        result = solver.loo(ALPHAS)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_peak(lambda: solver.loo(ALPHAS))
     assert solver.method == "gram"
     assert peak < 0.5 * n * solver.rank * 8
     np.testing.assert_allclose(result.scores, dense.loo(ALPHAS).scores, rtol=1e-10)

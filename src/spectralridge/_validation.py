@@ -60,18 +60,21 @@ def is_sparse(a):
     return hasattr(a, "toarray") and hasattr(a, "nnz")
 
 
+def check_number_dtype(dtype, name):
+    """Refuse complex (ValueError) and non-numeric (TypeError) dtypes."""
+    if dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {dtype}.")
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{name} must contain numbers, got an array of dtype {dtype}.")
+
+
 def as_sparse(a, name):
     """Return scipy.sparse `a` as a canonical CSR matrix (or array) of float32 (kept) or
     float64 with finite stored values; copies only where a conversion is needed."""
     if a.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got a sparse {_describe(a)} of shape "
                          f"{a.shape} ({a.ndim}-D).")
-    kind = a.dtype.kind
-    if kind == "c":
-        raise ValueError(f"Complex data not supported: {name} has dtype {a.dtype}.")
-    if kind not in "biuf":
-        raise TypeError(f"{name} must contain numbers, got a sparse matrix of dtype "
-                        f"{a.dtype}.")
+    check_number_dtype(a.dtype, name)
     arr = a.tocsr()  # no copy for CSR; other formats are converted once
     dtype = np.float32 if a.dtype == np.float32 else np.float64
     arr = arr.astype(dtype, copy=False)

@@ -71,7 +71,7 @@ from ._solver import AlphaGrid, FilterGrid
 from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, dropped_ratios, svd_ranks,
                         thin_svd, weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
-                          check_penalty_factor,
+                          check_number_dtype, check_penalty_factor,
                           check_finite, check_groups, check_lr, check_n_components, check_rule,
                           check_sample_weight, check_scoring, check_shapes, check_steps,
                           warn_if_divergent)
@@ -109,11 +109,7 @@ def _check_dask_array(a, name, ndims):
     if not isinstance(a, da.Array):
         raise TypeError(f"{name} must be a dask array or an array-like of numbers, got "
                         f"{type(a).__name__}.")
-    kind = a.dtype.kind
-    if kind == "c":
-        raise ValueError(f"Complex data not supported: {name} has dtype {a.dtype}.")
-    if kind not in "biuf":
-        raise TypeError(f"{name} must contain numbers, got an array of dtype {a.dtype}.")
+    check_number_dtype(a.dtype, name)
     if a.ndim not in ndims:
         want = " or ".join(f"{d}-D" for d in ndims)
         raise ValueError(f"{name} must be {want}, got an array of shape {a.shape} "
