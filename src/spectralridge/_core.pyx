@@ -46,8 +46,8 @@ cdef enum:
     # `sse_lowrank`: alpha-rank-target columns per GEMM of a row tile (ROW_TILE rows), and
     # rows (row-target pairs) of its fit per GEMM, whose epilogue then runs from cache.
     LOWRANK_COLS = 2048
-    ROW_TILE = 256
-    LOWRANK_FIT = 4096
+    ROW_TILE = 512
+    LOWRANK_FIT = 8192
 
 
 cdef bint _interrupted(double *work, double amount) noexcept nogil:
