@@ -297,6 +297,13 @@ def goals(rows, lim, mem):
     add("loo-goal: >= 1.5x faster than sklearn RidgeCV's fastest gcv_mode", fastest[0], 1.5,
         ">=", text=None if fastest[0] is None else f"{fastest[0]:.2f}x (gcv_mode {fastest[1]})")
     add_limit("loo-goal: <= 1.3x machine limit", "loo-goal", 1.3)
+    add_limit("loo-many-alphas: <= 0.5x the exact machine limit (compressed filters)",
+              "loo-many-alphas", 0.5)
+    add_ratio("loo-many-alphas: >= 5x faster than sklearn RidgeCV(alphas, "
+              "alpha_per_target=True), default gcv_mode", "loo-many-alphas",
+              "sklearn-ridgecv-default", 5)
+    add_ratio("loo-many-alphas: compressed faster than the exact kernel", "loo-many-alphas",
+              "sr-exact", 1)
     ms, mk = mem.get(("loo-goal", "sr-auto"), {}), mem.get(("loo-goal",
                                                            "sklearn-ridgecv-default"), {})
     if "peak" in ms and "peak" in mk:

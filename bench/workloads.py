@@ -58,6 +58,8 @@ WORKLOADS = {w.name: w for w in [
              dtype="float32", title="ridge path, many targets, float32"),
     Workload("loo-goal", "loo", (2000, 500, 1000, 20), (400, 100, 100, 20),
              title="exact leave-one-out, per-target alpha (issue 3 goal size)"),
+    Workload("loo-many-alphas", "loo", (2000, 500, 1000, 100), (400, 100, 100, 100),
+             title="exact leave-one-out, 100 alphas, per-target alpha (compressed filters)"),
     Workload("loo-multi", "loo", (3000, 1000, 2000, 20), (600, 200, 200, 20),
              title="exact leave-one-out, per-target alpha"),
     Workload("loo-multi-f32", "loo", (3000, 1000, 2000, 20), (600, 200, 200, 20),
@@ -213,6 +215,12 @@ def sr_cv(method, cv=None, alpha_per_target=True):
             raise NotImplementedError("spectralridge.ridge_cv is not available yet")
         return _cv_dict(res)
     return run
+
+
+def sr_exact_loo(d):
+    """spectralridge with the compressed leave-one-out kernel turned off."""
+    with _sr().loo_compression(False):
+        return sr_cv("auto")(d)
 
 
 # -- naive and plain-NumPy baselines -----------------------------------------------------------
@@ -522,6 +530,9 @@ IMPLS = [
          when=lambda w: not _wide(w), warnings=_SR_WARNINGS),
     Impl("sr-kernel", "spectralridge (method='kernel')", "sr", ("path", "loo", "gcv"),
          lambda w: sr_path("kernel") if w.kind == "path" else sr_cv("kernel"), when=_wide,
+         warnings=_SR_WARNINGS),
+    Impl("sr-exact", "spectralridge (method='auto', loo_compression(False))", "sr", ("loo",),
+         lambda w: sr_exact_loo, when=lambda w: w.name == "loo-many-alphas",
          warnings=_SR_WARNINGS),
     Impl("naive-solve", "naive: scipy.linalg.solve(G + aI, X^T y, assume_a='pos') per alpha, "
          "Gram once", "naive", ("path",), lambda w: naive_solve),

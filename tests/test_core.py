@@ -123,9 +123,20 @@ def _long_gemm():
     return lambda: [_core.gemm(A, A[:1000], C) for _ in range(8)], lambda: np.isnan(C).any()
 
 
+def _long_sse_lowrank():
+    q, r, k, m, c = 4000, 1000, 512, 40, 20  # 4e10 multiply-adds per call
+    rng = np.random.default_rng(0)
+    B, R, Y = rng.standard_normal((q, r)), rng.standard_normal((r, k)), np.ones((q, k))
+    FA, FB = rng.standard_normal((m, c)), rng.standard_normal((c, r))
+    out, bound = np.zeros((m, k)), np.zeros((m, k))
+    return (lambda: [_core.sse_lowrank(B, R, FA, FB, Y, np.zeros(k), np.ones(q),
+                                       np.ones((q, m)), True, out, bound) for _ in range(8)],
+            lambda: (out == 0).any())
+
+
 LONG_CALLS = {"sse": _long_sse, "apply_filter-1": lambda: _long_apply_filter(1),
               "apply_filter": lambda: _long_apply_filter(256), "project": _long_project,
-              "gemm": _long_gemm}
+              "gemm": _long_gemm, "sse_lowrank": _long_sse_lowrank}
 
 
 @pytest.mark.parametrize("kernel", LONG_CALLS)
@@ -182,3 +193,44 @@ def test_weighted_sum_against_einsum_in_every_layout(dtype):
     assert_allclose(out, w @ A.astype(np.float64), rtol=1e-12)
     _core.weighted_sum(np.empty((0, 7), dtype), np.empty(0), np.empty(0), out)
     assert (out == 0).all()
+
+
+# (rows, r, k, m, rank): row tiles of 256 and sub-tiles with remainders, blocks of targets
+# (at most 2048 // rank, and 256) with a remainder, rank above r, rank 0, empty dimensions.
+LOWRANK_SHAPES = [(700, 30, 300, 17, 5), (5, 3, 1, 4, 2), (300, 7, 70, 3, 40),
+                  (50, 4, 3, 6, 0), (0, 3, 2, 5, 2), (5, 3, 0, 5, 2), (5, 3, 2, 0, 2)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", LOWRANK_SHAPES)
+def test_sse_lowrank(shape, dtype):
+    q, r, k, m, c = shape
+    rng = np.random.default_rng(3)
+    B, R, FA, FB, Y = (rng.standard_normal(sh).astype(dtype)
+                       for sh in ((q, r), (r, k), (m, c), (c, r), (q, k)))
+    ym, sw = rng.standard_normal(k).astype(dtype), rng.uniform(0, 2, q).astype(dtype)
+    S = rng.uniform(0.5, 2, (q, m)).astype(dtype)
+    scale = np.ldexp(1.0, rng.integers(-4, 4, k))
+    F = FA.astype(float) @ FB.astype(float)
+    for targets in (True, False):
+        for sc in (None, scale):
+            mult = np.ones(k) if sc is None else sc
+            Rs = R.astype(float) * mult
+            E = np.einsum("qr,ar,rk->aqk", B.astype(float), F, Rs)
+            if targets:
+                E += sw[:, None].astype(float) * (Y - ym) * mult
+            E *= S.T[:, :, None]
+            P = np.abs(B.astype(float)) @ np.abs(Rs)
+            out, bound = np.ones((m, k)), np.ones((m, k))
+            _core.sse_lowrank(B, R, FA, FB, Y, ym, sw, S, targets, out, bound, sc)
+            assert_allclose(out, 1.0 + (E ** 2).sum(axis=1), rtol=10 * max(1, c) * TOL[dtype])
+            assert_allclose(bound, 1.0 + np.square(S.T) @ np.square(P), rtol=10 * TOL[dtype])
+
+
+def test_sse_lowrank_refuses_inconsistent_shapes():
+    B, R, FA, FB = np.ones((4, 3)), np.ones((3, 2)), np.ones((5, 2)), np.ones((2, 3))
+    args = (np.ones((4, 2)), np.zeros(2), np.ones(4), np.ones((4, 5)), True)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _core.sse_lowrank(B, R, FA, np.ones((2, 4)), *args, np.zeros((5, 2)), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _core.sse_lowrank(B, R, FA, FB, *args, np.zeros((5, 2)), np.zeros((4, 2)))

@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spectralridge as sr
-from spectralridge import _scores
+from spectralridge import _core, _scores
 
 from helpers import RTOL, make_data, ridge_oracle, traced_peak
 
@@ -545,3 +545,85 @@ def test_loo_errors_are_formed_in_place():
     solver = sr.RidgeSolver(X, Y, method="svd")
     errors, peak = traced_peak(lambda: solver.loo_errors(np.logspace(-2, 3, 30)))
     assert peak < 1.4 * errors.nbytes  # not a second n x k x m array
+
+
+def _count_lowrank_calls(monkeypatch):
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)  # small problems, to be fast
+    calls = []
+    kernel = _core.sse_lowrank
+
+    def counting(*args):
+        calls.append(args[2].shape[1])
+        return kernel(*args)
+
+    monkeypatch.setattr(_core, "sse_lowrank", counting)
+    return calls
+
+
+@pytest.mark.parametrize("shape, fit_intercept, weighted, dtype", [
+    ((200, 150), True, False, np.float64), ((200, 150), False, True, np.float64),
+    ((160, 300), True, True, np.float64), ((160, 300), False, False, np.float64),
+    ((200, 150), True, True, np.float32), ((160, 300), True, False, np.float32)])
+def test_compressed_loo_matches_the_exact_kernel(shape, fit_intercept, weighted, dtype,
+                                                 monkeypatch):
+    # eigenvalues over e^8 and 200 alphas over 8 decades: rank about 40 of 150
+    n, p = shape
+    X, Y = make_data(n, p, 7, decay=4.0, dtype=dtype)
+    w = weights(n, weighted)
+    alphas = np.logspace(-3, 5, 200)
+    calls = _count_lowrank_calls(monkeypatch)
+    solver = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w)
+    compressed = solver.loo(alphas)
+    assert calls and max(calls) < 50
+    with sr.loo_compression(False):
+        exact = solver.loo(alphas)
+    if dtype == np.float64:
+        assert_allclose(compressed.scores, exact.scores, rtol=1e-11, atol=0)
+        assert_array_equal(compressed.best_index, exact.best_index)
+    else:
+        assert_allclose(compressed.scores, exact.scores, rtol=2e-3)
+
+
+def test_exact_loo_on_request(monkeypatch):
+    X, Y = make_data(200, 150, 3, decay=4.0)
+    calls = _count_lowrank_calls(monkeypatch)
+    with sr.loo_compression(False):
+        sr.ridge_cv(X, Y, np.logspace(-3, 5, 150))
+    assert not calls
+    sr.ridge_cv(X, Y, np.logspace(-3, 5, 150))
+    assert calls
+    calls.clear()
+    sr.ridge_cv(X, Y, np.logspace(-3, 5, 10))  # few alphas: the exact kernel is cheaper
+    assert not calls
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 1 << 30)
+    sr.ridge_cv(X, Y, np.logspace(-3, 5, 150))  # too little work to pay for the factors
+    assert not calls
+
+
+@pytest.mark.parametrize("how", ["inflated bound", "coarse factors"])
+def test_certificate_recomputes_what_it_cannot_prove(how, monkeypatch):
+    # the bound covers every (alpha, target) pair that is not recomputed exactly: with a
+    # larger eps, or honest but coarse factors (rank for 1e-7), the scores still agree
+    X, Y = make_data(200, 150, 40, decay=4.0)
+    Y[:, :20] = X[:, :20] @ np.ones((20, 20)) + 1e-3 * Y[:, :20]  # high signal to noise
+    alphas = np.logspace(-3, 5, 150)
+    low_rank = _scores.low_rank
+
+    def patched(F, target, dtype, max_rank=None):
+        if how == "coarse factors":
+            return low_rank(F, 1e-7, dtype, max_rank)
+        A, B, eps = low_rank(F, target, dtype, max_rank)
+        return A, B, eps * 1e4
+
+    with sr.loo_compression(False):
+        exact = sr.ridge_cv(X, Y, alphas)
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
+    monkeypatch.setattr(_scores, "low_rank", patched)
+    stats = {}
+    loo_sse_rows = _scores.loo_sse_rows
+    monkeypatch.setattr(_scores, "loo_sse_rows",
+                        lambda *a, **kw: loo_sse_rows(*a, **kw, stats=stats))
+    result = sr.ridge_cv(X, Y, alphas)
+    assert 0 < stats["recomputed"] <= stats["pairs"]
+    assert_allclose(result.scores, exact.scores, rtol=1e-11, atol=0)
+    assert_array_equal(result.best_index, exact.best_index)

@@ -5,6 +5,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 import spectralridge as sr
+from spectralridge import _filters
 
 from helpers import make_data
 
@@ -148,3 +149,19 @@ def test_filter_grid_edge_warning_names_the_parameter():
     lr = 0.1 / solver.singular_values[0] ** 2
     with pytest.warns(sr.GridEdgeWarning, match="best steps of 1 target.*least-regularized"):
         solver.early_stopping(lr, [1, 2, 3]).gcv()
+
+
+@pytest.mark.parametrize("dtype, target", [(np.float64, 4e-15), (np.float32, 4e-7)])
+def test_low_rank_factors_cauchy_like_filters(dtype, target):
+    # a ridge filter matrix over 200 alphas and 8 decades is of low numerical rank; the
+    # returned eps bounds the entrywise error of the factors as cast to dtype
+    lam = 2000.0 * np.exp(-6.0 * np.arange(300) / 300)
+    F = _filters.ridge_filter(lam, np.logspace(-3, 5, 200)).resid
+    A, B, eps = _filters.low_rank(F, target, dtype)
+    assert A.dtype == B.dtype == dtype and A.shape[1] == B.shape[0] < 45
+    # the error of the float64 product, up to its own rounding
+    err = np.abs(F - A.astype(np.float64) @ B.astype(np.float64)).max(axis=1)
+    slack = 2 * A.shape[1] * np.finfo(np.float64).eps * (np.abs(A) @ np.abs(B)).max(axis=1)
+    assert np.all(err <= eps + slack) and eps.max() <= target
+    assert np.all(eps < 2 * err + slack)  # and a bound, not a blanket
+    assert _filters.low_rank(F, target, dtype, max_rank=10) is None

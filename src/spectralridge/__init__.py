@@ -3,11 +3,11 @@
 from . import stats, theory
 from ._cv import ridge_cv
 from ._datasets import load_longley
-from ._scores import CVResult, GridEdgeWarning
+from ._scores import CVResult, GridEdgeWarning, loo_compression
 from ._solver import FilterPath, RidgePath, RidgeSolver, ridge_path
 
 __all__ = ["CVResult", "FilterPath", "GridEdgeWarning", "RidgePath", "RidgeSolver",
-           "load_longley", "ridge_cv", "ridge_path", "stats", "theory"]
+           "load_longley", "loo_compression", "ridge_cv", "ridge_path", "stats", "theory"]
 __version__ = "0.1.0"
 
 # Ridge and RidgeCV need scikit-learn: imported on first use, so that `import spectralridge`

@@ -43,6 +43,11 @@ cdef enum:
     GEMM_WORK = 1 << 28
     # Fewest rows of C per call when a GEMM is split for the signal checks.
     GEMM_ROWS = 256
+    # `sse_lowrank`: alpha-rank-target columns per GEMM of a row tile (ROW_TILE rows), and
+    # rows (row-target pairs) of its fit per GEMM, whose epilogue then runs from cache.
+    LOWRANK_COLS = 2048
+    ROW_TILE = 512
+    LOWRANK_FIT = 8192
 
 
 cdef bint _interrupted(double *work, double amount) noexcept nogil:
@@ -391,5 +396,122 @@ def weighted_sum(const floating[:, :] A, const double[::1] w, const double[::1] 
                 if _interrupted(&work_done, <double>n):
                     stopped = True
                     break
+    if stopped:
+        _raise_pending()
+
+
+def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
+                const floating[:, ::1] FA, const floating[:, ::1] FB,
+                const floating[:, ::1] Y, const floating[::1] ym, const floating[::1] sw,
+                const floating[:, ::1] S, bint targets, double[:, ::1] out,
+                double[:, ::1] bound, const double[::1] scale=None):
+    """`sse` with the filter factors given in factored form ``F ~= FA @ FB``.
+
+    Accumulates ``out[a, t] += sum_i (S[i, a] * E_a[i, t])^2`` for
+    ``E_a = Yc + sum_l FA[a, l] Z_l`` (or without ``Yc``), ``Z_l = B @ (FB[l][:, None] * R)``,
+    and ``bound[a, t] += sum_i S[i, a]^2 P[i, t]^2`` with ``P = |B| |R|`` (entrywise
+    absolute values, `R` scaled as in `sse`; in the working dtype, summed over row tiles of
+    ROW_TILE in float64): with ``eps_a >= max_j |F[a, j] - (FA FB)[a, j]|``,
+    ``|E_a - E_a^exact| <= eps_a P`` entrywise, so ``eps_a^2 bound`` bounds the squared
+    error of the scaled residuals (see ``_scores.loo_sse_rows``).
+    B (q, r), R (r, k), FA (m, rank), FB (rank, r), Y (q, k), S (q, m), out and bound (m, k)
+    float64. Cost ``rank q r k + m rank q k`` multiply-adds (plus ``q r k`` for ``P``)
+    instead of ``m q r k``. Scratch: about ``LOWRANK_COLS`` x (r + ROW_TILE) values, plus
+    ``LOWRANK_FIT`` x m; never q x k x m.
+    """
+    cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = R.shape[1], m = FA.shape[0]
+    cdef Py_ssize_t c = FA.shape[1]
+    cdef Py_ssize_t t0, kb, i0, nt, s0, ns, a, i, j, l, t, base
+    cdef bint rescaled = scale is not None
+    cdef double v, y, f
+    cdef double work_done = 0
+    cdef bint stopped = False
+    if R.shape[0] != r or FB.shape[0] != c or FB.shape[1] != r or Y.shape[0] != q or \
+            Y.shape[1] != k or ym.shape[0] != k or sw.shape[0] != q or out.shape[0] != m or \
+            out.shape[1] != k or bound.shape[0] != m or bound.shape[1] != k or \
+            S.shape[0] != q or S.shape[1] != m or (rescaled and scale.shape[0] != k):
+        raise ValueError("sse_lowrank: inconsistent shapes")
+    if k == 0 or m == 0 or q == 0:
+        return
+    dtype = np.float32 if floating is float else np.float64
+    cdef Py_ssize_t block = max(1, min(k, TARGET_BLOCK, LOWRANK_COLS // max(c, 1)))
+    cdef Py_ssize_t tile = min(q, ROW_TILE)
+    cdef Py_ssize_t sub = max(1, min(tile, LOWRANK_FIT // block))
+    cdef floating[::1] W = np.empty(max(r, 1) * block * max(c, 1), dtype=dtype)
+    cdef floating[::1] Z = np.empty(tile * block * max(c, 1), dtype=dtype)
+    cdef floating[::1] fit = np.empty(sub * block * m, dtype=dtype)
+    cdef floating[::1] absB = np.empty(tile * max(r, 1), dtype=dtype)
+    cdef floating[::1] absR = np.empty(max(r, 1) * block, dtype=dtype)
+    cdef floating[::1] P = np.empty(tile * block, dtype=dtype)
+    cdef floating[::1] S2 = np.empty(tile * m, dtype=dtype)
+    cdef floating[::1] btile = np.empty(block * m, dtype=dtype)
+    cdef double[::1] acc = np.empty(block * m)
+    cdef double[::1] bacc = np.empty(block * m)
+    with nogil:
+        t0 = 0
+        while t0 < k and not stopped:
+            kb = min(block, k - t0)
+            # W (r, kb * c): W[j, t c + l] = FB[l, j] R[j, t]; |R| of the block
+            for j in range(r):
+                for t in range(kb):
+                    f = <double>R[j, t0 + t] * (scale[t0 + t] if rescaled else 1)
+                    absR[j * kb + t] = <floating>(f if f >= 0 else -f)
+                    for l in range(c):
+                        W[j * kb * c + t * c + l] = <floating>(FB[l, j] * f)
+            for i in range(kb * m):
+                acc[i] = 0
+                bacc[i] = 0
+            i0 = 0
+            while i0 < q and not stopped:
+                nt = min(tile, q - i0)
+                # Z (nt, kb * c) = B_tile @ W, read as (nt * kb, c); P (nt, kb) = |B_tile| |R|
+                _gemm(False, False, nt, kb * c, r, <floating>1, &B[i0, 0], max(r, 1),
+                      &W[0], kb * c, <floating>0, &Z[0], kb * c)
+                for i in range(nt):
+                    for j in range(r):
+                        f = B[i0 + i, j]
+                        absB[i * r + j] = <floating>(f if f >= 0 else -f)
+                _gemm(False, False, nt, kb, r, <floating>1, &absB[0], max(r, 1),
+                      &absR[0], kb, <floating>0, &P[0], kb)
+                # bound block (kb, m) += (P^2)^T (S^2) over the tile
+                for i in range(nt * kb):
+                    P[i] = P[i] * P[i]
+                for i in range(nt):
+                    for a in range(m):
+                        S2[i * m + a] = S[i0 + i, a] * S[i0 + i, a]
+                _gemm(True, False, kb, m, nt, <floating>1, &P[0], kb, &S2[0], m,
+                      <floating>0, &btile[0], m)
+                for i in range(kb * m):
+                    bacc[i] += btile[i]
+                s0 = 0
+                while s0 < nt and not stopped:
+                    ns = min(sub, nt - s0)
+                    # fit (ns * kb, m) = Z[rows s0 : s0 + ns] @ FA^T
+                    _gemm(False, True, ns * kb, m, c, <floating>1, &Z[s0 * kb * c], c,
+                          &FA[0, 0], c, <floating>0, &fit[0], m)
+                    for i in range(ns):
+                        for t in range(kb):
+                            if targets:
+                                if rescaled:
+                                    y = <double>sw[i0 + s0 + i] * (
+                                        <double>Y[i0 + s0 + i, t0 + t] * scale[t0 + t] -
+                                        <double>ym[t0 + t] * scale[t0 + t])
+                                else:
+                                    y = sw[i0 + s0 + i] * (Y[i0 + s0 + i, t0 + t] - ym[t0 + t])
+                                y = <floating>y  # in the working dtype, as `sse`
+                            else:
+                                y = 0
+                            base = (i * kb + t) * m
+                            for a in range(m):
+                                v = <double>S[i0 + s0 + i, a] * (y + fit[base + a])
+                                acc[t * m + a] += v * v
+                    s0 += ns
+                    stopped = _interrupted(&work_done, <double>ns * kb * (c * (r + m) + r + m))
+                i0 += nt
+            for t in range(kb):
+                for a in range(m):
+                    out[a, t0 + t] += acc[t * m + a]
+                    bound[a, t0 + t] += bacc[t * m + a]
+            t0 += kb
     if stopped:
         _raise_pending()

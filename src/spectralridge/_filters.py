@@ -10,7 +10,10 @@ degrees of freedom, GCV and leave-one-out all take any filter.
 from typing import NamedTuple
 
 import numpy as np
+import scipy.linalg as sla
 from scipy.optimize import brentq
+
+from . import _core
 
 _LOG_MAX = np.log(np.finfo(np.float64).max)
 
@@ -99,3 +102,69 @@ def truncation_filter(rank, n_components):
     """Keep the ``k`` steepest directions: factor 1 for ``i < k``, 0 beyond."""
     fit = (np.arange(rank) < np.asarray(n_components)[:, None]).astype(np.float64)
     return Filter(fit, 1.0 - fit)
+
+
+def low_rank(F, target, dtype, max_rank=None):
+    """Factor ``F (m, r) ~= A @ B`` with ``A (m, q)``, ``B (q, r)`` of `dtype`.
+
+    Searches (by bisection, up to `max_rank`) the rank from that of the singular values of
+    `F` above `target` and the SVD's rounding: the truncated SVD refined by two alternating least-squares steps
+    (``B += A^+ (F - A B)``, then ``A``), which bring the entrywise error down to the rounding
+    of the factors even where the SVD itself is less accurate. Returns ``A, B`` and ``eps
+    (m,)``, a bound on ``max_j |F[a, j] - (A B)[a, j]|`` for the factors as cast to `dtype`
+    (the product evaluated in extended precision, its rounding added), for the smallest
+    rank found with ``max(eps) <= target``; None if there is none. Filter matrices of ridge over many
+    alphas are Cauchy-like: their singular values decay geometrically [1]_, so ``q`` grows
+    with the logarithms of the range of the spectrum and alphas and of ``1 / target`` only.
+
+    References
+    ----------
+    .. [1] B. Beckermann and A. Townsend, "Bounds on the singular values of matrices with
+       displacement structure", SIAM Review 61(2), 319-344, 2019.
+    """
+    # SciPy's BLAS and LAPACK only (`_core.gemm`, scipy.linalg): NumPy's would fight them.
+    F = np.ascontiguousarray(F, dtype=np.float64)
+    U, s, Vt = sla.svd(F, full_matrices=False)
+    max_rank = s.size if max_rank is None else min(max_rank, s.size)
+    ld = np.longdouble
+    F_ld = F.astype(ld)
+
+    def residual(A, B):
+        D = F.copy()
+        _core.gemm(np.ascontiguousarray(A), np.ascontiguousarray(B), D, alpha=-1.0, beta=1.0)
+        return D
+
+    def attempt(q):
+        """Refined factors of rank q if their error (estimated in float64) meets target."""
+        A, B = U[:, :q] * s[:q], Vt[:q]
+        if q:
+            for _ in range(2):
+                B = B + sla.lstsq(A, residual(A, B))[0]
+                A = A + sla.lstsq(B.T, residual(A, B).T)[0].T
+        A, B = np.ascontiguousarray(A, dtype=dtype), np.ascontiguousarray(B, dtype=dtype)
+        estimate = np.abs(residual(A.astype(np.float64), B.astype(np.float64)))
+        return (A, B) if estimate.max(initial=0) <= target / 2 else None
+
+    def bound(A, B):
+        err = np.abs(F_ld - A.astype(ld) @ B.astype(ld)).max(axis=1, initial=0)
+        size = (np.abs(A).astype(ld) @ np.abs(B).astype(ld)).max(axis=1, initial=0) + \
+            np.abs(F_ld).max(axis=1, initial=0)
+        q = A.shape[1]
+        return (err + 2 * (q + 2) * np.finfo(ld).eps * size).astype(np.float64) * (1 + 1e-15)
+
+    # bisection from the rank where the singular values reach the SVD's own rounding or
+    # `target` (the error decreases with the rank, up to rounding), then the bound
+    lo = min(int(np.count_nonzero(s > max(target, 8 * F.shape[0] * np.finfo(float).eps *
+                                           s[0]))), max_rank + 1) - 1
+    hi, best = max_rank, attempt(max_rank)
+    while best is not None and hi - lo > 1:
+        mid = (lo + hi) // 2
+        found = attempt(mid)
+        lo, hi, best = (lo, mid, found) if found is not None else (mid, hi, best)
+    while best is not None:
+        eps = bound(*best)
+        if eps.max(initial=0) <= target:
+            return best[0], best[1], eps
+        hi += 1
+        best = attempt(hi) if hi <= max_rank else None
+    return None

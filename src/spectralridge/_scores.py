@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core
-from ._filters import Filter, ridge_filter
+from ._filters import Filter, low_rank, ridge_filter
 from ._spectrum import column_blocks, weighted_sum
 
 # Hat-matrix rows up to this many (n_samples x n_alphas) float64 values at once.
@@ -30,6 +30,18 @@ SPAN_TOL = 64 * np.finfo(np.float64).eps
 # ||Yc||^2 in [SAFE_SQ_MIN, inf) was summed without losing a significant square to
 # underflow: it sets the scale of its target without another pass over Y.
 SAFE_SQ_MIN = 2.0 ** -600
+# Compressed leave-one-out (see `loo_sse_rows`): the relative error it may add to a sum of
+# squared errors per working dtype, the entrywise error of the factored filter matrix
+# (the tolerance / LOWRANK_MARGIN: the bound then holds for residuals up to about
+# LOWRANK_MARGIN / 2 times smaller than |U| |R|), the fewest alphas for which it is tried, and the
+# largest fraction of the exact kernel's multiply-adds for which it is used, and the fewest
+# multiply-adds of the exact kernel for which it is (the factorization has a fixed cost of
+# some small LAPACK calls).
+LOWRANK_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}
+LOWRANK_MARGIN = 256
+LOWRANK_MIN_ALPHAS = 16
+LOWRANK_MAX_COST = 0.6
+LOWRANK_MIN_WORK = 1 << 30
 # A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
 # grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
 DOF_EDGE = 5e-4
@@ -41,6 +53,45 @@ class GridEdgeWarning(UserWarning):
 
 # Off inside the scikit-learn estimators' fit (per thread and task, unlike a warnings filter).
 _WARN_GRID_EDGES = contextvars.ContextVar("spectralridge_warn_grid_edges", default=True)
+
+
+_LOO_COMPRESSION = contextvars.ContextVar("spectralridge_loo_compression", default=True)
+
+
+@contextlib.contextmanager
+def loo_compression(enabled):
+    """Allow (default) or forbid the compressed leave-one-out kernel in this context.
+
+    Exact leave-one-out over many alphas factors the filter matrix (alphas x eigenvalues)
+    to its numerical rank q and forms the residuals of all alphas from q products, with an
+    a-posteriori error bound per alpha and target that keeps every sum of squared errors
+    within a relative 1e-12 (float64; 1e-4 for float32 data, below the float32 kernel's own
+    rounding) of the exact kernel's, recomputing exactly wherever the bound does not
+    prove it. It is used only where it saves work; ``loo_compression(False)`` runs the
+    exact kernel always. Thread- and task-local; Dask graphs take the setting in force when
+    they are built.
+
+    Examples
+    --------
+    >>> import numpy as np, spectralridge as sr
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 5))
+    >>> y = X.sum(axis=1) + rng.standard_normal(50)
+    >>> with sr.loo_compression(False):
+    ...     res = sr.ridge_cv(X, y)
+    >>> res.cv
+    'loo'
+    """
+    token = _LOO_COMPRESSION.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _LOO_COMPRESSION.reset(token)
+
+
+def loo_compression_enabled():
+    """Whether :func:`loo_compression` allows the compressed kernel in this context."""
+    return _LOO_COMPRESSION.get()
 
 
 @contextlib.contextmanager
@@ -228,26 +279,105 @@ def _check_leverage(one_minus_h, group, rows, alphas, name):
             "its fit undetermined). Use cv='gcv' or a splitter.")
 
 
-def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, scale=None):
+def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, scale=None,
+                 compress=None, stats=None):
     """Weighted sums of squared exact leave-one-out errors over `rows`: (m, k) float64.
 
     `Y` (rows, k) and `sw` (square roots of the weights) belong to the same rows; the fused
     kernel runs in `dtype`, on row tiles of `tile` rows if given (U's tile stays in cache),
     on the targets multiplied by `scale` (k,) if given (see :func:`target_scale`).
+
+    With many alphas the residual factors ``F`` (m, r) of each piece are factored as
+    ``A B`` of rank q (:func:`~spectralridge._filters.low_rank`, ``eps_a >= max_j |F - A
+    B|_aj``), and ``_core.sse_lowrank`` forms the residuals from q products (``q n r k + m q
+    n k`` multiply-adds instead of ``m n r k``), where that costs at most LOWRANK_MAX_COST of
+    the exact kernel, the exact kernel would take at least LOWRANK_MIN_WORK multiply-adds,
+    and `compress` (default: :func:`loo_compression_enabled`) allows it.
+    Bound: the scaled residuals differ from the exact ones by at most ``d_iat = S_ia eps_a
+    (|U| |R|)_it`` entrywise, so with ``D_at = sum_i d_iat^2`` the triangle inequality in
+    l2 gives ``|SSE'_at - SSE_at| <= 2 sqrt(SSE'_at D_at) + D_at`` and
+    ``SSE_at >= (sqrt(SSE'_at) - sqrt(D_at))_+^2``. Every (alpha, target) whose bound is
+    not below ``LOWRANK_RTOL[dtype]`` times that lower bound is recomputed by the exact
+    kernel, so each sum is within that relative tolerance of the exact kernel's up to the
+    rounding both kernels share (order ``(r + q) u |U| |R|`` per residual). The bound on
+    the filter matrix is that of Beckermann and Townsend (SIAM Review 61, 2019). `stats`,
+    a dict if given, receives the ranks used and the number of recomputed pairs.
     """
     out = np.zeros((grid.size, Y.shape[1]))
+    dtype = np.dtype(dtype)
     ym, sw = ym.astype(dtype), sw.astype(dtype)
+    compress = loo_compression_enabled() if compress is None else compress
     for idx, group, U, R, F, targets, one_minus_h in loo_parts(rows, flt, grid, name):
         S = np.reciprocal(one_minus_h, out=one_minus_h).astype(dtype)
         Y_g, sw_g = (Y, sw) if isinstance(group, slice) else (Y[group], sw[group])
-        U, R, F = U.astype(dtype, copy=False), R.astype(dtype), F.astype(dtype)
-        part = np.zeros((idx.size, Y.shape[1]))
+        U, R = U.astype(dtype, copy=False), R.astype(dtype)
         step = U.shape[0] if tile is None else tile
-        for t0 in range(0, U.shape[0], step):
-            t = slice(t0, t0 + step)
-            _core.sse(U[t], R, F, Y_g[t], ym, sw_g[t], S[t], targets, part, scale)
+        work = float(U.shape[0]) * F.shape[0] * F.shape[1] * Y.shape[1]
+        factors = _loo_factors(F, dtype) if compress and work >= LOWRANK_MIN_WORK else None
+        part = np.zeros((idx.size, Y.shape[1]))
+        if factors is None:
+            F = F.astype(dtype)
+            for t0 in range(0, U.shape[0], step):
+                t = slice(t0, t0 + step)
+                _core.sse(U[t], R, F, Y_g[t], ym, sw_g[t], S[t], targets, part, scale)
+        else:
+            A, B, eps = factors
+            bound = np.zeros_like(part)
+            for t0 in range(0, U.shape[0], step):
+                t = slice(t0, t0 + step)
+                _core.sse_lowrank(U[t], R, A, B, Y_g[t], ym, sw_g[t], S[t], targets, part,
+                                  bound, scale)
+            # rounding of |U| |R| (nonnegative terms) and of the float64 sums of squares
+            grow = (1 + 4 * (R.shape[0] + 2) * np.finfo(dtype).eps) * \
+                (1 + 2 * (U.shape[0] + 4) * np.finfo(np.float64).eps)
+            redo = ~_certified(part, bound * np.square(eps)[:, None] * grow,
+                               LOWRANK_RTOL[dtype])
+            if stats is not None:
+                stats.setdefault("ranks", []).append(A.shape[1])
+                stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
+                stats["pairs"] = stats.get("pairs", 0) + redo.size
+            if redo.any():
+                _recompute(part, redo, U, R, F.astype(dtype), Y_g, ym, sw_g, S, targets,
+                           step, scale)
         out[idx] += part
     return out
+
+
+def _loo_factors(F, dtype):
+    """``(A, B, eps)`` of :func:`~spectralridge._filters.low_rank` for residual factors `F`
+    (m, r) where the compressed kernel saves enough work, else None."""
+    m, r = F.shape
+    if m < LOWRANK_MIN_ALPHAS or r == 0:
+        return None
+    # multiply-adds per row and target: q (r + m) + r (the bound) + 2 m (its epilogue)
+    max_rank = int((LOWRANK_MAX_COST * m * r - r - 2 * m) // (r + m))
+    if max_rank < 1:
+        return None
+    return low_rank(F, LOWRANK_RTOL[dtype] / LOWRANK_MARGIN, dtype, max_rank)
+
+
+def _certified(sse, err_sq, rtol):
+    """Where ``2 sqrt(sse err_sq) + err_sq <= rtol (sqrt(sse) - sqrt(err_sq))_+^2``: the
+    relative error of `sse` is proven below `rtol` (see :func:`loo_sse_rows`)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = 2 * np.sqrt(sse * err_sq) + err_sq
+        low = np.square(np.maximum(np.sqrt(sse) - np.sqrt(err_sq), 0.0))
+        return gap <= rtol * low
+
+
+def _recompute(part, redo, U, R, F, Y, ym, sw, S, targets, step, scale):
+    """``part[redo]`` by the exact kernel: the targets and alphas with a pair in `redo`."""
+    cols = np.flatnonzero(redo.any(axis=0))
+    alphas = np.flatnonzero(redo[:, cols].any(axis=1))
+    F_r, S_r = np.ascontiguousarray(F[alphas]), np.ascontiguousarray(S[:, alphas])
+    R_r, Y_r, ym_r = np.ascontiguousarray(R[:, cols]), np.ascontiguousarray(Y[:, cols]), \
+        np.ascontiguousarray(ym[cols])
+    scale_r = None if scale is None else np.ascontiguousarray(scale[cols])
+    exact = np.zeros((alphas.size, cols.size))
+    for t0 in range(0, U.shape[0], step):
+        t = slice(t0, t0 + step)
+        _core.sse(U[t], R_r, F_r, Y_r[t], ym_r, sw[t], S_r[t], targets, exact, scale_r)
+    part[np.ix_(alphas, cols)] = exact
 
 
 def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):

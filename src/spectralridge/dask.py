@@ -542,7 +542,8 @@ def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
     loo, ym, sw = _loo_rows(X, w, rows, P, ym0, ctx)
     Y = np.ascontiguousarray(Y, dtype=np.float64)
     return _scores.loo_sse_rows(loo, ctx.flt, ctx.grid, Y, ym, sw, np.float64, ctx.name,
-                                tile=_scores.LOO_TILE)[None]
+                                tile=_scores.LOO_TILE,
+                                compress=ctx.extra.get("loo_compression", True))[None]
 
 
 def _kfold_block(P, ym0, *, ctx):
@@ -1164,7 +1165,7 @@ class DaskFilterPath(FilterGrid):
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         s, d = self._solver, self._decomp
-        ctx = self._ctx()
+        ctx = self._ctx(extra={"loo_compression": _scores.loo_compression_enabled()})
         parts = da.blockwise(_loo_block, "iaj", s._X, "ix", s._Y, "ij", s._w, "i", s._rows, "i",
                              s._P, "Fbj", s._ym0, "j", new_axes={"a": self.grid.size},
                              adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64,
