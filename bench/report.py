@@ -144,7 +144,13 @@ SWEEP_IMPLS = {
     "loo": [("sr-auto", "spectralridge LOO"), ("numpy-svd", "NumPy one-SVD LOO"),
             ("sklearn-ridgecv-default", "sklearn RidgeCV (default)"),
             ("sklearn-ridgecv-svd", "sklearn RidgeCV (svd)")],
+    # LOO against the number of alphas: flat past the filter rank when compressed
+    "loo_alphas": [("sr-auto", "spectralridge LOO (compressed where it pays)"),
+                   ("sr-exact", "spectralridge LOO, exact kernel"),
+                   ("sklearn-ridgecv-default", "sklearn RidgeCV (default)")],
 }
+# The variable of each sweep axis.
+SWEEP_VARIABLE = {"alphas": "m", "targets": "k", "samples": "n", "loo_alphas": "m"}
 
 
 def sweeps(quick):
@@ -154,22 +160,24 @@ def sweeps(quick):
     if quick:
         specs = [("alphas", "path", dict(n=400, p=100, k=1), [1, 3, 10, 30, 100, 300]),
                  ("targets", "loo", dict(n=400, p=100, m=20), [1, 10, 100, 300]),
-                 ("samples", "loo", dict(p=50, k=20, m=20), [200, 400, 800, 1600])]
+                 ("samples", "loo", dict(p=50, k=20, m=20), [200, 400, 800, 1600]),
+                 ("loo_alphas", "loo", dict(n=400, p=100, k=100), [10, 30, 100, 300])]
         cap, repeats = 2.0, 5
     else:
         specs = [("alphas", "path", dict(n=2000, p=500, k=1), [1, 3, 10, 30, 100, 300, 1000]),
                  ("targets", "loo", dict(n=2000, p=500, m=20), [1, 10, 100, 300, 1000, 3000]),
                  ("samples", "loo", dict(p=200, k=100, m=20), [500, 1000, 2000, 4000, 8000,
-                                                                16000])]
+                                                                16000]),
+                 ("loo_alphas", "loo", dict(n=2000, p=500, k=1000), [10, 30, 100, 300, 1000])]
         cap, repeats = 30.0, 3
     results = {}
     for axis, kind, fixed, values in specs:
         curves = {}
-        for impl, label in SWEEP_IMPLS[kind]:
+        for impl, label in SWEEP_IMPLS[axis if axis in SWEEP_IMPLS else kind]:
             fn = wl.IMPLS_BY_ID[impl].make(wl.Workload("x", kind, (1,) * 4, (1,) * 4))
             xs, ts = [], []
             for v in values:
-                size = dict(fixed, **{{"alphas": "m", "targets": "k", "samples": "n"}[axis]: v})
+                size = dict(fixed, **{SWEEP_VARIABLE[axis]: v})
                 d = _sweep_data(kind, size["n"], size["p"], size["k"], size["m"])
                 t = _median_time(lambda: fn(d), repeats, cap)
                 xs.append(v)
@@ -196,7 +204,7 @@ def plot_sweeps(results, suffix):
     import matplotlib.pyplot as plt
     files = {}
     names = {"alphas": "number of alphas m", "targets": "number of targets k",
-             "samples": "number of samples n"}
+             "samples": "number of samples n", "loo_alphas": "number of alphas m"}
     for axis, res in results.items():
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         for label, (xs, ts) in res["curves"].items():

@@ -627,3 +627,17 @@ def test_certificate_recomputes_what_it_cannot_prove(how, monkeypatch):
     assert 0 < stats["recomputed"] <= stats["pairs"]
     assert_allclose(result.scores, exact.scores, rtol=1e-11, atol=0)
     assert_array_equal(result.best_index, exact.best_index)
+
+
+def test_compressed_loo_over_a_thousand_alphas(monkeypatch):
+    # many more alphas than the filter rank needs: factored a chunk of alphas at a time
+    X, Y = make_data(200, 150, 4, decay=4.0)
+    alphas = np.logspace(-3, 5, 1000)
+    calls = _count_lowrank_calls(monkeypatch)
+    solver = sr.RidgeSolver(X, Y)
+    compressed = solver.loo(alphas)
+    assert len(calls) >= 3 and max(calls) < 50
+    with sr.loo_compression(False):
+        exact = solver.loo(alphas)
+    assert_allclose(compressed.scores, exact.scores, rtol=1e-11, atol=0)
+    assert_array_equal(compressed.best_index, exact.best_index)

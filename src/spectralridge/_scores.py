@@ -42,6 +42,7 @@ LOWRANK_MARGIN = 256
 LOWRANK_MIN_ALPHAS = 16
 LOWRANK_MAX_COST = 0.6
 LOWRANK_MIN_WORK = 1 << 30
+LOWRANK_CHUNK = 256  # alphas factored together
 # A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
 # grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
 DOF_EDGE = 5e-4
@@ -312,35 +313,45 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
         Y_g, sw_g = (Y, sw) if isinstance(group, slice) else (Y[group], sw[group])
         U, R = U.astype(dtype, copy=False), R.astype(dtype)
         step = U.shape[0] if tile is None else tile
-        work = float(U.shape[0]) * F.shape[0] * F.shape[1] * Y.shape[1]
-        factors = _loo_factors(F, dtype) if compress and work >= LOWRANK_MIN_WORK else None
-        part = np.zeros((idx.size, Y.shape[1]))
-        if factors is None:
-            F = F.astype(dtype)
-            for t0 in range(0, U.shape[0], step):
-                t = slice(t0, t0 + step)
-                _core.sse(U[t], R, F, Y_g[t], ym, sw_g[t], S[t], targets, part, scale)
-        else:
-            A, B, eps = factors
-            bound = np.zeros_like(part)
-            for t0 in range(0, U.shape[0], step):
-                t = slice(t0, t0 + step)
-                _core.sse_lowrank(U[t], R, A, B, Y_g[t], ym, sw_g[t], S[t], targets, part,
-                                  bound, scale)
-            # rounding of |U| |R| (nonnegative terms) and of the float64 sums of squares
-            grow = (1 + 4 * (R.shape[0] + 2) * np.finfo(dtype).eps) * \
-                (1 + 2 * (U.shape[0] + 4) * np.finfo(np.float64).eps)
-            redo = ~_certified(part, bound * np.square(eps)[:, None] * grow,
-                               LOWRANK_RTOL[dtype])
-            if stats is not None:
-                stats.setdefault("ranks", []).append(A.shape[1])
-                stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
-                stats["pairs"] = stats.get("pairs", 0) + redo.size
-            if redo.any():
-                _recompute(part, redo, U, R, F.astype(dtype), Y_g, ym, sw_g, S, targets,
-                           step, scale)
-        out[idx] += part
+        # alphas a chunk at a time: a factorization of many more alphas than the rank needs
+        # would not reach the entrywise accuracy the bound asks for
+        for a0 in range(0, idx.size, LOWRANK_CHUNK):
+            c = slice(a0, a0 + LOWRANK_CHUNK)
+            whole = c.start == 0 and idx.size <= LOWRANK_CHUNK
+            out[idx[c]] += _piece_sse(U, R, F if whole else F[c], Y_g, ym, sw_g,
+                                      S if whole else np.ascontiguousarray(S[:, c]), targets,
+                                      step, scale, dtype, compress, stats)
     return out
+
+
+def _piece_sse(U, R, F, Y, ym, sw, S, targets, step, scale, dtype, compress, stats):
+    """Sums of squared leave-one-out errors (m_b, k) of one piece of :func:`loo_parts`: the
+    compressed kernel with its certificate where it pays, else the exact one."""
+    work = float(U.shape[0]) * F.shape[0] * F.shape[1] * Y.shape[1]
+    factors = _loo_factors(F, dtype) if compress and work >= LOWRANK_MIN_WORK else None
+    part = np.zeros((F.shape[0], Y.shape[1]))
+    if factors is None:
+        F = F.astype(dtype)
+        for t0 in range(0, U.shape[0], step):
+            t = slice(t0, t0 + step)
+            _core.sse(U[t], R, F, Y[t], ym, sw[t], S[t], targets, part, scale)
+        return part
+    A, B, eps = factors
+    bound = np.zeros_like(part)
+    for t0 in range(0, U.shape[0], step):
+        t = slice(t0, t0 + step)
+        _core.sse_lowrank(U[t], R, A, B, Y[t], ym, sw[t], S[t], targets, part, bound, scale)
+    # rounding of |U| |R| (nonnegative terms) and of the float64 sums of squares
+    grow = (1 + 4 * (R.shape[0] + 2) * np.finfo(dtype).eps) * \
+        (1 + 2 * (U.shape[0] + 4) * np.finfo(np.float64).eps)
+    redo = ~_certified(part, bound * np.square(eps)[:, None] * grow, LOWRANK_RTOL[dtype])
+    if stats is not None:
+        stats.setdefault("ranks", []).append(A.shape[1])
+        stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
+        stats["pairs"] = stats.get("pairs", 0) + redo.size
+    if redo.any():
+        _recompute(part, redo, U, R, F.astype(dtype), Y, ym, sw, S, targets, step, scale)
+    return part
 
 
 def _loo_factors(F, dtype):
