@@ -143,13 +143,16 @@ LONG_CALLS = {"sse": _long_sse, "apply_filter-1": lambda: _long_apply_filter(1),
 def test_kernels_stop_on_ctrl_c(kernel):
     # each call runs for seconds; Ctrl-C 0.05 s in must stop the first call inside the
     # kernel (not after it returned), its output not fully written
-    run, unfinished = LONG_CALLS[kernel]()
-    timer = _interrupt_soon()
-    try:
-        with pytest.raises(KeyboardInterrupt) as excinfo:
-            run()
-    finally:
-        timer.cancel()
+    for attempt in range(3):  # a loaded machine may deliver the signal before the call
+        run, unfinished = LONG_CALLS[kernel]()
+        timer = _interrupt_soon()
+        try:
+            with pytest.raises(KeyboardInterrupt) as excinfo:
+                run()
+        finally:
+            timer.cancel()
+        if _raised_in_kernel(excinfo):
+            break
     assert _raised_in_kernel(excinfo)
     assert unfinished()
 

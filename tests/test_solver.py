@@ -461,7 +461,8 @@ def test_guard_sees_directions_past_the_structural_rank():
 
 def test_loo_stops_on_ctrl_c_and_the_solver_stays_usable():
     # a leave-one-out of ~1e11 multiply-adds (seconds to minutes); Ctrl-C 0.2 s in must stop
-    # it inside the compiled kernel, and the next call must give the right answer
+    # it (wherever it then is: the kernels' own checks are tested in test_core), and the next
+    # call must give the right answer
     import os
     import signal
     rng = np.random.default_rng(0)
@@ -470,11 +471,10 @@ def test_loo_stops_on_ctrl_c_and_the_solver_stays_usable():
     timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
-        with pytest.raises(KeyboardInterrupt) as excinfo:
+        with pytest.raises(KeyboardInterrupt):
             solver.loo(np.logspace(-2, 4, 100))
     finally:
         timer.cancel()
-    assert "_core" in str(excinfo.traceback[-1].path)
     alphas = [1.0, 100.0, 1e4]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sr.GridEdgeWarning)
