@@ -219,27 +219,35 @@ class Spectrum:
         return self.dropped * (self.lam_max + alpha_min) <= DROPPED_TOL * alpha_min
 
     def U_blocks(self, size):
-        """Yield ``(rows, U[rows])`` over the samples: the whole ``U`` where it is kept (the
-        SVD and kernel routes, and the Gram route on dense data once formed), else, for
-        sparse data, ``Xc V / s`` formed `size` rows at a time (never n x r at once)."""
-        n = self._X.shape[0] if self._U is None else self._U.shape[0]
-        if self._U is not None or not sp.issparse(self._X):
-            yield slice(0, n), self.U
-            return
+        """Yield ``(rows, U[rows])`` over the samples, `size` rows at a time: views of ``U``
+        where it is kept (the SVD and kernel routes, and the Gram route on dense data), else,
+        for sparse data, ``Xc V / s`` formed a block at a time (never n x r at once)."""
+        keep = self._U is not None or not sp.issparse(self._X)
+        U = self.U if keep else None
+        n = U.shape[0] if keep else self._X.shape[0]
         for i0 in range(0, n, size):
             rows = slice(i0, min(n, i0 + size))
-            U = make_design(self._X[rows], self._centering.rows(rows)).matmul(self.V)
-            U /= self.s
-            yield rows, U
+            yield rows, U[rows] if keep else self._U_rows(rows)
+
+    def _U_rows(self, rows):
+        U = make_design(self._X[rows], self._centering.rows(rows)).matmul(self.V)
+        U /= self.s
+        return U
 
     @property
     def U(self):
-        """Left singular vectors (n, r) float64, formed on first use for the ``gram`` method."""
+        """Left singular vectors (n, r) float64, formed on first use for the ``gram`` method
+        (``Xc V / s``, dense ``Xc`` a block of rows at a time)."""
         if self._U is None:
             with self._lock:
                 if self._U is None:
-                    U = make_design(self._X, self._centering).matmul(self.V)
-                    U /= self.s
+                    n, p = self._X.shape
+                    U = np.empty((n, self.rank))
+                    # sparse products never densify: one pass
+                    step = n if sp.issparse(self._X) else max(1, REDUCE_BLOCK // max(p, 1))
+                    for i0 in range(0, n, step):
+                        rows = slice(i0, min(n, i0 + step))
+                        U[rows] = self._U_rows(rows)
                     self._U = U
         return self._U
 
