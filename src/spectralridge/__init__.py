@@ -1,13 +1,15 @@
 """spectralridge: ridge regression for every regularization strength from one decomposition."""
 
 from . import stats, theory
+from ._config import config_context, get_config, loo_compression, set_config
 from ._cv import ridge_cv
 from ._datasets import load_longley
-from ._scores import CVResult, GridEdgeWarning, loo_compression
+from ._scores import CVResult, GridEdgeWarning
 from ._solver import FilterPath, RidgePath, RidgeSolver, ridge_path
 
 __all__ = ["CVResult", "FilterPath", "GridEdgeWarning", "RidgePath", "RidgeSolver",
-           "load_longley", "loo_compression", "ridge_cv", "ridge_path", "stats", "theory"]
+           "config_context", "get_config", "load_longley", "loo_compression", "ridge_cv",
+           "ridge_path", "set_config", "stats", "theory"]
 __version__ = "0.1.0"
 
 # Ridge and RidgeCV need scikit-learn: imported on first use, so that `import spectralridge`

@@ -15,14 +15,12 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core
+from ._config import loo_compression_enabled, scratch_values
 from ._filters import Filter, low_rank, ridge_filter
 from ._spectrum import column_blocks, weighted_sum
 
-# Hat-matrix rows up to this many (n_samples x n_alphas) float64 values at once.
-HAT_BLOCK = 1 << 22
-# Rows of U formed at a time where U is not kept (sparse data), and rows per call of the
-# fused residual kernel (its scratch is LOO_TILE x TARGET_BLOCK values whatever n).
-LOO_ROWS = 8192
+# Rows per call of the fused residual kernel (cache-sized: U's tile stays in cache). Row
+# blocks of leave-one-out and hat-matrix blocks are sized by `_config.scratch_values`.
 LOO_TILE = 2048
 # A row whose part outside the span of U and the intercept is below this times (rank + 1)
 # lies in it, up to the rounding of 1 - sum_j U_ij^2.
@@ -54,45 +52,6 @@ class GridEdgeWarning(UserWarning):
 
 # Off inside the scikit-learn estimators' fit (per thread and task, unlike a warnings filter).
 _WARN_GRID_EDGES = contextvars.ContextVar("spectralridge_warn_grid_edges", default=True)
-
-
-_LOO_COMPRESSION = contextvars.ContextVar("spectralridge_loo_compression", default=True)
-
-
-@contextlib.contextmanager
-def loo_compression(enabled):
-    """Allow (default) or forbid the compressed leave-one-out kernel in this context.
-
-    Exact leave-one-out over many alphas factors the filter matrix (alphas x eigenvalues)
-    to its numerical rank q and forms the residuals of all alphas from q products, with an
-    a-posteriori error bound per alpha and target that keeps every sum of squared errors
-    within a relative 1e-12 (float64; 1e-4 for float32 data, below the float32 kernel's own
-    rounding) of the exact kernel's, recomputing exactly wherever the bound does not
-    prove it. It is used only where it saves work; ``loo_compression(False)`` runs the
-    exact kernel always. Thread- and task-local; Dask graphs take the setting in force when
-    they are built.
-
-    Examples
-    --------
-    >>> import numpy as np, spectralridge as sr
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.standard_normal((50, 5))
-    >>> y = X.sum(axis=1) + rng.standard_normal(50)
-    >>> with sr.loo_compression(False):
-    ...     res = sr.ridge_cv(X, y)
-    >>> res.cv
-    'loo'
-    """
-    token = _LOO_COMPRESSION.set(bool(enabled))
-    try:
-        yield
-    finally:
-        _LOO_COMPRESSION.reset(token)
-
-
-def loo_compression_enabled():
-    """Whether :func:`loo_compression` allows the compressed kernel in this context."""
-    return _LOO_COMPRESSION.get()
 
 
 @contextlib.contextmanager
@@ -256,7 +215,7 @@ def loo_parts(rows, flt, grid, name="alpha"):
             U2_g = U2 if whole else np.ascontiguousarray(U2[group])
             hat = part.resid if targets else part.resid_rel
             F = -part.fit if targets else part.resid_rel
-            step = max(1, HAT_BLOCK // group.size)
+            step = max(1, scratch_values() // group.size)
             for a0 in range(0, idx.size, step):
                 block = slice(a0, min(idx.size, a0 + step))
                 one_minus_h = np.empty((group.size, block.stop - a0))
@@ -394,10 +353,12 @@ def _recompute(part, redo, U, R, F, Y, ym, sw, S, targets, step, scale):
 def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
     """Weighted sum of squared exact leave-one-out errors of a NumPy solver: (m, k), of the
     targets multiplied by `scale` if given; ``U`` a block of rows at a time where it is not
-    kept (sparse data), the fused kernel on row tiles of ``LOO_TILE``."""
+    kept (sparse data), the fused kernel on row tiles of ``LOO_TILE``; row blocks of
+    U, its squares and the hat diagonals hold at most ``scratch_values()`` values each."""
     out = np.zeros((grid.size, Y.shape[1]))
     w, sw = np.square(centering.sw), centering.sw
-    for rows, U in spectrum.U_blocks(LOO_ROWS):
+    size = max(LOO_TILE, scratch_values() // max(1, spectrum.rank, grid.size))
+    for rows, U in spectrum.U_blocks(size):
         part = LooRows(U, w[rows], spectrum.lam, spectrum.ls_rank, spectrum.R,
                        centering.sum_w, centering.fit_intercept, spanning(spectrum, centering),
                        np.arange(rows.start, rows.stop))

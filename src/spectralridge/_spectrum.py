@@ -44,6 +44,7 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from . import _core
+from ._config import scratch_values
 from ._design import DenseDesign, make_design, sparse_weighted_mean
 from ._filters import ridge_filter
 
@@ -60,17 +61,11 @@ DROPPED_NOISE = 16
 GRADED_RATIO = 1e4
 # Range of the centred design's Frobenius norm whose squares stay normal float64 numbers.
 SCALE_MIN, SCALE_MAX = 1e-153, 1e153
-# Values of Xc^T Q_d per block when measuring the kernel route's dropped directions.
-DROPPED_VALUES = 1 << 22
-
-
-# Columns converted to float64 at a time by the blocked reductions.
-REDUCE_BLOCK = 1 << 20
 
 
 def column_blocks(A):
     """Yield (column slice, float64 C-contiguous copy of those columns) of a 2-D array."""
-    step = max(1, REDUCE_BLOCK // max(1, A.shape[0]))
+    step = max(1, scratch_values() // max(1, A.shape[0]))
     for t0 in range(0, A.shape[1], step):
         cols = slice(t0, min(A.shape[1], t0 + step))
         yield cols, np.array(A[:, cols], dtype=np.float64, order="C")
@@ -244,7 +239,7 @@ class Spectrum:
                     n, p = self._X.shape
                     U = np.empty((n, self.rank))
                     # sparse products never densify: one pass
-                    step = n if sp.issparse(self._X) else max(1, REDUCE_BLOCK // max(p, 1))
+                    step = n if sp.issparse(self._X) else max(1, scratch_values() // max(p, 1))
                     for i0 in range(0, n, step):
                         rows = slice(i0, min(n, i0 + step))
                         U[rows] = self._U_rows(rows)
@@ -296,7 +291,7 @@ def _factorize(X, Y, centering, method):
         c = project(Q_d, Y, centering.ym, centering.sw)[0]
         d = Q_d.shape[1]
         M = np.zeros((d, d))  # Q_d^T Xc Xc^T Q_d, in column blocks of Xc if p x d is large
-        step = p if p * d <= DROPPED_VALUES else max(1, DROPPED_VALUES // d)
+        step = p if p * d <= scratch_values() else max(1, scratch_values() // d)
         for j in range(0, p, step):
             XtQ = design.rmatmul(Q_d, None if step == p else slice(j, j + step))
             _core.gemm(XtQ, XtQ, M, trans_a=True, beta=1.0)

@@ -85,6 +85,7 @@ Examples
 import numpy as np
 import scipy.sparse as sp
 
+from ._config import scratch_values
 from ._solver import RidgeSolver
 from ._spectrum import weighted_mean
 from ._validation import (check_alphas, check_alphas_per_target, check_bool,
@@ -552,7 +553,7 @@ def alpha_to_fraction(solver, alphas):
     alphas, scalar = check_alphas_per_target(alphas, c.shape[1])      # (m, k)
     total = c.sum(axis=0)
     out = np.empty(alphas.shape)
-    step = max(1, FRACTION_BLOCK // (alphas.shape[0] * max(1, lam.size)))
+    step = max(1, scratch_values() // (alphas.shape[0] * max(1, lam.size)))
     for t0 in range(0, out.shape[1], step):
         block = slice(t0, t0 + step)
         a = alphas[:, block, None]                                     # (m, kb, 1)
@@ -572,7 +573,6 @@ def _shape_fraction(solver, out, scalar):
 
 
 # Fractions x targets x rank float64 values per block of fraction_to_alpha's iterations.
-FRACTION_BLOCK = 1 << 21
 
 
 def _alpha_for_fraction(lam, cn, f):
@@ -642,7 +642,7 @@ def fraction_to_alpha(solver, fractions):
         cn = c[:, ok] / total[ok]                                      # normalized weights
         f = fracs[inner]
         cols = np.flatnonzero(ok)
-        step = max(1, FRACTION_BLOCK // (f.size * lam.size))           # bound the temporaries
+        step = max(1, scratch_values() // (f.size * lam.size))           # bound the temporaries
         for t0 in range(0, cols.size, step):
             block = slice(t0, t0 + step)
             out[np.ix_(inner, cols[block])] = _alpha_for_fraction(lam, cn[:, block], f)
