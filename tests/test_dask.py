@@ -265,16 +265,12 @@ def test_dask_is_imported_lazily_and_optional():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def _dispatch_wired():
-    X, y = np.eye(3), np.ones(3)
-    return not isinstance(sr.RidgeSolver(da.from_array(X), da.from_array(y)), sr.RidgeSolver)
-
-
-@pytest.mark.skipif(not _dispatch_wired(), reason="RidgeSolver does not dispatch to Dask yet")
 def test_public_api_dispatches_on_dask_arrays():
     X, Y = make_data(100, 5, 3, seed=11)
     dX, dY, _ = to_dask(X, Y)
-    assert isinstance(sr.RidgeSolver(dX, dY), DaskRidgeSolver)
+    solver = sr.RidgeSolver(dX, dY)
+    assert isinstance(solver, DaskRidgeSolver) and isinstance(solver, sr.RidgeSolver)
+    assert solver.backend == "dask" and sr.RidgeSolver(X, Y).backend == "numpy"
     close(sr.ridge_path(dX, dY, ALPHAS).coef, sr.ridge_path(X, Y, ALPHAS, method="svd").coef)
     result = sr.ridge_cv(dX, dY, ALPHAS, cv=3)
     assert isinstance(result.scores, da.Array)

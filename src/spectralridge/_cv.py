@@ -11,11 +11,11 @@ decomposed again from its rows by SVD.
 import numpy as np
 
 from . import _core, _scores
+from ._backends import backend_for
 from ._design import make_design
 from ._solver import RidgeSolver, held_out_basis
 from ._spectrum import _gram, gram_spectrum, project, weighted_sum
-from ._validation import (check_bool, check_cv, check_groups, check_rule, check_scoring,
-                          refuse_sparse_with_dask)
+from ._validation import check_bool, check_cv, check_groups, check_rule, check_scoring
 
 
 def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
@@ -78,31 +78,30 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     >>> bool(result.best_alpha[0] < result.best_alpha[1])  # noisier target, more shrinkage
     True
     """
-    from .dask import is_dask_input  # never imports Dask itself
-    if is_dask_input(X, Y, sample_weight):
-        refuse_sparse_with_dask(X, Y, sample_weight)
-        from .dask import dask_ridge_cv
-        return dask_ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
-                             scoring=scoring, rule=rule, fit_intercept=fit_intercept,
-                             sample_weight=sample_weight, method=method, groups=groups,
-                             penalty_factor=penalty_factor)
+    backend = backend_for(X, Y, sample_weight)
+    if backend is not None:
+        return backend.ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
+                                scoring=scoring, rule=rule, fit_intercept=fit_intercept,
+                                sample_weight=sample_weight, method=method, groups=groups,
+                                penalty_factor=penalty_factor)
     solver = RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=sample_weight,
                          method=method, penalty_factor=penalty_factor)
     scoring = check_scoring(scoring)
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
     is_named = isinstance(cv, str) and cv in ("loo", "gcv")
     rule = check_rule(rule, cv if is_named else None)
-    groups = check_groups(groups, solver._X.shape[0], cv)
+    X, Y = solver.data[:2]
+    groups = check_groups(groups, X.shape[0], cv)
     if is_named:
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
-    splits = check_cv(cv, solver._X, solver._Y, groups)
+    splits = check_cv(cv, X, Y, groups)
     if rule == "1se" and len(splits) < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
-    path = solver.ridge(solver._grid(alphas))  # the full-data fit, refit at the best alphas
+    path = solver.ridge(solver.alpha_grid(alphas))  # the full-data fit, refit at the best alphas
     sse, sst, held_out_weight, score_se, scale = _split_sse(solver, splits, path.grid,
                                                              scoring)
-    return solver._cv_result(path, sse / held_out_weight, scoring, alpha_per_target,
+    return solver.cv_result(path, sse / held_out_weight, scoring, alpha_per_target,
                              f"{len(splits)} splits",
                              sst=None if sst is None else sst / held_out_weight,
                              rule=rule, score_se=score_se, scale=scale)
@@ -113,7 +112,7 @@ def _split_sse(solver, splits, alphas, scoring):
     standard errors over splits of the per-split scores: (m, k) and of their target mean
     (m,), and the per-target scale (k,) of the targets all of these are of (see
     ``_scores.target_scale``)."""
-    X, Y, c = solver._X, solver._Y, solver._centering
+    X, Y, c = solver.data
     n, p = X.shape
     w = np.square(c.sw)
     m, k = alphas.size, Y.shape[1]
@@ -123,12 +122,12 @@ def _split_sse(solver, splits, alphas, scoring):
     sst = np.zeros(k) if scoring == "r2" else None
     mean = weighted_sum(w, Y) / c.sum_w if scoring == "r2" else None
     downdate = None
-    if solver._requested_method in ("auto", "gram") and n >= p and \
+    if solver.requested_method in ("auto", "gram") and n >= p and \
             all(_partitions(train, test, n) for train, test in splits):
-        downdate = _GramDowndate(X, Y, c, solver._spectrum_for(alphas))
+        downdate = _GramDowndate(X, Y, c, solver.spectrum_for(alphas))
     held_out_weight = 0.0
     no_scaling = np.empty((0, alphas.size), dtype=Y.dtype)
-    scale, _ = solver._target_scale(solver._spectrum_for(alphas))
+    scale, _ = solver.target_scale(solver.spectrum_for(alphas))
     weights = _scores.mean_weights(scale, scoring)
     for i, (train, test) in enumerate(splits):
         if not (w[train] > 0).any():
@@ -175,14 +174,15 @@ def _partitions(train, test, n):
 
 def _direct_fold(solver, train, test, alphas):
     """Decompose the training rows; return the held-out basis, spectrum and target means."""
-    c = solver._centering
+    X, Y, c = solver.data
     w = np.square(c.sw)
-    sub = RidgeSolver(solver._X[train], solver._Y[train], fit_intercept=c.fit_intercept,
-                      sample_weight=w[train], method=solver._requested_method,
+    sub = RidgeSolver(X[train], Y[train], fit_intercept=c.fit_intercept,
+                      sample_weight=w[train], method=solver.requested_method,
                       penalty_factor=solver.penalty_factor)
-    spectrum = sub._spectrum_for(alphas)
-    return held_out_basis(solver._X[test], c.sw[test], sub._centering.xm, spectrum,
-                          solver.dtype), spectrum, sub._centering.ym
+    spectrum = sub.spectrum_for(alphas)
+    sub_c = sub.data.centering
+    return held_out_basis(X[test], c.sw[test], sub_c.xm, spectrum, solver.dtype), \
+        spectrum, sub_c.ym
 
 
 class _GramDowndate:

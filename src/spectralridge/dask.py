@@ -67,7 +67,8 @@ from scipy.linalg import blas, lapack
 from . import _core, _scores
 from ._filters import (early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
                        truncation_filter)
-from ._solver import AlphaGrid, FilterGrid
+from ._backends import is_dask_input
+from ._solver import FilterGrid, RidgePath, RidgeSolver
 from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, dropped_ratios, svd_ranks,
                         thin_svd, weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
@@ -94,17 +95,10 @@ def _import_dask():
     return dask, da
 
 
-def is_dask_input(*objs):
-    """Whether any of `objs` is a Dask collection; never imports Dask itself."""
-    if "dask" not in sys.modules:
-        return False
-    from dask.base import is_dask_collection
-    return any(is_dask_collection(o) for o in objs)
-
-
 # -- validation of Dask inputs --------------------------------------------------------------
-def _check_dask_array(a, name, ndims):
-    """A Dask array of a float dtype (float32 kept), its dtype and ndim checked lazily-free."""
+def check_dask_array(a, name, ndims):
+    """`a` (a Dask array named `name` with a dimension in `ndims`) as float64 or float32,
+    its values checked for NaN and inf lazily (when the graph runs)."""
     _, da = _import_dask()
     if not isinstance(a, da.Array):
         raise TypeError(f"{name} must be a dask array or an array-like of numbers, got "
@@ -144,8 +138,8 @@ def _prepare(X, Y, sample_weight):
     working dtype and whether Y was 1-D."""
     _, da = _import_dask()
     x_dask, y_dask = is_dask_input(X), is_dask_input(Y)
-    X = _check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
-    Y = _check_dask_array(Y, "Y", (1, 2)) if y_dask else as_array(Y, "Y", ndims=(1, 2))
+    X = check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
+    Y = check_dask_array(Y, "Y", (1, 2)) if y_dask else as_array(Y, "Y", ndims=(1, 2))
     n, p = X.shape
     Y, y_was_1d = check_shapes(X, Y)
     dtype = np.float32 if X.dtype == np.float32 and Y.dtype == np.float32 else np.float64
@@ -161,7 +155,7 @@ def _prepare(X, Y, sample_weight):
     if sample_weight is None:
         w = da.ones(n, chunks=(rows,))
     elif is_dask_input(sample_weight):
-        w = _check_dask_array(sample_weight, "sample_weight", (1,))
+        w = check_dask_array(sample_weight, "sample_weight", (1,))
         if w.shape[0] != n:
             raise ValueError(f"sample_weight must have one entry per sample: expected "
                              f"({n},), got shape {w.shape}.")
@@ -466,6 +460,12 @@ def _targets(P, ym0, ctx, d=None, Pq=None):
     return R, yc_sq, ym
 
 
+def _projected_block(P, ym0, *, ctx):
+    """(r + 1, kb): ``R`` and ``||Yc||^2`` of the full data."""
+    R, yc_sq, _ = _targets(P, ym0, ctx)
+    return np.vstack([R, yc_sq[None]])
+
+
 def _dropped_block(P, ym0, *, ctx):
     """(1, kb): per target, what the Gram's dropped directions carry of ``Xc^T Yc`` (as
     NumPy's guard measures it)."""
@@ -676,12 +676,12 @@ def _loo_errors_block(X, Y, w, rows, P, ym0, *, ctx):
 
 
 # -- the solver -----------------------------------------------------------------------------------
-class DaskRidgeSolver(AlphaGrid):
+class DaskRidgeSolver(RidgeSolver):
     r"""Ridge regression for any number of alphas on Dask arrays.
 
-    The API of :class:`~spectralridge.RidgeSolver` (``sr.RidgeSolver`` returns one of these when
-    it receives a Dask array). See the module docstring for the algorithm, the laziness of the
-    outputs and the numerics.
+    A :class:`~spectralridge.RidgeSolver` (``sr.RidgeSolver`` returns one of these when it
+    receives a Dask array) with the same methods. See the module docstring for the
+    algorithm, the laziness of the outputs and the numerics.
 
     Parameters
     ----------
@@ -724,6 +724,8 @@ class DaskRidgeSolver(AlphaGrid):
     >>> solver.dof([0.0]).round(6)               # spectral quantities are NumPy
     array([4.])
     """
+
+    backend = "dask"
 
     def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto",
                  penalty_factor=None):
@@ -912,8 +914,21 @@ class DaskRidgeSolver(AlphaGrid):
         return (f"DaskRidgeSolver(n_samples={n}, n_features={p}, n_targets={self.n_targets}, "
                 f"method={self.method!r}, rank={self.rank})")
 
-    def _spectrum_for(self, alphas):
-        return self._state_for(alphas).full.spectrum()
+    @property
+    def data(self):
+        raise TypeError("The rows of a DaskRidgeSolver's data are not in memory; this needs a "
+                        "RidgeSolver of NumPy or scipy.sparse data.")
+
+    def spectrum_for(self, alphas):
+        """The spectrum behind results for `alphas`, with the projected targets ``R`` (rank,
+        n_targets) and ``||Yc||^2`` computed (NumPy)."""
+        state = self._state_for(alphas)
+        d = state.full
+        out = self._per_targets(_projected_block, (d.rank + 1,),
+                                ctx=self._ctx(state, None, np.zeros(0), "alpha"))
+        dask, _ = _import_dask()
+        R, yc_sq = dask.compute(self._unscale(out[:-1]), self._unscale(out[-1], 2))
+        return d.spectrum(R, yc_sq)
 
     def _coef_units(self, coef, axis):
         """Coefficients of the rescaled columns (feature axis `axis`) for the original ones."""
@@ -1026,10 +1041,9 @@ class DaskRidgeSolver(AlphaGrid):
             (n_targets,) or 0-d.
         """
         dask, da = _import_dask()
-        from ._solver import RidgePath
         k = self.n_targets
         if is_dask_input(alphas):
-            alphas = _check_dask_array(alphas, "alphas", (1,)).astype(np.float64)
+            alphas = check_dask_array(alphas, "alphas", (1,)).astype(np.float64)
         else:
             alphas = da.from_array(check_alphas(alphas)[0], chunks=-1)
         if alphas.shape[0] != k:
@@ -1071,16 +1085,16 @@ class DaskRidgeSolver(AlphaGrid):
         One pass over X and Y: per row block, the hat diagonals and the residuals; the
         weighted squared errors are summed over row blocks per alpha and target.
         """
-        return self.ridge(self._grid(alphas)).loo(scoring=scoring,
+        return self.ridge(self.alpha_grid(alphas)).loo(scoring=scoring,
                                                   alpha_per_target=alpha_per_target)
 
     def gcv(self, alphas=None, *, scoring="mse", alpha_per_target=True):
         """Generalized cross-validation: CVResult of Dask arrays, no further pass."""
-        return self.ridge(self._grid(alphas)).gcv(scoring=scoring,
+        return self.ridge(self.alpha_grid(alphas)).gcv(scoring=scoring,
                                                   alpha_per_target=alpha_per_target)
 
     def _kfold(self, alphas, scoring, alpha_per_target, rule):
-        grid = self._grid(alphas)
+        grid = self.alpha_grid(alphas)
         m = grid.size
         state = self._state_for(grid)  # upgrades every fold too if needed
         path = DaskFilterPath(self, state, state.full.ridge(grid), grid, False,
@@ -1126,7 +1140,7 @@ class DaskFilterPath(FilterGrid):
         s = self._solver
         p = s.n_features_in_
         if is_dask_input(X):
-            X = _check_dask_array(X, "X", (2,))
+            X = check_dask_array(X, "X", (2,))
             if X.numblocks[1] > 1:
                 X = X.rechunk({1: -1})
         else:
@@ -1226,7 +1240,6 @@ def _cv_result(**fields):
 # -- functions -------------------------------------------------------------------------------
 def dask_ridge_path(X, Y, alphas, **kwargs):
     """:func:`~spectralridge.ridge_path` on Dask arrays: ``RidgePath`` of Dask arrays."""
-    from ._solver import RidgePath
     solver = DaskRidgeSolver(X, Y, **kwargs)
     path = solver.ridge(alphas)
     return RidgePath(path.coef(), path.intercept())
@@ -1297,3 +1310,8 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     if rule == "1se" and solver._K < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {solver._K}.")
     return solver._kfold(alphas, scoring, alpha_per_target, rule)
+
+
+# The backend interface (see spectralridge._backends).
+Solver = DaskRidgeSolver
+ridge_cv = dask_ridge_cv
