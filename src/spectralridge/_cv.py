@@ -154,17 +154,9 @@ def _split_sse(solver, splits, alphas, scoring):
         moments += score, np.square(score)
         score_mean = (score if weights is None else score * weights).mean(axis=1)
         mean_moments += score_mean, np.square(score_mean)
-    return out, sst, held_out_weight, (_standard_error(moments, len(splits)),
-                                       _standard_error(mean_moments, len(splits))), scale
-
-
-def _standard_error(moments, count):
-    """Standard error of a mean of `count` values from the sums of values and squares."""
-    if count < 2:
-        return np.full(moments.shape[1:], np.nan)
-    mean = moments[0] / count
-    variance = np.maximum(moments[1] / count - mean * mean, 0.0) * count / (count - 1)
-    return np.sqrt(variance / count)
+    se = _scores.standard_error(moments, len(splits)), \
+        _scores.standard_error(mean_moments, len(splits))
+    return out, sst, held_out_weight, se, scale
 
 
 def _partitions(train, test, n):

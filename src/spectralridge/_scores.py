@@ -512,17 +512,38 @@ def select(scores, scoring, alpha_per_target, dof, rule="min", score_se=None, we
     standard error (`score_se`: per target and of the target mean) of the best. The shared
     index minimizes the mean over targets, with `weights` (k,) if given.
     """
-    loss = -scores if scoring == "r2" else scores
+    loss = to_loss(scores, scoring)
     se = None if score_se is None else score_se[0]
     if not alpha_per_target:
         loss = (loss if weights is None else loss * weights).mean(axis=1, keepdims=True)
         se = None if score_se is None else score_se[1][:, None]
+    return np.broadcast_to(best_indices(loss, se, dof, rule), (scores.shape[1],)).copy()
+
+
+def to_loss(scores, scoring):
+    """Scores as losses (lower is better)."""
+    return -scores if scoring == "r2" else scores
+
+
+def best_indices(loss, se, dof, rule):
+    """Best row per column of `loss` (m, k): the minimum, or for ``rule='1se'`` the row of
+    fewest `dof` (m,) whose loss is within `se` (m, k) of the minimum's."""
     best = np.argmin(loss, axis=0)
     if rule == "1se":
         cols = np.arange(loss.shape[1])
         within = loss <= (loss[best, cols] + se[best, cols])
         best = np.where(within, dof[:, None], np.inf).argmin(axis=0)
-    return np.broadcast_to(best, (scores.shape[1],)).copy()
+    return best
+
+
+def standard_error(moments, count):
+    """Standard error of a mean of `count` values from ``moments = (sum of the values, sum
+    of their squares)``; NaN for fewer than 2 values."""
+    if count < 2:
+        return np.full(np.shape(moments[0]), np.nan)
+    mean = moments[0] / count
+    variance = np.maximum(moments[1] / count - mean * mean, 0.0) * count / (count - 1)
+    return np.sqrt(variance / count)
 
 
 def refit(spectrum, centering, flt, best, dtype):
@@ -563,10 +584,16 @@ def at_grid_edge(best_index, dof, rank):
     return flags
 
 
-def warn_grid_edges(best_index, grid, dof, rank, name="alpha"):
-    """Warn (:class:`GridEdgeWarning`, unless turned off by :func:`grid_edge_warnings`) when
-    a best value sits on an open edge of the grid (see :func:`at_grid_edge`)."""
-    if not _WARN_GRID_EDGES.get():
+def grid_edge_warnings_enabled():
+    """Whether :func:`grid_edge_warnings` leaves the warning on in this context."""
+    return _WARN_GRID_EDGES.get()
+
+
+def warn_grid_edges(best_index, grid, dof, rank, name="alpha", enabled=None):
+    """Warn (:class:`GridEdgeWarning`, unless turned off by :func:`grid_edge_warnings` or
+    `enabled`) when a best value sits on an open edge of the grid (see
+    :func:`at_grid_edge`)."""
+    if not (_WARN_GRID_EDGES.get() if enabled is None else enabled):
         return
     for edge, side in _open_edges(dof, rank):
         count = int(np.count_nonzero(best_index == edge))

@@ -50,8 +50,17 @@ Numerics
     from per-fold sufficient statistics in the same pass (``||e||^2 = yy - 2 beta^T A^T y +
     ||R beta||^2``), exact up to rounding of order ``eps / (1 - R^2)`` of a fold; leave-one-out
     takes one more pass (hat diagonals and residuals per row block, reduced per alpha and
-    target); GCV, paths and dof need no further pass. The grid-edge warning of the NumPy
-    results is not emitted (it would need the scores): compare ``best_index`` with the edges.
+    target); GCV, paths and dof need no further pass.
+
+Selection
+    The selection (minimum or 1-SE rule, per target or shared) and the grid-edge test are
+    NumPy's own (``spectralridge._scores``), run per block of targets. The
+    :class:`~spectralridge.GridEdgeWarning` is emitted when the selection is computed (once
+    per block of targets, or once for a shared alpha), by the thread that runs it: the
+    caller's under the synchronous and threaded schedulers, a worker's under
+    ``distributed``; whether it is on is fixed where the results are built
+    (:func:`~spectralridge._scores.grid_edge_warnings`). ``at_grid_edge`` flags the same
+    targets.
 """
 
 import dataclasses
@@ -595,34 +604,28 @@ def _score_block(mse, P, ym0, *, ctx):
     return _scores.to_score(mse, sst, ctx.scoring)
 
 
-def _standard_error(values):
-    """Standard error of the mean over axis 0, from sums of values and squares (as NumPy)."""
-    count = values.shape[0]
-    if count < 2:
-        return np.full(values.shape[1:], np.nan)
-    mean = values.sum(axis=0) / count
-    variance = np.maximum(np.square(values).sum(axis=0) / count - mean * mean, 0.0)
-    return np.sqrt(variance * count / (count - 1) / count)
+def _moments(values):
+    """Sums over axis 0 of `values` and of their squares, and their count."""
+    return (values.sum(axis=0), np.square(values).sum(axis=0)), values.shape[0]
 
 
 def _se_block(split_scores, *, K):
     m = split_scores.shape[0] // K
-    return _standard_error(split_scores.reshape(K, m, -1))
+    return _scores.standard_error(*_moments(split_scores.reshape(K, m, -1)))
 
 
-def _select(loss, se, dof, rule):
-    """Best index per column of `loss` (lower is better); rule '1se' as in NumPy."""
-    best = np.argmin(loss, axis=0)
-    if rule == "1se":
-        cols = np.arange(loss.shape[1])
-        within = loss <= (loss[best, cols] + se[best, cols])
-        best = np.where(within, dof[:, None], np.inf).argmin(axis=0)
-    return best
+def _se_of_mean(split_means):
+    return _scores.standard_error(*_moments(split_means))
 
 
-def _global_best(mean_loss, se_mean, dof, rule):
+def _global_best(mean_loss, se_mean, dof, rule, edges):
+    """The shared best index from the mean loss over targets (m,), and its grid-edge
+    warning (`edges`: the arguments of ``_scores.warn_grid_edges`` but the index)."""
     se = None if se_mean is None else se_mean[:, None]
-    return int(_select(mean_loss[:, None], se, dof, rule)[0])
+    best = _scores.best_indices(mean_loss[:, None], se, dof, rule)
+    grid, rank, name, enabled, n_targets = edges
+    _scores.warn_grid_edges(np.full(n_targets, best[0]), grid, dof, rank, name, enabled)
+    return int(best[0])
 
 
 def _pack_block(scores, *args, ctx, best=None):
@@ -633,8 +636,10 @@ def _pack_block(scores, *args, ctx, best=None):
     se, (P, ym0) = (args[0], args[1:]) if len(args) == 3 else (None, args)
     kb = scores.shape[1]
     if best is None:
-        loss = -scores if ctx.scoring == "r2" else scores
-        best = _select(loss, se, ctx.flt.dof, ctx.extra["rule"])
+        best = _scores.best_indices(_scores.to_loss(scores, ctx.scoring), se, ctx.flt.dof,
+                                    ctx.extra["rule"])
+        _scores.warn_grid_edges(best, ctx.grid, ctx.flt.dof, ctx.full.rank, ctx.name,
+                                ctx.extra["warn_edges"])
     else:
         best = np.full(kb, int(best))
     R, yc_sq, ym = _targets(P, ym0, ctx)
@@ -1192,7 +1197,9 @@ class DaskFilterPath(FilterGrid):
         dask, da = _import_dask()
         s = self._solver
         m = self.grid.size
-        ctx = self._ctx(scoring=scoring, extra={"rule": rule})
+        # the warning is emitted when the selection runs, as set where the graph is built
+        warn_edges = _scores.grid_edge_warnings_enabled()
+        ctx = self._ctx(scoring=scoring, extra={"rule": rule, "warn_edges": warn_edges})
         scores = s._per_targets(_score_block, (m,), (mse, "zj"), ctx=ctx)
         se = se_mean = None
         weights = _scores.mean_weights(s._scale, scoring)  # the mean over targets, in Y's units
@@ -1204,12 +1211,13 @@ class DaskFilterPath(FilterGrid):
             split_means = (split_scores * weights).mean(axis=1).reshape(K, m)
             if scoring == "r2":
                 split_means = -split_means
-            se_mean = split_means.map_blocks(_standard_error, drop_axis=0, dtype=np.float64)
+            se_mean = split_means.map_blocks(_se_of_mean, drop_axis=0, dtype=np.float64)
         best = None
         if not alpha_per_target:
-            mean_loss = ((-scores if scoring == "r2" else scores) * weights).mean(axis=1)
+            mean_loss = (_scores.to_loss(scores, scoring) * weights).mean(axis=1)
+            edges = (self.grid, self._decomp.rank, self.name, warn_edges, s.n_targets)
             best = dask.delayed(_global_best, pure=True)(mean_loss, se_mean, self.filter.dof,
-                                                          rule)
+                                                          rule, edges)
         arrays = [(scores, "zj")] + ([(se, "yj")] if se is not None else [])
         packed = s._per_targets(_pack_block, (4 + s.n_features_in_,), *arrays, ctx=ctx,
                                 best=best)
