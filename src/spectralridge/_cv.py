@@ -126,7 +126,6 @@ def _split_sse(solver, splits, alphas, scoring):
             all(_partitions(train, test, n) for train, test in splits):
         downdate = _GramDowndate(X, Y, c, solver.spectrum_for(alphas))
     held_out_weight = 0.0
-    no_scaling = np.empty((0, alphas.size), dtype=Y.dtype)
     scale, _ = solver.target_scale(solver.spectrum_for(alphas))
     weights = _scores.mean_weights(scale, scoring)
     for i, (train, test) in enumerate(splits):
@@ -137,10 +136,8 @@ def _split_sse(solver, splits, alphas, scoring):
         if fold is None:
             fold = _direct_fold(solver, train, test, alphas)
         B, spectrum, ym = fold
-        F = -spectrum.ridge(alphas).coef_factors(spectrum.s).astype(Y.dtype)
-        split_sse = np.zeros((m, k))
-        _core.sse(B, spectrum.cast("R", Y.dtype), F, Y_test, ym.astype(Y.dtype),
-                  c.sw[test].astype(Y.dtype), no_scaling, True, split_sse, scale)
+        split_sse = _scores.held_out_sse(B, spectrum, spectrum.ridge(alphas), Y_test, ym,
+                                         c.sw[test], Y.dtype, scale)
         out += split_sse
         split_weight = w[test].sum()
         held_out_weight += split_weight

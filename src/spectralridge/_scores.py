@@ -435,6 +435,23 @@ def loo_errors(spectrum, centering, Y, flt, grid, name="alpha"):
                            centering.sw, name)
 
 
+def held_out_sse(B, spectrum, flt, Y, ym, sw, dtype, scale=None):
+    """Weighted sums of squared errors (m, k) float64 of held-out rows under a fit on other
+    rows: residuals ``sw (Y - ym) - B diag(f / s) R`` per grid value, with the held-out
+    basis ``B = sw (X - xm) V_coef`` (rows, r), the training fit's `spectrum` (``s``,
+    ``R``), filter `flt`, target means `ym`, and `scale` (k,) as in :func:`loo_sse_rows`.
+    Formed from the rows (no cancellation, whatever the fit's R^2)."""
+    out = np.zeros((flt.fit.shape[0], Y.shape[1]))
+    if not Y.shape[0]:
+        return out
+    dtype = np.dtype(dtype)
+    F = -flt.coef_factors(spectrum.s).astype(dtype)
+    _core.sse(np.ascontiguousarray(B, dtype=dtype), spectrum.cast("R", dtype), F,
+              np.ascontiguousarray(Y, dtype=dtype), ym.astype(dtype), sw.astype(dtype),
+              np.empty((0, F.shape[0]), dtype=dtype), True, out, scale)
+    return out
+
+
 def total_sum_of_squares(Y, w, mean, scale=None):
     """``sum_i w_i (scale (y_i - mean))^2`` per target, float64, in blocks of targets."""
     out = np.empty((1, Y.shape[1]))

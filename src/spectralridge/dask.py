@@ -46,11 +46,11 @@ Numerics
     Every block runs in float64 on SciPy's BLAS/LAPACK (the compiled kernels of
     ``spectralridge._core``); float32 inputs give float32 results. The projection through
     ``Xc^T Yc`` costs ``cond(X) eps`` relative (the NumPy SVD route: ``eps``; the Gram routes:
-    ``cond(X)^2 eps``). Held-out K-fold errors come
-    from per-fold sufficient statistics in the same pass (``||e||^2 = yy - 2 beta^T A^T y +
-    ||R beta||^2``), exact up to rounding of order ``eps / (1 - R^2)`` of a fold; leave-one-out
-    takes one more pass (hat diagonals and residuals per row block, reduced per alpha and
-    target); GCV, paths and dof need no further pass.
+    ``cond(X)^2 eps``). K-fold decomposes each training set from the per-fold factors of
+    the same pass; its held-out errors take one more pass, formed from the rows as in NumPy
+    (``_scores.held_out_sse``: the held-out rows' basis under each training fit, no
+    cancellation whatever the R^2), as does leave-one-out (hat diagonals and residuals per
+    row block, reduced per alpha and target); GCV, paths and dof need no further pass.
 
 Selection
     The selection (minimum or 1-SE rule, per target or shared) and the grid-edge test are
@@ -77,7 +77,7 @@ from . import _core, _scores
 from ._filters import (early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
                        truncation_filter)
 from ._backends import is_dask_input
-from ._solver import FilterGrid, RidgePath, RidgeSolver
+from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
 from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, dropped_ratios, svd_ranks,
                         thin_svd, weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
@@ -434,9 +434,7 @@ class _Ctx:
 
     fit_intercept: bool
     full: _Decomp
-    folds: tuple = ()
-    fold_factors: np.ndarray = None  # (K, q, q): R (svd) or Gram of each held-out fold
-    kind: str = "svd"
+    folds: tuple = ()  # decompositions of the training sets
     flt: object = None
     grid: np.ndarray = None
     name: str = "alpha"
@@ -555,44 +553,48 @@ def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
                                 compress=ctx.extra.get("loo_compression", True))[None]
 
 
-def _kfold_block(P, ym0, *, ctx):
-    """(m + K m, kb): pooled held-out mean squared errors, then the score of every split.
-
-    Fold f holds out the rows of ``A_f``; with ``beta = [b - ym + xm^T W; W]`` the held-out
-    residuals are ``Ys_f - A_f beta``, so ``||e||^2 = yy_f - 2 beta^T A_f^T Ys_f +
-    ||R_f beta||^2`` (``beta^T G_f beta`` for the Gram route).
-    """
+def _held_out_block(X, Y, w, labels, P, ym0, *, ctx):
+    """(1, K, m, kb): per fold, the weighted sums of squared held-out errors of the rows of
+    this block in that fold, under the fit on the other folds (formed from the rows)."""
     K, q3, kb = P.shape
-    q, off = q3 - 3, int(ctx.fit_intercept)
+    q = q3 - 3
+    out = np.zeros((1, K, ctx.grid.size, kb))
+    labels = np.asarray(labels)
+    Y = np.asarray(Y, dtype=np.float64)
+    sw = np.sqrt(np.asarray(w, dtype=np.float64))
+    for f in np.unique(labels):
+        d = ctx.folds[f]
+        rows = np.flatnonzero(labels == f)
+        R, _, ym = _targets(None, np.zeros(kb), ctx, d=d,
+                            Pq=P[[g for g in range(K) if g != f], :q].sum(axis=0))
+        ym += ym0
+        if not d.rank:  # the fit is the training mean
+            resid = sw[rows, None] * (Y[rows] - ym)
+            out[0, f] = np.einsum("ij,ij->j", resid, resid)
+            continue
+        spectrum = d.spectrum(R)
+        B = held_out_basis(X[rows], sw[rows], d.xm, spectrum, np.float64)
+        out[0, f] = _scores.held_out_sse(B, spectrum, ctx.extra["fold_filters"][f],
+                                         Y[rows], ym, sw[rows], np.float64)
+    return out
+
+
+def _kfold_block(sse, P, ym0, *, ctx):
+    """(m + K m, kb): pooled held-out mean squared errors, then the score of every split,
+    from the per-fold sums of squared errors `sse` (K, m, kb)."""
+    K, q3, kb = P.shape
+    q = q3 - 3
     m = ctx.grid.size
     out = np.zeros((m + K * m, kb))
-    pooled = out[:m]
+    out[:m] = sse.sum(axis=0) / ctx.full.sum_w
     dy = P[:, q + 1].sum(axis=0) / ctx.full.sum_w  # global weighted mean minus the shift t
-    for f, d in enumerate(ctx.folds):
-        Ptr = P[[g for g in range(K) if g != f], :q].sum(axis=0)
-        Pf, yy, ys, yt = P[f, :q], P[f, q], P[f, q + 1], P[f, q + 2]
-        R, _, _ = _targets(None, np.zeros(kb), ctx, d=d, Pq=Ptr)
-        F = ctx.extra["fold_coef"][f]
-        beta = np.zeros((q, m, kb))
-        if d.rank:
-            W = np.empty((m, d.V.shape[0], kb))
-            _core.apply_filter(d.V, R, F, np.zeros(0), W)
-            beta[off:] = W.transpose(1, 0, 2)
-        if ctx.fit_intercept:
-            beta[0] = (Ptr[0] - np.einsum("p,pmk->mk", d.sx, beta[1:])) / d.sum_w
-        flat = np.ascontiguousarray(beta.reshape(q, m * kb))
-        Mb = np.empty_like(flat)
-        _core.gemm(np.ascontiguousarray(ctx.fold_factors[f]), flat, Mb)
-        quad = np.einsum("qj,qj->j", Mb, Mb if ctx.kind == "svd" else flat).reshape(m, kb)
-        sse = yy - 2.0 * np.einsum("qmk,qk->mk", beta, Pf) + quad
-        pooled += sse
+    for f in range(K):
+        ys, yt = P[f, q + 1], P[f, q + 2]
         weight = ctx.extra["fold_weight"][f]
         sst = None
         if ctx.scoring == "r2":  # about the global weighted mean, as in NumPy
-            sst = yt - 2.0 * dy * ys + weight * dy * dy
-            sst = sst / weight
-        out[m * (f + 1):m * (f + 2)] = _scores.to_score(sse / weight, sst, ctx.scoring)
-    pooled /= ctx.full.sum_w
+            sst = (yt - 2.0 * dy * ys + weight * dy * dy) / weight
+        out[m * (f + 1):m * (f + 2)] = _scores.to_score(sse[f] / weight, sst, ctx.scoring)
     return out
 
 
@@ -958,8 +960,7 @@ class DaskRidgeSolver(RidgeSolver):
 
     def _ctx(self, state, flt, grid, name, **kw):
         dask, _ = _import_dask()
-        ctx = _Ctx(self.fit_intercept, state.full, state.train, state.fold_factors, state.kind,
-                   flt, grid, name, **kw)
+        ctx = _Ctx(self.fit_intercept, state.full, state.train, flt, grid, name, **kw)
         return dask.delayed(ctx, pure=True, traverse=False)
 
     def _per_targets(self, func, new_axes, *arrays, **kwargs):
@@ -1104,11 +1105,17 @@ class DaskRidgeSolver(RidgeSolver):
         state = self._state_for(grid)  # upgrades every fold too if needed
         path = DaskFilterPath(self, state, state.full.ridge(grid), grid, False,
                               "alpha")
-        fold_coef = [t.ridge(grid).coef_factors(t.s) if t.rank
-                     else np.zeros((m, 0)) for t in state.train]
         ctx = path._ctx(scoring=scoring,
-                        extra={"fold_coef": fold_coef, "fold_weight": state.fold_weight})
-        out = self._per_targets(_kfold_block, (m + self._K * m,), ctx=ctx)
+                        extra={"fold_filters": [t.ridge(grid) for t in state.train],
+                               "fold_weight": state.fold_weight})
+        # one pass over the rows: held-out errors of each row block in its fold
+        _, da = _import_dask()
+        sse = da.blockwise(_held_out_block, "izaj", self._X, "ix", self._Y, "ij", self._w, "i",
+                           self._labels, "i", self._P, "Fbj", self._ym0, "j",
+                           new_axes={"z": self._K, "a": m}, adjust_chunks={"i": 1},
+                           concatenate=True, dtype=np.float64, ctx=ctx)
+        sse = sse.sum(axis=0, split_every=SPLIT_EVERY)
+        out = self._per_targets(_kfold_block, (m + self._K * m,), (sse, "zyj"), ctx=ctx)
         return path._result(out[:m], scoring, alpha_per_target, f"{self._K} splits", rule,
                             out[m:])
 
@@ -1292,9 +1299,10 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     ``cv``: ``'loo'`` (one more pass over the data), ``'gcv'`` (none), an int K (contiguous
     folds, or group K-fold with `groups`, as in NumPy) or a splitter / iterable of (train,
     test) whose test sets partition the samples. ``groups`` (NumPy or Dask, computed here) as
-    in :func:`~spectralridge.ridge_cv`. K-fold scores come from per-fold statistics gathered
-    in the decomposition's pass, so the whole K-fold search reads the data twice (means, then
-    factors). ``alphas``, ``scores`` and ``dof`` as in NumPy; ``scores``, ``best_index``,
+    in :func:`~spectralridge.ridge_cv`. K-fold training sets are decomposed from per-fold
+    factors gathered in the decomposition's pass and the held-out errors are formed from the
+    rows, so the whole K-fold search reads the data three times (means, factors, then
+    held-out errors when the results are computed). ``alphas``, ``scores`` and ``dof`` as in NumPy; ``scores``, ``best_index``,
     ``best_alpha``, ``best_score``, ``coef``, ``intercept`` and ``at_grid_edge`` are Dask
     arrays chunked by blocks of targets.
     """
