@@ -189,17 +189,27 @@ class RidgeSolver:
                 spectrum = self._spectrum
         return spectrum
 
+    # -- backend hooks: a backend's subclass overrides these two --------------------------
+    def _decomposition(self, alphas=None):
+        """What results for `alphas` are computed from (``lam``, ``s``, ``rank``,
+        ``method``, ``ridge(alphas)``): :meth:`spectrum_for`, or the current one for None."""
+        return self._spectrum if alphas is None else self.spectrum_for(alphas)
+
+    def _path(self, decomposition, flt, grid, scalar, name):
+        """The filter path of this backend."""
+        return FilterPath(self, decomposition, flt, grid, scalar, name)
+
     @property
     def method(self):
-        return self._spectrum.method
+        return self._decomposition().method
 
     @property
     def singular_values(self):
-        return self._spectrum.s.copy()
+        return self._decomposition().s.copy()
 
     @property
     def rank(self):
-        return self._spectrum.rank
+        return self._decomposition().rank
 
     @property
     def dtype(self):
@@ -214,9 +224,8 @@ class RidgeSolver:
         ``solver.coef(alphas)``.
         """
         alphas, scalar = check_alphas(alphas)
-        spectrum = self.spectrum_for(alphas)
-        return FilterPath(self, spectrum, spectrum.ridge(alphas), alphas,
-                          scalar, "alpha")
+        spectrum = self._decomposition(alphas)
+        return self._path(spectrum, spectrum.ridge(alphas), alphas, scalar, "alpha")
 
     def early_stopping(self, lr, steps):
         """Gradient descent from zero on the least-squares loss, stopped after `steps`.
@@ -240,11 +249,11 @@ class RidgeSolver:
         steps, scalar = check_steps(steps)
         # accuracy of the Gram routes as for ridge at the equivalent alpha 1 / (lr t)
         with np.errstate(divide="ignore"):
-            spectrum = self.spectrum_for(np.atleast_1d(1.0 / (lr * steps.max())))
+            spectrum = self._decomposition(np.atleast_1d(1.0 / (lr * steps.max())))
         if spectrum.rank:
             warn_if_divergent(lr, spectrum.lam[0])
-        return FilterPath(self, spectrum, early_stopping_filter(spectrum.lam, lr, steps),
-                          steps, scalar, "steps")
+        return self._path(spectrum, early_stopping_filter(spectrum.lam, lr, steps), steps,
+                          scalar, "steps")
 
     def truncated_svd(self, n_components):
         """Principal-component regression: keep the `n_components` steepest directions.
@@ -258,13 +267,13 @@ class RidgeSolver:
         -------
         FilterPath
         """
-        spectrum = self._spectrum
+        spectrum = self._decomposition()
         ks, scalar = check_n_components(n_components, spectrum.rank)
         k_max = int(ks.max())
         if k_max:  # the smallest kept eigenvalue must be accurate
-            spectrum = self.spectrum_for(np.atleast_1d(spectrum.lam[k_max - 1]))
+            spectrum = self._decomposition(np.atleast_1d(spectrum.lam[k_max - 1]))
             ks, scalar = check_n_components(n_components, spectrum.rank)
-        return FilterPath(self, spectrum, truncation_filter(spectrum.rank, ks), ks, scalar,
+        return self._path(spectrum, truncation_filter(spectrum.rank, ks), ks, scalar,
                           "n_components")
 
     def _shape(self, out, scalar):
@@ -333,7 +342,7 @@ class RidgeSolver:
         -------
         ndarray of shape (n_dofs,)
         """
-        spectrum = self.spectrum_for(np.zeros(1))
+        spectrum = self._decomposition(np.zeros(1))
         dofs, scalar = check_dofs(dofs, spectrum.rank)
         out = ridge_alphas_for_dof(spectrum.lam, dofs)
         return out[0] if scalar else out

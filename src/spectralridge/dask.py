@@ -65,7 +65,6 @@ Selection
 
 import dataclasses
 import numbers
-import sys
 import threading
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -74,17 +73,14 @@ import numpy as np
 from scipy.linalg import blas, lapack
 
 from . import _core, _scores
-from ._filters import (early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
-                       truncation_filter)
+from ._filters import ridge_filter
 from ._backends import is_dask_input
 from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
 from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, dropped_ratios, svd_ranks,
                         thin_svd, weighted_sum)
-from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
-                          check_number_dtype, check_penalty_factor,
-                          check_finite, check_groups, check_lr, check_n_components, check_rule,
-                          check_sample_weight, check_scoring, check_shapes, check_steps,
-                          warn_if_divergent)
+from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv,
+                          check_finite, check_groups, check_number_dtype, check_penalty_factor,
+                          check_rule, check_sample_weight, check_scoring, check_shapes)
 
 __all__ = ["DaskFilterPath", "DaskRidgeSolver", "dask_ridge_cv", "dask_ridge_path",
            "is_dask_input"]
@@ -426,6 +422,15 @@ class _State(NamedTuple):
     fold_factors: np.ndarray  # (K, q, q) R factors or Grams of the folds
     fold_weight: np.ndarray  # (K,) sum of weights of each fold
 
+    # what RidgeSolver reads of a decomposition: the full data's
+    method = property(lambda self: self.full.method)
+    s = property(lambda self: self.full.s)
+    lam = property(lambda self: self.full.lam)
+    rank = property(lambda self: self.full.rank)
+
+    def ridge(self, alphas):
+        return self.full.ridge(alphas)
+
 
 # -- per block of targets -------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -687,8 +692,10 @@ class DaskRidgeSolver(RidgeSolver):
     r"""Ridge regression for any number of alphas on Dask arrays.
 
     A :class:`~spectralridge.RidgeSolver` (``sr.RidgeSolver`` returns one of these when it
-    receives a Dask array) with the same methods. See the module docstring for the
-    algorithm, the laziness of the outputs and the numerics.
+    receives a Dask array): the same methods, written once there, on this backend's
+    decompositions and filter paths (:class:`DaskFilterPath`), so that everything indexed
+    by target is a Dask array. See the module docstring for the algorithm, the laziness of
+    the outputs and the numerics.
 
     Parameters
     ----------
@@ -885,28 +892,6 @@ class DaskRidgeSolver(RidgeSolver):
         self._state = state._replace(full=dataclasses.replace(full, dropped=float(ratio)))
         return self._state
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
-    # -- attributes ------------------------------------------------------------------------
-    @property
-    def method(self):
-        return self._state.full.method
-
-    @property
-    def singular_values(self):
-        return self._state.full.s.copy()
-
-    @property
-    def rank(self):
-        return self._state.full.rank
-
     @property
     def dtype(self):
         """Working dtype of coefficients, intercepts and predictions."""
@@ -920,6 +905,12 @@ class DaskRidgeSolver(RidgeSolver):
         n, p = self._X.shape
         return (f"DaskRidgeSolver(n_samples={n}, n_features={p}, n_targets={self.n_targets}, "
                 f"method={self.method!r}, rank={self.rank})")
+
+    def _decomposition(self, alphas=None):
+        return self._state if alphas is None else self._state_for(alphas)
+
+    def _path(self, decomposition, flt, grid, scalar, name):
+        return DaskFilterPath(self, decomposition, flt, grid, scalar, name)
 
     @property
     def data(self):
@@ -953,11 +944,6 @@ class DaskRidgeSolver(RidgeSolver):
         return da.blockwise(_unscale_block, index, out, index, self._exponent, "j",
                             power=power, dtype=out.dtype)
 
-    def _shape(self, out, scalar):
-        if self._y_was_1d:
-            out = out[..., 0]
-        return out[0] if scalar else out
-
     def _ctx(self, state, flt, grid, name, **kw):
         dask, _ = _import_dask()
         ctx = _Ctx(self.fit_intercept, state.full, state.train, flt, grid, name, **kw)
@@ -973,65 +959,6 @@ class DaskRidgeSolver(RidgeSolver):
         return da.blockwise(func, letters + "j", *args, self._P, "Fbj", self._ym0, "j",
                             new_axes=dict(zip(letters, new_axes)), concatenate=True,
                             dtype=np.float64, **kwargs)
-
-    # -- filters -------------------------------------------------------------------------------
-    def ridge(self, alphas):
-        """Ridge regression at every alpha: :class:`DaskFilterPath`."""
-        alphas, scalar = check_alphas(alphas)
-        state = self._state_for(alphas)
-        return DaskFilterPath(self, state, state.full.ridge(alphas), alphas, scalar,
-                              "alpha")
-
-    def early_stopping(self, lr, steps):
-        """Gradient descent from zero stopped after `steps` (see ``RidgeSolver``)."""
-        lr = check_lr(lr)
-        steps, scalar = check_steps(steps)
-        with np.errstate(divide="ignore"):
-            state = self._state_for(np.atleast_1d(1.0 / (lr * steps.max())))
-        d = state.full
-        if d.rank:
-            warn_if_divergent(lr, d.lam[0])
-        return DaskFilterPath(self, state, early_stopping_filter(d.lam, lr, steps), steps,
-                              scalar, "steps")
-
-    def truncated_svd(self, n_components):
-        """Principal-component regression (see ``RidgeSolver``)."""
-        state = self._state
-        ks, scalar = check_n_components(n_components, state.full.rank)
-        k_max = int(ks.max())
-        if k_max:  # the smallest kept eigenvalue must be accurate
-            state = self._state_for(np.atleast_1d(state.full.lam[k_max - 1]))
-            ks, scalar = check_n_components(n_components, state.full.rank)
-        return DaskFilterPath(self, state, truncation_filter(state.full.rank, ks), ks, scalar,
-                              "n_components")
-
-    # -- ridge ---------------------------------------------------------------------------------
-    def coef(self, alphas):
-        """Coefficients: dask array of shape (n_alphas, n_features[, n_targets])."""
-        return self.ridge(alphas).coef()
-
-    def intercept(self, alphas):
-        """Intercepts: dask array of shape (n_alphas[, n_targets])."""
-        return self.ridge(alphas).intercept()
-
-    def predict(self, X, alphas):
-        """Predictions: dask array of shape (n_alphas, n_new[, n_targets])."""
-        return self.ridge(alphas).predict(X)
-
-    def shrinkage(self, alphas):
-        """Shrinkage factors ``s^2 / (s^2 + alpha)``: ndarray of shape (n_alphas, rank)."""
-        return self.ridge(alphas).factors
-
-    def dof(self, alphas):
-        """Effective degrees of freedom: ndarray of shape (n_alphas,)."""
-        return self.ridge(alphas).dof
-
-    def alphas_for_dof(self, dofs):
-        """Alphas at which the effective degrees of freedom equal `dofs` (NumPy)."""
-        d = self._state_for(np.zeros(1)).full
-        dofs, scalar = check_dofs(dofs, d.rank)
-        out = ridge_alphas_for_dof(d.lam, dofs)
-        return out[0] if scalar else out
 
     def per_target(self, alphas):
         """Coefficients and intercepts with a different alpha for each target.
@@ -1084,20 +1011,6 @@ class DaskRidgeSolver(RidgeSolver):
                            new_axes={"a": path.grid.size}, concatenate=True,
                            dtype=np.float64, ctx=ctx)
         return self._shape(self._unscale(out), path._scalar)
-
-    def loo(self, alphas=None, *, scoring="mse", alpha_per_target=True):
-        """Exact leave-one-out for every alpha and target: CVResult of Dask arrays.
-
-        One pass over X and Y: per row block, the hat diagonals and the residuals; the
-        weighted squared errors are summed over row blocks per alpha and target.
-        """
-        return self.ridge(self.alpha_grid(alphas)).loo(scoring=scoring,
-                                                  alpha_per_target=alpha_per_target)
-
-    def gcv(self, alphas=None, *, scoring="mse", alpha_per_target=True):
-        """Generalized cross-validation: CVResult of Dask arrays, no further pass."""
-        return self.ridge(self.alpha_grid(alphas)).gcv(scoring=scoring,
-                                                  alpha_per_target=alpha_per_target)
 
     def _kfold(self, alphas, scoring, alpha_per_target, rule):
         grid = self.alpha_grid(alphas)
@@ -1302,9 +1215,9 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     in :func:`~spectralridge.ridge_cv`. K-fold training sets are decomposed from per-fold
     factors gathered in the decomposition's pass and the held-out errors are formed from the
     rows, so the whole K-fold search reads the data three times (means, factors, then
-    held-out errors when the results are computed). ``alphas``, ``scores`` and ``dof`` as in NumPy; ``scores``, ``best_index``,
-    ``best_alpha``, ``best_score``, ``coef``, ``intercept`` and ``at_grid_edge`` are Dask
-    arrays chunked by blocks of targets.
+    held-out errors when the results are computed). ``alphas``, ``scores`` and ``dof`` as in
+    NumPy; ``scores``, ``best_index``, ``best_alpha``, ``best_score``, ``coef``,
+    ``intercept`` and ``at_grid_edge`` are Dask arrays chunked by blocks of targets.
     """
     scoring = check_scoring(scoring)
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
