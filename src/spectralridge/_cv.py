@@ -12,9 +12,9 @@ import numpy as np
 
 from . import _core, _scores
 from ._backends import backend_for
-from ._design import make_design
+from ._design import DenseDesign, make_design
 from ._solver import RidgeSolver, held_out_basis
-from ._spectrum import _gram, gram_spectrum, project, weighted_sum
+from ._spectrum import gram_spectrum, project, weighted_sum
 from ._validation import check_bool, check_cv, check_groups, check_rule, check_scoring
 
 
@@ -209,7 +209,7 @@ class _GramDowndate:
         max_rank = min(n_eff - int(c.fit_intercept), p)
         if sum_w <= 0 or max_rank < 0:
             return None
-        G = self.G - _gram(Xs_test, gram=True)
+        G = self.G - DenseDesign(Xs_test).gram(gram=True)
         P = self.P - project(Xs_test, Y_test, self.c.ym, sw_test)[0]
         shift = np.zeros(p)
         ym = c.ym.copy()

@@ -73,10 +73,10 @@ import numpy as np
 from scipy.linalg import blas, lapack
 
 from . import _core, _scores
-from ._filters import ridge_filter
 from ._backends import is_dask_input
+from ._filters import ridge_filter
 from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
-from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, dropped_ratios, svd_ranks,
+from ._spectrum import (Spectrum, check_scale, dropped_ratios, gram_eigen, svd_ranks,
                         thin_svd, weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv,
                           check_finite, check_groups, check_number_dtype, check_penalty_factor,
@@ -405,8 +405,7 @@ def _decompose(kind, F, sums, shift, fit_intercept):
     if fit_intercept and sum_w > 0:
         G -= np.outer(sx, sx / sum_w)
     check_scale(np.diag(G), G)
-    lam, Q = _eigh(np.asfortranarray(G))
-    r, lam_floor = _gram_rank(lam, n_rows, p, max_rank)
+    lam, Q, r, lam_floor = gram_eigen(np.asfortranarray(G), n_rows, max_rank)
     dropped = 0 < r < p  # measured against the targets when it matters (_state_for)
     return _Decomp("gram", np.sqrt(lam[:r]), np.ascontiguousarray(Q[:, :r]), lam_floor, sum_w,
                    n_eff, n_rows, sx, xm, np.inf if dropped else 0.0,
@@ -1154,15 +1153,8 @@ class DaskFilterPath(FilterGrid):
                                                       self._decomp.rank)
         if s._y_was_1d:
             fields = {k: v[..., 0] for k, v in fields.items()}
-        return _cv_result(alphas=self.grid.copy(), dof=self.filter.dof, cv=cv, scoring=scoring,
-                          rule=rule, **fields)
-
-
-def _cv_result(**fields):
-    """CVResult with the fields this version of it has (score_se and rule are recent)."""
-    from dataclasses import fields as dataclass_fields
-    names = {f.name for f in dataclass_fields(_scores.CVResult)}
-    return _scores.CVResult(**{k: v for k, v in fields.items() if k in names})
+        return _scores.CVResult(alphas=self.grid.copy(), dof=self.filter.dof, cv=cv,
+                                scoring=scoring, rule=rule, **fields)
 
 
 # -- functions -------------------------------------------------------------------------------
