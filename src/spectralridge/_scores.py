@@ -435,21 +435,25 @@ def loo_errors(spectrum, centering, Y, flt, grid, name="alpha"):
                            centering.sw, name)
 
 
-def held_out_sse(B, spectrum, flt, Y, ym, sw, dtype, scale=None):
+def held_out_sse(B, spectrum, flt, Y, ym, sw, dtype, scale=None, compress=None):
     """Weighted sums of squared errors (m, k) float64 of held-out rows under a fit on other
     rows: residuals ``sw (Y - ym) - B diag(f / s) R`` per grid value, with the held-out
     basis ``B = sw (X - xm) V_coef`` (rows, r), the training fit's `spectrum` (``s``,
-    ``R``), filter `flt`, target means `ym`, and `scale` (k,) as in :func:`loo_sse_rows`.
-    Formed from the rows (no cancellation, whatever the fit's R^2)."""
-    out = np.zeros((flt.fit.shape[0], Y.shape[1]))
-    if not Y.shape[0]:
-        return out
+    ``R``), filter `flt` and target means `ym`. Formed from the rows (no cancellation,
+    whatever the fit's R^2), by the kernels of :func:`loo_sse_rows` (compressed over many
+    alphas where `compress` allows, within the same certified tolerance), on the targets
+    multiplied by `scale` (k,) if given."""
     dtype = np.dtype(dtype)
-    F = -flt.coef_factors(spectrum.s).astype(dtype)
-    _core.sse(np.ascontiguousarray(B, dtype=dtype), spectrum.cast("R", dtype), F,
-              np.ascontiguousarray(Y, dtype=dtype), ym.astype(dtype), sw.astype(dtype),
-              np.empty((0, F.shape[0]), dtype=dtype), True, out, scale)
-    return out
+    if not Y.shape[0]:
+        return np.zeros((flt.fit.shape[0], Y.shape[1]))
+    # as leave-one-out's residuals: U-like rows B / s and the factors in [0, 1]
+    U = np.divide(B, spectrum.s, dtype=np.float64).astype(dtype)
+    F = np.ascontiguousarray(-flt.fit)
+    ones = np.ones((Y.shape[0], F.shape[0]), dtype=dtype)  # no leverage to divide by
+    compress = loo_compression_enabled() if compress is None else compress
+    return _piece_sse(U, spectrum.cast("R", dtype), F,
+                      np.ascontiguousarray(Y, dtype=dtype), ym.astype(dtype),
+                      sw.astype(dtype), ones, True, LOO_TILE, scale, dtype, compress, None)
 
 
 def total_sum_of_squares(Y, w, mean, scale=None):

@@ -578,8 +578,9 @@ def _held_out_block(X, Y, w, labels, P, ym0, *, ctx):
             continue
         spectrum = d.spectrum(R)
         B = held_out_basis(X[rows], sw[rows], d.xm, spectrum, np.float64)
-        out[0, f] = _scores.held_out_sse(B, spectrum, ctx.extra["fold_filters"][f],
-                                         Y[rows], ym, sw[rows], np.float64)
+        out[0, f] = _scores.held_out_sse(B, spectrum, ctx.extra["fold_filters"][f], Y[rows],
+                                         ym, sw[rows], np.float64,
+                                         compress=ctx.extra["loo_compression"])
     return out
 
 
@@ -1019,7 +1020,8 @@ class DaskRidgeSolver(RidgeSolver):
                               "alpha")
         ctx = path._ctx(scoring=scoring,
                         extra={"fold_filters": [t.ridge(grid) for t in state.train],
-                               "fold_weight": state.fold_weight})
+                               "fold_weight": state.fold_weight,
+                               "loo_compression": _scores.loo_compression_enabled()})
         # one pass over the rows: held-out errors of each row block in its fold
         _, da = _import_dask()
         sse = da.blockwise(_held_out_block, "izaj", self._X, "ix", self._Y, "ij", self._w, "i",
