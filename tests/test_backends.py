@@ -1,7 +1,8 @@
 """One behaviour suite for every backend: NumPy, scipy.sparse (CSR) and Dask.
 
 Each check runs the public API on the same data given as a NumPy array, a CSR matrix or a
-Dask array (synchronous scheduler) and compares with an independent oracle: a direct solve
+Dask array (synchronous scheduler; a few end-to-end cases also on a two-process
+``distributed.LocalCluster``) and compares with an independent oracle: a direct solve
 of the weighted normal equations per alpha, brute-force leave-one-out and K-fold refits,
 the GCV formula with an explicit hat matrix.
 """
@@ -21,15 +22,29 @@ BACKENDS = ["numpy", "sparse", "dask"]
 ALPHAS = np.array([1e-2, 0.3, 3.0, 30.0, 300.0])
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    if request.param != "dask":
-        yield request.param
+def _enter(name):
+    if name != "dask":
+        yield name
         return
     dask = pytest.importorskip("dask")
     pytest.importorskip("dask.array")
     with dask.config.set(scheduler="synchronous"):
         yield "dask"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    yield from _enter(request.param)
+
+
+@pytest.fixture(params=BACKENDS + ["distributed"])
+def backend_e2e(request):
+    """The backends, and Dask on a two-process LocalCluster for end-to-end cases."""
+    if request.param == "distributed":
+        request.getfixturevalue("client")
+        yield "dask"
+        return
+    yield from _enter(request.param)
 
 
 def put(backend, X, Y, w=None, rows=17):
@@ -123,7 +138,8 @@ def test_one_dimensional_y_and_scalar_alpha(backend):
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_loo_against_brute_force(backend, fit_intercept):
+def test_loo_against_brute_force(backend_e2e, fit_intercept):
+    backend = backend_e2e
     X, Y = make_data(30, 5, 3, seed=4)
     w = weights(30)
     result = solver_for(backend, X, Y, w, fit_intercept=fit_intercept).loo(ALPHAS)
@@ -151,7 +167,8 @@ def test_gcv_against_the_hat_matrix(backend):
 
 
 @pytest.mark.parametrize("scoring", ["mse", "r2"])
-def test_kfold_against_refits(backend, scoring):
+def test_kfold_against_refits(backend_e2e, scoring):
+    backend = backend_e2e
     X, Y = make_data(45, 5, 3, seed=6)
     w = weights(45)
     dX, dY, dw = put(backend, X, Y, w)

@@ -278,29 +278,7 @@ def test_public_api_dispatches_on_dask_arrays():
     assert isinstance(sr.RidgeSolver(X, Y), sr.RidgeSolver)  # NumPy in, NumPy out
 
 
-# -- on a two-process distributed cluster -----------------------------------------------------
-# Generous comm timeouts: on a loaded machine starting two worker processes (each importing
-# NumPy, SciPy and spectralridge) and shutting them down can take much longer than when idle.
-CLUSTER_TIMEOUTS = {"distributed.comm.timeouts.connect": "120s",
-                    "distributed.comm.timeouts.tcp": "120s"}
-
-
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with warnings.catch_warnings(), dask.config.set(CLUSTER_TIMEOUTS):
-        # closing the cluster can report the port of a worker that already left
-        warnings.filterwarnings("ignore", category=ResourceWarning)
-        # The scheduler serves HTTP even without a dashboard, by default on port 8787; when
-        # another cluster (a concurrent test run) holds it, it warns, an error here. Port 0
-        # lets the OS pick a free port.
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None,
-                                      scheduler_kwargs={"dashboard_address": ":0"}) as cluster, \
-                distributed.Client(cluster, timeout=120) as client:
-            yield client
-
-
+# -- on a two-process distributed cluster (the `client` fixture: conftest.py) ----------------
 def test_distributed_matches_numpy(client):
     X, Y = make_data(400, 8, 6, seed=12)
     w = weights(400)
