@@ -519,9 +519,7 @@ def _intercept_block(P, ym0, *, ctx):
 
 
 def _predict_block(Xn, P, ym0, *, ctx):
-    Xc = np.ascontiguousarray(np.subtract(Xn, ctx.full.xm, dtype=np.float64))
-    B = np.empty((Xc.shape[0], ctx.full.rank))
-    _core.gemm(Xc, ctx.full.V, B)
+    B = held_out_basis(Xn, None, ctx.full.xm, ctx.full.spectrum(), np.float64)
     return _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
 
 
@@ -536,16 +534,15 @@ def _loo_rows(X, w, rows, P, ym0, ctx):
     and the square roots of its weights."""
     d = ctx.full
     R, _, ym = _targets(P, ym0, ctx)
+    spectrum = d.spectrum(R)
     wb = np.asarray(w, dtype=np.float64)
     sw = np.sqrt(wb)
-    Xc = np.subtract(X, d.xm, dtype=np.float64)
-    Xc *= sw[:, None]
-    U = np.empty((Xc.shape[0], d.rank))
-    _core.gemm(Xc, d.V, U)
+    U = held_out_basis(X, sw, d.xm, spectrum, np.float64)
     U /= d.s
-    spanning = d.rank == d.n_eff - int(ctx.fit_intercept)
-    return _scores.LooRows(U, wb, d.lam, d.rank if d.ls_rank is None else d.ls_rank, R,
-                           d.sum_w, ctx.fit_intercept, spanning, np.asarray(rows)), ym, sw
+    return _scores.LooRows(U, wb, spectrum.lam, spectrum.ls_rank, R, d.sum_w,
+                           ctx.fit_intercept,
+                           _scores.spanning(spectrum, _Centred(d, ym, ctx.fit_intercept)),
+                           np.asarray(rows)), ym, sw
 
 
 def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
@@ -676,13 +673,8 @@ def _loo_errors_block(X, Y, w, rows, P, ym0, *, ctx):
     errors = _scores.loo_errors_rows(loo, ctx.flt, ctx.grid, np.asarray(Y), ym, sw, ctx.name)
     zero = sw == 0
     if zero.any():  # the plain residual, with the fit from the other samples
-        Xz = np.ascontiguousarray(np.subtract(X[zero], ctx.full.xm, dtype=np.float64))
-        B = np.empty((Xz.shape[0], ctx.full.rank))
-        _core.gemm(Xz, ctx.full.V, B)
-        F = ctx.flt.coef_factors(ctx.full.s) if ctx.full.rank else np.zeros((ctx.grid.size, 0))
-        fitted = np.empty((ctx.grid.size, B.shape[0], loo.R.shape[1]))
-        _core.apply_filter(B, loo.R, np.ascontiguousarray(F),
-                           ym if ctx.fit_intercept else np.zeros(loo.R.shape[1]), fitted)
+        B = held_out_basis(X[zero], None, ctx.full.xm, ctx.full.spectrum(), np.float64)
+        fitted = _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
         errors[:, zero] = np.asarray(Y, dtype=np.float64)[zero] - fitted
     return errors
 
