@@ -477,7 +477,7 @@ def vif_path(solver_or_X, alphas=None, *, scale="correlation", x="alpha",
 
     Parameters
     ----------
-    solver_or_X : RidgeSolver or array-like of shape (n_samples, n_features)
+    solver_or_X : RidgeSolver of NumPy data or array-like of shape (n_samples, n_features)
     alphas : array-like of shape (n_alphas,), default=None
         None: for a solver, its default path (see :func:`coef_path`) on ``scale='data'``, or
         ``k`` in ``[1e-4, 1]`` log-spaced on the correlation scale.

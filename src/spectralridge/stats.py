@@ -321,7 +321,9 @@ def vif(solver_or_X, alphas, *, scale="correlation", fit_intercept=True):
     Raises
     ------
     ValueError
-        With ``scale='correlation'``, if a column is constant.
+        With ``scale='correlation'``, if a column is constant; for a solver of sparse X.
+    TypeError
+        For a solver of Dask arrays (its rows are not in memory): pass the design instead.
 
     Notes
     -----
