@@ -14,7 +14,7 @@ from . import _core, _scores
 from ._backends import backend_for
 from ._design import DenseDesign, make_design
 from ._solver import RidgeSolver, held_out_basis
-from ._spectrum import gram_spectrum, project, weighted_sum
+from ._spectrum import gram_spectrum, project, recentre, weighted_sum
 from ._validation import check_bool, check_cv, check_groups, check_rule, check_scoring
 
 
@@ -215,11 +215,10 @@ class _GramDowndate:
         ym = c.ym.copy()
         if c.fit_intercept:
             s1 = self.s1 - weighted_sum(sw_test, Xs_test)
-            t1 = self.t1 - weighted_sum(np.square(sw_test), Y_test, c.ym)
+            G, P, _, t = recentre(s1, self.t1 - weighted_sum(np.square(sw_test), Y_test, c.ym),
+                                  sum_w, G=G, XtY=P)
             shift = s1 / sum_w
-            G -= np.triu(np.outer(s1, shift))
-            P -= np.outer(s1, t1 / sum_w)
-            ym += t1 / sum_w
+            ym += t
         # the training ||Yc||^2 (about its own mean) is at most the full data's
         spectrum = gram_spectrum(np.asfortranarray(G), P, n - test.size, max_rank,
                                  yc_sq_bound=self.yc_sq)

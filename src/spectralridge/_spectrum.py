@@ -425,6 +425,26 @@ def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None, lam_offset=
                     lam_offset=lam_offset)
 
 
+def recentre(s1, t1, sum_w, G=None, XtY=None, yy=None):
+    """Statistics of a set of rows about a shift, re-centred on the set's weighted means.
+
+    With ``Xs = sw (X - shift)``, ``s1 = sum sw Xs`` (p,) and ``t1 = sum w (Y - y_shift)`` (k,)
+    over the set of total weight `sum_w`: the Gram ``G = Xs^T Xs`` becomes ``G - s1 s1^T /
+    sum_w``, the cross products ``XtY = Xs^T sw (Y - y_shift)`` become ``XtY - s1 t1^T /
+    sum_w`` and ``yy = ||sw (Y - y_shift)||^2`` becomes ``yy - t1^2 / sum_w`` (clipped at 0).
+    Returns ``(G, XtY, yy, t1 / sum_w)`` (None for those not given), the last being the
+    set's target means minus ``y_shift``.
+    """
+    t = t1 / sum_w
+    if G is not None:
+        G = G - np.outer(s1, s1 / sum_w)
+    if XtY is not None:
+        XtY = XtY - np.outer(s1, t)
+    if yy is not None:
+        yy = np.maximum(yy - t1 * t, 0.0)
+    return G, XtY, yy, t
+
+
 def gram_eigen(G, n, max_rank, lam_offset=0.0):
     """Descending eigenvalues and eigenvectors of a p x p Gram's upper triangle `G`
     (overwritten) of a design with `n` rows, its numerical rank and the smallest eigenvalue

@@ -76,8 +76,8 @@ from . import _core, _scores
 from ._backends import is_dask_input
 from ._filters import ridge_filter
 from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
-from ._spectrum import (Spectrum, check_scale, dropped_ratios, gram_eigen, svd_ranks,
-                        thin_svd, weighted_sum)
+from ._spectrum import (Spectrum, check_scale, dropped_ratios, gram_eigen, recentre,
+                        svd_ranks, thin_svd, weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv,
                           check_finite, check_groups, check_number_dtype, check_penalty_factor,
                           check_rule, check_sample_weight, check_scoring, check_shapes)
@@ -403,7 +403,7 @@ def _decompose(kind, F, sums, shift, fit_intercept):
                        n_rows, sx, xm, ls_rank=ls_rank)
     G = np.array(F[off:, off:])
     if fit_intercept and sum_w > 0:
-        G -= np.outer(sx, sx / sum_w)
+        G = recentre(sx, np.zeros(0), sum_w, G=G)[0]
     check_scale(np.diag(G), G)
     lam, Q, r, lam_floor = gram_eigen(np.asfortranarray(G), n_rows, max_rank)
     dropped = 0 < r < p  # measured against the targets when it matters (_state_for)
@@ -454,10 +454,8 @@ def _cross(P, ym0, ctx, d, Pq=None):
     else:
         yy = None
     if ctx.fit_intercept:
-        t = Pq[0] / d.sum_w
-        ym = np.asarray(ym0, dtype=np.float64) + t
-        yc_sq = None if yy is None else np.maximum(yy - Pq[0] * t, 0.0)
-        return Pq[1:] - np.outer(d.sx, t), yc_sq, ym
+        _, XtY, yc_sq, t = recentre(d.sx, Pq[0], d.sum_w, XtY=Pq[1:], yy=yy)
+        return XtY, yc_sq, np.asarray(ym0, dtype=np.float64) + t
     return Pq, yy, np.zeros(Pq.shape[1])
 
 
