@@ -272,12 +272,6 @@ def test_input_not_modified():
     assert np.array_equal(unsorted.indices, before[1])
 
 
-def test_vif_refuses_a_sparse_solver():
-    X, Y = sparse_data(40, 5)
-    with pytest.raises(ValueError, match="sparse X is not supported"):
-        sr.stats.vif(sr.RidgeSolver(X, Y), [0.1, 1.0])
-
-
 def test_dask_with_sparse_refused():
     da = pytest.importorskip("dask.array")
     X, Y = sparse_data(40, 5)

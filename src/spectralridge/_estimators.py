@@ -30,7 +30,7 @@ from ._validation import as_array, check_alphas, check_bool
 from ._validation import check_cv as check_splits  # not scikit-learn's check_cv
 from ._validation import (check_groups, check_sample_weight, check_shapes, is_sparse,
                           refuse_sparse_with_dask)
-from .dask import is_dask_input
+from ._backends import is_dask_input
 
 __all__ = ["Ridge", "RidgeCV"]
 
@@ -102,11 +102,11 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
         checks (NaN, negative weights). NumPy parts of mixed input are validated now. Returns
         X, Y (2-D; X's working dtype, as the NumPy path), the weights and y.ndim.
         """
-        from .dask import _check_dask_array
+        from .dask import check_dask_array
         refuse_sparse_with_dask(X, y, sample_weight)
         x_dask, y_dask = is_dask_input(X), is_dask_input(y)
-        X_checked = _check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
-        y_checked = _check_dask_array(y, "y", (1, 2)) if y_dask else \
+        X_checked = check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
+        y_checked = check_dask_array(y, "y", (1, 2)) if y_dask else \
             as_array(y, "y", ndims=(1, 2))
         if X_checked.shape[0] != y_checked.shape[0]:
             raise ValueError("X and y must have the same number of samples; got "
@@ -147,8 +147,8 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if is_dask_input(X):
-            from .dask import _check_dask_array
-            X = _check_dask_array(X, "X", (2,))
+            from .dask import check_dask_array
+            X = check_dask_array(X, "X", (2,))
             _check_feature_names(self, X, reset=False)
             _check_n_features(self, X, reset=False)
             if X.shape[0] == 0:

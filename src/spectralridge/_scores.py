@@ -396,6 +396,27 @@ def loo_errors(spectrum, centering, Y, flt, grid, name="alpha"):
                            centering.sw, name)
 
 
+def held_out_sse(B, spectrum, flt, Y, ym, sw, dtype, scale=None, compress=None):
+    """Weighted sums of squared errors (m, k) float64 of held-out rows under a fit on other
+    rows: residuals ``sw (Y - ym) - B diag(f / s) R`` per grid value, with the held-out
+    basis ``B = sw (X - xm) V_coef`` (rows, r), the training fit's `spectrum` (``s``,
+    ``R``), filter `flt` and target means `ym`. Formed from the rows (no cancellation,
+    whatever the fit's R^2), by the kernels of :func:`loo_sse_rows` (compressed over many
+    alphas where `compress` allows, within the same certified tolerance), on the targets
+    multiplied by `scale` (k,) if given."""
+    dtype = np.dtype(dtype)
+    if not Y.shape[0]:
+        return np.zeros((flt.fit.shape[0], Y.shape[1]))
+    # as leave-one-out's residuals: U-like rows B / s and the factors in [0, 1]
+    U = np.divide(B, spectrum.s, dtype=np.float64).astype(dtype)
+    F = np.ascontiguousarray(-flt.fit)
+    ones = np.ones((Y.shape[0], F.shape[0]), dtype=dtype)  # no leverage to divide by
+    compress = loo_compression_enabled() if compress is None else compress
+    return _piece_sse(U, spectrum.cast("R", dtype), F,
+                      np.ascontiguousarray(Y, dtype=dtype), ym.astype(dtype),
+                      sw.astype(dtype), ones, True, LOO_TILE, scale, dtype, compress, None)
+
+
 def total_sum_of_squares(Y, w, mean, scale=None):
     """``sum_i w_i (scale (y_i - mean))^2`` per target, float64, in blocks of targets."""
     out = np.empty((1, Y.shape[1]))
@@ -473,17 +494,38 @@ def select(scores, scoring, alpha_per_target, dof, rule="min", score_se=None, we
     standard error (`score_se`: per target and of the target mean) of the best. The shared
     index minimizes the mean over targets, with `weights` (k,) if given.
     """
-    loss = -scores if scoring == "r2" else scores
+    loss = to_loss(scores, scoring)
     se = None if score_se is None else score_se[0]
     if not alpha_per_target:
         loss = (loss if weights is None else loss * weights).mean(axis=1, keepdims=True)
         se = None if score_se is None else score_se[1][:, None]
+    return np.broadcast_to(best_indices(loss, se, dof, rule), (scores.shape[1],)).copy()
+
+
+def to_loss(scores, scoring):
+    """Scores as losses (lower is better)."""
+    return -scores if scoring == "r2" else scores
+
+
+def best_indices(loss, se, dof, rule):
+    """Best row per column of `loss` (m, k): the minimum, or for ``rule='1se'`` the row of
+    fewest `dof` (m,) whose loss is within `se` (m, k) of the minimum's."""
     best = np.argmin(loss, axis=0)
     if rule == "1se":
         cols = np.arange(loss.shape[1])
         within = loss <= (loss[best, cols] + se[best, cols])
         best = np.where(within, dof[:, None], np.inf).argmin(axis=0)
-    return np.broadcast_to(best, (scores.shape[1],)).copy()
+    return best
+
+
+def standard_error(moments, count):
+    """Standard error of a mean of `count` values from ``moments = (sum of the values, sum
+    of their squares)``; NaN for fewer than 2 values."""
+    if count < 2:
+        return np.full(np.shape(moments[0]), np.nan)
+    mean = moments[0] / count
+    variance = np.maximum(moments[1] / count - mean * mean, 0.0) * count / (count - 1)
+    return np.sqrt(variance / count)
 
 
 def refit(spectrum, centering, flt, best, dtype):
@@ -524,10 +566,16 @@ def at_grid_edge(best_index, dof, rank):
     return flags
 
 
-def warn_grid_edges(best_index, grid, dof, rank, name="alpha"):
-    """Warn (:class:`GridEdgeWarning`, unless turned off by :func:`grid_edge_warnings`) when
-    a best value sits on an open edge of the grid (see :func:`at_grid_edge`)."""
-    if not _WARN_GRID_EDGES.get():
+def grid_edge_warnings_enabled():
+    """Whether :func:`grid_edge_warnings` leaves the warning on in this context."""
+    return _WARN_GRID_EDGES.get()
+
+
+def warn_grid_edges(best_index, grid, dof, rank, name="alpha", enabled=None):
+    """Warn (:class:`GridEdgeWarning`, unless turned off by :func:`grid_edge_warnings` or
+    `enabled`) when a best value sits on an open edge of the grid (see
+    :func:`at_grid_edge`)."""
+    if not (_WARN_GRID_EDGES.get() if enabled is None else enabled):
         return
     for edge, side in _open_edges(dof, rank):
         count = int(np.count_nonzero(best_index == edge))

@@ -8,37 +8,25 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core, _scores
+from ._backends import backend_for
 from ._design import as_float64
 from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
 from ._spectrum import Centering, decompose, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
                           check_method, check_n_components, check_penalty_factor,
-                          check_scoring, check_steps, check_X_new, refuse_sparse_with_dask,
-                          warn_if_divergent)
+                          check_scoring, check_steps, check_X_new, warn_if_divergent)
 
 
+class SolverData(NamedTuple):
+    """The validated data of a NumPy solver: `X` (dense or scipy.sparse), `Y` (2-D) and
+    their :class:`~spectralridge._spectrum.Centering`."""
 
-class AlphaGrid:
-    """The default alpha grid, shared by :class:`RidgeSolver` and ``DaskRidgeSolver``."""
-
-    def default_alphas(self, n_alphas=30):
-        """Log-spaced alphas whose effective dof span ``(0.0005, 0.9995) x rank``.
-
-        The default grid of :meth:`loo`, :meth:`gcv` and :func:`ridge_cv`: it adapts to the
-        spectrum of the data, so that its edges are (nearly) the least-squares fit and the
-        intercept-only model.
-        """
-        if not isinstance(n_alphas, numbers.Integral) or n_alphas < 2:
-            raise ValueError(f"n_alphas must be an integer >= 2, got {n_alphas!r}.")
-        return _scores.default_alphas(self, int(n_alphas))
-
-    def _grid(self, alphas):
-        if alphas is None:
-            return self.default_alphas()
-        return check_alphas(alphas)[0]
+    X: object
+    Y: np.ndarray
+    centering: Centering
 
 
-class RidgeSolver(AlphaGrid):
+class RidgeSolver:
     r"""Ridge regression for any number of regularization strengths.
 
     Minimizes ``sum_i w_i ||y_i - x_i^T W - b||^2 + alpha sum_j c_j ||W_j||^2``
@@ -92,6 +80,10 @@ class RidgeSolver(AlphaGrid):
         The number of singular values kept for ``alpha > 0``.
     n_features_in_ : int
     penalty_factor : ndarray of shape (n_features,) or None
+    backend : str
+        ``'numpy'`` (NumPy or scipy.sparse data) or the backend serving the input:
+        ``RidgeSolver`` of Dask arrays is a :class:`~spectralridge.dask.DaskRidgeSolver`
+        (``backend='dask'``), a subclass.
 
     Notes
     -----
@@ -120,12 +112,13 @@ class RidgeSolver(AlphaGrid):
     array([3.   , 1.365])
     """
 
+    backend = "numpy"
+
     def __new__(cls, X=None, Y=None, **kwargs):
-        from .dask import is_dask_input  # never imports Dask itself
-        if cls is RidgeSolver and is_dask_input(X, Y, kwargs.get("sample_weight")):
-            refuse_sparse_with_dask(X, Y, kwargs.get("sample_weight"))
-            from .dask import DaskRidgeSolver
-            return DaskRidgeSolver(X, Y, **kwargs)
+        if cls is RidgeSolver:  # the backend's subclass for its kind of input
+            backend = backend_for(X, Y, kwargs.get("sample_weight"))
+            if backend is not None:
+                cls = backend.Solver
         return super().__new__(cls)
 
     def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto",
@@ -149,9 +142,45 @@ class RidgeSolver(AlphaGrid):
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    # -- decomposition ---------------------------------------------------------------------
-    def _spectrum_for(self, alphas):
-        """The spectrum to use for `alphas`, upgraded to the SVD where 'auto' needs it."""
+    def default_alphas(self, n_alphas=30):
+        """Log-spaced alphas whose effective dof span ``(0.0005, 0.9995) x rank``.
+
+        The default grid of :meth:`loo`, :meth:`gcv` and :func:`ridge_cv`: it adapts to the
+        spectrum of the data, so that its edges are (nearly) the least-squares fit and the
+        intercept-only model.
+        """
+        if not isinstance(n_alphas, numbers.Integral) or n_alphas < 2:
+            raise ValueError(f"n_alphas must be an integer >= 2, got {n_alphas!r}.")
+        return _scores.default_alphas(self, int(n_alphas))
+
+    def alpha_grid(self, alphas):
+        """`alphas` validated (1-D float64), or the :meth:`default_alphas` for None."""
+        if alphas is None:
+            return self.default_alphas()
+        return check_alphas(alphas)[0]
+
+    # -- engine interface ----------------------------------------------------------------
+    # What spectralridge's other modules (cross-validation, stats, backends) use of a
+    # solver; not part of the public API.
+    @property
+    def data(self):
+        """:class:`SolverData` ``(X, Y, centering)``: the validated data (Y 2-D)."""
+        return SolverData(self._X, self._Y, self._centering)
+
+    @property
+    def requested_method(self):
+        """The `method` argument ('auto', 'svd', 'gram' or 'kernel')."""
+        return self._requested_method
+
+    @property
+    def y_was_1d(self):
+        """Whether `Y` was 1-D (results then drop the target axis)."""
+        return self._y_was_1d
+
+    def spectrum_for(self, alphas):
+        """The :class:`~spectralridge._spectrum.Spectrum` (with the projected targets ``R``)
+        behind results for `alphas` (1-D): with method 'auto', upgraded to the SVD where the
+        Gram route would not be accurate enough."""
         spectrum = self._spectrum
         if self._requested_method == "auto" and not spectrum.accurate_for(alphas.min()):
             with self._lock:
@@ -160,17 +189,27 @@ class RidgeSolver(AlphaGrid):
                 spectrum = self._spectrum
         return spectrum
 
+    # -- backend hooks: a backend's subclass overrides these two --------------------------
+    def _decomposition(self, alphas=None):
+        """What results for `alphas` are computed from (``lam``, ``s``, ``rank``,
+        ``method``, ``ridge(alphas)``): :meth:`spectrum_for`, or the current one for None."""
+        return self._spectrum if alphas is None else self.spectrum_for(alphas)
+
+    def _path(self, decomposition, flt, grid, scalar, name):
+        """The filter path of this backend."""
+        return FilterPath(self, decomposition, flt, grid, scalar, name)
+
     @property
     def method(self):
-        return self._spectrum.method
+        return self._decomposition().method
 
     @property
     def singular_values(self):
-        return self._spectrum.s.copy()
+        return self._decomposition().s.copy()
 
     @property
     def rank(self):
-        return self._spectrum.rank
+        return self._decomposition().rank
 
     @property
     def dtype(self):
@@ -185,9 +224,8 @@ class RidgeSolver(AlphaGrid):
         ``solver.coef(alphas)``.
         """
         alphas, scalar = check_alphas(alphas)
-        spectrum = self._spectrum_for(alphas)
-        return FilterPath(self, spectrum, spectrum.ridge(alphas), alphas,
-                          scalar, "alpha")
+        spectrum = self._decomposition(alphas)
+        return self._path(spectrum, spectrum.ridge(alphas), alphas, scalar, "alpha")
 
     def early_stopping(self, lr, steps):
         """Gradient descent from zero on the least-squares loss, stopped after `steps`.
@@ -211,11 +249,11 @@ class RidgeSolver(AlphaGrid):
         steps, scalar = check_steps(steps)
         # accuracy of the Gram routes as for ridge at the equivalent alpha 1 / (lr t)
         with np.errstate(divide="ignore"):
-            spectrum = self._spectrum_for(np.atleast_1d(1.0 / (lr * steps.max())))
+            spectrum = self._decomposition(np.atleast_1d(1.0 / (lr * steps.max())))
         if spectrum.rank:
             warn_if_divergent(lr, spectrum.lam[0])
-        return FilterPath(self, spectrum, early_stopping_filter(spectrum.lam, lr, steps),
-                          steps, scalar, "steps")
+        return self._path(spectrum, early_stopping_filter(spectrum.lam, lr, steps), steps,
+                          scalar, "steps")
 
     def truncated_svd(self, n_components):
         """Principal-component regression: keep the `n_components` steepest directions.
@@ -229,13 +267,13 @@ class RidgeSolver(AlphaGrid):
         -------
         FilterPath
         """
-        spectrum = self._spectrum
+        spectrum = self._decomposition()
         ks, scalar = check_n_components(n_components, spectrum.rank)
         k_max = int(ks.max())
         if k_max:  # the smallest kept eigenvalue must be accurate
-            spectrum = self._spectrum_for(np.atleast_1d(spectrum.lam[k_max - 1]))
+            spectrum = self._decomposition(np.atleast_1d(spectrum.lam[k_max - 1]))
             ks, scalar = check_n_components(n_components, spectrum.rank)
-        return FilterPath(self, spectrum, truncation_filter(spectrum.rank, ks), ks, scalar,
+        return self._path(spectrum, truncation_filter(spectrum.rank, ks), ks, scalar,
                           "n_components")
 
     def _shape(self, out, scalar):
@@ -304,7 +342,7 @@ class RidgeSolver(AlphaGrid):
         -------
         ndarray of shape (n_dofs,)
         """
-        spectrum = self._spectrum_for(np.zeros(1))
+        spectrum = self._decomposition(np.zeros(1))
         dofs, scalar = check_dofs(dofs, spectrum.rank)
         out = ridge_alphas_for_dof(spectrum.lam, dofs)
         return out[0] if scalar else out
@@ -326,7 +364,7 @@ class RidgeSolver(AlphaGrid):
         if alphas.size != self._Y.shape[1]:
             raise ValueError(f"alphas must have one entry per target: expected "
                              f"({self._Y.shape[1]},), got shape {alphas.shape}.")
-        spectrum = self._spectrum_for(alphas)
+        spectrum = self.spectrum_for(alphas)
         flt = spectrum.ridge(alphas)
         coef, intercept = _scores.refit(spectrum, self._centering, flt,
                                         np.arange(alphas.size), self.dtype)
@@ -401,7 +439,7 @@ class RidgeSolver(AlphaGrid):
         Allen, D. M. (1974). The relationship between variable selection and data
         augmentation and a method for prediction. Technometrics 16(1), 125-127.
         """
-        return self.ridge(self._grid(alphas)).loo(scoring=scoring,
+        return self.ridge(self.alpha_grid(alphas)).loo(scoring=scoring,
                                                   alpha_per_target=alpha_per_target)
 
     def gcv(self, alphas=None, *, scoring="mse", alpha_per_target=True):
@@ -421,29 +459,29 @@ class RidgeSolver(AlphaGrid):
         Golub, G. H., Heath, M., Wahba, G. (1979). Generalized cross-validation as a method for
         choosing a good ridge parameter. Technometrics 21(2), 215-223.
         """
-        return self.ridge(self._grid(alphas)).gcv(scoring=scoring,
+        return self.ridge(self.alpha_grid(alphas)).gcv(scoring=scoring,
                                                   alpha_per_target=alpha_per_target)
 
-    def _cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
-                   score_se=None, scale=None):
+    def cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
+                  score_se=None, scale=None):
         """CVResult from mean squared errors; `sst` is the mean total sum of squares for
         'r2', by default that of all samples about their weighted mean. With `scale` (see
         ``_scores.target_scale``), `mse`, `sst` and `score_se` are of the scaled targets."""
+        _, Y, c = self.data
         if scoring == "r2" and sst is None:
-            c = self._centering
             w = np.square(c.sw)
-            sst = _scores.total_sum_of_squares(self._Y, w, weighted_sum(w, self._Y) / c.sum_w,
-                                               scale)
+            sst = _scores.total_sum_of_squares(Y, w, weighted_sum(w, Y) / c.sum_w, scale)
             sst /= c.sum_w
         return _scores.make_result(
-            path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=self._centering,
+            path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=c,
             scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
             dtype=self.dtype, cv=cv, name=path.name, rule=rule, score_se=score_se,
             scale=scale)
 
-    def _target_scale(self, spectrum):
+    def target_scale(self, spectrum):
         """Powers of two per target and ``||scale Yc||^2``: see ``_scores.target_scale``."""
-        return _scores.target_scale(self._Y, self._centering, spectrum.yc_sq)
+        _, Y, c = self.data
+        return _scores.target_scale(Y, c, spectrum.yc_sq)
 
 
 class FilterGrid:
@@ -541,10 +579,10 @@ class FilterPath(FilterGrid):
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         solver = self._solver
-        scale, _ = solver._target_scale(self.spectrum)
+        scale, _ = solver.target_scale(self.spectrum)
         mse = _scores.loo_sse(self.spectrum, solver._centering, solver._Y, self.filter,
                               self.grid, self.name, scale) / solver._centering.sum_w
-        return solver._cv_result(self, mse, scoring, alpha_per_target, "loo", scale=scale)
+        return solver.cv_result(self, mse, scoring, alpha_per_target, "loo", scale=scale)
 
     def gcv(self, *, scoring="mse", alpha_per_target=True):
         """Generalized cross-validation for every grid value and target: :class:`CVResult`.
@@ -554,10 +592,10 @@ class FilterPath(FilterGrid):
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         solver = self._solver
-        scale, yc_sq = solver._target_scale(self.spectrum)
+        scale, yc_sq = solver.target_scale(self.spectrum)
         mse = _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
                               self.name, scale, yc_sq)
-        return solver._cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
+        return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
 
 
 def held_out_basis(X, sw, xm, spectrum, dtype):

@@ -45,7 +45,7 @@ from scipy.linalg import lapack
 
 from . import _core
 from ._config import scratch_values
-from ._design import DenseDesign, make_design, sparse_weighted_mean
+from ._design import make_design, sparse_weighted_mean
 from ._filters import ridge_filter
 
 # Guard of the Gram routes: relative error of the coefficients measured at 0.1-0.3 x
@@ -413,8 +413,7 @@ def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None, lam_offset=
     `lam_offset`: added to ``lam_max`` for the rounding level of `G` (implicit centring).
     """
     p = G.shape[0]
-    lam, Q = _eigh(G)
-    r, lam_floor = _gram_rank(lam, n, p, max_rank, lam_offset)
+    lam, Q, r, lam_floor = gram_eigen(G, n, max_rank, lam_offset)
     s = np.sqrt(lam[:r])
     V = np.ascontiguousarray(Q[:, :r])
     R = np.empty((r, XtY.shape[1]))
@@ -427,6 +426,35 @@ def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None, lam_offset=
                                  yc_sq if yc_sq_bound is None else yc_sq_bound)
     return Spectrum("gram", s, V, R, yc_sq, lam_floor, dropped=dropped,
                     lam_offset=lam_offset)
+
+
+def recentre(s1, t1, sum_w, G=None, XtY=None, yy=None):
+    """Statistics of a set of rows about a shift, re-centred on the set's weighted means.
+
+    With ``Xs = sw (X - shift)``, ``s1 = sum sw Xs`` (p,) and ``t1 = sum w (Y - y_shift)`` (k,)
+    over the set of total weight `sum_w`: the Gram ``G = Xs^T Xs`` becomes ``G - s1 s1^T /
+    sum_w``, the cross products ``XtY = Xs^T sw (Y - y_shift)`` become ``XtY - s1 t1^T /
+    sum_w`` and ``yy = ||sw (Y - y_shift)||^2`` becomes ``yy - t1^2 / sum_w`` (clipped at 0).
+    Returns ``(G, XtY, yy, t1 / sum_w)`` (None for those not given), the last being the
+    set's target means minus ``y_shift``.
+    """
+    t = t1 / sum_w
+    if G is not None:
+        G = G - np.outer(s1, s1 / sum_w)
+    if XtY is not None:
+        XtY = XtY - np.outer(s1, t)
+    if yy is not None:
+        yy = np.maximum(yy - t1 * t, 0.0)
+    return G, XtY, yy, t
+
+
+def gram_eigen(G, n, max_rank, lam_offset=0.0):
+    """Descending eigenvalues and eigenvectors of a p x p Gram's upper triangle `G`
+    (overwritten) of a design with `n` rows, its numerical rank and the smallest eigenvalue
+    that counts (see :func:`_gram_rank`): ``(lam, Q, rank, lam_floor)``."""
+    lam, Q = _eigh(G)
+    r, lam_floor = _gram_rank(lam, n, G.shape[0], max_rank, lam_offset)
+    return lam, Q, r, lam_floor
 
 
 def dropped_ratios(part_sq, s, R, yc_sq):
@@ -465,11 +493,6 @@ def _svd(Xc):
         warnings.warn("SVD did not converge with LAPACK gesdd; retrying with the slower, "
                       "more robust gesvd.", RuntimeWarning, stacklevel=4)
         return sla.svd(Xc, full_matrices=False, check_finite=False, lapack_driver="gesvd")
-
-
-def _gram(Xc, gram):
-    """Upper triangle of ``Xc^T Xc`` (gram) or ``Xc Xc^T`` (float64, Fortran order)."""
-    return DenseDesign(Xc).gram(gram)
 
 
 def _eigh(G):

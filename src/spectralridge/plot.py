@@ -41,7 +41,7 @@ import numpy as np
 
 from . import theory
 from ._scores import CVResult
-from ._solver import AlphaGrid, RidgeSolver
+from ._solver import RidgeSolver
 from ._validation import (_describe, as_array, check_alphas, check_eigenvalues, check_index,
                           check_option, check_has_positive, check_positive,
                           check_positive_steps, check_requirement, check_two_features)
@@ -76,7 +76,7 @@ def _path_alphas(solver, n=100):
 
 
 def _check_solver(solver, name):
-    if not isinstance(solver, AlphaGrid):  # RidgeSolver or DaskRidgeSolver
+    if not isinstance(solver, RidgeSolver):
         raise TypeError(f"{name} must be a RidgeSolver, got {_describe(solver)}.")
     return solver
 
@@ -136,7 +136,7 @@ def _pick_target(values, target, n_targets, name="target"):
 
 def _spectrum(solver_or_eigenvalues):
     """Descending eigenvalues of the Hessian: ``s^2`` of a solver, or the given ones."""
-    if isinstance(solver_or_eigenvalues, AlphaGrid):
+    if isinstance(solver_or_eigenvalues, RidgeSolver):
         return np.square(np.asarray(solver_or_eigenvalues.singular_values))
     _check_solver_or_array(solver_or_eigenvalues, "solver_or_eigenvalues", "eigenvalues", 1)
     return np.sort(check_eigenvalues(solver_or_eigenvalues))[::-1]
@@ -477,7 +477,7 @@ def vif_path(solver_or_X, alphas=None, *, scale="correlation", x="alpha",
 
     Parameters
     ----------
-    solver_or_X : RidgeSolver or array-like of shape (n_samples, n_features)
+    solver_or_X : RidgeSolver of NumPy data or array-like of shape (n_samples, n_features)
     alphas : array-like of shape (n_alphas,), default=None
         None: for a solver, its default path (see :func:`coef_path`) on ``scale='data'``, or
         ``k`` in ``[1e-4, 1]`` log-spaced on the correlation scale.
@@ -503,10 +503,7 @@ def vif_path(solver_or_X, alphas=None, *, scale="correlation", x="alpha",
     if alphas is None:
         alphas = _path_alphas(solver_or_X) if isinstance(solver_or_X, RidgeSolver) and \
             scale == "data" else np.logspace(-4, 0, 100)
-    if isinstance(solver_or_X, AlphaGrid) and not isinstance(solver_or_X, RidgeSolver):
-        raise TypeError(f"solver_or_X must be a RidgeSolver of NumPy data or a design X; "
-                        f"got a {type(solver_or_X).__name__} (its data are not in memory).")
-    if not isinstance(solver_or_X, AlphaGrid):
+    if not isinstance(solver_or_X, RidgeSolver):
         _check_solver_or_array(solver_or_X, "solver_or_X", "numbers (a design X)", 2)
     alphas = check_alphas(alphas)[0]
     values = vif(solver_or_X, alphas, scale=scale)

@@ -272,10 +272,15 @@ def _centred_design(solver_or_X, fit_intercept):
     if isinstance(solver_or_X, RidgeSolver):
         solver = solver_or_X
         _check_no_penalty_factor(solver, "vif", "; pass the design matrix")
-        if sp.issparse(solver._X):
+        if solver.backend != "numpy":
+            raise TypeError(f"solver_or_X must be a RidgeSolver of NumPy data or a design X; "
+                            f"got a {type(solver).__name__} (vif needs the rows of X in "
+                            "memory).")
+        X, _, centering = solver.data
+        if sp.issparse(X):
             raise ValueError("vif: a solver fitted on sparse X is not supported; pass the "
                              "design matrix (X.toarray() if it fits in memory).")
-        return solver._centering.center_X(solver._X)
+        return centering.center_X(X)
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
     X = check_design(solver_or_X)
     return X - X.mean(axis=0) if fit_intercept else X
@@ -317,7 +322,9 @@ def vif(solver_or_X, alphas, *, scale="correlation", fit_intercept=True):
     Raises
     ------
     ValueError
-        With ``scale='correlation'``, if a column is constant.
+        With ``scale='correlation'``, if a column is constant; for a solver of sparse X.
+    TypeError
+        For a solver of Dask arrays (its rows are not in memory): pass the design instead.
 
     Notes
     -----
@@ -500,7 +507,7 @@ def _coordinates(solver, name):
     check_instance(solver, RidgeSolver, "solver")
     # the coordinates of the rescaled design would give the norm of sqrt(c) W, not of W
     _check_no_penalty_factor(solver, name)
-    spectrum = solver.ridge(np.zeros(1)).spectrum
+    spectrum = solver.spectrum_for(np.zeros(1))
     s = spectrum.s
     c = np.square(spectrum.R.astype(np.float64) / s[:, None])
     return np.square(s), c
@@ -567,7 +574,7 @@ def alpha_to_fraction(solver, alphas):
 
 def _shape_fraction(solver, out, scalar):
     """(m, k) -> drop the target axis for a 1-D Y and the first for a scalar."""
-    if solver._y_was_1d:
+    if solver.y_was_1d:
         out = out[:, 0]
     return out[0] if scalar else out
 
