@@ -96,7 +96,7 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     if is_named:
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
-    splits = check_cv(cv, solver._X, solver._Y, groups)
+    splits = check_cv(cv, *_given_data(solver), groups)
     if rule == "1se" and len(splits) < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
     path = solver.ridge(solver._grid(alphas))  # the full-data fit, refit at the best alphas
@@ -108,12 +108,17 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
                              rule=rule, score_se=score_se, scale=scale)
 
 
+def _given_data(solver):
+    """X and Y as given (the solver decomposes projected ones for unpenalized columns)."""
+    return (solver._X, solver._Y) if solver._map is None else (solver._map.X, solver._map.Y)
+
+
 def _split_sse(solver, splits, alphas, scoring):
     """Pooled held-out SSE (m, k), TSS (k,) for 'r2', the total held-out weight, the
     standard errors over splits of the per-split scores: (m, k) and of their target mean
     (m,), and the per-target scale (k,) of the targets all of these are of (see
     ``_scores.target_scale``)."""
-    X, Y, c = solver._X, solver._Y, solver._centering
+    (X, Y), c = _given_data(solver), solver._centering
     n, p = X.shape
     w = np.square(c.sw)
     m, k = alphas.size, Y.shape[1]
@@ -123,7 +128,7 @@ def _split_sse(solver, splits, alphas, scoring):
     sst = np.zeros(k) if scoring == "r2" else None
     mean = weighted_sum(w, Y) / c.sum_w if scoring == "r2" else None
     downdate = None
-    if solver._requested_method in ("auto", "gram") and n >= p and \
+    if solver._map is None and solver._requested_method in ("auto", "gram") and n >= p and \
             all(_partitions(train, test, n) for train, test in splits):
         downdate = _GramDowndate(X, Y, c, solver._spectrum_for(alphas))
     held_out_weight = 0.0
@@ -137,10 +142,11 @@ def _split_sse(solver, splits, alphas, scoring):
         fold = downdate.fold(test, Y_test, alphas) if downdate is not None else None
         if fold is None:
             fold = _direct_fold(solver, train, test, alphas)
-        B, spectrum, ym = fold
+        B, spectrum, ym = fold[:3]
+        Y_scored = fold[3] if len(fold) > 3 else Y_test  # targets less the unpenalized fit
         F = -spectrum.ridge(alphas).coef_factors(spectrum.s).astype(Y.dtype)
         split_sse = np.zeros((m, k))
-        _core.sse(B, spectrum.cast("R", Y.dtype), F, Y_test, ym.astype(Y.dtype),
+        _core.sse(B, spectrum.cast("R", Y.dtype), F, Y_scored, ym.astype(Y.dtype),
                   c.sw[test].astype(Y.dtype), no_scaling, True, split_sse, scale)
         out += split_sse
         split_weight = w[test].sum()
@@ -174,15 +180,22 @@ def _partitions(train, test, n):
 
 
 def _direct_fold(solver, train, test, alphas):
-    """Decompose the training rows; return the held-out basis, spectrum and target means."""
+    """Decompose the training rows; return the held-out basis, spectrum and target means
+    (and, with unpenalized columns, the held-out targets less their unpenalized fit)."""
     c = solver._centering
     w = np.square(c.sw)
-    sub = RidgeSolver(solver._X[train], solver._Y[train], fit_intercept=c.fit_intercept,
+    X, Y = _given_data(solver)
+    sub = RidgeSolver(X[train], Y[train], fit_intercept=solver.fit_intercept,
                       sample_weight=w[train], method=solver._requested_method,
                       penalty_factor=solver.penalty_factor)
     spectrum = sub._spectrum_for(alphas)
-    return held_out_basis(solver._X[test], c.sw[test], sub._centering.xm, spectrum,
-                          solver.dtype), spectrum, sub._centering.ym
+    if sub._map is None:
+        return held_out_basis(X[test], c.sw[test], sub._centering.xm, spectrum,
+                              solver.dtype), spectrum, sub._centering.ym
+    X_test, offset = sub._map.transform(X[test], solver.dtype)
+    Y_scored = np.ascontiguousarray(Y[test] - offset, dtype=solver.dtype)
+    return (held_out_basis(X_test, c.sw[test], sub._centering.xm, spectrum, solver.dtype),
+            spectrum, sub._centering.ym, Y_scored)
 
 
 class _GramDowndate:

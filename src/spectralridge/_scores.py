@@ -154,9 +154,14 @@ class CVResult:
     at_grid_edge: object = None
 
 
+def fixed_dof(centering):
+    """Unpenalized degrees of freedom: the intercept and any unpenalized columns."""
+    return getattr(centering, "n_fixed", int(centering.fit_intercept))
+
+
 def spanning(spectrum, centering):
     """Whether U spans every direction Yc can take, so that ``Yc - U U^T Yc = 0`` exactly."""
-    return spectrum.rank == centering.n_effective - int(centering.fit_intercept)
+    return spectrum.rank == centering.n_effective - fixed_dof(centering)
 
 
 def gcv_mse(spectrum, centering, flt, grid, name="alpha", scale=None, yc_sq=None):
@@ -179,12 +184,12 @@ def gcv_mse(spectrum, centering, flt, grid, name="alpha", scale=None, yc_sq=None
     rss = np.empty((grid.size, R2.shape[1]))
     rss[:] = base
     _core.gemm(np.square(flt.resid), R2, rss, beta=1.0)
-    df_resid = centering.n_effective - int(centering.fit_intercept) - flt.dof
+    df_resid = centering.n_effective - fixed_dof(centering) - flt.dof
     bad = np.flatnonzero(df_resid <= 1e-9 * centering.n_effective)
     if bad.size:
         raise ValueError(
             f"GCV is undefined at {name}={float(grid[bad[0]])!r}: the fit interpolates "
-            f"(effective dof + intercept = n_samples = {centering.n_effective}). Regularize "
+            f"(effective dof + unpenalized dof = n_samples = {centering.n_effective}). Regularize "
             "more.")
     n = centering.n_effective
     return (rss / centering.sum_w) / np.square(df_resid / n)[:, None]
@@ -204,13 +209,15 @@ class LooRows(NamedTuple):
     fit_intercept: bool
     spanning: bool
     names: np.ndarray = None
+    #: the rows' leverage of the unpenalized part (None: ``w / sum_w`` for the intercept)
+    leverage: np.ndarray = None
 
 
 def loo_rows(spectrum, centering):
     """:class:`LooRows` of all samples of a NumPy solver."""
     return LooRows(spectrum.U, np.square(centering.sw), spectrum.lam, spectrum.ls_rank,
                    spectrum.R, centering.sum_w, centering.fit_intercept,
-                   spanning(spectrum, centering))
+                   spanning(spectrum, centering), leverage=getattr(centering, "leverage", None))
 
 
 def loo_parts(rows, flt, grid, name="alpha"):
@@ -241,7 +248,9 @@ def loo_parts(rows, flt, grid, name="alpha"):
         Ud = U if d == U.shape[1] else np.ascontiguousarray(U[:, :d])
         U2 = np.square(Ud)
         outside = 1.0 - U2.sum(axis=1)
-        if rows.fit_intercept:
+        if rows.leverage is not None:
+            outside -= rows.leverage
+        elif rows.fit_intercept:
             outside -= w / rows.sum_w
         np.maximum(outside, 0.0, out=outside)
         inside = (w > 0) & (outside <= SPAN_TOL * (d + 1))
@@ -400,7 +409,8 @@ def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
     for rows, U in spectrum.U_blocks(LOO_ROWS):
         part = LooRows(U, w[rows], spectrum.lam, spectrum.ls_rank, spectrum.R,
                        centering.sum_w, centering.fit_intercept, spanning(spectrum, centering),
-                       np.arange(rows.start, rows.stop))
+                       np.arange(rows.start, rows.stop),
+                       None if centering.leverage is None else centering.leverage[rows])
         out += loo_sse_rows(part, flt, grid, Y[rows], centering.ym, sw[rows], Y.dtype, name,
                             tile=LOO_TILE, scale=scale)
     return out

@@ -97,7 +97,13 @@ def weighted_mean(w, A, sum_w):
 
 class Centering:
     """Weighted means, row scales and column scales: ``Xc = sw (X - xm) / sqrt(c)``,
-    ``Yc = sw (Y - ym)``, with the per-feature penalty factors ``c`` (default 1)."""
+    ``Yc = sw (Y - ym)``, with the per-feature penalty factors ``c`` (default 1).
+
+    ``n_fixed`` unpenalized directions (the intercept's, and those of unpenalized columns
+    projected out beforehand: see :mod:`._penalty`) with ``leverage`` their share of the hat
+    diagonal (None: ``w / sum(w)`` for the intercept)."""
+
+    leverage = None
 
     def __init__(self, X, Y, sample_weight, fit_intercept, penalty_factor=None):
         n = X.shape[0]
@@ -107,6 +113,7 @@ class Centering:
         self.n_effective = int(np.count_nonzero(w))
         self.sw = np.sqrt(w)
         self.fit_intercept = fit_intercept
+        self.n_fixed = int(fit_intercept)
         if fit_intercept:
             self.xm = sparse_weighted_mean(w, X, self.sum_w) if sp.issparse(X) else \
                 weighted_mean(w, X, self.sum_w)
@@ -124,7 +131,7 @@ class Centering:
         return np.ascontiguousarray(Xc, dtype=dtype)
 
     def max_rank(self, n_features):
-        return min(self.n_effective - int(self.fit_intercept), n_features)
+        return min(self.n_effective - self.n_fixed, n_features)
 
     def rows(self, rows):
         """The same centring restricted to the samples `rows` (a slice)."""

@@ -181,25 +181,41 @@ def check_sample_weight(sample_weight, n_samples):
 PENALTY_FACTOR_RATIO = 1e12
 
 
-def check_penalty_factor(penalty_factor, n_features):
-    """Positive per-feature penalty factors as a float64 copy (n_features,), or None."""
+def check_penalty_factor(penalty_factor, n_features, allow_zero=False):
+    """Per-feature penalty factors as a float64 copy (n_features,), or None: positive, or
+    with `allow_zero` non-negative with at least one positive (0: unpenalized feature)."""
     if penalty_factor is None:
         return None
     c = np.array(as_array(penalty_factor, "penalty_factor", ndims=(1,), keep_float32=False))
     if c.shape[0] != n_features:
         raise ValueError(f"penalty_factor must have one entry per feature: expected "
                          f"({n_features},), got shape {c.shape}.")
-    if not (c > 0).all():
-        i = int(np.flatnonzero(~(c > 0))[0])
-        raise ValueError(f"penalty_factor must be positive, got penalty_factor[{i}]="
-                         f"{float(c[i])!r}; unpenalized features (factor 0) are not "
-                         "supported.")
-    if c.max() > PENALTY_FACTOR_RATIO * c.min():
-        raise ValueError(f"penalty_factor spans a ratio of {c.max() / c.min():.3g}, more than "
-                         f"{PENALTY_FACTOR_RATIO:g}: results would lose accuracy. A factor "
-                         f"{PENALTY_FACTOR_RATIO:g} times smaller than the others already "
-                         "leaves a feature practically unpenalized.")
+    valid = c >= 0 if allow_zero else c > 0
+    if not valid.all():
+        i = int(np.flatnonzero(~valid)[0])
+        rule = "non-negative" if allow_zero else "positive"
+        hint = "" if allow_zero else (" here; unpenalized features (factor 0) need NumPy "
+                                      "input")
+        raise ValueError(f"penalty_factor must be {rule}{hint}, got penalty_factor[{i}]="
+                         f"{float(c[i])!r}.")
+    positive = c[c > 0]
+    if not positive.size:
+        raise ValueError("penalty_factor must have at least one positive entry; all are 0 "
+                         "(no feature penalized: use least squares).")
+    if positive.max() > PENALTY_FACTOR_RATIO * positive.min():
+        raise ValueError(f"penalty_factor spans a ratio of {positive.max() / positive.min():.3g}, "
+                         f"more than {PENALTY_FACTOR_RATIO:g} (among its positive entries): "
+                         "results would lose accuracy. Give the features to leave unpenalized "
+                         "the factor 0.")
     return c
+
+
+def check_unpenalized_input(X):
+    """Unpenalized columns (penalty factors of 0) need dense X."""
+    if is_sparse(X):
+        raise TypeError("penalty_factor with zeros (unpenalized columns) needs dense X; got "
+                        f"a sparse {_describe(X)}. Convert it with .toarray(), or give those "
+                        "columns a small positive factor.")
 
 
 def check_alphas(alphas, name="alphas"):

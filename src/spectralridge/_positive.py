@@ -1,0 +1,1 @@
+"""Ridge with positive coefficients."""
