@@ -721,3 +721,34 @@ def check_positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
+
+
+def check_kernel_matrix(K, dtype):
+    """A square, finite kernel matrix, symmetric up to rounding of its `dtype` (``64 n eps``
+    relative to its largest entry): returned symmetrized, float64."""
+    if K.ndim != 2 or K.shape[0] != K.shape[1]:
+        raise ValueError(f"The kernel must be square (n_samples, n_samples); got shape "
+                         f"{K.shape}. With kernel='precomputed', X is the kernel matrix.")
+    check_finite(K, "kernel")
+    n = K.shape[0]
+    peak = float(np.abs(K).max()) if K.size else 0.0
+    asym = float(np.abs(K - K.T).max()) if K.size else 0.0
+    if asym > 64 * n * np.finfo(dtype).eps * peak:
+        i, j = np.unravel_index(np.argmax(np.abs(K - K.T)), K.shape)
+        raise ValueError(f"The kernel must be symmetric; got K[{i}, {j}]={K[i, j]!r} and "
+                         f"K[{j}, {i}]={K[j, i]!r} (largest asymmetry {asym:.3g}, beyond "
+                         "rounding).")
+    return (K + K.T) / 2
+
+
+def check_kernel_psd(lam, dtype):
+    """Eigenvalues (descending) of a kernel: none below ``-sqrt(eps) lam_max``, the rounding
+    level of a positive semi-definite kernel in `dtype` and of its eigendecomposition."""
+    if not lam.size:
+        return
+    tol = np.sqrt(np.finfo(dtype).eps) * max(float(lam[0]), 0.0)
+    if lam[-1] < -tol or (lam[0] <= 0 and lam[-1] < 0):
+        raise ValueError(f"The kernel must be positive semi-definite; its (weighted, centred) "
+                         f"matrix has the eigenvalue {float(lam[-1]):.6g}, beyond rounding of "
+                         f"the largest {float(lam[0]):.6g}. Use a positive semi-definite "
+                         "kernel (e.g. sigmoid kernels are not, for most parameters).")
