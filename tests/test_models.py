@@ -225,3 +225,230 @@ def test_unpenalized_refuses_sparse_and_dask_says_why():
     solver = sr.RidgeSolver(X, Y, penalty_factor=FACTORS)
     with pytest.raises(TypeError, match="needs dense X"):
         solver.predict(sp.csr_matrix(X), 1.0)
+
+
+# -- kernel ridge ---------------------------------------------------------------------------
+
+def _kernel_data(n=40, k=2, seed=5, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, (n, 3))
+    Y = np.sin(X @ [1.0, 2.0, 0.5])[:, None] + 0.1 * rng.standard_normal((n, k)) + 3.0
+    return X.astype(dtype), Y.astype(dtype), rng.uniform(0.3, 2.0, n)
+
+
+@pytest.mark.parametrize("kernel, params", [("rbf", dict(gamma=0.3)), ("linear", {}),
+                                            ("poly", dict(degree=2, gamma=0.5, coef0=1.0)),
+                                            ("laplacian", dict(gamma=0.2))])
+@pytest.mark.parametrize("weights", [False, True])
+def test_kernel_ridge_matches_sklearn_without_intercept(kernel, params, weights):
+    from sklearn.kernel_ridge import KernelRidge
+    X, Y, w = _kernel_data()
+    w = w if weights else None
+    solver = sr.KernelRidgeSolver(X, Y, kernel=kernel, fit_intercept=False, sample_weight=w,
+                                  **params)
+    alphas = np.array([1e-3, 0.1, 10.0])
+    dual, pred = solver.dual_coef(alphas), solver.predict(X[:7] + 0.1, alphas)
+    assert_allclose(solver.intercept(alphas), 0.0)
+    for i, a in enumerate(alphas):
+        ref = KernelRidge(alpha=a, kernel=kernel, **params).fit(X, Y, sample_weight=w)
+        assert_allclose(dual[i], ref.dual_coef_, rtol=1e-9, atol=1e-9 * np.abs(ref.dual_coef_).max())
+        assert_allclose(pred[i], ref.predict(X[:7] + 0.1), rtol=1e-9, atol=1e-10 * np.abs(Y).max())
+    est = sr.KernelRidgeCV(alphas, kernel=kernel, fit_intercept=False, **params).fit(X, Y[:, 0])
+    ref = KernelRidge(alpha=est.alpha_, kernel=kernel, **params).fit(X, Y[:, 0])
+    assert_allclose(est.dual_coef_, ref.dual_coef_, rtol=1e-9, atol=1e-9 * np.abs(ref.dual_coef_).max())
+    assert_allclose(est.predict(X + 0.1), ref.predict(X + 0.1), rtol=1e-9, atol=1e-10 * np.abs(Y).max())
+    assert est.intercept_ == 0.0
+
+
+def _feature_map(K):
+    """Rows of a feature map of the PSD kernel K (n x n) and the map of new cross kernels."""
+    lam, Q = np.linalg.eigh(K)
+    keep = lam > 1e-12 * lam.max()
+    Phi = Q[:, keep] * np.sqrt(lam[keep])
+    return Phi, lambda K_new: K_new @ Q[:, keep] / np.sqrt(lam[keep])
+
+
+@pytest.mark.parametrize("weights", [False, True])
+def test_kernel_ridge_intercept_matches_augmented_solve(weights):
+    from sklearn.metrics.pairwise import rbf_kernel
+    X, Y, w = _kernel_data()
+    ww = w if weights else np.ones(len(X))
+    K = rbf_kernel(X, gamma=0.3)
+    Phi, phi = _feature_map(K)
+    X_new = X[:5] + 0.05
+    for kernel, data, new in [("rbf", X, X_new), ("precomputed", K, rbf_kernel(X_new, X, gamma=0.3))]:
+        solver = sr.KernelRidgeSolver(data, Y, kernel=kernel, gamma=0.3,
+                                      sample_weight=w if weights else None)
+        for a in [1e-2, 1.0]:
+            W, b = _normal_equations(Phi, Y, a, np.ones(Phi.shape[1]), True, ww)
+            assert_allclose(solver.predict(new, a), phi(rbf_kernel(X_new, X, gamma=0.3)) @ W + b,
+                            rtol=1e-9)
+            dual = solver.dual_coef(a)
+            assert_allclose(K @ dual + solver.intercept(a), Phi @ W + b, rtol=1e-9)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weights", [False, True])
+def test_kernel_ridge_cv_matches_brute_force(fit_intercept, weights):
+    X, Y, w = _kernel_data(n=30)
+    w = w if weights else None
+    ww = np.ones(30) if w is None else w
+    alphas = np.array([1e-3, 0.03, 1.0, 30.0])
+    kw = dict(kernel="rbf", gamma=0.4, fit_intercept=fit_intercept)
+    solver = sr.KernelRidgeSolver(X, Y, sample_weight=w, **kw)
+    loo, gcv = solver.loo(alphas), solver.gcv(alphas, scoring="r2")
+    sse = np.zeros((alphas.size, 2))
+    for i in range(30):
+        keep = np.arange(30) != i
+        sub = sr.KernelRidgeSolver(X[keep], Y[keep], sample_weight=ww[keep], **kw)
+        sse += ww[i] * np.square(Y[i] - sub.predict(X[i:i + 1], alphas)[:, 0])
+    assert_allclose(loo.scores, sse / ww.sum(), rtol=1e-9)
+    # GCV from the explicit hat matrix of the weighted problem
+    from sklearn.metrics.pairwise import rbf_kernel
+    Phi, _ = _feature_map(rbf_kernel(X, gamma=0.4))
+    for i, a in enumerate(alphas):
+        H = _hat(Phi, a, np.ones(Phi.shape[1]), fit_intercept, ww)
+        resid = Y - H @ Y
+        mse = (ww @ np.square(resid)) / ww.sum() / (1 - np.trace(np.sqrt(ww)[:, None] * H / np.sqrt(ww)) / 30) ** 2
+        sst = ww @ np.square(Y - ww @ Y / ww.sum()) / ww.sum()
+        assert_allclose(gcv.scores[i], 1 - mse / sst, rtol=1e-9)
+    folds = sr.KernelRidgeSolver(X, Y, sample_weight=w, **kw).cross_validate(alphas, cv=4)
+    sse, tw = np.zeros((alphas.size, 2)), 0.0
+    for test in np.array_split(np.arange(30), 4):
+        train = np.setdiff1d(np.arange(30), test)
+        sub = sr.KernelRidgeSolver(X[train], Y[train], sample_weight=ww[train], **kw)
+        sse += np.einsum("i,mik->mk", ww[test], np.square(Y[test] - sub.predict(X[test], alphas)))
+        tw += ww[test].sum()
+    assert_allclose(folds.scores, sse / tw, rtol=1e-10)
+    # the refit at the best alpha per target
+    for t in range(2):
+        a = folds.best_alpha[t]
+        assert_allclose(folds.coef[:, t], solver.dual_coef(a)[:, t], rtol=1e-10, atol=1e-12)
+
+
+def test_kernel_ridge_cv_estimator():
+    X, Y, w = _kernel_data(n=50)
+    alphas = np.logspace(-3, 1, 9)
+    for cv, scoring in [(None, None), ("gcv", "r2"), (5, None), (5, "neg_mean_squared_error")]:
+        est = sr.KernelRidgeCV(alphas, kernel="rbf", gamma=0.3, cv=cv, scoring=scoring,
+                               alpha_per_target=True).fit(X, Y, sample_weight=w)
+        solver = sr.KernelRidgeSolver(X, Y, kernel="rbf", gamma=0.3, sample_weight=w)
+        ours = "r2" if scoring == "r2" or (cv == 5 and scoring is None) else "mse"
+        res = solver.loo(alphas, scoring=ours) if cv is None else \
+            solver.gcv(alphas, scoring=ours) if cv == "gcv" else \
+            solver.cross_validate(alphas, cv=5, scoring=ours)
+        assert_allclose(est.alpha_, res.best_alpha)
+        assert_allclose(est.dual_coef_, res.coef, rtol=1e-12)
+        assert_allclose(est.predict(X[:3]), np.stack([solver.predict(X[:3], a)[:, t]
+                                                     for t, a in enumerate(est.alpha_)], 1),
+                        rtol=1e-10)
+        assert est.cv_scores_.shape == (9, 2)
+    est = sr.KernelRidgeCV(alphas).fit(X, Y[:, 0].astype(np.float32))
+    assert np.isscalar(est.alpha_) and est.dual_coef_.shape == (50,)
+    with pytest.raises(ValueError, match="scoring must be None"):
+        sr.KernelRidgeCV(scoring="neg_mean_absolute_error").fit(X, Y)
+    with pytest.raises(ValueError, match="groups cannot be used with cv='gcv'"):
+        sr.KernelRidgeCV(cv="gcv").fit(X, Y, groups=np.arange(50) % 5)
+
+
+def test_kernel_ridge_float32_and_default_grid():
+    X, Y, _ = _kernel_data(dtype=np.float32)
+    solver = sr.KernelRidgeSolver(X, Y, kernel="rbf", gamma=0.3)
+    ref = sr.KernelRidgeSolver(X.astype(float), Y.astype(float), kernel="rbf", gamma=0.3)
+    res = solver.loo()
+    assert res.coef.dtype == np.float32 and res.alphas.size == 30
+    assert_allclose(res.scores, ref.loo(res.alphas).scores, rtol=1e-4)
+    assert_allclose(solver.dof(res.alphas[[0, -1]]), [0.9995 * solver.rank, 5e-4 * solver.rank],
+                    rtol=1e-6)
+
+
+def test_kernel_ridge_bad_kernels():
+    X, Y, _ = _kernel_data(n=20)
+    with pytest.raises(ValueError, match="must be square"):
+        sr.KernelRidgeSolver(X, Y, kernel="precomputed")
+    K = X @ X.T
+    K[0, 1] += 1.0
+    with pytest.raises(ValueError, match=r"must be symmetric; got K\[(0, 1|1, 0)\]"):
+        sr.KernelRidgeSolver(K, Y, kernel="precomputed")
+    K = X @ X.T - 5.0 * np.eye(20)
+    with pytest.raises(ValueError, match="must be positive semi-definite"):
+        sr.KernelRidgeSolver(K, Y, kernel="precomputed", fit_intercept=False)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        sr.KernelRidgeSolver(X, Y, kernel="nope")
+    # rounding-level negative eigenvalues are clipped: a rank-3 Gram has many
+    K = X @ X.T
+    solver = sr.KernelRidgeSolver(K, Y, kernel="precomputed", fit_intercept=False)
+    assert solver.rank == 3
+    with pytest.raises(ValueError, match=r"shape \(n_new, 20\)"):
+        solver.predict(K[:, :5], 1.0)
+
+
+# -- positive ---------------------------------------------------------------------------------
+
+def _positive_reference(X, Y, alpha, fit_intercept, w, factors=None):
+    """BVLS (scipy.optimize.lsq_linear) on the augmented weighted, centred system."""
+    from scipy.optimize import lsq_linear
+    X, Y = np.asarray(X, float), np.asarray(Y, float)
+    w = np.ones(len(X)) if w is None else w
+    xm = w @ X / w.sum() if fit_intercept else np.zeros(X.shape[1])
+    ym = w @ Y / w.sum() if fit_intercept else np.zeros(Y.shape[1])
+    c = np.ones(X.shape[1]) if factors is None else factors
+    A = np.vstack([np.sqrt(w)[:, None] * (X - xm), np.diag(np.sqrt(alpha * c))])
+    W = np.stack([lsq_linear(A, np.r_[np.sqrt(w) * (Y[:, t] - ym[t]), np.zeros(X.shape[1])],
+                             bounds=(0, np.inf), method="bvls", tol=1e-14).x
+                  for t in range(Y.shape[1])], axis=1)
+    return W, ym - xm @ W
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n", [60, 6])
+def test_positive_ridge_matches_bvls_and_sklearn(sparse, fit_intercept, n):
+    from sklearn.linear_model import Ridge
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((n, 8)) + 1.0
+    Y = X @ rng.standard_normal((8, 3)) + rng.standard_normal((n, 3))
+    w = rng.uniform(0.5, 2.0, n)
+    alphas = [0.5, 5.0, 50.0]
+    Xi = sp.csr_matrix(X) if sparse else X
+    model = sr.Ridge(alpha=alphas, positive=True, fit_intercept=fit_intercept).fit(
+        Xi, Y, sample_weight=w)
+    assert (model.coef_ >= 0).all() and (model.coef_ == 0).any() and model.solver_ == "nnls"
+    for t, a in enumerate(alphas):
+        W, b = _positive_reference(X, Y[:, [t]], a, fit_intercept, w)
+        assert_allclose(model.coef_[t], W[:, 0], rtol=1e-9, atol=1e-10)
+        assert_allclose(model.intercept_[t] if fit_intercept else 0.0, b[0] if fit_intercept
+                        else 0.0, rtol=1e-9, atol=1e-10)
+    tight = Ridge(alpha=alphas, positive=True, fit_intercept=fit_intercept, tol=1e-12,
+                  max_iter=100000).fit(Xi, Y, sample_weight=w)
+    assert_allclose(model.coef_, tight.coef_, rtol=1e-6, atol=1e-7)
+
+    def objective(est):
+        resid = Y - est.predict(Xi)
+        return w @ np.square(resid) + np.array(alphas) * np.square(est.coef_).sum(axis=1)
+
+    # scikit-learn's default L-BFGS-B stops at tol=1e-4: never below the exact minimum
+    ref = Ridge(alpha=alphas, positive=True, fit_intercept=fit_intercept).fit(
+        Xi, Y, sample_weight=w)
+    assert (objective(model) <= objective(ref) * (1 + 1e-12)).all()
+    assert_allclose(objective(ref), objective(model), rtol=1e-3)
+
+
+def test_positive_ridge_one_target_penalty_factor_and_errors():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((40, 5))
+    y = X @ [1.0, -1.0, 2.0, 0.5, -0.5] + 0.1 * rng.standard_normal(40)
+    factors = np.array([0.0, 1.0, 2.0, 1.0, 1.0])
+    model = sr.Ridge(alpha=3.0, positive=True, penalty_factor=factors).fit(X, y)
+    W, b = _positive_reference(X, y[:, None], 3.0, True, None, factors)
+    assert model.coef_.shape == (5,) and np.ndim(model.intercept_) == 0
+    assert_allclose(model.coef_, W[:, 0], rtol=1e-9, atol=1e-10)
+    assert_allclose(model.intercept_, b[0], rtol=1e-9)
+    assert model.coef_[1] == 0.0 and model.coef_[4] == 0.0
+    model32 = sr.Ridge(alpha=3.0, positive=True).fit(X.astype(np.float32), y.astype(np.float32))
+    assert model32.coef_.dtype == np.float32
+    for solver in ["svd", "cholesky", "sag"]:
+        with pytest.raises(ValueError, match=f"solver='{solver}' does not support positive"):
+            sr.Ridge(positive=True, solver=solver).fit(X, y)
+    assert_allclose(sr.Ridge(positive=True, solver="lbfgs").fit(X, y).coef_,
+                    sr.Ridge(positive=True).fit(X, y).coef_)

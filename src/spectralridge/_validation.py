@@ -752,3 +752,12 @@ def check_kernel_psd(lam, dtype):
                          f"matrix has the eigenvalue {float(lam[-1]):.6g}, beyond rounding of "
                          f"the largest {float(lam[0]):.6g}. Use a positive semi-definite "
                          "kernel (e.g. sigmoid kernels are not, for most parameters).")
+
+
+def check_positive_flag(positive):
+    """``positive`` of the estimators: True or False (NumPy booleans too)."""
+    if positive is True or positive is np.True_:
+        return True
+    if positive is False or positive is np.False_:
+        return False
+    raise TypeError(f"positive must be True or False, got {positive!r}.")
