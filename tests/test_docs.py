@@ -8,7 +8,8 @@ import pytest
 MODULES = ["spectralridge._solver", "spectralridge.cli", "spectralridge.theory", "spectralridge._cv",
            "spectralridge.stats", "spectralridge.plot",
            "spectralridge._estimators", "spectralridge.dask", "spectralridge._kernel",
-           "spectralridge._kernel_estimator", "spectralridge._positive"]
+           "spectralridge._model_estimators", "spectralridge._positive",
+           "spectralridge._banded"]
 
 
 @pytest.mark.parametrize("name", MODULES)

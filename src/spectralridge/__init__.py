@@ -1,21 +1,22 @@
 """spectralridge: ridge regression for every regularization strength from one decomposition."""
 
 from . import stats, theory
+from ._banded import BandedResult, banded_ridge_cv, dirichlet_candidates
 from ._cv import ridge_cv
 from ._datasets import load_longley
 from ._kernel import KernelRidgeSolver
 from ._scores import CVResult, GridEdgeWarning, loo_compression
 from ._solver import FilterPath, RidgePath, RidgeSolver, ridge_path
 
-__all__ = ["CVResult", "FilterPath", "GridEdgeWarning", "KernelRidgeSolver", "RidgePath",
-           "RidgeSolver",
+__all__ = ["BandedResult", "CVResult", "FilterPath", "GridEdgeWarning", "KernelRidgeSolver",
+           "RidgePath", "RidgeSolver", "banded_ridge_cv", "dirichlet_candidates",
            "load_longley", "loo_compression", "ridge_cv", "ridge_path", "stats", "theory"]
 __version__ = "0.1.0"
 
 # Ridge and RidgeCV need scikit-learn: imported on first use, so that `import spectralridge`
 # works (and stays fast) without it. Not in __all__, so that `import *` never needs it.
 _ESTIMATORS = {"Ridge": "_estimators", "RidgeCV": "_estimators",
-               "KernelRidgeCV": "_kernel_estimator"}
+               "KernelRidgeCV": "_model_estimators", "BandedRidgeCV": "_model_estimators"}
 
 
 def __getattr__(name):

@@ -761,3 +761,73 @@ def check_positive_flag(positive):
     if positive is False or positive is np.False_:
         return False
     raise TypeError(f"positive must be True or False, got {positive!r}.")
+
+
+def check_non_negative_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    return int(value)
+
+
+def check_feature_groups(feature_groups, n_features):
+    """Feature groups as a list of sorted int arrays that partition ``range(n_features)``:
+    from a list of column-index arrays, or from one label per column (sorted labels)."""
+    if isinstance(feature_groups, (str, bytes)) or not hasattr(feature_groups, "__len__"):
+        raise TypeError("feature_groups must be a list of column-index arrays or one group "
+                        f"label per column, got {_describe(feature_groups)}.")
+    arr = None
+    try:
+        arr = np.asarray(feature_groups)
+    except ValueError:  # ragged lists of indices
+        pass
+    if arr is not None and arr.ndim == 1 and arr.dtype != object and len(arr) == n_features \
+            and not (len(arr) and np.ndim(feature_groups[0]) > 0):
+        if arr.dtype.kind == "f" and np.isnan(arr).any():
+            raise ValueError("Input feature_groups contains NaN.")
+        labels = np.unique(arr)
+        return [np.flatnonzero(arr == label) for label in labels]
+    groups = []
+    for g, cols in enumerate(feature_groups):
+        idx = np.asarray(cols)
+        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+            raise TypeError(f"feature_groups[{g}] must be a 1-D array of column indices, got "
+                            f"an array of shape {idx.shape} and dtype {idx.dtype}.")
+        if idx.size == 0:
+            raise ValueError(f"feature_groups[{g}] is empty; every group needs a column.")
+        bad = idx[(idx < 0) | (idx >= n_features)]
+        if bad.size:
+            raise ValueError(f"feature_groups[{g}] names column {int(bad[0])}, but X has "
+                             f"{n_features} columns (indices 0 to {n_features - 1}).")
+        if np.unique(idx).size != idx.size:
+            raise ValueError(f"feature_groups[{g}] names a column twice.")
+        groups.append(np.sort(idx.astype(np.intp)))
+    if not groups:
+        raise ValueError("feature_groups must have at least one group.")
+    counts = np.bincount(np.concatenate(groups), minlength=n_features)
+    if (counts > 1).any():
+        j = int(np.flatnonzero(counts > 1)[0])
+        owners = [g for g, cols in enumerate(groups) if j in cols]
+        raise ValueError(f"feature_groups overlap: column {j} is in groups {owners}; each "
+                         "column belongs to exactly one group.")
+    if (counts == 0).any():
+        missing = np.flatnonzero(counts == 0)
+        raise ValueError(f"feature_groups leave out columns {missing[:10].tolist()}"
+                         f"{' ...' if missing.size > 10 else ''}; every column belongs to "
+                         "exactly one group.")
+    return groups
+
+
+def check_candidates(candidates, n_groups):
+    """Candidate group weights (n_candidates, n_groups), non-negative, rows normalized."""
+    arr = np.array(as_array(candidates, "candidates", ndims=(2,), keep_float32=False))
+    if arr.shape[1] != n_groups or arr.shape[0] == 0:
+        raise ValueError(f"candidates must have shape (n_candidates, {n_groups}) with "
+                         f"n_candidates >= 1, got shape {arr.shape}.")
+    if (arr < 0).any():
+        i, j = np.argwhere(arr < 0)[0]
+        raise ValueError(f"candidates must be non-negative, got candidates[{i}, {j}]="
+                         f"{float(arr[i, j])!r}.")
+    total = arr.sum(axis=1)
+    if not (total > 0).all():
+        raise ValueError(f"candidates[{int(np.flatnonzero(~(total > 0))[0])}] is all zero.")
+    return arr / total[:, None]

@@ -1,14 +1,16 @@
-"""scikit-learn compatible :class:`KernelRidgeCV` (scikit-learn is optional)."""
+"""scikit-learn compatible :class:`KernelRidgeCV` and :class:`BandedRidgeCV` (scikit-learn is
+optional)."""
 
 import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._banded import banded_ridge_cv
 from ._kernel import KernelRidgeSolver, kernel_matrix
 from ._scores import grid_edge_warnings
 from ._validation import check_alphas, check_bool, check_groups
 
-__all__ = ["KernelRidgeCV"]
+__all__ = ["BandedRidgeCV", "KernelRidgeCV"]
 
 _SCORING = {None: None, "neg_mean_squared_error": ("mse", -1.0), "r2": ("r2", 1.0)}
 
@@ -194,3 +196,158 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         tags.input_tags.sparse = not self._precomputed()
         tags.input_tags.pairwise = self._precomputed()
         return tags
+
+
+class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
+    """Banded ridge regression: one alpha per feature group and per target, by CV.
+
+    The penalty is ``sum_g alpha_g ||W_g||^2`` with ``alpha_g = alpha / gamma_g``; candidate
+    group weights ``gamma`` (the centre of the simplex, its corners and Dirichlet samples)
+    each take one decomposition of the rescaled design (one per training set for K-fold),
+    scored for every alpha and target by exact leave-one-out, GCV or K-fold, and each target
+    keeps its best (weights, alpha): see :func:`~spectralridge.banded_ridge_cv`. The
+    per-group alphas are read directly from ``alphas_`` (himalaya's ``GroupRidgeCV`` reports
+    ``deltas_ = log(gamma / alpha)`` instead; on the same candidates its K-fold scores equal
+    these).
+
+    Parameters
+    ----------
+    groups : list of array-like of int, or array-like of shape (n_features,)
+        Column indices of each group, or one group label per column.
+    alphas : array-like of shape (n_alphas,), default=None
+        Overall alphas (None: a dof-spanning grid, see ``banded_ridge_cv``).
+    n_candidates : int, default=50
+        Dirichlet samples besides the centre and the corners.
+    concentration : float or sequence of float, default=(0.1, 1.0)
+    cv : None, 'loo', 'gcv', int, splitter or iterable, default=None
+        None or ``'loo'``: exact leave-one-out (as :class:`~spectralridge.RidgeCV`).
+    scoring : {None, 'neg_mean_squared_error', 'r2'}, default=None
+        None: mean squared error for leave-one-out and GCV, R^2 for K-fold.
+    fit_intercept : bool, default=True
+    random_state : int, numpy Generator or None, default=None
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,)
+    alphas_ : ndarray of shape (n_groups, n_targets)
+        Per-group alphas of each target (inf: the group is left out).
+    alpha_ : ndarray of shape (n_targets,)
+        The overall alpha chosen per target.
+    weights_ : ndarray of shape (n_groups, n_targets)
+        The chosen group weights ``gamma`` (columns on the simplex).
+    candidates_ : ndarray of shape (n_candidates, n_groups)
+    cv_scores_ : ndarray of shape (n_candidates, n_alphas, n_targets)
+        Higher is better (negated mean squared errors for ``'mse'``).
+    best_score_ : ndarray of shape (n_targets,)
+    groups_ : list of ndarray
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectralridge import BandedRidgeCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((300, 20))
+    >>> y = X[:, :10] @ rng.standard_normal(10) + rng.standard_normal(300)   # group 0 only
+    >>> model = BandedRidgeCV(groups=[range(10), range(10, 20)], random_state=0).fit(X, y)
+    >>> model.alphas_.shape
+    (2, 1)
+    >>> bool(model.alphas_[1, 0] > 100 * model.alphas_[0, 0])
+    True
+    >>> model.score_split(X, y).shape   # per-group share of R^2: (n_groups, n_targets)
+    (2, 1)
+    """
+
+    def __init__(self, groups=None, *, alphas=None, n_candidates=50,
+                 concentration=(0.1, 1.0), cv=None, scoring=None, fit_intercept=True,
+                 random_state=None):
+        self.groups = groups
+        self.alphas = alphas
+        self.n_candidates = n_candidates
+        self.concentration = concentration
+        self.cv = cv
+        self.scoring = scoring
+        self.fit_intercept = fit_intercept
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit banded ridge with the group weights and alpha chosen per target.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : float or array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : BandedRidgeCV
+        """
+        if not (self.scoring is None or isinstance(self.scoring, str)) or \
+                self.scoring not in _SCORING:
+            raise ValueError("scoring must be None, 'neg_mean_squared_error' or 'r2', got "
+                             f"{self.scoring!r}.")
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
+                             multi_output=True, y_numeric=True)
+        Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+        groups = [np.arange(X.shape[1])] if self.groups is None else self.groups
+        cv = "loo" if self.cv is None else self.cv
+        mode = cv if isinstance(cv, str) else "splits"
+        ours, sign = (("r2", 1.0) if mode == "splits" else ("mse", -1.0)) \
+            if self.scoring is None else _SCORING[self.scoring]
+        res = banded_ridge_cv(X, Y, groups, self.alphas, n_candidates=self.n_candidates,
+                              concentration=self.concentration, cv=cv, scoring=ours,
+                              fit_intercept=check_bool(self.fit_intercept, "fit_intercept"),
+                              sample_weight=sample_weight, random_state=self.random_state)
+        coef = res.coef.T
+        self.coef_ = coef[0] if coef.shape[0] == 1 else np.ascontiguousarray(coef)
+        if not self.fit_intercept:
+            self.intercept_ = 0.0
+        else:
+            self.intercept_ = res.intercept[0] if y.ndim == 1 else res.intercept
+        self.alphas_ = res.group_alphas
+        self.alpha_ = res.best_alpha
+        self.weights_ = res.candidates[res.best_candidate].T
+        self.candidates_ = res.candidates
+        self.cv_scores_ = sign * res.scores.astype(np.float64)
+        self.best_score_ = sign * res.best_score.astype(np.float64)
+        self.groups_ = res.groups
+        return self
+
+    def predict(self, X):
+        """Predictions ``X coef_^T + intercept_``: ndarray of shape (n_samples[, n_targets])."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          reset=False)
+        return X @ self.coef_.T + self.intercept_
+
+    def score_split(self, X, y):
+        """Per-group share of R^2 (the product measure, himalaya's ``r2_score_split``).
+
+        With the centred targets ``y_c`` and each group's centred prediction ``p_g``
+        (intercept shared out by centring), ``R^2 = sum_g (2 p_g . y_c - p_g . p) /
+        ||y_c||^2`` where ``p = sum_g p_g``; the shares sum to the R^2 of the predictions.
+
+        Returns
+        -------
+        ndarray of shape (n_groups, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          reset=False)
+        Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
+        coef = np.atleast_2d(self.coef_).astype(np.float64)  # (k, p)
+        yc = Y - Y.mean(axis=0)
+        parts = []
+        for cols in self.groups_:
+            p_g = np.asarray(X[:, cols] @ coef[:, cols].T, dtype=np.float64)
+            parts.append(p_g - p_g.mean(axis=0))
+        total = sum(parts)
+        ss = np.einsum("ik,ik->k", yc, yc)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.array([(2 * np.einsum("ik,ik->k", p, yc) - np.einsum("ik,ik->k", p, total))
+                             / ss for p in parts])
