@@ -452,3 +452,141 @@ def test_positive_ridge_one_target_penalty_factor_and_errors():
             sr.Ridge(positive=True, solver=solver).fit(X, y)
     assert_allclose(sr.Ridge(positive=True, solver="lbfgs").fit(X, y).coef_,
                     sr.Ridge(positive=True).fit(X, y).coef_)
+
+
+# -- banded ridge -----------------------------------------------------------------------------
+
+def _banded_data(n=100, seed=8):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 9)) + rng.uniform(-1, 1, 9)
+    signal = [X[:, :3] @ [1.0, -1.0, 0.5], X[:, 3:6] @ [1.0, 2.0, 0.5], X[:, 6:] @ [1.0, 1.0, 1.0]]
+    Y = np.stack(signal, axis=1) + rng.standard_normal((n, 3))
+    return X, Y, np.repeat([0, 1, 2], 3)
+
+
+def test_banded_kfold_scores_equal_himalaya():
+    himalaya = pytest.importorskip("himalaya")
+    import warnings
+    from himalaya.backend import set_backend
+    from himalaya.ridge import GroupRidgeCV
+    set_backend("numpy", on_error="raise")
+    X, Y, groups = _banded_data()
+    alphas = np.logspace(-2, 3, 11)
+    # himalaya scales each group by sqrt(gamma) in place: it cannot take a zero weight, so
+    # compare on the centre and the Dirichlet samples (n = 100: equal folds, where its mean
+    # of per-fold scores equals the pooled score)
+    candidates = np.delete(sr.dirichlet_candidates(3, 10, random_state=0), [1, 2, 3], axis=0)
+    for fit_intercept in [True, False]:
+        res = sr.banded_ridge_cv(X, Y, groups, alphas, candidates=candidates, cv=5,
+                                 fit_intercept=fit_intercept)
+        ref = GroupRidgeCV(groups=groups, fit_intercept=fit_intercept, cv=5, solver_params=dict(
+            n_iter=candidates, alphas=alphas, progress_bar=False))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            ref.fit(X, Y)
+        assert_allclose(-res.scores.min(axis=1), ref.cv_scores_, rtol=1e-6, atol=1e-9)
+        assert_allclose(res.coef, ref.coef_, rtol=1e-6, atol=1e-9)
+        finite = np.isfinite(res.group_alphas)
+        assert_allclose(res.group_alphas[finite], np.exp(-ref.deltas_)[finite], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 4])
+def test_banded_each_candidate_is_a_direct_solve(cv):
+    X, Y, groups = _banded_data(n=40, seed=9)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, 40)
+    alphas = np.array([0.1, 1.0, 10.0])
+    res = sr.banded_ridge_cv(X, Y, groups, alphas, n_candidates=3, cv=cv, sample_weight=w,
+                             random_state=2)
+    assert res.candidates.shape == (7, 3) and res.scores.shape == (7, 3, 3)
+    assert_allclose(res.candidates.sum(axis=1), 1.0)
+    for c, gamma in enumerate(res.candidates):
+        keep = gamma[groups] > 1e-10 * gamma.max()
+        ref = sr.ridge_cv(X[:, keep], Y, alphas, cv=cv, sample_weight=w,
+                          penalty_factor=1 / gamma[groups][keep])
+        assert_allclose(res.scores[c], ref.scores, rtol=1e-12)
+    for t in range(3):
+        gamma = res.candidates[res.best_candidate[t]]
+        assert_allclose(res.group_alphas[:, t],
+                        np.where(gamma > 0, res.best_alpha[t] / np.where(gamma > 0, gamma, 1), np.inf))
+        keep = gamma[groups] > 1e-10 * gamma.max()
+        W, b = _normal_equations(X[:, keep], Y[:, t], res.best_alpha[t],
+                                 1 / gamma[groups][keep], True, w)
+        assert_allclose(res.coef[keep, t], W, rtol=1e-9)
+        assert_allclose(res.coef[~keep, t], 0.0)
+        assert_allclose(res.intercept[t], b, rtol=1e-9)
+        assert res.best_score[t] == res.scores[res.best_candidate[t]].min(axis=0)[t]
+
+
+def test_banded_recovers_planted_groups():
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((400, 30))
+    W = np.zeros((30, 3))
+    W[:10, 0] = rng.standard_normal(10)          # target 0: group 0 only
+    W[10:20, 1] = rng.standard_normal(10)        # target 1: group 1 only
+    W[:20, 2] = rng.standard_normal(20) * 0.3    # target 2: groups 0 and 1
+    Y = X @ W + rng.standard_normal((400, 3))
+    groups = [np.arange(10), np.arange(10, 20), np.arange(20, 30)]
+    model = sr.BandedRidgeCV(groups, n_candidates=40, random_state=0).fit(X, Y)
+    a = model.alphas_
+    assert a.shape == (3, 3) and model.weights_.shape == (3, 3)
+    assert a[1, 0] > 100 * a[0, 0] and a[2, 0] > 100 * a[0, 0]
+    assert a[0, 1] > 100 * a[1, 1] and a[2, 1] > 100 * a[1, 1]
+    assert a[2, 2] > 10 * max(a[0, 2], a[1, 2])
+    split = model.score_split(X, Y)
+    assert_allclose(split.sum(axis=0), [1 - np.sum((Y[:, t] - model.predict(X)[:, t]) ** 2)
+                                        / np.sum((Y[:, t] - Y[:, t].mean()) ** 2)
+                                        for t in range(3)], rtol=1e-10)
+    assert split[0, 0] > 0.9 * split[:, 0].sum() and split[1, 1] > 0.9 * split[:, 1].sum()
+    one = sr.BandedRidgeCV(groups, n_candidates=5, random_state=0, cv=5).fit(X, Y[:, 0])
+    assert one.coef_.shape == (30,) and one.alphas_.shape == (3,) and np.ndim(one.intercept_) == 0
+    assert_allclose(one.predict(X[:3]), X[:3] @ one.coef_ + one.intercept_)
+    again = sr.BandedRidgeCV(groups, n_candidates=5, random_state=0, cv=5).fit(X, Y[:, 0])
+    assert_allclose(again.candidates_, one.candidates_)
+
+
+@pytest.mark.parametrize("groups, error, match", [
+    ([[0, 1, 2], [2, 3, 4, 5, 6, 7, 8]], ValueError, r"overlap: column 2 is in groups \[0, 1\]"),
+    ([[0, 1, 2], [3, 4, 5]], ValueError, r"leave out columns \[6, 7, 8\]"),
+    ([[0, 1, 2], [], list(range(3, 9))], ValueError, r"feature_groups\[1\] is empty"),
+    ([[0, 1, 2], list(range(3, 10))], ValueError, r"feature_groups\[1\] names column 9, but X "
+                                                  "has 9 columns"),
+    ([[0.5, 1], list(range(2, 9))], TypeError, r"feature_groups\[0\] must be a 1-D array of "
+                                               "column indices"),
+    ("abc", TypeError, "feature_groups must be a list"),
+])
+def test_banded_bad_groups(groups, error, match):
+    X, Y, _ = _banded_data(n=20)
+    with pytest.raises(error, match=match):
+        sr.banded_ridge_cv(X, Y, groups, [1.0])
+
+
+def test_banded_bad_candidates():
+    X, Y, groups = _banded_data(n=20)
+    with pytest.raises(ValueError, match=r"shape \(n_candidates, 3\)"):
+        sr.banded_ridge_cv(X, Y, groups, [1.0], candidates=[[0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"candidates\[0, 1\]=-0.5"):
+        sr.banded_ridge_cv(X, Y, groups, [1.0], candidates=[[1.0, -0.5, 0.5]])
+    with pytest.raises(ValueError, match="concentration must be positive"):
+        sr.banded_ridge_cv(X, Y, groups, [1.0], concentration=0.0)
+    res = sr.banded_ridge_cv(X, Y[:, 0], groups, [1.0], candidates=[[2.0, 1.0, 1.0]])
+    assert_allclose(res.candidates, [[0.5, 0.25, 0.25]])
+    assert res.scores.shape == (1, 1) and np.ndim(res.best_alpha) == 0
+
+
+# -- scikit-learn's estimator checks ------------------------------------------------------
+
+try:
+    from sklearn.utils.estimator_checks import parametrize_with_checks
+except ImportError:  # pragma: no cover
+    parametrize_with_checks = None
+
+if parametrize_with_checks is not None:
+    @parametrize_with_checks(
+        [sr.KernelRidgeCV(), sr.KernelRidgeCV(kernel="rbf", cv=3),
+         sr.BandedRidgeCV(n_candidates=3), sr.Ridge(positive=True)],
+        expected_failed_checks=lambda est: {"check_non_transformer_estimators_n_iter": (
+            "n_iter_ is None (no iterations), as in scikit-learn's Ridge")}
+        if type(est).__name__ == "Ridge" else {})
+    def test_sklearn_estimator_checks(estimator, check):
+        check(estimator)

@@ -323,7 +323,7 @@ default='auto'
                              "arrays (the bound-constrained solve is not distributed).")
         factor = check_penalty_factor(self.penalty_factor, X.shape[1], allow_zero=True)
         alphas = np.full(Y.shape[1], alpha) if np.ndim(alpha) == 0 else alpha
-        coef, intercept = positive_ridge(X, Y, alphas, fit_intercept=self.fit_intercept,
+        coef, intercept = positive_ridge(X, np.ascontiguousarray(Y), alphas, fit_intercept=self.fit_intercept,
                                          sample_weight=sample_weight, penalty_factor=factor)
         self.coef_, self.intercept_ = _as_sklearn_coef(coef, intercept, y_ndim,
                                                        self.fit_intercept)

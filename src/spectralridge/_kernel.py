@@ -349,7 +349,7 @@ class KernelRidgeSolver:
             sub = KernelRidgeSolver(K[np.ix_(train, train)], Y[train], kernel="precomputed",
                                     fit_intercept=self.fit_intercept, sample_weight=w[train])
             sp = sub._spectrum
-            B = sub._held_out_basis(K[np.ix_(test, train)], c.sw[test])
+            B = sub._held_out_basis(K[np.ix_(test, train)], c.sw[test]).astype(self.dtype)
             F = -sp.ridge(alphas).coef_factors(sp.s).astype(self.dtype)
             Y_test = np.ascontiguousarray(Y[test])
             _core.sse(B, sp.cast("R", self.dtype), F, Y_test,

@@ -231,7 +231,8 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
     intercept_ : float or ndarray of shape (n_targets,)
     alphas_ : ndarray of shape (n_groups, n_targets)
-        Per-group alphas of each target (inf: the group is left out).
+        Per-group alphas of each target (inf: the group is left out). A 1-D `y` drops the
+        target axis here and below.
     alpha_ : ndarray of shape (n_targets,)
         The overall alpha chosen per target.
     weights_ : ndarray of shape (n_groups, n_targets)
@@ -251,9 +252,9 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
     >>> X = rng.standard_normal((300, 20))
     >>> y = X[:, :10] @ rng.standard_normal(10) + rng.standard_normal(300)   # group 0 only
     >>> model = BandedRidgeCV(groups=[range(10), range(10, 20)], random_state=0).fit(X, y)
-    >>> model.alphas_.shape
-    (2, 1)
-    >>> bool(model.alphas_[1, 0] > 100 * model.alphas_[0, 0])
+    >>> model.alphas_.shape                   # (n_groups,) for a 1-D y
+    (2,)
+    >>> bool(model.alphas_[1] > 100 * model.alphas_[0])
     True
     >>> model.score_split(X, y).shape   # per-group share of R^2: (n_groups, n_targets)
     (2, 1)
@@ -297,24 +298,25 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         groups = [np.arange(X.shape[1])] if self.groups is None else self.groups
         cv = "loo" if self.cv is None else self.cv
         mode = cv if isinstance(cv, str) else "splits"
+        n_positive = X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+        if mode != "splits" and n_positive < 2:
+            raise ValueError(f"cv={cv!r} needs at least 2 samples of positive weight, got "
+                             f"n_samples={n_positive}.")
         ours, sign = (("r2", 1.0) if mode == "splits" else ("mse", -1.0)) \
             if self.scoring is None else _SCORING[self.scoring]
-        res = banded_ridge_cv(X, Y, groups, self.alphas, n_candidates=self.n_candidates,
+        res = banded_ridge_cv(X, Y if y.ndim == 2 else Y[:, 0], groups, self.alphas, n_candidates=self.n_candidates,
                               concentration=self.concentration, cv=cv, scoring=ours,
                               fit_intercept=check_bool(self.fit_intercept, "fit_intercept"),
                               sample_weight=sample_weight, random_state=self.random_state)
-        coef = res.coef.T
-        self.coef_ = coef[0] if coef.shape[0] == 1 else np.ascontiguousarray(coef)
-        if not self.fit_intercept:
-            self.intercept_ = 0.0
-        else:
-            self.intercept_ = res.intercept[0] if y.ndim == 1 else res.intercept
+        self.coef_ = np.ascontiguousarray(res.coef.T)
+        self.intercept_ = res.intercept if self.fit_intercept else 0.0
         self.alphas_ = res.group_alphas
         self.alpha_ = res.best_alpha
         self.weights_ = res.candidates[res.best_candidate].T
         self.candidates_ = res.candidates
         self.cv_scores_ = sign * res.scores.astype(np.float64)
-        self.best_score_ = sign * res.best_score.astype(np.float64)
+        self.best_score_ = sign * np.float64(res.best_score) if y.ndim == 1 else \
+            sign * res.best_score.astype(np.float64)
         self.groups_ = res.groups
         return self
 
@@ -351,3 +353,8 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.array([(2 * np.einsum("ik,ik->k", p, yc) - np.einsum("ik,ik->k", p, total))
                              / ss for p in parts])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
