@@ -199,9 +199,9 @@ default='auto'
     random_state : int, RandomState instance or None, default=None
         Ignored (no randomness is involved).
     penalty_factor : array-like of shape (n_features,), default=None
-        Positive per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
-        glmnet's ``penalty.factor``, used as given); see :class:`~spectralridge.RidgeSolver`.
-        Not with Dask input.
+        Non-negative per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
+        glmnet's ``penalty.factor``, used as given; 0: an unpenalized feature, dense X only);
+        see :class:`~spectralridge.RidgeSolver`. Not with Dask input.
 
     Attributes
     ----------
@@ -371,9 +371,9 @@ class RidgeCV(_RidgeBase):
     alpha_per_target : bool, default=False
         Choose an alpha for each target separately (with every cv, unlike scikit-learn).
     penalty_factor : array-like of shape (n_features,), default=None
-        Positive per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
-        glmnet's ``penalty.factor``, used as given); see :class:`~spectralridge.RidgeSolver`.
-        Not with Dask input.
+        Non-negative per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
+        glmnet's ``penalty.factor``, used as given; 0: an unpenalized feature, dense X only);
+        see :class:`~spectralridge.RidgeSolver`. Not with Dask input.
 
     Attributes
     ----------
