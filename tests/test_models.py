@@ -590,3 +590,28 @@ if parametrize_with_checks is not None:
         if type(est).__name__ == "Ridge" else {})
     def test_sklearn_estimator_checks(estimator, check):
         check(estimator)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("near", [False, True])
+def test_unpenalized_kfold_downdate_matches_direct_folds(dtype, fit_intercept, near):
+    # tall data: the training spectra come from one Gram pass and a Schur complement; with
+    # `near`, a penalized column is an unpenalized one plus 1e-7 noise (the guard must send
+    # such folds to a direct decomposition, or the complement must still be accurate)
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((300, 20)) * rng.uniform(0.5, 3, 20) + rng.uniform(-3, 3, 20)
+    if near:
+        X[:, 1] = X[:, 0] + 1e-7 * rng.standard_normal(300)
+    Y = X @ rng.standard_normal((20, 4)) + rng.standard_normal((300, 4))
+    w = rng.uniform(0.2, 2.0, 300)
+    w[5] = 0.0
+    factors = np.ones(20)
+    factors[[0, 4, 7]] = 0.0
+    factors[10] = 3.0
+    alphas = np.logspace(-2, 4, 9)
+    kw = dict(cv=5, penalty_factor=factors, sample_weight=w, fit_intercept=fit_intercept)
+    fast = sr.ridge_cv(X.astype(dtype), Y.astype(dtype), alphas, **kw)
+    direct = sr.ridge_cv(X.astype(dtype), Y.astype(dtype), alphas, method="svd", **kw)
+    assert_allclose(fast.scores, direct.scores, rtol=10 * RTOL[dtype])
+    assert_allclose(fast.coef, direct.coef, rtol=10 * RTOL[dtype], atol=RTOL[dtype])

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _core, _scores
 from ._design import make_design
+from ._penalty import FoldDowndate
 from ._solver import RidgeSolver, held_out_basis
 from ._spectrum import _gram, gram_spectrum, project, weighted_sum
 from ._validation import (check_bool, check_cv, check_groups, check_rule, check_scoring,
@@ -128,9 +129,10 @@ def _split_sse(solver, splits, alphas, scoring):
     sst = np.zeros(k) if scoring == "r2" else None
     mean = weighted_sum(w, Y) / c.sum_w if scoring == "r2" else None
     downdate = None
-    if solver._map is None and solver._requested_method in ("auto", "gram") and n >= p and \
+    if solver._requested_method in ("auto", "gram") and n >= p and \
             all(_partitions(train, test, n) for train, test in splits):
-        downdate = _GramDowndate(X, Y, c, solver._spectrum_for(alphas))
+        downdate = _GramDowndate(X, Y, c, solver._spectrum_for(alphas)) if \
+            solver._map is None else FoldDowndate(solver._map, Y.dtype)
     held_out_weight = 0.0
     no_scaling = np.empty((0, alphas.size), dtype=Y.dtype)
     scale, _ = solver._target_scale(solver._spectrum_for(alphas))
@@ -139,7 +141,8 @@ def _split_sse(solver, splits, alphas, scoring):
         if not (w[train] > 0).any():
             raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
         Y_test = np.ascontiguousarray(Y[test])
-        fold = downdate.fold(test, Y_test, alphas) if downdate is not None else None
+        fold = None if downdate is None else downdate.fold(test, alphas) if \
+            solver._map is not None else downdate.fold(test, Y_test, alphas)
         if fold is None:
             fold = _direct_fold(solver, train, test, alphas)
         B, spectrum, ym = fold[:3]

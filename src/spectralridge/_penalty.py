@@ -162,3 +162,78 @@ class PenaltyMap:
         Xp = X64[:, self.penalized] - self.xm - Zc @ self.G_x
         offset = self.ym + Zc @ self.G_y
         return np.ascontiguousarray(Xp, dtype=dtype), offset
+
+
+class FoldDowndate:
+    """Training-set spectra of the projected problem from one pass over the data.
+
+    With ``M = [Zc, X_p - xm]`` (centred by the full data's weighted means), the training
+    rows' weighted Gram of ``M`` and ``M^T W Yc`` are the full data's minus the held-out rows'
+    (then centred on the training means by the fold sums, as for the plain Gram downdate of
+    :mod:`._cv`); the projection on the training set's unpenalized columns is the Schur
+    complement of their block, ``G_pp - G_pz G_zz^-1 G_zp``. Its cancellation is of order
+    ``eps`` times the penalized block before the complement, which the accuracy guard of the
+    ``auto`` rule is given (``lam_offset``), so a fold where the projection removes most of
+    the penalized columns' scale is decomposed again from its rows.
+    """
+
+    def __init__(self, penalty_map, dtype):
+        pm = self.map = penalty_map
+        self.dtype = dtype
+        X64 = np.asarray(pm.X, dtype=np.float64)
+        self.M = np.concatenate([pm.Zc, X64[:, pm.penalized] - pm.xm], axis=1)
+        Ms = pm.sw[:, None] * self.M
+        self.Yc = np.subtract(pm.Y, pm.ym, dtype=np.float64)
+        Ys = pm.sw[:, None] * self.Yc
+        self.G = Ms.T @ Ms
+        self.P = Ms.T @ Ys
+        self.s1 = Ms.T @ pm.sw
+        self.t1 = pm.sw @ Ys
+        self.yc_sq = np.einsum("ij,ij->j", Ys, Ys)
+        self.d = 1.0 / np.sqrt(pm.penalty_factor)
+
+    def fold(self, test, alphas):
+        """(held-out basis, training spectrum, zero target means, held-out targets less their
+        unpenalized fit), or None where the Gram route would not be accurate enough."""
+        from ._spectrum import gram_spectrum
+        pm, u = self.map, self.map.free.size
+        sw_te = pm.sw[test]
+        w_te = np.square(sw_te)
+        M_te = self.M[test]
+        Ms_te = sw_te[:, None] * M_te
+        Yc_te = self.Yc[test]
+        sum_w = pm.sum_w - float(w_te.sum())
+        n_eff = int(np.count_nonzero(pm.w)) - int(np.count_nonzero(w_te))
+        if sum_w <= 0 or n_eff <= pm.n_fixed:
+            return None
+        G = self.G - Ms_te.T @ Ms_te
+        P = self.P - Ms_te.T @ (sw_te[:, None] * Yc_te)
+        shift, y_shift = np.zeros(G.shape[0]), np.zeros(P.shape[1])
+        if pm.fit_intercept:
+            s1 = self.s1 - Ms_te.T @ sw_te
+            t1 = self.t1 - w_te @ Yc_te
+            shift, y_shift = s1 / sum_w, t1 / sum_w
+            G -= np.outer(s1, shift)
+            P -= np.outer(s1, y_shift)
+        try:
+            chol = sla.cho_factor(G[:u, :u], check_finite=False)
+        except np.linalg.LinAlgError:
+            return None
+        G_x = sla.cho_solve(chol, G[:u, u:], check_finite=False)
+        G_y = sla.cho_solve(chol, P[:u], check_finite=False)
+        d = self.d
+        offset = float(np.trace(G[u:, u:] * np.outer(d, d)))
+        G_pp = (G[u:, u:] - G[u:, :u] @ G_x) * np.outer(d, d)
+        P_p = (P[u:] - G[u:, :u] @ G_y) * d[:, None]
+        max_rank = min(n_eff - pm.n_fixed, G_pp.shape[0])
+        spectrum = gram_spectrum(np.asfortranarray(G_pp), P_p, pm.X.shape[0] - test.size,
+                                 max_rank, yc_sq_bound=self.yc_sq, lam_offset=offset)
+        spectrum.col_scale = d
+        if not spectrum.accurate_for(alphas.min()):
+            return None
+        M_c = M_te - shift
+        X_r = M_c[:, u:] - M_c[:, :u] @ G_x
+        B = sw_te[:, None] * (X_r @ spectrum.V_coef)
+        Y_scored = Yc_te - y_shift - M_c[:, :u] @ G_y
+        return (np.ascontiguousarray(B, dtype=self.dtype), spectrum,
+                np.zeros(P.shape[1]), np.ascontiguousarray(Y_scored, dtype=self.dtype))
