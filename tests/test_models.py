@@ -218,7 +218,7 @@ def test_unpenalized_collinear_columns_are_named():
         sr.RidgeSolver(X, Y, penalty_factor=[0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
 
 
-def test_unpenalized_refuses_sparse_and_dask_says_why():
+def test_unpenalized_refuses_sparse():
     X, Y, _ = _data(20)
     with pytest.raises(TypeError, match="penalty_factor with zeros .* needs dense X"):
         sr.RidgeSolver(sp.csr_matrix(X), Y, penalty_factor=FACTORS)

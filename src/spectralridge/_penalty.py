@@ -22,7 +22,7 @@ unpenalized columns is refused: its coefficient would not be unique.
 import numpy as np
 import scipy.linalg as sla
 
-from ._spectrum import Centering, weighted_mean
+from ._spectrum import Centering, _gram, weighted_mean
 
 _EPS = np.finfo(np.float64).eps
 
@@ -185,7 +185,7 @@ class FoldDowndate:
         Ms = pm.sw[:, None] * self.M
         self.Yc = np.subtract(pm.Y, pm.ym, dtype=np.float64)
         Ys = pm.sw[:, None] * self.Yc
-        self.G = Ms.T @ Ms
+        self.G = _gram(Ms, gram=True)  # upper triangle
         self.P = Ms.T @ Ys
         self.s1 = Ms.T @ pm.sw
         self.t1 = pm.sw @ Ys
@@ -206,7 +206,8 @@ class FoldDowndate:
         n_eff = int(np.count_nonzero(pm.w)) - int(np.count_nonzero(w_te))
         if sum_w <= 0 or n_eff <= pm.n_fixed:
             return None
-        G = self.G - Ms_te.T @ Ms_te
+        G = np.triu(self.G - _gram(Ms_te, gram=True))
+        G += np.triu(G, 1).T
         P = self.P - Ms_te.T @ (sw_te[:, None] * Yc_te)
         shift, y_shift = np.zeros(G.shape[0]), np.zeros(P.shape[1])
         if pm.fit_intercept:

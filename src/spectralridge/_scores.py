@@ -226,7 +226,9 @@ def loo_parts(rows, flt, grid, name="alpha"):
 
     The leave-one-out error of row i is ``r_i / (1 - h_i)`` with ``1 - h_i = o_i + sum_j
     U_ij^2 a / (lam_j + a)``, where ``o_i = 1 - sum_j U_ij^2 - w_i / sum(w) [intercept]`` is
-    the row's part outside the span of U and the intercept. Rows with ``o_i`` above rounding
+    the row's part outside the span of U and the intercept (with unpenalized columns,
+    ``rows.leverage`` replaces ``w_i / sum(w)``: the row's leverage in them and the
+    intercept). Rows with ``o_i`` above rounding
     take the residuals ``Yc - U diag(f) R`` (``targets``). For rows inside the span (all rows
     when U spans every direction of Yc) the residual is ``U diag(a / (lam + a)) R``: both it
     and ``1 - h`` carry the factor ``a / (lam_min + a)``, which is divided out
