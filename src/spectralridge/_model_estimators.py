@@ -304,7 +304,8 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                              f"n_samples={n_positive}.")
         ours, sign = (("r2", 1.0) if mode == "splits" else ("mse", -1.0)) \
             if self.scoring is None else _SCORING[self.scoring]
-        res = banded_ridge_cv(X, Y if y.ndim == 2 else Y[:, 0], groups, self.alphas, n_candidates=self.n_candidates,
+        res = banded_ridge_cv(X, Y if y.ndim == 2 else Y[:, 0], groups, self.alphas,
+                              n_candidates=self.n_candidates,
                               concentration=self.concentration, cv=cv, scoring=ours,
                               fit_intercept=check_bool(self.fit_intercept, "fit_intercept"),
                               sample_weight=sample_weight, random_state=self.random_state)
