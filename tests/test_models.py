@@ -620,3 +620,23 @@ def test_unpenalized_kfold_downdate_matches_direct_folds(dtype, fit_intercept, n
     direct = sr.ridge_cv(X.astype(dtype), Y.astype(dtype), alphas, method="svd", **kw)
     assert_allclose(fast.scores, direct.scores, rtol=10 * RTOL[dtype])
     assert_allclose(fast.coef, direct.coef, rtol=10 * RTOL[dtype], atol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_linear_kernel_ridge_is_linear_ridge(fit_intercept):
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((25, 60)) + 1.0  # wide: the linear solver's kernel route
+    Y = X @ rng.standard_normal((60, 2)) + rng.standard_normal((25, 2))
+    w = rng.uniform(0.5, 2.0, 25)
+    alphas = np.logspace(-2, 3, 7)
+    kernel = sr.KernelRidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w)
+    linear = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w, method="svd")
+    assert kernel.rank == linear.rank
+    assert_allclose(kernel.predict(X[:4] - 0.5, alphas), linear.predict(X[:4] - 0.5, alphas),
+                    rtol=1e-9)
+    assert_allclose(kernel.intercept(alphas), linear.intercept(alphas), rtol=1e-9, atol=1e-12)
+    assert_allclose(np.einsum("np,mnk->mpk", X, kernel.dual_coef(alphas)), linear.coef(alphas),
+                    rtol=1e-8, atol=1e-12)
+    assert_allclose(kernel.loo(alphas).scores, linear.loo(alphas).scores, rtol=1e-9)
+    assert_allclose(kernel.gcv(alphas).scores, linear.gcv(alphas).scores, rtol=1e-9)
+    assert_allclose(kernel.dof(alphas), linear.dof(alphas), rtol=1e-10)
