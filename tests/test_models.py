@@ -640,3 +640,19 @@ def test_linear_kernel_ridge_is_linear_ridge(fit_intercept):
     assert_allclose(kernel.loo(alphas).scores, linear.loo(alphas).scores, rtol=1e-9)
     assert_allclose(kernel.gcv(alphas).scores, linear.gcv(alphas).scores, rtol=1e-9)
     assert_allclose(kernel.dof(alphas), linear.dof(alphas), rtol=1e-10)
+
+
+def test_kernel_ridge_cv_precomputed_equals_named_kernel():
+    from sklearn.metrics.pairwise import rbf_kernel
+    X, Y, w = _kernel_data(n=40)
+    K = rbf_kernel(X, gamma=0.3)
+    alphas = np.logspace(-3, 1, 9)
+    for cv in [None, "gcv", 4]:
+        named = sr.KernelRidgeCV(alphas, kernel="rbf", gamma=0.3, cv=cv,
+                                 alpha_per_target=True).fit(X, Y, sample_weight=w)
+        pre = sr.KernelRidgeCV(alphas, kernel="precomputed", cv=cv,
+                               alpha_per_target=True).fit(K, Y, sample_weight=w)
+        assert_allclose(pre.cv_scores_, named.cv_scores_, rtol=1e-10)
+        assert_allclose(pre.dual_coef_, named.dual_coef_, rtol=1e-9, atol=1e-12)
+        assert_allclose(pre.predict(rbf_kernel(X[:3] + 0.1, X, gamma=0.3)),
+                        named.predict(X[:3] + 0.1), rtol=1e-10)
