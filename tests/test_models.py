@@ -656,3 +656,33 @@ def test_kernel_ridge_cv_precomputed_equals_named_kernel():
         assert_allclose(pre.dual_coef_, named.dual_coef_, rtol=1e-9, atol=1e-12)
         assert_allclose(pre.predict(rbf_kernel(X[:3] + 0.1, X, gamma=0.3)),
                         named.predict(X[:3] + 0.1), rtol=1e-10)
+
+
+def test_banded_figures():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from spectralridge import plot
+    X, Y, groups = _banded_data(n=60)
+    model = sr.BandedRidgeCV(groups, n_candidates=5, random_state=0).fit(X, Y)
+    try:
+        ax = plot.banded_alphas(model, group_names=["a", "b", "c"])
+        assert [line.get_label() for line in ax.lines] == ["a", "b", "c"]
+        for g, line in enumerate(ax.lines):
+            finite = np.isfinite(model.alphas_[g])
+            assert_allclose(line.get_ydata()[finite], model.alphas_[g][finite])
+            assert np.isnan(line.get_ydata()[~finite]).all()
+        res = sr.banded_ridge_cv(X, Y, groups, [1.0, 10.0], n_candidates=2, random_state=0)
+        assert_allclose(plot.banded_alphas(res).lines[1].get_ydata(),
+                        np.where(np.isfinite(res.group_alphas[1]), res.group_alphas[1], np.nan))
+        shares = model.score_split(X, Y)
+        ax = plot.split_r2(shares)
+        assert len(ax.containers) == 3
+        for g, bars in enumerate(ax.containers):
+            assert_allclose([b.get_height() for b in bars], shares[g])
+        with pytest.raises(ValueError, match="group_names must be a sequence of n_groups=3"):
+            plot.split_r2(shares, group_names=["a"])
+        with pytest.raises(TypeError, match="BandedResult or a fitted BandedRidgeCV"):
+            plot.banded_alphas(np.ones(3))
+    finally:
+        plt.close("all")
