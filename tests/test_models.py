@@ -686,3 +686,11 @@ def test_banded_figures():
             plot.banded_alphas(np.ones(3))
     finally:
         plt.close("all")
+
+
+def test_positive_refuses_dask():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(13)
+    X, y = rng.standard_normal((20, 3)), rng.standard_normal(20)
+    with pytest.raises(ValueError, match="positive=True needs NumPy or scipy.sparse input"):
+        sr.Ridge(positive=True).fit(da.from_array(X, chunks=10), y)
