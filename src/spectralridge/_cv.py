@@ -13,6 +13,7 @@ import numpy as np
 from . import _core, _scores
 from ._backends import backend_for
 from ._design import DenseDesign, make_design
+from ._penalty import FoldDowndate
 from ._solver import RidgeSolver, held_out_basis
 from ._spectrum import gram_spectrum, project, recentre, weighted_sum
 from ._validation import check_bool, check_cv, check_groups, check_rule, check_scoring
@@ -95,7 +96,7 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
     if is_named:
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
-    splits = check_cv(cv, X, Y, groups)
+    splits = check_cv(cv, *solver.given_data[:2], groups)
     if rule == "1se" and len(splits) < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
     path = solver.ridge(solver.alpha_grid(alphas))  # the full-data fit, refit at the best alphas
@@ -112,7 +113,7 @@ def _split_sse(solver, splits, alphas, scoring):
     standard errors over splits of the per-split scores: (m, k) and of their target mean
     (m,), and the per-target scale (k,) of the targets all of these are of (see
     ``_scores.target_scale``)."""
-    X, Y, c = solver.data
+    X, Y, c = solver.given_data
     n, p = X.shape
     w = np.square(c.sw)
     m, k = alphas.size, Y.shape[1]
@@ -124,7 +125,8 @@ def _split_sse(solver, splits, alphas, scoring):
     downdate = None
     if solver.requested_method in ("auto", "gram") and n >= p and \
             all(_partitions(train, test, n) for train, test in splits):
-        downdate = _GramDowndate(X, Y, c, solver.spectrum_for(alphas))
+        downdate = _GramDowndate(X, Y, c, solver.spectrum_for(alphas)) if \
+            solver.penalty_map is None else FoldDowndate(solver.penalty_map, Y.dtype)
     held_out_weight = 0.0
     scale, _ = solver.target_scale(solver.spectrum_for(alphas))
     weights = _scores.mean_weights(scale, scoring)
@@ -132,11 +134,13 @@ def _split_sse(solver, splits, alphas, scoring):
         if not (w[train] > 0).any():
             raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
         Y_test = np.ascontiguousarray(Y[test])
-        fold = downdate.fold(test, Y_test, alphas) if downdate is not None else None
+        fold = None if downdate is None else downdate.fold(test, alphas) if \
+            solver.penalty_map is not None else downdate.fold(test, Y_test, alphas)
         if fold is None:
             fold = _direct_fold(solver, train, test, alphas)
-        B, spectrum, ym = fold
-        split_sse = _scores.held_out_sse(B, spectrum, spectrum.ridge(alphas), Y_test, ym,
+        B, spectrum, ym = fold[:3]
+        Y_scored = fold[3] if len(fold) > 3 else Y_test  # targets less the unpenalized fit
+        split_sse = _scores.held_out_sse(B, spectrum, spectrum.ridge(alphas), Y_scored, ym,
                                          c.sw[test], Y.dtype, scale)
         out += split_sse
         split_weight = w[test].sum()
@@ -162,16 +166,22 @@ def _partitions(train, test, n):
 
 
 def _direct_fold(solver, train, test, alphas):
-    """Decompose the training rows; return the held-out basis, spectrum and target means."""
-    X, Y, c = solver.data
+    """Decompose the training rows; return the held-out basis, spectrum and target means
+    (and, with unpenalized columns, the held-out targets less their unpenalized fit)."""
+    X, Y, c = solver.given_data
     w = np.square(c.sw)
-    sub = RidgeSolver(X[train], Y[train], fit_intercept=c.fit_intercept,
+    sub = RidgeSolver(X[train], Y[train], fit_intercept=solver.fit_intercept,
                       sample_weight=w[train], method=solver.requested_method,
                       penalty_factor=solver.penalty_factor)
     spectrum = sub.spectrum_for(alphas)
     sub_c = sub.data.centering
-    return held_out_basis(X[test], c.sw[test], sub_c.xm, spectrum, solver.dtype), \
-        spectrum, sub_c.ym
+    if sub.penalty_map is None:
+        return held_out_basis(X[test], c.sw[test], sub_c.xm, spectrum, solver.dtype), \
+            spectrum, sub_c.ym
+    X_test, offset = sub.penalty_map.transform(X[test], solver.dtype)
+    Y_scored = np.ascontiguousarray(Y[test] - offset, dtype=solver.dtype)
+    return (held_out_basis(X_test, c.sw[test], sub_c.xm, spectrum, solver.dtype),
+            spectrum, sub_c.ym, Y_scored)
 
 
 class _GramDowndate:

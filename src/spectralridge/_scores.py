@@ -113,9 +113,14 @@ class CVResult:
     at_grid_edge: object = None
 
 
+def fixed_dof(centering):
+    """Unpenalized degrees of freedom: the intercept and any unpenalized columns."""
+    return getattr(centering, "n_fixed", int(centering.fit_intercept))
+
+
 def spanning(spectrum, centering):
     """Whether U spans every direction Yc can take, so that ``Yc - U U^T Yc = 0`` exactly."""
-    return spectrum.rank == centering.n_effective - int(centering.fit_intercept)
+    return spectrum.rank == centering.n_effective - fixed_dof(centering)
 
 
 def gcv_mse(spectrum, centering, flt, grid, name="alpha", scale=None, yc_sq=None):
@@ -138,12 +143,12 @@ def gcv_mse(spectrum, centering, flt, grid, name="alpha", scale=None, yc_sq=None
     rss = np.empty((grid.size, R2.shape[1]))
     rss[:] = base
     _core.gemm(np.square(flt.resid), R2, rss, beta=1.0)
-    df_resid = centering.n_effective - int(centering.fit_intercept) - flt.dof
+    df_resid = centering.n_effective - fixed_dof(centering) - flt.dof
     bad = np.flatnonzero(df_resid <= 1e-9 * centering.n_effective)
     if bad.size:
         raise ValueError(
             f"GCV is undefined at {name}={float(grid[bad[0]])!r}: the fit interpolates "
-            f"(effective dof + intercept = n_samples = {centering.n_effective}). Regularize "
+            f"(effective dof + unpenalized dof = n_samples = {centering.n_effective}). Regularize "
             "more.")
     n = centering.n_effective
     return (rss / centering.sum_w) / np.square(df_resid / n)[:, None]
@@ -163,13 +168,15 @@ class LooRows(NamedTuple):
     fit_intercept: bool
     spanning: bool
     names: np.ndarray = None
+    #: the rows' leverage of the unpenalized part (None: ``w / sum_w`` for the intercept)
+    leverage: np.ndarray = None
 
 
 def loo_rows(spectrum, centering):
     """:class:`LooRows` of all samples of a NumPy solver."""
     return LooRows(spectrum.U, np.square(centering.sw), spectrum.lam, spectrum.ls_rank,
                    spectrum.R, centering.sum_w, centering.fit_intercept,
-                   spanning(spectrum, centering))
+                   spanning(spectrum, centering), leverage=getattr(centering, "leverage", None))
 
 
 def loo_parts(rows, flt, grid, name="alpha"):
@@ -178,7 +185,9 @@ def loo_parts(rows, flt, grid, name="alpha"):
 
     The leave-one-out error of row i is ``r_i / (1 - h_i)`` with ``1 - h_i = o_i + sum_j
     U_ij^2 a / (lam_j + a)``, where ``o_i = 1 - sum_j U_ij^2 - w_i / sum(w) [intercept]`` is
-    the row's part outside the span of U and the intercept. Rows with ``o_i`` above rounding
+    the row's part outside the span of U and the intercept (with unpenalized columns,
+    ``rows.leverage`` replaces ``w_i / sum(w)``: the row's leverage in them and the
+    intercept). Rows with ``o_i`` above rounding
     take the residuals ``Yc - U diag(f) R`` (``targets``). For rows inside the span (all rows
     when U spans every direction of Yc) the residual is ``U diag(a / (lam + a)) R``: both it
     and ``1 - h`` carry the factor ``a / (lam_min + a)``, which is divided out
@@ -200,7 +209,9 @@ def loo_parts(rows, flt, grid, name="alpha"):
         Ud = U if d == U.shape[1] else np.ascontiguousarray(U[:, :d])
         U2 = np.square(Ud)
         outside = 1.0 - U2.sum(axis=1)
-        if rows.fit_intercept:
+        if rows.leverage is not None:
+            outside -= rows.leverage
+        elif rows.fit_intercept:
             outside -= w / rows.sum_w
         np.maximum(outside, 0.0, out=outside)
         inside = (w > 0) & (outside <= SPAN_TOL * (d + 1))
@@ -361,7 +372,8 @@ def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
     for rows, U in spectrum.U_blocks(size):
         part = LooRows(U, w[rows], spectrum.lam, spectrum.ls_rank, spectrum.R,
                        centering.sum_w, centering.fit_intercept, spanning(spectrum, centering),
-                       np.arange(rows.start, rows.stop))
+                       np.arange(rows.start, rows.stop),
+                       None if centering.leverage is None else centering.leverage[rows])
         out += loo_sse_rows(part, flt, grid, Y[rows], centering.ym, sw[rows], Y.dtype, name,
                             tile=LOO_TILE, scale=scale)
     return out

@@ -1,5 +1,6 @@
 """RidgeSolver: one decomposition, every alpha."""
 
+import dataclasses
 import numbers
 import threading
 from typing import NamedTuple
@@ -11,10 +12,12 @@ from . import _core, _scores
 from ._backends import backend_for
 from ._design import as_float64
 from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
+from ._penalty import PenaltyMap
 from ._spectrum import Centering, decompose, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
                           check_method, check_n_components, check_penalty_factor,
-                          check_scoring, check_steps, check_X_new, warn_if_divergent)
+                          check_scoring, check_steps, check_unpenalized_input, check_X_new,
+                          warn_if_divergent)
 
 
 class SolverData(NamedTuple):
@@ -57,14 +60,21 @@ class RidgeSolver:
         design): results then stay within about 1e-10 relative of the SVD's. Explicit
         ``'gram'`` or ``'kernel'`` are never replaced.
     penalty_factor : array-like of shape (n_features,), default=None
-        Positive per-feature factors ``c_j`` of the penalty, as glmnet's ``penalty.factor``
-        but used as given (glmnet rescales them to sum to n_features): a feature with factor
-        4 is shrunk as if it were scaled by 1/2. Exact: the solver works on the columns
-        divided by ``sqrt(c)`` and maps coefficients back, so singular values, shrinkage
-        factors and filters refer to that rescaled design (early stopping is then gradient
-        descent preconditioned by ``diag(1 / c)``). The largest factor may be at most 1e12
-        times the smallest; factors of 0 (unpenalized features) are not supported. None: all
-        1.
+        Non-negative per-feature factors ``c_j`` of the penalty, as glmnet's
+        ``penalty.factor`` but used as given (glmnet rescales them to sum to n_features): a
+        feature with factor 4 is shrunk as if it were scaled by 1/2. Exact: the solver works
+        on the columns divided by ``sqrt(c)`` and maps coefficients back, so singular values,
+        shrinkage factors and filters refer to that rescaled design (early stopping is then
+        gradient descent preconditioned by ``diag(1 / c)``). The largest positive factor may
+        be at most 1e12 times the smallest. A factor of 0 leaves a feature unpenalized (dense
+        X only), as the intercept: the other columns and the targets are projected on the
+        complement of the unpenalized columns and the intercept (weighted), the projection is
+        decomposed once, and the unpenalized coefficients follow by least squares on the
+        residual; the hat matrix adds their leverage, so leave-one-out, GCV (whose degrees of
+        freedom count them) and K-fold (one projection per training set) stay exact.
+        Singular values, shrinkage and ``dof`` then refer to the projected penalized columns.
+        Unpenalized columns collinear with each other or the intercept raise a
+        ``ValueError`` naming them. None: all 1.
 
     Attributes
     ----------
@@ -126,10 +136,18 @@ class RidgeSolver:
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self._requested_method = check_method(method)
         X, Y, w, self._y_was_1d = check_data(X, Y, sample_weight)
-        self._X, self._Y = X, Y
         self.n_features_in_ = X.shape[1]
-        self.penalty_factor = check_penalty_factor(penalty_factor, X.shape[1])
-        self._centering = Centering(X, Y, w, self.fit_intercept, self.penalty_factor)
+        self.penalty_factor = check_penalty_factor(penalty_factor, X.shape[1],
+                                                   allow_zero=True)
+        self._map = None  # unpenalized columns: the solver works on the projected problem
+        if self.penalty_factor is not None and not self.penalty_factor.all():
+            check_unpenalized_input(X)
+            self._map = PenaltyMap(X, Y, w, self.fit_intercept, self.penalty_factor)
+            X, Y = self._map.X_fit, self._map.Y_fit
+            self._centering = self._map.centering(X, Y, w)
+        else:
+            self._centering = Centering(X, Y, w, self.fit_intercept, self.penalty_factor)
+        self._X, self._Y = X, Y
         if method == "auto":
             method = "gram" if X.shape[0] >= X.shape[1] else "kernel"
         self._spectrum = decompose(X, Y, self._centering, method)
@@ -166,6 +184,20 @@ class RidgeSolver:
     def data(self):
         """:class:`SolverData` ``(X, Y, centering)``: the validated data (Y 2-D)."""
         return SolverData(self._X, self._Y, self._centering)
+
+    @property
+    def given_data(self):
+        """:class:`SolverData` of `X` and `Y` as given: :attr:`data` holds the problem
+        projected off the unpenalized columns where there are any."""
+        if self._map is None:
+            return self.data
+        return SolverData(self._map.X, self._map.Y, self._centering)
+
+    @property
+    def penalty_map(self):
+        """The :class:`~spectralridge._penalty.PenaltyMap` of the unpenalized columns, or
+        None."""
+        return self._map
 
     @property
     def requested_method(self):
@@ -326,7 +358,8 @@ class RidgeSolver:
     def dof(self, alphas):
         """Effective degrees of freedom ``sum s^2 / (s^2 + alpha)``: shape (n_alphas,).
 
-        The trace of the penalized hat matrix, without the intercept (which adds 1).
+        The trace of the penalized hat matrix, without the intercept and the unpenalized
+        columns (which add 1 each).
         """
         return self.ridge(alphas).dof
 
@@ -368,6 +401,8 @@ class RidgeSolver:
         flt = spectrum.ridge(alphas)
         coef, intercept = _scores.refit(spectrum, self._centering, flt,
                                         np.arange(alphas.size), self.dtype)
+        if self._map is not None:
+            coef, intercept = self._map.coef(coef), self._map.intercept(coef)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
@@ -393,9 +428,10 @@ class RidgeSolver:
                                     path.grid)
         zero = self._centering.sw == 0
         if zero.any():
-            fitted = path.predict(self._X[np.flatnonzero(zero)])
+            X, Y, _ = self.given_data
+            fitted = path.predict(X[np.flatnonzero(zero)])
             fitted = fitted if not path._scalar else fitted[None]
-            errors[:, zero] = self._Y[zero] - fitted.reshape(errors[:, zero].shape)
+            errors[:, zero] = Y[zero] - fitted.reshape(errors[:, zero].shape)
         return self._shape(errors, path._scalar)
 
     def loo(self, alphas=None, *, scoring="mse", alpha_per_target=True):
@@ -472,11 +508,18 @@ class RidgeSolver:
             w = np.square(c.sw)
             sst = _scores.total_sum_of_squares(Y, w, weighted_sum(w, Y) / c.sum_w, scale)
             sst /= c.sum_w
-        return _scores.make_result(
+        result = _scores.make_result(
             path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=c,
             scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
             dtype=self.dtype, cv=cv, name=path.name, rule=rule, score_se=score_se,
             scale=scale)
+        if self._map is None:
+            return result
+        coef = result.coef[:, None] if self._y_was_1d else result.coef
+        coef, intercept = self._map.coef(coef), self._map.intercept(coef)
+        if self._y_was_1d:
+            coef, intercept = coef[:, 0], intercept[0]
+        return dataclasses.replace(result, coef=coef, intercept=intercept)
 
     def target_scale(self, spectrum):
         """Powers of two per target and ``||scale Yc||^2``: see ``_scores.target_scale``."""
@@ -541,15 +584,23 @@ class FilterPath(FilterGrid):
             return solver._centering.ym.astype(solver.dtype)
         return np.empty(0, dtype=solver.dtype)  # none
 
+    def _coef(self):
+        """Coefficients of the decomposed columns: (n_grid, n_columns, n_targets)."""
+        return self._apply(self.spectrum.cast("V_coef", self._solver.dtype),
+                           self._offset(False))
+
     def coef(self):
         """Coefficients: ndarray of shape (n_grid, n_features[, n_targets])."""
-        out = self._apply(self.spectrum.cast("V_coef", self._solver.dtype),
-                          self._offset(False))
+        out = self._coef()
+        if self._solver.penalty_map is not None:
+            out = self._solver.penalty_map.coef(out)
         return self._solver._shape(out, self._scalar)
 
     def intercept(self):
         """Intercepts ``ym - xm^T W``: ndarray of shape (n_grid[, n_targets])."""
         solver = self._solver
+        if solver.penalty_map is not None:
+            return solver._shape(solver.penalty_map.intercept(self._coef()), self._scalar)
         dtype = solver.dtype
         B = np.zeros((1, self.spectrum.rank), dtype=dtype)
         if solver.fit_intercept:
@@ -562,6 +613,13 @@ class FilterPath(FilterGrid):
         solver = self._solver
         dtype = solver.dtype
         X = check_X_new(X, solver.n_features_in_, dtype)
+        if solver.penalty_map is not None:
+            check_unpenalized_input(X)
+            X, offset = solver.penalty_map.transform(X, dtype)
+            B = held_out_basis(X, None, solver._centering.xm, self.spectrum, dtype)
+            out = self._apply(B, np.empty(0, dtype=dtype))
+            out += offset.astype(dtype)
+            return solver._shape(out, self._scalar)
         B = held_out_basis(X, None, solver._centering.xm, self.spectrum, dtype)
         return solver._shape(self._apply(B, self._offset(True)), self._scalar)
 

@@ -92,7 +92,13 @@ def weighted_mean(w, A, sum_w):
 
 class Centering:
     """Weighted means, row scales and column scales: ``Xc = sw (X - xm) / sqrt(c)``,
-    ``Yc = sw (Y - ym)``, with the per-feature penalty factors ``c`` (default 1)."""
+    ``Yc = sw (Y - ym)``, with the per-feature penalty factors ``c`` (default 1).
+
+    ``n_fixed`` unpenalized directions (the intercept's, and those of unpenalized columns
+    projected out beforehand: see :mod:`._penalty`) with ``leverage`` their share of the hat
+    diagonal (None: ``w / sum(w)`` for the intercept)."""
+
+    leverage = None
 
     def __init__(self, X, Y, sample_weight, fit_intercept, penalty_factor=None):
         n = X.shape[0]
@@ -102,6 +108,7 @@ class Centering:
         self.n_effective = int(np.count_nonzero(w))
         self.sw = np.sqrt(w)
         self.fit_intercept = fit_intercept
+        self.n_fixed = int(fit_intercept)
         if fit_intercept:
             self.xm = sparse_weighted_mean(w, X, self.sum_w) if sp.issparse(X) else \
                 weighted_mean(w, X, self.sum_w)
@@ -119,7 +126,7 @@ class Centering:
         return np.ascontiguousarray(Xc, dtype=dtype)
 
     def max_rank(self, n_features):
-        return min(self.n_effective - int(self.fit_intercept), n_features)
+        return min(self.n_effective - self.n_fixed, n_features)
 
     def rows(self, rows):
         """The same centring restricted to the samples `rows` (a slice)."""
@@ -273,12 +280,12 @@ def _factorize(X, Y, centering, method):
     if method == "gram":
         G = design.gram(gram=True)
         check_scale(design.column_sq() if design.sparse else np.diag(G), design)
-        XtY, yc_sq = _project_design(design, Y, centering)
+        XtY, yc_sq = project_design(design, Y, centering)
         spectrum = gram_spectrum(G, XtY, n, max_rank, yc_sq, lam_offset=offset)
         spectrum.attach(X, centering)
         return spectrum
     check_scale(design.column_sq(), design)
-    lam, Q = _eigh(design.gram(gram=False))
+    lam, Q = eigh_descending(design.gram(gram=False))
     r, lam_floor = _gram_rank(lam, n, p, max_rank, offset)
     s = np.sqrt(lam[:r])
     Q_kept = np.ascontiguousarray(Q[:, :r])
@@ -300,7 +307,7 @@ def _factorize(X, Y, centering, method):
                     lam_offset=offset)
 
 
-def _project_design(design, Y, centering):
+def project_design(design, Y, centering):
     """``Xc^T Yc`` and ``||Yc||^2`` per target (float64)."""
     if not design.sparse:
         return project(design.Xc, Y, centering.ym, centering.sw)
@@ -452,7 +459,7 @@ def gram_eigen(G, n, max_rank, lam_offset=0.0):
     """Descending eigenvalues and eigenvectors of a p x p Gram's upper triangle `G`
     (overwritten) of a design with `n` rows, its numerical rank and the smallest eigenvalue
     that counts (see :func:`_gram_rank`): ``(lam, Q, rank, lam_floor)``."""
-    lam, Q = _eigh(G)
+    lam, Q = eigh_descending(G)
     r, lam_floor = _gram_rank(lam, n, G.shape[0], max_rank, lam_offset)
     return lam, Q, r, lam_floor
 
@@ -495,7 +502,7 @@ def _svd(Xc):
         return sla.svd(Xc, full_matrices=False, check_finite=False, lapack_driver="gesvd")
 
 
-def _eigh(G):
+def eigh_descending(G):
     """Eigen-decomposition of a Gram's upper triangle, eigenvalues descending."""
     lam, Q, info = lapack.dsyevd(G, compute_v=1, lower=0, overwrite_a=1)
     if info != 0:
