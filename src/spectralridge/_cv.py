@@ -86,6 +86,12 @@ def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse
                              scoring=scoring, rule=rule, fit_intercept=fit_intercept,
                              sample_weight=sample_weight, method=method, groups=groups,
                              penalty_factor=penalty_factor)
+    from ._array_api import array_api_ridge_cv, is_array_api_input
+    if is_array_api_input(X, Y, sample_weight):
+        return array_api_ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
+                                  scoring=scoring, rule=rule, fit_intercept=fit_intercept,
+                                  sample_weight=sample_weight, method=method, groups=groups,
+                                  penalty_factor=penalty_factor)
     solver = RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=sample_weight,
                          method=method, penalty_factor=penalty_factor)
     scoring = check_scoring(scoring)

@@ -126,6 +126,10 @@ class RidgeSolver(AlphaGrid):
             refuse_sparse_with_dask(X, Y, kwargs.get("sample_weight"))
             from .dask import DaskRidgeSolver
             return DaskRidgeSolver(X, Y, **kwargs)
+        from ._array_api import is_array_api_input  # torch, CuPy, array_api_strict
+        if cls is RidgeSolver and is_array_api_input(X, Y, kwargs.get("sample_weight")):
+            from ._array_api import ArrayApiRidgeSolver
+            return ArrayApiRidgeSolver(X, Y, **kwargs)
         return super().__new__(cls)
 
     def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto",
