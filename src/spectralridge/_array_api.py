@@ -74,7 +74,8 @@ def _compat():
 def _kind(a):
     if isinstance(a, np.ndarray):
         return "a NumPy ndarray"
-    return f"a {type(a).__module__.split('.')[0]} {type(a).__name__}"
+    module = type(a).__module__.split(".")[0]
+    return f"a {type(a).__name__}" if module == "builtins" else f"a {module} {type(a).__name__}"
 
 
 def namespace(X, Y, sample_weight=None):
