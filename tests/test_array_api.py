@@ -419,8 +419,30 @@ ESTIMATOR_SCRIPT = textwrap.dedent("""
             np.testing.assert_allclose(np.asarray(pred), ref.predict(X), rtol=1e-9)
             if hasattr(ref, "alpha_"):
                 np.testing.assert_allclose(np.asarray(est.alpha_), ref.alpha_)
-            est.fit(xp.asarray(X), xp.asarray(Y[:, 0]))
-            assert np.asarray(est.coef_).shape == (5,)
+            if isinstance(est, sr.RidgeCV):
+                est.fit(xp.asarray(X), xp.asarray(Y[:, 0]))
+                assert np.asarray(est.coef_).shape == (5,)
+        # another device, weights, float32: attributes there, in X's dtype
+        dev = xp.Device("device1")
+        w = rng.uniform(0.5, 2.0, 40)
+        Xd, Yd = xp.asarray(X, dtype=xp.float32, device=dev), xp.asarray(Y, dtype=xp.float32,
+                                                                          device=dev)
+        est = sr.RidgeCV(alphas=alphas, cv=4, alpha_per_target=True)
+        est.fit(Xd, Yd, sample_weight=xp.asarray(w, device=dev))
+        ref = sr.RidgeCV(alphas=alphas, cv=4, alpha_per_target=True)
+        with sklearn.config_context(array_api_dispatch=False):
+            ref.fit(X.astype(np.float32), Y.astype(np.float32), sample_weight=w)
+        assert est.coef_.device == dev and est.coef_.dtype == xp.float32
+        assert est.alpha_.device == dev and est.cv_scores_.device == dev
+        np.testing.assert_allclose(np.from_dlpack(est.coef_), ref.coef_, rtol=2e-4, atol=1e-5)
+        np.testing.assert_allclose(np.from_dlpack(est.alpha_), ref.alpha_)
+        assert est.predict(Xd).device == dev
+        try:
+            sr.RidgeCV(alphas=alphas, store_cv_results=True).fit(xp.asarray(X), xp.asarray(Y))
+        except ValueError as exc:
+            assert "store_cv_results=False" in str(exc)
+        else:
+            raise AssertionError("store_cv_results=True did not raise")
     # without dispatch, scikit-learn's conversion: NumPy attributes
     est = sr.RidgeCV(alphas=alphas).fit(xp.asarray(X), xp.asarray(Y))
     assert isinstance(est.coef_, np.ndarray)

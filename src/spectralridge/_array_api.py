@@ -945,3 +945,77 @@ def _standard_error(moments, count):
     variance = np.maximum(moments[1] / count - mean * mean, 0.0) * count / (count - 1)
     return np.sqrt(variance / count)
 
+# -- the scikit-learn estimators under array_api_dispatch -------------------------------------
+def dispatching(*objs):
+    """Whether scikit-learn's ``array_api_dispatch`` is on and `objs` hold device arrays:
+    the estimators then keep their fitted attributes in the input's namespace."""
+    if not is_array_api_input(*objs):
+        return False
+    import sklearn
+    return bool(sklearn.get_config().get("array_api_dispatch", False))
+
+
+def validate_estimator_fit(estimator, X, y, sample_weight):
+    """scikit-learn's ``validate_data`` in the input's namespace: X (float64 or float32,
+    float32 where the device has no float64), Y as 2-D in X's dtype, weights, y.ndim."""
+    from sklearn.utils.validation import validate_data
+    xp, device = namespace(X, y, sample_weight)
+    dtypes = [xp.float64, xp.float32] if supports_float64(xp, device) else [xp.float32]
+    X, y = validate_data(estimator, X, y, dtype=dtypes, multi_output=True, y_numeric=True)
+    y_ndim = y.ndim
+    Y = xp.astype(xp.reshape(y, (y.shape[0], -1)), X.dtype)
+    if sample_weight is not None and not _is_device_array(sample_weight):
+        sample_weight = xp.full((X.shape[0],), float(sample_weight), dtype=dtypes[0],
+                                device=device)
+    return X, Y, sample_weight, y_ndim
+
+
+def validate_estimator_predict(estimator, X):
+    from sklearn.utils.validation import validate_data
+    xp, device = namespace(X, X)
+    dtypes = [xp.float64, xp.float32] if supports_float64(xp, device) else [xp.float32]
+    return validate_data(estimator, X, dtype=dtypes, reset=False)
+
+
+def linear_predict(X, coef_, intercept_):
+    """``X @ coef_.T + intercept_`` for scikit-learn's shapes of `coef_`."""
+    xp = _compat().array_namespace(X)
+    coef = xp.astype(coef_, X.dtype)
+    out = X @ (coef if coef.ndim == 1 else xp.matrix_transpose(coef))
+    return out + intercept_
+
+
+def count_positive(sample_weight):
+    """Samples of positive weight (NumPy or device weights)."""
+    if not _is_device_array(sample_weight):
+        return int(np.count_nonzero(sample_weight))
+    xp = _compat().array_namespace(sample_weight)
+    return int(xp.sum(xp.astype(sample_weight > 0, xp.int64)))
+
+
+def weight_total(sample_weight):
+    """``sum(sample_weight)`` as a float (NumPy or device weights)."""
+    if not _is_device_array(sample_weight):
+        return float(np.sum(sample_weight, dtype=np.float64))
+    return float(_compat().array_namespace(sample_weight).sum(sample_weight))
+
+
+def scores_to_host(result):
+    """A CVResult whose per-target scores, best scores and alphas and edge flags are NumPy
+    (coefficients and intercepts stay on the device), for the estimators' bookkeeping."""
+    if not _is_device_array(result.scores):
+        return result
+    import dataclasses
+    host = {name: to_host(getattr(result, name)) for name in
+            ("scores", "best_index", "best_alpha", "best_score", "at_grid_edge")
+            if _is_device_array(getattr(result, name))}
+    return dataclasses.replace(result, **host)
+
+
+def attributes_to_device(estimator, like, names):
+    """Move the NumPy array attributes `names` of a fitted estimator to `like`'s device."""
+    xp, device = namespace(like, like)
+    for name in names:
+        value = getattr(estimator, name, None)
+        if isinstance(value, np.ndarray):
+            setattr(estimator, name, xp.asarray(value, device=device))
