@@ -388,6 +388,33 @@ def test_bad_input(backend):
             sr.RidgeSolver(Xd, Yd.to(torch.complex64))
 
 
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_host_transfers_are_small(backend, monkeypatch, cv):
+    """Nothing of size n_samples travels between host and device, except the split indices
+    produced on the host."""
+    n, p, k, m = 1500, 4, 3, 5
+    X, Y = make_data(n, p, k)
+    sizes = {"to_host": [], "to_device": []}
+    to_host, to_device = _array_api.to_host, _array_api.Rules.to_device
+
+    def counting_to_host(a):
+        out = to_host(a)
+        sizes["to_host"].append(out.size)
+        return out
+
+    def counting_to_device(self, a, dtype=None):
+        sizes["to_device"].append(np.size(a))
+        return to_device(self, a, dtype)
+
+    monkeypatch.setattr(_array_api, "to_host", counting_to_host)
+    monkeypatch.setattr(_array_api.Rules, "to_device", counting_to_device)
+    result = sr.ridge_cv(backend(X), backend(Y), np.logspace(-2, 2, m), cv=cv,
+                         sample_weight=backend(weights(n, True)))
+    assert backend.check(result.coef).shape == (p, k)
+    bound = max(m * k, m * p, p * k, m)
+    assert max(sizes["to_host"]) <= bound and max(sizes["to_device"]) <= bound
+
+
 def test_numpy_input_stays_on_the_compiled_path():
     X, Y = make_data(20, 3, 2)
     assert type(sr.RidgeSolver(X, Y)) is sr.RidgeSolver

@@ -101,7 +101,8 @@ class RidgeSolver(AlphaGrid):
     spectral quantities (singular values, shrinkage, dof) are float64. ``alpha = 0`` gives the
     minimum-norm least-squares solution; no formula divides by alpha. The solver keeps a
     reference to `X` and `Y` (no copy): do not modify them while it is in use. Methods may
-    be called from several threads at once.
+    be called from several threads at once. torch, CuPy and array_api_strict `X` and `Y` are
+    computed on their device, results in their namespace (README, "GPU and the array API").
 
     Examples
     --------
