@@ -470,6 +470,15 @@ ESTIMATOR_SCRIPT = textwrap.dedent("""
             assert "store_cv_results=False" in str(exc)
         else:
             raise AssertionError("store_cv_results=True did not raise")
+    # scikit-learn's own check of array-API estimators
+    from sklearn.utils.estimator_checks import check_array_api_input
+    for est in (sr.Ridge(), sr.RidgeCV(), sr.RidgeCV(cv=3, alpha_per_target=True),
+                sr.RidgeCV(cv="gcv")):
+        for device in (None, "device1"):
+            for dtype in ("float64", "float32"):
+                check_array_api_input(type(est).__name__, est, "array_api_strict",
+                                      device_name=device, dtype_name=dtype, check_values=True,
+                                      check_sample_weight=True)
     # without dispatch, scikit-learn's conversion: NumPy attributes
     est = sr.RidgeCV(alphas=alphas).fit(xp.asarray(X), xp.asarray(Y))
     assert isinstance(est.coef_, np.ndarray)

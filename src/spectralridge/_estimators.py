@@ -617,7 +617,7 @@ class RidgeCV(_RidgeBase):
             self.cv_results_ = self._cv_results_shape(values, y_ndim, result.coef.dtype)
         if _array_api.is_array_api_input(X):
             _array_api.attributes_to_device(self, X, ("alpha_", "best_score_", "cv_scores_",
-                                                      "alpha_at_edge_"))
+                                                      "alpha_at_edge_", "dof_", "alphas_"))
         return self
 
     def _set_results(self, alphas, table, best_index, coef, intercept, dof, y_ndim,
