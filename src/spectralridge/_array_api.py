@@ -753,8 +753,9 @@ def _blocks(n_rows, r, m, k):
 def sse_block(rules, U, R, F, Yc, S, scale, out):
     """Add ``sum_i (scale (Yc_i + U_i diag(F_a) R) S_ia)^2`` to ``out[a, t]`` (host float64
     (m, k)) over target and alpha blocks: `U` (q, d), `R` (d, k), `F` (m, d) on the device in
-    the working dtype, `Yc` (q, k) or None (residuals from U alone), `S` (q, m) or None (no
-    row scaling), `scale` host (k,). Never forms more than one (m_b, q, k_b) block."""
+    the working dtype, `Yc` a function of a column slice giving those columns of ``Yc`` (q,
+    k_b), or None (residuals from U alone), `S` (q, m) or None (no row scaling), `scale`
+    host (k,). Never forms more than one (m_b, q, k_b) block."""
     xp = rules.xp
     q, d = U.shape
     m, k = F.shape[0], R.shape[1]
@@ -764,7 +765,7 @@ def sse_block(rules, U, R, F, Yc, S, scale, out):
     for t0 in range(0, k, k_b):
         cols = slice(t0, min(k, t0 + k_b))
         R_t = R[None, :, cols]
-        Y_t = None if Yc is None else xp.astype(Yc[:, cols], rules.work)[None, :, :]
+        Y_t = None if Yc is None else xp.astype(Yc(cols), rules.work)[None, :, :]
         for a0 in range(0, m, m_b):
             a = slice(a0, min(m, a0 + m_b))
             E = U @ (F[a, :, None] * R_t)  # (m_b, q, k_b)
@@ -824,9 +825,8 @@ def loo_sse(solver, spectrum, flt, grid, scale, name="alpha"):
             S = xp.astype(1.0 / one_minus_h, rules.work)
             Yc = None
             if targets:
-                Yc = xp.concat([xp.take(c.center_Y(solver._Y, cols), rows, axis=0)
-                                for cols in _target_blocks(solver._Y.shape[0],
-                                                           solver._Y.shape[1])], axis=1)
+                def Yc(cols, rows=rows):
+                    return xp.take(c.center_Y(solver._Y, cols), rows, axis=0)
             part_out = np.zeros((idx.size, out.shape[1]))
             sse_block(rules, xp.astype(U_g, rules.work), spectrum.cast("R", rules.work)[:d, :],
                       rules.to_device(F), Yc, S, scale, part_out)
@@ -915,7 +915,9 @@ def _split_sse(solver, splits, alphas, scoring):
         B = (xp.astype(xp.take(X, test_d, axis=0), rules.compute) - sc.xm) * sw_test[:, None]
         B = B @ spectrum.cast("V_coef", rules.compute)
         Y_test = xp.take(Y, test_d, axis=0)
-        Yc_test = (xp.astype(Y_test, rules.compute) - sc.ym) * sw_test[:, None]
+        def Yc_test(cols, Y_test=Y_test, sc=sc, sw_test=sw_test):
+            return (xp.astype(Y_test[:, cols], rules.compute) - sc.ym[cols]) * sw_test[:, None]
+
         F = rules.to_device(-spectrum.ridge(alphas).coef_factors(spectrum.s))
         split_sse = np.zeros((m, k))
         sse_block(rules, xp.astype(B, rules.work), spectrum.cast("R", rules.work), F,
