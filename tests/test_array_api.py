@@ -334,6 +334,18 @@ def test_float32_fallback_without_float64():
     assert sr.RidgeSolver(Xi, Yd).dtype == xps.float32
 
 
+def test_float32_fallback_simulated(backend, monkeypatch):
+    """Any backend with float64 switched off: float32 decomposition, the SVD for 'auto'."""
+    monkeypatch.setattr(_array_api, "supports_float64", lambda xp, device: False)
+    X, Y = make_data(40, 6, 2, dtype=np.float32)
+    result = sr.ridge_cv(backend(X), backend(Y), ALPHAS, cv=4)
+    folds = np.array_split(np.arange(40), 4)
+    splits = [(np.setdiff1d(np.arange(40), f), f) for f in folds]
+    expected = brute_force_scores(X, Y, ALPHAS, splits, True, None)
+    assert_allclose(backend.check(result.scores, np.float32), expected, rtol=1e-4)
+    assert sr.RidgeSolver(backend(X), backend(Y)).method == "svd"
+
+
 def test_float64_support_rule(monkeypatch):
     assert _array_api.supports_float64(xps, xps.Device("CPU_DEVICE"))
     assert not _array_api.supports_float64(xps, xps.Device("no_float64"))
