@@ -262,7 +262,8 @@ def test_result_kinds_and_1d_target(backend):
     path = sr.ridge_path(backend(X), backend(y), ALPHAS)
     assert backend.check(path.coef, np.float32).shape == (ALPHAS.size, 4)
     assert backend.check(path.intercept, np.float32).shape == (ALPHAS.size,)
-    per = sr.RidgeSolver(backend(X), backend(y[:, None] * np.float32([1, 2]))).per_target([0.1, 10.0])
+    Y2 = y[:, None] * np.float32([1, 2])
+    per = sr.RidgeSolver(backend(X), backend(Y2)).per_target([0.1, 10.0])
     W0 = ridge_oracle(X, y, 0.1)[0]
     W1 = ridge_oracle(X, 2 * y.astype(float), 10.0)[0]
     assert_allclose(backend.check(per.coef, np.float32), np.column_stack([W0, W1]),

@@ -323,7 +323,6 @@ def decompose(rules, X, Y, centering, method):
     """Factorize the centred `X` on its device by 'svd', 'gram' or 'kernel'; project `Y`."""
     xp = rules.xp
     n, p = X.shape
-    k = Y.shape[1]
     max_rank = centering.max_rank(p)
     Xc = centering.center_X(X)
     check_scale(np.array([float(xp.sum(Xc * Xc))]), _Scale(xp, Xc))
