@@ -283,6 +283,8 @@ def test_default_grid_early_stopping_and_truncation(backend):
         assert_allclose(backend.check(dev.gcv().scores), host.gcv().scores, rtol=1e-9)
     with pytest.raises(ValueError, match="ridge only"):
         solver.truncated_svd([1, 3]).loo()
+    with pytest.raises(NotImplementedError, match="loo_errors"):
+        solver.loo_errors(ALPHAS)
 
 
 def test_loo_at_zero_and_tiny_alpha_matches_numpy(backend):

@@ -562,6 +562,12 @@ class ArrayApiRidgeSolver(AlphaGrid):
         return self.ridge(self._grid(alphas)).gcv(scoring=scoring,
                                                   alpha_per_target=alpha_per_target)
 
+    def loo_errors(self, alphas):
+        """Not on the device: it is an n_alphas x n_samples x n_targets array."""
+        raise NotImplementedError("loo_errors (n_alphas x n_samples x n_targets values) is "
+                                  "not available for array-API input; loo() gives the "
+                                  "scores without forming it.")
+
     def _target_scale(self):
         """Per-target powers of two and ``||scale Yc||^2`` (host, (k,)), as
         ``_scores.target_scale``; targets whose ``||Yc||^2`` was not summed safely get
