@@ -23,6 +23,7 @@ from sklearn.model_selection import GridSearchCV, check_cv
 from sklearn.utils.validation import (_check_feature_names, _check_n_features,
                                       _check_sample_weight, check_is_fitted, validate_data)
 
+from . import _array_api
 from ._cv import ridge_cv
 from ._positive import positive_ridge
 from ._scores import at_grid_edge, grid_edge_warnings
@@ -55,9 +56,10 @@ def _as_sklearn_coef(coef, intercept, y_ndim, fit_intercept):
     without intercept, a NumPy scalar for a 1-D y and (n_targets,) otherwise. Dask arrays
     stay Dask arrays (a 0-d one for the intercept of a 1-D y).
     """
-    coef_ = coef.T if is_dask_input(coef) else np.ascontiguousarray(coef.T)
+    coef_ = coef.T if is_dask_input(coef) or _array_api.is_array_api_input(coef) else \
+        np.ascontiguousarray(coef.T)
     if coef_.shape[0] == 1:
-        coef_ = coef_[0]
+        coef_ = coef_[0, ...]
     if not fit_intercept:
         intercept_ = 0.0
     elif y_ndim == 1:
@@ -85,6 +87,8 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
                             "'.toarray()' to convert to a dense numpy array.")
         if is_dask_input(X, y, sample_weight):
             return self._validate_dask_fit(X, y, sample_weight)
+        if _array_api.dispatching(X, y, sample_weight):  # fitted attributes in X's namespace
+            return _array_api.validate_estimator_fit(self, X, y, sample_weight)
         X, y = validate_data(self, X, y, accept_sparse=_ACCEPT_SPARSE,
                              dtype=[np.float64, np.float32], multi_output=True,
                              y_numeric=True)
@@ -156,6 +160,9 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
             if X.shape[0] == 0:
                 raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
                                  "minimum of 1 is required.")
+        elif _array_api.dispatching(X):
+            X = _array_api.validate_estimator_predict(self, X)
+            return _array_api.linear_predict(X, self.coef_, self.intercept_)
         else:
             X = validate_data(self, X, accept_sparse=_ACCEPT_SPARSE,
                               dtype=[np.float64, np.float32], reset=False)
@@ -554,7 +561,7 @@ class RidgeCV(_RidgeBase):
             n_positive = X.shape[0]
         else:
             n_positive = X.shape[0] if sample_weight is None else \
-                np.count_nonzero(sample_weight)
+                _array_api.count_positive(sample_weight)
         if mode != "splits" and self.fit_intercept and n_positive < 2:
             name = "Leave-one-out" if mode == "loo" else "Generalized"
             raise ValueError(f"{name} cross-validation with fit_intercept=True needs at least "
@@ -562,6 +569,10 @@ class RidgeCV(_RidgeBase):
         kwargs = dict(fit_intercept=self.fit_intercept, sample_weight=sample_weight,
                       method=method, penalty_factor=self.penalty_factor)
 
+        if _array_api.is_array_api_input(X) and (scorer is not None or store):
+            raise ValueError("With array-API input (array_api_dispatch=True), RidgeCV supports "
+                             "scoring=None, 'r2' or 'neg_mean_squared_error' and "
+                             "store_cv_results=False.")
         with grid_edge_warnings(False):  # recorded in alpha_at_edge_ instead
             if scorer is not None:
                 return self._fit_slow(X, Y, y_ndim, alphas, mode, splitter, scorer,
@@ -595,11 +606,12 @@ class RidgeCV(_RidgeBase):
             solver = RidgeSolver(X, Y, **kwargs)
             score = solver.loo if mode == "loo" else solver.gcv
             result = score(alphas, scoring=ours, alpha_per_target=per_target)
+        result = _array_api.scores_to_host(result)  # device coefficients stay there
         table = sign * result.scores.astype(np.float64)
         best = sign * result.best_score.astype(np.float64)  # per target, (n_targets,)
         if self.scoring is None and mode != "splits" and sample_weight is not None:
             # scikit-learn's scale: the mean over samples of w_i e_i^2
-            scale = sample_weight.astype(np.float64).sum() / X.shape[0]
+            scale = _array_api.weight_total(sample_weight) / X.shape[0]
             table, best = table * scale, best * scale
         if per_target:
             self.best_score_ = best if y_ndim == 2 else best[0]
@@ -626,6 +638,9 @@ class RidgeCV(_RidgeBase):
             else:  # the predictions
                 values = Y - errors if lazy else np.subtract(Y, errors, out=errors)
             self.cv_results_ = self._cv_results_shape(values, y_ndim, result.coef.dtype)
+        if _array_api.is_array_api_input(X):
+            _array_api.attributes_to_device(self, X, ("alpha_", "best_score_", "cv_scores_",
+                                                      "alpha_at_edge_", "dof_", "alphas_"))
         return self
 
     def _set_results(self, alphas, table, best_index, coef, intercept, dof, y_ndim,

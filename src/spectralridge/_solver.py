@@ -103,7 +103,8 @@ class RidgeSolver:
     spectral quantities (singular values, shrinkage, dof) are float64. ``alpha = 0`` gives the
     minimum-norm least-squares solution; no formula divides by alpha. The solver keeps a
     reference to `X` and `Y` (no copy): do not modify them while it is in use. Methods may
-    be called from several threads at once.
+    be called from several threads at once. torch, CuPy and array_api_strict `X` and `Y` are
+    computed on their device, results in their namespace (README, "GPU and the array API").
 
     Examples
     --------
@@ -312,7 +313,7 @@ class RidgeSolver:
         """Drop the target axis for a 1-D Y and the alpha axis for a scalar alpha."""
         if self._y_was_1d:
             out = out[..., 0]
-        return out[0] if scalar else out
+        return out[0, ...] if scalar else out  # explicit ellipsis: any array-API array
 
     # -- ridge -----------------------------------------------------------------------------
     def coef(self, alphas):

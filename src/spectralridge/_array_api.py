@@ -1,0 +1,930 @@
+"""The array-API backend: torch, CuPy and array_api_strict arrays, computed on their device.
+
+One more backend of the engine, through ``array-api-compat`` (an optional dependency). The
+data passes (centring, the decomposition, ``U^T Yc``, coefficients, predictions, the
+leave-one-out and held-out residuals) run in the input's namespace and on its device; the
+spectral algebra is the engine's own, on the host: filters (:mod:`._filters`), rank rules and
+scale checks (:mod:`._spectrum`), the accuracy guard of the ``auto`` rule
+(``Spectrum.accurate_for``), selection and the grid-edge warning (:mod:`._scores`).
+
+Rules (all here):
+
+* namespace: X, Y and an array `sample_weight` share one namespace and one device; anything
+  else is a ``TypeError`` / ``ValueError`` naming the argument. Small parameters (alphas,
+  penalty factors, split indices, groups) are host arrays.
+* dtype: real floating or integer data; float16 / bfloat16 are refused (``TypeError``),
+  complex too (``ValueError``). The working dtype (coefficients, intercepts, predictions,
+  scores, the batched GEMMs of leave-one-out and K-fold) is float32 when X and Y are both
+  float32, else float64. Centring, weights and the decomposition run in float64 where the
+  device supports it (:func:`supports_float64`), else in float32, and ``method='auto'``
+  then takes the SVD (the Gram routes would square a float32 condition number).
+* host transfers, all O(r m + m k + p + k), never O(n): singular values (r), the filter
+  matrices (m x r, built on the host and copied to the device), per-target norms and scales
+  (k), the (m, k) score matrices (selection happens on the host), the best indices (k,
+  copied back to the device), and scalar checks (finiteness, weights, leverage). Split
+  indices produced on the host (n integers per split) are copied to the device.
+"""
+
+import numbers
+import threading
+
+import numpy as np
+
+from . import _scores
+from ._backends import is_array_api_input, is_device_array
+from ._config import scratch_values
+from ._filters import (Filter, early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
+                       truncation_filter)
+from ._scores import SAFE_SQ_MIN, SPAN_TOL, CVResult
+from ._solver import FilterGrid, RidgePath, RidgeSolver
+from ._spectrum import Spectrum, check_scale, dropped_ratios, svd_ranks
+from ._validation import (check_alphas, check_bool, check_cv, check_dofs, check_groups,
+                          check_lr, check_method, check_n_components, check_penalty_factor,
+                          check_rule, check_scoring, check_shapes, check_steps,
+                          warn_if_divergent)
+
+# -- namespace, device and dtype rules ------------------------------------------------------
+def _compat():
+    try:
+        import array_api_compat
+    except ImportError:
+        raise ImportError("torch, CuPy and array_api_strict input needs array-api-compat: "
+                          "pip install 'spectralridge[array-api]'.") from None
+    return array_api_compat
+
+
+def _kind(a):
+    if isinstance(a, np.ndarray):
+        return "a NumPy ndarray"
+    module = type(a).__module__.split(".")[0]
+    return f"a {type(a).__name__}" if module == "builtins" else f"a {module} {type(a).__name__}"
+
+
+def namespace(X, Y, sample_weight=None):
+    """The namespace and device shared by the data arrays; errors name the argument."""
+    compat = _compat()
+    data = [("X", X), ("Y", Y)]
+    if sample_weight is not None and not (isinstance(sample_weight, numbers.Real)
+                                          and not isinstance(sample_weight, bool)):
+        data.append(("sample_weight", sample_weight))
+    lead = next((name, a) for name, a in data if is_device_array(a))
+    xp = compat.array_namespace(lead[1])
+    device = compat.device(lead[1])
+    for name, a in data:
+        if not is_device_array(a):
+            raise TypeError(
+                f"{name} is {_kind(a)} but {lead[0]} is {_kind(lead[1])}: pass X, Y and "
+                "sample_weight as arrays of one namespace on one device (no array is moved "
+                f"between host and device implicitly). Convert {name} with "
+                f"{type(lead[1]).__module__.split('.')[0]}.asarray({name}, device=...).")
+        if compat.array_namespace(a) is not xp:
+            raise TypeError(f"{name} is {_kind(a)} but {lead[0]} is {_kind(lead[1])}: pass "
+                            "the data arrays in one namespace.")
+        if compat.device(a) != device:
+            raise ValueError(f"{name} is on device {compat.device(a)} but {lead[0]} is on "
+                             f"{device}: move them to one device.")
+    return xp, device
+
+
+def supports_float64(xp, device):
+    """Whether `device` computes in float64 (not Apple MPS, nor array_api_strict's
+    ``'no_float64'`` device)."""
+    if getattr(device, "type", None) == "mps":
+        return False
+    try:
+        return "float64" in xp.__array_namespace_info__().dtypes(device=device)
+    except (AttributeError, TypeError):
+        return True
+
+
+def _check_dtype(xp, a, name):
+    """Refuse complex, half-precision and non-numeric arrays (by dtype, without a pass)."""
+    dtype = a.dtype
+    if xp.isdtype(dtype, "complex floating"):
+        raise ValueError(f"Complex data not supported: {name} has dtype {dtype}.")
+    if xp.isdtype(dtype, "real floating"):
+        if dtype not in (xp.float32, xp.float64):
+            raise TypeError(f"{name} has dtype {dtype}, which is not supported: convert it "
+                            "to float32 or float64.")
+    elif not xp.isdtype(dtype, ("integral", "bool")):
+        raise TypeError(f"{name} must contain numbers, got an array of dtype {dtype}.")
+
+
+def _check_finite(xp, a, name):
+    if xp.isdtype(a.dtype, "real floating") and not bool(xp.all(xp.isfinite(a))):
+        if bool(xp.any(xp.isnan(a))):
+            raise ValueError(f"Input {name} contains NaN.")
+        raise ValueError(f"Input {name} contains infinity or a value too large for "
+                         f"dtype('{a.dtype}').")
+
+
+class Rules:
+    """Namespace, device and dtypes of one problem: ``work`` (results, batched GEMMs) and
+    ``compute`` (centring, weights, decomposition)."""
+
+    def __init__(self, xp, device, X_dtype, Y_dtype):
+        self.xp, self.device = xp, device
+        self.float64 = supports_float64(xp, device)
+        self.compute = xp.float64 if self.float64 else xp.float32
+        both32 = X_dtype == xp.float32 and Y_dtype == xp.float32
+        self.work = xp.float32 if both32 or not self.float64 else xp.float64
+        self.eps = float(np.finfo(np.float64 if self.float64 else np.float32).eps)
+        self.np_work = np.float32 if self.work == xp.float32 else np.float64
+
+    def to_device(self, a, dtype=None):
+        """A small host array on the device, in `dtype` (default: the working dtype)."""
+        dtype = self.work if dtype is None else dtype
+        a = np.ascontiguousarray(a, dtype=np.float64 if dtype == self.xp.float64 else
+                                 np.float32)
+        return self.xp.asarray(a, dtype=dtype, device=self.device)
+
+    def index(self, idx):
+        """Host integer indices on the device."""
+        return self.xp.asarray(np.ascontiguousarray(idx, dtype=np.int64), device=self.device)
+
+
+def to_host(a):
+    """A small device array as a NumPy array."""
+    if isinstance(a, np.ndarray):
+        return a
+    compat = _compat()
+    if compat.is_cupy_array(a):
+        return a.get()
+    if compat.is_torch_array(a):
+        return a.detach().cpu().numpy()
+    return np.from_dlpack(a)
+
+
+def check_device_data(X, Y, sample_weight):
+    """Validate device data: returns the :class:`Rules`, X, Y (2-D), the weights (in the
+    compute dtype on the device, or None) and whether Y was 1-D."""
+    xp, device = namespace(X, Y, sample_weight)
+    for name, a, ndims in (("X", X, (2,)), ("Y", Y, (1, 2))):
+        _check_dtype(xp, a, name)
+        if a.ndim not in ndims:
+            want = " or ".join(f"{d}-D" for d in ndims)
+            raise ValueError(f"{name} must be {want}, got an array of shape "
+                             f"{tuple(a.shape)} ({a.ndim}-D).")
+    Y, y_was_1d = check_shapes(X, Y)
+    rules = Rules(xp, device, X.dtype, Y.dtype)
+    for name, a in (("X", X), ("Y", Y)):
+        _check_finite(xp, a, name)
+    w = None
+    if sample_weight is not None:
+        n = X.shape[0]
+        if is_device_array(sample_weight):
+            _check_dtype(xp, sample_weight, "sample_weight")
+            if sample_weight.ndim != 1 or sample_weight.shape[0] != n:
+                raise ValueError(f"sample_weight must have one entry per sample: expected "
+                                 f"({n},), got shape {tuple(sample_weight.shape)}.")
+            w = xp.astype(sample_weight, rules.compute)
+            _check_finite(xp, w, "sample_weight")
+        else:
+            w = xp.full((n,), float(sample_weight), dtype=rules.compute, device=device)
+        if bool(xp.any(w < 0)):
+            i = int(to_host(xp.nonzero(w < 0)[0][:1])[0])
+            raise ValueError(f"sample_weight must be non-negative, got sample_weight[{i}]="
+                             f"{float(w[i])!r}.")
+        if not bool(xp.any(w > 0)):
+            raise ValueError("sample_weight must have at least one positive entry; all "
+                             "weights are zero.")
+    return rules, X, Y, w, y_was_1d
+
+
+# -- centring and decompositions --------------------------------------------------------------
+class _Scale:
+    """What :func:`~spectralridge._spectrum.check_scale` asks of a design it refuses."""
+
+    def __init__(self, xp, Xc):
+        self._xp, self._Xc = xp, Xc
+
+    def abs_max(self):
+        return float(self._xp.max(self._xp.abs(self._Xc))) if self._Xc.size else 0.0
+
+
+class DeviceCentering:
+    """``Xc = sw (X - xm) / sqrt(c)``, ``Yc = sw (Y - ym)`` with device means (compute
+    dtype); host scalars ``sum_w`` and ``n_effective``."""
+
+    def __init__(self, rules, X, Y, w, fit_intercept, penalty_factor=None):
+        xp, n = rules.xp, X.shape[0]
+        self.rules, self.fit_intercept = rules, fit_intercept
+        self.w = xp.ones((n,), dtype=rules.compute, device=rules.device) if w is None else w
+        self.sw = xp.sqrt(self.w)
+        self.sum_w = float(xp.sum(self.w))
+        self.n_effective = int(xp.sum(xp.astype(self.w > 0, xp.int64)))
+        self.col_scale = None if penalty_factor is None else \
+            rules.to_device(1.0 / np.sqrt(penalty_factor), rules.compute)
+        self.xm = self.mean(X) if fit_intercept else \
+            xp.zeros((X.shape[1],), dtype=rules.compute, device=rules.device)
+        self.ym = self.mean(Y) if fit_intercept else \
+            xp.zeros((Y.shape[1],), dtype=rules.compute, device=rules.device)
+
+    def mean(self, A):
+        """Weighted column means, refined by a second pass over ``A - mean`` (a constant
+        column centres to exactly zero)."""
+        xp = self.rules.xp
+        A = xp.astype(A, self.rules.compute)
+        mean = (self.w @ A) / self.sum_w
+        return mean + (self.w @ (A - mean)) / self.sum_w
+
+    def center_X(self, X, rows=None):
+        """``sw (X - xm) / sqrt(c)`` in the compute dtype (of `rows`, an index array)."""
+        xp = self.rules.xp
+        sw = self.sw
+        if rows is not None:
+            X, sw = xp.take(X, rows, axis=0), xp.take(sw, rows, axis=0)
+        Xc = (xp.astype(X, self.rules.compute) - self.xm) * sw[:, None]
+        return Xc if self.col_scale is None else Xc * self.col_scale
+
+    def center_Y(self, Y, cols=slice(None)):
+        """``sw (Y - ym)`` of the targets `cols`, compute dtype."""
+        xp = self.rules.xp
+        return (xp.astype(Y[:, cols], self.rules.compute) - self.ym[cols]) * self.sw[:, None]
+
+    def max_rank(self, n_features):
+        return min(self.n_effective - int(self.fit_intercept), n_features)
+
+
+def _target_blocks(n_rows, k):
+    """Column slices of targets: about ``scratch_values()`` values of n_rows per block."""
+    step = max(1, min(k, scratch_values() // max(1, n_rows)))
+    return [slice(t0, min(k, t0 + step)) for t0 in range(0, k, step)]
+
+
+class DeviceSpectrum:
+    """Thin SVD ``Xc = U diag(s) V^T`` on the device: host ``s`` (and the engine's
+    :class:`~spectralridge._spectrum.Spectrum` of it, for the ``auto`` rule's guard and
+    filters), device ``V`` (p, r), ``R = U^T Yc`` (r, k) and ``U`` (n, r; formed from the
+    data on first use for the Gram route)."""
+
+    def __init__(self, method, host, V, R, yc_sq, *, U=None, X=None, centering=None):
+        self.method, self.host = method, host
+        self.V, self.R, self.yc_sq, self._U = V, R, yc_sq, U
+        self._X, self._centering = X, centering
+        self._casts = {}
+        self._lock = threading.Lock()
+
+    s = property(lambda self: self.host.s)
+    lam = property(lambda self: self.host.lam)
+    rank = property(lambda self: self.host.rank)
+    ls_rank = property(lambda self: self.host.ls_rank)
+
+    def accurate_for(self, alpha_min):
+        return self.host.accurate_for(alpha_min)
+
+    def ridge(self, alphas):
+        return self.host.ridge(alphas)
+
+    @property
+    def U(self):
+        if self._U is None:
+            with self._lock:
+                if self._U is None:
+                    c = self._centering
+                    self._U = (c.center_X(self._X) @ self.V) / c.rules.to_device(
+                        self.s, c.rules.compute)
+        return self._U
+
+    def cast(self, name, dtype):
+        """``V``, ``V_coef`` (V divided by the square roots of the penalty factors), ``R``
+        or ``U`` in `dtype`, cached."""
+        key = (name, dtype)
+        if key not in self._casts:
+            xp = self._centering.rules.xp
+            if name == "V_coef":
+                c = self._centering.col_scale
+                value = self.V if c is None else self.V * c[:, None]
+            else:
+                value = getattr(self, name)
+            self._casts[key] = xp.astype(value, dtype)
+        return self._casts[key]
+
+
+def decompose(rules, X, Y, centering, method):
+    """Factorize the centred `X` on its device by 'svd', 'gram' or 'kernel'; project `Y`."""
+    xp = rules.xp
+    n, p = X.shape
+    max_rank = centering.max_rank(p)
+    Xc = centering.center_X(X)
+    check_scale(np.array([float(xp.sum(Xc * Xc))]), _Scale(xp, Xc))
+    eps = rules.eps
+    flip = lambda a: xp.flip(a, axis=-1)  # noqa: E731  (eigh: ascending)
+    if method == "svd":
+        U, s_dev, Vt = xp.linalg.svd(Xc, full_matrices=False)
+        s = to_host(s_dev).astype(np.float64)
+        r, ls_rank = svd_ranks(s, np.sqrt(max(n, p)) * eps * (s[0] if s.size else 0.0), n,
+                               p, max_rank)
+        if rules.float64 is False and r:  # the least-squares cutoff at float32's eps
+            ls_rank = min(ls_rank, int(np.count_nonzero(s > max(n, p) * eps * s[0])))
+        U, V = U[:, :r], xp.matrix_transpose(Vt[:r, :])
+        R, yc_sq = _project(rules, U, Y, centering)
+        host = Spectrum("svd", s[:r], None, None, yc_sq, 0.0, ls_rank=ls_rank)
+        return DeviceSpectrum("svd", host, V, R, yc_sq, U=U, centering=centering)
+    G = xp.matrix_transpose(Xc) @ Xc if method == "gram" else Xc @ xp.matrix_transpose(Xc)
+    lam_dev, Q = xp.linalg.eigh(G)
+    lam_dev, Q = flip(lam_dev), flip(Q)
+    lam = to_host(lam_dev).astype(np.float64)
+    lam_floor = max(float(lam[max_rank - 1]), 0.0) if max_rank > 0 else 0.0
+    r = 0 if lam[0] <= 0 else min(max_rank, int(np.count_nonzero(lam > max(n, p) * eps *
+                                                                  lam[0])))
+    s = np.sqrt(lam[:r])
+    s_dev = rules.to_device(s, rules.compute)
+    if method == "gram":
+        V = Q[:, :r]
+        XtY = _cross(rules, Xc, Y, centering)  # Xc^T Yc (p, k)
+        yc_sq = _yc_sq(rules, Y, centering)
+        R = (xp.matrix_transpose(V) @ XtY) / s_dev[:, None]
+        part = xp.matrix_transpose(Q[:, r:]) @ XtY if 0 < r < p else None
+        U = None
+    else:
+        U = Q[:, :r]
+        V = (xp.matrix_transpose(Xc) @ U) / s_dev
+        R, yc_sq = _project(rules, U, Y, centering)
+        part = None
+        if 0 < r < n:  # Xc^T Yc in the dropped directions: Xc^T Q_d Q_d^T Yc
+            Q_d = Q[:, r:]
+            part = xp.matrix_transpose(Xc) @ (Q_d @ _project(rules, Q_d, Y, centering)[0])
+    dropped = 0.0
+    if part is not None:
+        part_sq = to_host(xp.sum(part * part, axis=0))
+        kept = to_host(xp.sqrt(xp.sum(xp.square(R * s_dev[:, None]), axis=0)))
+        # dropped_ratios takes ||diag(s) R|| per target through its first row
+        ratio = dropped_ratios(part_sq, s[:1], (kept / s[0])[None, :], yc_sq)
+        dropped = float(ratio.max()) if ratio.size else 0.0
+    host = Spectrum(method, s, None, None, yc_sq, lam_floor, dropped=dropped)
+    return DeviceSpectrum(method, host, V, R, yc_sq, U=U, X=X, centering=centering)
+
+
+def _project(rules, B, Y, centering):
+    """``B^T Yc`` (device, compute dtype) and ``||Yc||^2`` per target (host float64), over
+    blocks of targets."""
+    xp = rules.xp
+    parts, sq = [], []
+    for cols in _target_blocks(Y.shape[0], Y.shape[1]):
+        Yc = centering.center_Y(Y, cols)
+        parts.append(xp.matrix_transpose(B) @ Yc)
+        sq.append(to_host(xp.sum(Yc * Yc, axis=0)))
+    return xp.concat(parts, axis=1), np.concatenate(sq).astype(np.float64)
+
+
+def _cross(rules, Xc, Y, centering):
+    xp = rules.xp
+    return xp.concat([xp.matrix_transpose(Xc) @ centering.center_Y(Y, cols)
+                      for cols in _target_blocks(Y.shape[0], Y.shape[1])], axis=1)
+
+
+def _yc_sq(rules, Y, centering):
+    xp = rules.xp
+    return np.concatenate([to_host(xp.sum(xp.square(centering.center_Y(Y, cols)), axis=0))
+                           for cols in _target_blocks(Y.shape[0], Y.shape[1])]
+                          ).astype(np.float64)
+
+
+# -- the solver -----------------------------------------------------------------------------
+class ArrayApiRidgeSolver(RidgeSolver):
+    r""":class:`~spectralridge.RidgeSolver` for torch, CuPy and array_api_strict arrays.
+
+    Made by ``RidgeSolver(X, Y, ...)`` when `X`, `Y` (and an array `sample_weight`) are
+    arrays of one array-API namespace on one device; same parameters, methods and shapes,
+    results in that namespace on that device. Spectral quantities (``singular_values``,
+    ``shrinkage``, ``dof``, ``alphas_for_dof``, default grids) are NumPy arrays: they are of
+    size rank or n_alphas x rank. See :mod:`spectralridge._array_api` for the dtype and
+    device rules and the list of what is copied to the host.
+    """
+
+    backend = "array_api"
+
+    def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto",
+                 penalty_factor=None):
+        self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
+        self._requested_method = check_method(method)
+        rules, X, Y, w, self._y_was_1d = check_device_data(X, Y, sample_weight)
+        self._rules, self._X, self._Y = rules, X, Y
+        self._map = None  # unpenalized columns are not supported on this backend
+        self.n_features_in_ = X.shape[1]
+        self.penalty_factor = check_penalty_factor(
+            None if penalty_factor is None else to_host(penalty_factor), X.shape[1])
+        self._centering = DeviceCentering(rules, X, Y, w, self.fit_intercept,
+                                          self.penalty_factor)
+        if method == "auto":
+            method = "svd" if not rules.float64 else \
+                "gram" if X.shape[0] >= X.shape[1] else "kernel"
+        self._spectrum = decompose(rules, X, Y, self._centering, method)
+        self._lock = threading.Lock()
+
+    @property
+    def namespace(self):
+        """The array namespace of the data and results (array-api-compat's)."""
+        return self._rules.xp
+
+    @property
+    def device(self):
+        return self._rules.device
+
+    @property
+    def dtype(self):
+        """Working dtype of coefficients, intercepts, predictions and scores."""
+        return self._rules.work
+
+    def spectrum_for(self, alphas):
+        spectrum = self._spectrum
+        if self._requested_method == "auto" and not spectrum.accurate_for(alphas.min()):
+            with self._lock:
+                if self._spectrum.method != "svd":
+                    self._spectrum = decompose(self._rules, self._X, self._Y,
+                                               self._centering, "svd")
+                spectrum = self._spectrum
+        return spectrum
+
+    def _path(self, decomposition, flt, grid, scalar, name):
+        return DeviceFilterPath(self, decomposition, flt, grid, scalar, name)
+
+    def per_target(self, alphas):
+        """Coefficients and intercepts with alpha ``alphas[t]`` for target t."""
+        alphas, _ = check_alphas(to_host(alphas) if is_device_array(alphas) else alphas)
+        k = self._Y.shape[1]
+        if alphas.size != k:
+            raise ValueError(f"alphas must have one entry per target: expected ({k},), got "
+                             f"shape {alphas.shape}.")
+        spectrum = self.spectrum_for(alphas)
+        coef, intercept = self._refit(spectrum, spectrum.ridge(alphas), np.arange(k))
+        if self._y_was_1d:
+            return RidgePath(coef[:, 0], intercept[0])
+        return RidgePath(coef, intercept)
+
+    def _refit(self, spectrum, flt, best):
+        """Coefficients (p, k) and intercepts (k,) with filter row ``best[t]`` for target t:
+        only the (m, r) factors and the k indices travel to the device."""
+        rules, c = self._rules, self._centering
+        xp = rules.xp
+        factors = rules.to_device(flt.coef_factors(spectrum.s))  # (m, r)
+        chosen = xp.matrix_transpose(xp.take(factors, rules.index(best), axis=0))  # (r, k)
+        coef = spectrum.cast("V_coef", rules.work) @ (chosen * spectrum.cast("R", rules.work))
+        intercept = c.ym - xp.astype(c.xm, rules.work) @ coef if self.fit_intercept else \
+            xp.zeros((coef.shape[1],), dtype=rules.work, device=rules.device)
+        return coef, xp.astype(intercept, rules.work)
+
+    def loo_errors(self, alphas):
+        """Not on the device: it is an n_alphas x n_samples x n_targets array."""
+        raise NotImplementedError("loo_errors (n_alphas x n_samples x n_targets values) is "
+                                  "not available for array-API input; loo() gives the "
+                                  "scores without forming it.")
+
+    def target_scale(self, spectrum=None):
+        """Per-target powers of two and ``||scale Yc||^2`` (host, (k,)), as
+        ``_scores.target_scale``; targets whose ``||Yc||^2`` was not summed safely get
+        theirs from ``max |Y - ym|`` (a pass over Y on the device)."""
+        xp, c = self._rules.xp, self._centering
+        yc_sq = self._spectrum.yc_sq
+        low = SAFE_SQ_MIN if self._rules.float64 else 2.0 ** -100
+        safe = np.isfinite(yc_sq) & (yc_sq >= low)
+        peak = np.sqrt(np.where(safe, yc_sq, 0.0))
+        if not safe.all():
+            Yc = xp.astype(self._Y, self._rules.compute) - c.ym
+            peak = np.where(safe, peak, to_host(xp.max(xp.abs(Yc), axis=0)))
+        exponent = np.clip(np.frexp(peak)[1], -1000, 1000)
+        scale = np.ldexp(1.0, -exponent)
+        scaled_sq = np.ldexp(np.where(safe, yc_sq, 0.0), -2 * exponent)
+        if not safe.all():
+            scale_dev = self._rules.to_device(scale, self._rules.compute)
+            Ys = (xp.astype(self._Y, self._rules.compute) - c.ym) * scale_dev
+            scaled_sq = np.where(safe, scaled_sq, to_host(c.w @ (Ys * Ys)))
+        return scale, scaled_sq
+
+    def _sst(self, Y, w, mean, scale):
+        """``sum_i w_i (scale (y_i - mean))^2`` per target (host float64)."""
+        xp, rules = self._rules.xp, self._rules
+        D = (xp.astype(Y, rules.compute) - mean) * rules.to_device(scale, rules.compute)
+        return to_host(w @ (D * D)).astype(np.float64)
+
+    def cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
+                score_se=None, scale=None):
+        """CVResult from host (m, k) mean squared errors of the scaled targets: selection
+        on the host (the engine's), the refit on the device."""
+        rules, c = self._rules, self._centering
+        if scoring == "r2" and sst is None:
+            sst = self._sst(self._Y, c.w, c.mean(self._Y), scale) / c.sum_w
+        scores = _scores.to_score(mse, sst, scoring)
+        best = _scores.select(scores, scoring, alpha_per_target, path.filter.dof, rule,
+                              score_se, _scores.mean_weights(scale, scoring))
+        if scoring == "mse":
+            scores = _scores.unscale(scores, scale)
+            if score_se is not None:
+                score_se = (_scores.unscale(score_se[0], scale), score_se[1])
+        with np.errstate(over="ignore", under="ignore"):
+            scores = scores.astype(rules.np_work)
+        grid, dof, rank = path.grid, path.filter.dof, path.spectrum.rank
+        cols = np.arange(scores.shape[1])
+        best_alpha, best_score = grid[best], scores[best, cols]
+        coef, intercept = self._refit(path.spectrum, path.filter, best)
+        _scores.warn_grid_edges(best, grid, dof, rank, path.name)
+        edge = _scores.at_grid_edge(best, dof, rank)
+        se = None if score_se is None else score_se[0]
+        if self._y_was_1d:
+            return CVResult(alphas=grid.copy(), scores=rules.to_device(scores[:, 0]),
+                            best_index=int(best[0]), best_alpha=float(best_alpha[0]),
+                            best_score=float(best_score[0]), coef=coef[:, 0],
+                            intercept=intercept[0], dof=dof, cv=cv, scoring=scoring,
+                            score_se=None if se is None else rules.to_device(se[:, 0]),
+                            rule=rule, at_grid_edge=bool(edge[0]))
+        xp = rules.xp
+        return CVResult(alphas=grid.copy(), scores=rules.to_device(scores),
+                        best_index=rules.index(best),
+                        best_alpha=rules.to_device(best_alpha),
+                        best_score=rules.to_device(best_score), coef=coef,
+                        intercept=intercept, dof=dof, cv=cv, scoring=scoring,
+                        score_se=None if se is None else rules.to_device(se), rule=rule,
+                        at_grid_edge=xp.asarray(np.asarray(edge), device=rules.device))
+
+
+class DeviceFilterPath(FilterGrid):
+    """A spectral filter over a grid on a device solver: ``factors`` and ``dof`` NumPy
+    (host), everything else on the device."""
+
+    def __init__(self, solver, spectrum, flt, grid, scalar, name):
+        super().__init__(solver, flt, grid, scalar, name)
+        self.spectrum = spectrum
+
+    def _apply(self, B, offset=None):
+        """``B diag(fit / s) R + offset`` for every grid value: (m, q, k), one batched
+        GEMM per block of targets."""
+        rules = self._solver._rules
+        xp = rules.xp
+        F = rules.to_device(self.filter.coef_factors(self.spectrum.s))  # (m, r)
+        R = self.spectrum.cast("R", rules.work)
+        B = xp.astype(B, rules.work)
+        parts = []
+        for cols in _target_blocks(self.grid.size * max(B.shape[0], R.shape[0]), R.shape[1]):
+            out = B @ (F[:, :, None] * R[None, :, cols])
+            if offset is not None:
+                out = out + xp.astype(offset[cols], rules.work)
+            parts.append(out)
+        return xp.concat(parts, axis=2)
+
+    def coef(self):
+        """Coefficients (n_grid, n_features[, n_targets])."""
+        out = self._apply(self.spectrum.cast("V_coef", self._solver._rules.work))
+        return self._solver._shape(out, self._scalar)
+
+    def intercept(self):
+        """Intercepts ``ym - xm^T W`` (n_grid[, n_targets])."""
+        solver = self._solver
+        rules, c = solver._rules, solver._centering
+        xp = rules.xp
+        V = self.spectrum.cast("V_coef", rules.compute)
+        if solver.fit_intercept:
+            out = self._apply(-(c.xm[None, :] @ V), c.ym)
+        else:
+            out = self._apply(xp.zeros((1, V.shape[1]), dtype=rules.work,
+                                       device=rules.device))
+        return solver._shape(out[:, 0, :], self._scalar)
+
+    def predict(self, X):
+        """Predictions (n_grid, n_new[, n_targets]) for device `X`."""
+        solver = self._solver
+        rules, c = solver._rules, solver._centering
+        xp = rules.xp
+        if not is_device_array(X):
+            raise TypeError(f"X is {_kind(X)} but the solver was fitted on "
+                            f"{_kind(solver._X)}: pass X in the same namespace.")
+        xp_X, device = namespace(X, X)
+        if xp_X is not xp or device != rules.device:
+            raise ValueError(f"X is on device {device} in {xp_X.__name__}, but the solver "
+                             f"was fitted on {rules.device} in {xp.__name__}.")
+        _check_dtype(xp, X, "X")
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, got an array of shape {tuple(X.shape)} "
+                             f"({X.ndim}-D).")
+        if X.shape[0] == 0:
+            raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a "
+                             "minimum of 1 is required.")
+        if X.shape[1] != solver.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but the solver is expecting "
+                             f"{solver.n_features_in_} features as input.")
+        _check_finite(xp, X, "X")
+        B = (xp.astype(X, rules.compute) - c.xm) @ self.spectrum.cast("V_coef", rules.compute)
+        out = self._apply(B, c.ym if solver.fit_intercept else None)
+        return solver._shape(out, self._scalar)
+
+    def loo(self, *, scoring="mse", alpha_per_target=True):
+        """Exact leave-one-out scores for every grid value and target: CVResult."""
+        if self.name != "alpha":
+            raise ValueError(f"Exact leave-one-out is available for ridge only; for the "
+                             f"{self.name} filter use gcv() (or ridge_cv with a splitter).")
+        scoring = check_scoring(scoring)
+        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        solver = self._solver
+        scale, _ = solver.target_scale()
+        sse = loo_sse(solver, self.spectrum, self.filter, self.grid, scale, self.name)
+        return solver.cv_result(self, sse / solver._centering.sum_w, scoring, alpha_per_target,
+                              "loo", scale=scale)
+
+    def gcv(self, *, scoring="mse", alpha_per_target=True):
+        """Generalized cross-validation for every grid value and target: CVResult."""
+        scoring = check_scoring(scoring)
+        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        solver = self._solver
+        rules, c, sp = solver._rules, solver._centering, self.spectrum
+        xp = rules.xp
+        scale, yc_sq = solver.target_scale()
+        Rs = sp.R * rules.to_device(scale, rules.compute)
+        R2 = Rs * Rs
+        if sp.rank == c.n_effective - int(c.fit_intercept):
+            base = np.zeros(R2.shape[1])
+        else:
+            base = np.maximum(yc_sq - to_host(xp.sum(R2, axis=0)), 0.0)
+        rss = base + to_host(rules.to_device(np.square(self.filter.resid), rules.compute) @
+                             R2)
+        df_resid = c.n_effective - int(c.fit_intercept) - self.filter.dof
+        bad = np.flatnonzero(df_resid <= 1e-9 * c.n_effective)
+        if bad.size:
+            raise ValueError(
+                f"GCV is undefined at {self.name}={float(self.grid[bad[0]])!r}: the fit "
+                f"interpolates (effective dof + intercept = n_samples = {c.n_effective}). "
+                "Regularize more.")
+        mse = (rss / c.sum_w) / np.square(df_resid / c.n_effective)[:, None]
+        return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
+
+
+# -- exact leave-one-out and held-out errors: blocked GEMMs with the epilogue on the device --
+def _blocks(n_rows, r, m, k):
+    """Target and alpha block sizes: an (m_b, n_rows, k_b) residual block holds about
+    ``scratch_values()`` values."""
+    width = max(n_rows, r, 1)
+    budget = scratch_values()
+    k_b = max(1, min(k, budget // width))
+    m_b = max(1, min(m, budget // (width * k_b)))
+    return k_b, m_b
+
+
+def sse_block(rules, U, R, F, Yc, S, scale, out):
+    """Add ``sum_i (scale (Yc_i + U_i diag(F_a) R) S_ia)^2`` to ``out[a, t]`` (host float64
+    (m, k)) over target and alpha blocks: `U` (q, d), `R` (d, k), `F` (m, d) on the device in
+    the working dtype, `Yc` a function of a column slice giving those columns of ``Yc`` (q,
+    k_b), or None (residuals from U alone), `S` (q, m) or None (no row scaling), `scale`
+    host (k,). Never forms more than one (m_b, q, k_b) block."""
+    xp = rules.xp
+    q, d = U.shape
+    m, k = F.shape[0], R.shape[1]
+    k_b, m_b = _blocks(q, d, m, k)
+    scale_dev = rules.to_device(scale, rules.work)
+    acc = rules.compute
+    for t0 in range(0, k, k_b):
+        cols = slice(t0, min(k, t0 + k_b))
+        R_t = R[None, :, cols]
+        Y_t = None if Yc is None else xp.astype(Yc(cols), rules.work)[None, :, :]
+        for a0 in range(0, m, m_b):
+            a = slice(a0, min(m, a0 + m_b))
+            E = U @ (F[a, :, None] * R_t)  # (m_b, q, k_b)
+            if Y_t is not None:
+                E = E + Y_t
+            if S is not None:
+                E = E * xp.matrix_transpose(S[:, a])[:, :, None]
+            E = xp.astype(E * scale_dev[cols], acc)
+            out[a, cols] += to_host(xp.sum(E * E, axis=1))
+
+
+def loo_sse(solver, spectrum, flt, grid, scale, name="alpha"):
+    """Weighted sums of squared exact leave-one-out errors, (m, k) host float64.
+
+    As ``_scores.loo_parts`` / ``loo_sse_rows``: rows inside the span of U (and the
+    intercept) take residuals ``U diag(a / (lam + a)) R`` and ``1 - h`` both divided by
+    ``a / (lam_min + a)`` (``Filter.resid_rel``), the others ``Yc - U diag(f) R`` and
+    ``1 - h = o_i + sum_j U_ij^2 a / (lam_j + a)``; at ``alpha = 0`` only the least-squares
+    directions count."""
+    rules, c = solver._rules, solver._centering
+    xp = rules.xp
+    U = spectrum.U
+    r = spectrum.rank
+    out = np.zeros((grid.size, spectrum.R.shape[1]))
+    zero = grid == 0
+    parts = [(np.arange(grid.size), r, flt)]
+    if spectrum.ls_rank < r and zero.any():
+        pos = np.flatnonzero(~zero)
+        parts = [(np.flatnonzero(zero), spectrum.ls_rank,
+                  ridge_filter(spectrum.lam[:spectrum.ls_rank], grid[zero]))]
+        if pos.size:
+            parts.append((pos, r, Filter(flt.fit[pos], flt.resid[pos],
+                                                 flt.resid_rel[pos])))
+    spans = spectrum.rank == c.n_effective - int(c.fit_intercept)
+    for idx, d, part in parts:
+        Ud = U[:, :d]
+        U2 = Ud * Ud
+        outside = 1.0 - xp.sum(U2, axis=1)
+        if c.fit_intercept:
+            outside = outside - c.w / c.sum_w
+        outside = xp.where(outside > 0, outside, xp.zeros_like(outside))
+        inside = (c.w > 0) & (outside <= float(SPAN_TOL * (d + 1)))
+        if spans and d == r:
+            inside = c.w > 0
+        for mask, targets in ((inside, False), (~inside, True)):
+            rows = xp.nonzero(mask)[0]
+            if rows.shape[0] == 0:
+                continue
+            U_g, U2_g = xp.take(Ud, rows, axis=0), xp.take(U2, rows, axis=0)
+            hat = part.resid if targets else part.resid_rel
+            F = -part.fit if targets else part.resid_rel
+            one_minus_h = U2_g @ rules.to_device(np.ascontiguousarray(hat.T), rules.compute)
+            if targets:
+                one_minus_h = one_minus_h + xp.take(outside, rows, axis=0)[:, None]
+            else:
+                _check_leverage(xp, one_minus_h, rows, grid[idx], name)
+            S = xp.astype(1.0 / one_minus_h, rules.work)
+            Yc = None
+            if targets:
+                def Yc(cols, rows=rows):
+                    return xp.take(c.center_Y(solver._Y, cols), rows, axis=0)
+            part_out = np.zeros((idx.size, out.shape[1]))
+            sse_block(rules, xp.astype(U_g, rules.work), spectrum.cast("R", rules.work)[:d, :],
+                      rules.to_device(F), Yc, S, scale, part_out)
+            out[idx] += part_out
+    return out
+
+
+def _check_leverage(xp, one_minus_h, rows, alphas, name):
+    bad = ~(one_minus_h > 0)
+    if bool(xp.any(bad)):
+        flat = to_host(xp.astype(bad, xp.int8)).astype(bool)
+        i, a = np.argwhere(flat)[0]
+        sample = int(to_host(rows)[i])
+        raise ValueError(
+            f"Leave-one-out is undefined at {name}={float(alphas[a])!r}: sample {sample} has "
+            "leverage 1 and nothing else predicts it (removing it leaves its fit "
+            "undetermined). Use cv='gcv' or a splitter.")
+
+
+# -- K-fold and splitters -----------------------------------------------------------------------
+def array_api_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
+                       rule="min", fit_intercept=True, sample_weight=None, method="auto",
+                       groups=None, penalty_factor=None):
+    """:func:`~spectralridge.ridge_cv` for device arrays: one decomposition per training
+    set on the device, held-out residuals of every alpha and target in blocked GEMMs."""
+    solver = ArrayApiRidgeSolver(X, Y, fit_intercept=fit_intercept,
+                                 sample_weight=sample_weight, method=method,
+                                 penalty_factor=penalty_factor)
+    scoring = check_scoring(scoring)
+    alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+    is_named = isinstance(cv, str) and cv in ("loo", "gcv")
+    rule = check_rule(rule, cv if is_named else None)
+    n = solver._X.shape[0]
+    if groups is not None and is_device_array(groups):
+        groups = to_host(groups)
+    groups = check_groups(groups, n, cv)
+    if is_named:
+        score = solver.loo if cv == "loo" else solver.gcv
+        return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
+    splits = check_cv(cv, _Rows(n), None, groups) if not hasattr(cv, "split") else \
+        check_cv(cv, solver._X, solver._Y, groups)
+    if rule == "1se" and len(splits) < 2:
+        raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
+    path = solver.ridge(solver.alpha_grid(alphas))
+    sse, sst, weight, score_se, scale = _split_sse(solver, splits, path.grid, scoring)
+    return solver.cv_result(path, sse / weight, scoring, alpha_per_target,
+                          f"{len(splits)} splits",
+                          sst=None if sst is None else sst / weight, rule=rule,
+                          score_se=score_se, scale=scale)
+
+
+class _Rows:
+    """Stands for X where only its number of rows matters (int K folds)."""
+
+    def __init__(self, n):
+        self.shape = (n, 0)
+
+
+def _split_sse(solver, splits, alphas, scoring):
+    """As ``_cv._split_sse``: pooled held-out SSE (m, k), TSS (k,) for 'r2', the held-out
+    weight, the standard errors of the per-split scores and the targets' scale."""
+    rules, c = solver._rules, solver._centering
+    xp = rules.xp
+    X, Y = solver._X, solver._Y
+    m, k = alphas.size, Y.shape[1]
+    out = np.zeros((m, k))
+    moments = np.zeros((2, m, k))
+    mean_moments = np.zeros((2, m))
+    sst = np.zeros(k) if scoring == "r2" else None
+    mean = c.mean(Y) if scoring == "r2" else None
+    scale, _ = solver.target_scale()
+    weights = _scores.mean_weights(scale, scoring)
+    held_out_weight = 0.0
+    for i, (train, test) in enumerate(splits):
+        train_d, test_d = rules.index(train), rules.index(test)
+        w_train = xp.take(c.w, train_d, axis=0)
+        if not bool(xp.any(w_train > 0)):
+            raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
+        sub = ArrayApiRidgeSolver(xp.take(X, train_d, axis=0), xp.take(Y, train_d, axis=0),
+                                  fit_intercept=c.fit_intercept, sample_weight=w_train,
+                                  method=solver._requested_method,
+                                  penalty_factor=solver.penalty_factor)
+        spectrum = sub.spectrum_for(alphas)
+        sc = sub._centering
+        sw_test = xp.take(c.sw, test_d, axis=0)
+        B = (xp.astype(xp.take(X, test_d, axis=0), rules.compute) - sc.xm) * sw_test[:, None]
+        B = B @ spectrum.cast("V_coef", rules.compute)
+        Y_test = xp.take(Y, test_d, axis=0)
+        def Yc_test(cols, Y_test=Y_test, sc=sc, sw_test=sw_test):
+            return (xp.astype(Y_test[:, cols], rules.compute) - sc.ym[cols]) * sw_test[:, None]
+
+        F = rules.to_device(-spectrum.ridge(alphas).coef_factors(spectrum.s))
+        split_sse = np.zeros((m, k))
+        sse_block(rules, xp.astype(B, rules.work), spectrum.cast("R", rules.work), F,
+                  Yc_test, None, scale, split_sse)
+        out += split_sse
+        split_weight = float(xp.sum(xp.take(c.w, test_d, axis=0)))
+        held_out_weight += split_weight
+        split_sst = None
+        if scoring == "r2":
+            split_sst = solver._sst(Y_test, xp.take(c.w, test_d, axis=0), mean, scale)
+            sst += split_sst
+        score = _scores.to_score(split_sse / split_weight,
+                                 None if split_sst is None else split_sst / split_weight,
+                                 scoring)
+        moments += score, np.square(score)
+        score_mean = (score if weights is None else score * weights).mean(axis=1)
+        mean_moments += score_mean, np.square(score_mean)
+    count = len(splits)
+    return out, sst, held_out_weight, (_scores.standard_error(moments, count),
+                                       _scores.standard_error(mean_moments, count)), scale
+
+
+
+# -- the scikit-learn estimators under array_api_dispatch -------------------------------------
+def dispatching(*objs):
+    """Whether scikit-learn's ``array_api_dispatch`` is on and `objs` hold device arrays:
+    the estimators then keep their fitted attributes in the input's namespace."""
+    if not is_array_api_input(*objs):
+        return False
+    import sklearn
+    return bool(sklearn.get_config().get("array_api_dispatch", False))
+
+
+def validate_estimator_fit(estimator, X, y, sample_weight):
+    """scikit-learn's ``validate_data`` in the input's namespace: X (float64 or float32,
+    float32 where the device has no float64), Y as 2-D in X's dtype, weights, y.ndim."""
+    from sklearn.utils.validation import validate_data
+    xp, device = namespace(X, y, sample_weight)
+    dtypes = [xp.float64, xp.float32] if supports_float64(xp, device) else [xp.float32]
+    X, y = validate_data(estimator, X, y, dtype=dtypes, multi_output=True, y_numeric=True)
+    y_ndim = y.ndim
+    Y = xp.astype(xp.reshape(y, (y.shape[0], -1)), X.dtype)
+    if sample_weight is not None and not is_device_array(sample_weight):
+        sample_weight = xp.full((X.shape[0],), float(sample_weight), dtype=dtypes[0],
+                                device=device)
+    return X, Y, sample_weight, y_ndim
+
+
+def validate_estimator_predict(estimator, X):
+    from sklearn.utils.validation import validate_data
+    xp, device = namespace(X, X)
+    dtypes = [xp.float64, xp.float32] if supports_float64(xp, device) else [xp.float32]
+    return validate_data(estimator, X, dtype=dtypes, reset=False)
+
+
+def linear_predict(X, coef_, intercept_):
+    """``X @ coef_.T + intercept_`` for scikit-learn's shapes of `coef_`."""
+    xp = _compat().array_namespace(X)
+    coef = xp.astype(coef_, X.dtype)
+    out = X @ (coef if coef.ndim == 1 else xp.matrix_transpose(coef))
+    return out + intercept_
+
+
+def count_positive(sample_weight):
+    """Samples of positive weight (NumPy or device weights)."""
+    if not is_device_array(sample_weight):
+        return int(np.count_nonzero(sample_weight))
+    xp = _compat().array_namespace(sample_weight)
+    return int(xp.sum(xp.astype(sample_weight > 0, xp.int64)))
+
+
+def weight_total(sample_weight):
+    """``sum(sample_weight)`` as a float (NumPy or device weights)."""
+    if not is_device_array(sample_weight):
+        return float(np.sum(sample_weight, dtype=np.float64))
+    return float(_compat().array_namespace(sample_weight).sum(sample_weight))
+
+
+def scores_to_host(result):
+    """A CVResult whose per-target scores, best scores and alphas and edge flags are NumPy
+    (coefficients and intercepts stay on the device), for the estimators' bookkeeping."""
+    if not is_device_array(result.scores):
+        return result
+    import dataclasses
+    host = {name: to_host(getattr(result, name)) for name in
+            ("scores", "best_index", "best_alpha", "best_score", "at_grid_edge")
+            if is_device_array(getattr(result, name))}
+    return dataclasses.replace(result, **host)
+
+
+def attributes_to_device(estimator, like, names):
+    """Move the NumPy array attributes `names` of a fitted estimator to `like`'s device."""
+    xp, device = namespace(like, like)
+    for name in names:
+        value = getattr(estimator, name, None)
+        if isinstance(value, np.ndarray):
+            setattr(estimator, name, xp.asarray(value, device=device))
+
+
+# the backend registry's names (see ``_backends``)
+Solver = ArrayApiRidgeSolver
+ridge_cv = array_api_ridge_cv

@@ -1,0 +1,510 @@
+"""The array-API backend against independent NumPy oracles, on every installed backend.
+
+array_api_strict always (its CPU device, a second device and its device without float64);
+torch where it is installed (CPU, and CUDA where available).
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import spectralridge as sr
+from spectralridge import _array_api
+
+from helpers import RTOL, make_data, ridge_oracle
+
+xps = pytest.importorskip("array_api_strict")
+compat = pytest.importorskip("array_api_compat")
+
+pytestmark = pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+
+SHAPES = {"tall": (40, 6), "wide": (12, 30)}
+ALPHAS = np.array([1e-3, 0.1, 1.0, 10.0, 1e3])
+
+
+class Backend:
+    """How to put NumPy data on one device of one namespace, and read it back."""
+
+    def __init__(self, name, module, device, float64=True):
+        self.name, self.module, self.device, self.float64 = name, module, device, float64
+        self.xp = compat.array_namespace(module.asarray([1.0]))
+
+    def __call__(self, a):
+        a = np.asarray(a)
+        if a.dtype == np.float64 and not self.float64:
+            a = a.astype(np.float32)
+        return self.module.asarray(a, device=self.device)
+
+    def numpy(self, a):
+        return _array_api.to_host(a)
+
+    def check(self, a, dtype=None):
+        """`a` is an array of this namespace on this device (of `dtype`)."""
+        assert compat.array_namespace(a) is self.xp, type(a)
+        assert compat.device(a) == self.device
+        if dtype is not None:
+            want = self.xp.float32 if dtype == np.float32 or not self.float64 else \
+                self.xp.float64
+            assert a.dtype == want
+        return self.numpy(a)
+
+
+def _backends():
+    out = [pytest.param(("strict", None), id="strict"),
+           pytest.param(("strict", "device1"), id="strict-device1")]
+    try:
+        import torch
+    except ImportError:
+        out.append(pytest.param(("torch", "cpu"), id="torch",
+                                marks=pytest.mark.skip(reason="torch is not installed")))
+    else:
+        out.append(pytest.param(("torch", "cpu"), id="torch"))
+        if torch.cuda.is_available():
+            out.append(pytest.param(("torch", "cuda"), id="torch-cuda"))
+    return out
+
+
+@pytest.fixture(params=_backends())
+def backend(request):
+    kind, device = request.param
+    if kind == "strict":
+        return Backend(f"strict-{device}", xps, xps.Device(device or "CPU_DEVICE"))
+    import torch
+    return Backend(f"torch-{device}", torch, torch.device(device))
+
+
+def weights(n, weighted):
+    if not weighted:
+        return None
+    w = np.random.default_rng(7).uniform(0.2, 2.0, n)
+    w[1] = 0.0
+    return w
+
+
+def brute_force_scores(X, Y, alphas, splits, fit_intercept, w, scoring="mse"):
+    """Refit without each held-out set for every alpha (normal equations); pool the
+    weighted errors."""
+    X, Y = X.astype(float), Y.astype(float)
+    Y2 = Y.reshape(len(Y), -1)
+    w = np.ones(len(X)) if w is None else w
+    sse = np.zeros((len(alphas), Y2.shape[1]))
+    sst = np.zeros(Y2.shape[1])
+    mean = w @ Y2 / w.sum()
+    total = 0.0
+    for train, test in splits:
+        for i, a in enumerate(alphas):
+            W, b = ridge_oracle(X[train], Y2[train], a, fit_intercept, w[train])
+            sse[i] += w[test] @ (Y2[test] - X[test] @ W - b) ** 2
+        sst += w[test] @ (Y2[test] - mean) ** 2
+        total += w[test].sum()
+    out = sse / total if scoring == "mse" else 1 - sse / sst
+    return out[:, 0] if Y.ndim == 1 else out
+
+
+def loo_splits(n, w=None):
+    keep = range(n) if w is None else np.flatnonzero(w > 0)
+    return [(np.delete(np.arange(n), i), np.array([i])) for i in keep]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("k", [None, 3])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("method", ["auto", "svd", "gram", "kernel"])
+def test_path_against_normal_equations(backend, method, shape, k, fit_intercept, weighted,
+                                       dtype):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, k, dtype=dtype)
+    w = weights(n, weighted)
+    solver = sr.RidgeSolver(backend(X), backend(Y), fit_intercept=fit_intercept,
+                            sample_weight=None if w is None else backend(w), method=method)
+    assert solver.method == ("gram" if n >= p else "kernel") if method == "auto" else method
+    tol = RTOL[dtype] if method != "gram" or n >= p else 1e-6
+    coef = backend.check(solver.coef(ALPHAS), dtype)
+    intercept = backend.check(solver.intercept(ALPHAS), dtype)
+    pred = backend.check(solver.predict(backend(X[:7]), ALPHAS), dtype)
+    for i, a in enumerate(ALPHAS):
+        W, b = ridge_oracle(X, Y, a, fit_intercept, w)
+        assert_allclose(coef[i], W, rtol=tol, atol=tol * np.abs(W).max())
+        assert_allclose(intercept[i], b, rtol=tol, atol=tol * np.abs(Y).max())
+        want = X[:7].astype(float) @ W + b
+        assert_allclose(pred[i], want, rtol=tol, atol=tol * np.abs(want).max())
+    ref = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w)
+    assert_allclose(solver.singular_values, ref.singular_values, rtol=1e-5)
+    assert isinstance(solver.dof(ALPHAS), np.ndarray)  # spectral quantities: NumPy
+    assert_allclose(solver.dof(ALPHAS), ref.dof(ALPHAS), rtol=1e-5)
+    # a scalar alpha drops the alpha axis
+    one = backend.check(solver.coef(1.0))
+    assert one.shape == coef.shape[1:]
+    assert_allclose(one, coef[2], rtol=1e-6, atol=1e-6 * np.abs(coef).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("k", [None, 3])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_loo_against_brute_force(backend, shape, k, fit_intercept, weighted, dtype):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, k, dtype=dtype)
+    w = weights(n, weighted)
+    result = sr.ridge_cv(backend(X), backend(Y), ALPHAS, cv="loo",
+                         fit_intercept=fit_intercept,
+                         sample_weight=None if w is None else backend(w))
+    expected = brute_force_scores(X, Y, ALPHAS, loo_splits(n), fit_intercept, w)
+    assert_allclose(backend.check(result.scores, dtype), expected, rtol=10 * RTOL[dtype])
+    best = np.argmin(expected, axis=0)
+    if k is None:
+        assert result.best_index == best and result.best_alpha == ALPHAS[best]
+    else:
+        assert_array_equal(backend.check(result.best_index), best)
+        assert_allclose(backend.check(result.best_alpha), ALPHAS[best])
+    coef = np.stack([ridge_oracle(X, Y, a, fit_intercept, w)[0] for a in ALPHAS])
+    want = coef[best] if k is None else coef[best, :, np.arange(3)].T
+    assert_allclose(backend.check(result.coef, dtype), want, rtol=RTOL[dtype],
+                    atol=RTOL[dtype] * np.abs(want).max())
+
+
+@pytest.mark.parametrize("scoring", ["mse", "r2"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gcv_against_hat_matrix(backend, shape, weighted, scoring):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, 2)
+    w = weights(n, weighted)
+    wv = np.ones(n) if w is None else w
+    result = sr.RidgeSolver(backend(X), backend(Y), sample_weight=None if w is None else
+                            backend(w)).gcv(ALPHAS, scoring=scoring)
+    scores = backend.check(result.scores, np.float64)
+    A = np.sqrt(wv)[:, None] * np.column_stack([np.ones(n), X])
+    penalty = np.eye(A.shape[1])
+    penalty[0, 0] = 0
+    mean = wv @ Y / wv.sum()
+    for i, a in enumerate(ALPHAS):
+        H = A @ np.linalg.solve(A.T @ A + a * penalty, A.T)
+        resid = np.sqrt(wv)[:, None] * Y - H @ (np.sqrt(wv)[:, None] * Y)
+        gcv = (resid ** 2).sum(axis=0) / wv.sum() / (1 - np.trace(H) / (wv > 0).sum()) ** 2
+        if scoring == "r2":
+            gcv = 1 - gcv / (wv @ (Y - mean) ** 2 / wv.sum())
+        assert_allclose(scores[i], gcv, rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_kfold_against_brute_force(backend, shape, fit_intercept, weighted, dtype):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, 3, dtype=dtype)
+    w = weights(n, weighted)
+    result = sr.ridge_cv(backend(X), backend(Y), ALPHAS, cv=4, fit_intercept=fit_intercept,
+                         sample_weight=None if w is None else backend(w))
+    folds = np.array_split(np.arange(n), 4)
+    splits = [(np.setdiff1d(np.arange(n), f), f) for f in folds]
+    expected = brute_force_scores(X, Y, ALPHAS, splits, fit_intercept, w)
+    assert_allclose(backend.check(result.scores, dtype), expected, rtol=10 * RTOL[dtype])
+    assert_allclose(backend.check(result.best_alpha), ALPHAS[np.argmin(expected, axis=0)])
+    assert result.cv == "4 splits"
+
+
+@pytest.mark.parametrize("scoring", ["mse", "r2"])
+def test_splitters_and_pairs_against_brute_force(backend, scoring):
+    from sklearn.model_selection import KFold
+    X, Y = make_data(30, 5, 2)
+    splitter = KFold(3, shuffle=True, random_state=0)
+    splits = list(splitter.split(X))
+    expected = brute_force_scores(X, Y, ALPHAS, splits, True, None, scoring)
+    for cv in (splitter, splits):
+        result = sr.ridge_cv(backend(X), backend(Y), ALPHAS, cv=cv, scoring=scoring)
+        assert_allclose(backend.check(result.scores), expected, rtol=1e-9)
+        assert backend.check(result.score_se).shape == (ALPHAS.size, 2)
+    # the one-standard-error rule picks the most regularized alpha within one SE
+    result = sr.ridge_cv(backend(X), backend(Y), ALPHAS, cv=splits, scoring=scoring,
+                         rule="1se")
+    ref = sr.ridge_cv(X, Y, ALPHAS, cv=splits, scoring=scoring, rule="1se")
+    assert_array_equal(backend.check(result.best_index), ref.best_index)
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_per_target_and_shared_alpha(backend, cv):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 8))
+    Y = X @ rng.standard_normal((8, 4)) + rng.standard_normal((60, 4)) * [0.1, 1, 10, 30]
+    alphas = np.logspace(-2, 4, 13)
+    ref = sr.ridge_cv(X, Y, alphas, cv=cv)
+    result = sr.ridge_cv(backend(X), backend(Y), alphas, cv=cv)
+    best = backend.check(result.best_index)
+    assert_array_equal(best, ref.best_index)
+    assert len(set(best.tolist())) > 1  # different alphas for different targets
+    for t in range(4):
+        W, b = ridge_oracle(X, Y[:, t], alphas[best[t]])
+        assert_allclose(backend.check(result.coef)[:, t], W, rtol=1e-9)
+        assert_allclose(backend.check(result.intercept)[t], b, rtol=1e-9)
+    shared = sr.ridge_cv(backend(X), backend(Y), alphas, cv=cv, alpha_per_target=False)
+    ref = sr.ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=False)
+    assert_array_equal(backend.check(shared.best_index), ref.best_index)
+    assert np.unique(backend.check(shared.best_index)).size == 1
+
+
+def test_result_kinds_and_1d_target(backend):
+    X, y = make_data(30, 4, dtype=np.float32)
+    result = sr.ridge_cv(backend(X), backend(y), ALPHAS)
+    assert isinstance(result.alphas, np.ndarray) and isinstance(result.dof, np.ndarray)
+    assert isinstance(result.best_index, int) and isinstance(result.best_alpha, float)
+    assert backend.check(result.scores, np.float32).shape == (ALPHAS.size,)
+    assert backend.check(result.coef, np.float32).shape == (4,)
+    assert backend.check(result.intercept, np.float32).shape == ()
+    path = sr.ridge_path(backend(X), backend(y), ALPHAS)
+    assert backend.check(path.coef, np.float32).shape == (ALPHAS.size, 4)
+    assert backend.check(path.intercept, np.float32).shape == (ALPHAS.size,)
+    Y2 = y[:, None] * np.float32([1, 2])
+    per = sr.RidgeSolver(backend(X), backend(Y2)).per_target([0.1, 10.0])
+    W0 = ridge_oracle(X, y, 0.1)[0]
+    W1 = ridge_oracle(X, 2 * y.astype(float), 10.0)[0]
+    assert_allclose(backend.check(per.coef, np.float32), np.column_stack([W0, W1]),
+                    rtol=RTOL[np.float32], atol=1e-5)
+
+
+def test_default_grid_early_stopping_and_truncation(backend):
+    X, Y = make_data(40, 6, 2)
+    solver, ref = sr.RidgeSolver(backend(X), backend(Y)), sr.RidgeSolver(X, Y)
+    assert_allclose(solver.default_alphas(), ref.default_alphas(), rtol=1e-9)
+    assert_allclose(solver.alphas_for_dof([1.0, 3.0]), ref.alphas_for_dof([1.0, 3.0]),
+                    rtol=1e-9)
+    for dev, host in ((solver.early_stopping(1e-3, [1, 10, 100]),
+                       ref.early_stopping(1e-3, [1, 10, 100])),
+                      (solver.truncated_svd([1, 3, 6]), ref.truncated_svd([1, 3, 6]))):
+        assert_allclose(backend.check(dev.coef()), host.coef(), rtol=1e-9, atol=1e-12)
+        assert_allclose(backend.check(dev.gcv().scores), host.gcv().scores, rtol=1e-9)
+    with pytest.raises(ValueError, match="ridge only"):
+        solver.truncated_svd([1, 3]).loo()
+    with pytest.raises(NotImplementedError, match="loo_errors"):
+        solver.loo_errors(ALPHAS)
+
+
+def test_loo_at_zero_and_tiny_alpha_matches_numpy(backend):
+    # wide data: every sample inside the span, the leverage-limit branch of the LOO
+    X, Y = make_data(12, 30, 2)
+    alphas = np.array([0.0, 1e-14, 1e-8, 1.0])
+    ref = sr.RidgeSolver(X, Y, method="svd").loo(alphas)
+    result = sr.RidgeSolver(backend(X), backend(Y), method="svd").loo(alphas)
+    assert np.isfinite(ref.scores).all()
+    assert_allclose(backend.check(result.scores), ref.scores, rtol=1e-7)
+    X, y = make_data(6, 3)
+    w = np.zeros(6)
+    w[4] = 1.0  # one sample of positive weight: removing it leaves no fit at all
+    solver = sr.RidgeSolver(backend(X), backend(y), sample_weight=backend(w))
+    with pytest.raises(ValueError, match=r"Leave-one-out is undefined at alpha=1.0: sample 4 "
+                                         "has leverage 1"):
+        solver.loo([1.0])
+
+
+def test_blocks_of_targets_and_alphas(backend):
+    # 300 targets x 300 rows exceed the smallest block (2^16 values): several blocks
+    X, Y = make_data(300, 10, 300, dtype=np.float32)
+    alphas = np.logspace(-2, 3, 4)
+    with sr.config_context(working_memory=1):
+        for cv in ("loo", 3):
+            result = sr.ridge_cv(backend(X), backend(Y), alphas, cv=cv)
+            expected = sr.ridge_cv(X, Y, alphas, cv=cv)
+            assert_allclose(backend.check(result.scores), expected.scores, rtol=1e-4)
+            assert np.mean(backend.check(result.best_index) == expected.best_index) >= 0.99
+        assert _array_api._blocks(300, 10, 4, 300) == (218, 1)
+
+
+def test_float32_fallback_without_float64():
+    device = xps.Device("no_float64")
+    X, Y = make_data(40, 6, 3, dtype=np.float32)
+    Xd, Yd = xps.asarray(X, device=device), xps.asarray(Y, device=device)
+    solver = sr.RidgeSolver(Xd, Yd)
+    assert solver.method == "svd"  # the Gram routes would square a float32 condition number
+    assert solver.dtype == xps.float32
+    coef = _array_api.to_host(solver.coef(ALPHAS))
+    for i, a in enumerate(ALPHAS):
+        W = ridge_oracle(X, Y, a)[0]
+        assert_allclose(coef[i], W, rtol=RTOL[np.float32], atol=RTOL[np.float32])
+    result = sr.ridge_cv(Xd, Yd, ALPHAS, cv="loo")
+    expected = brute_force_scores(X, Y, ALPHAS, loo_splits(40), True, None)
+    assert_allclose(_array_api.to_host(result.scores), expected, rtol=1e-4)
+    assert result.coef.device == device and result.coef.dtype == xps.float32
+    # integer data on such a device: float32
+    Xi = xps.asarray(np.arange(40 * 2).reshape(40, 2) % 7, device=device)
+    assert sr.RidgeSolver(Xi, Yd).dtype == xps.float32
+
+
+def test_float32_fallback_simulated(backend, monkeypatch):
+    """Any backend with float64 switched off: float32 decomposition, the SVD for 'auto'."""
+    monkeypatch.setattr(_array_api, "supports_float64", lambda xp, device: False)
+    X, Y = make_data(40, 6, 2, dtype=np.float32)
+    result = sr.ridge_cv(backend(X), backend(Y), ALPHAS, cv=4)
+    folds = np.array_split(np.arange(40), 4)
+    splits = [(np.setdiff1d(np.arange(40), f), f) for f in folds]
+    expected = brute_force_scores(X, Y, ALPHAS, splits, True, None)
+    assert_allclose(backend.check(result.scores, np.float32), expected, rtol=1e-4)
+    assert sr.RidgeSolver(backend(X), backend(Y)).method == "svd"
+
+
+def test_float64_support_rule(monkeypatch):
+    assert _array_api.supports_float64(xps, xps.Device("CPU_DEVICE"))
+    assert not _array_api.supports_float64(xps, xps.Device("no_float64"))
+
+    class Mps:
+        type = "mps"
+
+    assert not _array_api.supports_float64(xps, Mps())
+
+
+def test_integer_data_and_python_weights(backend):
+    X, Y = make_data(30, 4, 2)
+    Xi = np.rint(X * 10).astype(np.int64)
+    solver = sr.RidgeSolver(backend(Xi), backend(Y), sample_weight=2.0)
+    W = ridge_oracle(Xi, Y, 1.0, sample_weight=np.full(30, 2.0))[0]
+    assert_allclose(backend.check(solver.coef(1.0), np.float64), W, rtol=1e-9)
+
+
+def test_bad_input(backend):
+    X, Y = make_data(20, 3, 2)
+    Xd, Yd = backend(X), backend(Y)
+    with pytest.raises(TypeError, match="Y is a NumPy ndarray"):
+        sr.RidgeSolver(Xd, Y)
+    with pytest.raises(TypeError, match="X is a NumPy ndarray"):
+        sr.ridge_cv(X, Yd)
+    with pytest.raises(TypeError, match="sample_weight is a NumPy ndarray"):
+        sr.RidgeSolver(Xd, Yd, sample_weight=np.ones(20))
+    with pytest.raises(TypeError, match="X is a list"):
+        sr.RidgeSolver(X.tolist(), Yd)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        sr.RidgeSolver(backend(np.where(X > 1, np.nan, X)), Yd)
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        sr.RidgeSolver(Xd, Yd, sample_weight=backend(-np.ones(20)))
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        sr.RidgeSolver(backend(X[:, 0]), Yd)
+    solver = sr.RidgeSolver(Xd, Yd)
+    with pytest.raises(TypeError, match="X is a NumPy ndarray"):
+        solver.predict(X, 1.0)
+    with pytest.raises(ValueError, match="X has 2 features"):
+        solver.predict(backend(X[:, :2]), 1.0)
+    if backend.module is xps:
+        other = xps.asarray(Y, device=xps.Device("device2"))
+        with pytest.raises(ValueError, match="Y is on device .*device2"):
+            sr.RidgeSolver(Xd, other)
+        with pytest.raises(ValueError, match="Complex data not supported: X"):
+            sr.RidgeSolver(xps.asarray(X.astype(np.complex128), device=backend.device), Yd)
+    else:
+        import torch
+        with pytest.raises(TypeError, match="X has dtype torch.float16"):
+            sr.RidgeSolver(Xd.to(torch.float16), Yd)
+        with pytest.raises(ValueError, match="Complex data not supported: Y"):
+            sr.RidgeSolver(Xd, Yd.to(torch.complex64))
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_host_transfers_are_small(backend, monkeypatch, cv):
+    """Nothing of size n_samples travels between host and device, except the split indices
+    produced on the host."""
+    n, p, k, m = 1500, 4, 3, 5
+    X, Y = make_data(n, p, k)
+    sizes = {"to_host": [], "to_device": []}
+    to_host, to_device = _array_api.to_host, _array_api.Rules.to_device
+
+    def counting_to_host(a):
+        out = to_host(a)
+        sizes["to_host"].append(out.size)
+        return out
+
+    def counting_to_device(self, a, dtype=None):
+        sizes["to_device"].append(np.size(a))
+        return to_device(self, a, dtype)
+
+    monkeypatch.setattr(_array_api, "to_host", counting_to_host)
+    monkeypatch.setattr(_array_api.Rules, "to_device", counting_to_device)
+    result = sr.ridge_cv(backend(X), backend(Y), np.logspace(-2, 2, m), cv=cv,
+                         sample_weight=backend(weights(n, True)))
+    assert backend.check(result.coef).shape == (p, k)
+    bound = max(m * k, m * p, p * k, m)
+    assert max(sizes["to_host"]) <= bound and max(sizes["to_device"]) <= bound
+
+
+def test_numpy_input_stays_on_the_compiled_path():
+    X, Y = make_data(20, 3, 2)
+    assert type(sr.RidgeSolver(X, Y)) is sr.RidgeSolver
+    assert not _array_api.is_array_api_input(X, Y.tolist(), None, 2.0)
+    assert _array_api.is_array_api_input(X, xps.asarray(Y))
+
+
+ESTIMATOR_SCRIPT = textwrap.dedent("""
+    import numpy as np, array_api_strict as xp, sklearn
+    import spectralridge as sr
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 5))
+    Y = X @ rng.standard_normal((5, 2)) + rng.standard_normal((40, 2))
+    alphas = np.logspace(-2, 3, 6)
+    with sklearn.config_context(array_api_dispatch=True):
+        for est, ref in [(sr.RidgeCV(alphas=alphas), sr.RidgeCV(alphas=alphas)),
+                         (sr.RidgeCV(alphas=alphas, cv=3, alpha_per_target=True),
+                          sr.RidgeCV(alphas=alphas, cv=3, alpha_per_target=True)),
+                         (sr.Ridge(alpha=[1.0, 10.0]), sr.Ridge(alpha=[1.0, 10.0]))]:
+            est.fit(xp.asarray(X), xp.asarray(Y))
+            with sklearn.config_context(array_api_dispatch=False):
+                ref.fit(X, Y)
+            assert type(est.coef_) is type(xp.asarray(1.0)), type(est.coef_)
+            assert type(est.intercept_) is type(xp.asarray(1.0))
+            np.testing.assert_allclose(np.asarray(est.coef_), ref.coef_, rtol=1e-9)
+            np.testing.assert_allclose(np.asarray(est.intercept_), ref.intercept_, rtol=1e-9)
+            pred = est.predict(xp.asarray(X))
+            assert type(pred) is type(xp.asarray(1.0))
+            np.testing.assert_allclose(np.asarray(pred), ref.predict(X), rtol=1e-9)
+            if hasattr(ref, "alpha_"):
+                np.testing.assert_allclose(np.asarray(est.alpha_), ref.alpha_)
+            if isinstance(est, sr.RidgeCV):
+                est.fit(xp.asarray(X), xp.asarray(Y[:, 0]))
+                assert np.asarray(est.coef_).shape == (5,)
+        # another device, weights, float32: attributes there, in X's dtype
+        dev = xp.Device("device1")
+        w = rng.uniform(0.5, 2.0, 40)
+        Xd, Yd = xp.asarray(X, dtype=xp.float32, device=dev), xp.asarray(Y, dtype=xp.float32,
+                                                                          device=dev)
+        est = sr.RidgeCV(alphas=alphas, cv=4, alpha_per_target=True)
+        est.fit(Xd, Yd, sample_weight=xp.asarray(w, device=dev))
+        ref = sr.RidgeCV(alphas=alphas, cv=4, alpha_per_target=True)
+        with sklearn.config_context(array_api_dispatch=False):
+            ref.fit(X.astype(np.float32), Y.astype(np.float32), sample_weight=w)
+        assert est.coef_.device == dev and est.coef_.dtype == xp.float32
+        assert est.alpha_.device == dev and est.cv_scores_.device == dev
+        np.testing.assert_allclose(np.from_dlpack(est.coef_), ref.coef_, rtol=2e-4, atol=1e-5)
+        np.testing.assert_allclose(np.from_dlpack(est.alpha_), ref.alpha_)
+        assert est.predict(Xd).device == dev
+        try:
+            sr.RidgeCV(alphas=alphas, store_cv_results=True).fit(xp.asarray(X), xp.asarray(Y))
+        except ValueError as exc:
+            assert "store_cv_results=False" in str(exc)
+        else:
+            raise AssertionError("store_cv_results=True did not raise")
+    # scikit-learn's own check of array-API estimators
+    from sklearn.utils.estimator_checks import check_array_api_input
+    for est in (sr.Ridge(), sr.RidgeCV(), sr.RidgeCV(cv=3, alpha_per_target=True),
+                sr.RidgeCV(cv="gcv")):
+        for device in (None, "device1"):
+            for dtype in ("float64", "float32"):
+                check_array_api_input(type(est).__name__, est, "array_api_strict",
+                                      device_name=device, dtype_name=dtype, check_values=True,
+                                      check_sample_weight=True)
+    # without dispatch, scikit-learn's conversion: NumPy attributes
+    est = sr.RidgeCV(alphas=alphas).fit(xp.asarray(X), xp.asarray(Y))
+    assert isinstance(est.coef_, np.ndarray)
+    print("ok")
+""")
+
+
+def test_estimators_follow_array_api_dispatch():
+    pytest.importorskip("sklearn")
+    env = dict(os.environ, SCIPY_ARRAY_API="1")
+    out = subprocess.run([sys.executable, "-c", ESTIMATOR_SCRIPT], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("ok")
