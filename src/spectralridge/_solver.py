@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from . import _core, _scores
 from ._design import as_float64
+from ._criteria import CriteriaMixin
 from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
 from ._spectrum import Centering, decompose, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
@@ -38,7 +39,7 @@ class AlphaGrid:
         return check_alphas(alphas)[0]
 
 
-class RidgeSolver(AlphaGrid):
+class RidgeSolver(CriteriaMixin, AlphaGrid):
     r"""Ridge regression for any number of regularization strengths.
 
     Minimizes ``sum_i w_i ||y_i - x_i^T W - b||^2 + alpha sum_j c_j ||W_j||^2``
