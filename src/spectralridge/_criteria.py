@@ -523,10 +523,10 @@ class CriteriaMixin:
         if not alpha_per_target:
             problem = problem.joint()
         positive = grid[grid > 0]
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             x = 0.5 * np.log(residual_sq(problem, positive))
             y = 0.5 * np.log(penalty_sq(problem, positive))
-        x_range, y_range = np.ptp(x, axis=0), np.ptp(y, axis=0)
+            x_range, y_range = np.ptp(x, axis=0), np.ptp(y, axis=0)
         for t in range(problem.R2.shape[1]):
             check_lcurve_flat(float(x_range[t]), float(y_range[t]), t, LCURVE_FLAT)
 
