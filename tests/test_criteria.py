@@ -339,3 +339,47 @@ def test_golden_section_batched():
                                     1e-9)
     np.testing.assert_allclose(u, centres, atol=1e-8)
     np.testing.assert_allclose(v, 0.0, atol=1e-15)
+
+
+# -- RidgeCV -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cv", ["evidence", "lcurve", "quasi", "discrepancy"])
+def test_ridgecv_criteria_match_ridge_cv(cv):
+    pytest.importorskip("sklearn")
+    X, Y = _ill_posed(k=2)
+    alphas = np.logspace(-9, -1, 30)
+    kw = {"noise_level": [1e-3, 1e-2]} if cv == "discrepancy" else {}
+    model = sr.RidgeCV(alphas=alphas, cv=cv, alpha_per_target=True, **kw).fit(X, Y)
+    res = sr.ridge_cv(X, Y, alphas, cv=cv, **kw)
+    np.testing.assert_array_equal(model.alpha_, res.best_alpha)
+    np.testing.assert_allclose(model.coef_, res.coef.T, rtol=1e-12)
+    sign = -1.0 if cv == "quasi" else 1.0
+    np.testing.assert_allclose(model.cv_scores_, sign * res.scores, rtol=1e-12)
+    np.testing.assert_allclose(model.predict(X[:3]), X[:3] @ res.coef + res.intercept,
+                               rtol=1e-10)
+
+
+def test_ridgecv_refine_and_errors():
+    pytest.importorskip("sklearn")
+    X, Y = make_data(60, 6, 2, seed=2)
+    Y = Y + np.random.default_rng(0).standard_normal((60, 2)) * [1.0, 4.0]
+    alphas = np.logspace(-2, 3, 8)
+    for cv in (None, "gcv", "evidence"):
+        model = sr.RidgeCV(alphas=alphas, cv=cv, alpha_per_target=True, refine=True).fit(X, Y)
+        res = sr.ridge_cv(X, Y, alphas, cv="loo" if cv is None else cv, refine=True)
+        np.testing.assert_array_equal(model.alpha_, res.best_alpha)
+        assert not np.isin(model.alpha_, alphas).all()
+    shared = sr.RidgeCV(alphas=alphas, refine=True, scoring="r2").fit(X, Y)
+    assert isinstance(shared.alpha_, float)
+    with pytest.raises(ValueError, match="supports scoring=None only"):
+        sr.RidgeCV(cv="evidence", scoring="r2").fit(X, Y)
+    with pytest.raises(ValueError, match="refine=True supports"):
+        sr.RidgeCV(cv=3, refine=True).fit(X, Y)
+    with pytest.raises(ValueError, match="needs noise_level"):
+        sr.RidgeCV(cv="discrepancy").fit(X, Y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
+def test_ridgecv_evidence_passes_estimator_checks():
+    estimator_checks = pytest.importorskip("sklearn.utils.estimator_checks")
+    estimator_checks.check_estimator(sr.RidgeCV(cv="evidence", alphas=np.logspace(-3, 3, 10)))

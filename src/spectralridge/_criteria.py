@@ -636,6 +636,8 @@ class CriteriaMixin:
 
     @staticmethod
     def _warn_discrepancy(status, grid, target, rss_low, rss_high):
+        if not _scores._WARN_GRID_EDGES.get():  # off inside the estimators' fit
+            return
         for side, flag in (("smallest", -1), ("largest", 1)):
             hit = np.flatnonzero(status == flag)
             if not hit.size:
