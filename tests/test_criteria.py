@@ -333,12 +333,21 @@ def test_option_errors():
         sr.ridge_cv(X, y, cv="discrepancy", noise_level=[1.0, 2.0])
 
 
-def test_golden_section_batched():
-    centres = np.array([0.3, -1.2, 2.0])
-    u, v = _criteria.golden_section(lambda u: np.square(u - centres), [-3.0] * 3, [3.0] * 3,
-                                    1e-9)
+def test_bracket_search_batched():
+    centres = np.array([0.3, -1.2, 2.0, -3.0])
+    calls = []
+
+    def fun(v):
+        calls.append(v.copy())
+        return np.square(v - centres) + 0.1 * np.abs(v - centres) ** 3
+
+    lo, hi = np.full(4, -3.0), np.full(4, 3.0)
+    mid = np.array([0.0, 0.0, 0.0, -3.0])           # the last: minimum on the lower edge
+    lo[3] = -3.0
+    u, v = _criteria.bracket_search(fun, (lo, mid, hi), (fun(lo), fun(mid), fun(hi)), 1e-8)
     np.testing.assert_allclose(u, centres, atol=1e-8)
     np.testing.assert_allclose(v, 0.0, atol=1e-15)
+    assert all(c.shape == (4,) for c in calls) and len(calls) < 60
 
 
 # -- RidgeCV -----------------------------------------------------------------------------------

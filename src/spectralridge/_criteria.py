@@ -7,7 +7,7 @@ fitted factors ``g = a / (lam + a)`` and ``f = lam / (lam + a)``, each costs O(r
 (one GEMM of an m x r weight matrix with ``R^2`` for m alphas), whatever the number of
 samples, so any backend that exposes a spectrum can use them. A *paired* evaluation takes one
 alpha per target (shape (k,)) and costs O(r k) in all: the step of the batched off-grid
-search (:func:`golden_section`).
+search (:func:`bracket_search`).
 
 Notation (``base = ||Yc - U U^T Yc||^2``, ``N = n - [intercept]``, n the samples of positive
 weight)::
@@ -211,67 +211,89 @@ def gcv_score(problem, alphas, paired=False):
 
 
 # -- searches --------------------------------------------------------------------------------
-def golden_section(fun, lo, hi, xtol):
-    """Minimize ``fun(u)`` (u of shape (k,) -> (k,)) on ``[lo, hi]`` per entry, batched.
+def bracket_search(fun, u, f, xtol, max_steps=100):
+    """Minimize ``fun(v)`` (v of shape (k,) -> (k,)) per entry from brackets ``u = (u0, u1,
+    u2)`` with ``u0 <= u1 <= u2`` and values ``f = (f0, f1, f2)``, ``f1 <= f0, f2`` (an edge
+    of the search range: ``u0 = u1`` or ``u1 = u2``), batched: one evaluation of `fun` for all
+    entries per step.
 
-    Golden-section search: every step evaluates `fun` once for all entries. Returns the
-    best point evaluated and its value. NaN counts as +inf.
+    Brent's method without derivatives: a step to the vertex of the parabola through the
+    three points where it lies inside the bracket, moves less than half the step before
+    last and at least ``xtol / 3`` from ``u1``; else a golden-section step into the larger
+    side. Stops when every bracket is narrower than `xtol`. Returns the best point evaluated
+    (``u1``, never worse than the initial one) and its value. NaN counts as +inf.
     """
-    def value(u):
-        v = np.asarray(fun(u), dtype=np.float64)
-        return np.where(np.isnan(v), np.inf, v)
+    def value(v):
+        out = np.asarray(fun(v), dtype=np.float64)
+        return np.where(np.isnan(out), np.inf, out)
 
-    lo, hi = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
-    width = float(np.max(hi - lo, initial=0.0))
-    c, d = hi - _INVPHI * (hi - lo), lo + _INVPHI * (hi - lo)
-    fc, fd = value(c), value(d)
-    steps = int(math.ceil(math.log(xtol / width) / math.log(_INVPHI))) if width > xtol else 0
-    for _ in range(steps):
-        left = fc < fd  # the minimum lies in [lo, d]
-        lo, hi = np.where(left, lo, c), np.where(left, d, hi)
-        new_c = np.where(left, hi - _INVPHI * (hi - lo), d)
-        new_d = np.where(left, c, lo + _INVPHI * (hi - lo))
-        fu = value(np.where(left, new_c, new_d))
-        fc, fd = np.where(left, fu, fd), np.where(left, fc, fu)
-        c, d = new_c, new_d
-    better = fc <= fd
-    return np.where(better, c, d), np.where(better, fc, fd)
+    u0, u1, u2 = (np.array(a, dtype=np.float64) for a in u)
+    f0, f1, f2 = (np.where(np.isnan(a), np.inf, np.array(a, dtype=np.float64)) for a in f)
+    step_before = u2 - u0
+    last = u2 - u0
+    for _ in range(max_steps):
+        active = (u2 - u0) > xtol
+        if not active.any():
+            break
+        d0, d2 = u1 - u0, u1 - u2
+        num = d0 * d0 * (f1 - f2) - d2 * d2 * (f1 - f0)
+        den = 2.0 * (d0 * (f1 - f2) - d2 * (f1 - f0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = u1 - num / den
+        move = v - u1
+        ok = np.isfinite(v) & (v > u0) & (v < u2) & (np.abs(move) < 0.5 * np.abs(step_before))
+        # at least xtol / 3 away from u1 (into the larger side, at least xtol / 2 wide), or
+        # the bracket would not shrink
+        small = np.abs(move) < xtol / 3
+        toward = np.where(u2 - u1 > u1 - u0, xtol / 3, -xtol / 3)
+        v = np.where(ok & small, u1 + toward, v)
+        larger_right = (u2 - u1) > (u1 - u0)
+        golden = np.where(larger_right, u1 + (1 - _INVPHI) * (u2 - u1),
+                          u1 - (1 - _INVPHI) * (u1 - u0))
+        v = np.where(ok, v, golden)
+        v = np.where(active, np.clip(v, u0, u2), u1)
+        step_before, last = np.where(active, last, step_before), np.where(active, v - u1, last)
+        fv = value(v)
+        better = active & (fv < f1)
+        left = v < u1
+        worse = active & ~better
+        # the new best splits the bracket on its side; a worse point closes that side
+        nu0 = np.where(better & ~left, u1, np.where(worse & left, v, u0))
+        nf0 = np.where(better & ~left, f1, np.where(worse & left, fv, f0))
+        nu2 = np.where(better & left, u1, np.where(worse & ~left, v, u2))
+        nf2 = np.where(better & left, f1, np.where(worse & ~left, fv, f2))
+        u1, f1 = np.where(better, v, u1), np.where(better, fv, f1)
+        u0, f0, u2, f2 = nu0, nf0, nu2, nf2
+    return u1, f1
 
 
-def sorted_neighbours(grid, best_index):
-    """Per target, the grid values next to ``grid[best_index]`` in increasing order (the
-    value itself at an edge): (lower, upper)."""
+def refine_alphas(loss, grid, best_index, xtol, grid_loss):
+    """Off-grid alphas minimizing ``loss(alphas (k,)) -> (k,)`` between the grid neighbours of
+    each target's best grid alpha (:func:`bracket_search` on log(alpha), started from the
+    grid's values `grid_loss` (m, k)); never worse than the grid's best. A best alpha of 0
+    stays 0 (no log scale below it); a lower neighbour of 0 allows no search below the best.
+    Returns the alphas and their losses (k,).
+    """
+    cols = np.arange(best_index.size)
     order = np.argsort(grid, kind="stable")
     position = np.empty(grid.size, dtype=np.intp)
     position[order] = np.arange(grid.size)
     pos = position[best_index]
-    return grid[order[np.maximum(pos - 1, 0)]], grid[order[np.minimum(pos + 1, grid.size - 1)]]
-
-
-def refine_alphas(loss, grid, best_index, xtol, shared=False):
-    """Off-grid alphas minimizing ``loss(alphas (k,)) -> (k,)`` between the grid neighbours of
-    each target's best grid alpha, by a batched golden-section search on log(alpha); never
-    worse than the grid's best. A best alpha of 0 stays 0 (no log scale below it); a lower
-    neighbour of 0 gives no search below the best.
-
-    With `shared`, `loss` takes one alpha (1,) and returns the loss of the shared choice
-    (1,). Returns (alphas, losses) of shape (k,) or (1,).
-    """
+    lower, upper = order[np.maximum(pos - 1, 0)], order[np.minimum(pos + 1, grid.size - 1)]
     best = grid[best_index]
-    lower, upper = sorted_neighbours(grid, best_index)
     fixed = best == 0
-    safe = np.where(fixed, 1.0, best)
-    lo = np.log(np.where(fixed | (lower == 0), safe, lower))
-    hi = np.log(np.where(fixed, safe, upper))
+    lower = np.where(grid[lower] == 0, best_index, lower)
+    with np.errstate(divide="ignore"):
+        log_grid = np.log(np.where(grid > 0, grid, 1.0))
+    u = (log_grid[lower], log_grid[best_index], log_grid[upper])
+    u = tuple(np.where(fixed, 0.0, a) for a in u)
+    f = tuple(grid_loss[i, cols] for i in (lower, best_index, upper))
 
-    def search_loss(u):
-        return np.where(fixed, 0.0, loss(np.where(fixed, 0.0, np.exp(u))))
+    def search_loss(v):
+        return np.where(fixed, 0.0, loss(np.where(fixed, 0.0, np.exp(v))))
 
-    u, value = golden_section(search_loss, lo, hi, xtol)
-    alphas = np.where(fixed, 0.0, np.exp(u))
-    at_grid = loss(best)
-    keep = ~(value < at_grid) | fixed
-    return np.where(keep, best, alphas), np.where(keep, at_grid, value)
+    v, value = bracket_search(search_loss, u, f, xtol)
+    return np.where(fixed, 0.0, np.exp(v)), np.where(fixed, f[1], value)
 
 
 def discrepancy_alphas(problem, grid, target_sq):
@@ -410,11 +432,12 @@ class CriteriaMixin:
                     if additive:
                         return sign * score_fn(problem, alphas_k, True).sum(keepdims=True)
                     return sign * score_fn(problem.joint(), a, True)
-                a, _ = refine_alphas(loss, grid, best_index[:1], REFINE_XTOL, shared=True)
+                a, _ = refine_alphas(loss, grid, best_index[:1], REFINE_XTOL,
+                                     sign * joint[:, None])
                 best_alpha = np.broadcast_to(a, (scores.shape[1],)).copy()
             else:
                 best_alpha, _ = refine_alphas(lambda a: sign * score_fn(problem, a, True),
-                                              grid, best_index, REFINE_XTOL)
+                                              grid, best_index, REFINE_XTOL, sign * scores)
             best_score = score_fn(problem, best_alpha, True)
         return self._criterion_result(spectrum, grid, scores, best_index, best_alpha,
                                       best_score, cv=cv, scoring=scoring)
@@ -452,7 +475,7 @@ class CriteriaMixin:
             Per target, or one alpha maximizing the sum of the targets' log evidences.
         refine : bool, default=False
             After the grid, maximize over log(alpha) between the grid neighbours of the best
-            value (golden-section search, to a relative 1e-6 in alpha).
+            value (Brent's parabolic / golden-section search, to a relative 1e-6 in alpha).
 
         Returns
         -------
@@ -682,17 +705,19 @@ class CriteriaMixin:
             value = mse(a)
             return value / sst if scoring == "r2" else value
 
+        # the grid's scores in the same units (the refinement starts from them)
+        grid_scores = np.asarray(result.scores, dtype=np.float64).reshape(grid.size, k)
+        grid_loss = 1.0 - grid_scores if scoring == "r2" else grid_scores
         if alpha_per_target:
-            alphas, _ = refine_alphas(per_target_loss, grid, best_index, xtol)
+            alphas, value = refine_alphas(per_target_loss, grid, best_index, xtol, grid_loss)
         else:
             def loss(a):
                 return per_target_loss(np.broadcast_to(a, (k,)).copy()).mean(keepdims=True)
-            a, _ = refine_alphas(loss, grid, best_index[:1], xtol, shared=True)
+            a, _ = refine_alphas(loss, grid, best_index[:1], xtol,
+                                 grid_loss.mean(axis=1, keepdims=True))
             alphas = np.full(k, a[0])
-        value = mse(alphas)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            best_score = np.where(sst > 0, 1.0 - value / sst, np.where(value == 0, 1.0, 0.0)) \
-                if scoring == "r2" else value
+            value = per_target_loss(alphas)
+        best_score = 1.0 - value if scoring == "r2" else value
         flt = spectrum.ridge(alphas)
         coef, intercept = _scores.refit(spectrum, self._centering, flt, np.arange(k),
                                         self.dtype)

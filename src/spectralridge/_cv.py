@@ -66,11 +66,12 @@ iterable, default='loo'
         ``cv='discrepancy'``; with ``cv='evidence'`` the known noise variance is sigma^2
         (None: profiled out). An error with other cv.
     refine : bool, default=False
-        After the grid, refine each best alpha off the grid: a bounded golden-section search
-        on log(alpha) between the grid neighbours of the best value, for all targets at once
-        (one pass over the spectrum, or for ``'loo'`` two n x rank x n_targets GEMMs, per
-        step), to a relative 1e-6 in alpha (1e-2 for ``'loo'``), never worse than the grid's
-        best. ``best_index`` stays the grid's. For ``'loo'``, ``'gcv'``, ``'evidence'``,
+        After the grid, refine each best alpha off the grid: a bounded search on log(alpha)
+        between the grid neighbours of the best value (Brent's method: parabolic steps
+        through the grid's three scores, golden-section steps where they fail), for all
+        targets at once (one pass over the spectrum, or for ``'loo'`` two n x rank x
+        n_targets GEMMs, per step), to a relative 1e-6 in alpha (1e-2 for ``'loo'``), never
+        worse than the grid's best. ``best_index`` stays the grid's. For ``'loo'``, ``'gcv'``, ``'evidence'``,
         ``'lcurve'`` and ``'quasi'`` (not for splitters).
 
     Returns
