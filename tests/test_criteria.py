@@ -392,3 +392,19 @@ def test_ridgecv_refine_and_errors():
 def test_ridgecv_evidence_passes_estimator_checks():
     estimator_checks = pytest.importorskip("sklearn.utils.estimator_checks")
     estimator_checks.check_estimator(sr.RidgeCV(cv="evidence", alphas=np.logspace(-3, 3, 10)))
+
+
+def test_lcurve_points_match_direct_norms_with_penalty_factor():
+    X, Y = make_data(40, 5, 2, seed=9)
+    c = np.array([1.0, 2.0, 0.5, 4.0, 1.0])
+    w = np.random.default_rng(0).uniform(0.5, 2.0, 40)
+    solver = sr.RidgeSolver(X, Y, penalty_factor=c, sample_weight=w)
+    pts = solver.lcurve_points([0.1, 10.0])
+    for i, a in enumerate([0.1, 10.0]):
+        W, b = ridge_oracle(X, Y, a, sample_weight=w, penalty_factor=c)
+        np.testing.assert_allclose(pts.residual_norm[i], np.sqrt(
+            (w[:, None] * np.square(Y - X @ W - b)).sum(axis=0)), rtol=1e-9)
+        np.testing.assert_allclose(pts.solution_norm[i],
+                                   np.sqrt((c[:, None] * np.square(W)).sum(axis=0)), rtol=1e-9)
+    one = sr.RidgeSolver(X, Y[:, 0]).lcurve_points(1.0)
+    assert np.ndim(one.residual_norm) == 0

@@ -362,6 +362,11 @@ def _select(scores, maximize, shared, joint=None):
     return np.argmin(np.where(np.isnan(loss), np.inf, loss), axis=0)
 
 
+class LCurve(NamedTuple):
+    residual_norm: np.ndarray
+    solution_norm: np.ndarray
+
+
 class CriteriaMixin:
     """Alpha selection by the criteria of this module, for a solver with a spectrum.
 
@@ -540,6 +545,18 @@ class CriteriaMixin:
         self._check_lcurve(grid, check_bool(alpha_per_target, "alpha_per_target"))
         return self._spectral_choice(grid, lcurve_curvature, True, alpha_per_target, refine,
                                      "lcurve", "curvature")
+
+    def lcurve_points(self, alphas):
+        """The L-curve's coordinates: residual norms ``||r(alpha)||`` (weighted, of the
+        centred fit) and penalty norms ``||W(alpha)||``, each of shape (n_alphas[,
+        n_targets]), as a :class:`LCurve`."""
+        grid, scalar = check_alphas(alphas)
+        _, problem = self._problem(grid)
+        rho = np.sqrt(residual_sq(problem, grid))
+        eta = np.sqrt(penalty_sq(problem, grid))
+        if self._y_was_1d:
+            rho, eta = rho[:, 0], eta[:, 0]
+        return LCurve(rho[0], eta[0]) if scalar else LCurve(rho, eta)
 
     def _check_lcurve(self, grid, alpha_per_target):
         _, problem = self._problem(grid)

@@ -572,22 +572,18 @@ def lcurve(solver, alphas=None, *, target=0, ax=None):
     >>> ax.lines[1].get_gid()
     'corner'
     """
-    from . import _criteria
     _check_ridge_solver(solver)
-    grid = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
-    k = solver._Y.shape[1]
+    grid = np.sort(_path_alphas(solver) if alphas is None else check_alphas(alphas)[0])
+    points = solver.lcurve_points(grid)
+    rho, eta = np.asarray(points.residual_norm), np.asarray(points.solution_norm)
+    k = 1 if rho.ndim == 1 else rho.shape[1]
     t = check_index(target, "target", k)
+    rho, eta = _pick_target(rho, t, k), _pick_target(eta, t, k)
     result = solver.lcurve(grid, refine=True)
-    problem = _criteria.spectral_problem(solver.ridge(grid).spectrum, solver._centering)
-    problem = problem._replace(R2=problem.R2[:, [t]], base=problem.base[[t]])
-    order = np.argsort(grid)
-    rho = np.sqrt(_criteria.residual_sq(problem, grid[order])[:, 0])
-    eta = np.sqrt(_criteria.penalty_sq(problem, grid[order])[:, 0])
-    corner = np.atleast_1d(result.best_alpha)[t]
+    corner = float(np.atleast_1d(result.best_alpha)[t])
+    rc, ec = (np.asarray(v).reshape(-1)[t] for v in solver.lcurve_points([corner]))
     ax = _axes(ax)
     ax.plot(rho, eta, "-", label="L-curve")
-    rc = np.sqrt(_criteria.residual_sq(problem, np.array([corner]))[0, 0])
-    ec = np.sqrt(_criteria.penalty_sq(problem, np.array([corner]))[0, 0])
     ax.plot([rc], [ec], "o", color="tab:red", gid="corner", label=f"corner, alpha={corner:.3g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -659,7 +655,8 @@ def criteria(solver, alphas=None, *, criteria=("loo", "gcv", "evidence", "lcurve
     """
     _check_ridge_solver(solver)
     grid = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
-    t = check_index(target, "target", solver._Y.shape[1])
+    k = np.atleast_1d(solver.intercept(grid[0])).size
+    t = check_index(target, "target", k)
     methods = {"loo": (solver.loo, False), "gcv": (solver.gcv, False),
                "evidence": (solver.evidence, True), "lcurve": (solver.lcurve, True),
                "quasi": (solver.quasi_optimality, False)}
@@ -713,7 +710,7 @@ def coef_bands(solver, alphas=None, *, target=0, level=0.95, feature_names=None,
     _check_ridge_solver(solver)
     grid = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
     grid = np.sort(grid)
-    t = check_index(target, "target", solver._Y.shape[1])
+    t = check_index(target, "target", np.atleast_1d(solver.intercept(grid[0])).size)
     names = _feature_names(feature_names, solver.n_features_in_)
     inf = coef_inference(solver, grid, level=level)
 
