@@ -339,17 +339,19 @@ def test_bracket_search_batched():
     centres = np.array([0.3, -1.2, 2.0, -3.0])
     calls = []
 
-    def fun(v):
-        calls.append(v.copy())
-        return np.square(v - centres) + 0.1 * np.abs(v - centres) ** 3
+    def fun(v, idx):
+        calls.append(idx.copy())
+        return np.square(v - centres[idx]) + 0.1 * np.abs(v - centres[idx]) ** 3
 
+    everything = np.arange(4)
     lo, hi = np.full(4, -3.0), np.full(4, 3.0)
     mid = np.array([0.0, 0.0, 0.0, -3.0])           # the last: minimum on the lower edge
-    lo[3] = -3.0
-    u, v = _criteria.bracket_search(fun, (lo, mid, hi), (fun(lo), fun(mid), fun(hi)), 1e-8)
+    u, v = _criteria.bracket_search(
+        fun, (lo, mid, hi), tuple(fun(x, everything) for x in (lo, mid, hi)), 1e-8)
     np.testing.assert_allclose(u, centres, atol=1e-8)
     np.testing.assert_allclose(v, 0.0, atol=1e-15)
-    assert all(c.shape == (4,) for c in calls) and len(calls) < 60
+    assert len(calls) < 60 and calls[-1].size < 4   # entries leave the batch when done
+    assert all(np.isin(c, everything).all() for c in calls)
 
 
 # -- RidgeCV -----------------------------------------------------------------------------------

@@ -74,6 +74,10 @@ class SpectralProblem(NamedTuple):
         """N: the dimension of the space the centred targets live in."""
         return self.n - int(self.fit_intercept)
 
+    def columns(self, idx):
+        """The problem of the targets `idx` only."""
+        return self._replace(R2=np.ascontiguousarray(self.R2[:, idx]), base=self.base[idx])
+
     def joint(self):
         """All targets as one (Frobenius norms): the problem for a shared alpha."""
         return self._replace(R2=self.R2.sum(axis=1, keepdims=True),
@@ -212,29 +216,25 @@ def gcv_score(problem, alphas, paired=False):
 
 # -- searches --------------------------------------------------------------------------------
 def bracket_search(fun, u, f, xtol, max_steps=100):
-    """Minimize ``fun(v)`` (v of shape (k,) -> (k,)) per entry from brackets ``u = (u0, u1,
-    u2)`` with ``u0 <= u1 <= u2`` and values ``f = (f0, f1, f2)``, ``f1 <= f0, f2`` (an edge
-    of the search range: ``u0 = u1`` or ``u1 = u2``), batched: one evaluation of `fun` for all
-    entries per step.
+    """Minimize ``fun(v, idx)`` per entry from brackets ``u = (u0, u1, u2)`` with ``u0 <= u1
+    <= u2`` and values ``f = (f0, f1, f2)``, ``f1 <= f0, f2`` (at an edge of the search
+    range ``u0 = u1`` or ``u1 = u2``), batched: each step evaluates ``fun(v, idx)`` once, for
+    the entries ``idx`` (an index array) still searching, at the points ``v`` (same size).
 
     Brent's method without derivatives: a step to the vertex of the parabola through the
-    three points where it lies inside the bracket, moves less than half the step before
-    last and at least ``xtol / 3`` from ``u1``; else a golden-section step into the larger
-    side. Stops when every bracket is narrower than `xtol`. Returns the best point evaluated
-    (``u1``, never worse than the initial one) and its value. NaN counts as +inf.
+    three points where it lies inside the bracket and moves less than half the step before
+    last, else a golden-section step into the larger side. An entry is done when its
+    bracket is narrower than `xtol` or its parabolic step is shorter than ``xtol / 3`` (the
+    parabola through the best three points puts the minimum within that of ``u1``).
+    Returns the best point evaluated (``u1``, never worse than the initial one) and its
+    value. NaN counts as +inf.
     """
-    def value(v):
-        out = np.asarray(fun(v), dtype=np.float64)
-        return np.where(np.isnan(out), np.inf, out)
-
     u0, u1, u2 = (np.array(a, dtype=np.float64) for a in u)
     f0, f1, f2 = (np.where(np.isnan(a), np.inf, np.array(a, dtype=np.float64)) for a in f)
     step_before = u2 - u0
     last = u2 - u0
+    done = np.zeros(u1.shape, dtype=bool)
     for _ in range(max_steps):
-        active = (u2 - u0) > xtol
-        if not active.any():
-            break
         d0, d2 = u1 - u0, u1 - u2
         num = d0 * d0 * (f1 - f2) - d2 * d2 * (f1 - f0)
         den = 2.0 * (d0 * (f1 - f2) - d2 * (f1 - f0))
@@ -242,18 +242,19 @@ def bracket_search(fun, u, f, xtol, max_steps=100):
             v = u1 - num / den
         move = v - u1
         ok = np.isfinite(v) & (v > u0) & (v < u2) & (np.abs(move) < 0.5 * np.abs(step_before))
-        # at least xtol / 3 away from u1 (into the larger side, at least xtol / 2 wide), or
-        # the bracket would not shrink
-        small = np.abs(move) < xtol / 3
-        toward = np.where(u2 - u1 > u1 - u0, xtol / 3, -xtol / 3)
-        v = np.where(ok & small, u1 + toward, v)
+        done |= ((u2 - u0) <= xtol) | (ok & (np.abs(move) < xtol / 3))
+        idx = np.flatnonzero(~done)
+        if not idx.size:
+            break
         larger_right = (u2 - u1) > (u1 - u0)
         golden = np.where(larger_right, u1 + (1 - _INVPHI) * (u2 - u1),
                           u1 - (1 - _INVPHI) * (u1 - u0))
-        v = np.where(ok, v, golden)
-        v = np.where(active, np.clip(v, u0, u2), u1)
-        step_before, last = np.where(active, last, step_before), np.where(active, v - u1, last)
-        fv = value(v)
+        v = np.clip(np.where(ok, v, golden), u0, u2)
+        step_before[idx], last[idx] = last[idx], (v - u1)[idx]
+        fv = np.array(f1)
+        value = np.asarray(fun(v[idx], idx), dtype=np.float64)
+        fv[idx] = np.where(np.isnan(value), np.inf, value)
+        active = ~done
         better = active & (fv < f1)
         left = v < u1
         worse = active & ~better
@@ -268,7 +269,8 @@ def bracket_search(fun, u, f, xtol, max_steps=100):
 
 
 def refine_alphas(loss, grid, best_index, xtol, grid_loss):
-    """Off-grid alphas minimizing ``loss(alphas (k,)) -> (k,)`` between the grid neighbours of
+    """Off-grid alphas minimizing ``loss(alphas, idx)`` (the losses of the entries `idx` at
+    `alphas`, both of the same size) between the grid neighbours of
     each target's best grid alpha (:func:`bracket_search` on log(alpha), started from the
     grid's values `grid_loss` (m, k)); never worse than the grid's best. A best alpha of 0
     stays 0 (no log scale below it); a lower neighbour of 0 allows no search below the best.
@@ -286,12 +288,12 @@ def refine_alphas(loss, grid, best_index, xtol, grid_loss):
     with np.errstate(divide="ignore"):
         log_grid = np.log(np.where(grid > 0, grid, 1.0))
     u = (log_grid[lower], log_grid[best_index], log_grid[upper])
-    u = tuple(np.where(fixed, 0.0, a) for a in u)
     f = tuple(grid_loss[i, cols] for i in (lower, best_index, upper))
 
-    def search_loss(v):
-        return np.where(fixed, 0.0, loss(np.where(fixed, 0.0, np.exp(v))))
+    def search_loss(v, idx):
+        return loss(np.exp(v), idx)
 
+    u = tuple(np.where(fixed, 0.0, a) for a in u)  # no search: an empty bracket
     v, value = bracket_search(search_loss, u, f, xtol)
     return np.where(fixed, 0.0, np.exp(v)), np.where(fixed, f[1], value)
 
@@ -360,6 +362,13 @@ def _select(scores, maximize, shared, joint=None):
         j = -joint if maximize else joint
         return np.full(scores.shape[1], int(np.argmin(np.where(np.isnan(j), np.inf, j))))
     return np.argmin(np.where(np.isnan(loss), np.inf, loss), axis=0)
+
+
+def _any_columns(score_fn):
+    """`score_fn(problem, alphas, paired)` taking (and ignoring) the target indices too."""
+    def score(problem, alphas, paired, idx=None):
+        return score_fn(problem, alphas, paired)
+    return score
 
 
 class LCurve(NamedTuple):
@@ -432,7 +441,7 @@ class CriteriaMixin:
         if refine:
             sign = -1.0 if maximize else 1.0
             if shared:
-                def loss(a):
+                def loss(a, idx):
                     alphas_k = np.broadcast_to(a, (scores.shape[1],)).copy()
                     if additive:
                         return sign * score_fn(problem, alphas_k, True).sum(keepdims=True)
@@ -441,8 +450,10 @@ class CriteriaMixin:
                                      sign * joint[:, None])
                 best_alpha = np.broadcast_to(a, (scores.shape[1],)).copy()
             else:
-                best_alpha, _ = refine_alphas(lambda a: sign * score_fn(problem, a, True),
-                                              grid, best_index, REFINE_XTOL, sign * scores)
+                def loss(a, idx):
+                    return sign * score_fn(problem.columns(idx), a, True, idx)
+                best_alpha, _ = refine_alphas(loss, grid, best_index, REFINE_XTOL,
+                                              sign * scores)
             best_score = score_fn(problem, best_alpha, True)
         return self._criterion_result(spectrum, grid, scores, best_index, best_alpha,
                                       best_score, cv=cv, scoring=scoring)
@@ -498,8 +509,9 @@ class CriteriaMixin:
         if noise_variance is not None:
             nv = check_noise_level(noise_variance, self._Y.shape[1], "noise_variance")
 
-        def score(problem, alphas, paired):
-            return log_evidence(problem, alphas, nv, paired)
+        def score(problem, alphas, paired, idx=None):
+            return log_evidence(problem, alphas, nv if nv is None or idx is None else nv[idx],
+                                paired)
 
         return self._spectral_choice(alphas, score, True, alpha_per_target, refine,
                                      "evidence", "log_evidence")
@@ -543,8 +555,8 @@ class CriteriaMixin:
         grid = self._grid(alphas)
         check_lcurve_grid(grid.size)
         self._check_lcurve(grid, check_bool(alpha_per_target, "alpha_per_target"))
-        return self._spectral_choice(grid, lcurve_curvature, True, alpha_per_target, refine,
-                                     "lcurve", "curvature")
+        return self._spectral_choice(grid, _any_columns(lcurve_curvature), True,
+                                     alpha_per_target, refine, "lcurve", "curvature")
 
     def lcurve_points(self, alphas):
         """The L-curve's coordinates: residual norms ``||r(alpha)||`` (weighted, of the
@@ -611,8 +623,9 @@ class CriteriaMixin:
         lam_min, lam_max = (float(lam[-1]), float(lam[0])) if lam.size else (0.0, 0.0)
         candidates = (grid >= lam_min) & (grid <= lam_max) & (grid > 0)
         check_quasi_grid(int(candidates.sum()), lam_min, lam_max)
-        return self._spectral_choice(grid, quasi_optimality, False, alpha_per_target, refine,
-                                     "quasi", "quasi", candidates=candidates)
+        return self._spectral_choice(grid, _any_columns(quasi_optimality), False,
+                                     alpha_per_target, refine, "quasi", "quasi",
+                                     candidates=candidates)
 
     def discrepancy(self, noise_level, alphas=None, *, alpha_per_target=True):
         r"""Morozov's discrepancy principle: the alpha where the residual matches the noise.
@@ -711,16 +724,16 @@ class CriteriaMixin:
         best_index = np.atleast_1d(result.best_index)
         sst = (problem.base + problem.R2.sum(axis=0)) / problem.sum_w
         if cv == "gcv":
-            def mse(a):
-                return gcv_score(problem, a, True)
+            def mse(a, idx=None):
+                return gcv_score(problem if idx is None else problem.columns(idx), a, True)
             xtol = REFINE_XTOL
         else:
             mse = _LooRefiner(spectrum, self._centering, self._Y)
             xtol = LOO_REFINE_XTOL
 
-        def per_target_loss(a):
-            value = mse(a)
-            return value / sst if scoring == "r2" else value
+        def per_target_loss(a, idx=None):
+            value = mse(a, idx)
+            return value / (sst if idx is None else sst[idx]) if scoring == "r2" else value
 
         # the grid's scores in the same units (the refinement starts from them)
         grid_scores = np.asarray(result.scores, dtype=np.float64).reshape(grid.size, k)
@@ -728,7 +741,7 @@ class CriteriaMixin:
         if alpha_per_target:
             alphas, value = refine_alphas(per_target_loss, grid, best_index, xtol, grid_loss)
         else:
-            def loss(a):
+            def loss(a, idx):
                 return per_target_loss(np.broadcast_to(a, (k,)).copy()).mean(keepdims=True)
             a, _ = refine_alphas(loss, grid, best_index[:1], xtol,
                                  grid_loss.mean(axis=1, keepdims=True))
@@ -800,15 +813,18 @@ class _LooRefiner:
         Yc[inside] = 0.0
         self.perp = Yc
 
-    def __call__(self, alphas):
-        _, g = _factors(self.lam, alphas, True)                             # (r, k)
-        gR = np.ascontiguousarray(g * self.R)
+    def __call__(self, alphas, idx=None):
+        """Scores (k',) of the targets `idx` (default all) at `alphas` (k',)."""
+        _, g = _factors(self.lam, alphas, True)                             # (r, k')
+        R = self.R if idx is None else self.R[:, idx]
+        gR = np.ascontiguousarray(g * R)
         g = np.ascontiguousarray(g)
         out = np.zeros(alphas.size)
         n = self.U.shape[0]
         for i0 in range(0, n, REFINE_ROWS):
             rows = slice(i0, min(n, i0 + REFINE_ROWS))
-            resid = self.perp[rows].copy()
+            resid = self.perp[rows] if idx is None else self.perp[rows][:, idx]
+            resid = np.array(resid, order="C")
             hat = np.empty_like(resid)
             hat[:] = self.outside[rows, None]
             if g.shape[0]:
