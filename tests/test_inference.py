@@ -147,3 +147,17 @@ def test_errors():
         coef_inference(X, 1.0)
     with pytest.raises(ValueError, match="features"):
         prediction_se(solver, np.ones((2, 3)), 1.0)
+
+
+def test_intercept_tests_and_lazy_fields():
+    X, Y = make_data(30, 4, 2, seed=6)
+    inf = coef_inference(sr.RidgeSolver(X, Y), [0.5, 5.0], level=0.8)
+    t = inf.intercept / inf.intercept_se
+    np.testing.assert_allclose(inf.intercept_t, t, rtol=1e-12)
+    np.testing.assert_allclose(inf.intercept_p_value,
+                               2 * sps.t.sf(np.abs(t), inf.df_resid[:, None]), rtol=1e-9)
+    assert inf.p_value is inf.p_value and inf.p_value.dtype == np.float64
+    q = sps.t.ppf(0.9, inf.df_resid)[:, None, None]
+    np.testing.assert_allclose(inf.conf_high - inf.conf_low, 2 * q * inf.se, rtol=1e-12)
+    none = coef_inference(sr.RidgeSolver(X, Y, fit_intercept=False), 1.0)
+    assert none.intercept_t is None and none.intercept_p_value is None

@@ -494,40 +494,41 @@ def _add_inference(report, solver, result, features, targets, standardized):
     from .stats import coef_inference
     best = np.atleast_1d(np.asarray(result.best_alpha, dtype=np.float64))
     inf = coef_inference(solver, best, covariance=standardized is not None)
+    one_d = np.ndim(inf.noise_variance) == 1  # (n_alphas,): no target axis
+
+    def at(values, i):
+        """Target i at its own alpha (the alpha axis first, the target axis last)."""
+        values = np.asarray(values, dtype=np.float64)[i]
+        return values if one_d else values[..., i]
+
     for i, t in enumerate(targets):
-        def at(a):
-            a = np.asarray(a, dtype=np.float64)
-            return a[i] if a.ndim == 2 - (len(targets) == 1) else a[i, ..., i]
-        se, tstat, pval = at(inf.se), at(inf.t), at(inf.p_value)
-        intercept_se = None
-        if inf.intercept_se is not None:
-            intercept_se = float(np.asarray(inf.intercept_se, dtype=np.float64).reshape(
-                best.size, -1)[i, i if len(targets) > 1 else 0])
+        se, sigma2 = at(inf.se, i), float(at(inf.noise_variance, i))
+        intercept_se = None if inf.intercept_se is None else float(at(inf.intercept_se, i))
+        intercept_t = None if inf.intercept_t is None else float(at(inf.intercept_t, i))
         if standardized is not None:
             mean, scale = standardized
             se = se / scale
             if intercept_se is not None:  # b = ym - (mean / scale)^T W_std, Cov(ym, W) = 0
-                sigma2 = float(np.asarray(inf.noise_variance).reshape(best.size, -1)[
-                    i, i if len(targets) > 1 else 0])
                 m = mean / scale
                 intercept_se = float(np.sqrt(
                     sigma2 / solver._centering.sum_w + sigma2 * m @ inf.covariance[i] @ m))
-        intercept_t = intercept_p = None
-        if intercept_se is not None:
-            from scipy import stats as sps
-            df = float(inf.df_resid[i])
-            intercept_t = report["targets"][t]["intercept"] / intercept_se
-            tail = sps.norm.sf(abs(intercept_t)) if np.isinf(df) else \
-                sps.t.sf(abs(intercept_t), df)
-            intercept_p = float(2 * tail)
+                intercept_t = report["targets"][t]["intercept"] / intercept_se
+        intercept_p = None
+        if intercept_t is not None:
+            intercept_p = float(_two_sided_p(intercept_t, inf.df_resid[i]))
         report["targets"][t]["inference"] = {
-            "df_resid": float(inf.df_resid[i]),
-            "intercept_t": intercept_t, "intercept_p_value": intercept_p,
-            "noise_variance": float(np.asarray(inf.noise_variance).reshape(best.size, -1)[
-                i, i if len(targets) > 1 else 0]),
-            "intercept_se": intercept_se,
-            "coef": {f: {"se": float(se[j]), "t": float(tstat[j]), "p_value": float(pval[j])}
+            "df_resid": float(inf.df_resid[i]), "noise_variance": sigma2,
+            "intercept_se": intercept_se, "intercept_t": intercept_t,
+            "intercept_p_value": intercept_p,
+            "coef": {f: {"se": float(se[j]), "t": float(at(inf.t, i)[j]),
+                         "p_value": float(at(inf.p_value, i)[j])}
                      for j, f in enumerate(features)}}
+
+
+def _two_sided_p(t, df):
+    """Two-sided p-value of a t statistic with `df` degrees of freedom (inf: normal)."""
+    from scipy import special
+    return 2 * (special.ndtr(-abs(t)) if np.isinf(df) else special.stdtr(df, -abs(t)))
 
 
 def _write_predictions(path, X, Y, result, targets):

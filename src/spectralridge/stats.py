@@ -88,7 +88,8 @@ Examples
 0.05267247
 """
 
-from typing import NamedTuple
+import dataclasses
+import functools
 
 import numpy as np
 import scipy.sparse as sp
@@ -662,16 +663,20 @@ def fraction_to_alpha(solver, fractions):
 
 
 # -- standard errors, t statistics, confidence and prediction intervals ---------------------------
-class RidgeInference(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class RidgeInference:
     """Standard errors and tests of ridge coefficients at every alpha (see
     :func:`coef_inference`). Shapes as ``RidgeSolver.coef``: alpha axis first, no target
-    axis for a 1-D `Y`, no alpha axis for a scalar alpha.
+    axis for a 1-D `Y`, no alpha axis for a scalar alpha. ``t``, ``p_value``,
+    ``conf_low`` and ``conf_high`` (and the intercept's) are computed on first access.
 
     Attributes
     ----------
     alphas : ndarray of shape (n_alphas,)
     coef, se, t, p_value, conf_low, conf_high : ndarray of shape (n_alphas, n_features[, n_targets])
-    intercept, intercept_se : ndarray of shape (n_alphas[, n_targets]), or None without intercept
+        ``p_value`` is float64, the others of the working dtype.
+    intercept, intercept_se, intercept_t, intercept_p_value : ndarray of shape \
+(n_alphas[, n_targets]), or None without intercept
     noise_variance : ndarray of shape (n_alphas[, n_targets])
         sigma^2 used (estimated or given).
     df_resid : ndarray of shape (n_alphas,)
@@ -684,16 +689,73 @@ class RidgeInference(NamedTuple):
     alphas: np.ndarray
     coef: np.ndarray
     se: np.ndarray
-    t: np.ndarray
-    p_value: np.ndarray
-    conf_low: np.ndarray
-    conf_high: np.ndarray
     intercept: object
     intercept_se: object
     noise_variance: np.ndarray
     df_resid: np.ndarray
     level: float
     covariance: object = None
+
+    @functools.cached_property
+    def t(self):
+        return _t_statistic(self.coef, self.se)
+
+    @functools.cached_property
+    def p_value(self):
+        return _two_sided(self.t, self.df_resid)
+
+    @functools.cached_property
+    def conf_low(self):
+        return (self.coef - _half_width(self.se, self.level, self.df_resid)).astype(
+            self.coef.dtype)
+
+    @functools.cached_property
+    def conf_high(self):
+        return (self.coef + _half_width(self.se, self.level, self.df_resid)).astype(
+            self.coef.dtype)
+
+    @functools.cached_property
+    def intercept_t(self):
+        return None if self.intercept is None else \
+            _t_statistic(np.asarray(self.intercept), np.asarray(self.intercept_se))
+
+    @functools.cached_property
+    def intercept_p_value(self):
+        return None if self.intercept is None else \
+            _two_sided(self.intercept_t, self.df_resid)
+
+
+def _t_statistic(coef, se):
+    """``coef / se``; where ``se = 0``: 0 for a zero coefficient, else +-inf."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.divide(coef, se)
+    zero = se == 0
+    if np.any(zero):
+        t = np.where(zero, np.where(coef == 0, 0.0, np.copysign(np.inf, coef)), t).astype(
+            t.dtype)
+    return t
+
+
+def _two_sided(t, df):
+    """``2 P(T > |t|)`` (float64) for Student's t with `df` degrees of freedom (scalar, or one
+    per alpha along the first axis of `t`; inf: normal), one alpha at a time."""
+    from scipy import special
+    t = np.abs(np.asarray(t, dtype=np.float64))
+    df = np.asarray(df, dtype=np.float64)
+    out = np.empty(t.shape)
+    rows = [(Ellipsis, float(df))] if df.ndim == 0 else list(enumerate(df))
+    for i, d in rows:
+        out[i] = 2 * (special.ndtr(-t[i]) if np.isinf(d) else special.stdtr(d, -t[i]))
+    return out
+
+
+def _half_width(se, level, df):
+    """``q se`` with q the ``(1 + level) / 2`` quantile (per alpha along the first axis)."""
+    from scipy import stats as sps
+    df = np.asarray(df, dtype=np.float64)
+    q = np.where(np.isinf(df), sps.norm.ppf(0.5 + level / 2),
+                 sps.t.ppf(0.5 + level / 2, np.where(np.isinf(df), 1.0, df)))
+    return q.reshape(q.shape + (1,) * (np.ndim(se) - q.ndim)) * se
 
 
 def _noise_variance(solver, spectrum, flt, alphas, noise_variance):
@@ -717,21 +779,6 @@ def _noise_variance(solver, spectrum, flt, alphas, noise_variance):
         return np.broadcast_to(sigma2, (m, k)), np.broadcast_to(df, (m,))
     sigma2 = check_noise_level(noise_variance, k, "noise_variance")
     return np.broadcast_to(sigma2, (m, k)), np.full(m, np.inf)
-
-
-def _two_sided(t, df):
-    """``2 P(T > |t|)`` for Student's t with `df` (m,) degrees of freedom (normal: inf)."""
-    from scipy import stats as sps
-    df = df.reshape((-1,) + (1,) * (t.ndim - 1))
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isinf(df), 2 * sps.norm.sf(np.abs(t)),
-                        2 * sps.t.sf(np.abs(t), np.where(np.isinf(df), 1.0, df)))
-
-
-def _quantile(level, df):
-    from scipy import stats as sps
-    q = 0.5 + level / 2
-    return np.where(np.isinf(df), sps.norm.ppf(q), sps.t.ppf(q, np.where(np.isinf(df), 1.0, df)))
 
 
 def coef_inference(solver, alphas, *, noise_variance=None, level=0.95, covariance=False):
@@ -827,39 +874,30 @@ def coef_inference(solver, alphas, *, noise_variance=None, level=0.95, covarianc
     weight = np.square(flt.fit) / spectrum.lam                             # f^2 / lam
     unscaled = weight @ np.square(V).T                                     # (m, p)
     dtype = solver.dtype
-    coef = np.asarray(path.coef(), dtype=np.float64).reshape(alphas.size, V.shape[0], -1)
-    se = np.sqrt(unscaled[:, :, None] * sigma2[:, None, :])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(se > 0, coef / se, np.where(coef == 0, 0.0, np.copysign(np.inf, coef)))
-    p_value = _two_sided(t, df)
-    q = _quantile(level, df)[:, None, None]
+    coef = path.coef()
+    coef = coef.reshape(alphas.size, V.shape[0], -1)
+    se = np.sqrt(unscaled[:, :, None] * sigma2[:, None, :]).astype(dtype, copy=False)
     intercept = intercept_se = None
     c = solver._centering
     if solver.fit_intercept:
         xv = c.xm @ V                                                      # (r,)
         intercept_var = (1.0 / c.sum_w + weight @ np.square(xv))[:, None] * sigma2
-        intercept_se = np.sqrt(intercept_var)
-        intercept = np.asarray(path.intercept(), dtype=np.float64).reshape(alphas.size, -1)
+        intercept_se = np.sqrt(intercept_var).astype(dtype)
+        intercept = np.asarray(path.intercept()).reshape(alphas.size, -1)
     cov = None
     if covariance:
         cov = np.einsum("pr,mr,qr->mpq", V, weight, V)
 
-    def shape(a, target_axis=True):
+    def shape(a):
         if a is None:
             return None
-        if target_axis and solver._y_was_1d:
+        if solver._y_was_1d:
             a = a[..., 0]
         return a[0] if scalar else a
 
-    def out(a):
-        return shape(a.astype(dtype))
-
     return RidgeInference(
-        alphas=alphas, coef=out(coef), se=out(se), t=out(t), p_value=shape(p_value),
-        conf_low=out(coef - q * se), conf_high=out(coef + q * se),
-        intercept=None if intercept is None else out(intercept),
-        intercept_se=None if intercept_se is None else out(intercept_se),
-        noise_variance=shape(np.array(sigma2, dtype=np.float64)),
+        alphas=alphas, coef=shape(coef), se=shape(se), intercept=shape(intercept),
+        intercept_se=shape(intercept_se), noise_variance=shape(np.array(sigma2)),
         df_resid=np.array(df[0] if scalar else df, dtype=np.float64), level=level,
         covariance=None if cov is None else (cov[0] if scalar else cov))
 
