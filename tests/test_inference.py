@@ -67,6 +67,7 @@ def test_matches_explicit_hat_matrix_and_covariance(dtype, fit_intercept, weight
         np.testing.assert_allclose(inf.se[i], se, rtol=rtol)
         np.testing.assert_allclose(inf.covariance[i], cov, rtol=1e-8,
                                    atol=1e-10 * np.abs(cov).max())
+        np.testing.assert_allclose(inf.unscaled_variance[i], np.diag(cov), rtol=1e-8)
         t = W / se
         np.testing.assert_allclose(inf.t[i], t, rtol=rtol, atol=rtol)
         np.testing.assert_allclose(inf.p_value[i], 2 * sps.t.sf(np.abs(t), df),

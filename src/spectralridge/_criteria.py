@@ -164,20 +164,23 @@ def _log_norm_derivatives(problem, alphas, paired):
     """``(x, x', x'', y, y', y'')`` of ``x = log ||r||``, ``y = log ||W||`` in ``u = log a``.
 
     With ``dg/du = f g`` and ``df/du = -f g``: ``(||r||^2)' = 2 sum g^2 f R^2``,
-    ``(||r||^2)'' = 2 sum g^2 f (2 f - g) R^2``, ``(||W||^2)' = -2 sum f^2 g R^2 / lam``,
-    ``(||W||^2)'' = -2 sum f^2 g (f - 2 g) R^2 / lam``.
+    ``(||r||^2)'' = 2 sum g^2 f (2 f - g) R^2``, and term by term ``(||W||^2)' = -(||r||^2)'
+    / a``, ``(||W||^2)'' = ((||r||^2)' - (||r||^2)'') / a``: four weighted sums of ``R^2``
+    (one GEMM of the stacked weights on a grid).
     """
     lam = problem.lam[:, None] if paired else problem.lam
     f, g = _factors(problem.lam, alphas, paired)
-    g2f, f2g = g * g * f, f * f * g / lam
-    R2 = problem.R2
-    P = problem.base + _reduce(g * g, R2, paired)
-    P1 = 2 * _reduce(g2f, R2, paired)
-    P2 = 2 * _reduce(g2f * (2 * f - g), R2, paired)
-    E = _reduce(f * f / lam, R2, paired)
-    E1 = -2 * _reduce(f2g, R2, paired)
-    E2 = -2 * _reduce(f2g * (f - 2 * g), R2, paired)
+    g2f = 2 * g * g * f
+    weights = (g * g, g2f, g2f * (2 * f - g), f * f / lam)
+    if paired:
+        P, P1, P2, E = (_reduce(w, problem.R2, True) for w in weights)
+        a = alphas
+    else:
+        P, P1, P2, E = np.split(_reduce(np.concatenate(weights), problem.R2, False), 4)
+        a = alphas[:, None]
+    P = P + problem.base
     with np.errstate(divide="ignore", invalid="ignore"):
+        E1, E2 = -P1 / a, (P1 - P2) / a
         out = []
         for v, v1, v2 in ((P, P1, P2), (E, E1, E2)):
             d1 = v1 / v

@@ -71,8 +71,8 @@ iterable, default='loo'
         through the grid's three scores, golden-section steps where they fail), for all
         targets at once (one pass over the spectrum, or for ``'loo'`` two n x rank x
         n_targets GEMMs, per step), to a relative 1e-6 in alpha (1e-2 for ``'loo'``), never
-        worse than the grid's best. ``best_index`` stays the grid's. For ``'loo'``, ``'gcv'``, ``'evidence'``,
-        ``'lcurve'`` and ``'quasi'`` (not for splitters).
+        worse than the grid's best. ``best_index`` stays the grid's. For ``'loo'``,
+        ``'gcv'``, ``'evidence'``, ``'lcurve'`` and ``'quasi'`` (not for splitters).
 
     Returns
     -------

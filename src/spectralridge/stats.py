@@ -667,8 +667,10 @@ def fraction_to_alpha(solver, fractions):
 class RidgeInference:
     """Standard errors and tests of ridge coefficients at every alpha (see
     :func:`coef_inference`). Shapes as ``RidgeSolver.coef``: alpha axis first, no target
-    axis for a 1-D `Y`, no alpha axis for a scalar alpha. ``t``, ``p_value``,
-    ``conf_low`` and ``conf_high`` (and the intercept's) are computed on first access.
+    axis for a 1-D `Y`, no alpha axis for a scalar alpha. ``se``, ``t``, ``p_value``,
+    ``conf_low`` and ``conf_high`` (and the intercept's t and p-value) are computed on first
+    access: the standard errors cost O(n_features x rank + rank x n_targets) per alpha, the
+    arrays of shape (n_alphas, n_features, n_targets) are formed when asked for.
 
     Attributes
     ----------
@@ -679,6 +681,9 @@ class RidgeInference:
 (n_alphas[, n_targets]), or None without intercept
     noise_variance : ndarray of shape (n_alphas[, n_targets])
         sigma^2 used (estimated or given).
+    unscaled_variance : ndarray of shape (n_alphas, n_features)
+        ``Var(W_j(alpha)) / sigma^2``, the same for every target: ``se`` is the square root
+        of its product with ``noise_variance`` (formed on first access, like ``t``).
     df_resid : ndarray of shape (n_alphas,)
         Degrees of freedom of the t distribution (``inf``: a given variance, normal).
     level : float
@@ -688,13 +693,22 @@ class RidgeInference:
 
     alphas: np.ndarray
     coef: np.ndarray
-    se: np.ndarray
+    unscaled_variance: np.ndarray
     intercept: object
     intercept_se: object
     noise_variance: np.ndarray
     df_resid: np.ndarray
     level: float
     covariance: object = None
+
+    @functools.cached_property
+    def se(self):
+        uv, nv = self.unscaled_variance, np.asarray(self.noise_variance)
+        if self.coef.ndim > uv.ndim:  # a target axis
+            var = uv[..., :, None] * np.expand_dims(nv, -2)
+        else:
+            var = uv * np.expand_dims(nv, -1)
+        return np.sqrt(var, out=var).astype(self.coef.dtype, copy=False)
 
     @functools.cached_property
     def t(self):
@@ -876,7 +890,6 @@ def coef_inference(solver, alphas, *, noise_variance=None, level=0.95, covarianc
     dtype = solver.dtype
     coef = path.coef()
     coef = coef.reshape(alphas.size, V.shape[0], -1)
-    se = np.sqrt(unscaled[:, :, None] * sigma2[:, None, :]).astype(dtype, copy=False)
     intercept = intercept_se = None
     c = solver._centering
     if solver.fit_intercept:
@@ -896,7 +909,8 @@ def coef_inference(solver, alphas, *, noise_variance=None, level=0.95, covarianc
         return a[0] if scalar else a
 
     return RidgeInference(
-        alphas=alphas, coef=shape(coef), se=shape(se), intercept=shape(intercept),
+        alphas=alphas, coef=shape(coef), unscaled_variance=unscaled[0] if scalar else unscaled,
+        intercept=shape(intercept),
         intercept_se=shape(intercept_se), noise_variance=shape(np.array(sigma2)),
         df_resid=np.array(df[0] if scalar else df, dtype=np.float64), level=level,
         covariance=None if cov is None else (cov[0] if scalar else cov))
