@@ -426,3 +426,22 @@ def test_sparse_X_gives_the_dense_answers():
         b = sr.ridge_cv(X.toarray(), Y, grid, cv=cv, **kw)
         np.testing.assert_allclose(a.best_alpha, b.best_alpha, rtol=1e-6)
         np.testing.assert_allclose(a.coef, b.coef, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("cv", ["evidence", "lcurve", "quasi"])
+def test_choices_do_not_depend_on_the_scale_of_Y(cv):
+    X, Y = _ill_posed(k=2)
+    grid = np.logspace(-9, -1, 25)
+    a = sr.ridge_cv(X, Y, grid, cv=cv, refine=True)
+    b = sr.ridge_cv(X, Y * [1e6, 1e-6], grid, cv=cv, refine=True)
+    np.testing.assert_array_equal(a.best_index, b.best_index)
+    np.testing.assert_allclose(a.best_alpha, b.best_alpha, rtol=1e-4)
+
+
+def test_discrepancy_alpha_increases_with_the_noise_level():
+    X, Y = _ill_posed(k=1)
+    grid = np.logspace(-10, 0, 30)
+    solver = sr.RidgeSolver(X, Y[:, 0])
+    levels = np.geomspace(1.2e-3, 1e-2, 6)
+    alphas = [solver.discrepancy(s, grid).best_alpha for s in levels]
+    assert np.all(np.diff(alphas) > 0)
