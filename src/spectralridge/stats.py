@@ -896,7 +896,8 @@ def coef_inference(solver, alphas, *, noise_variance=None, level=0.95, covarianc
         xv = c.xm @ V                                                      # (r,)
         intercept_var = (1.0 / c.sum_w + weight @ np.square(xv))[:, None] * sigma2
         intercept_se = np.sqrt(intercept_var).astype(dtype)
-        intercept = np.asarray(path.intercept()).reshape(alphas.size, -1)
+        # b = ym - xm^T W, from the coefficients already formed
+        intercept = (c.ym - np.einsum("p,mpk->mk", c.xm, coef)).astype(dtype)
     cov = None
     if covariance:
         cov = np.einsum("pr,mr,qr->mpq", V, weight, V)
