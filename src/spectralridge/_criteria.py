@@ -443,20 +443,25 @@ class CriteriaMixin:
         best_alpha, best_score = grid[best_index], scores[best_index, cols]
         if refine:
             sign = -1.0 if maximize else 1.0
+            # search between candidate grid values only
+            sub = np.arange(grid.size) if candidates is None else np.flatnonzero(candidates)
+            where = np.full(grid.size, -1)
+            where[sub] = np.arange(sub.size)
+            search_grid, search_best = grid[sub], where[best_index]
             if shared:
                 def loss(a, idx):
                     alphas_k = np.broadcast_to(a, (scores.shape[1],)).copy()
                     if additive:
                         return sign * score_fn(problem, alphas_k, True).sum(keepdims=True)
                     return sign * score_fn(problem.joint(), a, True)
-                a, _ = refine_alphas(loss, grid, best_index[:1], REFINE_XTOL,
-                                     sign * joint[:, None])
+                a, _ = refine_alphas(loss, search_grid, search_best[:1], REFINE_XTOL,
+                                     sign * joint[sub, None])
                 best_alpha = np.broadcast_to(a, (scores.shape[1],)).copy()
             else:
                 def loss(a, idx):
                     return sign * score_fn(problem.columns(idx), a, True, idx)
-                best_alpha, _ = refine_alphas(loss, grid, best_index, REFINE_XTOL,
-                                              sign * scores)
+                best_alpha, _ = refine_alphas(loss, search_grid, search_best, REFINE_XTOL,
+                                              sign * scores[sub])
             best_score = score_fn(problem, best_alpha, True)
         return self._criterion_result(spectrum, grid, scores, best_index, best_alpha,
                                       best_score, cv=cv, scoring=scoring)
