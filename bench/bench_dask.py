@@ -126,7 +126,8 @@ def per_block(quick):
                 out["cross_1000_targets"] = timed(lambda: srd._cross_block(
                     X, Yk, w, np.zeros(kk), np.zeros(kk), xm=xm, K=1, fit_intercept=True),
                     repeat=1)
-        # 5-fold scores of one block of 1000 targets from the fold statistics (no data)
+        # 5-fold scores of one block of 1000 targets: the held-out errors of this row
+        # block's rows, each under its training fit, then the scores
         import dask
         import dask.array as da
         with dask.config.set(scheduler="synchronous"):
@@ -134,12 +135,15 @@ def per_block(quick):
                 da.from_array(X), da.from_array(Yk), srd._folds_from_cv(5, X, Yk, None),
                 fit_intercept=True, sample_weight=None, method="svd")
             state = solver._state_for(alphas)
-            fold_coef = [ridge_filter(t.lam, alphas).coef_factors(t.s) for t in state.train]
-            ctx = srd._Ctx(True, state.full, state.train, state.fold_factors, "svd",
-                           ridge_filter(d.lam, alphas), alphas,
-                           extra={"fold_coef": fold_coef, "fold_weight": state.fold_weight})
+            ctx = srd._Ctx(True, state.full, state.train, ridge_filter(d.lam, alphas), alphas,
+                           extra={"fold_filters": [t.ridge(alphas) for t in state.train],
+                                  "fold_weight": state.fold_weight,
+                                  "loo_compression": True})
             P, ym0 = solver._P.compute(), solver._ym0.compute()
-        out["kfold5_1000_targets"] = timed(lambda: srd._kfold_block(P, ym0, ctx=ctx), repeat=1)
+            labels, Ys = solver._labels.compute(), solver._Y.compute()
+        out["kfold5_1000_targets"] = timed(lambda: srd._kfold_block(
+            srd._held_out_block(X, Ys, w, labels, P, ym0, ctx=ctx)[0], P, ym0, ctx=ctx),
+            repeat=1)
     return out
 
 
@@ -168,7 +172,7 @@ def tall_child(n, p, k, chunk, limit_gb, threads):
         result["loo_1_pass_s"] = time.perf_counter() - t
         t = time.perf_counter()
         kfold = dask_ridge_cv(X, Y, alphas, cv=5, method="svd").best_alpha.compute()
-        result["kfold5_2_passes_s"] = time.perf_counter() - t
+        result["kfold5_3_passes_s"] = time.perf_counter() - t
         t = time.perf_counter()
         DaskRidgeSolver(X, Y, method="gram")
         result["fit_gram_2_passes_s"] = time.perf_counter() - t
@@ -264,7 +268,7 @@ def main():
           "  peak RSS (MB)")
     for r in rows:
         print(f"  {r['n']:<10d} {r['X_gb']:7.2f}  {r['fit_2_passes_s']:7.1f}  {r['gcv_s']:7.2f}"
-              f"  {r['loo_1_pass_s']:7.1f}  {r['kfold5_2_passes_s']:10.1f}"
+              f"  {r['loo_1_pass_s']:7.1f}  {r['kfold5_3_passes_s']:10.1f}"
               f"  {r['fit_gram_2_passes_s']:12.1f}  {r['peak_rss_mb']:13.0f}")
     scaling(q, results, args.repeat)
     results["per_block"] = blk = per_block(q)  # last: it allocates 1 GB in this process
@@ -324,4 +328,6 @@ def scaling(q, results, repeat=1):
 
 
 if __name__ == "__main__":
-    main()
+    from spectralridge._scores import grid_edge_warnings
+    with grid_edge_warnings(False):  # the fixed grid is not tuned to the random targets
+        main()

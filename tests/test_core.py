@@ -21,9 +21,10 @@ def operands(q, r, k, m, dtype, seed=0):
 
 
 # k = 1 (one GEMM), few targets batched across alphas with a remainder, one alpha per GEMM;
-# q beyond ROW_BLOCK (2048) rows with a remainder; empty dimensions.
-SHAPES = [(7, 4, 1, 5), (5000, 3, 2, 300), (4101, 5, 3, 100), (9, 6, 300, 3), (6, 0, 3, 4),
-          (0, 3, 2, 5), (5, 3, 0, 5), (5, 3, 2, 0)]
+# q beyond ROW_BLOCK (2048) rows with a remainder; many targets on several row tiles
+# (TILE_VALUES / TARGET_BLOCK = 4096 rows); empty dimensions.
+SHAPES = [(7, 4, 1, 5), (5000, 3, 2, 300), (4101, 5, 3, 100), (9, 6, 300, 3),
+          (9000, 3, 260, 2), (6, 0, 3, 4), (0, 3, 2, 5), (5, 3, 0, 5), (5, 3, 2, 0)]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -58,6 +59,37 @@ def test_sse(shape, dtype):
             out = np.ones((m, k))
             _core.sse(B, R, F, Y, ym, sw, scale, targets, out)
             assert_allclose(out, 1.0 + (E ** 2).sum(axis=1), rtol=10 * TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(7, 4, 1), (9000, 3, 260), (30, 2, 5000), (0, 3, 4),
+                                   (5, 0, 3)])
+def test_project(shape, dtype):
+    q, r, k = shape
+    rng = np.random.default_rng(2)
+    B, Y = rng.standard_normal((q, r)).astype(dtype), rng.standard_normal((q, k)).astype(dtype)
+    ym, sw = rng.standard_normal(k).astype(dtype), rng.uniform(0, 2, q).astype(dtype)
+    scale = 2.0 ** rng.integers(-3, 4, k)
+    Yc = sw[:, None].astype(float) * (Y - ym)
+    out, sq = np.full((r, k), np.nan, dtype=dtype), np.full(k, np.nan)
+    _core.project(B, Y, ym, sw, out, sq, scale)
+    assert_allclose(out, B.astype(float).T @ Yc, rtol=TOL[dtype], atol=TOL[dtype] * max(1, q))
+    assert_allclose(sq, ((Yc * scale) ** 2).sum(axis=0), rtol=TOL[dtype])
+
+
+def test_many_targets_scratch_is_a_tile():
+    # centred targets and residuals exist one tile of rows at a time, never q x k
+    q, r, k, m = 60_000, 3, 256, 2
+    B, R, F = operands(q, r, k, m, np.float32)
+    Y, ym, sw = np.ones((q, k), np.float32), np.zeros(k, np.float32), np.ones(q, np.float32)
+    tracemalloc.start()
+    try:
+        _core.project(B, Y, ym, sw, np.empty((r, k), np.float32), np.empty(k))
+        _core.sse(B, R, F, Y, ym, sw, np.empty((0, m), np.float32), True, np.zeros((m, k)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16e6 < Y.nbytes / 3
 
 
 def test_few_targets_scratch_is_bounded():

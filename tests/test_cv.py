@@ -547,6 +547,19 @@ def test_loo_errors_are_formed_in_place():
     assert peak < 1.4 * errors.nbytes  # not a second n x k x m array
 
 
+@pytest.mark.parametrize("method", ["svd", "gram"])
+def test_loo_scratch_is_bounded_whatever_n(method):
+    # leave-one-out and the Gram route's U work a block of rows at a time: beyond U itself
+    # (formed blockwise from X) the peak is set by working_memory, not n x rank or n x m
+    n, p, k, m = 100_000, 20, 4, 40
+    X, Y = make_data(n, p, k)
+    solver = sr.RidgeSolver(X, Y, method=method)
+    U_bytes = 8 * n * p
+    with sr.config_context(working_memory=8):
+        result, peak = traced_peak(lambda: solver.loo(np.logspace(-2, 3, m)))
+    assert peak < (U_bytes if method == "gram" else 0) + 12e6 < U_bytes + n * m * 8
+
+
 def _count_lowrank_calls(monkeypatch):
     monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)  # small problems, to be fast
     calls = []

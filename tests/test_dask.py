@@ -265,16 +265,12 @@ def test_dask_is_imported_lazily_and_optional():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def _dispatch_wired():
-    X, y = np.eye(3), np.ones(3)
-    return not isinstance(sr.RidgeSolver(da.from_array(X), da.from_array(y)), sr.RidgeSolver)
-
-
-@pytest.mark.skipif(not _dispatch_wired(), reason="RidgeSolver does not dispatch to Dask yet")
 def test_public_api_dispatches_on_dask_arrays():
     X, Y = make_data(100, 5, 3, seed=11)
     dX, dY, _ = to_dask(X, Y)
-    assert isinstance(sr.RidgeSolver(dX, dY), DaskRidgeSolver)
+    solver = sr.RidgeSolver(dX, dY)
+    assert isinstance(solver, DaskRidgeSolver) and isinstance(solver, sr.RidgeSolver)
+    assert solver.backend == "dask" and sr.RidgeSolver(X, Y).backend == "numpy"
     close(sr.ridge_path(dX, dY, ALPHAS).coef, sr.ridge_path(X, Y, ALPHAS, method="svd").coef)
     result = sr.ridge_cv(dX, dY, ALPHAS, cv=3)
     assert isinstance(result.scores, da.Array)
@@ -282,29 +278,7 @@ def test_public_api_dispatches_on_dask_arrays():
     assert isinstance(sr.RidgeSolver(X, Y), sr.RidgeSolver)  # NumPy in, NumPy out
 
 
-# -- on a two-process distributed cluster -----------------------------------------------------
-# Generous comm timeouts: on a loaded machine starting two worker processes (each importing
-# NumPy, SciPy and spectralridge) and shutting them down can take much longer than when idle.
-CLUSTER_TIMEOUTS = {"distributed.comm.timeouts.connect": "120s",
-                    "distributed.comm.timeouts.tcp": "120s"}
-
-
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with warnings.catch_warnings(), dask.config.set(CLUSTER_TIMEOUTS):
-        # closing the cluster can report the port of a worker that already left
-        warnings.filterwarnings("ignore", category=ResourceWarning)
-        # The scheduler serves HTTP even without a dashboard, by default on port 8787; when
-        # another cluster (a concurrent test run) holds it, it warns, an error here. Port 0
-        # lets the OS pick a free port.
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None,
-                                      scheduler_kwargs={"dashboard_address": ":0"}) as cluster, \
-                distributed.Client(cluster, timeout=120) as client:
-            yield client
-
-
+# -- on a two-process distributed cluster (the `client` fixture: conftest.py) ----------------
 def test_distributed_matches_numpy(client):
     X, Y = make_data(400, 8, 6, seed=12)
     w = weights(400)

@@ -7,7 +7,9 @@ import pytest
 
 MODULES = ["spectralridge._solver", "spectralridge.cli", "spectralridge.theory", "spectralridge._cv",
            "spectralridge.stats", "spectralridge.plot",
-           "spectralridge._estimators", "spectralridge.dask"]
+           "spectralridge._estimators", "spectralridge.dask", "spectralridge._kernel",
+           "spectralridge._model_estimators", "spectralridge._positive",
+           "spectralridge._banded"]
 
 
 @pytest.mark.parametrize("name", MODULES)

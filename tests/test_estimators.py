@@ -535,7 +535,7 @@ def test_feature_names():
 # -- errors -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("params, error, match", [
-    (dict(positive=True), ValueError, "positive=True is not supported"),
+    (dict(positive=True, solver="svd"), ValueError, "solver=.svd. does not support positive"),
     (dict(positive="yes"), TypeError, "positive must be True or False"),
     (dict(solver="lbfgs"), ValueError, "'lbfgs' solver can be used only when positive"),
     (dict(solver="magic"), ValueError, "solver must be one of"),

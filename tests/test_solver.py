@@ -428,8 +428,8 @@ def test_penalty_factor_in_cross_validation():
 
 @pytest.mark.parametrize("factor, match", [
     ([1.0, 2.0], r"one entry per feature: expected \(5,\)"),
-    ([1.0, 0.0, 1.0, 1.0, 1.0], r"penalty_factor\[1\]=0.0; unpenalized"),
-    ([1.0, -1.0, 1.0, 1.0, 1.0], r"must be positive"),
+    ([0.0, 0.0, 0.0, 0.0, 0.0], r"at least one positive entry"),
+    ([1.0, -1.0, 1.0, 1.0, 1.0], r"must be non-negative, got penalty_factor\[1\]=-1.0"),
     ([1.0, np.nan, 1.0, 1.0, 1.0], r"penalty_factor"),
     ([[1.0] * 5], r"penalty_factor must be 1-D"),
     ([1e-13, 1.0, 1.0, 1.0, 1.0], r"penalty_factor spans a ratio of 1e\+13, more than 1e\+12"),

@@ -37,6 +37,8 @@ cdef enum:
     # `project` has no epilogue: wider blocks (up to this many centred values) keep its
     # GEMM near peak.
     PROJECT_VALUES = 1 << 22
+    # Values per scratch tile of rows x targets in `project` and `sse`, whatever n_samples.
+    TILE_VALUES = 1 << 20
     # Multiply-adds between two signal checks, and at most this many in one GEMM call that
     # can be split (beyond the row floors): bounds the latency of Ctrl-C.
     CHECK_WORK = 1 << 26
@@ -212,22 +214,24 @@ def apply_filter(const floating[:, ::1] B, const floating[:, ::1] R,
 
 
 cdef void _centre_block(const floating[:, ::1] Y, const floating[::1] ym,
-                        const floating[::1] sw, const double[::1] scale, Py_ssize_t t0,
-                        Py_ssize_t kb, floating *dst) noexcept nogil:
-    """dst (q x kb) = sw[:, None] * (Y[:, t0:t0+kb] - ym[t0:t0+kb]) [* scale[t0:t0+kb]].
+                        const floating[::1] sw, const double[::1] scale, Py_ssize_t i0,
+                        Py_ssize_t qb, Py_ssize_t t0, Py_ssize_t kb,
+                        floating *dst) noexcept nogil:
+    """dst (qb x kb) = sw[rows, None] * (Y[rows, t0:t0+kb] - ym[t0:t0+kb]) [* scale[t0:t0+kb]]
+    for the rows ``i0:i0+qb``.
 
     `scale` (empty for none) multiplies Y and ym before the subtraction, in float64.
     """
-    cdef Py_ssize_t i, t, q = Y.shape[0]
+    cdef Py_ssize_t i, t
     if scale.shape[0] == 0:
-        for i in range(q):
+        for i in range(qb):
             for t in range(kb):
-                dst[i * kb + t] = sw[i] * (Y[i, t0 + t] - ym[t0 + t])
+                dst[i * kb + t] = sw[i0 + i] * (Y[i0 + i, t0 + t] - ym[t0 + t])
         return
-    for i in range(q):
+    for i in range(qb):
         for t in range(kb):
-            dst[i * kb + t] = <floating>(<double>sw[i] * (<double>Y[i, t0 + t] * scale[t0 + t] -
-                                                           <double>ym[t0 + t] * scale[t0 + t]))
+            dst[i * kb + t] = <floating>(<double>sw[i0 + i] * (
+                <double>Y[i0 + i, t0 + t] * scale[t0 + t] - <double>ym[t0 + t] * scale[t0 + t]))
 
 
 def project(const floating[:, ::1] B, const floating[:, ::1] Y,
@@ -235,7 +239,8 @@ def project(const floating[:, ::1] B, const floating[:, ::1] Y,
             floating[:, ::1] out, double[::1] sq, const double[::1] scale=None):
     """``out = B^T Yc`` and ``sq[t] = ||scale[t] Yc[:, t]||^2`` with ``Yc = sw * (Y - ym)``.
 
-    B (q, r), Y (q, k), out (r, k); the centred targets exist one block at a time. `scale`
+    B (q, r), Y (q, k), out (r, k); the centred targets exist one tile of rows and targets
+    at a time (at most about ``TILE_VALUES`` values, or ``PROJECT_VALUES`` for short Y). `scale`
     (k,), default all ones, should hold powers of two (exact), chosen so that the squares
     neither overflow nor underflow.
     """
@@ -251,22 +256,33 @@ def project(const floating[:, ::1] B, const floating[:, ::1] Y,
         raise ValueError("project: inconsistent shapes")
     dtype = np.float32 if floating is float else np.float64
     cdef Py_ssize_t block = min(k, max(<Py_ssize_t>TARGET_BLOCK, PROJECT_VALUES // max(q, 1)))
-    cdef floating[::1] work = np.empty(q * block, dtype=dtype)
+    cdef Py_ssize_t rows = min(q, max(<Py_ssize_t>ROW_BLOCK, TILE_VALUES // max(block, 1)))
+    cdef Py_ssize_t i0, qb
+    cdef floating[::1] work = np.empty(max(rows, 1) * block, dtype=dtype)
     cdef const double[::1] no_scale = np.empty(0)
     with nogil:
         t0 = 0
         while t0 < k and not stopped:
             kb = min(block, k - t0)
-            _centre_block(Y, ym, sw, no_scale, t0, kb, &work[0])
             for t in range(kb):
                 sq[t0 + t] = 0
-            for i in range(q):
-                for t in range(kb):
-                    c = <double>work[i * kb + t] * (scale[t0 + t] if scaled else 1)
-                    sq[t0 + t] += c * c
-            stopped = _interrupted(&work_done, <double>q * kb) or \
-                _gemm_split(True, False, r, kb, q, <floating>1, &B[0, 0], max(r, 1),
-                            &work[0], kb, <floating>0, &out[0, t0], k, &work_done)
+            if q == 0:
+                for i in range(r):
+                    for t in range(kb):
+                        out[i, t0 + t] = 0
+            i0 = 0
+            while i0 < q and not stopped:
+                qb = min(rows, q - i0)
+                _centre_block(Y, ym, sw, no_scale, i0, qb, t0, kb, &work[0])
+                for i in range(qb):
+                    for t in range(kb):
+                        c = <double>work[i * kb + t] * (scale[t0 + t] if scaled else 1)
+                        sq[t0 + t] += c * c
+                stopped = _interrupted(&work_done, <double>qb * kb) or \
+                    _gemm_split(True, False, r, kb, qb, <floating>1, &B[i0, 0], max(r, 1),
+                                &work[0], kb, <floating>(1 if i0 > 0 else 0), &out[0, t0], k,
+                                &work_done)
+                i0 += qb
             t0 += kb
     if stopped:
         _raise_pending()
@@ -290,8 +306,9 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
     B (q, r), R (r, k), F (m, r), Y (q, k),
     out (m, k) in float64 whatever the dtype of the data. Few targets share a GEMM across
     alphas (``TARGET_BLOCK`` columns of alpha-target pairs), so that one target is not a
-    matrix-vector product per alpha. Scratch: (r + 2 q) x TARGET_BLOCK values, or with few
-    targets (r + ROW_BLOCK) x TARGET_BLOCK + q x k.
+    matrix-vector product per alpha. Loops: target block, row tile, alpha batch; scratch
+    (r + 2 rows) x TARGET_BLOCK values with rows at most ``max(ROW_BLOCK, TILE_VALUES /
+    TARGET_BLOCK)``, whatever q.
     """
     cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = R.shape[1], m = F.shape[0]
     cdef Py_ssize_t t0, kb, a0, na, w, a, i, j, t, i0, qb
@@ -312,37 +329,40 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
     cdef const double[::1] no_scale = np.empty(0)
     cdef Py_ssize_t block = min(k, TARGET_BLOCK)
     cdef Py_ssize_t alphas_per_gemm = min(m, max(1, TARGET_BLOCK // block))
-    cdef floating[::1] resid = np.empty(q * block, dtype=dtype)
-    # rows per GEMM: ROW_BLOCK when alphas share it, else all rows up to about GEMM_WORK
+    # rows per tile: ROW_BLOCK when alphas share a GEMM, else up to about GEMM_WORK
+    # multiply-adds, and never more than TILE_VALUES values of scratch per array
     cdef Py_ssize_t rows = min(q, ROW_BLOCK) if alphas_per_gemm > 1 else \
-        min(q, max(<Py_ssize_t>ROW_BLOCK, GEMM_WORK // max(r * block, 1)))
+        min(q, max(<Py_ssize_t>ROW_BLOCK,
+                   min(GEMM_WORK // max(r * block, 1), TILE_VALUES // block)))
+    cdef floating[::1] resid = np.empty(max(rows, 1) * block, dtype=dtype)
     cdef floating[::1] fit = np.empty(max(rows, 1) * block * alphas_per_gemm, dtype=dtype)
     cdef floating[::1] fr = np.empty(max(r, 1) * block * alphas_per_gemm, dtype=dtype)
     with nogil:
         t0 = 0
         while t0 < k and not stopped:
             kb = min(block, k - t0)
-            if targets:
-                _centre_block(Y, ym, sw, scale if rescaled else no_scale, t0, kb, &resid[0])
-            else:
-                for i in range(q * kb):
-                    resid[i] = 0
-            a0 = 0
-            while a0 < m and not stopped:
-                # fit (q, na * kb) = B @ [F[a0] R, ..., F[a0 + na - 1] R] for this block
-                na = min(alphas_per_gemm, m - a0)
-                w = na * kb
-                for i in range(r):
-                    for j in range(na):
-                        for t in range(kb):
-                            if rescaled:
-                                fr[i * w + j * kb + t] = <floating>(
-                                    F[a0 + j, i] * (<double>R[i, t0 + t] * scale[t0 + t]))
-                            else:
-                                fr[i * w + j * kb + t] = F[a0 + j, i] * R[i, t0 + t]
-                i0 = 0
-                while i0 < q and not stopped:
-                    qb = min(rows, q - i0)
+            i0 = 0
+            while i0 < q and not stopped:
+                qb = min(rows, q - i0)
+                if targets:
+                    _centre_block(Y, ym, sw, scale if rescaled else no_scale, i0, qb, t0, kb,
+                                  &resid[0])
+                else:
+                    for i in range(qb * kb):
+                        resid[i] = 0
+                a0 = 0
+                while a0 < m and not stopped:
+                    # fit (qb, na * kb) = B_tile @ [F[a0] R, ..., F[a0 + na - 1] R]
+                    na = min(alphas_per_gemm, m - a0)
+                    w = na * kb
+                    for i in range(r):
+                        for j in range(na):
+                            for t in range(kb):
+                                if rescaled:
+                                    fr[i * w + j * kb + t] = <floating>(
+                                        F[a0 + j, i] * (<double>R[i, t0 + t] * scale[t0 + t]))
+                                else:
+                                    fr[i * w + j * kb + t] = F[a0 + j, i] * R[i, t0 + t]
                     _gemm(False, False, qb, w, r, <floating>1, &B[i0, 0], max(r, 1),
                           &fr[0], w, <floating>0, &fit[0], w)
                     for i in range(qb):
@@ -350,12 +370,12 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
                             a = a0 + j
                             d = S[i0 + i, a] if scaled else 1
                             for t in range(kb):
-                                v = <double>d * (<double>resid[(i0 + i) * kb + t] +
+                                v = <double>d * (<double>resid[i * kb + t] +
                                                  fit[i * w + j * kb + t])
                                 out[a, t0 + t] += v * v
-                    i0 += qb
+                    a0 += na
                     stopped = _interrupted(&work_done, <double>qb * w * (r + 1))
-                a0 += na
+                i0 += qb
             t0 += kb
     if stopped:
         _raise_pending()

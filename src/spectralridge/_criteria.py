@@ -57,22 +57,24 @@ class SpectralProblem(NamedTuple):
     """The spectral quantities the criteria need.
 
     lam : (r,) positive eigenvalues of ``Xc^T Xc``; R2 : (r, k) ``(U^T Yc)^2``; base : (k,)
-    ``||Yc||^2 - ||U^T Yc||^2``; n : samples of positive weight; sum_w : their total weight;
-    log_w : ``sum log w_i`` over them.
+    ``||Yc||^2 - ||U^T Yc||^2``; n : samples of positive weight; n_fixed : unpenalized dof
+    (intercept and unpenalized columns); sum_w : their total weight; log_w : ``sum log w_i``
+    over them.
     """
 
     lam: np.ndarray
     R2: np.ndarray
     base: np.ndarray
     n: int
-    fit_intercept: bool
+    n_fixed: int
     sum_w: float = None
     log_w: float = 0.0
 
     @property
     def dim(self):
-        """N: the dimension of the space the centred targets live in."""
-        return self.n - int(self.fit_intercept)
+        """N: the dimension of the space the centred targets live in (the samples of
+        positive weight less the unpenalized dof: intercept and unpenalized columns)."""
+        return self.n - self.n_fixed
 
     def columns(self, idx):
         """The problem of the targets `idx` only."""
@@ -93,7 +95,7 @@ def spectral_problem(spectrum, centering):
         base = np.maximum(spectrum.yc_sq - R2.sum(axis=0), 0.0)
     sw = centering.sw[centering.sw > 0]
     return SpectralProblem(spectrum.lam.astype(np.float64), R2, base, centering.n_effective,
-                           centering.fit_intercept, centering.sum_w,
+                           _scores.fixed_dof(centering), centering.sum_w,
                            float(2.0 * np.log(sw).sum()))
 
 
@@ -382,13 +384,24 @@ class LCurve(NamedTuple):
 class CriteriaMixin:
     """Alpha selection by the criteria of this module, for a solver with a spectrum.
 
-    Needs of the solver: ``_grid``, ``_spectrum_for``, ``_centering``, ``_y_was_1d``,
-    ``dtype``; the refinement of leave-one-out and GCV calls its ``loo`` / ``gcv``.
+    Needs the solver's engine interface: ``alpha_grid``, ``spectrum_for``, ``data``,
+    ``y_was_1d``, ``penalty_map``, ``dtype``; the refinement of leave-one-out and GCV calls
+    its ``loo`` / ``gcv``.
     """
 
+    def _refit(self, spectrum, alphas):
+        """Coefficients (p, k) and intercepts (k,) at one alpha per target, mapped back to
+        the features as given where some are unpenalized."""
+        flt = spectrum.ridge(np.ascontiguousarray(alphas, dtype=np.float64))
+        coef, intercept = _scores.refit(spectrum, self.data.centering, flt,
+                                        np.arange(np.size(alphas)), self.dtype)
+        if self.penalty_map is not None:
+            coef, intercept = self.penalty_map.coef(coef), self.penalty_map.intercept(coef)
+        return coef, intercept
+
     def _problem(self, alphas):
-        spectrum = self._spectrum_for(alphas)
-        return spectrum, spectral_problem(spectrum, self._centering)
+        spectrum = self.spectrum_for(alphas)
+        return spectrum, spectral_problem(spectrum, self.data.centering)
 
     def _criterion_result(self, spectrum, grid, scores, best_index, best_alpha, best_score,
                           *, cv, scoring, rule="min", edges=True, at_edge=None):
@@ -396,9 +409,7 @@ class CriteriaMixin:
         the grid; `best_index` (k,) is the grid index the choice came from."""
         k = scores.shape[1]
         dof = spectrum.ridge(grid).dof
-        flt = spectrum.ridge(np.ascontiguousarray(best_alpha, dtype=np.float64))
-        coef, intercept = _scores.refit(spectrum, self._centering, flt, np.arange(k),
-                                        self.dtype)
+        coef, intercept = self._refit(spectrum, best_alpha)
         if edges:
             _scores.warn_grid_edges(best_index, grid, dof, spectrum.rank)
             at_edge = _scores.at_grid_edge(best_index, dof, spectrum.rank)
@@ -406,7 +417,7 @@ class CriteriaMixin:
             scores = scores.astype(self.dtype)
             best_score = np.asarray(best_score, dtype=np.float64).astype(self.dtype)
         best_alpha = np.asarray(best_alpha, dtype=np.float64)
-        if self._y_was_1d:
+        if self.y_was_1d:
             return _scores.CVResult(
                 alphas=grid.copy(), scores=scores[:, 0], best_index=int(best_index[0]),
                 best_alpha=float(best_alpha[0]), best_score=float(best_score[0]),
@@ -422,7 +433,7 @@ class CriteriaMixin:
         """Grid selection (and refinement) of a criterion ``score_fn(problem, alphas,
         paired)``; a shared alpha uses the criterion of all targets together
         (``problem.joint()``), except for the evidence, whose logs add up."""
-        grid = self._grid(alphas)
+        grid = self.alpha_grid(alphas)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         refine = check_bool(refine, "refine")
         spectrum, problem = self._problem(grid)
@@ -515,7 +526,7 @@ class CriteriaMixin:
         """
         nv = None
         if noise_variance is not None:
-            nv = check_noise_level(noise_variance, self._Y.shape[1], "noise_variance")
+            nv = check_noise_level(noise_variance, self.data.Y.shape[1], "noise_variance")
 
         def score(problem, alphas, paired, idx=None):
             return log_evidence(problem, alphas, nv if nv is None or idx is None else nv[idx],
@@ -560,7 +571,7 @@ class CriteriaMixin:
            1487-1503, 1993; P. C. Hansen, "Regularization Tools version 4.0 for Matlab
            7.3", Numerical Algorithms 46, 189-194, 2007 (``l_curve``, ``l_corner``).
         """
-        grid = self._grid(alphas)
+        grid = self.alpha_grid(alphas)
         check_lcurve_grid(grid.size)
         self._check_lcurve(grid, check_bool(alpha_per_target, "alpha_per_target"))
         return self._spectral_choice(grid, _any_columns(lcurve_curvature), True,
@@ -574,7 +585,7 @@ class CriteriaMixin:
         _, problem = self._problem(grid)
         rho = np.sqrt(residual_sq(problem, grid))
         eta = np.sqrt(penalty_sq(problem, grid))
-        if self._y_was_1d:
+        if self.y_was_1d:
             rho, eta = rho[:, 0], eta[:, 0]
         return LCurve(rho[0], eta[0]) if scalar else LCurve(rho, eta)
 
@@ -625,7 +636,7 @@ class CriteriaMixin:
            regularization of ill-posed problems", Mathematics and Computers in Simulation
            81(9), 1795-1841, 2011.
         """
-        grid = self._grid(alphas)
+        grid = self.alpha_grid(alphas)
         spectrum, _ = self._problem(grid)
         lam = spectrum.lam
         lam_min, lam_max = (float(lam[-1]), float(lam[0])) if lam.size else (0.0, 0.0)
@@ -676,9 +687,9 @@ class CriteriaMixin:
         .. [1] V. A. Morozov, "On the solution of functional equations by the method of
            regularization", Soviet Math. Dokl. 7, 414-417, 1966.
         """
-        grid = self._grid(alphas)
+        grid = self.alpha_grid(alphas)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-        k = self._Y.shape[1]
+        k = self.data.Y.shape[1]
         sigma = check_noise_level(noise_level, k)
         spectrum, problem = self._problem(grid)
         target = problem.dim * np.square(sigma)
@@ -736,7 +747,7 @@ class CriteriaMixin:
                 return gcv_score(problem if idx is None else problem.columns(idx), a, True)
             xtol = REFINE_XTOL
         else:
-            mse = _LooRefiner(spectrum, self._centering, self._Y)
+            mse = _LooRefiner(spectrum, self.data.centering, self.data.Y)
             xtol = LOO_REFINE_XTOL
 
         def per_target_loss(a, idx=None):
@@ -756,11 +767,9 @@ class CriteriaMixin:
             alphas = np.full(k, a[0])
             value = per_target_loss(alphas)
         best_score = 1.0 - value if scoring == "r2" else value
-        flt = spectrum.ridge(alphas)
-        coef, intercept = _scores.refit(spectrum, self._centering, flt, np.arange(k),
-                                        self.dtype)
+        coef, intercept = self._refit(spectrum, alphas)
         best_score = best_score.astype(self.dtype)
-        if self._y_was_1d:
+        if self.y_was_1d:
             return dataclasses.replace(result, best_alpha=float(alphas[0]),
                                        best_score=float(best_score[0]), coef=coef[:, 0],
                                        intercept=intercept[0])
@@ -781,7 +790,7 @@ class CriteriaMixin:
                              f"score, got scoring={scoring!r} (leave the default).")
         if cv == "evidence":
             return self.evidence(alphas, noise_variance=None if noise_level is None else
-                                 np.square(check_noise_level(noise_level, self._Y.shape[1])),
+                                 np.square(check_noise_level(noise_level, self.data.Y.shape[1])),
                                  alpha_per_target=alpha_per_target, refine=refine)
         if cv == "lcurve":
             return self.lcurve(alphas, alpha_per_target=alpha_per_target, refine=refine)
@@ -808,7 +817,10 @@ class _LooRefiner:
         w = np.square(centering.sw)
         self.U, self.U2 = U, np.square(U)
         outside = 1.0 - self.U2.sum(axis=1)
-        if centering.fit_intercept:
+        leverage = getattr(centering, "leverage", None)  # of the unpenalized part
+        if leverage is not None:
+            outside -= leverage
+        elif centering.fit_intercept:
             outside -= w / centering.sum_w
         outside = np.maximum(outside, 0.0)
         inside = (w > 0) & (outside <= _scores.SPAN_TOL * (U.shape[1] + 1))

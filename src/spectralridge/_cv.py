@@ -11,11 +11,13 @@ decomposed again from its rows by SVD.
 import numpy as np
 
 from . import _core, _scores
-from ._design import make_design
+from ._backends import backend_for
+from ._design import DenseDesign, make_design
+from ._penalty import FoldDowndate
 from ._solver import RidgeSolver, held_out_basis
-from ._spectrum import _gram, gram_spectrum, project, weighted_sum
+from ._spectrum import gram_spectrum, project, recentre, weighted_sum
 from ._validation import (CRITERIA, check_bool, check_criterion_options, check_cv,
-                          check_groups, check_rule, check_scoring, refuse_sparse_with_dask)
+                          check_groups, check_rule, check_scoring)
 
 
 def ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
@@ -97,26 +99,25 @@ iterable, default='loo'
     >>> bool(result.best_alpha[0] < result.best_alpha[1])  # noisier target, more shrinkage
     True
     """
-    from .dask import is_dask_input  # never imports Dask itself
     refine = check_criterion_options(cv, noise_level, refine)
     criterion = isinstance(cv, str) and cv in CRITERIA
-    if is_dask_input(X, Y, sample_weight):
+    backend = backend_for(X, Y, sample_weight)
+    if backend is not None:
         if criterion or refine:
             raise ValueError(f"cv={cv!r} and refine=True are not available for Dask input "
                              "yet; use cv='loo', 'gcv' or K-fold without refine.")
-        refuse_sparse_with_dask(X, Y, sample_weight)
-        from .dask import dask_ridge_cv
-        return dask_ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
-                             scoring=scoring, rule=rule, fit_intercept=fit_intercept,
-                             sample_weight=sample_weight, method=method, groups=groups,
-                             penalty_factor=penalty_factor)
+        return backend.ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
+                                scoring=scoring, rule=rule, fit_intercept=fit_intercept,
+                                sample_weight=sample_weight, method=method, groups=groups,
+                                penalty_factor=penalty_factor)
     solver = RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=sample_weight,
                          method=method, penalty_factor=penalty_factor)
     scoring = check_scoring(scoring)
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
     is_named = isinstance(cv, str) and cv in ("loo", "gcv")
     rule = check_rule(rule, cv if is_named or criterion else None)
-    groups = check_groups(groups, solver._X.shape[0], cv)
+    X, Y = solver.data[:2]
+    groups = check_groups(groups, X.shape[0], cv)
     if criterion or refine:
         return solver._select_alpha(cv, alphas, scoring=scoring,
                                     alpha_per_target=alpha_per_target,
@@ -124,13 +125,13 @@ iterable, default='loo'
     if is_named:
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
-    splits = check_cv(cv, solver._X, solver._Y, groups)
+    splits = check_cv(cv, *solver.given_data[:2], groups)
     if rule == "1se" and len(splits) < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
-    path = solver.ridge(solver._grid(alphas))  # the full-data fit, refit at the best alphas
+    path = solver.ridge(solver.alpha_grid(alphas))  # the full-data fit, refit at the best alphas
     sse, sst, held_out_weight, score_se, scale = _split_sse(solver, splits, path.grid,
                                                              scoring)
-    return solver._cv_result(path, sse / held_out_weight, scoring, alpha_per_target,
+    return solver.cv_result(path, sse / held_out_weight, scoring, alpha_per_target,
                              f"{len(splits)} splits",
                              sst=None if sst is None else sst / held_out_weight,
                              rule=rule, score_se=score_se, scale=scale)
@@ -141,7 +142,7 @@ def _split_sse(solver, splits, alphas, scoring):
     standard errors over splits of the per-split scores: (m, k) and of their target mean
     (m,), and the per-target scale (k,) of the targets all of these are of (see
     ``_scores.target_scale``)."""
-    X, Y, c = solver._X, solver._Y, solver._centering
+    X, Y, c = solver.given_data
     n, p = X.shape
     w = np.square(c.sw)
     m, k = alphas.size, Y.shape[1]
@@ -151,25 +152,25 @@ def _split_sse(solver, splits, alphas, scoring):
     sst = np.zeros(k) if scoring == "r2" else None
     mean = weighted_sum(w, Y) / c.sum_w if scoring == "r2" else None
     downdate = None
-    if solver._requested_method in ("auto", "gram") and n >= p and \
+    if solver.requested_method in ("auto", "gram") and n >= p and \
             all(_partitions(train, test, n) for train, test in splits):
-        downdate = _GramDowndate(X, Y, c, solver._spectrum_for(alphas))
+        downdate = _GramDowndate(X, Y, c, solver.spectrum_for(alphas)) if \
+            solver.penalty_map is None else FoldDowndate(solver.penalty_map, Y.dtype)
     held_out_weight = 0.0
-    no_scaling = np.empty((0, alphas.size), dtype=Y.dtype)
-    scale, _ = solver._target_scale(solver._spectrum_for(alphas))
+    scale, _ = solver.target_scale(solver.spectrum_for(alphas))
     weights = _scores.mean_weights(scale, scoring)
     for i, (train, test) in enumerate(splits):
         if not (w[train] > 0).any():
             raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
         Y_test = np.ascontiguousarray(Y[test])
-        fold = downdate.fold(test, Y_test, alphas) if downdate is not None else None
+        fold = None if downdate is None else downdate.fold(test, alphas) if \
+            solver.penalty_map is not None else downdate.fold(test, Y_test, alphas)
         if fold is None:
             fold = _direct_fold(solver, train, test, alphas)
-        B, spectrum, ym = fold
-        F = -spectrum.ridge(alphas).coef_factors(spectrum.s).astype(Y.dtype)
-        split_sse = np.zeros((m, k))
-        _core.sse(B, spectrum.cast("R", Y.dtype), F, Y_test, ym.astype(Y.dtype),
-                  c.sw[test].astype(Y.dtype), no_scaling, True, split_sse, scale)
+        B, spectrum, ym = fold[:3]
+        Y_scored = fold[3] if len(fold) > 3 else Y_test  # targets less the unpenalized fit
+        split_sse = _scores.held_out_sse(B, spectrum, spectrum.ridge(alphas), Y_scored, ym,
+                                         c.sw[test], Y.dtype, scale)
         out += split_sse
         split_weight = w[test].sum()
         held_out_weight += split_weight
@@ -183,17 +184,9 @@ def _split_sse(solver, splits, alphas, scoring):
         moments += score, np.square(score)
         score_mean = (score if weights is None else score * weights).mean(axis=1)
         mean_moments += score_mean, np.square(score_mean)
-    return out, sst, held_out_weight, (_standard_error(moments, len(splits)),
-                                       _standard_error(mean_moments, len(splits))), scale
-
-
-def _standard_error(moments, count):
-    """Standard error of a mean of `count` values from the sums of values and squares."""
-    if count < 2:
-        return np.full(moments.shape[1:], np.nan)
-    mean = moments[0] / count
-    variance = np.maximum(moments[1] / count - mean * mean, 0.0) * count / (count - 1)
-    return np.sqrt(variance / count)
+    se = _scores.standard_error(moments, len(splits)), \
+        _scores.standard_error(mean_moments, len(splits))
+    return out, sst, held_out_weight, se, scale
 
 
 def _partitions(train, test, n):
@@ -202,15 +195,22 @@ def _partitions(train, test, n):
 
 
 def _direct_fold(solver, train, test, alphas):
-    """Decompose the training rows; return the held-out basis, spectrum and target means."""
-    c = solver._centering
+    """Decompose the training rows; return the held-out basis, spectrum and target means
+    (and, with unpenalized columns, the held-out targets less their unpenalized fit)."""
+    X, Y, c = solver.given_data
     w = np.square(c.sw)
-    sub = RidgeSolver(solver._X[train], solver._Y[train], fit_intercept=c.fit_intercept,
-                      sample_weight=w[train], method=solver._requested_method,
+    sub = RidgeSolver(X[train], Y[train], fit_intercept=solver.fit_intercept,
+                      sample_weight=w[train], method=solver.requested_method,
                       penalty_factor=solver.penalty_factor)
-    spectrum = sub._spectrum_for(alphas)
-    return held_out_basis(solver._X[test], c.sw[test], sub._centering.xm, spectrum,
-                          solver.dtype), spectrum, sub._centering.ym
+    spectrum = sub.spectrum_for(alphas)
+    sub_c = sub.data.centering
+    if sub.penalty_map is None:
+        return held_out_basis(X[test], c.sw[test], sub_c.xm, spectrum, solver.dtype), \
+            spectrum, sub_c.ym
+    X_test, offset = sub.penalty_map.transform(X[test], solver.dtype)
+    Y_scored = np.ascontiguousarray(Y[test] - offset, dtype=solver.dtype)
+    return (held_out_basis(X_test, c.sw[test], sub_c.xm, spectrum, solver.dtype),
+            spectrum, sub_c.ym, Y_scored)
 
 
 class _GramDowndate:
@@ -248,17 +248,16 @@ class _GramDowndate:
         max_rank = min(n_eff - int(c.fit_intercept), p)
         if sum_w <= 0 or max_rank < 0:
             return None
-        G = self.G - _gram(Xs_test, gram=True)
+        G = self.G - DenseDesign(Xs_test).gram(gram=True)
         P = self.P - project(Xs_test, Y_test, self.c.ym, sw_test)[0]
         shift = np.zeros(p)
         ym = c.ym.copy()
         if c.fit_intercept:
             s1 = self.s1 - weighted_sum(sw_test, Xs_test)
-            t1 = self.t1 - weighted_sum(np.square(sw_test), Y_test, c.ym)
+            G, P, _, t = recentre(s1, self.t1 - weighted_sum(np.square(sw_test), Y_test, c.ym),
+                                  sum_w, G=G, XtY=P)
             shift = s1 / sum_w
-            G -= np.triu(np.outer(s1, shift))
-            P -= np.outer(s1, t1 / sum_w)
-            ym += t1 / sum_w
+            ym += t
         # the training ||Yc||^2 (about its own mean) is at most the full data's
         spectrum = gram_spectrum(np.asfortranarray(G), P, n - test.size, max_rank,
                                  yc_sq_bound=self.yc_sq)

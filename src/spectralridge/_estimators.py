@@ -24,14 +24,16 @@ from sklearn.utils.validation import (_check_feature_names, _check_n_features,
                                       _check_sample_weight, check_is_fitted, validate_data)
 
 from ._cv import ridge_cv
+from ._positive import positive_ridge
 from ._scores import at_grid_edge, grid_edge_warnings
 from ._solver import RidgeSolver
 from ._validation import as_array, check_alphas, check_bool
 from ._validation import check_cv as check_splits  # not scikit-learn's check_cv
 from ._validation import (CRITERIA, check_criterion_options, check_groups,
+                          check_penalty_factor, check_positive_flag,
                           check_sample_weight, check_shapes, is_sparse,
                           refuse_sparse_with_dask)
-from .dask import is_dask_input
+from ._backends import is_dask_input
 
 __all__ = ["Ridge", "RidgeCV"]
 
@@ -103,11 +105,11 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
         checks (NaN, negative weights). NumPy parts of mixed input are validated now. Returns
         X, Y (2-D; X's working dtype, as the NumPy path), the weights and y.ndim.
         """
-        from .dask import _check_dask_array
+        from .dask import check_dask_array
         refuse_sparse_with_dask(X, y, sample_weight)
         x_dask, y_dask = is_dask_input(X), is_dask_input(y)
-        X_checked = _check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
-        y_checked = _check_dask_array(y, "y", (1, 2)) if y_dask else \
+        X_checked = check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
+        y_checked = check_dask_array(y, "y", (1, 2)) if y_dask else \
             as_array(y, "y", ndims=(1, 2))
         if X_checked.shape[0] != y_checked.shape[0]:
             raise ValueError("X and y must have the same number of samples; got "
@@ -148,8 +150,8 @@ class _RidgeBase(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if is_dask_input(X):
-            from .dask import _check_dask_array
-            X = _check_dask_array(X, "X", (2,))
+            from .dask import check_dask_array
+            X = check_dask_array(X, "X", (2,))
             _check_feature_names(self, X, reset=False)
             _check_n_features(self, X, reset=False)
             if X.shape[0] == 0:
@@ -186,24 +188,21 @@ default='auto'
         ``'svd'`` decomposes the centred design by SVD; every other value uses the
         ``'auto'`` rule of :class:`~spectralridge.RidgeSolver` (eigen-decomposition of the
         smaller Gram matrix, SVD when accuracy requires it). ``'lbfgs'`` raises a
-        ``ValueError``, as in scikit-learn, since it requires ``positive=True``.
+        ``ValueError`` without ``positive=True``, as in scikit-learn; with it, only
+        ``'auto'`` and ``'lbfgs'`` are accepted (scikit-learn's rule), both meaning the
+        NNLS solve below.
     positive : bool, default=False
-        Must be False: coefficients constrained to be positive are not supported (use
-        :class:`sklearn.linear_model.Ridge` for them).
+        Constrain the coefficients to be non-negative (the intercept is not). Not spectral:
+        one bound-constrained solve per distinct alpha, an exact active-set NNLS (Lawson and
+        Hanson) on the factorized normal equations ``Xc^T Xc + alpha diag(c)``, where
+        scikit-learn stops L-BFGS-B at ``tol`` (see :mod:`spectralridge._positive`).
+        NumPy or scipy.sparse input (not Dask).
     random_state : int, RandomState instance or None, default=None
         Ignored (no randomness is involved).
     penalty_factor : array-like of shape (n_features,), default=None
-        Positive per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
-        glmnet's ``penalty.factor``, used as given); see :class:`~spectralridge.RidgeSolver`.
-        Not with Dask input.
-    noise_level : float or array-like of shape (n_targets,), default=None
-        The noise standard deviation for ``cv='discrepancy'`` (required) or
-        ``cv='evidence'`` (optional: a known noise variance ``noise_level ** 2``).
-    refine : bool, default=False
-        Refine each chosen alpha off the grid (``cv`` None / ``'loo'``, ``'gcv'``,
-        ``'evidence'``, ``'lcurve'``, ``'quasi'``; see :func:`~spectralridge.ridge_cv`);
-        ``alpha_`` may then lie between the grid values. Fast scorings only, not with Dask
-        input.
+        Non-negative per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
+        glmnet's ``penalty.factor``, used as given; 0: an unpenalized feature, dense X only);
+        see :class:`~spectralridge.RidgeSolver`. Not with Dask input.
 
     Attributes
     ----------
@@ -267,13 +266,13 @@ default='auto'
     def _check_params(self):
         if not isinstance(self.solver, str) or self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}.")
-        if self.positive is not False and self.positive is not np.False_:
-            if self.positive is True or self.positive is np.True_:
-                raise ValueError(
-                    "positive=True is not supported by spectralridge.Ridge (its closed form "
-                    "has no positivity constraint); use sklearn.linear_model.Ridge("
-                    "positive=True).")
-            raise TypeError(f"positive must be True or False, got {self.positive!r}.")
+        positive = check_positive_flag(self.positive)
+        if positive:
+            if self.solver not in ("auto", "lbfgs"):
+                raise ValueError(f"solver='{self.solver}' does not support positive fitting. "
+                                 "Please set the solver to 'auto' or 'lbfgs', or set "
+                                 "`positive=False`")
+            return
         if self.solver == "lbfgs":
             raise ValueError("'lbfgs' solver can be used only when positive=True. Please "
                              "use another solver.")
@@ -305,6 +304,8 @@ default='auto'
         self._check_params()
         X, Y, sample_weight, y_ndim = self._validate_fit(X, y, sample_weight)
         alpha = self._check_alpha(Y.shape[1])
+        if check_positive_flag(self.positive):
+            return self._fit_positive(X, Y, sample_weight, y_ndim, alpha)
         solver = RidgeSolver(X, Y, fit_intercept=self.fit_intercept,
                              sample_weight=sample_weight,
                              method="svd" if self.solver == "svd" else "auto",
@@ -315,6 +316,20 @@ default='auto'
                                                        self.fit_intercept)
         self.n_iter_ = None
         self.solver_ = solver.method
+        return self
+
+    def _fit_positive(self, X, Y, sample_weight, y_ndim, alpha):
+        if is_dask_input(X, Y, sample_weight):
+            raise ValueError("positive=True needs NumPy or scipy.sparse input; got Dask "
+                             "arrays (the bound-constrained solve is not distributed).")
+        factor = check_penalty_factor(self.penalty_factor, X.shape[1], allow_zero=True)
+        alphas = np.full(Y.shape[1], alpha) if np.ndim(alpha) == 0 else alpha
+        coef, intercept = positive_ridge(X, np.ascontiguousarray(Y), alphas, fit_intercept=self.fit_intercept,
+                                         sample_weight=sample_weight, penalty_factor=factor)
+        self.coef_, self.intercept_ = _as_sklearn_coef(coef, intercept, y_ndim,
+                                                       self.fit_intercept)
+        self.n_iter_ = None
+        self.solver_ = "nnls"
         return self
 
 
@@ -364,9 +379,17 @@ class RidgeCV(_RidgeBase):
     alpha_per_target : bool, default=False
         Choose an alpha for each target separately (with every cv, unlike scikit-learn).
     penalty_factor : array-like of shape (n_features,), default=None
-        Positive per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
-        glmnet's ``penalty.factor``, used as given); see :class:`~spectralridge.RidgeSolver`.
-        Not with Dask input.
+        Non-negative per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
+        glmnet's ``penalty.factor``, used as given; 0: an unpenalized feature, dense X only);
+        see :class:`~spectralridge.RidgeSolver`. Not with Dask input.
+    noise_level : float or array-like of shape (n_targets,), default=None
+        The noise standard deviation for ``cv='discrepancy'`` (required) or
+        ``cv='evidence'`` (optional: a known noise variance ``noise_level ** 2``).
+    refine : bool, default=False
+        Refine each chosen alpha off the grid (``cv`` None / ``'loo'``, ``'gcv'``,
+        ``'evidence'``, ``'lcurve'``, ``'quasi'``; see :func:`~spectralridge.ridge_cv`);
+        ``alpha_`` may then lie between the grid values. Fast scorings only, not with Dask
+        input.
 
     Attributes
     ----------

@@ -15,14 +15,12 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core
+from ._config import loo_compression_enabled, scratch_values
 from ._filters import Filter, low_rank, ridge_filter
 from ._spectrum import column_blocks, weighted_sum
 
-# Hat-matrix rows up to this many (n_samples x n_alphas) float64 values at once.
-HAT_BLOCK = 1 << 22
-# Rows of U formed at a time where U is not kept (sparse data), and rows per call of the
-# fused residual kernel (its scratch is LOO_TILE x TARGET_BLOCK values whatever n).
-LOO_ROWS = 8192
+# Rows per call of the fused residual kernel (cache-sized: U's tile stays in cache). Row
+# blocks of leave-one-out and hat-matrix blocks are sized by `_config.scratch_values`.
 LOO_TILE = 2048
 # A row whose part outside the span of U and the intercept is below this times (rank + 1)
 # lies in it, up to the rounding of 1 - sum_j U_ij^2.
@@ -54,45 +52,6 @@ class GridEdgeWarning(UserWarning):
 
 # Off inside the scikit-learn estimators' fit (per thread and task, unlike a warnings filter).
 _WARN_GRID_EDGES = contextvars.ContextVar("spectralridge_warn_grid_edges", default=True)
-
-
-_LOO_COMPRESSION = contextvars.ContextVar("spectralridge_loo_compression", default=True)
-
-
-@contextlib.contextmanager
-def loo_compression(enabled):
-    """Allow (default) or forbid the compressed leave-one-out kernel in this context.
-
-    Exact leave-one-out over many alphas factors the filter matrix (alphas x eigenvalues)
-    to its numerical rank q and forms the residuals of all alphas from q products, with an
-    a-posteriori error bound per alpha and target that keeps every sum of squared errors
-    within a relative 1e-12 (float64; 1e-4 for float32 data, below the float32 kernel's own
-    rounding) of the exact kernel's, recomputing exactly wherever the bound does not
-    prove it. It is used only where it saves work; ``loo_compression(False)`` runs the
-    exact kernel always. Thread- and task-local; Dask graphs take the setting in force when
-    they are built.
-
-    Examples
-    --------
-    >>> import numpy as np, spectralridge as sr
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.standard_normal((50, 5))
-    >>> y = X.sum(axis=1) + rng.standard_normal(50)
-    >>> with sr.loo_compression(False):
-    ...     res = sr.ridge_cv(X, y)
-    >>> res.cv
-    'loo'
-    """
-    token = _LOO_COMPRESSION.set(bool(enabled))
-    try:
-        yield
-    finally:
-        _LOO_COMPRESSION.reset(token)
-
-
-def loo_compression_enabled():
-    """Whether :func:`loo_compression` allows the compressed kernel in this context."""
-    return _LOO_COMPRESSION.get()
 
 
 @contextlib.contextmanager
@@ -154,9 +113,14 @@ class CVResult:
     at_grid_edge: object = None
 
 
+def fixed_dof(centering):
+    """Unpenalized degrees of freedom: the intercept and any unpenalized columns."""
+    return getattr(centering, "n_fixed", int(centering.fit_intercept))
+
+
 def spanning(spectrum, centering):
     """Whether U spans every direction Yc can take, so that ``Yc - U U^T Yc = 0`` exactly."""
-    return spectrum.rank == centering.n_effective - int(centering.fit_intercept)
+    return spectrum.rank == centering.n_effective - fixed_dof(centering)
 
 
 def gcv_mse(spectrum, centering, flt, grid, name="alpha", scale=None, yc_sq=None):
@@ -179,12 +143,12 @@ def gcv_mse(spectrum, centering, flt, grid, name="alpha", scale=None, yc_sq=None
     rss = np.empty((grid.size, R2.shape[1]))
     rss[:] = base
     _core.gemm(np.square(flt.resid), R2, rss, beta=1.0)
-    df_resid = centering.n_effective - int(centering.fit_intercept) - flt.dof
+    df_resid = centering.n_effective - fixed_dof(centering) - flt.dof
     bad = np.flatnonzero(df_resid <= 1e-9 * centering.n_effective)
     if bad.size:
         raise ValueError(
             f"GCV is undefined at {name}={float(grid[bad[0]])!r}: the fit interpolates "
-            f"(effective dof + intercept = n_samples = {centering.n_effective}). Regularize "
+            f"(effective dof + unpenalized dof = n_samples = {centering.n_effective}). Regularize "
             "more.")
     n = centering.n_effective
     return (rss / centering.sum_w) / np.square(df_resid / n)[:, None]
@@ -204,13 +168,15 @@ class LooRows(NamedTuple):
     fit_intercept: bool
     spanning: bool
     names: np.ndarray = None
+    #: the rows' leverage of the unpenalized part (None: ``w / sum_w`` for the intercept)
+    leverage: np.ndarray = None
 
 
 def loo_rows(spectrum, centering):
     """:class:`LooRows` of all samples of a NumPy solver."""
     return LooRows(spectrum.U, np.square(centering.sw), spectrum.lam, spectrum.ls_rank,
                    spectrum.R, centering.sum_w, centering.fit_intercept,
-                   spanning(spectrum, centering))
+                   spanning(spectrum, centering), leverage=getattr(centering, "leverage", None))
 
 
 def loo_parts(rows, flt, grid, name="alpha"):
@@ -219,7 +185,9 @@ def loo_parts(rows, flt, grid, name="alpha"):
 
     The leave-one-out error of row i is ``r_i / (1 - h_i)`` with ``1 - h_i = o_i + sum_j
     U_ij^2 a / (lam_j + a)``, where ``o_i = 1 - sum_j U_ij^2 - w_i / sum(w) [intercept]`` is
-    the row's part outside the span of U and the intercept. Rows with ``o_i`` above rounding
+    the row's part outside the span of U and the intercept (with unpenalized columns,
+    ``rows.leverage`` replaces ``w_i / sum(w)``: the row's leverage in them and the
+    intercept). Rows with ``o_i`` above rounding
     take the residuals ``Yc - U diag(f) R`` (``targets``). For rows inside the span (all rows
     when U spans every direction of Yc) the residual is ``U diag(a / (lam + a)) R``: both it
     and ``1 - h`` carry the factor ``a / (lam_min + a)``, which is divided out
@@ -241,7 +209,9 @@ def loo_parts(rows, flt, grid, name="alpha"):
         Ud = U if d == U.shape[1] else np.ascontiguousarray(U[:, :d])
         U2 = np.square(Ud)
         outside = 1.0 - U2.sum(axis=1)
-        if rows.fit_intercept:
+        if rows.leverage is not None:
+            outside -= rows.leverage
+        elif rows.fit_intercept:
             outside -= w / rows.sum_w
         np.maximum(outside, 0.0, out=outside)
         inside = (w > 0) & (outside <= SPAN_TOL * (d + 1))
@@ -256,7 +226,7 @@ def loo_parts(rows, flt, grid, name="alpha"):
             U2_g = U2 if whole else np.ascontiguousarray(U2[group])
             hat = part.resid if targets else part.resid_rel
             F = -part.fit if targets else part.resid_rel
-            step = max(1, HAT_BLOCK // group.size)
+            step = max(1, scratch_values() // group.size)
             for a0 in range(0, idx.size, step):
                 block = slice(a0, min(idx.size, a0 + step))
                 one_minus_h = np.empty((group.size, block.stop - a0))
@@ -394,13 +364,16 @@ def _recompute(part, redo, U, R, F, Y, ym, sw, S, targets, step, scale):
 def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
     """Weighted sum of squared exact leave-one-out errors of a NumPy solver: (m, k), of the
     targets multiplied by `scale` if given; ``U`` a block of rows at a time where it is not
-    kept (sparse data), the fused kernel on row tiles of ``LOO_TILE``."""
+    kept (sparse data), the fused kernel on row tiles of ``LOO_TILE``; row blocks of
+    U, its squares and the hat diagonals hold at most ``scratch_values()`` values each."""
     out = np.zeros((grid.size, Y.shape[1]))
     w, sw = np.square(centering.sw), centering.sw
-    for rows, U in spectrum.U_blocks(LOO_ROWS):
+    size = max(LOO_TILE, scratch_values() // max(1, spectrum.rank, grid.size))
+    for rows, U in spectrum.U_blocks(size):
         part = LooRows(U, w[rows], spectrum.lam, spectrum.ls_rank, spectrum.R,
                        centering.sum_w, centering.fit_intercept, spanning(spectrum, centering),
-                       np.arange(rows.start, rows.stop))
+                       np.arange(rows.start, rows.stop),
+                       None if centering.leverage is None else centering.leverage[rows])
         out += loo_sse_rows(part, flt, grid, Y[rows], centering.ym, sw[rows], Y.dtype, name,
                             tile=LOO_TILE, scale=scale)
     return out
@@ -433,6 +406,27 @@ def loo_errors(spectrum, centering, Y, flt, grid, name="alpha"):
     """Leave-one-out errors of every sample of a NumPy solver: (m, n, k) float64."""
     return loo_errors_rows(loo_rows(spectrum, centering), flt, grid, Y, centering.ym,
                            centering.sw, name)
+
+
+def held_out_sse(B, spectrum, flt, Y, ym, sw, dtype, scale=None, compress=None):
+    """Weighted sums of squared errors (m, k) float64 of held-out rows under a fit on other
+    rows: residuals ``sw (Y - ym) - B diag(f / s) R`` per grid value, with the held-out
+    basis ``B = sw (X - xm) V_coef`` (rows, r), the training fit's `spectrum` (``s``,
+    ``R``), filter `flt` and target means `ym`. Formed from the rows (no cancellation,
+    whatever the fit's R^2), by the kernels of :func:`loo_sse_rows` (compressed over many
+    alphas where `compress` allows, within the same certified tolerance), on the targets
+    multiplied by `scale` (k,) if given."""
+    dtype = np.dtype(dtype)
+    if not Y.shape[0]:
+        return np.zeros((flt.fit.shape[0], Y.shape[1]))
+    # as leave-one-out's residuals: U-like rows B / s and the factors in [0, 1]
+    U = np.divide(B, spectrum.s, dtype=np.float64).astype(dtype)
+    F = np.ascontiguousarray(-flt.fit)
+    ones = np.ones((Y.shape[0], F.shape[0]), dtype=dtype)  # no leverage to divide by
+    compress = loo_compression_enabled() if compress is None else compress
+    return _piece_sse(U, spectrum.cast("R", dtype), F,
+                      np.ascontiguousarray(Y, dtype=dtype), ym.astype(dtype),
+                      sw.astype(dtype), ones, True, LOO_TILE, scale, dtype, compress, None)
 
 
 def total_sum_of_squares(Y, w, mean, scale=None):
@@ -512,17 +506,38 @@ def select(scores, scoring, alpha_per_target, dof, rule="min", score_se=None, we
     standard error (`score_se`: per target and of the target mean) of the best. The shared
     index minimizes the mean over targets, with `weights` (k,) if given.
     """
-    loss = -scores if scoring == "r2" else scores
+    loss = to_loss(scores, scoring)
     se = None if score_se is None else score_se[0]
     if not alpha_per_target:
         loss = (loss if weights is None else loss * weights).mean(axis=1, keepdims=True)
         se = None if score_se is None else score_se[1][:, None]
+    return np.broadcast_to(best_indices(loss, se, dof, rule), (scores.shape[1],)).copy()
+
+
+def to_loss(scores, scoring):
+    """Scores as losses (lower is better)."""
+    return -scores if scoring == "r2" else scores
+
+
+def best_indices(loss, se, dof, rule):
+    """Best row per column of `loss` (m, k): the minimum, or for ``rule='1se'`` the row of
+    fewest `dof` (m,) whose loss is within `se` (m, k) of the minimum's."""
     best = np.argmin(loss, axis=0)
     if rule == "1se":
         cols = np.arange(loss.shape[1])
         within = loss <= (loss[best, cols] + se[best, cols])
         best = np.where(within, dof[:, None], np.inf).argmin(axis=0)
-    return np.broadcast_to(best, (scores.shape[1],)).copy()
+    return best
+
+
+def standard_error(moments, count):
+    """Standard error of a mean of `count` values from ``moments = (sum of the values, sum
+    of their squares)``; NaN for fewer than 2 values."""
+    if count < 2:
+        return np.full(np.shape(moments[0]), np.nan)
+    mean = moments[0] / count
+    variance = np.maximum(moments[1] / count - mean * mean, 0.0) * count / (count - 1)
+    return np.sqrt(variance / count)
 
 
 def refit(spectrum, centering, flt, best, dtype):
@@ -563,10 +578,16 @@ def at_grid_edge(best_index, dof, rank):
     return flags
 
 
-def warn_grid_edges(best_index, grid, dof, rank, name="alpha"):
-    """Warn (:class:`GridEdgeWarning`, unless turned off by :func:`grid_edge_warnings`) when
-    a best value sits on an open edge of the grid (see :func:`at_grid_edge`)."""
-    if not _WARN_GRID_EDGES.get():
+def grid_edge_warnings_enabled():
+    """Whether :func:`grid_edge_warnings` leaves the warning on in this context."""
+    return _WARN_GRID_EDGES.get()
+
+
+def warn_grid_edges(best_index, grid, dof, rank, name="alpha", enabled=None):
+    """Warn (:class:`GridEdgeWarning`, unless turned off by :func:`grid_edge_warnings` or
+    `enabled`) when a best value sits on an open edge of the grid (see
+    :func:`at_grid_edge`)."""
+    if not (_WARN_GRID_EDGES.get() if enabled is None else enabled):
         return
     for edge, side in _open_edges(dof, rank):
         count = int(np.count_nonzero(best_index == edge))

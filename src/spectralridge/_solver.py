@@ -1,5 +1,6 @@
 """RidgeSolver: one decomposition, every alpha."""
 
+import dataclasses
 import numbers
 import threading
 from typing import NamedTuple
@@ -8,38 +9,28 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core, _scores
+from ._backends import backend_for
 from ._design import as_float64
 from ._criteria import CriteriaMixin
 from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
+from ._penalty import PenaltyMap
 from ._spectrum import Centering, decompose, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
                           check_method, check_n_components, check_penalty_factor,
-                          check_scoring, check_steps, check_X_new, refuse_sparse_with_dask,
+                          check_scoring, check_steps, check_unpenalized_input, check_X_new,
                           warn_if_divergent)
 
 
+class SolverData(NamedTuple):
+    """The validated data of a NumPy solver: `X` (dense or scipy.sparse), `Y` (2-D) and
+    their :class:`~spectralridge._spectrum.Centering`."""
 
-class AlphaGrid:
-    """The default alpha grid, shared by :class:`RidgeSolver` and ``DaskRidgeSolver``."""
-
-    def default_alphas(self, n_alphas=30):
-        """Log-spaced alphas whose effective dof span ``(0.0005, 0.9995) x rank``.
-
-        The default grid of :meth:`loo`, :meth:`gcv` and :func:`ridge_cv`: it adapts to the
-        spectrum of the data, so that its edges are (nearly) the least-squares fit and the
-        intercept-only model.
-        """
-        if not isinstance(n_alphas, numbers.Integral) or n_alphas < 2:
-            raise ValueError(f"n_alphas must be an integer >= 2, got {n_alphas!r}.")
-        return _scores.default_alphas(self, int(n_alphas))
-
-    def _grid(self, alphas):
-        if alphas is None:
-            return self.default_alphas()
-        return check_alphas(alphas)[0]
+    X: object
+    Y: np.ndarray
+    centering: Centering
 
 
-class RidgeSolver(CriteriaMixin, AlphaGrid):
+class RidgeSolver(CriteriaMixin):
     r"""Ridge regression for any number of regularization strengths.
 
     Minimizes ``sum_i w_i ||y_i - x_i^T W - b||^2 + alpha sum_j c_j ||W_j||^2``
@@ -70,14 +61,21 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         design): results then stay within about 1e-10 relative of the SVD's. Explicit
         ``'gram'`` or ``'kernel'`` are never replaced.
     penalty_factor : array-like of shape (n_features,), default=None
-        Positive per-feature factors ``c_j`` of the penalty, as glmnet's ``penalty.factor``
-        but used as given (glmnet rescales them to sum to n_features): a feature with factor
-        4 is shrunk as if it were scaled by 1/2. Exact: the solver works on the columns
-        divided by ``sqrt(c)`` and maps coefficients back, so singular values, shrinkage
-        factors and filters refer to that rescaled design (early stopping is then gradient
-        descent preconditioned by ``diag(1 / c)``). The largest factor may be at most 1e12
-        times the smallest; factors of 0 (unpenalized features) are not supported. None: all
-        1.
+        Non-negative per-feature factors ``c_j`` of the penalty, as glmnet's
+        ``penalty.factor`` but used as given (glmnet rescales them to sum to n_features): a
+        feature with factor 4 is shrunk as if it were scaled by 1/2. Exact: the solver works
+        on the columns divided by ``sqrt(c)`` and maps coefficients back, so singular values,
+        shrinkage factors and filters refer to that rescaled design (early stopping is then
+        gradient descent preconditioned by ``diag(1 / c)``). The largest positive factor may
+        be at most 1e12 times the smallest. A factor of 0 leaves a feature unpenalized (dense
+        X only), as the intercept: the other columns and the targets are projected on the
+        complement of the unpenalized columns and the intercept (weighted), the projection is
+        decomposed once, and the unpenalized coefficients follow by least squares on the
+        residual; the hat matrix adds their leverage, so leave-one-out, GCV (whose degrees of
+        freedom count them) and K-fold (one projection per training set) stay exact.
+        Singular values, shrinkage and ``dof`` then refer to the projected penalized columns.
+        Unpenalized columns collinear with each other or the intercept raise a
+        ``ValueError`` naming them. None: all 1.
 
     Attributes
     ----------
@@ -93,6 +91,10 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         The number of singular values kept for ``alpha > 0``.
     n_features_in_ : int
     penalty_factor : ndarray of shape (n_features,) or None
+    backend : str
+        ``'numpy'`` (NumPy or scipy.sparse data) or the backend serving the input:
+        ``RidgeSolver`` of Dask arrays is a :class:`~spectralridge.dask.DaskRidgeSolver`
+        (``backend='dask'``), a subclass.
 
     Notes
     -----
@@ -121,12 +123,13 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
     array([3.   , 1.365])
     """
 
+    backend = "numpy"
+
     def __new__(cls, X=None, Y=None, **kwargs):
-        from .dask import is_dask_input  # never imports Dask itself
-        if cls is RidgeSolver and is_dask_input(X, Y, kwargs.get("sample_weight")):
-            refuse_sparse_with_dask(X, Y, kwargs.get("sample_weight"))
-            from .dask import DaskRidgeSolver
-            return DaskRidgeSolver(X, Y, **kwargs)
+        if cls is RidgeSolver:  # the backend's subclass for its kind of input
+            backend = backend_for(X, Y, kwargs.get("sample_weight"))
+            if backend is not None:
+                cls = backend.Solver
         return super().__new__(cls)
 
     def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto",
@@ -134,10 +137,18 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self._requested_method = check_method(method)
         X, Y, w, self._y_was_1d = check_data(X, Y, sample_weight)
-        self._X, self._Y = X, Y
         self.n_features_in_ = X.shape[1]
-        self.penalty_factor = check_penalty_factor(penalty_factor, X.shape[1])
-        self._centering = Centering(X, Y, w, self.fit_intercept, self.penalty_factor)
+        self.penalty_factor = check_penalty_factor(penalty_factor, X.shape[1],
+                                                   allow_zero=True)
+        self._map = None  # unpenalized columns: the solver works on the projected problem
+        if self.penalty_factor is not None and not self.penalty_factor.all():
+            check_unpenalized_input(X)
+            self._map = PenaltyMap(X, Y, w, self.fit_intercept, self.penalty_factor)
+            X, Y = self._map.X_fit, self._map.Y_fit
+            self._centering = self._map.centering(X, Y, w)
+        else:
+            self._centering = Centering(X, Y, w, self.fit_intercept, self.penalty_factor)
+        self._X, self._Y = X, Y
         if method == "auto":
             method = "gram" if X.shape[0] >= X.shape[1] else "kernel"
         self._spectrum = decompose(X, Y, self._centering, method)
@@ -150,9 +161,59 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    # -- decomposition ---------------------------------------------------------------------
-    def _spectrum_for(self, alphas):
-        """The spectrum to use for `alphas`, upgraded to the SVD where 'auto' needs it."""
+    def default_alphas(self, n_alphas=30):
+        """Log-spaced alphas whose effective dof span ``(0.0005, 0.9995) x rank``.
+
+        The default grid of :meth:`loo`, :meth:`gcv` and :func:`ridge_cv`: it adapts to the
+        spectrum of the data, so that its edges are (nearly) the least-squares fit and the
+        intercept-only model.
+        """
+        if not isinstance(n_alphas, numbers.Integral) or n_alphas < 2:
+            raise ValueError(f"n_alphas must be an integer >= 2, got {n_alphas!r}.")
+        return _scores.default_alphas(self, int(n_alphas))
+
+    def alpha_grid(self, alphas):
+        """`alphas` validated (1-D float64), or the :meth:`default_alphas` for None."""
+        if alphas is None:
+            return self.default_alphas()
+        return check_alphas(alphas)[0]
+
+    # -- engine interface ----------------------------------------------------------------
+    # What spectralridge's other modules (cross-validation, stats, backends) use of a
+    # solver; not part of the public API.
+    @property
+    def data(self):
+        """:class:`SolverData` ``(X, Y, centering)``: the validated data (Y 2-D)."""
+        return SolverData(self._X, self._Y, self._centering)
+
+    @property
+    def given_data(self):
+        """:class:`SolverData` of `X` and `Y` as given: :attr:`data` holds the problem
+        projected off the unpenalized columns where there are any."""
+        if self._map is None:
+            return self.data
+        return SolverData(self._map.X, self._map.Y, self._centering)
+
+    @property
+    def penalty_map(self):
+        """The :class:`~spectralridge._penalty.PenaltyMap` of the unpenalized columns, or
+        None."""
+        return self._map
+
+    @property
+    def requested_method(self):
+        """The `method` argument ('auto', 'svd', 'gram' or 'kernel')."""
+        return self._requested_method
+
+    @property
+    def y_was_1d(self):
+        """Whether `Y` was 1-D (results then drop the target axis)."""
+        return self._y_was_1d
+
+    def spectrum_for(self, alphas):
+        """The :class:`~spectralridge._spectrum.Spectrum` (with the projected targets ``R``)
+        behind results for `alphas` (1-D): with method 'auto', upgraded to the SVD where the
+        Gram route would not be accurate enough."""
         spectrum = self._spectrum
         if self._requested_method == "auto" and not spectrum.accurate_for(alphas.min()):
             with self._lock:
@@ -161,17 +222,27 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
                 spectrum = self._spectrum
         return spectrum
 
+    # -- backend hooks: a backend's subclass overrides these two --------------------------
+    def _decomposition(self, alphas=None):
+        """What results for `alphas` are computed from (``lam``, ``s``, ``rank``,
+        ``method``, ``ridge(alphas)``): :meth:`spectrum_for`, or the current one for None."""
+        return self._spectrum if alphas is None else self.spectrum_for(alphas)
+
+    def _path(self, decomposition, flt, grid, scalar, name):
+        """The filter path of this backend."""
+        return FilterPath(self, decomposition, flt, grid, scalar, name)
+
     @property
     def method(self):
-        return self._spectrum.method
+        return self._decomposition().method
 
     @property
     def singular_values(self):
-        return self._spectrum.s.copy()
+        return self._decomposition().s.copy()
 
     @property
     def rank(self):
-        return self._spectrum.rank
+        return self._decomposition().rank
 
     @property
     def dtype(self):
@@ -186,9 +257,8 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         ``solver.coef(alphas)``.
         """
         alphas, scalar = check_alphas(alphas)
-        spectrum = self._spectrum_for(alphas)
-        return FilterPath(self, spectrum, spectrum.ridge(alphas), alphas,
-                          scalar, "alpha")
+        spectrum = self._decomposition(alphas)
+        return self._path(spectrum, spectrum.ridge(alphas), alphas, scalar, "alpha")
 
     def early_stopping(self, lr, steps):
         """Gradient descent from zero on the least-squares loss, stopped after `steps`.
@@ -212,11 +282,11 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         steps, scalar = check_steps(steps)
         # accuracy of the Gram routes as for ridge at the equivalent alpha 1 / (lr t)
         with np.errstate(divide="ignore"):
-            spectrum = self._spectrum_for(np.atleast_1d(1.0 / (lr * steps.max())))
+            spectrum = self._decomposition(np.atleast_1d(1.0 / (lr * steps.max())))
         if spectrum.rank:
             warn_if_divergent(lr, spectrum.lam[0])
-        return FilterPath(self, spectrum, early_stopping_filter(spectrum.lam, lr, steps),
-                          steps, scalar, "steps")
+        return self._path(spectrum, early_stopping_filter(spectrum.lam, lr, steps), steps,
+                          scalar, "steps")
 
     def truncated_svd(self, n_components):
         """Principal-component regression: keep the `n_components` steepest directions.
@@ -230,13 +300,13 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         -------
         FilterPath
         """
-        spectrum = self._spectrum
+        spectrum = self._decomposition()
         ks, scalar = check_n_components(n_components, spectrum.rank)
         k_max = int(ks.max())
         if k_max:  # the smallest kept eigenvalue must be accurate
-            spectrum = self._spectrum_for(np.atleast_1d(spectrum.lam[k_max - 1]))
+            spectrum = self._decomposition(np.atleast_1d(spectrum.lam[k_max - 1]))
             ks, scalar = check_n_components(n_components, spectrum.rank)
-        return FilterPath(self, spectrum, truncation_filter(spectrum.rank, ks), ks, scalar,
+        return self._path(spectrum, truncation_filter(spectrum.rank, ks), ks, scalar,
                           "n_components")
 
     def _shape(self, out, scalar):
@@ -289,7 +359,8 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
     def dof(self, alphas):
         """Effective degrees of freedom ``sum s^2 / (s^2 + alpha)``: shape (n_alphas,).
 
-        The trace of the penalized hat matrix, without the intercept (which adds 1).
+        The trace of the penalized hat matrix, without the intercept and the unpenalized
+        columns (which add 1 each).
         """
         return self.ridge(alphas).dof
 
@@ -305,7 +376,7 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         -------
         ndarray of shape (n_dofs,)
         """
-        spectrum = self._spectrum_for(np.zeros(1))
+        spectrum = self._decomposition(np.zeros(1))
         dofs, scalar = check_dofs(dofs, spectrum.rank)
         out = ridge_alphas_for_dof(spectrum.lam, dofs)
         return out[0] if scalar else out
@@ -327,10 +398,12 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         if alphas.size != self._Y.shape[1]:
             raise ValueError(f"alphas must have one entry per target: expected "
                              f"({self._Y.shape[1]},), got shape {alphas.shape}.")
-        spectrum = self._spectrum_for(alphas)
+        spectrum = self.spectrum_for(alphas)
         flt = spectrum.ridge(alphas)
         coef, intercept = _scores.refit(spectrum, self._centering, flt,
                                         np.arange(alphas.size), self.dtype)
+        if self._map is not None:
+            coef, intercept = self._map.coef(coef), self._map.intercept(coef)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
@@ -356,9 +429,10 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
                                     path.grid)
         zero = self._centering.sw == 0
         if zero.any():
-            fitted = path.predict(self._X[np.flatnonzero(zero)])
+            X, Y, _ = self.given_data
+            fitted = path.predict(X[np.flatnonzero(zero)])
             fitted = fitted if not path._scalar else fitted[None]
-            errors[:, zero] = self._Y[zero] - fitted.reshape(errors[:, zero].shape)
+            errors[:, zero] = Y[zero] - fitted.reshape(errors[:, zero].shape)
         return self._shape(errors, path._scalar)
 
     def loo(self, alphas=None, *, scoring="mse", alpha_per_target=True):
@@ -402,7 +476,7 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         Allen, D. M. (1974). The relationship between variable selection and data
         augmentation and a method for prediction. Technometrics 16(1), 125-127.
         """
-        return self.ridge(self._grid(alphas)).loo(scoring=scoring,
+        return self.ridge(self.alpha_grid(alphas)).loo(scoring=scoring,
                                                   alpha_per_target=alpha_per_target)
 
     def gcv(self, alphas=None, *, scoring="mse", alpha_per_target=True):
@@ -422,29 +496,36 @@ class RidgeSolver(CriteriaMixin, AlphaGrid):
         Golub, G. H., Heath, M., Wahba, G. (1979). Generalized cross-validation as a method for
         choosing a good ridge parameter. Technometrics 21(2), 215-223.
         """
-        return self.ridge(self._grid(alphas)).gcv(scoring=scoring,
+        return self.ridge(self.alpha_grid(alphas)).gcv(scoring=scoring,
                                                   alpha_per_target=alpha_per_target)
 
-    def _cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
-                   score_se=None, scale=None):
+    def cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
+                  score_se=None, scale=None):
         """CVResult from mean squared errors; `sst` is the mean total sum of squares for
         'r2', by default that of all samples about their weighted mean. With `scale` (see
         ``_scores.target_scale``), `mse`, `sst` and `score_se` are of the scaled targets."""
+        _, Y, c = self.data
         if scoring == "r2" and sst is None:
-            c = self._centering
             w = np.square(c.sw)
-            sst = _scores.total_sum_of_squares(self._Y, w, weighted_sum(w, self._Y) / c.sum_w,
-                                               scale)
+            sst = _scores.total_sum_of_squares(Y, w, weighted_sum(w, Y) / c.sum_w, scale)
             sst /= c.sum_w
-        return _scores.make_result(
-            path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=self._centering,
+        result = _scores.make_result(
+            path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=c,
             scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
             dtype=self.dtype, cv=cv, name=path.name, rule=rule, score_se=score_se,
             scale=scale)
+        if self._map is None:
+            return result
+        coef = result.coef[:, None] if self._y_was_1d else result.coef
+        coef, intercept = self._map.coef(coef), self._map.intercept(coef)
+        if self._y_was_1d:
+            coef, intercept = coef[:, 0], intercept[0]
+        return dataclasses.replace(result, coef=coef, intercept=intercept)
 
-    def _target_scale(self, spectrum):
+    def target_scale(self, spectrum):
         """Powers of two per target and ``||scale Yc||^2``: see ``_scores.target_scale``."""
-        return _scores.target_scale(self._Y, self._centering, spectrum.yc_sq)
+        _, Y, c = self.data
+        return _scores.target_scale(Y, c, spectrum.yc_sq)
 
 
 class FilterGrid:
@@ -504,15 +585,23 @@ class FilterPath(FilterGrid):
             return solver._centering.ym.astype(solver.dtype)
         return np.empty(0, dtype=solver.dtype)  # none
 
+    def _coef(self):
+        """Coefficients of the decomposed columns: (n_grid, n_columns, n_targets)."""
+        return self._apply(self.spectrum.cast("V_coef", self._solver.dtype),
+                           self._offset(False))
+
     def coef(self):
         """Coefficients: ndarray of shape (n_grid, n_features[, n_targets])."""
-        out = self._apply(self.spectrum.cast("V_coef", self._solver.dtype),
-                          self._offset(False))
+        out = self._coef()
+        if self._solver.penalty_map is not None:
+            out = self._solver.penalty_map.coef(out)
         return self._solver._shape(out, self._scalar)
 
     def intercept(self):
         """Intercepts ``ym - xm^T W``: ndarray of shape (n_grid[, n_targets])."""
         solver = self._solver
+        if solver.penalty_map is not None:
+            return solver._shape(solver.penalty_map.intercept(self._coef()), self._scalar)
         dtype = solver.dtype
         B = np.zeros((1, self.spectrum.rank), dtype=dtype)
         if solver.fit_intercept:
@@ -525,6 +614,13 @@ class FilterPath(FilterGrid):
         solver = self._solver
         dtype = solver.dtype
         X = check_X_new(X, solver.n_features_in_, dtype)
+        if solver.penalty_map is not None:
+            check_unpenalized_input(X)
+            X, offset = solver.penalty_map.transform(X, dtype)
+            B = held_out_basis(X, None, solver._centering.xm, self.spectrum, dtype)
+            out = self._apply(B, np.empty(0, dtype=dtype))
+            out += offset.astype(dtype)
+            return solver._shape(out, self._scalar)
         B = held_out_basis(X, None, solver._centering.xm, self.spectrum, dtype)
         return solver._shape(self._apply(B, self._offset(True)), self._scalar)
 
@@ -542,10 +638,10 @@ class FilterPath(FilterGrid):
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         solver = self._solver
-        scale, _ = solver._target_scale(self.spectrum)
+        scale, _ = solver.target_scale(self.spectrum)
         mse = _scores.loo_sse(self.spectrum, solver._centering, solver._Y, self.filter,
                               self.grid, self.name, scale) / solver._centering.sum_w
-        return solver._cv_result(self, mse, scoring, alpha_per_target, "loo", scale=scale)
+        return solver.cv_result(self, mse, scoring, alpha_per_target, "loo", scale=scale)
 
     def gcv(self, *, scoring="mse", alpha_per_target=True):
         """Generalized cross-validation for every grid value and target: :class:`CVResult`.
@@ -555,10 +651,10 @@ class FilterPath(FilterGrid):
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         solver = self._solver
-        scale, yc_sq = solver._target_scale(self.spectrum)
+        scale, yc_sq = solver.target_scale(self.spectrum)
         mse = _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
                               self.name, scale, yc_sq)
-        return solver._cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
+        return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
 
 
 def held_out_basis(X, sw, xm, spectrum, dtype):

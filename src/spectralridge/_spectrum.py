@@ -44,7 +44,8 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from . import _core
-from ._design import DenseDesign, make_design, sparse_weighted_mean
+from ._config import scratch_values
+from ._design import make_design, sparse_weighted_mean
 from ._filters import ridge_filter
 
 # Guard of the Gram routes: relative error of the coefficients measured at 0.1-0.3 x
@@ -60,17 +61,11 @@ DROPPED_NOISE = 16
 GRADED_RATIO = 1e4
 # Range of the centred design's Frobenius norm whose squares stay normal float64 numbers.
 SCALE_MIN, SCALE_MAX = 1e-153, 1e153
-# Values of Xc^T Q_d per block when measuring the kernel route's dropped directions.
-DROPPED_VALUES = 1 << 22
-
-
-# Columns converted to float64 at a time by the blocked reductions.
-REDUCE_BLOCK = 1 << 20
 
 
 def column_blocks(A):
     """Yield (column slice, float64 C-contiguous copy of those columns) of a 2-D array."""
-    step = max(1, REDUCE_BLOCK // max(1, A.shape[0]))
+    step = max(1, scratch_values() // max(1, A.shape[0]))
     for t0 in range(0, A.shape[1], step):
         cols = slice(t0, min(A.shape[1], t0 + step))
         yield cols, np.array(A[:, cols], dtype=np.float64, order="C")
@@ -97,7 +92,13 @@ def weighted_mean(w, A, sum_w):
 
 class Centering:
     """Weighted means, row scales and column scales: ``Xc = sw (X - xm) / sqrt(c)``,
-    ``Yc = sw (Y - ym)``, with the per-feature penalty factors ``c`` (default 1)."""
+    ``Yc = sw (Y - ym)``, with the per-feature penalty factors ``c`` (default 1).
+
+    ``n_fixed`` unpenalized directions (the intercept's, and those of unpenalized columns
+    projected out beforehand: see :mod:`._penalty`) with ``leverage`` their share of the hat
+    diagonal (None: ``w / sum(w)`` for the intercept)."""
+
+    leverage = None
 
     def __init__(self, X, Y, sample_weight, fit_intercept, penalty_factor=None):
         n = X.shape[0]
@@ -107,6 +108,7 @@ class Centering:
         self.n_effective = int(np.count_nonzero(w))
         self.sw = np.sqrt(w)
         self.fit_intercept = fit_intercept
+        self.n_fixed = int(fit_intercept)
         if fit_intercept:
             self.xm = sparse_weighted_mean(w, X, self.sum_w) if sp.issparse(X) else \
                 weighted_mean(w, X, self.sum_w)
@@ -124,7 +126,7 @@ class Centering:
         return np.ascontiguousarray(Xc, dtype=dtype)
 
     def max_rank(self, n_features):
-        return min(self.n_effective - int(self.fit_intercept), n_features)
+        return min(self.n_effective - self.n_fixed, n_features)
 
     def rows(self, rows):
         """The same centring restricted to the samples `rows` (a slice)."""
@@ -219,27 +221,35 @@ class Spectrum:
         return self.dropped * (self.lam_max + alpha_min) <= DROPPED_TOL * alpha_min
 
     def U_blocks(self, size):
-        """Yield ``(rows, U[rows])`` over the samples: the whole ``U`` where it is kept (the
-        SVD and kernel routes, and the Gram route on dense data once formed), else, for
-        sparse data, ``Xc V / s`` formed `size` rows at a time (never n x r at once)."""
-        n = self._X.shape[0] if self._U is None else self._U.shape[0]
-        if self._U is not None or not sp.issparse(self._X):
-            yield slice(0, n), self.U
-            return
+        """Yield ``(rows, U[rows])`` over the samples, `size` rows at a time: views of ``U``
+        where it is kept (the SVD and kernel routes, and the Gram route on dense data), else,
+        for sparse data, ``Xc V / s`` formed a block at a time (never n x r at once)."""
+        keep = self._U is not None or not sp.issparse(self._X)
+        U = self.U if keep else None
+        n = U.shape[0] if keep else self._X.shape[0]
         for i0 in range(0, n, size):
             rows = slice(i0, min(n, i0 + size))
-            U = make_design(self._X[rows], self._centering.rows(rows)).matmul(self.V)
-            U /= self.s
-            yield rows, U
+            yield rows, U[rows] if keep else self._U_rows(rows)
+
+    def _U_rows(self, rows):
+        U = make_design(self._X[rows], self._centering.rows(rows)).matmul(self.V)
+        U /= self.s
+        return U
 
     @property
     def U(self):
-        """Left singular vectors (n, r) float64, formed on first use for the ``gram`` method."""
+        """Left singular vectors (n, r) float64, formed on first use for the ``gram`` method
+        (``Xc V / s``, dense ``Xc`` a block of rows at a time)."""
         if self._U is None:
             with self._lock:
                 if self._U is None:
-                    U = make_design(self._X, self._centering).matmul(self.V)
-                    U /= self.s
+                    n, p = self._X.shape
+                    U = np.empty((n, self.rank))
+                    # sparse products never densify: one pass
+                    step = n if sp.issparse(self._X) else max(1, scratch_values() // max(p, 1))
+                    for i0 in range(0, n, step):
+                        rows = slice(i0, min(n, i0 + step))
+                        U[rows] = self._U_rows(rows)
                     self._U = U
         return self._U
 
@@ -270,12 +280,12 @@ def _factorize(X, Y, centering, method):
     if method == "gram":
         G = design.gram(gram=True)
         check_scale(design.column_sq() if design.sparse else np.diag(G), design)
-        XtY, yc_sq = _project_design(design, Y, centering)
+        XtY, yc_sq = project_design(design, Y, centering)
         spectrum = gram_spectrum(G, XtY, n, max_rank, yc_sq, lam_offset=offset)
         spectrum.attach(X, centering)
         return spectrum
     check_scale(design.column_sq(), design)
-    lam, Q = _eigh(design.gram(gram=False))
+    lam, Q = eigh_descending(design.gram(gram=False))
     r, lam_floor = _gram_rank(lam, n, p, max_rank, offset)
     s = np.sqrt(lam[:r])
     Q_kept = np.ascontiguousarray(Q[:, :r])
@@ -288,7 +298,7 @@ def _factorize(X, Y, centering, method):
         c = project(Q_d, Y, centering.ym, centering.sw)[0]
         d = Q_d.shape[1]
         M = np.zeros((d, d))  # Q_d^T Xc Xc^T Q_d, in column blocks of Xc if p x d is large
-        step = p if p * d <= DROPPED_VALUES else max(1, DROPPED_VALUES // d)
+        step = p if p * d <= scratch_values() else max(1, scratch_values() // d)
         for j in range(0, p, step):
             XtQ = design.rmatmul(Q_d, None if step == p else slice(j, j + step))
             _core.gemm(XtQ, XtQ, M, trans_a=True, beta=1.0)
@@ -297,7 +307,7 @@ def _factorize(X, Y, centering, method):
                     lam_offset=offset)
 
 
-def _project_design(design, Y, centering):
+def project_design(design, Y, centering):
     """``Xc^T Yc`` and ``||Yc||^2`` per target (float64)."""
     if not design.sparse:
         return project(design.Xc, Y, centering.ym, centering.sw)
@@ -410,8 +420,7 @@ def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None, lam_offset=
     `lam_offset`: added to ``lam_max`` for the rounding level of `G` (implicit centring).
     """
     p = G.shape[0]
-    lam, Q = _eigh(G)
-    r, lam_floor = _gram_rank(lam, n, p, max_rank, lam_offset)
+    lam, Q, r, lam_floor = gram_eigen(G, n, max_rank, lam_offset)
     s = np.sqrt(lam[:r])
     V = np.ascontiguousarray(Q[:, :r])
     R = np.empty((r, XtY.shape[1]))
@@ -424,6 +433,35 @@ def gram_spectrum(G, XtY, n, max_rank, yc_sq=None, yc_sq_bound=None, lam_offset=
                                  yc_sq if yc_sq_bound is None else yc_sq_bound)
     return Spectrum("gram", s, V, R, yc_sq, lam_floor, dropped=dropped,
                     lam_offset=lam_offset)
+
+
+def recentre(s1, t1, sum_w, G=None, XtY=None, yy=None):
+    """Statistics of a set of rows about a shift, re-centred on the set's weighted means.
+
+    With ``Xs = sw (X - shift)``, ``s1 = sum sw Xs`` (p,) and ``t1 = sum w (Y - y_shift)`` (k,)
+    over the set of total weight `sum_w`: the Gram ``G = Xs^T Xs`` becomes ``G - s1 s1^T /
+    sum_w``, the cross products ``XtY = Xs^T sw (Y - y_shift)`` become ``XtY - s1 t1^T /
+    sum_w`` and ``yy = ||sw (Y - y_shift)||^2`` becomes ``yy - t1^2 / sum_w`` (clipped at 0).
+    Returns ``(G, XtY, yy, t1 / sum_w)`` (None for those not given), the last being the
+    set's target means minus ``y_shift``.
+    """
+    t = t1 / sum_w
+    if G is not None:
+        G = G - np.outer(s1, s1 / sum_w)
+    if XtY is not None:
+        XtY = XtY - np.outer(s1, t)
+    if yy is not None:
+        yy = np.maximum(yy - t1 * t, 0.0)
+    return G, XtY, yy, t
+
+
+def gram_eigen(G, n, max_rank, lam_offset=0.0):
+    """Descending eigenvalues and eigenvectors of a p x p Gram's upper triangle `G`
+    (overwritten) of a design with `n` rows, its numerical rank and the smallest eigenvalue
+    that counts (see :func:`_gram_rank`): ``(lam, Q, rank, lam_floor)``."""
+    lam, Q = eigh_descending(G)
+    r, lam_floor = _gram_rank(lam, n, G.shape[0], max_rank, lam_offset)
+    return lam, Q, r, lam_floor
 
 
 def dropped_ratios(part_sq, s, R, yc_sq):
@@ -464,12 +502,7 @@ def _svd(Xc):
         return sla.svd(Xc, full_matrices=False, check_finite=False, lapack_driver="gesvd")
 
 
-def _gram(Xc, gram):
-    """Upper triangle of ``Xc^T Xc`` (gram) or ``Xc Xc^T`` (float64, Fortran order)."""
-    return DenseDesign(Xc).gram(gram)
-
-
-def _eigh(G):
+def eigh_descending(G):
     """Eigen-decomposition of a Gram's upper triangle, eigenvalues descending."""
     lam, Q, info = lapack.dsyevd(G, compute_v=1, lower=0, overwrite_a=1)
     if info != 0:

@@ -181,25 +181,41 @@ def check_sample_weight(sample_weight, n_samples):
 PENALTY_FACTOR_RATIO = 1e12
 
 
-def check_penalty_factor(penalty_factor, n_features):
-    """Positive per-feature penalty factors as a float64 copy (n_features,), or None."""
+def check_penalty_factor(penalty_factor, n_features, allow_zero=False):
+    """Per-feature penalty factors as a float64 copy (n_features,), or None: positive, or
+    with `allow_zero` non-negative with at least one positive (0: unpenalized feature)."""
     if penalty_factor is None:
         return None
     c = np.array(as_array(penalty_factor, "penalty_factor", ndims=(1,), keep_float32=False))
     if c.shape[0] != n_features:
         raise ValueError(f"penalty_factor must have one entry per feature: expected "
                          f"({n_features},), got shape {c.shape}.")
-    if not (c > 0).all():
-        i = int(np.flatnonzero(~(c > 0))[0])
-        raise ValueError(f"penalty_factor must be positive, got penalty_factor[{i}]="
-                         f"{float(c[i])!r}; unpenalized features (factor 0) are not "
-                         "supported.")
-    if c.max() > PENALTY_FACTOR_RATIO * c.min():
-        raise ValueError(f"penalty_factor spans a ratio of {c.max() / c.min():.3g}, more than "
-                         f"{PENALTY_FACTOR_RATIO:g}: results would lose accuracy. A factor "
-                         f"{PENALTY_FACTOR_RATIO:g} times smaller than the others already "
-                         "leaves a feature practically unpenalized.")
+    valid = c >= 0 if allow_zero else c > 0
+    if not valid.all():
+        i = int(np.flatnonzero(~valid)[0])
+        rule = "non-negative" if allow_zero else "positive"
+        hint = "" if allow_zero else (" here; unpenalized features (factor 0) need NumPy "
+                                      "input")
+        raise ValueError(f"penalty_factor must be {rule}{hint}, got penalty_factor[{i}]="
+                         f"{float(c[i])!r}.")
+    positive = c[c > 0]
+    if not positive.size:
+        raise ValueError("penalty_factor must have at least one positive entry; all are 0 "
+                         "(no feature penalized: use least squares).")
+    if positive.max() > PENALTY_FACTOR_RATIO * positive.min():
+        raise ValueError(f"penalty_factor spans a ratio of {positive.max() / positive.min():.3g}, "
+                         f"more than {PENALTY_FACTOR_RATIO:g} (among its positive entries): "
+                         "results would lose accuracy. Give the features to leave unpenalized "
+                         "the factor 0.")
     return c
+
+
+def check_unpenalized_input(X):
+    """Unpenalized columns (penalty factors of 0) need dense X."""
+    if is_sparse(X):
+        raise TypeError("penalty_factor with zeros (unpenalized columns) needs dense X; got "
+                        f"a sparse {_describe(X)}. Convert it with .toarray(), or give those "
+                        "columns a small positive factor.")
 
 
 def check_alphas(alphas, name="alphas"):
@@ -710,6 +726,114 @@ def check_positive_int(value, name):
     return int(value)
 
 
+def check_kernel_matrix(K, dtype):
+    """A square, finite kernel matrix, symmetric up to rounding of its `dtype` (``64 n eps``
+    relative to its largest entry): returned symmetrized, float64."""
+    if K.ndim != 2 or K.shape[0] != K.shape[1]:
+        raise ValueError(f"The kernel must be square (n_samples, n_samples); got shape "
+                         f"{K.shape}. With kernel='precomputed', X is the kernel matrix.")
+    check_finite(K, "kernel")
+    n = K.shape[0]
+    peak = float(np.abs(K).max()) if K.size else 0.0
+    asym = float(np.abs(K - K.T).max()) if K.size else 0.0
+    if asym > 64 * n * np.finfo(dtype).eps * peak:
+        i, j = np.unravel_index(np.argmax(np.abs(K - K.T)), K.shape)
+        raise ValueError(f"The kernel must be symmetric; got K[{i}, {j}]={K[i, j]!r} and "
+                         f"K[{j}, {i}]={K[j, i]!r} (largest asymmetry {asym:.3g}, beyond "
+                         "rounding).")
+    return (K + K.T) / 2
+
+
+def check_kernel_psd(lam, dtype):
+    """Eigenvalues (descending) of a kernel: none below ``-sqrt(eps) lam_max``, the rounding
+    level of a positive semi-definite kernel in `dtype` and of its eigendecomposition."""
+    if not lam.size:
+        return
+    tol = np.sqrt(np.finfo(dtype).eps) * max(float(lam[0]), 0.0)
+    if lam[-1] < -tol or (lam[0] <= 0 and lam[-1] < 0):
+        raise ValueError(f"The kernel must be positive semi-definite; its (weighted, centred) "
+                         f"matrix has the eigenvalue {float(lam[-1]):.6g}, beyond rounding of "
+                         f"the largest {float(lam[0]):.6g}. Use a positive semi-definite "
+                         "kernel (e.g. sigmoid kernels are not, for most parameters).")
+
+
+def check_positive_flag(positive):
+    """``positive`` of the estimators: True or False (NumPy booleans too)."""
+    if positive is True or positive is np.True_:
+        return True
+    if positive is False or positive is np.False_:
+        return False
+    raise TypeError(f"positive must be True or False, got {positive!r}.")
+
+
+def check_non_negative_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    return int(value)
+
+
+def check_feature_groups(feature_groups, n_features):
+    """Feature groups as a list of sorted int arrays that partition ``range(n_features)``:
+    from a list of column-index arrays, or from one label per column (sorted labels)."""
+    if isinstance(feature_groups, (str, bytes)) or not hasattr(feature_groups, "__len__"):
+        raise TypeError("feature_groups must be a list of column-index arrays or one group "
+                        f"label per column, got {_describe(feature_groups)}.")
+    arr = None
+    try:
+        arr = np.asarray(feature_groups)
+    except ValueError:  # ragged lists of indices
+        pass
+    if arr is not None and arr.ndim == 1 and arr.dtype != object and len(arr) == n_features \
+            and not (len(arr) and np.ndim(feature_groups[0]) > 0):
+        if arr.dtype.kind == "f" and np.isnan(arr).any():
+            raise ValueError("Input feature_groups contains NaN.")
+        labels = np.unique(arr)
+        return [np.flatnonzero(arr == label) for label in labels]
+    groups = []
+    for g, cols in enumerate(feature_groups):
+        idx = np.asarray(cols)
+        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+            raise TypeError(f"feature_groups[{g}] must be a 1-D array of column indices, got "
+                            f"an array of shape {idx.shape} and dtype {idx.dtype}.")
+        if idx.size == 0:
+            raise ValueError(f"feature_groups[{g}] is empty; every group needs a column.")
+        bad = idx[(idx < 0) | (idx >= n_features)]
+        if bad.size:
+            raise ValueError(f"feature_groups[{g}] names column {int(bad[0])}, but X has "
+                             f"{n_features} columns (indices 0 to {n_features - 1}).")
+        if np.unique(idx).size != idx.size:
+            raise ValueError(f"feature_groups[{g}] names a column twice.")
+        groups.append(np.sort(idx.astype(np.intp)))
+    if not groups:
+        raise ValueError("feature_groups must have at least one group.")
+    counts = np.bincount(np.concatenate(groups), minlength=n_features)
+    if (counts > 1).any():
+        j = int(np.flatnonzero(counts > 1)[0])
+        owners = [g for g, cols in enumerate(groups) if j in cols]
+        raise ValueError(f"feature_groups overlap: column {j} is in groups {owners}; each "
+                         "column belongs to exactly one group.")
+    if (counts == 0).any():
+        missing = np.flatnonzero(counts == 0)
+        raise ValueError(f"feature_groups leave out columns {missing[:10].tolist()}"
+                         f"{' ...' if missing.size > 10 else ''}; every column belongs to "
+                         "exactly one group.")
+    return groups
+
+
+def check_candidates(candidates, n_groups):
+    """Candidate group weights (n_candidates, n_groups), non-negative, rows normalized."""
+    arr = np.array(as_array(candidates, "candidates", ndims=(2,), keep_float32=False))
+    if arr.shape[1] != n_groups or arr.shape[0] == 0:
+        raise ValueError(f"candidates must have shape (n_candidates, {n_groups}) with "
+                         f"n_candidates >= 1, got shape {arr.shape}.")
+    if (arr < 0).any():
+        i, j = np.argwhere(arr < 0)[0]
+        raise ValueError(f"candidates must be non-negative, got candidates[{i}, {j}]="
+                         f"{float(arr[i, j])!r}.")
+    total = arr.sum(axis=1)
+    if not (total > 0).all():
+        raise ValueError(f"candidates[{int(np.flatnonzero(~(total > 0))[0])}] is all zero.")
+    return arr / total[:, None]
 # -- alpha selection criteria and inference (spectralridge._criteria, stats) ----------------------
 
 CRITERIA = ("evidence", "lcurve", "discrepancy", "quasi")

@@ -511,7 +511,7 @@ def _add_inference(report, solver, result, features, targets, standardized):
             if intercept_se is not None:  # b = ym - (mean / scale)^T W_std, Cov(ym, W) = 0
                 m = mean / scale
                 intercept_se = float(np.sqrt(
-                    sigma2 / solver._centering.sum_w + sigma2 * m @ inf.covariance[i] @ m))
+                    sigma2 / solver.data.centering.sum_w + sigma2 * m @ inf.covariance[i] @ m))
                 intercept_t = report["targets"][t]["intercept"] / intercept_se
         intercept_p = None
         if intercept_t is not None:

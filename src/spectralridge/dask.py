@@ -46,17 +46,25 @@ Numerics
     Every block runs in float64 on SciPy's BLAS/LAPACK (the compiled kernels of
     ``spectralridge._core``); float32 inputs give float32 results. The projection through
     ``Xc^T Yc`` costs ``cond(X) eps`` relative (the NumPy SVD route: ``eps``; the Gram routes:
-    ``cond(X)^2 eps``). Held-out K-fold errors come
-    from per-fold sufficient statistics in the same pass (``||e||^2 = yy - 2 beta^T A^T y +
-    ||R beta||^2``), exact up to rounding of order ``eps / (1 - R^2)`` of a fold; leave-one-out
-    takes one more pass (hat diagonals and residuals per row block, reduced per alpha and
-    target); GCV, paths and dof need no further pass. The grid-edge warning of the NumPy
-    results is not emitted (it would need the scores): compare ``best_index`` with the edges.
+    ``cond(X)^2 eps``). K-fold decomposes each training set from the per-fold factors of
+    the same pass; its held-out errors take one more pass, formed from the rows as in NumPy
+    (``_scores.held_out_sse``: the held-out rows' basis under each training fit, no
+    cancellation whatever the R^2), as does leave-one-out (hat diagonals and residuals per
+    row block, reduced per alpha and target); GCV, paths and dof need no further pass.
+
+Selection
+    The selection (minimum or 1-SE rule, per target or shared) and the grid-edge test are
+    NumPy's own (``spectralridge._scores``), run per block of targets. The
+    :class:`~spectralridge.GridEdgeWarning` is emitted when the selection is computed (once
+    per block of targets, or once for a shared alpha), by the thread that runs it: the
+    caller's under the synchronous and threaded schedulers, a worker's under
+    ``distributed``; whether it is on is fixed where the results are built
+    (:func:`~spectralridge._scores.grid_edge_warnings`). ``at_grid_edge`` flags the same
+    targets.
 """
 
 import dataclasses
 import numbers
-import sys
 import threading
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -65,16 +73,14 @@ import numpy as np
 from scipy.linalg import blas, lapack
 
 from . import _core, _scores
-from ._filters import (early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
-                       truncation_filter)
-from ._solver import AlphaGrid, FilterGrid
-from ._spectrum import (Spectrum, _eigh, _gram_rank, check_scale, dropped_ratios, svd_ranks,
-                        thin_svd, weighted_sum)
-from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv, check_dofs,
-                          check_number_dtype, check_penalty_factor,
-                          check_finite, check_groups, check_lr, check_n_components, check_rule,
-                          check_sample_weight, check_scoring, check_shapes, check_steps,
-                          warn_if_divergent)
+from ._backends import is_dask_input
+from ._filters import ridge_filter
+from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
+from ._spectrum import (Spectrum, check_scale, dropped_ratios, gram_eigen, recentre,
+                        svd_ranks, thin_svd, weighted_sum)
+from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv,
+                          check_finite, check_groups, check_number_dtype, check_penalty_factor,
+                          check_rule, check_sample_weight, check_scoring, check_shapes)
 
 __all__ = ["DaskFilterPath", "DaskRidgeSolver", "dask_ridge_cv", "dask_ridge_path",
            "is_dask_input"]
@@ -94,17 +100,10 @@ def _import_dask():
     return dask, da
 
 
-def is_dask_input(*objs):
-    """Whether any of `objs` is a Dask collection; never imports Dask itself."""
-    if "dask" not in sys.modules:
-        return False
-    from dask.base import is_dask_collection
-    return any(is_dask_collection(o) for o in objs)
-
-
 # -- validation of Dask inputs --------------------------------------------------------------
-def _check_dask_array(a, name, ndims):
-    """A Dask array of a float dtype (float32 kept), its dtype and ndim checked lazily-free."""
+def check_dask_array(a, name, ndims):
+    """`a` (a Dask array named `name` with a dimension in `ndims`) as float64 or float32,
+    its values checked for NaN and inf lazily (when the graph runs)."""
     _, da = _import_dask()
     if not isinstance(a, da.Array):
         raise TypeError(f"{name} must be a dask array or an array-like of numbers, got "
@@ -144,8 +143,8 @@ def _prepare(X, Y, sample_weight):
     working dtype and whether Y was 1-D."""
     _, da = _import_dask()
     x_dask, y_dask = is_dask_input(X), is_dask_input(Y)
-    X = _check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
-    Y = _check_dask_array(Y, "Y", (1, 2)) if y_dask else as_array(Y, "Y", ndims=(1, 2))
+    X = check_dask_array(X, "X", (2,)) if x_dask else as_array(X, "X", ndims=(2,))
+    Y = check_dask_array(Y, "Y", (1, 2)) if y_dask else as_array(Y, "Y", ndims=(1, 2))
     n, p = X.shape
     Y, y_was_1d = check_shapes(X, Y)
     dtype = np.float32 if X.dtype == np.float32 and Y.dtype == np.float32 else np.float64
@@ -161,7 +160,7 @@ def _prepare(X, Y, sample_weight):
     if sample_weight is None:
         w = da.ones(n, chunks=(rows,))
     elif is_dask_input(sample_weight):
-        w = _check_dask_array(sample_weight, "sample_weight", (1,))
+        w = check_dask_array(sample_weight, "sample_weight", (1,))
         if w.shape[0] != n:
             raise ValueError(f"sample_weight must have one entry per sample: expected "
                              f"({n},), got shape {w.shape}.")
@@ -404,10 +403,9 @@ def _decompose(kind, F, sums, shift, fit_intercept):
                        n_rows, sx, xm, ls_rank=ls_rank)
     G = np.array(F[off:, off:])
     if fit_intercept and sum_w > 0:
-        G -= np.outer(sx, sx / sum_w)
+        G = recentre(sx, np.zeros(0), sum_w, G=G)[0]
     check_scale(np.diag(G), G)
-    lam, Q = _eigh(np.asfortranarray(G))
-    r, lam_floor = _gram_rank(lam, n_rows, p, max_rank)
+    lam, Q, r, lam_floor = gram_eigen(np.asfortranarray(G), n_rows, max_rank)
     dropped = 0 < r < p  # measured against the targets when it matters (_state_for)
     return _Decomp("gram", np.sqrt(lam[:r]), np.ascontiguousarray(Q[:, :r]), lam_floor, sum_w,
                    n_eff, n_rows, sx, xm, np.inf if dropped else 0.0,
@@ -423,6 +421,15 @@ class _State(NamedTuple):
     fold_factors: np.ndarray  # (K, q, q) R factors or Grams of the folds
     fold_weight: np.ndarray  # (K,) sum of weights of each fold
 
+    # what RidgeSolver reads of a decomposition: the full data's
+    method = property(lambda self: self.full.method)
+    s = property(lambda self: self.full.s)
+    lam = property(lambda self: self.full.lam)
+    rank = property(lambda self: self.full.rank)
+
+    def ridge(self, alphas):
+        return self.full.ridge(alphas)
+
 
 # -- per block of targets -------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -431,9 +438,7 @@ class _Ctx:
 
     fit_intercept: bool
     full: _Decomp
-    folds: tuple = ()
-    fold_factors: np.ndarray = None  # (K, q, q): R (svd) or Gram of each held-out fold
-    kind: str = "svd"
+    folds: tuple = ()  # decompositions of the training sets
     flt: object = None
     grid: np.ndarray = None
     name: str = "alpha"
@@ -449,10 +454,8 @@ def _cross(P, ym0, ctx, d, Pq=None):
     else:
         yy = None
     if ctx.fit_intercept:
-        t = Pq[0] / d.sum_w
-        ym = np.asarray(ym0, dtype=np.float64) + t
-        yc_sq = None if yy is None else np.maximum(yy - Pq[0] * t, 0.0)
-        return Pq[1:] - np.outer(d.sx, t), yc_sq, ym
+        _, XtY, yc_sq, t = recentre(d.sx, Pq[0], d.sum_w, XtY=Pq[1:], yy=yy)
+        return XtY, yc_sq, np.asarray(ym0, dtype=np.float64) + t
     return Pq, yy, np.zeros(Pq.shape[1])
 
 
@@ -464,6 +467,12 @@ def _targets(P, ym0, ctx, d=None, Pq=None):
     _core.gemm(d.V, np.ascontiguousarray(XcYc), R, trans_a=True)
     R /= d.s[:, None]
     return R, yc_sq, ym
+
+
+def _projected_block(P, ym0, *, ctx):
+    """(r + 1, kb): ``R`` and ``||Yc||^2`` of the full data."""
+    R, yc_sq, _ = _targets(P, ym0, ctx)
+    return np.vstack([R, yc_sq[None]])
 
 
 def _dropped_block(P, ym0, *, ctx):
@@ -508,9 +517,7 @@ def _intercept_block(P, ym0, *, ctx):
 
 
 def _predict_block(Xn, P, ym0, *, ctx):
-    Xc = np.ascontiguousarray(np.subtract(Xn, ctx.full.xm, dtype=np.float64))
-    B = np.empty((Xc.shape[0], ctx.full.rank))
-    _core.gemm(Xc, ctx.full.V, B)
+    B = held_out_basis(Xn, None, ctx.full.xm, ctx.full.spectrum(), np.float64)
     return _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
 
 
@@ -525,16 +532,15 @@ def _loo_rows(X, w, rows, P, ym0, ctx):
     and the square roots of its weights."""
     d = ctx.full
     R, _, ym = _targets(P, ym0, ctx)
+    spectrum = d.spectrum(R)
     wb = np.asarray(w, dtype=np.float64)
     sw = np.sqrt(wb)
-    Xc = np.subtract(X, d.xm, dtype=np.float64)
-    Xc *= sw[:, None]
-    U = np.empty((Xc.shape[0], d.rank))
-    _core.gemm(Xc, d.V, U)
+    U = held_out_basis(X, sw, d.xm, spectrum, np.float64)
     U /= d.s
-    spanning = d.rank == d.n_eff - int(ctx.fit_intercept)
-    return _scores.LooRows(U, wb, d.lam, d.rank if d.ls_rank is None else d.ls_rank, R,
-                           d.sum_w, ctx.fit_intercept, spanning, np.asarray(rows)), ym, sw
+    return _scores.LooRows(U, wb, spectrum.lam, spectrum.ls_rank, R, d.sum_w,
+                           ctx.fit_intercept,
+                           _scores.spanning(spectrum, _Centred(d, ym, ctx.fit_intercept)),
+                           np.asarray(rows)), ym, sw
 
 
 def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
@@ -546,44 +552,49 @@ def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
                                 compress=ctx.extra.get("loo_compression", True))[None]
 
 
-def _kfold_block(P, ym0, *, ctx):
-    """(m + K m, kb): pooled held-out mean squared errors, then the score of every split.
-
-    Fold f holds out the rows of ``A_f``; with ``beta = [b - ym + xm^T W; W]`` the held-out
-    residuals are ``Ys_f - A_f beta``, so ``||e||^2 = yy_f - 2 beta^T A_f^T Ys_f +
-    ||R_f beta||^2`` (``beta^T G_f beta`` for the Gram route).
-    """
+def _held_out_block(X, Y, w, labels, P, ym0, *, ctx):
+    """(1, K, m, kb): per fold, the weighted sums of squared held-out errors of the rows of
+    this block in that fold, under the fit on the other folds (formed from the rows)."""
     K, q3, kb = P.shape
-    q, off = q3 - 3, int(ctx.fit_intercept)
+    q = q3 - 3
+    out = np.zeros((1, K, ctx.grid.size, kb))
+    labels = np.asarray(labels)
+    Y = np.asarray(Y, dtype=np.float64)
+    sw = np.sqrt(np.asarray(w, dtype=np.float64))
+    for f in np.unique(labels):
+        d = ctx.folds[f]
+        rows = np.flatnonzero(labels == f)
+        R, _, ym = _targets(None, np.zeros(kb), ctx, d=d,
+                            Pq=P[[g for g in range(K) if g != f], :q].sum(axis=0))
+        ym += ym0
+        if not d.rank:  # the fit is the training mean
+            resid = sw[rows, None] * (Y[rows] - ym)
+            out[0, f] = np.einsum("ij,ij->j", resid, resid)
+            continue
+        spectrum = d.spectrum(R)
+        B = held_out_basis(X[rows], sw[rows], d.xm, spectrum, np.float64)
+        out[0, f] = _scores.held_out_sse(B, spectrum, ctx.extra["fold_filters"][f], Y[rows],
+                                         ym, sw[rows], np.float64,
+                                         compress=ctx.extra["loo_compression"])
+    return out
+
+
+def _kfold_block(sse, P, ym0, *, ctx):
+    """(m + K m, kb): pooled held-out mean squared errors, then the score of every split,
+    from the per-fold sums of squared errors `sse` (K, m, kb)."""
+    K, q3, kb = P.shape
+    q = q3 - 3
     m = ctx.grid.size
     out = np.zeros((m + K * m, kb))
-    pooled = out[:m]
+    out[:m] = sse.sum(axis=0) / ctx.full.sum_w
     dy = P[:, q + 1].sum(axis=0) / ctx.full.sum_w  # global weighted mean minus the shift t
-    for f, d in enumerate(ctx.folds):
-        Ptr = P[[g for g in range(K) if g != f], :q].sum(axis=0)
-        Pf, yy, ys, yt = P[f, :q], P[f, q], P[f, q + 1], P[f, q + 2]
-        R, _, _ = _targets(None, np.zeros(kb), ctx, d=d, Pq=Ptr)
-        F = ctx.extra["fold_coef"][f]
-        beta = np.zeros((q, m, kb))
-        if d.rank:
-            W = np.empty((m, d.V.shape[0], kb))
-            _core.apply_filter(d.V, R, F, np.zeros(0), W)
-            beta[off:] = W.transpose(1, 0, 2)
-        if ctx.fit_intercept:
-            beta[0] = (Ptr[0] - np.einsum("p,pmk->mk", d.sx, beta[1:])) / d.sum_w
-        flat = np.ascontiguousarray(beta.reshape(q, m * kb))
-        Mb = np.empty_like(flat)
-        _core.gemm(np.ascontiguousarray(ctx.fold_factors[f]), flat, Mb)
-        quad = np.einsum("qj,qj->j", Mb, Mb if ctx.kind == "svd" else flat).reshape(m, kb)
-        sse = yy - 2.0 * np.einsum("qmk,qk->mk", beta, Pf) + quad
-        pooled += sse
+    for f in range(K):
+        ys, yt = P[f, q + 1], P[f, q + 2]
         weight = ctx.extra["fold_weight"][f]
         sst = None
         if ctx.scoring == "r2":  # about the global weighted mean, as in NumPy
-            sst = yt - 2.0 * dy * ys + weight * dy * dy
-            sst = sst / weight
-        out[m * (f + 1):m * (f + 2)] = _scores.to_score(sse / weight, sst, ctx.scoring)
-    pooled /= ctx.full.sum_w
+            sst = (yt - 2.0 * dy * ys + weight * dy * dy) / weight
+        out[m * (f + 1):m * (f + 2)] = _scores.to_score(sse[f] / weight, sst, ctx.scoring)
     return out
 
 
@@ -595,34 +606,28 @@ def _score_block(mse, P, ym0, *, ctx):
     return _scores.to_score(mse, sst, ctx.scoring)
 
 
-def _standard_error(values):
-    """Standard error of the mean over axis 0, from sums of values and squares (as NumPy)."""
-    count = values.shape[0]
-    if count < 2:
-        return np.full(values.shape[1:], np.nan)
-    mean = values.sum(axis=0) / count
-    variance = np.maximum(np.square(values).sum(axis=0) / count - mean * mean, 0.0)
-    return np.sqrt(variance * count / (count - 1) / count)
+def _moments(values):
+    """Sums over axis 0 of `values` and of their squares, and their count."""
+    return (values.sum(axis=0), np.square(values).sum(axis=0)), values.shape[0]
 
 
 def _se_block(split_scores, *, K):
     m = split_scores.shape[0] // K
-    return _standard_error(split_scores.reshape(K, m, -1))
+    return _scores.standard_error(*_moments(split_scores.reshape(K, m, -1)))
 
 
-def _select(loss, se, dof, rule):
-    """Best index per column of `loss` (lower is better); rule '1se' as in NumPy."""
-    best = np.argmin(loss, axis=0)
-    if rule == "1se":
-        cols = np.arange(loss.shape[1])
-        within = loss <= (loss[best, cols] + se[best, cols])
-        best = np.where(within, dof[:, None], np.inf).argmin(axis=0)
-    return best
+def _se_of_mean(split_means):
+    return _scores.standard_error(*_moments(split_means))
 
 
-def _global_best(mean_loss, se_mean, dof, rule):
+def _global_best(mean_loss, se_mean, dof, rule, edges):
+    """The shared best index from the mean loss over targets (m,), and its grid-edge
+    warning (`edges`: the arguments of ``_scores.warn_grid_edges`` but the index)."""
     se = None if se_mean is None else se_mean[:, None]
-    return int(_select(mean_loss[:, None], se, dof, rule)[0])
+    best = _scores.best_indices(mean_loss[:, None], se, dof, rule)
+    grid, rank, name, enabled, n_targets = edges
+    _scores.warn_grid_edges(np.full(n_targets, best[0]), grid, dof, rank, name, enabled)
+    return int(best[0])
 
 
 def _pack_block(scores, *args, ctx, best=None):
@@ -633,8 +638,10 @@ def _pack_block(scores, *args, ctx, best=None):
     se, (P, ym0) = (args[0], args[1:]) if len(args) == 3 else (None, args)
     kb = scores.shape[1]
     if best is None:
-        loss = -scores if ctx.scoring == "r2" else scores
-        best = _select(loss, se, ctx.flt.dof, ctx.extra["rule"])
+        best = _scores.best_indices(_scores.to_loss(scores, ctx.scoring), se, ctx.flt.dof,
+                                    ctx.extra["rule"])
+        _scores.warn_grid_edges(best, ctx.grid, ctx.flt.dof, ctx.full.rank, ctx.name,
+                                ctx.extra["warn_edges"])
     else:
         best = np.full(kb, int(best))
     R, yc_sq, ym = _targets(P, ym0, ctx)
@@ -664,24 +671,21 @@ def _loo_errors_block(X, Y, w, rows, P, ym0, *, ctx):
     errors = _scores.loo_errors_rows(loo, ctx.flt, ctx.grid, np.asarray(Y), ym, sw, ctx.name)
     zero = sw == 0
     if zero.any():  # the plain residual, with the fit from the other samples
-        Xz = np.ascontiguousarray(np.subtract(X[zero], ctx.full.xm, dtype=np.float64))
-        B = np.empty((Xz.shape[0], ctx.full.rank))
-        _core.gemm(Xz, ctx.full.V, B)
-        F = ctx.flt.coef_factors(ctx.full.s) if ctx.full.rank else np.zeros((ctx.grid.size, 0))
-        fitted = np.empty((ctx.grid.size, B.shape[0], loo.R.shape[1]))
-        _core.apply_filter(B, loo.R, np.ascontiguousarray(F),
-                           ym if ctx.fit_intercept else np.zeros(loo.R.shape[1]), fitted)
+        B = held_out_basis(X[zero], None, ctx.full.xm, ctx.full.spectrum(), np.float64)
+        fitted = _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
         errors[:, zero] = np.asarray(Y, dtype=np.float64)[zero] - fitted
     return errors
 
 
 # -- the solver -----------------------------------------------------------------------------------
-class DaskRidgeSolver(AlphaGrid):
+class DaskRidgeSolver(RidgeSolver):
     r"""Ridge regression for any number of alphas on Dask arrays.
 
-    The API of :class:`~spectralridge.RidgeSolver` (``sr.RidgeSolver`` returns one of these when
-    it receives a Dask array). See the module docstring for the algorithm, the laziness of the
-    outputs and the numerics.
+    A :class:`~spectralridge.RidgeSolver` (``sr.RidgeSolver`` returns one of these when it
+    receives a Dask array): the same methods, written once there, on this backend's
+    decompositions and filter paths (:class:`DaskFilterPath`), so that everything indexed
+    by target is a Dask array. See the module docstring for the algorithm, the laziness of
+    the outputs and the numerics.
 
     Parameters
     ----------
@@ -724,6 +728,8 @@ class DaskRidgeSolver(AlphaGrid):
     >>> solver.dof([0.0]).round(6)               # spectral quantities are NumPy
     array([4.])
     """
+
+    backend = "dask"
 
     def __init__(self, X, Y, *, fit_intercept=True, sample_weight=None, method="auto",
                  penalty_factor=None):
@@ -876,28 +882,6 @@ class DaskRidgeSolver(AlphaGrid):
         self._state = state._replace(full=dataclasses.replace(full, dropped=float(ratio)))
         return self._state
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
-    # -- attributes ------------------------------------------------------------------------
-    @property
-    def method(self):
-        return self._state.full.method
-
-    @property
-    def singular_values(self):
-        return self._state.full.s.copy()
-
-    @property
-    def rank(self):
-        return self._state.full.rank
-
     @property
     def dtype(self):
         """Working dtype of coefficients, intercepts and predictions."""
@@ -912,8 +896,27 @@ class DaskRidgeSolver(AlphaGrid):
         return (f"DaskRidgeSolver(n_samples={n}, n_features={p}, n_targets={self.n_targets}, "
                 f"method={self.method!r}, rank={self.rank})")
 
-    def _spectrum_for(self, alphas):
-        return self._state_for(alphas).full.spectrum()
+    def _decomposition(self, alphas=None):
+        return self._state if alphas is None else self._state_for(alphas)
+
+    def _path(self, decomposition, flt, grid, scalar, name):
+        return DaskFilterPath(self, decomposition, flt, grid, scalar, name)
+
+    @property
+    def data(self):
+        raise TypeError("The rows of a DaskRidgeSolver's data are not in memory; this needs a "
+                        "RidgeSolver of NumPy or scipy.sparse data.")
+
+    def spectrum_for(self, alphas):
+        """The spectrum behind results for `alphas`, with the projected targets ``R`` (rank,
+        n_targets) and ``||Yc||^2`` computed (NumPy)."""
+        state = self._state_for(alphas)
+        d = state.full
+        out = self._per_targets(_projected_block, (d.rank + 1,),
+                                ctx=self._ctx(state, None, np.zeros(0), "alpha"))
+        dask, _ = _import_dask()
+        R, yc_sq = dask.compute(self._unscale(out[:-1]), self._unscale(out[-1], 2))
+        return d.spectrum(R, yc_sq)
 
     def _coef_units(self, coef, axis):
         """Coefficients of the rescaled columns (feature axis `axis`) for the original ones."""
@@ -931,15 +934,9 @@ class DaskRidgeSolver(AlphaGrid):
         return da.blockwise(_unscale_block, index, out, index, self._exponent, "j",
                             power=power, dtype=out.dtype)
 
-    def _shape(self, out, scalar):
-        if self._y_was_1d:
-            out = out[..., 0]
-        return out[0] if scalar else out
-
     def _ctx(self, state, flt, grid, name, **kw):
         dask, _ = _import_dask()
-        ctx = _Ctx(self.fit_intercept, state.full, state.train, state.fold_factors, state.kind,
-                   flt, grid, name, **kw)
+        ctx = _Ctx(self.fit_intercept, state.full, state.train, flt, grid, name, **kw)
         return dask.delayed(ctx, pure=True, traverse=False)
 
     def _per_targets(self, func, new_axes, *arrays, **kwargs):
@@ -952,65 +949,6 @@ class DaskRidgeSolver(AlphaGrid):
         return da.blockwise(func, letters + "j", *args, self._P, "Fbj", self._ym0, "j",
                             new_axes=dict(zip(letters, new_axes)), concatenate=True,
                             dtype=np.float64, **kwargs)
-
-    # -- filters -------------------------------------------------------------------------------
-    def ridge(self, alphas):
-        """Ridge regression at every alpha: :class:`DaskFilterPath`."""
-        alphas, scalar = check_alphas(alphas)
-        state = self._state_for(alphas)
-        return DaskFilterPath(self, state, state.full.ridge(alphas), alphas, scalar,
-                              "alpha")
-
-    def early_stopping(self, lr, steps):
-        """Gradient descent from zero stopped after `steps` (see ``RidgeSolver``)."""
-        lr = check_lr(lr)
-        steps, scalar = check_steps(steps)
-        with np.errstate(divide="ignore"):
-            state = self._state_for(np.atleast_1d(1.0 / (lr * steps.max())))
-        d = state.full
-        if d.rank:
-            warn_if_divergent(lr, d.lam[0])
-        return DaskFilterPath(self, state, early_stopping_filter(d.lam, lr, steps), steps,
-                              scalar, "steps")
-
-    def truncated_svd(self, n_components):
-        """Principal-component regression (see ``RidgeSolver``)."""
-        state = self._state
-        ks, scalar = check_n_components(n_components, state.full.rank)
-        k_max = int(ks.max())
-        if k_max:  # the smallest kept eigenvalue must be accurate
-            state = self._state_for(np.atleast_1d(state.full.lam[k_max - 1]))
-            ks, scalar = check_n_components(n_components, state.full.rank)
-        return DaskFilterPath(self, state, truncation_filter(state.full.rank, ks), ks, scalar,
-                              "n_components")
-
-    # -- ridge ---------------------------------------------------------------------------------
-    def coef(self, alphas):
-        """Coefficients: dask array of shape (n_alphas, n_features[, n_targets])."""
-        return self.ridge(alphas).coef()
-
-    def intercept(self, alphas):
-        """Intercepts: dask array of shape (n_alphas[, n_targets])."""
-        return self.ridge(alphas).intercept()
-
-    def predict(self, X, alphas):
-        """Predictions: dask array of shape (n_alphas, n_new[, n_targets])."""
-        return self.ridge(alphas).predict(X)
-
-    def shrinkage(self, alphas):
-        """Shrinkage factors ``s^2 / (s^2 + alpha)``: ndarray of shape (n_alphas, rank)."""
-        return self.ridge(alphas).factors
-
-    def dof(self, alphas):
-        """Effective degrees of freedom: ndarray of shape (n_alphas,)."""
-        return self.ridge(alphas).dof
-
-    def alphas_for_dof(self, dofs):
-        """Alphas at which the effective degrees of freedom equal `dofs` (NumPy)."""
-        d = self._state_for(np.zeros(1)).full
-        dofs, scalar = check_dofs(dofs, d.rank)
-        out = ridge_alphas_for_dof(d.lam, dofs)
-        return out[0] if scalar else out
 
     def per_target(self, alphas):
         """Coefficients and intercepts with a different alpha for each target.
@@ -1026,10 +964,9 @@ class DaskRidgeSolver(AlphaGrid):
             (n_targets,) or 0-d.
         """
         dask, da = _import_dask()
-        from ._solver import RidgePath
         k = self.n_targets
         if is_dask_input(alphas):
-            alphas = _check_dask_array(alphas, "alphas", (1,)).astype(np.float64)
+            alphas = check_dask_array(alphas, "alphas", (1,)).astype(np.float64)
         else:
             alphas = da.from_array(check_alphas(alphas)[0], chunks=-1)
         if alphas.shape[0] != k:
@@ -1065,31 +1002,24 @@ class DaskRidgeSolver(AlphaGrid):
                            dtype=np.float64, ctx=ctx)
         return self._shape(self._unscale(out), path._scalar)
 
-    def loo(self, alphas=None, *, scoring="mse", alpha_per_target=True):
-        """Exact leave-one-out for every alpha and target: CVResult of Dask arrays.
-
-        One pass over X and Y: per row block, the hat diagonals and the residuals; the
-        weighted squared errors are summed over row blocks per alpha and target.
-        """
-        return self.ridge(self._grid(alphas)).loo(scoring=scoring,
-                                                  alpha_per_target=alpha_per_target)
-
-    def gcv(self, alphas=None, *, scoring="mse", alpha_per_target=True):
-        """Generalized cross-validation: CVResult of Dask arrays, no further pass."""
-        return self.ridge(self._grid(alphas)).gcv(scoring=scoring,
-                                                  alpha_per_target=alpha_per_target)
-
     def _kfold(self, alphas, scoring, alpha_per_target, rule):
-        grid = self._grid(alphas)
+        grid = self.alpha_grid(alphas)
         m = grid.size
         state = self._state_for(grid)  # upgrades every fold too if needed
         path = DaskFilterPath(self, state, state.full.ridge(grid), grid, False,
                               "alpha")
-        fold_coef = [t.ridge(grid).coef_factors(t.s) if t.rank
-                     else np.zeros((m, 0)) for t in state.train]
         ctx = path._ctx(scoring=scoring,
-                        extra={"fold_coef": fold_coef, "fold_weight": state.fold_weight})
-        out = self._per_targets(_kfold_block, (m + self._K * m,), ctx=ctx)
+                        extra={"fold_filters": [t.ridge(grid) for t in state.train],
+                               "fold_weight": state.fold_weight,
+                               "loo_compression": _scores.loo_compression_enabled()})
+        # one pass over the rows: held-out errors of each row block in its fold
+        _, da = _import_dask()
+        sse = da.blockwise(_held_out_block, "izaj", self._X, "ix", self._Y, "ij", self._w, "i",
+                           self._labels, "i", self._P, "Fbj", self._ym0, "j",
+                           new_axes={"z": self._K, "a": m}, adjust_chunks={"i": 1},
+                           concatenate=True, dtype=np.float64, ctx=ctx)
+        sse = sse.sum(axis=0, split_every=SPLIT_EVERY)
+        out = self._per_targets(_kfold_block, (m + self._K * m,), (sse, "zyj"), ctx=ctx)
         return path._result(out[:m], scoring, alpha_per_target, f"{self._K} splits", rule,
                             out[m:])
 
@@ -1126,7 +1056,7 @@ class DaskFilterPath(FilterGrid):
         s = self._solver
         p = s.n_features_in_
         if is_dask_input(X):
-            X = _check_dask_array(X, "X", (2,))
+            X = check_dask_array(X, "X", (2,))
             if X.numblocks[1] > 1:
                 X = X.rechunk({1: -1})
         else:
@@ -1178,7 +1108,9 @@ class DaskFilterPath(FilterGrid):
         dask, da = _import_dask()
         s = self._solver
         m = self.grid.size
-        ctx = self._ctx(scoring=scoring, extra={"rule": rule})
+        # the warning is emitted when the selection runs, as set where the graph is built
+        warn_edges = _scores.grid_edge_warnings_enabled()
+        ctx = self._ctx(scoring=scoring, extra={"rule": rule, "warn_edges": warn_edges})
         scores = s._per_targets(_score_block, (m,), (mse, "zj"), ctx=ctx)
         se = se_mean = None
         weights = _scores.mean_weights(s._scale, scoring)  # the mean over targets, in Y's units
@@ -1190,12 +1122,13 @@ class DaskFilterPath(FilterGrid):
             split_means = (split_scores * weights).mean(axis=1).reshape(K, m)
             if scoring == "r2":
                 split_means = -split_means
-            se_mean = split_means.map_blocks(_standard_error, drop_axis=0, dtype=np.float64)
+            se_mean = split_means.map_blocks(_se_of_mean, drop_axis=0, dtype=np.float64)
         best = None
         if not alpha_per_target:
-            mean_loss = ((-scores if scoring == "r2" else scores) * weights).mean(axis=1)
+            mean_loss = (_scores.to_loss(scores, scoring) * weights).mean(axis=1)
+            edges = (self.grid, self._decomp.rank, self.name, warn_edges, s.n_targets)
             best = dask.delayed(_global_best, pure=True)(mean_loss, se_mean, self.filter.dof,
-                                                          rule)
+                                                          rule, edges)
         arrays = [(scores, "zj")] + ([(se, "yj")] if se is not None else [])
         packed = s._per_targets(_pack_block, (4 + s.n_features_in_,), *arrays, ctx=ctx,
                                 best=best)
@@ -1212,21 +1145,13 @@ class DaskFilterPath(FilterGrid):
                                                       self._decomp.rank)
         if s._y_was_1d:
             fields = {k: v[..., 0] for k, v in fields.items()}
-        return _cv_result(alphas=self.grid.copy(), dof=self.filter.dof, cv=cv, scoring=scoring,
-                          rule=rule, **fields)
-
-
-def _cv_result(**fields):
-    """CVResult with the fields this version of it has (score_se and rule are recent)."""
-    from dataclasses import fields as dataclass_fields
-    names = {f.name for f in dataclass_fields(_scores.CVResult)}
-    return _scores.CVResult(**{k: v for k, v in fields.items() if k in names})
+        return _scores.CVResult(alphas=self.grid.copy(), dof=self.filter.dof, cv=cv,
+                                scoring=scoring, rule=rule, **fields)
 
 
 # -- functions -------------------------------------------------------------------------------
 def dask_ridge_path(X, Y, alphas, **kwargs):
     """:func:`~spectralridge.ridge_path` on Dask arrays: ``RidgePath`` of Dask arrays."""
-    from ._solver import RidgePath
     solver = DaskRidgeSolver(X, Y, **kwargs)
     path = solver.ridge(alphas)
     return RidgePath(path.coef(), path.intercept())
@@ -1271,11 +1196,12 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     ``cv``: ``'loo'`` (one more pass over the data), ``'gcv'`` (none), an int K (contiguous
     folds, or group K-fold with `groups`, as in NumPy) or a splitter / iterable of (train,
     test) whose test sets partition the samples. ``groups`` (NumPy or Dask, computed here) as
-    in :func:`~spectralridge.ridge_cv`. K-fold scores come from per-fold statistics gathered
-    in the decomposition's pass, so the whole K-fold search reads the data twice (means, then
-    factors). ``alphas``, ``scores`` and ``dof`` as in NumPy; ``scores``, ``best_index``,
-    ``best_alpha``, ``best_score``, ``coef``, ``intercept`` and ``at_grid_edge`` are Dask
-    arrays chunked by blocks of targets.
+    in :func:`~spectralridge.ridge_cv`. K-fold training sets are decomposed from per-fold
+    factors gathered in the decomposition's pass and the held-out errors are formed from the
+    rows, so the whole K-fold search reads the data three times (means, factors, then
+    held-out errors when the results are computed). ``alphas``, ``scores`` and ``dof`` as in
+    NumPy; ``scores``, ``best_index``, ``best_alpha``, ``best_score``, ``coef``,
+    ``intercept`` and ``at_grid_edge`` are Dask arrays chunked by blocks of targets.
     """
     scoring = check_scoring(scoring)
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
@@ -1297,3 +1223,8 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     if rule == "1se" and solver._K < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {solver._K}.")
     return solver._kfold(alphas, scoring, alpha_per_target, rule)
+
+
+# The backend interface (see spectralridge._backends).
+Solver = DaskRidgeSolver
+ridge_cv = dask_ridge_cv

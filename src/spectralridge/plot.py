@@ -17,6 +17,8 @@ results, so figures can be checked (and restyled) through ``ax.lines``.
 - :func:`early_stopping`: the filter factors of gradient descent after t steps against ridge
   at the equivalent alpha ``1 / (lr t)``.
 - :func:`vif_path`: variance inflation factors along the path.
+- :func:`banded_alphas` and :func:`split_r2`: a banded ridge fit's per-group alphas across
+  targets and each target's R^2 split into per-group shares.
 - :func:`lcurve`: the L-curve with its corner; :func:`picard`: the Picard plot;
   :func:`criteria`: several selection criteria on one axis; :func:`coef_bands`: the ridge
   trace with confidence bands.
@@ -44,13 +46,14 @@ import numpy as np
 
 from . import theory
 from ._scores import CVResult
-from ._solver import AlphaGrid, RidgeSolver
+from ._solver import RidgeSolver
 from ._validation import (_describe, as_array, check_alphas, check_eigenvalues, check_index,
                           check_option, check_has_positive, check_positive,
                           check_positive_steps, check_requirement, check_two_features)
 
-__all__ = ["coef_bands", "coef_path", "criteria", "cv_curve", "early_stopping", "geometry",
-           "lcurve", "picard", "shrinkage", "vif_path"]
+__all__ = ["banded_alphas", "coef_bands", "coef_path", "criteria", "cv_curve",
+           "early_stopping", "geometry", "lcurve", "picard", "shrinkage", "split_r2",
+           "vif_path"]
 
 
 def _pyplot():
@@ -80,7 +83,7 @@ def _path_alphas(solver, n=100):
 
 
 def _check_solver(solver, name):
-    if not isinstance(solver, AlphaGrid):  # RidgeSolver or DaskRidgeSolver
+    if not isinstance(solver, RidgeSolver):
         raise TypeError(f"{name} must be a RidgeSolver, got {_describe(solver)}.")
     return solver
 
@@ -140,7 +143,7 @@ def _pick_target(values, target, n_targets, name="target"):
 
 def _spectrum(solver_or_eigenvalues):
     """Descending eigenvalues of the Hessian: ``s^2`` of a solver, or the given ones."""
-    if isinstance(solver_or_eigenvalues, AlphaGrid):
+    if isinstance(solver_or_eigenvalues, RidgeSolver):
         return np.square(np.asarray(solver_or_eigenvalues.singular_values))
     _check_solver_or_array(solver_or_eigenvalues, "solver_or_eigenvalues", "eigenvalues", 1)
     return np.sort(check_eigenvalues(solver_or_eigenvalues))[::-1]
@@ -481,7 +484,7 @@ def vif_path(solver_or_X, alphas=None, *, scale="correlation", x="alpha",
 
     Parameters
     ----------
-    solver_or_X : RidgeSolver or array-like of shape (n_samples, n_features)
+    solver_or_X : RidgeSolver of NumPy data or array-like of shape (n_samples, n_features)
     alphas : array-like of shape (n_alphas,), default=None
         None: for a solver, its default path (see :func:`coef_path`) on ``scale='data'``, or
         ``k`` in ``[1e-4, 1]`` log-spaced on the correlation scale.
@@ -507,10 +510,7 @@ def vif_path(solver_or_X, alphas=None, *, scale="correlation", x="alpha",
     if alphas is None:
         alphas = _path_alphas(solver_or_X) if isinstance(solver_or_X, RidgeSolver) and \
             scale == "data" else np.logspace(-4, 0, 100)
-    if isinstance(solver_or_X, AlphaGrid) and not isinstance(solver_or_X, RidgeSolver):
-        raise TypeError(f"solver_or_X must be a RidgeSolver of NumPy data or a design X; "
-                        f"got a {type(solver_or_X).__name__} (its data are not in memory).")
-    if not isinstance(solver_or_X, AlphaGrid):
+    if not isinstance(solver_or_X, RidgeSolver):
         _check_solver_or_array(solver_or_X, "solver_or_X", "numbers (a design X)", 2)
     alphas = check_alphas(alphas)[0]
     values = vif(solver_or_X, alphas, scale=scale)
@@ -528,6 +528,87 @@ def vif_path(solver_or_X, alphas=None, *, scale="correlation", x="alpha",
         ax.set_xlabel("effective degrees of freedom")
     ax.set_ylabel("variance inflation factor")
     ax.set_title("Variance inflation along the ridge path")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def _group_names(group_names, n_groups):
+    if group_names is None:
+        return [f"group {g}" for g in range(n_groups)]
+    if isinstance(group_names, str) or not hasattr(group_names, "__len__") or \
+            len(group_names) != n_groups:
+        raise ValueError(f"group_names must be a sequence of n_groups={n_groups} names, got "
+                         f"{group_names!r}.")
+    return [str(name) for name in group_names]
+
+
+def banded_alphas(result_or_model, *, group_names=None, ax=None):
+    """Per-group alphas of every target of a banded ridge fit (log scale).
+
+    Parameters
+    ----------
+    result_or_model : BandedResult or fitted BandedRidgeCV
+        Its ``group_alphas`` / ``alphas_`` (n_groups[, n_targets]) are drawn, one marker
+        line per group against the target index; a left-out group (alpha inf) is not drawn
+        for that target.
+    group_names : sequence of str, default=None
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    values = getattr(result_or_model, "group_alphas", None)
+    if values is None:
+        values = getattr(result_or_model, "alphas_", None)
+    if values is None or np.ndim(values) not in (1, 2):
+        raise TypeError("result_or_model must be a BandedResult or a fitted BandedRidgeCV, "
+                        f"got {_describe(result_or_model)}.")
+    values = np.asarray(values, dtype=np.float64).reshape(np.shape(values)[0], -1)
+    names = _group_names(group_names, values.shape[0])
+    ax = _axes(ax)
+    targets = np.arange(values.shape[1])
+    for g in range(values.shape[0]):
+        ax.plot(targets, np.where(np.isfinite(values[g]), values[g], np.nan), marker="o",
+                ls="", label=names[g])
+    ax.set_yscale("log")
+    ax.set_xlabel("target")
+    ax.set_ylabel("alpha of the group")
+    ax.set_title("Banded ridge: per-group alphas")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def split_r2(shares, *, group_names=None, ax=None):
+    """Per-group shares of each target's R^2 as stacked bars.
+
+    Parameters
+    ----------
+    shares : array-like of shape (n_groups, n_targets)
+        ``BandedRidgeCV.score_split(X, y)``; positive shares stack upwards, negative ones
+        downwards, so each bar's net height is the target's R^2.
+    group_names : sequence of str, default=None
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One bar container per group in ``ax.containers``.
+    """
+    shares = as_array(shares, "shares", ndims=(2,), keep_float32=False)
+    names = _group_names(group_names, shares.shape[0])
+    ax = _axes(ax)
+    targets = np.arange(shares.shape[1])
+    up, down = np.zeros(shares.shape[1]), np.zeros(shares.shape[1])
+    for g in range(shares.shape[0]):
+        bottom = np.where(shares[g] >= 0, up, down)
+        ax.bar(targets, shares[g], bottom=bottom, label=names[g])
+        up += np.maximum(shares[g], 0.0)
+        down += np.minimum(shares[g], 0.0)
+    ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
+    ax.set_xlabel("target")
+    ax.set_ylabel("share of R^2")
+    ax.set_title("Banded ridge: split R^2")
     ax.legend(fontsize="small")
     return ax
 

@@ -94,6 +94,7 @@ import functools
 import numpy as np
 import scipy.sparse as sp
 
+from ._config import scratch_values
 from ._criteria import spectral_problem
 from ._solver import RidgeSolver
 from ._spectrum import weighted_mean
@@ -284,10 +285,15 @@ def _centred_design(solver_or_X, fit_intercept):
     if isinstance(solver_or_X, RidgeSolver):
         solver = solver_or_X
         _check_no_penalty_factor(solver, "vif", "; pass the design matrix")
-        if sp.issparse(solver._X):
+        if solver.backend != "numpy":
+            raise TypeError(f"solver_or_X must be a RidgeSolver of NumPy data or a design X; "
+                            f"got a {type(solver).__name__} (vif needs the rows of X in "
+                            "memory).")
+        X, _, centering = solver.data
+        if sp.issparse(X):
             raise ValueError("vif: a solver fitted on sparse X is not supported; pass the "
                              "design matrix (X.toarray() if it fits in memory).")
-        return solver._centering.center_X(solver._X)
+        return centering.center_X(X)
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
     X = check_design(solver_or_X)
     return X - X.mean(axis=0) if fit_intercept else X
@@ -329,7 +335,9 @@ def vif(solver_or_X, alphas, *, scale="correlation", fit_intercept=True):
     Raises
     ------
     ValueError
-        With ``scale='correlation'``, if a column is constant.
+        With ``scale='correlation'``, if a column is constant; for a solver of sparse X.
+    TypeError
+        For a solver of Dask arrays (its rows are not in memory): pass the design instead.
 
     Notes
     -----
@@ -512,7 +520,7 @@ def _coordinates(solver, name):
     check_instance(solver, RidgeSolver, "solver")
     # the coordinates of the rescaled design would give the norm of sqrt(c) W, not of W
     _check_no_penalty_factor(solver, name)
-    spectrum = solver.ridge(np.zeros(1)).spectrum
+    spectrum = solver.spectrum_for(np.zeros(1))
     s = spectrum.s
     c = np.square(spectrum.R.astype(np.float64) / s[:, None])
     return np.square(s), c
@@ -565,7 +573,7 @@ def alpha_to_fraction(solver, alphas):
     alphas, scalar = check_alphas_per_target(alphas, c.shape[1])      # (m, k)
     total = c.sum(axis=0)
     out = np.empty(alphas.shape)
-    step = max(1, FRACTION_BLOCK // (alphas.shape[0] * max(1, lam.size)))
+    step = max(1, scratch_values() // (alphas.shape[0] * max(1, lam.size)))
     for t0 in range(0, out.shape[1], step):
         block = slice(t0, t0 + step)
         a = alphas[:, block, None]                                     # (m, kb, 1)
@@ -579,13 +587,12 @@ def alpha_to_fraction(solver, alphas):
 
 def _shape_fraction(solver, out, scalar):
     """(m, k) -> drop the target axis for a 1-D Y and the first for a scalar."""
-    if solver._y_was_1d:
+    if solver.y_was_1d:
         out = out[:, 0]
     return out[0] if scalar else out
 
 
 # Fractions x targets x rank float64 values per block of fraction_to_alpha's iterations.
-FRACTION_BLOCK = 1 << 21
 
 
 def _alpha_for_fraction(lam, cn, f):
@@ -655,7 +662,7 @@ def fraction_to_alpha(solver, fractions):
         cn = c[:, ok] / total[ok]                                      # normalized weights
         f = fracs[inner]
         cols = np.flatnonzero(ok)
-        step = max(1, FRACTION_BLOCK // (f.size * lam.size))           # bound the temporaries
+        step = max(1, scratch_values() // (f.size * lam.size))           # bound the temporaries
         for t0 in range(0, cols.size, step):
             block = slice(t0, t0 + step)
             out[np.ix_(inner, cols[block])] = _alpha_for_fraction(lam, cn[:, block], f)
@@ -772,6 +779,12 @@ def _half_width(se, level, df):
     return q.reshape(q.shape + (1,) * (np.ndim(se) - q.ndim)) * se
 
 
+def _check_no_unpenalized(solver, name):
+    if solver.penalty_map is not None:
+        raise ValueError(f"{name}: a solver with unpenalized columns (penalty_factor 0) is not "
+                         "supported yet.")
+
+
 def _noise_variance(solver, spectrum, flt, alphas, noise_variance):
     """sigma^2 (m, k) and the residual dof (m,) of the t distribution."""
     k = spectrum.R.shape[1]
@@ -783,7 +796,7 @@ def _noise_variance(solver, spectrum, flt, alphas, noise_variance):
             spectrum, flt, grid = path.spectrum, path.filter, np.zeros(1)
         else:
             grid = alphas
-        problem = spectral_problem(spectrum, solver._centering)
+        problem = spectral_problem(spectrum, solver.data.centering)
         rss = problem.base + np.square(flt.resid) @ problem.R2              # (m', k)
         df = problem.dim - (flt.fit * (2.0 - flt.fit)).sum(axis=1)          # n - tr(2H - H^2)
         what = "n_samples - [intercept] - tr(2H - H^2)" if noise_variance is None else \
@@ -878,6 +891,7 @@ def coef_inference(solver, alphas, *, noise_variance=None, level=0.95, covarianc
     [True, False, True]
     """
     check_instance(solver, RidgeSolver, "solver")
+    _check_no_unpenalized(solver, "coef_inference")
     alphas, scalar = check_alphas(alphas)
     level = check_level(level)
     covariance = check_bool(covariance, "covariance")
@@ -891,7 +905,7 @@ def coef_inference(solver, alphas, *, noise_variance=None, level=0.95, covarianc
     coef = path.coef()
     coef = coef.reshape(alphas.size, V.shape[0], -1)
     intercept = intercept_se = None
-    c = solver._centering
+    c = solver.data.centering
     if solver.fit_intercept:
         xv = c.xm @ V                                                      # (r,)
         intercept_var = (1.0 / c.sum_w + weight @ np.square(xv))[:, None] * sigma2
@@ -905,7 +919,7 @@ def coef_inference(solver, alphas, *, noise_variance=None, level=0.95, covarianc
     def shape(a):
         if a is None:
             return None
-        if solver._y_was_1d:
+        if solver.y_was_1d:
             a = a[..., 0]
         return a[0] if scalar else a
 
@@ -951,13 +965,14 @@ def prediction_se(solver, X, alphas, *, noise_variance=None, observation=False):
     """
     from ._solver import held_out_basis
     check_instance(solver, RidgeSolver, "solver")
+    _check_no_unpenalized(solver, "prediction_se")
     alphas, scalar = check_alphas(alphas)
     observation = check_bool(observation, "observation")
     path = solver.ridge(alphas)
     spectrum, flt = path.spectrum, path.filter
     X = check_X_new(X, solver.n_features_in_, np.float64)
     sigma2, _ = _noise_variance(solver, spectrum, flt, alphas, noise_variance)
-    c = solver._centering
+    c = solver.data.centering
     B = held_out_basis(X, None, c.xm, spectrum, np.float64)               # (q, r)
     weight = np.square(flt.fit) / spectrum.lam                             # (m, r)
     var = weight @ np.square(B).T                                          # (m, q)
@@ -966,6 +981,6 @@ def prediction_se(solver, X, alphas, *, noise_variance=None, observation=False):
     if observation:
         var = var + 1.0
     out = np.sqrt(var[:, :, None] * sigma2[:, None, :]).astype(solver.dtype)
-    if solver._y_was_1d:
+    if solver.y_was_1d:
         out = out[..., 0]
     return out[0] if scalar else out

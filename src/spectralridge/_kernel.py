@@ -1,0 +1,405 @@
+"""Kernel ridge regression for every alpha from one eigendecomposition of the kernel.
+
+For a positive semi-definite kernel ``K`` (n x n) and sample weights ``w`` (``S = diag(sqrt
+w)``), kernel ridge minimizes ``sum_i w_i (y_i - f(x_i) - b)^2 + alpha ||f||_H^2`` over
+``f`` in the kernel's Hilbert space. With an intercept the kernel is centred with the
+weights, ``Kc = (I - 1 w^T / sum w) K (I - w 1^T / sum w)`` (the Gram matrix of the centred
+feature map), and ``b`` is not penalized; without one, ``Kc = K``. With the eigendecomposition
+``S Kc S = Q diag(lam) Q^T`` (``lam`` descending, rank r) every alpha costs O(n r k):
+
+* dual coefficients ``c(alpha) = D (S Q diag(1 / (lam + alpha)) Q^T S (Y - ym))`` with ``D =
+  I - w 1^T / sum w`` (identity without intercept), so that ``f(x) = k(x, X) c + b`` and
+  ``b = ym - (K w / sum w)^T c``;
+* hat matrix ``H = w / sum w [intercept] + Q diag(lam / (lam + alpha)) Q^T`` (in the weighted
+  scale): exact leave-one-out and GCV for all alphas and targets from the one ``eigh``;
+* K-fold: one ``eigh`` of each training kernel, the held-out rows through the centred cross
+  kernel.
+
+This is linear ridge regression with the feature map's Gram matrix in place of ``Xc Xc^T``
+(``method='kernel'`` of :class:`~spectralridge.RidgeSolver`, whose ``U``, ``s`` and ``R``
+these are), so the leave-one-out, GCV and selection code is the one of the linear solver.
+Eigenvalues down to ``-sqrt(eps) lam_max`` (``eps`` of the kernel's dtype: rounding of the
+kernel and of ``eigh``) are treated as zero; more negative ones raise a ``ValueError``, as do
+non-square and non-symmetric kernels.
+"""
+
+import dataclasses
+import numbers
+
+import numpy as np
+
+from . import _core, _scores
+from ._filters import ridge_alphas_for_dof
+from ._spectrum import Centering, Spectrum, gram_eigen, project, weighted_sum
+from ._validation import (as_array, as_sparse, check_alphas, check_bool, check_cv, check_dofs,
+                          check_groups, check_kernel_matrix, check_kernel_psd, check_scoring,
+                          check_shapes, check_sample_weight, is_sparse)
+
+KERNELS = ("linear", "poly", "polynomial", "rbf", "laplacian", "sigmoid", "cosine",
+           "additive_chi2", "chi2", "precomputed")
+
+
+def kernel_matrix(X, Y=None, *, kernel="linear", gamma=None, degree=3, coef0=1,
+                  kernel_params=None):
+    """The kernel between the rows of `X` and `Y` (default `X`), as scikit-learn's
+    :class:`~sklearn.kernel_ridge.KernelRidge` computes it: float64 (n_X, n_Y).
+
+    ``'precomputed'``: `X` is already the kernel. Other names and callables go to
+    :func:`sklearn.metrics.pairwise.pairwise_kernels` (``gamma``, ``degree`` and ``coef0``
+    for a name, ``kernel_params`` for a callable), which needs scikit-learn; ``'linear'``
+    without scikit-learn is ``X Y^T``.
+    """
+    if isinstance(kernel, str) and kernel == "precomputed":
+        return np.asarray(X.toarray() if is_sparse(X) else X, dtype=np.float64)
+    if not callable(kernel) and not (isinstance(kernel, str) and kernel in KERNELS):
+        raise ValueError(f"kernel must be one of {KERNELS} or a callable, got {kernel!r}.")
+    X64 = X.astype(np.float64)
+    Y64 = X64 if Y is None else Y.astype(np.float64)
+    try:
+        from sklearn.metrics.pairwise import pairwise_kernels
+    except ImportError:
+        if kernel == "linear":
+            out = X64 @ Y64.T
+            return np.asarray(out.toarray() if is_sparse(out) else out)
+        raise ImportError(f"kernel={kernel!r} needs scikit-learn (its pairwise_kernels); "
+                          "install it or pass kernel='precomputed'.") from None
+    params = (kernel_params or {}) if callable(kernel) else \
+        {"gamma": gamma, "degree": degree, "coef0": coef0}
+    return np.asarray(pairwise_kernels(X64, Y64, metric=kernel, filter_params=True, **params),
+                      dtype=np.float64)
+
+
+class KernelRidgeSolver:
+    r"""Kernel ridge regression for any number of alphas from one eigendecomposition.
+
+    Minimizes ``sum_i w_i (y_i - f(x_i) - b)^2 + alpha ||f||_H^2`` (scikit-learn's
+    :class:`~sklearn.kernel_ridge.KernelRidge` objective, plus an unpenalized intercept by
+    centring the kernel when ``fit_intercept``) for every alpha from one ``eigh`` of the
+    weighted, centred kernel. Leave-one-out and GCV are exact for every alpha and target
+    (the hat matrix is known in closed form); see :mod:`spectralridge._kernel`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features), or (n_samples, n_samples) when
+        ``kernel='precomputed'``
+    Y : array-like of shape (n_samples,) or (n_samples, n_targets)
+    kernel : str or callable, default='linear'
+        As :class:`sklearn.kernel_ridge.KernelRidge`: ``'precomputed'``, a name of
+        :func:`sklearn.metrics.pairwise.pairwise_kernels` or a callable.
+    gamma, degree, coef0, kernel_params
+        As :class:`sklearn.kernel_ridge.KernelRidge`.
+    fit_intercept : bool, default=True
+        Fit an unpenalized intercept (the kernel is centred with the sample weights).
+        ``False`` is scikit-learn's ``KernelRidge`` model.
+    sample_weight : float or array-like of shape (n_samples,), default=None
+
+    Attributes
+    ----------
+    eigenvalues : ndarray of shape (rank,)
+        Eigenvalues of the weighted, centred kernel kept (descending, positive).
+    rank : int
+    X_fit_ : the training `X` (or kernel), as given
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spectralridge as sr
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-3, 3, (60, 1))
+    >>> y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(60)
+    >>> solver = sr.KernelRidgeSolver(X, y, kernel="rbf", gamma=0.5)
+    >>> result = solver.loo(np.logspace(-4, 1, 11))
+    >>> result.coef.shape       # dual coefficients at the best alpha
+    (60,)
+    >>> solver.predict([[0.0], [1.5]], result.best_alpha).round(1)
+    array([0.1, 1. ])
+    """
+
+    def __init__(self, X, Y, *, kernel="linear", gamma=None, degree=3, coef0=1,
+                 kernel_params=None, fit_intercept=True, sample_weight=None):
+        self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
+        self.kernel, self.gamma, self.degree, self.coef0 = kernel, gamma, degree, coef0
+        self.kernel_params = kernel_params
+        precomputed = isinstance(kernel, str) and kernel == "precomputed"
+        X = as_sparse(X, "X") if is_sparse(X) and not precomputed else \
+            as_array(X, "X", ndims=(2,))
+        Y, self._y_was_1d = check_shapes(X, as_array(Y, "Y", ndims=(1, 2)))
+        dtype = np.float32 if X.dtype == np.float32 and Y.dtype == np.float32 else np.float64
+        self._Y = np.ascontiguousarray(Y, dtype=dtype)
+        self.X_fit_ = X
+        K = kernel_matrix(X, kernel=kernel, gamma=gamma, degree=degree, coef0=coef0,
+                          kernel_params=kernel_params)
+        K = check_kernel_matrix(K, X.dtype if precomputed else np.float64)
+        n = K.shape[0]
+        w = None if sample_weight is None else check_sample_weight(sample_weight, n)
+        self._centering = Centering(K, self._Y, w, self.fit_intercept)  # xm = K w / sum w
+        self._spectrum = _kernel_spectrum(K, self._Y, self._centering,
+                                          X.dtype if precomputed else np.float64)
+
+    @property
+    def dtype(self):
+        return self._Y.dtype
+
+    @property
+    def eigenvalues(self):
+        return self._spectrum.lam.copy()
+
+    @property
+    def rank(self):
+        return self._spectrum.rank
+
+    def _shape(self, out, scalar):
+        if self._y_was_1d:
+            out = out[..., 0]
+        return out[0] if scalar else out
+
+    def _grid(self, alphas):
+        return self.default_alphas() if alphas is None else check_alphas(alphas)[0]
+
+    def default_alphas(self, n_alphas=30):
+        """Log-spaced alphas whose effective dof span ``(0.0005, 0.9995) x rank``."""
+        if not isinstance(n_alphas, numbers.Integral) or n_alphas < 2:
+            raise ValueError(f"n_alphas must be an integer >= 2, got {n_alphas!r}.")
+        return _scores.default_alphas(self, int(n_alphas))
+
+    def alphas_for_dof(self, dofs):
+        """Alphas at which ``sum lam / (lam + alpha)`` equals `dofs` (in ``(0, rank]``)."""
+        dofs, scalar = check_dofs(dofs, self.rank)
+        out = ridge_alphas_for_dof(self._spectrum.lam, dofs)
+        return out[0] if scalar else out
+
+    def dof(self, alphas):
+        """Effective degrees of freedom ``sum lam / (lam + alpha)`` (without the
+        intercept): shape (n_alphas,)."""
+        alphas, scalar = check_alphas(alphas)
+        dof = self._spectrum.ridge(alphas).dof
+        return dof[0] if scalar else dof
+
+    def dual_coef(self, alphas):
+        """Dual coefficients ``c``: ndarray of shape (n_alphas, n_samples[, n_targets]).
+
+        Those of scikit-learn's ``KernelRidge``, ``S (S Kc S + alpha I)^-1 S (Y - ym)``
+        (then ``D``): for ``alpha > 0`` they include the part ``S E / alpha`` of the targets
+        ``E`` outside the kernel's numerical range, which does not change predictions.
+        """
+        alphas, scalar = check_alphas(alphas)
+        sp = self._spectrum
+        out = _apply(sp.cast("V", self.dtype), sp, alphas, self.dtype, np.empty(0, self.dtype))
+        if (alphas > 0).any():
+            E = self._outside()
+            for i in np.flatnonzero(alphas > 0):
+                out[i] += (E / alphas[i]).astype(self.dtype)
+        return self._shape(out, scalar)
+
+    def _outside(self):
+        """``D S (Yc - Q R)`` (n, k) float64: the dual coefficients' part outside the range
+        of the kernel, times alpha."""
+        c, sp = self._centering, self._spectrum
+        E = c.sw[:, None] * np.subtract(self._Y, c.ym, dtype=np.float64)
+        E -= sp.U @ sp.R
+        E *= c.sw[:, None]
+        if self.fit_intercept:
+            E -= np.outer(np.square(c.sw) / c.sum_w, E.sum(axis=0))
+        return E
+
+    def intercept(self, alphas):
+        """Intercepts ``ym - (K w / sum w)^T c``: ndarray of shape (n_alphas[, n_targets])."""
+        alphas, scalar = check_alphas(alphas)
+        c, sp, dtype = self._centering, self._spectrum, self.dtype
+        B = np.zeros((1, sp.rank), dtype=dtype)
+        if self.fit_intercept:
+            _core.gemm(c.xm[None, :].astype(dtype), sp.cast("V", dtype), B, alpha=-1.0)
+        out = _apply(B, sp, alphas, dtype, c.ym.astype(dtype) if self.fit_intercept else
+                     np.empty(0, dtype))[:, 0]
+        return self._shape(out, scalar)
+
+    def predict(self, X, alphas):
+        """Predictions ``k(X, X_fit) c + b``: ndarray of shape (n_alphas, n_new[, n_targets]).
+
+        `X`: new samples, or for ``kernel='precomputed'`` their kernel against the training
+        samples, of shape (n_new, n_samples).
+        """
+        alphas, scalar = check_alphas(alphas)
+        K_new = self._cross_kernel(X)
+        B = self._held_out_basis(K_new, None)
+        offset = self._centering.ym.astype(self.dtype) if self.fit_intercept else \
+            np.empty(0, self.dtype)
+        return self._shape(_apply(B, self._spectrum, alphas, self.dtype, offset), scalar)
+
+    def _cross_kernel(self, X):
+        precomputed = isinstance(self.kernel, str) and self.kernel == "precomputed"
+        n = self._Y.shape[0]
+        if precomputed:
+            K = as_array(X, "X", ndims=(2,))
+            if K.shape[1] != n:
+                raise ValueError(f"X must be the kernel between the new and the {n} training "
+                                 f"samples, of shape (n_new, {n}); got shape {K.shape}.")
+            return np.asarray(K, dtype=np.float64)
+        X = as_sparse(X, "X") if is_sparse(X) else as_array(X, "X", ndims=(2,))
+        if X.shape[1] != self.X_fit_.shape[1]:
+            raise ValueError(f"X has {X.shape[1]} features, but the solver was fitted with "
+                             f"{self.X_fit_.shape[1]} features.")
+        return kernel_matrix(X, self.X_fit_, kernel=self.kernel, gamma=self.gamma,
+                             degree=self.degree, coef0=self.coef0,
+                             kernel_params=self.kernel_params)
+
+    def _held_out_basis(self, K_new, sw):
+        """``sw (Kc_new S Q) / s`` for the cross kernel `K_new` (q, n): centred as the
+        training kernel, in the working dtype (no `sw`: 1)."""
+        c, sp = self._centering, self._spectrum
+        Kc = np.array(K_new, dtype=np.float64)
+        if self.fit_intercept:
+            Kc -= (Kc @ np.square(c.sw))[:, None] / c.sum_w
+            Kc -= c.xm
+            Kc += float(c.xm @ np.square(c.sw)) / c.sum_w
+        Kc *= c.sw
+        if sw is not None:
+            Kc *= sw[:, None]
+        B = np.empty((Kc.shape[0], sp.rank))
+        _core.gemm(np.ascontiguousarray(Kc), sp.U, B)
+        B /= sp.s
+        return np.ascontiguousarray(B, dtype=self.dtype)
+
+    # -- cross-validation ------------------------------------------------------------------
+    def _result(self, alphas, mse, scoring, alpha_per_target, cv, sst=None, scale=None):
+        if scoring == "r2" and sst is None:
+            c = self._centering
+            w = np.square(c.sw)
+            sst = _scores.total_sum_of_squares(self._Y, w, weighted_sum(w, self._Y) / c.sum_w,
+                                               scale) / c.sum_w
+        result = _scores.make_result(
+            alphas, self._spectrum.ridge(alphas), mse, sst, spectrum=self._spectrum,
+            centering=self._centering, scoring=scoring, alpha_per_target=alpha_per_target,
+            y_was_1d=self._y_was_1d, dtype=self.dtype, cv=cv, scale=scale)
+        best = np.atleast_1d(result.best_alpha)
+        if not (best > 0).any():
+            return result
+        with np.errstate(divide="ignore", invalid="ignore"):
+            extra = np.where(best > 0, self._outside() / best, 0.0)
+        coef = result.coef + (extra[:, 0] if self._y_was_1d else extra).astype(self.dtype)
+        return dataclasses.replace(result, coef=coef)
+
+    def loo(self, alphas=None, *, scoring="mse", alpha_per_target=True):
+        """Exact leave-one-out for every alpha and target: :class:`~spectralridge.CVResult`.
+
+        ``CVResult.coef`` holds the dual coefficients (n_samples[, n_targets]) at the best
+        alpha(s). The error of sample i is ``(y_i - f_i) / (1 - h_i)`` with the hat diagonal
+        ``h_i = w_i / sum w [intercept] + sum_j Q_ij^2 lam_j / (lam_j + alpha)``.
+
+        References
+        ----------
+        Cawley, G. C., Talbot, N. L. C. (2004). Fast exact leave-one-out cross-validation of
+        sparse least-squares support vector machines. Neural Networks 17(10), 1467-1475.
+        """
+        scoring = check_scoring(scoring)
+        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        alphas = self._grid(alphas)
+        scale, _ = _scores.target_scale(self._Y, self._centering, self._spectrum.yc_sq)
+        mse = _scores.loo_sse(self._spectrum, self._centering, self._Y,
+                              self._spectrum.ridge(alphas), alphas, scale=scale)
+        return self._result(alphas, mse / self._centering.sum_w, scoring, alpha_per_target,
+                            "loo", scale=scale)
+
+    def gcv(self, alphas=None, *, scoring="mse", alpha_per_target=True):
+        """Generalized cross-validation ``(RSS / sum w) / (1 - (dof + [intercept]) / n)^2``
+        for every alpha and target: :class:`~spectralridge.CVResult` (dual coefficients)."""
+        scoring = check_scoring(scoring)
+        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        alphas = self._grid(alphas)
+        scale, yc_sq = _scores.target_scale(self._Y, self._centering, self._spectrum.yc_sq)
+        mse = _scores.gcv_mse(self._spectrum, self._centering, self._spectrum.ridge(alphas),
+                              alphas, scale=scale, yc_sq=yc_sq)
+        return self._result(alphas, mse, scoring, alpha_per_target, "gcv", scale=scale)
+
+    def cross_validate(self, alphas=None, *, cv=5, scoring="mse", alpha_per_target=True,
+                       groups=None):
+        """K-fold (any splitter) for every alpha and target: one ``eigh`` of each training
+        kernel, held-out errors pooled over folds (as :func:`~spectralridge.ridge_cv`).
+
+        Parameters
+        ----------
+        cv : int, splitter or iterable of (train, test) index arrays, default=5
+        groups : array-like of shape (n_samples,), default=None
+            Passed to the splitter (with an int, group K-fold).
+
+        Returns
+        -------
+        CVResult
+            Refit on all data at the best alpha(s); ``coef`` holds dual coefficients.
+        """
+        scoring = check_scoring(scoring)
+        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        alphas = self._grid(alphas)
+        n = self._Y.shape[0]
+        groups = check_groups(groups, n, cv)
+        X = self.X_fit_
+        splits = check_cv(cv, X, self._Y, groups)
+        K = self._kernel()
+        c, Y = self._centering, self._Y
+        w = np.square(c.sw)
+        scale, _ = _scores.target_scale(Y, c, self._spectrum.yc_sq)
+        sse = np.zeros((alphas.size, Y.shape[1]))
+        sst = np.zeros(Y.shape[1]) if scoring == "r2" else None
+        mean = weighted_sum(w, Y) / c.sum_w
+        held_out = 0.0
+        no_scaling = np.empty((0, alphas.size), dtype=self.dtype)
+        for i, (train, test) in enumerate(splits):
+            if not (w[train] > 0).any():
+                raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
+            sub = KernelRidgeSolver(K[np.ix_(train, train)], Y[train], kernel="precomputed",
+                                    fit_intercept=self.fit_intercept, sample_weight=w[train])
+            sp = sub._spectrum
+            B = sub._held_out_basis(K[np.ix_(test, train)], c.sw[test]).astype(self.dtype)
+            F = -sp.ridge(alphas).coef_factors(sp.s).astype(self.dtype)
+            Y_test = np.ascontiguousarray(Y[test])
+            _core.sse(B, sp.cast("R", self.dtype), F, Y_test,
+                      sub._centering.ym.astype(self.dtype), c.sw[test].astype(self.dtype),
+                      no_scaling, True, sse, scale)
+            held_out += w[test].sum()
+            if sst is not None:
+                sst += _scores.total_sum_of_squares(Y_test, w[test], mean, scale)
+        return self._result(alphas, sse / held_out, scoring, alpha_per_target,
+                            f"{len(splits)} splits",
+                            sst=None if sst is None else sst / held_out, scale=scale)
+
+    def _kernel(self):
+        """The training kernel (formed again: the solver keeps only its eigenvectors)."""
+        K = kernel_matrix(self.X_fit_, kernel=self.kernel, gamma=self.gamma,
+                          degree=self.degree, coef0=self.coef0,
+                          kernel_params=self.kernel_params)
+        return (K + K.T) / 2
+
+
+def _kernel_spectrum(K, Y, centering, dtype):
+    """:class:`~spectralridge._spectrum.Spectrum` of the weighted, centred kernel: ``U = Q``,
+    ``s = sqrt(lam)``, ``R = Q^T Yc``, and in place of ``V`` the map (n, r) from filtered
+    ``R`` to dual coefficients, ``D S Q / s``."""
+    n = K.shape[0]
+    c = centering
+    w = np.square(c.sw)
+    Kc = np.array(K, dtype=np.float64, order="F")
+    if c.fit_intercept:
+        Kc -= c.xm[:, None]
+        Kc -= c.xm[None, :]
+        Kc += float(c.xm @ w) / c.sum_w
+    Kc *= c.sw[:, None]
+    Kc *= c.sw[None, :]
+    lam, Q, r, lam_floor = gram_eigen(Kc, n, c.max_rank(n))
+    check_kernel_psd(lam, dtype)
+    s = np.sqrt(lam[:r])
+    Q = np.ascontiguousarray(Q[:, :r])
+    R, yc_sq = project(Q, Y, c.ym, c.sw)
+    V = c.sw[:, None] * Q / s
+    if c.fit_intercept:  # D = I - w 1^T / sum w (zero up to rounding: Q is orthogonal to sw)
+        V -= np.outer(w / c.sum_w, V.sum(axis=0))
+    return Spectrum("kernel", s, np.ascontiguousarray(V), R, yc_sq, lam_floor, U=Q)
+
+
+def _apply(B, spectrum, alphas, dtype, offset):
+    """``B diag(s / (lam + alpha)) R + offset`` for every alpha: (m, q, k) in `dtype`."""
+    factors = spectrum.ridge(alphas).coef_factors(spectrum.s).astype(dtype)
+    out = np.empty((alphas.size, B.shape[0], spectrum.R.shape[1]), dtype=dtype)
+    _core.apply_filter(np.ascontiguousarray(B, dtype=dtype), spectrum.cast("R", dtype),
+                       factors, offset, out)
+    return out
+

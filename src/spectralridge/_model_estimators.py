@@ -1,0 +1,361 @@
+"""scikit-learn compatible :class:`KernelRidgeCV` and :class:`BandedRidgeCV` (scikit-learn is
+optional)."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._banded import banded_ridge_cv
+from ._kernel import KernelRidgeSolver, kernel_matrix
+from ._scores import grid_edge_warnings
+from ._validation import check_alphas, check_bool, check_groups
+
+__all__ = ["BandedRidgeCV", "KernelRidgeCV"]
+
+_SCORING = {None: None, "neg_mean_squared_error": ("mse", -1.0), "r2": ("r2", 1.0)}
+
+
+class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
+    """Kernel ridge regression with the alpha(s) chosen by exact cross-validation.
+
+    :class:`sklearn.kernel_ridge.KernelRidge` with a grid of alphas: one eigendecomposition
+    of the (centred, weighted) training kernel gives the exact leave-one-out and GCV scores
+    of every alpha and target, and K-fold takes one eigendecomposition per training kernel
+    (see :class:`~spectralridge.KernelRidgeSolver`). scikit-learn's ``KernelRidge`` has no
+    intercept; here ``fit_intercept=True`` (the default) adds an unpenalized one by centring
+    the kernel, and ``fit_intercept=False`` is ``KernelRidge``'s model exactly.
+
+    Parameters
+    ----------
+    alphas : array-like of shape (n_alphas,), default=(0.1, 1.0, 10.0)
+        Non-negative; None: 30 log-spaced alphas spanning the effective dof range.
+    kernel : str or callable, default='linear'
+    gamma, degree, coef0, kernel_params
+        As :class:`sklearn.kernel_ridge.KernelRidge`.
+    fit_intercept : bool, default=True
+    cv : None, 'loo', 'gcv', int, splitter or iterable, default=None
+        None or ``'loo'``: exact leave-one-out; ``'gcv'``: generalized cross-validation; an
+        int K: K contiguous folds (``KFold(K)``); a splitter or (train, test) pairs.
+    scoring : {None, 'neg_mean_squared_error', 'r2'}, default=None
+        None: the mean squared error for leave-one-out and GCV (``best_score_`` is its
+        negative, as :class:`~sklearn.linear_model.RidgeCV`), R^2 for K-fold.
+    alpha_per_target : bool, default=False
+        Choose an alpha for each target, or one alpha for all by the mean score.
+
+    Attributes
+    ----------
+    dual_coef_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        As ``KernelRidge.dual_coef_``, at the chosen alpha(s).
+    intercept_ : float or ndarray of shape (n_targets,)
+        0.0 when ``fit_intercept=False``.
+    X_fit_ : the training data (the kernel for ``kernel='precomputed'``)
+    alpha_ : float or ndarray of shape (n_targets,)
+    best_score_ : float or ndarray of shape (n_targets,)
+    cv_scores_ : ndarray of shape (n_alphas,) or (n_alphas, n_targets)
+        Higher is better (negated mean squared errors for ``'mse'``).
+    alphas_ : ndarray of shape (n_alphas,)
+    dof_ : ndarray of shape (n_alphas,)
+        Effective degrees of freedom of the full-data fit (without the intercept).
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectralridge import KernelRidgeCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-3, 3, (80, 2))
+    >>> y = np.sin(X[:, 0]) * X[:, 1] + 0.1 * rng.standard_normal(80)
+    >>> model = KernelRidgeCV(np.logspace(-4, 2, 13), kernel="rbf", gamma=0.5).fit(X, y)
+    >>> model.dual_coef_.shape, model.cv_scores_.shape
+    ((80,), (13,))
+    >>> bool(model.score(X, y) > 0.95)
+    True
+    """
+
+    def __init__(self, alphas=(0.1, 1.0, 10.0), *, kernel="linear", gamma=None, degree=3,
+                 coef0=1, kernel_params=None, fit_intercept=True, cv=None, scoring=None,
+                 alpha_per_target=False):
+        self.alphas = alphas
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.fit_intercept = fit_intercept
+        self.cv = cv
+        self.scoring = scoring
+        self.alpha_per_target = alpha_per_target
+
+    def _precomputed(self):
+        return isinstance(self.kernel, str) and self.kernel == "precomputed"
+
+    def fit(self, X, y, sample_weight=None, **params):
+        """Fit kernel ridge regression with the alpha(s) chosen by cross-validation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or (n_samples, n_samples) for
+            ``kernel='precomputed'``
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : float or array-like of shape (n_samples,), default=None
+        **params
+            Only ``groups``, for a K-fold ``cv`` (as :class:`~spectralridge.RidgeCV`).
+
+        Returns
+        -------
+        self : KernelRidgeCV
+        """
+        groups = params.pop("groups", None)
+        if params:
+            raise TypeError(f"KernelRidgeCV.fit got unexpected keyword arguments "
+                            f"{sorted(params)}; only sample_weight and groups are supported.")
+        if not (self.scoring is None or isinstance(self.scoring, str)) or \
+                self.scoring not in _SCORING:
+            raise ValueError("scoring must be None, 'neg_mean_squared_error' or 'r2', got "
+                             f"{self.scoring!r}.")
+        per_target = check_bool(self.alpha_per_target, "alpha_per_target")
+        cv = self.cv
+        mode = "loo" if cv is None or (isinstance(cv, str) and cv == "loo") else \
+            "gcv" if isinstance(cv, str) and cv == "gcv" else "splits"
+        if mode == "splits" and (isinstance(cv, str) or isinstance(cv, bool)):
+            raise ValueError("cv must be None, 'loo', 'gcv', an int >= 2, a splitter or an "
+                             f"iterable of (train, test) index arrays; got {cv!r}.")
+        X, y = validate_data(self, X, y, accept_sparse=not self._precomputed() and "csr",
+                             dtype=[np.float64, np.float32], multi_output=True,
+                             y_numeric=True)
+        y_ndim = y.ndim
+        Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+        groups = check_groups(groups, X.shape[0], cv)
+        n_positive = X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+        if mode != "splits" and n_positive < 2:
+            name = "Leave-one-out" if mode == "loo" else "Generalized"
+            raise ValueError(f"{name} cross-validation needs at least 2 samples of positive "
+                             f"weight, got n_samples={n_positive}.")
+        alphas = None if self.alphas is None else check_alphas(self.alphas)[0]
+        ours, sign = (("r2", 1.0) if mode == "splits" else ("mse", -1.0)) \
+            if self.scoring is None else _SCORING[self.scoring]
+        solver = KernelRidgeSolver(X, Y, kernel=self.kernel, gamma=self.gamma,
+                                   degree=self.degree, coef0=self.coef0,
+                                   kernel_params=self.kernel_params,
+                                   fit_intercept=self.fit_intercept,
+                                   sample_weight=sample_weight)
+        with grid_edge_warnings(False):
+            if mode == "splits":
+                result = solver.cross_validate(alphas, cv=cv, scoring=ours,
+                                               alpha_per_target=per_target, groups=groups)
+            else:
+                score = solver.loo if mode == "loo" else solver.gcv
+                result = score(alphas, scoring=ours, alpha_per_target=per_target)
+        table = sign * result.scores.astype(np.float64).reshape(result.alphas.size, -1)
+        best = sign * np.atleast_1d(result.best_score).astype(np.float64)
+        if self.scoring is None and mode != "splits" and sample_weight is not None:
+            scale = sample_weight.sum() / X.shape[0]  # scikit-learn's: mean of w_i e_i^2
+            table, best = table * scale, best * scale
+        self.best_score_ = (best if y_ndim == 2 else best[0]) if per_target else best.mean()
+        best_alpha = np.atleast_1d(result.best_alpha)
+        self.alpha_ = best_alpha if per_target and Y.shape[1] > 1 else float(best_alpha[0])
+        coef = result.coef.reshape(X.shape[0], -1)
+        self.dual_coef_ = coef if y_ndim == 2 else coef[:, 0]
+        intercept = np.atleast_1d(result.intercept)
+        if not self.fit_intercept:
+            self.intercept_ = 0.0
+        else:
+            self.intercept_ = intercept if y_ndim == 2 else intercept[0]
+        self.cv_scores_ = table if y_ndim == 2 else table[:, 0]
+        self.alphas_ = result.alphas
+        self.dof_ = result.dof
+        self.X_fit_ = X
+        return self
+
+    def predict(self, X):
+        """Predictions ``k(X, X_fit_) dual_coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_new, n_features), or (n_new, n_samples_fit) for
+            ``kernel='precomputed'``
+
+        Returns
+        -------
+        ndarray of shape (n_new,) or (n_new, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=not self._precomputed() and "csr",
+                          dtype=[np.float64, np.float32], reset=False)
+        K = kernel_matrix(X, None if self._precomputed() else self.X_fit_, kernel=self.kernel,
+                          gamma=self.gamma, degree=self.degree, coef0=self.coef0,
+                          kernel_params=self.kernel_params)
+        out = K @ self.dual_coef_ + self.intercept_
+        return out.astype(self.dual_coef_.dtype, copy=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = not self._precomputed()
+        tags.input_tags.pairwise = self._precomputed()
+        return tags
+
+
+class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
+    """Banded ridge regression: one alpha per feature group and per target, by CV.
+
+    The penalty is ``sum_g alpha_g ||W_g||^2`` with ``alpha_g = alpha / gamma_g``; candidate
+    group weights ``gamma`` (the centre of the simplex, its corners and Dirichlet samples)
+    each take one decomposition of the rescaled design (one per training set for K-fold),
+    scored for every alpha and target by exact leave-one-out, GCV or K-fold, and each target
+    keeps its best (weights, alpha): see :func:`~spectralridge.banded_ridge_cv`. The
+    per-group alphas are read directly from ``alphas_`` (himalaya's ``GroupRidgeCV`` reports
+    ``deltas_ = log(gamma / alpha)`` instead; on the same candidates its K-fold scores equal
+    these).
+
+    Parameters
+    ----------
+    groups : list of array-like of int, or array-like of shape (n_features,)
+        Column indices of each group, or one group label per column.
+    alphas : array-like of shape (n_alphas,), default=None
+        Overall alphas (None: a dof-spanning grid, see ``banded_ridge_cv``).
+    n_candidates : int, default=50
+        Dirichlet samples besides the centre and the corners.
+    concentration : float or sequence of float, default=(0.1, 1.0)
+    cv : None, 'loo', 'gcv', int, splitter or iterable, default=None
+        None or ``'loo'``: exact leave-one-out (as :class:`~spectralridge.RidgeCV`).
+    scoring : {None, 'neg_mean_squared_error', 'r2'}, default=None
+        None: mean squared error for leave-one-out and GCV, R^2 for K-fold.
+    fit_intercept : bool, default=True
+    random_state : int, numpy Generator or None, default=None
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,)
+    alphas_ : ndarray of shape (n_groups, n_targets)
+        Per-group alphas of each target (inf: the group is left out). A 1-D `y` drops the
+        target axis here and below.
+    alpha_ : ndarray of shape (n_targets,)
+        The overall alpha chosen per target.
+    weights_ : ndarray of shape (n_groups, n_targets)
+        The chosen group weights ``gamma`` (columns on the simplex).
+    candidates_ : ndarray of shape (n_candidates, n_groups)
+    cv_scores_ : ndarray of shape (n_candidates, n_alphas, n_targets)
+        Higher is better (negated mean squared errors for ``'mse'``).
+    best_score_ : ndarray of shape (n_targets,)
+    groups_ : list of ndarray
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectralridge import BandedRidgeCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((300, 20))
+    >>> y = X[:, :10] @ rng.standard_normal(10) + rng.standard_normal(300)   # group 0 only
+    >>> model = BandedRidgeCV(groups=[range(10), range(10, 20)], random_state=0).fit(X, y)
+    >>> model.alphas_.shape                   # (n_groups,) for a 1-D y
+    (2,)
+    >>> bool(model.alphas_[1] > 100 * model.alphas_[0])
+    True
+    >>> model.score_split(X, y).shape   # per-group share of R^2: (n_groups, n_targets)
+    (2, 1)
+    """
+
+    def __init__(self, groups=None, *, alphas=None, n_candidates=50,
+                 concentration=(0.1, 1.0), cv=None, scoring=None, fit_intercept=True,
+                 random_state=None):
+        self.groups = groups
+        self.alphas = alphas
+        self.n_candidates = n_candidates
+        self.concentration = concentration
+        self.cv = cv
+        self.scoring = scoring
+        self.fit_intercept = fit_intercept
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit banded ridge with the group weights and alpha chosen per target.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : float or array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : BandedRidgeCV
+        """
+        if not (self.scoring is None or isinstance(self.scoring, str)) or \
+                self.scoring not in _SCORING:
+            raise ValueError("scoring must be None, 'neg_mean_squared_error' or 'r2', got "
+                             f"{self.scoring!r}.")
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
+                             multi_output=True, y_numeric=True)
+        Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+        groups = [np.arange(X.shape[1])] if self.groups is None else self.groups
+        cv = "loo" if self.cv is None else self.cv
+        mode = cv if isinstance(cv, str) else "splits"
+        n_positive = X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+        if mode != "splits" and n_positive < 2:
+            raise ValueError(f"cv={cv!r} needs at least 2 samples of positive weight, got "
+                             f"n_samples={n_positive}.")
+        ours, sign = (("r2", 1.0) if mode == "splits" else ("mse", -1.0)) \
+            if self.scoring is None else _SCORING[self.scoring]
+        res = banded_ridge_cv(X, Y if y.ndim == 2 else Y[:, 0], groups, self.alphas,
+                              n_candidates=self.n_candidates,
+                              concentration=self.concentration, cv=cv, scoring=ours,
+                              fit_intercept=check_bool(self.fit_intercept, "fit_intercept"),
+                              sample_weight=sample_weight, random_state=self.random_state)
+        self.coef_ = np.ascontiguousarray(res.coef.T)
+        self.intercept_ = res.intercept if self.fit_intercept else 0.0
+        self.alphas_ = res.group_alphas
+        self.alpha_ = res.best_alpha
+        self.weights_ = res.candidates[res.best_candidate].T
+        self.candidates_ = res.candidates
+        self.cv_scores_ = sign * res.scores.astype(np.float64)
+        self.best_score_ = sign * np.float64(res.best_score) if y.ndim == 1 else \
+            sign * res.best_score.astype(np.float64)
+        self.groups_ = res.groups
+        return self
+
+    def predict(self, X):
+        """Predictions ``X coef_^T + intercept_``: ndarray of shape (n_samples[, n_targets])."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          reset=False)
+        return X @ self.coef_.T + self.intercept_
+
+    def score_split(self, X, y):
+        """Per-group share of R^2 (the product measure, himalaya's ``r2_score_split``).
+
+        With the centred targets ``y_c`` and each group's centred prediction ``p_g``
+        (intercept shared out by centring), ``R^2 = sum_g (2 p_g . y_c - p_g . p) /
+        ||y_c||^2`` where ``p = sum_g p_g``; the shares sum to the R^2 of the predictions.
+
+        Returns
+        -------
+        ndarray of shape (n_groups, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          reset=False)
+        Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
+        coef = np.atleast_2d(self.coef_).astype(np.float64)  # (k, p)
+        yc = Y - Y.mean(axis=0)
+        parts = []
+        for cols in self.groups_:
+            p_g = np.asarray(X[:, cols] @ coef[:, cols].T, dtype=np.float64)
+            parts.append(p_g - p_g.mean(axis=0))
+        total = sum(parts)
+        ss = np.einsum("ik,ik->k", yc, yc)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.array([(2 * np.einsum("ik,ik->k", p, yc) - np.einsum("ik,ik->k", p, total))
+                             / ss for p in parts])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

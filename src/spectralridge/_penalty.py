@@ -1,0 +1,241 @@
+"""Unpenalized columns: the map to standard form and back.
+
+Columns with penalty factor 0 (``Z``, u of them) and the intercept are the unpenalized part
+of the model ``Y = X_p W + Z g + b``. With the weighted projection ``P`` on the span of
+``sqrt(w) [1, Z]`` (the intercept column only when it is fitted), the penalized coefficients
+minimize ``||(I - P) sqrt(w) (Y - X_p W)||^2 + alpha sum_j c_j W_j^2`` (Frisch-Waugh-Lovell):
+ridge without intercept on the projected columns and targets, one decomposition for every
+alpha. The unpenalized coefficients follow by least squares on the residual,
+``g = G_y - G_x W`` and ``b = ym - xm^T W - zm^T g``, with ``G`` the weighted least-squares
+coefficients of the centred targets and penalized columns on the centred ``Z``. The hat
+matrix is ``P + H_ridge``: leave-one-out adds the leverage ``P_ii`` of each sample to the
+ridge hat diagonal, GCV counts ``u + 1`` fixed degrees of freedom, and K-fold projects each
+training set on its own unpenalized columns.
+
+The projection is computed in float64 by a Householder QR of the weighted, centred ``Z``
+(columns scaled to the norms of the uncentred ones, pivoted), with one step of iterative
+refinement of the projected columns and targets. An unpenalized column within
+``max(n, u) eps`` (relative to its norm) of the span of the intercept and the other
+unpenalized columns is refused: its coefficient would not be unique.
+"""
+
+import numpy as np
+import scipy.linalg as sla
+
+from ._design import DenseDesign
+from ._spectrum import Centering, weighted_mean
+
+_EPS = np.finfo(np.float64).eps
+
+
+class PenaltyMap:
+    """The projection on the complement of the unpenalized columns and the way back.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), dense
+    Y : ndarray of shape (n_samples, n_targets)
+    sample_weight : ndarray of shape (n_samples,) or None
+    fit_intercept : bool
+    penalty_factor : ndarray of shape (n_features,), non-negative, some zero
+
+    Attributes
+    ----------
+    X, Y : the data as given (references)
+    X_fit, Y_fit : ndarray, the projected penalized columns and targets in the working
+        dtype, ``X_p - xm - Zc G_x`` and ``Y - ym - Zc G_y`` (rows of zero weight included)
+    free, penalized : ndarray of int, the column indices with factor 0 and > 0
+    leverage : ndarray of shape (n_samples,), the diagonal of ``P``
+    n_fixed : int, ``u + [intercept]``, the rank of ``P``
+    """
+
+    def __init__(self, X, Y, sample_weight, fit_intercept, penalty_factor):
+        n = X.shape[0]
+        self.X, self.Y = X, Y
+        self.fit_intercept = fit_intercept
+        self.free = np.flatnonzero(penalty_factor == 0)
+        self.penalized = np.flatnonzero(penalty_factor > 0)
+        self.penalty_factor = penalty_factor[self.penalized]
+        w = np.ones(n) if sample_weight is None else sample_weight
+        self.w = w
+        self.sum_w = float(w.sum())
+        self.sw = np.sqrt(w)
+        X64 = np.asarray(X, dtype=np.float64)
+        if fit_intercept:
+            xm = weighted_mean(w, X64, self.sum_w)
+            self.ym = weighted_mean(w, Y, self.sum_w)
+        else:
+            xm, self.ym = np.zeros(X.shape[1]), np.zeros(Y.shape[1])
+        self.xm, self.zm = xm[self.penalized], xm[self.free]
+        self.Zc = X64[:, self.free] - self.zm
+        self._factor_free(X64[:, self.free], n)
+        self.leverage = np.einsum("ij,ij->i", self._Q, self._Q)
+        if fit_intercept:
+            self.leverage += w / self.sum_w
+        self.n_fixed = self.free.size + int(fit_intercept)
+        Xp = X64[:, self.penalized] - self.xm
+        self.G_x = self._project_out(Xp)
+        self.X_fit = np.ascontiguousarray(Xp, dtype=X.dtype)
+        Yc = np.subtract(Y, self.ym, dtype=np.float64)
+        self.G_y = self._project_out(Yc)
+        self.Y_fit = np.ascontiguousarray(Yc, dtype=Y.dtype)
+
+    def _factor_free(self, Z, n):
+        """Pivoted QR of ``sqrt(w) Zc`` (columns over the norms of ``sqrt(w) Z``); refuse
+        columns in the span of the others and the intercept."""
+        A = self.sw[:, None] * self.Zc
+        norms = np.linalg.norm(self.sw[:, None] * Z, axis=0)
+        zero = np.flatnonzero(norms == 0)
+        if zero.size:
+            raise ValueError(
+                f"penalty_factor: the unpenalized columns {self.free[zero].tolist()} of X are "
+                "zero on every sample of positive weight; their coefficients are undetermined. "
+                "Drop them or give them a positive penalty factor.")
+        A /= norms
+        Q, R, piv = sla.qr(A, mode="economic", pivoting=True, check_finite=False)
+        diag = np.abs(np.diag(R)) if R.size else np.zeros(0)
+        u = self.free.size
+        rank = int(np.count_nonzero(diag > max(n, u) * _EPS))
+        if rank < u:
+            dependent = np.sort(self.free[piv[rank:]]).tolist()
+            others = np.sort(self.free[piv[:rank]]).tolist()
+            what = f"the other unpenalized columns {others}" if others else "no other column"
+            if self.fit_intercept:
+                what += " and the intercept" if others else " but the intercept"
+            raise ValueError(
+                f"penalty_factor: the unpenalized columns {dependent} of X are collinear with "
+                f"{what} (on the samples of positive weight), so their coefficients are not "
+                "unique. Drop them or give them a positive penalty factor.")
+        self._Q, self._R, self._piv, self._norms = Q, R, piv, norms
+
+    def _coefficients(self, T):
+        """Weighted least-squares coefficients (u, k) of the columns of `T` on ``Zc``."""
+        c = sla.solve_triangular(self._R, self._Q.T @ (self.sw[:, None] * T),
+                                 check_finite=False)
+        out = np.empty_like(c)
+        out[self._piv] = c
+        return out / self._norms[:, None]
+
+    def _project_out(self, T):
+        """Replace `T` (float64, n x q) by its residual on ``Zc``; return the coefficients.
+        One step of iterative refinement."""
+        G = self._coefficients(T)
+        T -= self.Zc @ G
+        step = self._coefficients(T)
+        T -= self.Zc @ step
+        return G + step
+
+    def centering(self, X_fit, Y_fit, sample_weight):
+        """The :class:`~spectralridge._spectrum.Centering` of the projected problem: no
+        intercept (already projected out), the penalized columns' factors, ``n_fixed``
+        fixed degrees of freedom and the leverage of ``P``."""
+        c = Centering(X_fit, Y_fit, sample_weight, False, self.penalty_factor)
+        c.n_fixed = self.n_fixed
+        c.leverage = self.leverage
+        return c
+
+    # -- back to the original columns --------------------------------------------------
+    def coef(self, W):
+        """Coefficients of all columns from those of the penalized ones.
+
+        `W`: (..., n_penalized, n_targets); returns (..., n_features, n_targets) in its dtype.
+        """
+        W64 = np.asarray(W, dtype=np.float64)
+        out = np.empty(W.shape[:-2] + (self.X.shape[1], W.shape[-1]), dtype=W.dtype)
+        out[..., self.penalized, :] = W
+        out[..., self.free, :] = self.G_y - np.matmul(self.G_x, W64)
+        return out
+
+    def intercept(self, W):
+        """Intercepts (..., n_targets) from the penalized coefficients (..., n_pen, k)."""
+        W64 = np.asarray(W, dtype=np.float64)
+        if not self.fit_intercept:
+            return np.zeros(W.shape[:-2] + (W.shape[-1],), dtype=W.dtype)
+        g = self.G_y - np.matmul(self.G_x, W64)
+        out = self.ym - np.matmul(self.xm, W64) - np.matmul(self.zm, g)
+        return out.astype(W.dtype)
+
+    def transform(self, X, dtype):
+        """Projected penalized columns of new samples `X` (dense, all columns) and their
+        offset: ``(X_p - xm - (Z - zm) G_x, ym + (Z - zm) G_y)``, shapes (q, n_pen), (q, k)."""
+        X64 = np.asarray(X, dtype=np.float64)
+        Zc = X64[:, self.free] - self.zm
+        Xp = X64[:, self.penalized] - self.xm - Zc @ self.G_x
+        offset = self.ym + Zc @ self.G_y
+        return np.ascontiguousarray(Xp, dtype=dtype), offset
+
+
+class FoldDowndate:
+    """Training-set spectra of the projected problem from one pass over the data.
+
+    With ``M = [Zc, X_p - xm]`` (centred by the full data's weighted means), the training
+    rows' weighted Gram of ``M`` and ``M^T W Yc`` are the full data's minus the held-out rows'
+    (then centred on the training means by the fold sums, as for the plain Gram downdate of
+    :mod:`._cv`); the projection on the training set's unpenalized columns is the Schur
+    complement of their block, ``G_pp - G_pz G_zz^-1 G_zp``. Its cancellation is of order
+    ``eps`` times the penalized block before the complement, which the accuracy guard of the
+    ``auto`` rule is given (``lam_offset``), so a fold where the projection removes most of
+    the penalized columns' scale is decomposed again from its rows.
+    """
+
+    def __init__(self, penalty_map, dtype):
+        pm = self.map = penalty_map
+        self.dtype = dtype
+        X64 = np.asarray(pm.X, dtype=np.float64)
+        self.M = np.concatenate([pm.Zc, X64[:, pm.penalized] - pm.xm], axis=1)
+        Ms = pm.sw[:, None] * self.M
+        self.Yc = np.subtract(pm.Y, pm.ym, dtype=np.float64)
+        Ys = pm.sw[:, None] * self.Yc
+        self.G = DenseDesign(Ms).gram(gram=True)  # upper triangle
+        self.P = Ms.T @ Ys
+        self.s1 = Ms.T @ pm.sw
+        self.t1 = pm.sw @ Ys
+        self.yc_sq = np.einsum("ij,ij->j", Ys, Ys)
+        self.d = 1.0 / np.sqrt(pm.penalty_factor)
+
+    def fold(self, test, alphas):
+        """(held-out basis, training spectrum, zero target means, held-out targets less their
+        unpenalized fit), or None where the Gram route would not be accurate enough."""
+        from ._spectrum import gram_spectrum
+        pm, u = self.map, self.map.free.size
+        sw_te = pm.sw[test]
+        w_te = np.square(sw_te)
+        M_te = self.M[test]
+        Ms_te = sw_te[:, None] * M_te
+        Yc_te = self.Yc[test]
+        sum_w = pm.sum_w - float(w_te.sum())
+        n_eff = int(np.count_nonzero(pm.w)) - int(np.count_nonzero(w_te))
+        if sum_w <= 0 or n_eff <= pm.n_fixed:
+            return None
+        G = np.triu(self.G - DenseDesign(Ms_te).gram(gram=True))
+        G += np.triu(G, 1).T
+        P = self.P - Ms_te.T @ (sw_te[:, None] * Yc_te)
+        shift, y_shift = np.zeros(G.shape[0]), np.zeros(P.shape[1])
+        if pm.fit_intercept:
+            s1 = self.s1 - Ms_te.T @ sw_te
+            t1 = self.t1 - w_te @ Yc_te
+            shift, y_shift = s1 / sum_w, t1 / sum_w
+            G -= np.outer(s1, shift)
+            P -= np.outer(s1, y_shift)
+        try:
+            chol = sla.cho_factor(G[:u, :u], check_finite=False)
+        except np.linalg.LinAlgError:
+            return None
+        G_x = sla.cho_solve(chol, G[:u, u:], check_finite=False)
+        G_y = sla.cho_solve(chol, P[:u], check_finite=False)
+        d = self.d
+        offset = float(np.trace(G[u:, u:] * np.outer(d, d)))
+        G_pp = (G[u:, u:] - G[u:, :u] @ G_x) * np.outer(d, d)
+        P_p = (P[u:] - G[u:, :u] @ G_y) * d[:, None]
+        max_rank = min(n_eff - pm.n_fixed, G_pp.shape[0])
+        spectrum = gram_spectrum(np.asfortranarray(G_pp), P_p, pm.X.shape[0] - test.size,
+                                 max_rank, yc_sq_bound=self.yc_sq, lam_offset=offset)
+        spectrum.col_scale = d
+        if not spectrum.accurate_for(alphas.min()):
+            return None
+        M_c = M_te - shift
+        X_r = M_c[:, u:] - M_c[:, :u] @ G_x
+        B = sw_te[:, None] * (X_r @ spectrum.V_coef)
+        Y_scored = Yc_te - y_shift - M_c[:, :u] @ G_y
+        return (np.ascontiguousarray(B, dtype=self.dtype), spectrum,
+                np.zeros(P.shape[1]), np.ascontiguousarray(Y_scored, dtype=self.dtype))
