@@ -445,3 +445,37 @@ def test_discrepancy_alpha_increases_with_the_noise_level():
     levels = np.geomspace(1.2e-3, 1e-2, 6)
     alphas = [solver.discrepancy(s, grid).best_alpha for s in levels]
     assert np.all(np.diff(alphas) > 0)
+
+
+def test_evidence_and_refits_with_unpenalized_columns():
+    rng = np.random.default_rng(3)
+    n = 30
+    X = rng.standard_normal((n, 4)) + 1.0
+    y = X @ [2.0, 1.0, -1.0, 0.5] + 0.5 * rng.standard_normal(n)
+    c = np.array([0.0, 1.0, 1.0, 1.0])
+    solver = sr.RidgeSolver(X, y, penalty_factor=c)
+    # REML: the density of the contrasts orthogonal to the intercept and the free column
+    Q, _ = np.linalg.qr(np.column_stack([np.ones(n), X[:, 0], rng.standard_normal((n, n - 2))]))
+    Q = Q[:, 2:]
+    z, Z = Q.T @ y, Q.T @ X[:, 1:]
+    for a in (0.3, 3.0):
+        C = np.eye(n - 2) + Z @ Z.T / a
+        q = z @ np.linalg.solve(C, z)
+        dense = -0.5 * (n - 2) * (np.log(2 * np.pi * q / (n - 2)) + 1) \
+            - 0.5 * np.linalg.slogdet(C)[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sr.GridEdgeWarning)
+            np.testing.assert_allclose(solver.evidence([a]).scores[0], dense, rtol=1e-10)
+    res = sr.ridge_cv(X, y, np.logspace(-3, 3, 13), cv="evidence", penalty_factor=c,
+                      refine=True)
+    W, b = ridge_oracle(X, y, res.best_alpha, penalty_factor=c)
+    np.testing.assert_allclose(res.coef, W, rtol=1e-8)
+    np.testing.assert_allclose(res.intercept, b, rtol=1e-8)
+    loo = sr.ridge_cv(X, y, np.logspace(-3, 3, 13), penalty_factor=c, refine=True)
+    W, b = ridge_oracle(X, y, loo.best_alpha, penalty_factor=c)
+    np.testing.assert_allclose(loo.coef, W, rtol=1e-8)
+    # the refinement's leave-one-out (with the free column's leverage) is the solver's
+    np.testing.assert_allclose(loo.best_score, solver.loo([loo.best_alpha]).scores[0],
+                               rtol=1e-9)
+    with pytest.raises(ValueError, match="unpenalized columns"):
+        sr.stats.coef_inference(solver, 1.0)

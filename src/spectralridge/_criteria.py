@@ -9,8 +9,8 @@ samples, so any backend that exposes a spectrum can use them. A *paired* evaluat
 alpha per target (shape (k,)) and costs O(r k) in all: the step of the batched off-grid
 search (:func:`bracket_search`).
 
-Notation (``base = ||Yc - U U^T Yc||^2``, ``N = n - [intercept]``, n the samples of positive
-weight)::
+Notation (``base = ||Yc - U U^T Yc||^2``, ``N = n - [intercept] - [unpenalized columns]``,
+n the samples of positive weight)::
 
     ||r(a)||^2 = base + sum_i g_i^2 R_i^2          residual of the fit
     ||W(a)||^2 = sum_i f_i^2 R_i^2 / lam_i         penalty norm sum_j c_j W_j^2
@@ -494,11 +494,13 @@ class CriteriaMixin:
         ``(||r||^2 + alpha ||W||^2) / N``), so the maximizer over alpha is that of the joint
         maximization over both precisions (scikit-learn's ``BayesianRidge`` with its gamma
         priors set to 0, ``lambda_ / alpha_``). Without intercept ``N = n_samples`` (samples
-        of positive weight) and this is the log density of ``Y``. With an intercept the
-        intercept is integrated out under a flat prior (REML): the density is that of the
-        ``N = n_samples - 1`` contrasts orthogonal to ``sqrt(w)``, i.e. of the centred
-        design; ``BayesianRidge(fit_intercept=True)``, which centres the data but keeps
-        ``n_samples``, maximizes a slightly different function. O(rank) per alpha and target.
+        of positive weight) and this is the log density of ``Y``. With an intercept (and
+        unpenalized columns, penalty factor 0) these are integrated out under a flat prior
+        (REML): the density is that of the ``N = n_samples - 1 - n_unpenalized`` contrasts
+        orthogonal to them (``sqrt(w)`` and the weighted free columns), i.e. of the centred,
+        projected design; ``BayesianRidge(fit_intercept=True)``, which centres the data but
+        keeps ``n_samples``, maximizes a slightly different function. O(rank) per alpha and
+        target.
 
         Parameters
         ----------
