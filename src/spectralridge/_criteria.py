@@ -655,8 +655,9 @@ class CriteriaMixin:
         increasing function of alpha, by safeguarded Newton steps on log(alpha) between the
         two grid values around it): ``sigma`` is the noise standard deviation per unit
         weight (``Var(e_i) = sigma^2 / w_i``), ``||r||^2 = sum_i w_i (y_i - yhat_i)^2`` and
-        ``N = n_samples - [intercept]`` (samples of positive weight), the expected squared
-        norm of the centred noise. Multiply `noise_level` by a safety factor ``tau > 1`` for
+        ``N = n_samples - [intercept] - [unpenalized columns]`` (samples of positive
+        weight), the expected squared norm of the noise left after removing the
+        unpenalized part. Multiply `noise_level` by a safety factor ``tau > 1`` for
         Morozov's ``||r|| = tau ||e||``. A shared alpha matches the residual of all targets
         together to ``N sum_t sigma_t^2``.
 
