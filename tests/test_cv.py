@@ -654,3 +654,28 @@ def test_compressed_loo_over_a_thousand_alphas(monkeypatch):
         exact = solver.loo(alphas)
     assert_allclose(compressed.scores, exact.scores, rtol=1e-11, atol=0)
     assert_array_equal(compressed.best_index, exact.best_index)
+
+
+@pytest.mark.parametrize("dtype, coarse", [(np.float64, False), (np.float64, True),
+                                          (np.float32, False)])
+def test_compressed_kfold_matches_the_exact_kernel(dtype, coarse, monkeypatch):
+    # held-out scores share the compressed kernel (no leverage scaling) and its
+    # certificate: coarse factors (rank for 1e-7) are recomputed where they cannot be proven
+    X, Y = make_data(300, 150, 9, decay=4.0, dtype=dtype)
+    w = weights(300, True)
+    alphas = np.logspace(-3, 5, 150)
+    with sr.loo_compression(False):
+        exact = sr.ridge_cv(X, Y, alphas, cv=5, sample_weight=w)
+    calls = _count_lowrank_calls(monkeypatch)
+    if coarse:
+        low_rank = _scores.low_rank
+        monkeypatch.setattr(_scores, "low_rank",
+                            lambda F, target, dtype, max_rank=None:
+                            low_rank(F, 1e-7, dtype, max_rank))
+    compressed = sr.ridge_cv(X, Y, alphas, cv=5, sample_weight=w)
+    assert len(calls) >= 5 and max(calls) < 50
+    if dtype == np.float64:
+        assert_allclose(compressed.scores, exact.scores, rtol=1e-11, atol=0)
+        assert_array_equal(compressed.best_index, exact.best_index)
+    else:
+        assert_allclose(compressed.scores, exact.scores, rtol=2e-3)

@@ -342,19 +342,16 @@ class KernelRidgeSolver:
         sst = np.zeros(Y.shape[1]) if scoring == "r2" else None
         mean = weighted_sum(w, Y) / c.sum_w
         held_out = 0.0
-        no_scaling = np.empty((0, alphas.size), dtype=self.dtype)
         for i, (train, test) in enumerate(splits):
             if not (w[train] > 0).any():
                 raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
             sub = KernelRidgeSolver(K[np.ix_(train, train)], Y[train], kernel="precomputed",
                                     fit_intercept=self.fit_intercept, sample_weight=w[train])
             sp = sub._spectrum
-            B = sub._held_out_basis(K[np.ix_(test, train)], c.sw[test]).astype(self.dtype)
-            F = -sp.ridge(alphas).coef_factors(sp.s).astype(self.dtype)
+            B = sub._held_out_basis(K[np.ix_(test, train)], c.sw[test])
             Y_test = np.ascontiguousarray(Y[test])
-            _core.sse(B, sp.cast("R", self.dtype), F, Y_test,
-                      sub._centering.ym.astype(self.dtype), c.sw[test].astype(self.dtype),
-                      no_scaling, True, sse, scale)
+            sse += _scores.held_out_sse(B, sp, sp.ridge(alphas), Y_test, sub._centering.ym,
+                                        c.sw[test], self.dtype, scale)
             held_out += w[test].sum()
             if sst is not None:
                 sst += _scores.total_sum_of_squares(Y_test, w[test], mean, scale)

@@ -296,21 +296,26 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
 
 def _piece_sse(U, R, F, Y, ym, sw, S, targets, step, scale, dtype, compress, stats):
     """Sums of squared leave-one-out errors (m_b, k) of one piece of :func:`loo_parts`: the
-    compressed kernel with its certificate where it pays, else the exact one."""
+    compressed kernel with its certificate where it pays, else the exact one. `S` None: no
+    scaling of the residuals (held-out rows)."""
     work = float(U.shape[0]) * F.shape[0] * F.shape[1] * Y.shape[1]
+    none = np.empty((0, F.shape[0]), dtype=dtype)
     factors = _loo_factors(F, dtype) if compress and work >= LOWRANK_MIN_WORK else None
     part = np.zeros((F.shape[0], Y.shape[1]))
     if factors is None:
         F = F.astype(dtype)
         for t0 in range(0, U.shape[0], step):
             t = slice(t0, t0 + step)
-            _core.sse(U[t], R, F, Y[t], ym, sw[t], S[t], targets, part, scale)
+            _core.sse(U[t], R, F, Y[t], ym, sw[t], none if S is None else S[t], targets, part,
+                      scale)
         return part
     A, B, eps = factors
     bound = np.zeros_like(part)
+    ones = np.ones((min(step, U.shape[0]), F.shape[0]), dtype=dtype) if S is None else None
     for t0 in range(0, U.shape[0], step):
         t = slice(t0, t0 + step)
-        _core.sse_lowrank(U[t], R, A, B, Y[t], ym, sw[t], S[t], targets, part, bound, scale)
+        S_t = ones[:U[t].shape[0]] if S is None else S[t]
+        _core.sse_lowrank(U[t], R, A, B, Y[t], ym, sw[t], S_t, targets, part, bound, scale)
     # rounding of |U| |R| (nonnegative terms) and of the float64 sums of squares
     grow = (1 + 4 * (R.shape[0] + 2) * np.finfo(dtype).eps) * \
         (1 + 2 * (U.shape[0] + 4) * np.finfo(np.float64).eps)
@@ -350,14 +355,17 @@ def _recompute(part, redo, U, R, F, Y, ym, sw, S, targets, step, scale):
     """``part[redo]`` by the exact kernel: the targets and alphas with a pair in `redo`."""
     cols = np.flatnonzero(redo.any(axis=0))
     alphas = np.flatnonzero(redo[:, cols].any(axis=1))
-    F_r, S_r = np.ascontiguousarray(F[alphas]), np.ascontiguousarray(S[:, alphas])
+    F_r = np.ascontiguousarray(F[alphas])
+    S_r = None if S is None else \
+        np.ascontiguousarray(S[:, alphas])
     R_r, Y_r, ym_r = np.ascontiguousarray(R[:, cols]), np.ascontiguousarray(Y[:, cols]), \
         np.ascontiguousarray(ym[cols])
     scale_r = None if scale is None else np.ascontiguousarray(scale[cols])
     exact = np.zeros((alphas.size, cols.size))
     for t0 in range(0, U.shape[0], step):
         t = slice(t0, t0 + step)
-        _core.sse(U[t], R_r, F_r, Y_r[t], ym_r, sw[t], S_r[t], targets, exact, scale_r)
+        S_t = np.empty((0, alphas.size), dtype=F.dtype) if S is None else S_r[t]
+        _core.sse(U[t], R_r, F_r, Y_r[t], ym_r, sw[t], S_t, targets, exact, scale_r)
     part[np.ix_(alphas, cols)] = exact
 
 
@@ -422,11 +430,10 @@ def held_out_sse(B, spectrum, flt, Y, ym, sw, dtype, scale=None, compress=None):
     # as leave-one-out's residuals: U-like rows B / s and the factors in [0, 1]
     U = np.divide(B, spectrum.s, dtype=np.float64).astype(dtype)
     F = np.ascontiguousarray(-flt.fit)
-    ones = np.ones((Y.shape[0], F.shape[0]), dtype=dtype)  # no leverage to divide by
     compress = loo_compression_enabled() if compress is None else compress
     return _piece_sse(U, spectrum.cast("R", dtype), F,
                       np.ascontiguousarray(Y, dtype=dtype), ym.astype(dtype),
-                      sw.astype(dtype), ones, True, LOO_TILE, scale, dtype, compress, None)
+                      sw.astype(dtype), None, True, LOO_TILE, scale, dtype, compress, None)
 
 
 def total_sum_of_squares(Y, w, mean, scale=None):
