@@ -320,3 +320,49 @@ def test_fit_standardize_predictions_and_plot_on_the_original_scale(tmp_path, ca
     result = sr.ridge_cv(Z, y, cv="gcv")
     table = np.loadtxt(pred, delimiter=",", skiprows=1)
     np.testing.assert_allclose(table[:, 0], Z @ result.coef + result.intercept, rtol=1e-10)
+
+
+def test_fit_criteria_noise_level_refine_and_se(capsys):
+    from spectralridge.stats import coef_inference
+
+    X, y, names = sr.load_longley()
+    alphas = "1e-2,1,100,1e4,1e5,1e6,1e7,1e8,1e10"
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--criterion", "evidence",
+                     "--refine", "--alphas", alphas, "--se", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    grid = np.array([float(a) for a in alphas.split(",")])
+    result = sr.ridge_cv(X, y, grid, cv="evidence", refine=True)
+    entry = report["targets"]["TOTEMP"]
+    assert report["cv"] == "evidence" and report["scoring"] == "log_evidence"
+    assert entry["alpha"] == pytest.approx(result.best_alpha, rel=1e-12)
+    inf = coef_inference(sr.RidgeSolver(X, y), result.best_alpha)
+    got = entry["inference"]
+    np.testing.assert_allclose([got["coef"][f]["se"] for f in names], inf.se, rtol=1e-9)
+    np.testing.assert_allclose([got["coef"][f]["p_value"] for f in names], inf.p_value,
+                               rtol=1e-7)
+    assert got["intercept_se"] == pytest.approx(float(inf.intercept_se), rel=1e-9)
+    assert got["df_resid"] == pytest.approx(float(inf.df_resid), rel=1e-12)
+    # standardized: the fit on the standardized columns, standard errors mapped back
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--criterion", "discrepancy",
+                     "--noise-level", "300", "--se", "--standardize", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Standard errors for TOTEMP (conditional on alpha=" in out
+    from spectralridge.stats import standardize_columns
+    Z, _, scale = standardize_columns(X)
+    chosen = sr.ridge_cv(Z, y, cv="discrepancy", noise_level=300.0)
+    rows = {line.split()[0]: line.split() for line in out.split("Standard errors")[1]
+            .splitlines()[2:] if line.strip()}
+    std = coef_inference(sr.RidgeSolver(Z, y), chosen.best_alpha)
+    for j, f in enumerate(names):
+        assert float(rows[f][2]) == pytest.approx(float(std.se[j] / scale[j]), rel=1e-5)
+        assert float(rows[f][3]) == pytest.approx(float(std.t[j]), rel=1e-3)
+
+
+def test_fit_criteria_errors(capsys):
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "discrepancy"]) == 1
+    assert "--cv discrepancy needs --noise-level" in capsys.readouterr().err
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "3", "--refine"]) == 1
+    assert "--refine supports" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--criterion", "aic"])
+    assert "'evidence', 'lcurve', 'discrepancy', 'quasi'" in capsys.readouterr().err

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import spectralridge as sr  # noqa: E402
 from spectralridge import plot, stats, theory  # noqa: E402
+from helpers import ridge_oracle  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -297,3 +298,55 @@ def test_plots_of_a_dask_solver():
                                rtol=1e-10)
     with pytest.raises(TypeError, match="solver_or_X must be a RidgeSolver of NumPy data"):
         plot.vif_path(solver)
+
+
+# -- criteria plots ------------------------------------------------------------------------------
+
+def _ill_posed_solver(k=2):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 10)) * np.logspace(0, -3, 10)
+    Y = X @ rng.standard_normal((10, k)) + 1e-3 * rng.standard_normal((50, k))
+    return sr.RidgeSolver(X, Y), X, Y
+
+
+def test_lcurve_plot_draws_the_curve_and_corner():
+    solver, X, Y = _ill_posed_solver()
+    alphas = np.logspace(-9, 1, 60)
+    ax = plot.lcurve(solver, alphas, target=1)
+    rho, eta = ax.lines[0].get_data()
+    for i in (0, 30, 59):
+        W, b = ridge_oracle(X, Y[:, 1], alphas[i])
+        np.testing.assert_allclose(rho[i], np.linalg.norm(Y[:, 1] - X @ W - b), rtol=1e-8)
+        np.testing.assert_allclose(eta[i], np.linalg.norm(W), rtol=1e-8)
+    corner = solver.lcurve(alphas, refine=True).best_alpha[1]
+    W, b = ridge_oracle(X, Y[:, 1], corner)
+    np.testing.assert_allclose(ax.lines[1].get_xdata(), [np.linalg.norm(Y[:, 1] - X @ W - b)],
+                               rtol=1e-8)
+    with pytest.raises(ValueError, match="target must lie in"):
+        plot.lcurve(solver, alphas, target=2)
+    with pytest.raises(TypeError, match="solver must be a RidgeSolver"):
+        plot.lcurve(X)
+
+
+def test_picard_criteria_and_bands_plots():
+    solver, X, Y = _ill_posed_solver()
+    ax = plot.picard(solver, target=1)
+    s, coef, ratio = (line.get_ydata() for line in ax.lines)
+    np.testing.assert_allclose(s, solver.singular_values)
+    Xc, yc = X - X.mean(0), Y[:, 1] - Y[:, 1].mean()
+    U, sv, _ = np.linalg.svd(Xc, full_matrices=False)
+    np.testing.assert_allclose(coef, np.abs(U.T @ yc), rtol=1e-6)
+    np.testing.assert_allclose(ratio, np.abs(U.T @ yc) / sv, rtol=1e-6)
+    ax = plot.criteria(solver, np.logspace(-9, 1, 40))
+    assert [line.get_label() for line in ax.lines if not line.get_label().startswith("_")] \
+        == ["loo", "gcv", "evidence", "lcurve", "quasi"]
+    for line in ax.lines[::2]:
+        assert np.nanmax(line.get_ydata()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="criteria must be one of"):
+        plot.criteria(solver, criteria=("aic",))
+    alphas = np.logspace(-6, 1, 20)
+    ax = plot.coef_bands(solver, alphas, target=0)
+    from spectralridge.stats import coef_inference
+    inf = coef_inference(solver, alphas)
+    np.testing.assert_allclose(ax.lines[3].get_ydata(), inf.coef[:, 3, 0])
+    assert len(ax.collections) == 10

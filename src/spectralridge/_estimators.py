@@ -30,7 +30,8 @@ from ._scores import at_grid_edge, grid_edge_warnings
 from ._solver import RidgeSolver
 from ._validation import as_array, check_alphas, check_bool
 from ._validation import check_cv as check_splits  # not scikit-learn's check_cv
-from ._validation import (check_groups, check_penalty_factor, check_positive_flag,
+from ._validation import (CRITERIA, check_criterion_options, check_groups,
+                          check_penalty_factor, check_positive_flag,
                           check_sample_weight, check_shapes, is_sparse,
                           refuse_sparse_with_dask)
 from ._backends import is_dask_input
@@ -368,6 +369,13 @@ class RidgeCV(_RidgeBase):
         cross-validation (Golub, Heath and Wahba), the rotation-invariant version of
         leave-one-out, from the spectrum alone. An int K: ``KFold(K)``. A scikit-learn
         splitter, or an iterable of (train, test) index arrays.
+        ``'evidence'``, ``'lcurve'``, ``'discrepancy'`` or ``'quasi'``: the maximum of the
+        marginal likelihood, the L-curve corner, the discrepancy principle (needs
+        `noise_level`) or quasi-optimality (see :func:`~spectralridge.ridge_cv`), with
+        ``scoring=None`` only; ``cv_scores_`` and ``best_score_`` are then the criterion's
+        own values (log evidence and curvature: higher is better; quasi-optimality: its
+        negative; discrepancy: ``||r||^2 / (N sigma^2)``, 1 at the choice). Not with Dask
+        input.
     gcv_mode : {'auto', 'svd', 'eigen'}, default=None
         Decomposition (for every cv): None or ``'auto'``: the ``'auto'`` rule of
         :class:`~spectralridge.RidgeSolver`; ``'svd'``: SVD of the centred design;
@@ -381,6 +389,14 @@ class RidgeCV(_RidgeBase):
         Non-negative per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
         glmnet's ``penalty.factor``, used as given; 0: an unpenalized feature, dense X only);
         see :class:`~spectralridge.RidgeSolver`. Not with Dask input.
+    noise_level : float or array-like of shape (n_targets,), default=None
+        The noise standard deviation for ``cv='discrepancy'`` (required) or
+        ``cv='evidence'`` (optional: a known noise variance ``noise_level ** 2``).
+    refine : bool, default=False
+        Refine each chosen alpha off the grid (``cv`` None / ``'loo'``, ``'gcv'``,
+        ``'evidence'``, ``'lcurve'``, ``'quasi'``; see :func:`~spectralridge.ridge_cv`);
+        ``alpha_`` may then lie between the grid values. Fast scorings only, not with Dask
+        input.
 
     Attributes
     ----------
@@ -474,7 +490,7 @@ class RidgeCV(_RidgeBase):
 
     def __init__(self, alphas=(0.1, 1.0, 10.0), *, fit_intercept=True, scoring=None, cv=None,
                  gcv_mode=None, store_cv_results=False, alpha_per_target=False,
-                 penalty_factor=None):
+                 penalty_factor=None, noise_level=None, refine=False):
         self.alphas = alphas
         self.fit_intercept = fit_intercept
         self.scoring = scoring
@@ -483,15 +499,18 @@ class RidgeCV(_RidgeBase):
         self.store_cv_results = store_cv_results
         self.alpha_per_target = alpha_per_target
         self.penalty_factor = penalty_factor
+        self.noise_level = noise_level
+        self.refine = refine
 
     def _cv_mode(self):
         cv = self.cv
         if cv is None or (isinstance(cv, str) and cv == "loo"):
             return "loo", None
-        if isinstance(cv, str) and cv == "gcv":
-            return "gcv", None
+        if isinstance(cv, str) and cv in ("gcv",) + CRITERIA:
+            return cv, None
         if isinstance(cv, str) or isinstance(cv, bool):
-            raise ValueError("cv must be None, 'loo', 'gcv', an int >= 2, a splitter or an "
+            raise ValueError("cv must be None, 'loo', 'gcv', 'evidence', 'lcurve', "
+                             "'discrepancy', 'quasi', an int >= 2, a splitter or an "
                              f"iterable of (train, test) index arrays; got {cv!r}.")
         return "splits", check_cv(cv, classifier=False)
 
@@ -547,6 +566,11 @@ class RidgeCV(_RidgeBase):
             raise ValueError("With Dask input, RidgeCV supports scoring=None, 'r2' or "
                              f"'neg_mean_squared_error'; got scoring={self.scoring!r}.")
         scorer = None if fast else check_scoring(self, scoring=self.scoring)
+        refine = check_criterion_options("loo" if self.cv is None else self.cv,
+                                         self.noise_level, self.refine)
+        if (mode in CRITERIA and self.scoring is not None) or (refine and not fast):
+            raise ValueError(f"cv={self.cv!r} supports scoring=None only, and refine=True the "
+                             f"fast scorings; got scoring={self.scoring!r}.")
         if scorer is not None and mode == "gcv":
             raise ValueError("cv='gcv' supports scoring=None, 'r2' or "
                              f"'neg_mean_squared_error'; got scoring={self.scoring!r}.")
@@ -602,6 +626,12 @@ class RidgeCV(_RidgeBase):
                 cv = splitter
             result = ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=per_target,
                               scoring=ours, groups=groups, **kwargs)
+        elif mode in CRITERIA or self.refine:
+            result = ridge_cv(X, Y, alphas, cv=mode, alpha_per_target=per_target,
+                              scoring="mse" if mode in CRITERIA else ours,
+                              noise_level=self.noise_level, refine=self.refine, **kwargs)
+            if mode in CRITERIA:
+                sign = -1.0 if mode == "quasi" else 1.0
         else:
             solver = RidgeSolver(X, Y, **kwargs)
             score = solver.loo if mode == "loo" else solver.gcv
@@ -609,7 +639,7 @@ class RidgeCV(_RidgeBase):
         result = _array_api.scores_to_host(result)  # device coefficients stay there
         table = sign * result.scores.astype(np.float64)
         best = sign * result.best_score.astype(np.float64)  # per target, (n_targets,)
-        if self.scoring is None and mode != "splits" and sample_weight is not None:
+        if self.scoring is None and mode in ("loo", "gcv") and sample_weight is not None:
             # scikit-learn's scale: the mean over samples of w_i e_i^2
             scale = _array_api.weight_total(sample_weight) / X.shape[0]
             table, best = table * scale, best * scale

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from . import _core, _scores
 from ._backends import backend_for
 from ._design import as_float64
+from ._criteria import CriteriaMixin
 from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
 from ._penalty import PenaltyMap
 from ._spectrum import Centering, decompose, weighted_sum
@@ -29,7 +30,7 @@ class SolverData(NamedTuple):
     centering: Centering
 
 
-class RidgeSolver:
+class RidgeSolver(CriteriaMixin):
     r"""Ridge regression for any number of regularization strengths.
 
     Minimizes ``sum_i w_i ||y_i - x_i^T W - b||^2 + alpha sum_j c_j ||W_j||^2``

@@ -425,6 +425,9 @@ def check_groups(groups, n_samples, cv):
     """
     if groups is None:
         return None
+    if isinstance(cv, str) and cv in CRITERIA:
+        raise ValueError(f"groups cannot be used with cv={cv!r}: it does not split the "
+                         "samples.")
     if cv is None or (isinstance(cv, str) and cv in ("loo", "gcv")):
         name = "'loo'" if cv is None else repr(cv)
         raise ValueError(f"groups cannot be used with cv={name}: leave-one-out and GCV hold "
@@ -831,3 +834,90 @@ def check_candidates(candidates, n_groups):
     if not (total > 0).all():
         raise ValueError(f"candidates[{int(np.flatnonzero(~(total > 0))[0])}] is all zero.")
     return arr / total[:, None]
+# -- alpha selection criteria and inference (spectralridge._criteria, stats) ----------------------
+
+CRITERIA = ("evidence", "lcurve", "discrepancy", "quasi")
+
+
+def check_noise_level(noise_level, n_targets, name="noise_level"):
+    """A positive finite scalar or one per target: float64 array of shape (n_targets,)."""
+    if isinstance(noise_level, (bool, np.bool_)) or isinstance(noise_level, (str, bytes)):
+        raise TypeError(f"{name} must be a positive number or an array of one per target, "
+                        f"got {_describe(noise_level)}.")
+    arr = np.asarray(noise_level, dtype=np.float64) if np.ndim(noise_level) == 0 else \
+        as_array(noise_level, name, ndims=(1,), keep_float32=False)
+    if arr.ndim == 1 and arr.size != n_targets:
+        raise ValueError(f"{name} must be a scalar or have one entry per target: expected "
+                         f"({n_targets},), got shape {arr.shape}.")
+    bad = np.flatnonzero(~(np.isfinite(arr) & (arr > 0)).ravel())
+    if bad.size:
+        raise ValueError(f"{name} must be positive and finite, got "
+                         f"{name}={float(arr.ravel()[bad[0]])!r}" +
+                         (f" at index {int(bad[0])}." if arr.ndim else "."))
+    return np.broadcast_to(arr, (n_targets,)).astype(np.float64)
+
+
+def check_criterion_options(cv, noise_level, refine):
+    """`noise_level` with cv='discrepancy' (required) or 'evidence' (optional) only, and
+    `refine` a bool; splitters cannot be refined."""
+    refine = check_bool(refine, "refine")
+    named = isinstance(cv, str)
+    if named and cv == "discrepancy" and noise_level is None:
+        raise ValueError("cv='discrepancy' needs noise_level, the standard deviation of the "
+                         "noise per unit weight.")
+    if noise_level is not None and not (named and cv in ("discrepancy", "evidence")):
+        raise ValueError(f"noise_level is used by cv='discrepancy' and cv='evidence' only, "
+                         f"got cv={cv!r}.")
+    if refine and not (named and cv in ("loo", "gcv", "evidence", "lcurve", "quasi")):
+        raise ValueError("refine=True supports cv='loo', 'gcv', 'evidence', 'lcurve' and "
+                         f"'quasi' ('discrepancy' already solves for alpha), got cv={cv!r}.")
+    return refine
+
+
+def check_lcurve_grid(n_alphas):
+    if n_alphas < 4:
+        raise ValueError(f"The L-curve corner needs at least 4 alphas, got {n_alphas}.")
+
+
+def check_lcurve_flat(x_range, y_range, target, tol):
+    """Refuse an L-curve without a corner: ``log ||r||`` or ``log ||W||`` (nearly) constant."""
+    if not (x_range > tol and y_range > tol):
+        raise ValueError(
+            f"The L-curve of target {target} is flat over the grid: log ||r|| varies by "
+            f"{x_range:.3g} and log ||W|| by {y_range:.3g} (at most {tol:g} has no corner). "
+            "Widen the grid of alphas, or use another criterion for this target.")
+
+
+def check_quasi_grid(count, lam_min, lam_max):
+    if count == 0:
+        raise ValueError(
+            f"Quasi-optimality searches alphas between the smallest and largest eigenvalue "
+            f"of Xc^T Xc ([{lam_min:.4g}, {lam_max:.4g}]); no alpha of the grid lies there.")
+
+
+def check_noise_variance(noise_variance):
+    """None (estimate at each alpha), 'ls' (least squares) or a positive number / array."""
+    if noise_variance is None or (isinstance(noise_variance, str) and noise_variance == "ls"):
+        return noise_variance
+    if isinstance(noise_variance, str):
+        raise ValueError(f"noise_variance must be None, 'ls' or positive numbers, got "
+                         f"{noise_variance!r}.")
+    return noise_variance  # checked per target by check_noise_level
+
+
+def check_residual_dof(df_resid, alphas, what):
+    """Refuse residual degrees of freedom <= 0 (the noise variance cannot be estimated)."""
+    bad = np.flatnonzero(~(df_resid > 0))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"The residual degrees of freedom {what} are {float(df_resid[i]):.6g} <= 0 at "
+            f"alpha={float(alphas[i])!r}: the noise variance cannot be estimated. Regularize "
+            "more, or pass noise_variance.")
+
+
+def check_level(level):
+    if isinstance(level, (bool, np.bool_)) or not isinstance(level, numbers.Real) or \
+            not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}.")
+    return float(level)

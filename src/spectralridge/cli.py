@@ -362,13 +362,14 @@ def _read_numbers_exact(path, header, header_line, columns, delimiter):
 
 
 def _parse_cv(text):
-    if text in ("loo", "gcv"):
+    if text in ("loo", "gcv", "evidence", "lcurve", "discrepancy", "quasi"):
         return text
     try:
         k = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'loo', 'gcv' or a number of folds, got "
-                                         f"{text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected 'loo', 'gcv', 'evidence', 'lcurve', 'discrepancy', 'quasi' or a number "
+            f"of folds, got {text!r}") from None
     if k < 2:
         raise argparse.ArgumentTypeError(f"the number of folds must be at least 2, got {k}")
     return k
@@ -405,6 +406,8 @@ _CLI_TERMS = [
      r"--cv \1: the number of folds must be between 2 and the number of samples, \2"),
     (r"\b(cv|rule|scoring)=('?)([\w.-]+)\2", r"--\1 \3"),
     (r"\balpha_per_target=False\b", "--shared-alpha"),
+    (r"\bnoise_level\b", "--noise-level"),
+    (r"\brefine=True\b", "--refine"),
     (r"\bfit_intercept=False\b", "--no-intercept"),
 ]
 
@@ -452,7 +455,8 @@ def _fit(args, out, progress, X, Y, features, targets):
              f"{'the default 30' if alphas is None else len(alphas)} alphas")
     result, notes = _caught(ridge_cv, X, Y, alphas, cv=cv, scoring=args.scoring,
                             rule=args.rule, alpha_per_target=not args.shared_alpha,
-                            fit_intercept=fit_intercept)
+                            fit_intercept=fit_intercept, noise_level=args.noise_level,
+                            refine=args.refine)
     for note in notes:
         print(f"spectralridge: warning: {note}", file=sys.stderr)
     report = _fit_report(args, solver, result, X, Y, features, targets)
@@ -461,6 +465,10 @@ def _fit(args, out, progress, X, Y, features, targets):
             coef = np.array([entry["coef"][f] for f in features]) / scale
             entry["coef"] = dict(zip(features, coef.tolist()))
             entry["intercept"] -= float(coef @ mean)
+    if args.se:
+        progress("standard errors at the chosen alphas")
+        _add_inference(report, solver, result, features, targets,
+                       (mean, scale) if args.standardize else None)
     if args.predictions is not None:
         progress(f"writing predictions to {args.predictions}")
         _write_predictions(args.predictions, X, Y, result, targets)
@@ -478,6 +486,49 @@ def _fit(args, out, progress, X, Y, features, targets):
     if args.predictions is not None and not args.json:
         print(f"\nPredictions and residuals written to {args.predictions}.", file=out)
     return report
+
+
+def _add_inference(report, solver, result, features, targets, standardized):
+    """Standard errors, t and p-values at each target's chosen alpha into `report`
+    (:func:`~spectralridge.stats.coef_inference`; on the original feature scale)."""
+    from .stats import coef_inference
+    best = np.atleast_1d(np.asarray(result.best_alpha, dtype=np.float64))
+    inf = coef_inference(solver, best, covariance=standardized is not None)
+    one_d = np.ndim(inf.noise_variance) == 1  # (n_alphas,): no target axis
+
+    def at(values, i):
+        """Target i at its own alpha (the alpha axis first, the target axis last)."""
+        values = np.asarray(values, dtype=np.float64)[i]
+        return values if one_d else values[..., i]
+
+    for i, t in enumerate(targets):
+        se, sigma2 = at(inf.se, i), float(at(inf.noise_variance, i))
+        intercept_se = None if inf.intercept_se is None else float(at(inf.intercept_se, i))
+        intercept_t = None if inf.intercept_t is None else float(at(inf.intercept_t, i))
+        if standardized is not None:
+            mean, scale = standardized
+            se = se / scale
+            if intercept_se is not None:  # b = ym - (mean / scale)^T W_std, Cov(ym, W) = 0
+                m = mean / scale
+                intercept_se = float(np.sqrt(
+                    sigma2 / solver.data.centering.sum_w + sigma2 * m @ inf.covariance[i] @ m))
+                intercept_t = report["targets"][t]["intercept"] / intercept_se
+        intercept_p = None
+        if intercept_t is not None:
+            intercept_p = float(_two_sided_p(intercept_t, inf.df_resid[i]))
+        report["targets"][t]["inference"] = {
+            "df_resid": float(inf.df_resid[i]), "noise_variance": sigma2,
+            "intercept_se": intercept_se, "intercept_t": intercept_t,
+            "intercept_p_value": intercept_p,
+            "coef": {f: {"se": float(se[j]), "t": float(at(inf.t, i)[j]),
+                         "p_value": float(at(inf.p_value, i)[j])}
+                     for j, f in enumerate(features)}}
+
+
+def _two_sided_p(t, df):
+    """Two-sided p-value of a t statistic with `df` degrees of freedom (inf: normal)."""
+    from scipy import special
+    return 2 * (special.ndtr(-abs(t)) if np.isinf(df) else special.stdtr(df, -abs(t)))
 
 
 def _write_predictions(path, X, Y, result, targets):
@@ -540,7 +591,8 @@ def _fit_report(args, solver, result, X, Y, features, targets):
 def _print_fit_report(report, out):
     targets = report["targets"]
     names = list(targets)
-    what = "mean squared error" if report["scoring"] == "mse" else "R^2"
+    what = {"mse": "mean squared error", "r2": "R^2"}.get(report["scoring"],
+                                                           report["scoring"])
     scaled = ", standardized features" if report["standardize"] else ""
     rule = "; rule: within one standard error of the best" if report["rule"] == "1se" else ""
     print(f"{report['file']}: {report['n_samples']} samples, {len(report['features'])} "
@@ -571,6 +623,20 @@ def _print_fit_report(report, out):
     print(f"\nCoefficients at the chosen alphas{units}:", file=out)
     rows = [(f, *(targets[t]["coef"][f] for t in names)) for f in report["features"]]
     print(_table(["feature", *names], rows, ["{}"] + ["{:.6g}"] * len(names)), file=out)
+    for t in names:
+        inf = targets[t].get("inference")
+        if inf is None:
+            continue
+        print(f"\nStandard errors for {t} (conditional on alpha={targets[t]['alpha']:.4g}; "
+              f"residual dof {inf['df_resid']:.3f}, sigma^2 {inf['noise_variance']:.6g}):",
+              file=out)
+        rows = [(f, targets[t]["coef"][f], v["se"], v["t"], v["p_value"])
+                for f, v in inf["coef"].items()]
+        if inf["intercept_se"] is not None:
+            rows.insert(0, ("(intercept)", targets[t]["intercept"], inf["intercept_se"],
+                            inf["intercept_t"], inf["intercept_p_value"]))
+        print(_table(["term", "estimate", "std. error", "t", "p-value"], rows,
+                     ["{}", "{:.6g}", "{:.6g}", "{:.4g}", "{:.4g}"]), file=out)
 
 
 def _write_fit_figures(plot_dir, solver, result, features, targets, scale=None):
@@ -619,8 +685,19 @@ def _parser():
                        help="every column not named by --features is a target")
     f.add_argument("--features", nargs="+", metavar="COL",
                    help="feature columns (default: every column that is not a target)")
-    f.add_argument("--cv", type=_parse_cv, default="loo",
-                   help="'loo' (exact leave-one-out, default), 'gcv', or K for K-fold")
+    f.add_argument("--cv", "--criterion", dest="cv", type=_parse_cv, default="loo",
+                   help="'loo' (exact leave-one-out, default), 'gcv', K for K-fold, "
+                        "'evidence' (marginal likelihood), 'lcurve' (L-curve corner), "
+                        "'discrepancy' (needs --noise-level) or 'quasi' (quasi-optimality)")
+    f.add_argument("--noise-level", type=float, metavar="S",
+                   help="noise standard deviation: for 'discrepancy' (required) and "
+                        "'evidence' (a known noise variance S^2)")
+    f.add_argument("--refine", action="store_true",
+                   help="refine each chosen alpha off the grid (loo, gcv, evidence, lcurve, "
+                        "quasi)")
+    f.add_argument("--se", action="store_true",
+                   help="standard errors, t statistics and p-values of the coefficients at "
+                        "the chosen alphas (conditional on alpha)")
     grid = f.add_mutually_exclusive_group()
     grid.add_argument("--alphas", type=_parse_alphas, metavar="A,B,C",
                       help="comma-separated alphas")

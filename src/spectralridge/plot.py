@@ -19,6 +19,9 @@ results, so figures can be checked (and restyled) through ``ax.lines``.
 - :func:`vif_path`: variance inflation factors along the path.
 - :func:`banded_alphas` and :func:`split_r2`: a banded ridge fit's per-group alphas across
   targets and each target's R^2 split into per-group shares.
+- :func:`lcurve`: the L-curve with its corner; :func:`picard`: the Picard plot;
+  :func:`criteria`: several selection criteria on one axis; :func:`coef_bands`: the ridge
+  trace with confidence bands.
 
 Examples
 --------
@@ -48,8 +51,9 @@ from ._validation import (_describe, as_array, check_alphas, check_eigenvalues, 
                           check_option, check_has_positive, check_positive,
                           check_positive_steps, check_requirement, check_two_features)
 
-__all__ = ["banded_alphas", "coef_path", "cv_curve", "early_stopping", "geometry", "shrinkage",
-           "split_r2", "vif_path"]
+__all__ = ["banded_alphas", "coef_bands", "coef_path", "criteria", "cv_curve",
+           "early_stopping", "geometry", "lcurve", "picard", "shrinkage", "split_r2",
+           "vif_path"]
 
 
 def _pyplot():
@@ -606,4 +610,205 @@ def split_r2(shares, *, group_names=None, ax=None):
     ax.set_ylabel("share of R^2")
     ax.set_title("Banded ridge: split R^2")
     ax.legend(fontsize="small")
+    return ax
+
+
+# -- alpha selection beyond cross-validation --------------------------------------------------
+def _check_ridge_solver(solver):
+    if not isinstance(solver, RidgeSolver):
+        raise TypeError(f"solver must be a RidgeSolver, got {_describe(solver)}.")
+    return solver
+
+
+def lcurve(solver, alphas=None, *, target=0, ax=None):
+    """The L-curve ``(||r(alpha)||, ||W(alpha)||)`` on log axes with its corner marked.
+
+    Parameters
+    ----------
+    solver : RidgeSolver
+    alphas : array-like of shape (n_alphas,), default=None
+        At least 4; None: 100 log-spaced alphas whose dof run from 99.9 % to 0.1 % of the
+        rank.
+    target : int, default=0
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.lines[0]``: the curve (x-data residual norms, y-data penalty norms, over the
+        grid); ``ax.lines[1]`` (gid ``'corner'``): the point of maximum curvature
+        (:meth:`RidgeSolver.lcurve`, refined off the grid).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> import spectralridge as sr
+    >>> from spectralridge import plot
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 10)) * np.logspace(0, -3, 10)
+    >>> y = X @ np.ones(10) + 1e-3 * rng.standard_normal(50)
+    >>> ax = plot.lcurve(sr.RidgeSolver(X, y))
+    >>> ax.lines[1].get_gid()
+    'corner'
+    """
+    _check_ridge_solver(solver)
+    grid = np.sort(_path_alphas(solver) if alphas is None else check_alphas(alphas)[0])
+    points = solver.lcurve_points(grid)
+    rho, eta = np.asarray(points.residual_norm), np.asarray(points.solution_norm)
+    k = 1 if rho.ndim == 1 else rho.shape[1]
+    t = check_index(target, "target", k)
+    rho, eta = _pick_target(rho, t, k), _pick_target(eta, t, k)
+    result = solver.lcurve(grid, refine=True)
+    corner = float(np.atleast_1d(result.best_alpha)[t])
+    rc, ec = (np.asarray(v).reshape(-1)[t] for v in solver.lcurve_points([corner]))
+    ax = _axes(ax)
+    ax.plot(rho, eta, "-", label="L-curve")
+    ax.plot([rc], [ec], "o", color="tab:red", gid="corner", label=f"corner, alpha={corner:.3g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("residual norm ||y - X w||")
+    ax.set_ylabel("solution norm ||w||")
+    ax.set_title("L-curve (dot: maximum curvature)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def picard(solver, *, target=0, ax=None):
+    """Picard plot: ``s_i``, ``|u_i^T y|`` and ``|u_i^T y| / s_i`` against the index i.
+
+    The discrete Picard condition holds where ``|u_i^T y|`` decays faster than ``s_i``;
+    where the coefficients level off at the noise, ``|u_i^T y| / s_i`` grows and the
+    directions need regularization.
+
+    Parameters
+    ----------
+    solver : RidgeSolver
+    target : int, default=0
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Three lines (gids ``'s'``, ``'coef'``, ``'ratio'``), x-data the direction index.
+
+    References
+    ----------
+    .. [1] P. C. Hansen, "The discrete Picard condition for discrete ill-posed problems",
+       BIT 30, 658-672, 1990.
+    """
+    _check_ridge_solver(solver)
+    spectrum = solver.ridge(np.zeros(1)).spectrum
+    t = check_index(target, "target", spectrum.R.shape[1])
+    s = spectrum.s
+    beta = np.abs(spectrum.R[:, t])
+    idx = np.arange(1, s.size + 1)
+    ax = _axes(ax)
+    ax.semilogy(idx, s, ".-", gid="s", label="s_i")
+    ax.semilogy(idx, beta, "o", ms=4, gid="coef", label="|u_i^T y|")
+    with np.errstate(divide="ignore"):
+        ax.semilogy(idx, beta / s, "x", ms=4, gid="ratio", label="|u_i^T y| / s_i")
+    ax.set_xlabel("direction i (steepest first)")
+    ax.set_title("Picard plot")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def criteria(solver, alphas=None, *, criteria=("loo", "gcv", "evidence", "lcurve", "quasi"),
+             target=0, ax=None):
+    """Several alpha-selection criteria on one axis, each rescaled to [0, 1] (1: best).
+
+    Parameters
+    ----------
+    solver : RidgeSolver
+    alphas : array-like of shape (n_alphas,), default=None
+        None: 100 alphas over the whole dof range.
+    criteria : sequence of {'loo', 'gcv', 'evidence', 'lcurve', 'quasi'}
+    target : int, default=0
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per criterion (label its name, x-data the alphas) and a dashed vertical line
+        at its choice.
+    """
+    _check_ridge_solver(solver)
+    grid = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
+    k = np.atleast_1d(solver.intercept(grid[0])).size
+    t = check_index(target, "target", k)
+    methods = {"loo": (solver.loo, False), "gcv": (solver.gcv, False),
+               "evidence": (solver.evidence, True), "lcurve": (solver.lcurve, True),
+               "quasi": (solver.quasi_optimality, False)}
+    ax = _axes(ax)
+    order = np.argsort(grid)
+    for name in criteria:
+        check_option(name, "criteria", tuple(methods))
+        method, maximize = methods[name]
+        from ._scores import grid_edge_warnings
+        with grid_edge_warnings(False):
+            result = method(grid)
+        scores = np.asarray(result.scores, dtype=np.float64)
+        scores = scores if scores.ndim == 1 else scores[:, t]
+        score = scores[order] if maximize else -scores[order]
+        finite = np.isfinite(score)
+        lo, hi = score[finite].min(), score[finite].max()
+        (line,) = ax.plot(grid[order], (score - lo) / (hi - lo if hi > lo else 1.0),
+                          label=name)
+        ax.axvline(np.atleast_1d(result.best_alpha)[min(t, np.size(result.best_alpha) - 1)],
+                   color=line.get_color(), ls="--", lw=1.0)
+    ax.set_xscale("log")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("criterion, rescaled (1: best)")
+    ax.set_title("Alpha selection criteria (dashed: choices)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def coef_bands(solver, alphas=None, *, target=0, level=0.95, feature_names=None,
+               max_legend=10, ax=None):
+    """The ridge trace with pointwise confidence bands (:func:`~spectralridge.stats.
+    coef_inference`, conditional on alpha).
+
+    Parameters
+    ----------
+    solver : RidgeSolver
+    alphas : array-like of shape (n_alphas,), default=None
+    target : int, default=0
+    level : float, default=0.95
+    feature_names : sequence of str, default=None
+    max_legend : int, default=10
+    ax : matplotlib Axes, default=None
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per feature (x-data alphas, y-data coefficients) and one band each in
+        ``ax.collections``.
+    """
+    from .stats import coef_inference
+    _check_ridge_solver(solver)
+    grid = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
+    grid = np.sort(grid)
+    t = check_index(target, "target", np.atleast_1d(solver.intercept(grid[0])).size)
+    names = _feature_names(feature_names, solver.n_features_in_)
+    inf = coef_inference(solver, grid, level=level)
+
+    def pick(a):
+        a = np.asarray(a, dtype=np.float64)
+        return a if a.ndim == 2 else a[:, :, t]
+
+    coef, low, high = pick(inf.coef), pick(inf.conf_low), pick(inf.conf_high)
+    ax = _axes(ax)
+    for j, name in enumerate(names):
+        (line,) = ax.plot(grid, coef[:, j], label=name if j < max_legend else None)
+        ax.fill_between(grid, low[:, j], high[:, j], color=line.get_color(), alpha=0.2, lw=0)
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    ax.set_xscale("log" if grid.min() > 0 else "symlog")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("coefficient")
+    ax.set_title(f"Ridge trace with {100 * level:g} % bands (conditional on alpha)")
+    if len(names) <= max_legend:
+        ax.legend(fontsize="small")
     return ax

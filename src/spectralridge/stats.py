@@ -54,6 +54,12 @@ Variance inflation
 ------------------
 :func:`vif` gives Marquardt's (1970) variance inflation factors along the ridge path.
 
+Standard errors and tests
+-------------------------
+:func:`coef_inference` gives standard errors, t statistics, p-values and confidence
+intervals of the coefficients and intercept at every alpha and target (conditional on
+alpha), :func:`prediction_se` those of predictions for new samples.
+
 References
 ----------
 .. [1] A. E. Hoerl, R. W. Kennard and K. F. Baldwin, "Ridge regression: some simulations",
@@ -82,20 +88,27 @@ Examples
 0.05267247
 """
 
+import dataclasses
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 
 from ._config import scratch_values
+from ._criteria import spectral_problem
 from ._solver import RidgeSolver
 from ._spectrum import weighted_mean
 from ._validation import (check_alphas, check_alphas_per_target, check_bool,
                           check_column_scale, check_data, check_design, check_fractions,
-                          check_instance, check_option, check_positive, check_sample_weight,
-                          check_shrinkage_problem, check_targets)
+                          check_instance, check_level, check_noise_level,
+                          check_noise_variance, check_option, check_positive,
+                          check_residual_dof, check_sample_weight, check_shrinkage_problem,
+                          check_targets, check_X_new)
 
-__all__ = ["alpha_to_fraction", "alpha_to_glmnet_lambda", "alpha_to_huth_alpha",
-           "fraction_to_alpha", "glmnet_lambda_to_alpha", "hkb_alpha", "huth_alpha_to_alpha",
-           "lawless_wang_alpha", "standardize_columns", "vif"]
+__all__ = ["RidgeInference", "alpha_to_fraction", "alpha_to_glmnet_lambda",
+           "alpha_to_huth_alpha", "coef_inference", "fraction_to_alpha",
+           "glmnet_lambda_to_alpha", "hkb_alpha", "huth_alpha_to_alpha",
+           "lawless_wang_alpha", "prediction_se", "standardize_columns", "vif"]
 
 
 # -- column scaling ---------------------------------------------------------------------------
@@ -654,3 +667,320 @@ def fraction_to_alpha(solver, fractions):
             block = slice(t0, t0 + step)
             out[np.ix_(inner, cols[block])] = _alpha_for_fraction(lam, cn[:, block], f)
     return _shape_fraction(solver, out, scalar)
+
+
+# -- standard errors, t statistics, confidence and prediction intervals ---------------------------
+@dataclasses.dataclass(frozen=True)
+class RidgeInference:
+    """Standard errors and tests of ridge coefficients at every alpha (see
+    :func:`coef_inference`). Shapes as ``RidgeSolver.coef``: alpha axis first, no target
+    axis for a 1-D `Y`, no alpha axis for a scalar alpha. ``se``, ``t``, ``p_value``,
+    ``conf_low`` and ``conf_high`` (and the intercept's t and p-value) are computed on first
+    access: the standard errors cost O(n_features x rank + rank x n_targets) per alpha, the
+    arrays of shape (n_alphas, n_features, n_targets) are formed when asked for.
+
+    Attributes
+    ----------
+    alphas : ndarray of shape (n_alphas,)
+    coef, se, t, p_value, conf_low, conf_high : ndarray of shape (n_alphas, n_features[, n_targets])
+        ``p_value`` is float64, the others of the working dtype.
+    intercept, intercept_se, intercept_t, intercept_p_value : ndarray of shape \
+(n_alphas[, n_targets]), or None without intercept
+    noise_variance : ndarray of shape (n_alphas[, n_targets])
+        sigma^2 used (estimated or given).
+    unscaled_variance : ndarray of shape (n_alphas, n_features)
+        ``Var(W_j(alpha)) / sigma^2``, the same for every target: ``se`` is the square root
+        of its product with ``noise_variance`` (formed on first access, like ``t``).
+    df_resid : ndarray of shape (n_alphas,)
+        Degrees of freedom of the t distribution (``inf``: a given variance, normal).
+    level : float
+    covariance : ndarray of shape (n_alphas, n_features, n_features) or None
+        ``Cov(W(alpha)) / sigma^2`` (multiply by ``noise_variance``), if asked for.
+    """
+
+    alphas: np.ndarray
+    coef: np.ndarray
+    unscaled_variance: np.ndarray
+    intercept: object
+    intercept_se: object
+    noise_variance: np.ndarray
+    df_resid: np.ndarray
+    level: float
+    covariance: object = None
+
+    @functools.cached_property
+    def se(self):
+        uv, nv = self.unscaled_variance, np.asarray(self.noise_variance)
+        if self.coef.ndim > uv.ndim:  # a target axis
+            var = uv[..., :, None] * np.expand_dims(nv, -2)
+        else:
+            var = uv * np.expand_dims(nv, -1)
+        return np.sqrt(var, out=var).astype(self.coef.dtype, copy=False)
+
+    @functools.cached_property
+    def t(self):
+        return _t_statistic(self.coef, self.se)
+
+    @functools.cached_property
+    def p_value(self):
+        return _two_sided(self.t, self.df_resid)
+
+    @functools.cached_property
+    def conf_low(self):
+        return (self.coef - _half_width(self.se, self.level, self.df_resid)).astype(
+            self.coef.dtype)
+
+    @functools.cached_property
+    def conf_high(self):
+        return (self.coef + _half_width(self.se, self.level, self.df_resid)).astype(
+            self.coef.dtype)
+
+    @functools.cached_property
+    def intercept_t(self):
+        return None if self.intercept is None else \
+            _t_statistic(np.asarray(self.intercept), np.asarray(self.intercept_se))
+
+    @functools.cached_property
+    def intercept_p_value(self):
+        return None if self.intercept is None else \
+            _two_sided(self.intercept_t, self.df_resid)
+
+
+def _t_statistic(coef, se):
+    """``coef / se``; where ``se = 0``: 0 for a zero coefficient, else +-inf."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.divide(coef, se)
+    zero = se == 0
+    if np.any(zero):
+        t = np.where(zero, np.where(coef == 0, 0.0, np.copysign(np.inf, coef)), t).astype(
+            t.dtype)
+    return t
+
+
+def _two_sided(t, df):
+    """``2 P(T > |t|)`` (float64) for Student's t with `df` degrees of freedom (scalar, or one
+    per alpha along the first axis of `t`; inf: normal), one alpha at a time."""
+    from scipy import special
+    t = np.abs(np.asarray(t, dtype=np.float64))
+    df = np.asarray(df, dtype=np.float64)
+    out = np.empty(t.shape)
+    rows = [(Ellipsis, float(df))] if df.ndim == 0 else list(enumerate(df))
+    for i, d in rows:
+        out[i] = 2 * (special.ndtr(-t[i]) if np.isinf(d) else special.stdtr(d, -t[i]))
+    return out
+
+
+def _half_width(se, level, df):
+    """``q se`` with q the ``(1 + level) / 2`` quantile (per alpha along the first axis)."""
+    from scipy import stats as sps
+    df = np.asarray(df, dtype=np.float64)
+    q = np.where(np.isinf(df), sps.norm.ppf(0.5 + level / 2),
+                 sps.t.ppf(0.5 + level / 2, np.where(np.isinf(df), 1.0, df)))
+    return q.reshape(q.shape + (1,) * (np.ndim(se) - q.ndim)) * se
+
+
+def _check_no_unpenalized(solver, name):
+    if solver.penalty_map is not None:
+        raise ValueError(f"{name}: a solver with unpenalized columns (penalty_factor 0) is not "
+                         "supported yet.")
+
+
+def _noise_variance(solver, spectrum, flt, alphas, noise_variance):
+    """sigma^2 (m, k) and the residual dof (m,) of the t distribution."""
+    k = spectrum.R.shape[1]
+    m = alphas.size
+    noise_variance = check_noise_variance(noise_variance)
+    if noise_variance is None or noise_variance == "ls":
+        if noise_variance == "ls":
+            path = solver.ridge(np.zeros(1))
+            spectrum, flt, grid = path.spectrum, path.filter, np.zeros(1)
+        else:
+            grid = alphas
+        problem = spectral_problem(spectrum, solver.data.centering)
+        rss = problem.base + np.square(flt.resid) @ problem.R2              # (m', k)
+        df = problem.dim - (flt.fit * (2.0 - flt.fit)).sum(axis=1)          # n - tr(2H - H^2)
+        what = "n_samples - [intercept] - tr(2H - H^2)" if noise_variance is None else \
+            "of least squares, n_samples - [intercept] - rank"
+        check_residual_dof(df, grid, what)
+        sigma2 = rss / df[:, None]
+        return np.broadcast_to(sigma2, (m, k)), np.broadcast_to(df, (m,))
+    sigma2 = check_noise_level(noise_variance, k, "noise_variance")
+    return np.broadcast_to(sigma2, (m, k)), np.full(m, np.inf)
+
+
+def coef_inference(solver, alphas, *, noise_variance=None, level=0.95, covariance=False):
+    r"""Standard errors, t statistics, p-values and confidence intervals of ridge coefficients.
+
+    For fixed alpha the ridge estimate is linear in Y; under ``y_i = x_i^T W + b + e_i``
+    with independent ``e_i ~ N(0, sigma^2 / w_i)``
+
+    ``Cov(W(alpha)) = sigma^2 D V diag(s^2 / (s^2 + alpha)^2) V^T D``
+
+    with the SVD ``Xc = U diag(s) V^T`` of the centred, weighted design and ``D = diag(1 /
+    sqrt(c))`` for penalty factors c; ``Var(b) = sigma^2 (1 / sum(w) + xm^T Cov(W) xm /
+    sigma^2)`` (``Cov(ym, W) = 0`` since ``U`` is orthogonal to ``sqrt(w)``). The variance
+    ``sigma^2`` is estimated at each alpha by ``RSS(alpha) / (n - tr(2H - H^2))`` with the
+    weighted residual sum of squares and the hat matrix H of the fit including the
+    intercept (``tr(2H - H^2) = [intercept] + sum_i f_i (2 - f_i)``, ``f = s^2 / (s^2 +
+    alpha)``), or taken from least squares or given. ``t = W / se``; two-sided p-values and
+    intervals ``W +- q se`` use Student's t with the same residual degrees of freedom (the
+    normal distribution for a given variance). O(n_features x rank) per alpha for the
+    standard errors, whatever the number of targets.
+
+    These are *conditional on alpha*: they ignore that alpha was chosen from the same data,
+    and they describe the spread of the biased estimator ``W(alpha)`` around its own mean
+    ``E W(alpha) != W``: the intervals cover ``E W(alpha)``, not W, and the t test of
+    ``W_j = 0`` is the test of ``E W_j(alpha) = 0`` (zero exactly when ``W_j`` is for an
+    orthogonal design), as in R's ``ridge`` (Cule et al. 2011) and ``lmridge`` packages.
+
+    Parameters
+    ----------
+    solver : RidgeSolver
+    alphas : float or array-like of shape (n_alphas,)
+    noise_variance : None, 'ls', float or array-like of shape (n_targets,), default=None
+        None: ``RSS(alpha) / (n - tr(2H - H^2))`` at each alpha. ``'ls'``: the
+        least-squares estimate ``RSS(0) / (n - [intercept] - rank)`` for every alpha (t
+        distribution with that dof). A number (one per target): the known sigma^2 per unit
+        weight (normal distribution).
+    level : float, default=0.95
+        Confidence level of ``conf_low`` / ``conf_high``.
+    covariance : bool, default=False
+        Also return the full covariance matrices divided by sigma^2, (n_alphas, n_features,
+        n_features).
+
+    Returns
+    -------
+    RidgeInference
+
+    Raises
+    ------
+    ValueError
+        If the residual degrees of freedom are <= 0 (e.g. alpha = 0 with n_samples <=
+        n_features + 1): sigma^2 cannot be estimated; pass `noise_variance`.
+
+    Notes
+    -----
+    ``lmridge`` (Imdad and Aslam, 2018) estimates ``sigma^2 = RSS / (n - tr(2H - H H^T))``
+    with the hat matrix H of the centred, scaled design *without* the intercept's 1, and
+    its p-values use ``n - 1 - tr(H)`` degrees of freedom (intercept) instead; its
+    coefficients are those of the columns scaled by its ``scaling`` option. Standardize
+    with :func:`standardize_columns` to work on the same scale. With ``n`` large against
+    the dof the differences vanish.
+
+    References
+    ----------
+    .. [1] E. Cule, P. Vineis and M. De Iorio, "Significance testing in ridge regression for
+       genetic data", BMC Bioinformatics 12, 372, 2011.
+    .. [2] M. Imdad Ullah, M. Aslam and S. Altaf, "lmridge: a comprehensive R package for
+       ridge regression", The R Journal 10(2), 326-346, 2018.
+    .. [3] T. Hastie and R. Tibshirani, Generalized Additive Models, Chapman and Hall,
+       1990, sec. 3.5 (residual degrees of freedom ``n - tr(2H - H H^T)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spectralridge as sr
+    >>> from spectralridge.stats import coef_inference
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((100, 3))
+    >>> y = X @ [1.0, 0.0, -0.5] + rng.standard_normal(100)
+    >>> inf = coef_inference(sr.RidgeSolver(X, y), 10.0)
+    >>> inf.coef.round(3), inf.se.round(3)
+    (array([ 0.908, -0.122, -0.593]), array([0.078, 0.084, 0.087]))
+    >>> (inf.p_value < 0.05).tolist()
+    [True, False, True]
+    """
+    check_instance(solver, RidgeSolver, "solver")
+    _check_no_unpenalized(solver, "coef_inference")
+    alphas, scalar = check_alphas(alphas)
+    level = check_level(level)
+    covariance = check_bool(covariance, "covariance")
+    path = solver.ridge(alphas)
+    spectrum, flt = path.spectrum, path.filter
+    sigma2, df = _noise_variance(solver, spectrum, flt, alphas, noise_variance)
+    V = spectrum.V_coef                                                    # (p, r)
+    weight = np.square(flt.fit) / spectrum.lam                             # f^2 / lam
+    unscaled = weight @ np.square(V).T                                     # (m, p)
+    dtype = solver.dtype
+    coef = path.coef()
+    coef = coef.reshape(alphas.size, V.shape[0], -1)
+    intercept = intercept_se = None
+    c = solver.data.centering
+    if solver.fit_intercept:
+        xv = c.xm @ V                                                      # (r,)
+        intercept_var = (1.0 / c.sum_w + weight @ np.square(xv))[:, None] * sigma2
+        intercept_se = np.sqrt(intercept_var).astype(dtype)
+        # b = ym - xm^T W, from the coefficients already formed
+        intercept = (c.ym - np.einsum("p,mpk->mk", c.xm, coef)).astype(dtype)
+    cov = None
+    if covariance:
+        cov = np.einsum("pr,mr,qr->mpq", V, weight, V)
+
+    def shape(a):
+        if a is None:
+            return None
+        if solver.y_was_1d:
+            a = a[..., 0]
+        return a[0] if scalar else a
+
+    return RidgeInference(
+        alphas=alphas, coef=shape(coef), unscaled_variance=unscaled[0] if scalar else unscaled,
+        intercept=shape(intercept),
+        intercept_se=shape(intercept_se), noise_variance=shape(np.array(sigma2)),
+        df_resid=np.array(df[0] if scalar else df, dtype=np.float64), level=level,
+        covariance=None if cov is None else (cov[0] if scalar else cov))
+
+
+def prediction_se(solver, X, alphas, *, noise_variance=None, observation=False):
+    r"""Standard errors of ridge predictions for new samples at every alpha.
+
+    ``Var(yhat(x)) = sigma^2 ([intercept] / sum(w) + z^T diag(s^2 / (s^2 + alpha)^2) z)``
+    with ``z = V^T D (x - xm)``: the variance of the fitted mean at `x`, conditional on
+    alpha (see :func:`coef_inference`, whose `noise_variance` options apply). With
+    ``observation=True`` the variance of a new observation (of unit weight) is added:
+    ``+ sigma^2``.
+
+    Parameters
+    ----------
+    solver : RidgeSolver
+    X : array-like of shape (n_new, n_features)
+    alphas : float or array-like of shape (n_alphas,)
+    noise_variance : None, 'ls', float or array-like of shape (n_targets,), default=None
+    observation : bool, default=False
+
+    Returns
+    -------
+    ndarray of shape (n_alphas, n_new[, n_targets])
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spectralridge as sr
+    >>> from spectralridge.stats import prediction_se
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((100, 3))
+    >>> y = X @ [1.0, 0.0, -0.5] + rng.standard_normal(100)
+    >>> prediction_se(sr.RidgeSolver(X, y), [[0.0, 0.0, 0.0], [3.0, 3.0, 3.0]], 10.0).round(3)
+    array([0.093, 0.436])
+    """
+    from ._solver import held_out_basis
+    check_instance(solver, RidgeSolver, "solver")
+    _check_no_unpenalized(solver, "prediction_se")
+    alphas, scalar = check_alphas(alphas)
+    observation = check_bool(observation, "observation")
+    path = solver.ridge(alphas)
+    spectrum, flt = path.spectrum, path.filter
+    X = check_X_new(X, solver.n_features_in_, np.float64)
+    sigma2, _ = _noise_variance(solver, spectrum, flt, alphas, noise_variance)
+    c = solver.data.centering
+    B = held_out_basis(X, None, c.xm, spectrum, np.float64)               # (q, r)
+    weight = np.square(flt.fit) / spectrum.lam                             # (m, r)
+    var = weight @ np.square(B).T                                          # (m, q)
+    if solver.fit_intercept:
+        var += 1.0 / c.sum_w
+    if observation:
+        var = var + 1.0
+    out = np.sqrt(var[:, :, None] * sigma2[:, None, :]).astype(solver.dtype)
+    if solver.y_was_1d:
+        out = out[..., 0]
+    return out[0] if scalar else out
