@@ -31,7 +31,6 @@ import threading
 import numpy as np
 
 from . import _scores
-from ._backends import is_array_api_input, is_device_array
 from ._config import scratch_values
 from ._filters import (Filter, early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
                        truncation_filter)
@@ -41,7 +40,8 @@ from ._spectrum import Spectrum, check_scale, dropped_ratios, svd_ranks
 from ._validation import (check_alphas, check_bool, check_cv, check_dofs, check_groups,
                           check_lr, check_method, check_n_components, check_penalty_factor,
                           check_rule, check_scoring, check_shapes, check_steps,
-                          warn_if_divergent)
+                          is_array_api_input, is_device_array, warn_if_divergent)
+
 
 # -- namespace, device and dtype rules ------------------------------------------------------
 def _compat():
@@ -404,7 +404,8 @@ class ArrayApiRidgeSolver(RidgeSolver):
         self._map = None  # unpenalized columns are not supported on this backend
         self.n_features_in_ = X.shape[1]
         self.penalty_factor = check_penalty_factor(
-            None if penalty_factor is None else to_host(penalty_factor), X.shape[1])
+            to_host(penalty_factor) if is_device_array(penalty_factor) else penalty_factor,
+            X.shape[1])
         self._centering = DeviceCentering(rules, X, Y, w, self.fit_intercept,
                                           self.penalty_factor)
         if method == "auto":
@@ -448,12 +449,12 @@ class ArrayApiRidgeSolver(RidgeSolver):
             raise ValueError(f"alphas must have one entry per target: expected ({k},), got "
                              f"shape {alphas.shape}.")
         spectrum = self.spectrum_for(alphas)
-        coef, intercept = self._refit(spectrum, spectrum.ridge(alphas), np.arange(k))
+        coef, intercept = self._device_refit(spectrum, spectrum.ridge(alphas), np.arange(k))
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
 
-    def _refit(self, spectrum, flt, best):
+    def _device_refit(self, spectrum, flt, best):
         """Coefficients (p, k) and intercepts (k,) with filter row ``best[t]`` for target t:
         only the (m, r) factors and the k indices travel to the device."""
         rules, c = self._rules, self._centering
@@ -517,7 +518,7 @@ class ArrayApiRidgeSolver(RidgeSolver):
         grid, dof, rank = path.grid, path.filter.dof, path.spectrum.rank
         cols = np.arange(scores.shape[1])
         best_alpha, best_score = grid[best], scores[best, cols]
-        coef, intercept = self._refit(path.spectrum, path.filter, best)
+        coef, intercept = self._device_refit(path.spectrum, path.filter, best)
         _scores.warn_grid_edges(best, grid, dof, rank, path.name)
         edge = _scores.at_grid_edge(best, dof, rank)
         se = None if score_se is None else score_se[0]

@@ -8,38 +8,8 @@ two modules import each other.
 """
 
 import importlib
-import numbers
-import sys
 
-import numpy as np
-
-from ._validation import refuse_sparse_with_dask
-
-# Modules whose arrays are array-API arrays without necessarily defining __array_namespace__.
-_ARRAY_MODULES = ("torch", "cupy", "array_api_strict", "jax", "jaxlib")
-
-
-def is_dask_input(*objs):
-    """Whether any of `objs` is a Dask collection; never imports Dask itself."""
-    if "dask" not in sys.modules:
-        return False
-    from dask.base import is_dask_collection
-    return any(is_dask_collection(o) for o in objs)
-
-
-def is_device_array(a):
-    """Whether `a` is an array of a non-NumPy array-API library (never imports one)."""
-    if a is None or isinstance(a, (np.ndarray, np.generic, numbers.Number, str, bytes)):
-        return False
-    root = type(a).__module__.split(".")[0]
-    if root == "dask":
-        return False
-    return root in _ARRAY_MODULES or hasattr(a, "__array_namespace__")
-
-
-def is_array_api_input(*objs):
-    """Whether any of `objs` is a torch, CuPy, array_api_strict (...) array."""
-    return any(is_device_array(o) for o in objs)
+from ._validation import is_array_api_input, is_dask_input, refuse_sparse_with_dask
 
 
 def _refuse_sparse(X, Y, sample_weight):

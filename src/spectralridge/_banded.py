@@ -26,8 +26,8 @@ from ._cv import ridge_cv
 from ._scores import grid_edge_warnings
 from ._solver import RidgeSolver
 from ._validation import (check_alphas, check_bool, check_candidates, check_cv,
-                          check_data, check_feature_groups, check_non_negative_int,
-                          check_scoring)
+                          check_data, check_feature_groups, check_in_memory,
+                          check_non_negative_int, check_scoring)
 
 # Group weights below this fraction of the largest are 0 (the group is left out): penalty
 # factors may span at most 1e12 (see _validation.PENALTY_FACTOR_RATIO).
@@ -139,6 +139,7 @@ def banded_ridge_cv(X, Y, feature_groups, alphas=None, *, n_candidates=50,
     """
     scoring = check_scoring(scoring)
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    check_in_memory("banded_ridge_cv", X=X, Y=Y, sample_weight=sample_weight)
     X_checked, Y2, w, y_was_1d = check_data(X, Y, sample_weight)
     n, p = X_checked.shape
     groups = check_feature_groups(feature_groups, p)

@@ -400,6 +400,11 @@ class CriteriaMixin:
         return coef, intercept
 
     def _problem(self, alphas):
+        if self.backend != "numpy":
+            raise TypeError(f"The spectral criteria (evidence, L-curve, discrepancy, "
+                            f"quasi-optimality) need a RidgeSolver of NumPy or scipy.sparse "
+                            f"data, not one on the {self.backend!r} backend; use loo(), gcv() or "
+                            f"ridge_cv with a splitter.")
         spectrum = self.spectrum_for(alphas)
         return spectrum, spectral_problem(spectrum, self.data.centering)
 

@@ -104,8 +104,10 @@ iterable, default='loo'
     backend = backend_for(X, Y, sample_weight)
     if backend is not None:
         if criterion or refine:
-            raise ValueError(f"cv={cv!r} and refine=True are not available for Dask input "
-                             "yet; use cv='loo', 'gcv' or K-fold without refine.")
+            what = f"cv={cv!r}" if criterion else "refine=True"
+            raise ValueError(f"{what} needs NumPy or scipy.sparse data (not available for "
+                             f"{backend.__name__.rsplit('.', 1)[-1].lstrip('_')} input yet); "
+                             "use cv='loo', 'gcv' or a splitter without refine.")
         return backend.ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
                                 scoring=scoring, rule=rule, fit_intercept=fit_intercept,
                                 sample_weight=sample_weight, method=method, groups=groups,

@@ -32,8 +32,9 @@ from . import _core, _scores
 from ._filters import ridge_alphas_for_dof
 from ._spectrum import Centering, Spectrum, gram_eigen, project, weighted_sum
 from ._validation import (as_array, as_sparse, check_alphas, check_bool, check_cv, check_dofs,
-                          check_groups, check_kernel_matrix, check_kernel_psd, check_scoring,
-                          check_shapes, check_sample_weight, is_sparse)
+                          check_groups, check_in_memory, check_kernel_matrix,
+                          check_kernel_psd, check_sample_weight, check_scoring, check_shapes,
+                          is_sparse)
 
 KERNELS = ("linear", "poly", "polynomial", "rbf", "laplacian", "sigmoid", "cosine",
            "additive_chi2", "chi2", "precomputed")
@@ -117,6 +118,7 @@ class KernelRidgeSolver:
 
     def __init__(self, X, Y, *, kernel="linear", gamma=None, degree=3, coef0=1,
                  kernel_params=None, fit_intercept=True, sample_weight=None):
+        check_in_memory("KernelRidgeSolver", X=X, Y=Y, sample_weight=sample_weight)
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self.kernel, self.gamma, self.degree, self.coef0 = kernel, gamma, degree, coef0
         self.kernel_params = kernel_params

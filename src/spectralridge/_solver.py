@@ -125,6 +125,7 @@ class RidgeSolver(CriteriaMixin):
     """
 
     backend = "numpy"
+    _map = None  # the PenaltyMap of unpenalized columns (NumPy data only)
 
     def __new__(cls, X=None, Y=None, **kwargs):
         if cls is RidgeSolver:  # the backend's subclass for its kind of input

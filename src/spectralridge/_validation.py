@@ -7,6 +7,7 @@ estimator checks match on a phrase ("Input X contains NaN") we use the same phra
 """
 
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -83,6 +84,43 @@ def as_sparse(a, name):
         arr.sum_duplicates()
     check_finite(arr.data, name)
     return arr
+
+
+# Modules whose arrays are array-API arrays without necessarily defining __array_namespace__.
+_ARRAY_MODULES = ("torch", "cupy", "array_api_strict", "jax", "jaxlib")
+
+
+def is_dask_input(*objs):
+    """Whether any of `objs` is a Dask collection; never imports Dask itself."""
+    if "dask" not in sys.modules:
+        return False
+    from dask.base import is_dask_collection
+    return any(is_dask_collection(o) for o in objs)
+
+
+def is_device_array(a):
+    """Whether `a` is an array of a non-NumPy array-API library (never imports one)."""
+    if a is None or isinstance(a, (np.ndarray, np.generic, numbers.Number, str, bytes)):
+        return False
+    root = type(a).__module__.split(".")[0]
+    if root == "dask":
+        return False
+    return root in _ARRAY_MODULES or hasattr(a, "__array_namespace__")
+
+
+def is_array_api_input(*objs):
+    """Whether any of `objs` is a torch, CuPy, array_api_strict (...) array."""
+    return any(is_device_array(o) for o in objs)
+
+
+def check_in_memory(what, **arrays):
+    """A TypeError naming the argument where a Dask or device (array-API) array is given to
+    `what`, which needs NumPy or scipy.sparse data."""
+    for name, a in arrays.items():
+        if is_dask_input(a) or is_device_array(a):
+            kind = f"{type(a).__module__.split('.')[0]} {_describe(a)}"
+            raise TypeError(f"{name} is of type {kind}: {what} needs NumPy or scipy.sparse "
+                            f"input (convert {name} first).")
 
 
 def refuse_sparse_with_dask(*arrays):

@@ -780,6 +780,9 @@ def _half_width(se, level, df):
 
 
 def _check_no_unpenalized(solver, name):
+    if solver.backend != "numpy":
+        raise TypeError(f"{name} needs a RidgeSolver of NumPy or scipy.sparse data, got a "
+                        f"solver on the {solver.backend!r} backend.")
     if solver.penalty_map is not None:
         raise ValueError(f"{name}: a solver with unpenalized columns (penalty_factor 0) is not "
                          "supported yet.")
