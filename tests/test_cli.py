@@ -361,8 +361,10 @@ def test_fit_criteria_noise_level_refine_and_se(capsys):
 def test_fit_criteria_errors(capsys):
     assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "discrepancy"]) == 1
     assert "--cv discrepancy needs --noise-level" in capsys.readouterr().err
-    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "3", "--refine"]) == 1
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "discrepancy",
+                     "--noise-level", "1", "--refine"]) == 1
     assert "--refine supports" in capsys.readouterr().err
+    assert cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--cv", "3", "--refine"]) == 0
     with pytest.raises(SystemExit):
         cli.main(["fit", LONGLEY_CSV, "--target", "TOTEMP", "--criterion", "aic"])
     assert "'evidence', 'lcurve', 'discrepancy', 'quasi'" in capsys.readouterr().err

@@ -320,7 +320,9 @@ def test_option_errors():
     with pytest.raises(ValueError, match="noise_level is used by cv='discrepancy' and"):
         sr.ridge_cv(X, y, cv="loo", noise_level=1.0)
     with pytest.raises(ValueError, match="refine=True supports"):
-        sr.ridge_cv(X, y, cv=5, refine=True)
+        sr.ridge_cv(X, y, cv="discrepancy", noise_level=1.0, refine=True)
+    with pytest.raises(ValueError, match="does not combine with rule='1se'"):
+        sr.ridge_cv(X, y, cv=5, refine=True, rule="1se")
     with pytest.raises(TypeError, match="refine must be True or False"):
         sr.ridge_cv(X, y, refine="yes")
     with pytest.raises(ValueError, match="groups cannot be used with cv='evidence'"):
@@ -386,8 +388,10 @@ def test_ridgecv_refine_and_errors():
     assert isinstance(shared.alpha_, float)
     with pytest.raises(ValueError, match="supports scoring=None only"):
         sr.RidgeCV(cv="evidence", scoring="r2").fit(X, Y)
-    with pytest.raises(ValueError, match="refine=True supports"):
-        sr.RidgeCV(cv=3, refine=True).fit(X, Y)
+    kfold = sr.RidgeCV(alphas=alphas, cv=3, alpha_per_target=True, refine=True).fit(X, Y)
+    np.testing.assert_allclose(
+        kfold.alpha_, sr.ridge_cv(X, Y, alphas, cv=3, refine=True).best_alpha, rtol=1e-10)
+    assert not np.isin(kfold.alpha_, alphas).all()
     with pytest.raises(ValueError, match="needs noise_level"):
         sr.RidgeCV(cv="discrepancy").fit(X, Y)
 
@@ -479,3 +483,50 @@ def test_evidence_and_refits_with_unpenalized_columns():
                                rtol=1e-9)
     with pytest.raises(ValueError, match="unpenalized columns"):
         sr.stats.coef_inference(solver, 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scoring", ["mse", "r2"])
+def test_refine_kfold_against_brute_force(scoring, dtype):
+    # held-out error of each target's refined alpha equals the bounded minimum of the
+    # pooled K-fold error of direct per-fold solves between the grid's neighbours
+    from scipy.optimize import minimize_scalar
+    from sklearn.model_selection import KFold
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((90, 6))
+    Y = X @ rng.standard_normal((6, 3)) + 2.0 * rng.standard_normal((90, 3))
+    w = rng.uniform(0.5, 2.0, 90)
+    alphas = np.logspace(-1, 4, 6)
+    folds = list(KFold(4).split(X))
+    grid = sr.ridge_cv(X.astype(dtype), Y.astype(dtype), alphas, cv=folds, sample_weight=w,
+                       scoring=scoring)
+    refined = sr.ridge_cv(X.astype(dtype), Y.astype(dtype), alphas, cv=folds,
+                          sample_weight=w, scoring=scoring, refine=True)
+
+    def loss(a, t):
+        sse = sst = 0.0
+        mean = np.average(Y[:, t], weights=w)
+        for train, test in folds:
+            xm = np.average(X[train], axis=0, weights=w[train])
+            ym = np.average(Y[train, t], weights=w[train])
+            Xc = (X[train] - xm) * np.sqrt(w[train])[:, None]
+            coef = np.linalg.solve(Xc.T @ Xc + a * np.eye(6),
+                                   Xc.T @ ((Y[train, t] - ym) * np.sqrt(w[train])))
+            sse += w[test] @ (Y[test, t] - ym - (X[test] - xm) @ coef) ** 2
+            sst += w[test] @ (Y[test, t] - mean) ** 2
+        return sse / sst if scoring == "r2" else sse / w.sum()
+
+    for t in range(3):
+        i = int(np.asarray(grid.best_index)[t])
+        lo, hi = np.log(alphas[max(i - 1, 0)]), np.log(alphas[min(i + 1, alphas.size - 1)])
+        best = minimize_scalar(lambda u: loss(np.exp(u), t), bounds=(lo, hi),
+                               method="bounded", options={"xatol": 1e-9}).fun
+        got = loss(float(refined.best_alpha[t]), t)
+        assert got <= loss(alphas[i], t) * (1 + 1e-12)
+        assert got == pytest.approx(best, rel=1e-5 if dtype == np.float64 else 1e-3)
+        want = 1.0 - got if scoring == "r2" else got
+        assert float(refined.best_score[t]) == pytest.approx(want, rel=1e-6 if dtype ==
+                                                             np.float64 else 1e-3)
+    direct = sr.RidgeSolver(X, Y, sample_weight=w).per_target(refined.best_alpha)
+    np.testing.assert_allclose(refined.coef, direct.coef, rtol=1e-4 if dtype == np.float32
+                               else 1e-10, atol=1e-5 if dtype == np.float32 else 1e-12)

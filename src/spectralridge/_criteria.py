@@ -716,7 +716,7 @@ class CriteriaMixin:
 
     @staticmethod
     def _warn_discrepancy(status, grid, target, rss_low, rss_high):
-        if not _scores._WARN_GRID_EDGES.get():  # off inside the estimators' fit
+        if not _scores.grid_edge_warnings_enabled():  # off inside the estimators' fit
             return
         for side, flag in (("smallest", -1), ("largest", 1)):
             hit = np.flatnonzero(status == flag)
@@ -745,10 +745,7 @@ class CriteriaMixin:
     # -- refinement of leave-one-out and GCV ------------------------------------------------
     def _refined_cv(self, result, cv, scoring, alpha_per_target):
         """`result` of :meth:`loo` / :meth:`gcv` with each best alpha refined off the grid."""
-        grid = result.alphas
-        spectrum, problem = self._problem(grid)
-        k = problem.R2.shape[1]
-        best_index = np.atleast_1d(result.best_index)
+        spectrum, problem = self._problem(result.alphas)
         sst = (problem.base + problem.R2.sum(axis=0)) / problem.sum_w
         if cv == "gcv":
             def mse(a, idx=None):
@@ -757,6 +754,17 @@ class CriteriaMixin:
         else:
             mse = _LooRefiner(spectrum, self.data.centering, self.data.Y)
             xtol = LOO_REFINE_XTOL
+        return self.refine_result(result, mse, scoring, alpha_per_target, sst, xtol)
+
+    def refine_result(self, result, mse, scoring, alpha_per_target, sst,
+                      xtol=LOO_REFINE_XTOL):
+        """`result` (a grid's :class:`CVResult`) with each best alpha refined off the grid on
+        ``mse(alphas, idx)``, the mean squared errors (len(idx),) of the targets `idx` at one
+        alpha each; `sst` (k,) the mean total sums of squares of 'r2' in the same units."""
+        grid = result.alphas
+        spectrum = self.spectrum_for(grid)
+        k = self.data.Y.shape[1]
+        best_index = np.broadcast_to(np.atleast_1d(result.best_index), (k,))
 
         def per_target_loss(a, idx=None):
             value = mse(a, idx)
@@ -784,7 +792,7 @@ class CriteriaMixin:
         return dataclasses.replace(result, best_alpha=alphas, best_score=best_score,
                                    coef=coef, intercept=intercept)
 
-    def _select_alpha(self, cv, alphas, *, scoring="mse", alpha_per_target=True,
+    def select_alpha(self, cv, alphas, *, scoring="mse", alpha_per_target=True,
                       noise_level=None, refine=False):
         """The choice of :func:`~spectralridge.ridge_cv` for a named criterion."""
         if cv in ("loo", "gcv"):

@@ -72,9 +72,12 @@ iterable, default='loo'
         between the grid neighbours of the best value (Brent's method: parabolic steps
         through the grid's three scores, golden-section steps where they fail), for all
         targets at once (one pass over the spectrum, or for ``'loo'`` two n x rank x
-        n_targets GEMMs, per step), to a relative 1e-6 in alpha (1e-2 for ``'loo'``), never
+        n_targets GEMMs, and for a splitter one n_test x rank x n_targets product per split,
+        per step), to a relative 1e-6 in alpha (1e-2 for ``'loo'`` and splitters), never
         worse than the grid's best. ``best_index`` stays the grid's. For ``'loo'``,
-        ``'gcv'``, ``'evidence'``, ``'lcurve'`` and ``'quasi'`` (not for splitters).
+        ``'gcv'``, ``'evidence'``, ``'lcurve'``, ``'quasi'`` and splitters (which then keep
+        each split's training spectrum and held-out basis, n x rank values in all; not with
+        ``rule='1se'``).
 
     Returns
     -------
@@ -120,8 +123,8 @@ iterable, default='loo'
     rule = check_rule(rule, cv if is_named or criterion else None)
     X, Y = solver.data[:2]
     groups = check_groups(groups, X.shape[0], cv)
-    if criterion or refine:
-        return solver._select_alpha(cv, alphas, scoring=scoring,
+    if criterion or (refine and is_named):
+        return solver.select_alpha(cv, alphas, scoring=scoring,
                                     alpha_per_target=alpha_per_target,
                                     noise_level=noise_level, refine=refine)
     if is_named:
@@ -130,20 +133,30 @@ iterable, default='loo'
     splits = check_cv(cv, *solver.given_data[:2], groups)
     if rule == "1se" and len(splits) < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
+    if rule == "1se" and refine:
+        raise ValueError("refine=True refines the minimum of the held-out error; it does "
+                         "not combine with rule='1se'.")
     path = solver.ridge(solver.alpha_grid(alphas))  # the full-data fit, refit at the best alphas
+    folds = [] if refine else None
     sse, sst, held_out_weight, score_se, scale = _split_sse(solver, splits, path.grid,
-                                                             scoring)
-    return solver.cv_result(path, sse / held_out_weight, scoring, alpha_per_target,
-                             f"{len(splits)} splits",
-                             sst=None if sst is None else sst / held_out_weight,
-                             rule=rule, score_se=score_se, scale=scale)
+                                                             scoring, folds)
+    result = solver.cv_result(path, sse / held_out_weight, scoring, alpha_per_target,
+                              f"{len(splits)} splits",
+                              sst=None if sst is None else sst / held_out_weight,
+                              rule=rule, score_se=score_se, scale=scale)
+    if not refine:
+        return result
+    refiner = _FoldRefiner(folds, solver.given_data.Y, held_out_weight, scale)
+    sst_unscaled = None if sst is None else sst / np.square(scale) / held_out_weight
+    return solver.refine_result(result, refiner, scoring, alpha_per_target, sst_unscaled)
 
 
-def _split_sse(solver, splits, alphas, scoring):
+def _split_sse(solver, splits, alphas, scoring, folds=None):
     """Pooled held-out SSE (m, k), TSS (k,) for 'r2', the total held-out weight, the
     standard errors over splits of the per-split scores: (m, k) and of their target mean
     (m,), and the per-target scale (k,) of the targets all of these are of (see
-    ``_scores.target_scale``)."""
+    ``_scores.target_scale``). `folds`, a list if given, receives each split's training
+    spectrum and held-out rows for :class:`_FoldRefiner`."""
     X, Y, c = solver.given_data
     n, p = X.shape
     w = np.square(c.sw)
@@ -173,6 +186,9 @@ def _split_sse(solver, splits, alphas, scoring):
         Y_scored = fold[3] if len(fold) > 3 else Y_test  # targets less the unpenalized fit
         split_sse = _scores.held_out_sse(B, spectrum, spectrum.ridge(alphas), Y_scored, ym,
                                          c.sw[test], Y.dtype, scale)
+        if folds is not None:
+            folds.append((np.asarray(B, dtype=np.float64), spectrum, ym, c.sw[test], test,
+                          None if Y_scored is Y_test else Y_scored))
         out += split_sse
         split_weight = w[test].sum()
         held_out_weight += split_weight
@@ -189,6 +205,28 @@ def _split_sse(solver, splits, alphas, scoring):
     se = _scores.standard_error(moments, len(splits)), \
         _scores.standard_error(mean_moments, len(splits))
     return out, sst, held_out_weight, se, scale
+
+
+class _FoldRefiner:
+    """Pooled held-out mean squared error (k,) for one alpha per target, from the splits'
+    training spectra: per split one (n_test x r) @ (r x k) product, in float64 (the targets
+    multiplied by their power-of-two `scale` while the squares are summed)."""
+
+    def __init__(self, folds, Y, weight, scale):
+        self.folds, self.Y, self.weight, self.scale = folds, Y, weight, scale
+
+    def __call__(self, alphas, idx=None):
+        idx = np.arange(self.Y.shape[1]) if idx is None else idx
+        scale = self.scale[idx]
+        sse = np.zeros(idx.size)
+        for B, spectrum, ym, sw, test, Y_scored in self.folds:
+            g = spectrum.s[:, None] / (spectrum.lam[:, None] + alphas[None, :])
+            Y_t = (self.Y[test] if Y_scored is None else Y_scored)[:, idx]
+            resid = sw[:, None] * np.subtract(Y_t, ym[idx], dtype=np.float64)
+            resid -= B @ (g * spectrum.R[:, idx])
+            resid *= scale
+            sse += np.einsum("ij,ij->j", resid, resid)
+        return sse / np.square(scale) / self.weight
 
 
 def _partitions(train, test, n):

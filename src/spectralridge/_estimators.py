@@ -394,7 +394,7 @@ class RidgeCV(_RidgeBase):
         ``cv='evidence'`` (optional: a known noise variance ``noise_level ** 2``).
     refine : bool, default=False
         Refine each chosen alpha off the grid (``cv`` None / ``'loo'``, ``'gcv'``,
-        ``'evidence'``, ``'lcurve'``, ``'quasi'``; see :func:`~spectralridge.ridge_cv`);
+        ``'evidence'``, ``'lcurve'``, ``'quasi'``, K-fold; see :func:`~spectralridge.ridge_cv`);
         ``alpha_`` may then lie between the grid values. Fast scorings only, not with Dask
         input.
 
@@ -625,7 +625,7 @@ class RidgeCV(_RidgeBase):
             if not isinstance(cv, numbers.Integral) or isinstance(cv, bool):
                 cv = splitter
             result = ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=per_target,
-                              scoring=ours, groups=groups, **kwargs)
+                              scoring=ours, groups=groups, refine=self.refine, **kwargs)
         elif mode in CRITERIA or self.refine:
             result = ridge_cv(X, Y, alphas, cv=mode, alpha_per_target=per_target,
                               scoring="mse" if mode in CRITERIA else ours,

@@ -16,7 +16,7 @@ METHODS = ("auto", "svd", "gram", "kernel")
 _BLAS_INT_MAX = np.iinfo(np.int32).max
 
 
-def _describe(obj):
+def describe(obj):
     return type(obj).__name__
 
 
@@ -25,10 +25,10 @@ def as_array(a, name, *, ndims, keep_float32=True):
     if a is None:
         raise TypeError(f"{name} must be an array-like of numbers, got None.")
     if hasattr(a, "toarray") and hasattr(a, "nnz"):
-        raise TypeError(f"{name} must be a dense array; got a sparse {_describe(a)}. "
+        raise TypeError(f"{name} must be a dense array; got a sparse {describe(a)}. "
                         "Convert it with .toarray().")
     if isinstance(a, (str, bytes, dict, set)):
-        raise TypeError(f"{name} must be an array-like of numbers, got {_describe(a)}.")
+        raise TypeError(f"{name} must be an array-like of numbers, got {describe(a)}.")
     try:
         arr = np.asarray(a)
     except (ValueError, TypeError) as exc:  # ragged nested sequences
@@ -73,7 +73,7 @@ def as_sparse(a, name):
     """Return scipy.sparse `a` as a canonical CSR matrix (or array) of float32 (kept) or
     float64 with finite stored values; copies only where a conversion is needed."""
     if a.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got a sparse {_describe(a)} of shape "
+        raise ValueError(f"{name} must be 2-D, got a sparse {describe(a)} of shape "
                          f"{a.shape} ({a.ndim}-D).")
     check_number_dtype(a.dtype, name)
     arr = a.tocsr()  # no copy for CSR; other formats are converted once
@@ -118,7 +118,7 @@ def check_in_memory(what, **arrays):
     `what`, which needs NumPy or scipy.sparse data."""
     for name, a in arrays.items():
         if is_dask_input(a) or is_device_array(a):
-            kind = f"{type(a).__module__.split('.')[0]} {_describe(a)}"
+            kind = f"{type(a).__module__.split('.')[0]} {describe(a)}"
             raise TypeError(f"{name} is of type {kind}: {what} needs NumPy or scipy.sparse "
                             f"input (convert {name} first).")
 
@@ -127,7 +127,7 @@ def refuse_sparse_with_dask(*arrays):
     """Sparse input does not mix with Dask input: a TypeError naming the argument."""
     for name, a in zip(("X", "Y", "sample_weight"), arrays):
         if is_sparse(a):
-            raise TypeError(f"{name} is a sparse {_describe(a)}, which is not supported with "
+            raise TypeError(f"{name} is a sparse {describe(a)}, which is not supported with "
                             "Dask input; use NumPy or scipy.sparse data throughout, or "
                             f"convert {name} with .toarray().")
 
@@ -252,7 +252,7 @@ def check_unpenalized_input(X):
     """Unpenalized columns (penalty factors of 0) need dense X."""
     if is_sparse(X):
         raise TypeError("penalty_factor with zeros (unpenalized columns) needs dense X; got "
-                        f"a sparse {_describe(X)}. Convert it with .toarray(), or give those "
+                        f"a sparse {describe(X)}. Convert it with .toarray(), or give those "
                         "columns a small positive factor.")
 
 
@@ -261,7 +261,7 @@ def check_alphas(alphas, name="alphas"):
     scalar = np.ndim(alphas) == 0 and not isinstance(alphas, (str, bytes))
     if isinstance(alphas, bool) or (scalar and not isinstance(alphas, (numbers.Real, np.generic, np.ndarray))):
         raise TypeError(f"{name} must be a non-negative number or a 1-D array of them, "
-                        f"got {_describe(alphas)}.")
+                        f"got {describe(alphas)}.")
     arr = as_array(np.atleast_1d(alphas) if scalar else alphas, name, ndims=(1,),
                    keep_float32=False)
     if arr.size == 0:
@@ -403,7 +403,7 @@ def check_lr(lr):
         lr = lr[()]
     if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (numbers.Real, np.floating,
                                                                 np.integer)):
-        raise TypeError(f"lr must be a positive number, got {_describe(lr)}.")
+        raise TypeError(f"lr must be a positive number, got {describe(lr)}.")
     lr = float(lr)
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got lr={lr!r}.")
@@ -416,7 +416,7 @@ def check_steps(steps):
     if isinstance(steps, (bool, np.bool_, str, bytes)) or (
             scalar and not isinstance(steps, (numbers.Real, np.generic, np.ndarray))):
         raise TypeError(f"steps must be a non-negative integer or a 1-D array of them, "
-                        f"got {_describe(steps)}.")
+                        f"got {describe(steps)}.")
     arr = np.atleast_1d(steps) if scalar else steps
     if np.asarray(arr).dtype.kind == "b":
         raise TypeError("steps must be non-negative integers, got an array of dtype bool.")
@@ -446,7 +446,7 @@ def check_n_components(n_components, rank):
     arr = np.atleast_1d(np.asarray(n_components))
     if arr.dtype.kind not in "iu" or arr.ndim != 1 or arr.size == 0:
         raise TypeError(f"n_components must be an integer or a non-empty 1-D array of "
-                        f"integers, got {_describe(n_components)} of dtype {arr.dtype}.")
+                        f"integers, got {describe(n_components)} of dtype {arr.dtype}.")
     bad = np.flatnonzero((arr < 0) | (arr > rank))
     if bad.size:
         raise ValueError(f"n_components must lie in [0, rank] = [0, {rank}], got "
@@ -476,7 +476,7 @@ def check_groups(groups, n_samples, cv):
         groups = groups.compute()
     if isinstance(groups, (str, bytes)):
         raise TypeError(f"groups must be an array-like of one label per sample, got "
-                        f"{_describe(groups)}.")
+                        f"{describe(groups)}.")
     arr = np.asarray(groups)
     if arr.ndim != 1 or arr.shape[0] != n_samples:
         raise ValueError(f"groups must have one entry per sample: expected ({n_samples},), "
@@ -538,7 +538,7 @@ def check_cv(cv, X, Y, groups=None):
     elif hasattr(cv, "__iter__") and not isinstance(cv, bool):
         pairs = cv
     else:
-        raise TypeError(f"{rule}; got {_describe(cv)}.")
+        raise TypeError(f"{rule}; got {describe(cv)}.")
     splits = [_check_split(pair, i, n) for i, pair in enumerate(pairs)]
     if not splits:
         raise ValueError("cv produced no (train, test) splits.")
@@ -550,7 +550,7 @@ def _check_split(pair, i, n):
         train, test = pair
     except (TypeError, ValueError):
         raise ValueError(f"cv split {i} must be a (train, test) pair of index arrays, got "
-                         f"{_describe(pair)}.") from None
+                         f"{describe(pair)}.") from None
     out = []
     for name, idx in (("train", train), ("test", test)):
         idx = np.asarray(idx)
@@ -637,7 +637,7 @@ def check_positive(value, name):
     """Return a positive finite float."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating,
                                                                        np.integer)):
-        raise TypeError(f"{name} must be a positive number, got {_describe(value)}.")
+        raise TypeError(f"{name} must be a positive number, got {describe(value)}.")
     value = float(value)
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive finite number, got {name}={value!r}.")
@@ -647,7 +647,7 @@ def check_positive(value, name):
 def check_index(value, name, size):
     """Return an integer index into an axis of length `size` (negative counts from the end)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral,)):
-        raise TypeError(f"{name} must be an integer, got {_describe(value)}.")
+        raise TypeError(f"{name} must be an integer, got {describe(value)}.")
     if not -size <= value < size:
         raise ValueError(f"{name} must lie in [{-size}, {size}), got {name}={int(value)}.")
     return int(value) % size
@@ -754,7 +754,7 @@ def check_targets(Y):
 
 def check_instance(obj, cls, name):
     if not isinstance(obj, cls):
-        raise TypeError(f"{name} must be a {cls.__name__}, got {_describe(obj)}.")
+        raise TypeError(f"{name} must be a {cls.__name__}, got {describe(obj)}.")
     return obj
 
 
@@ -815,7 +815,7 @@ def check_feature_groups(feature_groups, n_features):
     from a list of column-index arrays, or from one label per column (sorted labels)."""
     if isinstance(feature_groups, (str, bytes)) or not hasattr(feature_groups, "__len__"):
         raise TypeError("feature_groups must be a list of column-index arrays or one group "
-                        f"label per column, got {_describe(feature_groups)}.")
+                        f"label per column, got {describe(feature_groups)}.")
     arr = None
     try:
         arr = np.asarray(feature_groups)
@@ -881,7 +881,7 @@ def check_noise_level(noise_level, n_targets, name="noise_level"):
     """A positive finite scalar or one per target: float64 array of shape (n_targets,)."""
     if isinstance(noise_level, (bool, np.bool_)) or isinstance(noise_level, (str, bytes)):
         raise TypeError(f"{name} must be a positive number or an array of one per target, "
-                        f"got {_describe(noise_level)}.")
+                        f"got {describe(noise_level)}.")
     arr = np.asarray(noise_level, dtype=np.float64) if np.ndim(noise_level) == 0 else \
         as_array(noise_level, name, ndims=(1,), keep_float32=False)
     if arr.ndim == 1 and arr.size != n_targets:
@@ -897,7 +897,8 @@ def check_noise_level(noise_level, n_targets, name="noise_level"):
 
 def check_criterion_options(cv, noise_level, refine):
     """`noise_level` with cv='discrepancy' (required) or 'evidence' (optional) only, and
-    `refine` a bool; splitters cannot be refined."""
+    `refine` a bool (for leave-one-out, GCV, a splitter and the spectral criteria other than
+    the discrepancy principle, which solves for alpha)."""
     refine = check_bool(refine, "refine")
     named = isinstance(cv, str)
     if named and cv == "discrepancy" and noise_level is None:
@@ -906,9 +907,10 @@ def check_criterion_options(cv, noise_level, refine):
     if noise_level is not None and not (named and cv in ("discrepancy", "evidence")):
         raise ValueError(f"noise_level is used by cv='discrepancy' and cv='evidence' only, "
                          f"got cv={cv!r}.")
-    if refine and not (named and cv in ("loo", "gcv", "evidence", "lcurve", "quasi")):
-        raise ValueError("refine=True supports cv='loo', 'gcv', 'evidence', 'lcurve' and "
-                         f"'quasi' ('discrepancy' already solves for alpha), got cv={cv!r}.")
+    if refine and named and cv not in ("loo", "gcv", "evidence", "lcurve", "quasi"):
+        raise ValueError("refine=True supports cv='loo', 'gcv', 'evidence', 'lcurve', "
+                         "'quasi' and splitters ('discrepancy' already solves for alpha), got "
+                         f"cv={cv!r}.")
     return refine
 
 

@@ -694,7 +694,7 @@ def _parser():
                         "'evidence' (a known noise variance S^2)")
     f.add_argument("--refine", action="store_true",
                    help="refine each chosen alpha off the grid (loo, gcv, evidence, lcurve, "
-                        "quasi)")
+                        "quasi, K-fold)")
     f.add_argument("--se", action="store_true",
                    help="standard errors, t statistics and p-values of the coefficients at "
                         "the chosen alphas (conditional on alpha)")

@@ -47,9 +47,10 @@ import numpy as np
 from . import theory
 from ._scores import CVResult
 from ._solver import RidgeSolver
-from ._validation import (_describe, as_array, check_alphas, check_eigenvalues, check_index,
+from ._validation import (as_array, check_alphas, check_eigenvalues, check_index,
                           check_option, check_has_positive, check_positive,
-                          check_positive_steps, check_requirement, check_two_features)
+                          check_positive_steps, check_requirement, check_two_features,
+                          describe)
 
 __all__ = ["banded_alphas", "coef_bands", "coef_path", "criteria", "cv_curve",
            "early_stopping", "geometry", "lcurve", "picard", "shrinkage", "split_r2",
@@ -84,7 +85,7 @@ def _path_alphas(solver, n=100):
 
 def _check_solver(solver, name):
     if not isinstance(solver, RidgeSolver):
-        raise TypeError(f"{name} must be a RidgeSolver, got {_describe(solver)}.")
+        raise TypeError(f"{name} must be a RidgeSolver, got {describe(solver)}.")
     return solver
 
 
@@ -100,7 +101,7 @@ def _feature_names(feature_names, n_features):
         return [f"x{j}" for j in range(n_features)]
     if isinstance(feature_names, str) or not hasattr(feature_names, "__len__"):
         raise TypeError(f"feature_names must be a sequence of n_features={n_features} "
-                        f"names, got {_describe(feature_names)}.")
+                        f"names, got {describe(feature_names)}.")
     if len(feature_names) != n_features:
         raise ValueError(f"feature_names must have n_features={n_features} names, got "
                          f"{len(feature_names)}.")
@@ -122,7 +123,7 @@ def _check_feature_scale(scale, n_features):
 def _check_result(result):
     if not isinstance(result, CVResult):
         raise TypeError(f"result must be a CVResult (from ridge_cv, solver.loo or solver.gcv), "
-                        f"got {_describe(result)}.")
+                        f"got {describe(result)}.")
     return result
 
 
@@ -130,7 +131,7 @@ def _check_axes(ax):
     if ax is not None:
         from matplotlib.axes import Axes
         if not isinstance(ax, Axes):
-            raise TypeError(f"ax must be a matplotlib Axes, got {_describe(ax)}.")
+            raise TypeError(f"ax must be a matplotlib Axes, got {describe(ax)}.")
     return ax
 
 
@@ -155,7 +156,7 @@ def _check_solver_or_array(value, name, what, ndim):
         as_array(value, name, ndims=(ndim,))
     except TypeError:
         raise TypeError(f"{name} must be a RidgeSolver or an array-like of {what}, got "
-                        f"{_describe(value)}.") from None
+                        f"{describe(value)}.") from None
 
 
 def coef_path(solver, alphas=None, *, x="alpha", target=0, feature_names=None, mark=None,
@@ -563,7 +564,7 @@ def banded_alphas(result_or_model, *, group_names=None, ax=None):
         values = getattr(result_or_model, "alphas_", None)
     if values is None or np.ndim(values) not in (1, 2):
         raise TypeError("result_or_model must be a BandedResult or a fitted BandedRidgeCV, "
-                        f"got {_describe(result_or_model)}.")
+                        f"got {describe(result_or_model)}.")
     values = np.asarray(values, dtype=np.float64).reshape(np.shape(values)[0], -1)
     names = _group_names(group_names, values.shape[0])
     ax = _axes(ax)
@@ -616,7 +617,7 @@ def split_r2(shares, *, group_names=None, ax=None):
 # -- alpha selection beyond cross-validation --------------------------------------------------
 def _check_ridge_solver(solver):
     if not isinstance(solver, RidgeSolver):
-        raise TypeError(f"solver must be a RidgeSolver, got {_describe(solver)}.")
+        raise TypeError(f"solver must be a RidgeSolver, got {describe(solver)}.")
     return solver
 
 
