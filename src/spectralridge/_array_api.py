@@ -801,14 +801,9 @@ def _split_sse(solver, splits, alphas, scoring):
     xp = rules.xp
     X, Y = solver._X, solver._Y
     m, k = alphas.size, Y.shape[1]
-    out = np.zeros((m, k))
-    moments = np.zeros((2, m, k))
-    mean_moments = np.zeros((2, m))
-    sst = np.zeros(k) if scoring == "r2" else None
     mean = c.mean(Y) if scoring == "r2" else None
     scale, _ = solver.target_scale()
-    weights = _scores.mean_weights(scale, scoring)
-    held_out_weight = 0.0
+    totals = _scores.SplitTotals(m, k, scoring, scale)
     for i, (train, test) in enumerate(splits):
         train_d, test_d = rules.index(train), rules.index(test)
         w_train = xp.take(c.w, train_d, axis=0)
@@ -831,22 +826,10 @@ def _split_sse(solver, splits, alphas, scoring):
         split_sse = np.zeros((m, k))
         sse_block(rules, xp.astype(B, rules.work), spectrum.cast("R", rules.work), F,
                   Yc_test, None, scale, split_sse)
-        out += split_sse
-        split_weight = float(xp.sum(xp.take(c.w, test_d, axis=0)))
-        held_out_weight += split_weight
-        split_sst = None
-        if scoring == "r2":
-            split_sst = solver._sst(Y_test, xp.take(c.w, test_d, axis=0), mean, scale)
-            sst += split_sst
-        score = _scores.to_score(split_sse / split_weight,
-                                 None if split_sst is None else split_sst / split_weight,
-                                 scoring)
-        moments += score, np.square(score)
-        score_mean = (score if weights is None else score * weights).mean(axis=1)
-        mean_moments += score_mean, np.square(score_mean)
-    count = len(splits)
-    return out, sst, held_out_weight, (_scores.standard_error(moments, count),
-                                       _scores.standard_error(mean_moments, count)), scale
+        w_test = xp.take(c.w, test_d, axis=0)
+        split_sst = solver._sst(Y_test, w_test, mean, scale) if scoring == "r2" else None
+        totals.add(split_sse, float(xp.sum(w_test)), split_sst)
+    return totals.sse, totals.sst, totals.weight, totals.standard_errors(), scale
 
 
 

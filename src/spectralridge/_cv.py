@@ -160,20 +160,14 @@ def _split_sse(solver, splits, alphas, scoring, folds=None):
     X, Y, c = solver.given_data
     n, p = X.shape
     w = np.square(c.sw)
-    m, k = alphas.size, Y.shape[1]
-    out = np.zeros((m, k))
-    moments = np.zeros((2, m, k))  # sums of per-split scores and of their squares
-    mean_moments = np.zeros((2, m))
-    sst = np.zeros(k) if scoring == "r2" else None
     mean = weighted_sum(w, Y) / c.sum_w if scoring == "r2" else None
     downdate = None
     if solver.requested_method in ("auto", "gram") and n >= p and \
             all(_partitions(train, test, n) for train, test in splits):
         downdate = _GramDowndate(X, Y, c, solver.spectrum_for(alphas)) if \
             solver.penalty_map is None else FoldDowndate(solver.penalty_map, Y.dtype)
-    held_out_weight = 0.0
     scale, _ = solver.target_scale(solver.spectrum_for(alphas))
-    weights = _scores.mean_weights(scale, scoring)
+    totals = _scores.SplitTotals(alphas.size, Y.shape[1], scoring, scale)
     for i, (train, test) in enumerate(splits):
         if not (w[train] > 0).any():
             raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
@@ -189,22 +183,10 @@ def _split_sse(solver, splits, alphas, scoring, folds=None):
         if folds is not None:
             folds.append((np.asarray(B, dtype=np.float64), spectrum, ym, c.sw[test], test,
                           None if Y_scored is Y_test else Y_scored))
-        out += split_sse
-        split_weight = w[test].sum()
-        held_out_weight += split_weight
-        split_sst = None
-        if scoring == "r2":
-            split_sst = _scores.total_sum_of_squares(Y_test, w[test], mean, scale)
-            sst += split_sst
-        score = _scores.to_score(split_sse / split_weight,
-                                 None if split_sst is None else split_sst / split_weight,
-                                 scoring)
-        moments += score, np.square(score)
-        score_mean = (score if weights is None else score * weights).mean(axis=1)
-        mean_moments += score_mean, np.square(score_mean)
-    se = _scores.standard_error(moments, len(splits)), \
-        _scores.standard_error(mean_moments, len(splits))
-    return out, sst, held_out_weight, se, scale
+        split_sst = _scores.total_sum_of_squares(Y_test, w[test], mean, scale) if \
+            scoring == "r2" else None
+        totals.add(split_sse, w[test].sum(), split_sst)
+    return totals.sse, totals.sst, totals.weight, totals.standard_errors(), scale
 
 
 class _FoldRefiner:

@@ -537,6 +537,36 @@ def best_indices(loss, se, dof, rule):
     return best
 
 
+class SplitTotals:
+    """Held-out totals pooled over the splits of K-fold cross-validation: sums of squared
+    errors (m, k), total sums of squares (k,) for 'r2' and the held-out weight, and the
+    moments of the per-split scores behind the standard errors of the 1-SE rule (of each
+    target's score and of their mean, weighted by :func:`mean_weights` of `scale`)."""
+
+    def __init__(self, m, k, scoring, scale):
+        self.scoring, self.weights = scoring, mean_weights(scale, scoring)
+        self.sse, self.sst = np.zeros((m, k)), np.zeros(k) if scoring == "r2" else None
+        self.weight, self.count = 0.0, 0
+        self.moments, self.mean_moments = np.zeros((2, m, k)), np.zeros((2, m))
+
+    def add(self, sse, weight, sst=None):
+        """One split's SSE (m, k), held-out weight and, for 'r2', TSS (k,)."""
+        self.sse += sse
+        self.weight += weight
+        self.count += 1
+        if sst is not None:
+            self.sst += sst
+        score = to_score(sse / weight, None if sst is None else sst / weight, self.scoring)
+        self.moments += score, np.square(score)
+        mean = (score if self.weights is None else score * self.weights).mean(axis=1)
+        self.mean_moments += mean, np.square(mean)
+
+    def standard_errors(self):
+        """Standard errors over the splits: of each score (m, k), of their mean (m,)."""
+        return (standard_error(self.moments, self.count),
+                standard_error(self.mean_moments, self.count))
+
+
 def standard_error(moments, count):
     """Standard error of a mean of `count` values from ``moments = (sum of the values, sum
     of their squares)``; NaN for fewer than 2 values."""
