@@ -51,3 +51,22 @@ def traced_peak(func):
         return result, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def brute_force_scores(X, Y, alphas, splits, fit_intercept, w, scoring="mse"):
+    """Refit without each held-out set for every alpha; pool the weighted errors."""
+    X, Y = X.astype(float), Y.astype(float)
+    Y2 = Y.reshape(len(Y), -1)
+    w = np.ones(len(X)) if w is None else w
+    sse = np.zeros((len(alphas), Y2.shape[1]))
+    sst = np.zeros(Y2.shape[1])
+    mean = w @ Y2 / w.sum()
+    total = 0.0
+    for train, test in splits:
+        for i, a in enumerate(alphas):
+            W, b = ridge_oracle(X[train], Y2[train], a, fit_intercept, w[train])
+            sse[i] += w[test] @ (Y2[test] - X[test] @ W - b) ** 2
+        sst += w[test] @ (Y2[test] - mean) ** 2
+        total += w[test].sum()
+    out = sse / total if scoring == "mse" else 1 - sse / sst
+    return out[:, 0] if Y.ndim == 1 else out

@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import spectralridge as sr
 from spectralridge import _array_api
 
-from helpers import RTOL, make_data, ridge_oracle
+from helpers import RTOL, brute_force_scores, make_data, ridge_oracle
 
 xps = pytest.importorskip("array_api_strict")
 compat = pytest.importorskip("array_api_compat")
@@ -83,26 +83,6 @@ def weights(n, weighted):
     w = np.random.default_rng(7).uniform(0.2, 2.0, n)
     w[1] = 0.0
     return w
-
-
-def brute_force_scores(X, Y, alphas, splits, fit_intercept, w, scoring="mse"):
-    """Refit without each held-out set for every alpha (normal equations); pool the
-    weighted errors."""
-    X, Y = X.astype(float), Y.astype(float)
-    Y2 = Y.reshape(len(Y), -1)
-    w = np.ones(len(X)) if w is None else w
-    sse = np.zeros((len(alphas), Y2.shape[1]))
-    sst = np.zeros(Y2.shape[1])
-    mean = w @ Y2 / w.sum()
-    total = 0.0
-    for train, test in splits:
-        for i, a in enumerate(alphas):
-            W, b = ridge_oracle(X[train], Y2[train], a, fit_intercept, w[train])
-            sse[i] += w[test] @ (Y2[test] - X[test] @ W - b) ** 2
-        sst += w[test] @ (Y2[test] - mean) ** 2
-        total += w[test].sum()
-    out = sse / total if scoring == "mse" else 1 - sse / sst
-    return out[:, 0] if Y.ndim == 1 else out
 
 
 def loo_splits(n, w=None):

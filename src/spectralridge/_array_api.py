@@ -610,11 +610,7 @@ class DeviceFilterPath(FilterGrid):
 
     def loo(self, *, scoring="mse", alpha_per_target=True):
         """Exact leave-one-out scores for every grid value and target: CVResult."""
-        if self.name != "alpha":
-            raise ValueError(f"Exact leave-one-out is available for ridge only; for the "
-                             f"{self.name} filter use gcv() (or ridge_cv with a splitter).")
-        scoring = check_scoring(scoring)
-        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
         solver = self._solver
         scale, _ = solver.target_scale()
         sse = loo_sse(solver, self.spectrum, self.filter, self.grid, scale, self.name)

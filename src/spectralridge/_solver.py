@@ -540,6 +540,13 @@ class FilterGrid:
     def _squeeze(self, out):
         return out[0] if self._scalar else out
 
+    def _loo_options(self, scoring, alpha_per_target):
+        """Checked `scoring` and `alpha_per_target` of exact leave-one-out (ridge only)."""
+        if self.name != "alpha":
+            raise ValueError(f"Exact leave-one-out is available for ridge only; for the "
+                             f"{self.name} filter use gcv() (or ridge_cv with a splitter).")
+        return check_scoring(scoring), check_bool(alpha_per_target, "alpha_per_target")
+
     @property
     def factors(self):
         return self._squeeze(self.filter.fit.copy())  # the filter stays this path's own
@@ -634,11 +641,7 @@ class FilterPath(FilterGrid):
         n - 1 samples change the spectrum itself, so for them it would only be an
         approximation. Use :meth:`gcv` for those.
         """
-        if self.name != "alpha":
-            raise ValueError(f"Exact leave-one-out is available for ridge only; for the "
-                             f"{self.name} filter use gcv() (or ridge_cv with a splitter).")
-        scoring = check_scoring(scoring)
-        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
         solver = self._solver
         scale, _ = solver.target_scale(self.spectrum)
         mse = _scores.loo_sse(self.spectrum, solver._centering, solver._Y, self.filter,
