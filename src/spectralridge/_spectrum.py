@@ -285,16 +285,12 @@ def _factorize(X, Y, centering, method):
         spectrum.attach(X, centering)
         return spectrum
     check_scale(design.column_sq(), design)
-    lam, Q = eigh_descending(design.gram(gram=False))
-    r, lam_floor = _gram_rank(lam, n, p, max_rank, offset)
-    s = np.sqrt(lam[:r])
-    Q_kept = np.ascontiguousarray(Q[:, :r])
+    s, Q_kept, Q_d, lam_floor = kernel_eigen(design.gram(gram=False), p, max_rank, offset)
     V = design.rmatmul(Q_kept)  # V = Xc^T U diag(1/s)
     V /= s
     R, yc_sq = project(Q_kept, Y, centering.ym, centering.sw)
     dropped = 0.0
-    if 0 < r < n:  # Xc^T Yc in the other directions: ||Xc^T Q_d c||^2 with c = Q_d^T Yc
-        Q_d = np.ascontiguousarray(Q[:, r:])
+    if Q_d is not None:  # Xc^T Yc in the other directions: ||Xc^T Q_d c||^2 with c = Q_d^T Yc
         c = project(Q_d, Y, centering.ym, centering.sw)[0]
         d = Q_d.shape[1]
         M = np.zeros((d, d))  # Q_d^T Xc Xc^T Q_d, in column blocks of Xc if p x d is large
@@ -462,6 +458,18 @@ def gram_eigen(G, n, max_rank, lam_offset=0.0):
     lam, Q = eigh_descending(G)
     r, lam_floor = _gram_rank(lam, n, G.shape[0], max_rank, lam_offset)
     return lam, Q, r, lam_floor
+
+
+def kernel_eigen(K, p, max_rank, lam_offset=0.0):
+    """The kernel route's eigen-decomposition of the n x n ``Xc Xc^T`` (upper triangle `K`,
+    overwritten) of a design with `p` columns: singular values, the kept eigenvectors
+    ``U`` (n, r), those past the rank cutoff (None if none: the dropped-direction guard
+    measures them) and the smallest eigenvalue that counts."""
+    n = K.shape[0]
+    lam, Q = eigh_descending(K)
+    r, lam_floor = _gram_rank(lam, n, p, max_rank, lam_offset)
+    Q_d = np.ascontiguousarray(Q[:, r:]) if 0 < r < n else None
+    return np.sqrt(lam[:r]), np.ascontiguousarray(Q[:, :r]), Q_d, lam_floor
 
 
 def dropped_ratios(part_sq, s, R, yc_sq):

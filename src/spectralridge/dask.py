@@ -27,10 +27,15 @@ What is computed, and when
 
 Methods
     ``'svd'``: the tall-skinny QR route above (exact, one pass). ``'gram'``: the Gram of ``A``
-    instead (3-4x cheaper per block; squares the condition number). ``'auto'``: the Gram
-    when n_samples >= n_features, replaced by the QR route (one more pass over ``X`` only) as
-    soon as a call asks for an alpha the Gram cannot serve accurately, with the guard of the
-    NumPy solver (:meth:`Spectrum.accurate_for`). ``'kernel'`` is not available for Dask arrays.
+    instead (3-4x cheaper per block; squares the condition number). ``'kernel'`` (wide X):
+    the n x n ``Xs Xs^T`` summed over row and column blocks of ``X``, centred exactly by the
+    projection off ``sw``, decomposed by the engine's kernel route
+    (:func:`~spectralridge._spectrum.kernel_eigen`), then ``V = Xc^T U / s`` in one more
+    pass over ``X`` (not with K-fold cross-validation). ``'auto'``: the Gram when n_samples >=
+    n_features, else the kernel (the QR route for K-fold), replaced by the QR route (one
+    more pass over ``X`` only) as soon as a call asks for an alpha the Gram or kernel cannot
+    serve accurately, with the guard of the NumPy solver (:meth:`Spectrum.accurate_for`;
+    the kernel's dropped directions measured with one more pass over ``Y``).
 
 Outputs
     Everything with a target axis (coefficients, intercepts, predictions, cross-validation
@@ -76,8 +81,8 @@ from . import _core, _scores
 from ._backends import is_dask_input
 from ._filters import ridge_filter
 from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
-from ._spectrum import (Spectrum, check_scale, dropped_ratios, gram_eigen, recentre,
-                        svd_ranks, thin_svd, weighted_sum)
+from ._spectrum import (Spectrum, check_scale, dropped_ratios, gram_eigen, kernel_eigen,
+                        recentre, svd_ranks, thin_svd, weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv,
                           check_finite, check_groups, check_number_dtype, check_penalty_factor,
                           check_rule, check_sample_weight, check_scoring, check_shapes)
@@ -150,8 +155,6 @@ def _prepare(X, Y, sample_weight):
     dtype = np.float32 if X.dtype == np.float32 and Y.dtype == np.float32 else np.float64
     if not x_dask:
         X = da.from_array(X, chunks=(Y.chunks[0] if y_dask else -1, -1))
-    elif X.numblocks[1] > 1:
-        X = X.rechunk({1: -1})
     rows = X.chunks[0]
     if not y_dask:
         Y = da.from_array(np.ascontiguousarray(Y), chunks=(rows, -1))
@@ -361,7 +364,10 @@ class _Decomp:
     # fit is not yet measured (`_measure_dropped`; the training sets of folds stay inf)
     dropped: float = 0.0
     ls_rank: int = None  # directions kept at alpha = 0 (default: all)
-    Q_dropped: np.ndarray = None  # the Gram's eigenvectors past the kept rank, to measure them
+    # the eigenvectors past the kept rank, to measure them: the Gram's (p, d), or the
+    # kernel's (n, d) with M = their Q_d^T Xc Xc^T Q_d
+    Q_dropped: np.ndarray = None
+    M_dropped: np.ndarray = None
 
     @property
     def rank(self):
@@ -412,13 +418,43 @@ def _decompose(kind, F, sums, shift, fit_intercept):
                    Q_dropped=np.ascontiguousarray(Q[:, r:]) if dropped else None)
 
 
+def _kernel_decompose(Ks, sums, sw, shift, fit_intercept, basis_pass):
+    """:class:`_Decomp` of the kernel route from ``Ks = Xs Xs^T`` with ``Xs = sw (X -
+    shift)``; `basis_pass(Qc)` returns ``Xs^T Qc`` (a pass over X)."""
+    p = shift.size
+    sum_w, n_eff, n_rows, sx = float(sums[0]), int(round(sums[1])), int(round(sums[2])), \
+        sums[3:].copy()
+    off = int(fit_intercept)
+    xm = shift + sx / sum_w if fit_intercept else shift.copy()
+    K = np.array(Ks, dtype=np.float64, order="F")
+    u = sw / np.sqrt(sum_w) if fit_intercept else None
+    if u is not None:  # Xc = (I - u u^T) Xs: centred on the weighted means exactly
+        Ku = K @ u
+        K -= np.outer(u, Ku)
+        K -= np.outer(Ku, u)
+        K += (u @ Ku) * np.outer(u, u)
+    check_scale(np.diag(K), K)
+    s, Q, Q_d, lam_floor = kernel_eigen(K, p, max(min(n_eff - off, p), 0))
+    Q = Q if Q_d is None else np.hstack([Q, Q_d])
+    if u is not None:
+        Q = Q - np.outer(u, u @ Q)
+    XtQ = basis_pass(np.ascontiguousarray(Q))
+    r = s.size
+    V = XtQ[:, :r] / s
+    M = None if Q_d is None else XtQ[:, r:].T @ XtQ[:, r:]
+    return _Decomp("kernel", s, np.ascontiguousarray(V), lam_floor, sum_w, n_eff, n_rows, sx,
+                   xm, 0.0 if Q_d is None else np.inf,
+                   Q_dropped=None if Q_d is None else np.ascontiguousarray(Q[:, r:]),
+                   M_dropped=M)
+
+
 class _State(NamedTuple):
     """The decompositions of one method: all rows, and each training set of the folds."""
 
     kind: str
     full: _Decomp
     train: tuple
-    fold_factors: np.ndarray  # (K, q, q) R factors or Grams of the folds
+    fold_factors: np.ndarray  # (K, q, q) R factors or Grams of the folds (kernel: None)
     fold_weight: np.ndarray  # (K,) sum of weights of each fold
 
     # what RidgeSolver reads of a decomposition: the full data's
@@ -475,16 +511,19 @@ def _projected_block(P, ym0, *, ctx):
     return np.vstack([R, yc_sq[None]])
 
 
-def _dropped_block(P, ym0, *, ctx):
-    """(1, kb): per target, what the Gram's dropped directions carry of ``Xc^T Yc`` (as
-    NumPy's guard measures it)."""
+def _dropped_block(*args, ctx):
+    """(1, kb): per target, what the dropped directions carry of ``Xc^T Yc`` (as NumPy's
+    guard measures it); `args`: ``(P, ym0)``, or ``(c, P, ym0)`` for the kernel route with
+    ``c = Q_d^T Yc``."""
     d = ctx.full
-    XcYc, yc_sq, _ = _cross(P, ym0, ctx, d)
-    R = np.empty((d.rank, XcYc.shape[1]))
-    _core.gemm(d.V, np.ascontiguousarray(XcYc), R, trans_a=True)
-    R /= d.s[:, None]
-    part = d.Q_dropped.T @ XcYc
-    return dropped_ratios(np.einsum("dk,dk->k", part, part), d.s, R, yc_sq)[None]
+    R, yc_sq, _ = _targets(*args[-2:], ctx)
+    if d.method == "kernel":
+        c = args[0]
+        part_sq = np.einsum("dk,dk->k", c, d.M_dropped @ c)
+    else:
+        part = d.Q_dropped.T @ _cross(*args, ctx, d)[0]
+        part_sq = np.einsum("dk,dk->k", part, part)
+    return dropped_ratios(part_sq, d.s, R, yc_sq)[None]
 
 
 class _Centred:
@@ -695,10 +734,11 @@ class DaskRidgeSolver(RidgeSolver):
         Chunked by columns (blocks of targets); its row chunks are aligned with X's.
     fit_intercept : bool, default=True
     sample_weight : float, array-like or dask array of shape (n_samples,), default=None
-    method : {'auto', 'svd', 'gram'}, default='auto'
+    method : {'auto', 'svd', 'gram', 'kernel'}, default='auto'
         ``'svd'``: tall-skinny QR of the centred, weighted X, then the SVD of its small R
         factor. ``'gram'``: eigh of the Gram (faster, squares the condition number).
-        ``'auto'``: ``'gram'`` when n_samples >= n_features (else ``'svd'``), replaced by
+        ``'kernel'``: eigh of the n x n kernel (wide X). ``'auto'``: ``'gram'`` when
+        n_samples >= n_features, else ``'kernel'`` (``'svd'`` for K-fold), replaced by
         ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram cannot
         serve to about 1e-10 relative (the guard of :class:`~spectralridge.RidgeSolver`).
     penalty_factor : array-like of shape (n_features,), default=None
@@ -748,9 +788,10 @@ class DaskRidgeSolver(RidgeSolver):
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         if not isinstance(method, str) or method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-        if method == "kernel":
-            raise ValueError("method='kernel' is not available for Dask arrays; use 'auto', "
-                             "'svd' or 'gram'.")
+        if method == "kernel" and folds is not None:
+            raise ValueError("method='kernel' with K-fold cross-validation is not available "
+                             "for Dask arrays; use 'auto', 'svd' or 'gram' (or cv='loo' or "
+                             "'gcv').")
         self._requested_method = method
         X, Y, w, self._dtype, self._y_was_1d = _prepare(X, Y, sample_weight)
         n, p = X.shape
@@ -761,6 +802,7 @@ class DaskRidgeSolver(RidgeSolver):
         if self.penalty_factor is not None:
             self._col_scale = 1.0 / np.sqrt(self.penalty_factor)
             X = X * self._col_scale
+        X_cols, X = X, X.rechunk({1: -1}) if X.numblocks[1] > 1 else X
         self._X, self._Y, self._w = X, Y, w
         # global row indices, derived from the weights' blocks rather than a separate root
         # task: under distributed, separate roots let the data blocks run ahead of their use
@@ -797,10 +839,9 @@ class DaskRidgeSolver(RidgeSolver):
         Y = self._Y = Y * da.from_array(self._scale.astype(Y.dtype), chunks=(Y.chunks[1],))
         # pass 2: factors of X, cross products with Y
         if method == "auto":
-            kind = "gram" if n >= p else "svd"
+            kind = "gram" if n >= p else "svd" if folds is not None else "kernel"
         else:
             kind = method
-        factors, sums = self._factor_blocks(kind)
         labels = () if self._labels is None else (self._labels, "i")
         # shift of the R^2 sums: the mean, or without intercept the first row block's mean
         shift = self._ym0 if self.fit_intercept else \
@@ -811,8 +852,33 @@ class DaskRidgeSolver(RidgeSolver):
             adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64, xm=self._xm0,
             K=self._K, fit_intercept=self.fit_intercept)
         cross = cross.sum(axis=0, split_every=SPLIT_EVERY)
+        if kind == "kernel":
+            self._set_kernel(X_cols, cross)
+            return
+        factors, sums = self._factor_blocks(kind)
         factors, sums, self._P = dask.persist(factors, sums, cross)
         self._set_factors(kind, *dask.compute(factors, sums))
+
+    def _set_kernel(self, X, cross):
+        """The kernel route: the n x n ``Xs Xs^T`` of ``Xs = sw (X - xm)`` over row blocks
+        (and X's column blocks), with the cross products ``A^T Yc`` in the same pass."""
+        dask, da = _import_dask()
+        sw = da.sqrt(self._w)
+        Xs = (X.astype(np.float64) - self._xm0) * sw[:, None]
+        w = self._w
+        sums = da.concatenate([da.stack([w.sum(), (w > 0).sum(), w.size]).astype(np.float64),
+                               sw @ Xs])
+        Ks, sums, sw, self._P = dask.persist(Xs @ Xs.T, sums, sw, cross)
+        Ks, sums, sw = dask.compute(Ks, sums, sw)
+
+        def basis_pass(Q):
+            return (Xs.T @ da.from_array(Q, chunks=(Xs.chunks[0], -1))).compute()
+        if sums[0] <= 0:
+            raise ValueError("sample_weight must have at least one positive entry; all "
+                             "weights are zero.")
+        with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
+            full = _kernel_decompose(Ks, sums, sw, self._xm0, self.fit_intercept, basis_pass)
+        self._state = _State("kernel", full, (), None, sums[:1])
 
     def _factor_blocks(self, kind):
         """Lazy per-fold factors of A (K, q, q) and sums (K, 3 + p)."""
@@ -859,11 +925,11 @@ class DaskRidgeSolver(RidgeSolver):
     def _state_for(self, alphas):
         """The decompositions for `alphas`, upgraded to 'svd' where 'auto' needs it."""
         state = self._state
-        if self._requested_method == "auto" and state.kind == "gram":
+        if self._requested_method == "auto" and state.kind != "svd":
             a = float(np.min(alphas))
             with self._lock:
                 state = self._measure_dropped(self._state)
-                if state.kind == "gram" and not all(
+                if state.kind != "svd" and not all(
                         d.spectrum().accurate_for(a) for d in (state.full, *state.train)):
                     dask, _ = _import_dask()
                     self._set_factors("svd", *dask.compute(*self._factor_blocks("svd")))
@@ -875,10 +941,16 @@ class DaskRidgeSolver(RidgeSolver):
         targets (one pass over the cross products ``A^T Yc``, not over the data); the
         training sets of folds keep the conservative ``inf``."""
         full = state.full
-        if state.kind != "gram" or full.Q_dropped is None or np.isfinite(full.dropped):
+        if state.kind == "svd" or full.Q_dropped is None or np.isfinite(full.dropped):
             return state
         ctx = self._ctx(state, None, np.zeros(0), "alpha")
-        ratio = self._per_targets(_dropped_block, (1,), ctx=ctx).max().compute()
+        arrays = ()
+        if state.kind == "kernel":  # c = Q_d^T Yc: one more pass over Y
+            _, da = _import_dask()
+            Q = da.from_array(full.Q_dropped, chunks=(self._Y.chunks[0], -1))
+            Yc = (self._Y - self._ym0) * da.sqrt(self._w)[:, None]
+            arrays = ((Q.T @ Yc).astype(np.float64), "dj"),
+        ratio = self._per_targets(_dropped_block, (1,), *arrays, ctx=ctx).max().compute()
         self._state = state._replace(full=dataclasses.replace(full, dropped=float(ratio)))
         return self._state
 
