@@ -79,10 +79,9 @@ from scipy.linalg import blas, lapack
 
 from . import _core, _scores
 from ._backends import is_dask_input
-from ._filters import ridge_filter
 from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
-from ._spectrum import (Spectrum, check_scale, dropped_ratios, gram_eigen, kernel_eigen,
-                        recentre, svd_ranks, thin_svd, weighted_sum)
+from ._spectrum import (SetSpectrum, check_scale, factor_spectrum, kernel_set_spectrum,
+                        weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv,
                           check_finite, check_groups, check_number_dtype, check_penalty_factor,
                           check_rule, check_sample_weight, check_scoring, check_shapes)
@@ -347,44 +346,6 @@ def _contiguous_labels(rows, bounds):
 
 
 # -- eager decompositions of X -----------------------------------------------------------------
-@dataclass(frozen=True)
-class _Decomp:
-    """Thin SVD of a centred, weighted set of rows (all of them, or a training set)."""
-
-    method: str
-    s: np.ndarray
-    V: np.ndarray
-    lam_floor: float
-    sum_w: float
-    n_eff: int
-    n_rows: int
-    sx: np.ndarray  # sum w (x - shift) over the set
-    xm: np.ndarray  # the set's weighted mean of X
-    # inf where the Gram route's rank cutoff dropped directions and what they carry of the
-    # fit is not yet measured (`_measure_dropped`; the training sets of folds stay inf)
-    dropped: float = 0.0
-    ls_rank: int = None  # directions kept at alpha = 0 (default: all)
-    # the eigenvectors past the kept rank, to measure them: the Gram's (p, d), or the
-    # kernel's (n, d) with M = their Q_d^T Xc Xc^T Q_d
-    Q_dropped: np.ndarray = None
-    M_dropped: np.ndarray = None
-
-    @property
-    def rank(self):
-        return self.s.size
-
-    @property
-    def lam(self):
-        return self.s * self.s
-
-    def spectrum(self, R=None, yc_sq=None):
-        return Spectrum(self.method, self.s, self.V, R, yc_sq, self.lam_floor,
-                        dropped=self.dropped, ls_rank=self.ls_rank)
-
-    def ridge(self, alphas):
-        return ridge_filter(self.lam, alphas, self.ls_rank)
-
-
 def _combine(kind, factors):
     """Factor of the union of sets from their (q, q) factors."""
     if kind == "svd":
@@ -393,66 +354,11 @@ def _combine(kind, factors):
     return np.sum(factors, axis=0)
 
 
-def _decompose(kind, F, sums, shift, fit_intercept):
-    """:class:`_Decomp` from the factor of ``A = [sw, sw (X - shift)]`` over a set of rows."""
-    p = shift.size
-    sum_w, n_eff, n_rows, sx = float(sums[0]), int(round(sums[1])), int(round(sums[2])), \
-        sums[3:].copy()
-    off = int(fit_intercept)
-    max_rank = max(min(n_eff - off, p), 0)
-    xm = shift + sx / sum_w if fit_intercept and sum_w > 0 else shift.copy()
-    if kind == "svd":
-        R = np.array(F[off:, off:])
-        _, s, Vt, floor = thin_svd(R, np.einsum("ij,ij->j", R, R))
-        r, ls_rank = svd_ranks(s, floor, n_rows, p, max_rank)
-        return _Decomp("svd", s[:r].copy(), np.ascontiguousarray(Vt[:r].T), 0.0, sum_w, n_eff,
-                       n_rows, sx, xm, ls_rank=ls_rank)
-    G = np.array(F[off:, off:])
-    if fit_intercept and sum_w > 0:
-        G = recentre(sx, np.zeros(0), sum_w, G=G)[0]
-    check_scale(np.diag(G), G)
-    lam, Q, r, lam_floor = gram_eigen(np.asfortranarray(G), n_rows, max_rank)
-    dropped = 0 < r < p  # measured against the targets when it matters (_state_for)
-    return _Decomp("gram", np.sqrt(lam[:r]), np.ascontiguousarray(Q[:, :r]), lam_floor, sum_w,
-                   n_eff, n_rows, sx, xm, np.inf if dropped else 0.0,
-                   Q_dropped=np.ascontiguousarray(Q[:, r:]) if dropped else None)
-
-
-def _kernel_decompose(Ks, sums, sw, shift, fit_intercept, basis_pass):
-    """:class:`_Decomp` of the kernel route from ``Ks = Xs Xs^T`` with ``Xs = sw (X -
-    shift)``; `basis_pass(Qc)` returns ``Xs^T Qc`` (a pass over X)."""
-    p = shift.size
-    sum_w, n_eff, n_rows, sx = float(sums[0]), int(round(sums[1])), int(round(sums[2])), \
-        sums[3:].copy()
-    off = int(fit_intercept)
-    xm = shift + sx / sum_w if fit_intercept else shift.copy()
-    K = np.array(Ks, dtype=np.float64, order="F")
-    u = sw / np.sqrt(sum_w) if fit_intercept else None
-    if u is not None:  # Xc = (I - u u^T) Xs: centred on the weighted means exactly
-        Ku = K @ u
-        K -= np.outer(u, Ku)
-        K -= np.outer(Ku, u)
-        K += (u @ Ku) * np.outer(u, u)
-    check_scale(np.diag(K), K)
-    s, Q, Q_d, lam_floor = kernel_eigen(K, p, max(min(n_eff - off, p), 0))
-    Q = Q if Q_d is None else np.hstack([Q, Q_d])
-    if u is not None:
-        Q = Q - np.outer(u, u @ Q)
-    XtQ = basis_pass(np.ascontiguousarray(Q))
-    r = s.size
-    V = XtQ[:, :r] / s
-    M = None if Q_d is None else XtQ[:, r:].T @ XtQ[:, r:]
-    return _Decomp("kernel", s, np.ascontiguousarray(V), lam_floor, sum_w, n_eff, n_rows, sx,
-                   xm, 0.0 if Q_d is None else np.inf,
-                   Q_dropped=None if Q_d is None else np.ascontiguousarray(Q[:, r:]),
-                   M_dropped=M)
-
-
 class _State(NamedTuple):
     """The decompositions of one method: all rows, and each training set of the folds."""
 
     kind: str
-    full: _Decomp
+    full: SetSpectrum
     train: tuple
     fold_factors: np.ndarray  # (K, q, q) R factors or Grams of the folds (kernel: None)
     fold_weight: np.ndarray  # (K,) sum of weights of each fold
@@ -473,7 +379,7 @@ class _Ctx:
     """Everything a task over a block of targets needs, shipped once per call."""
 
     fit_intercept: bool
-    full: _Decomp
+    full: SetSpectrum
     folds: tuple = ()  # decompositions of the training sets
     flt: object = None
     grid: np.ndarray = None
@@ -482,27 +388,17 @@ class _Ctx:
     extra: dict = field(default_factory=dict)
 
 
-def _cross(P, ym0, ctx, d, Pq=None):
-    """``Xc^T Yc`` (p, kb), ``||Yc||^2`` and target means for a set ``d``."""
-    if Pq is None:
-        Pf = P.sum(axis=0) if P.shape[0] > 1 else P[0]
-        Pq, yy = Pf[:-3], Pf[-3]
-    else:
-        yy = None
-    if ctx.fit_intercept:
-        _, XtY, yc_sq, t = recentre(d.sx, Pq[0], d.sum_w, XtY=Pq[1:], yy=yy)
-        return XtY, yc_sq, np.asarray(ym0, dtype=np.float64) + t
-    return Pq, yy, np.zeros(Pq.shape[1])
+def _cross(P, ym0, ctx):
+    """``Xc^T Yc`` (p, kb), ``||Yc||^2`` and target means of all rows."""
+    Pf = P.sum(axis=0) if P.shape[0] > 1 else P[0]
+    XtY, yc_sq, t = ctx.full.cross(Pf[:-3], Pf[-3], ctx.fit_intercept)
+    return XtY, yc_sq, (np.asarray(ym0, dtype=np.float64) + t) if ctx.fit_intercept else t
 
 
-def _targets(P, ym0, ctx, d=None, Pq=None):
-    """Projected targets ``R`` (r, kb), ``||Yc||^2`` and target means for a set ``d``."""
-    d = ctx.full if d is None else d
-    XcYc, yc_sq, ym = _cross(P, ym0, ctx, d, Pq)
-    R = np.empty((d.rank, XcYc.shape[1]))
-    _core.gemm(d.V, np.ascontiguousarray(XcYc), R, trans_a=True)
-    R /= d.s[:, None]
-    return R, yc_sq, ym
+def _targets(P, ym0, ctx):
+    """Projected targets ``R`` (r, kb), ``||Yc||^2`` and target means of all rows."""
+    XtY, yc_sq, ym = _cross(P, ym0, ctx)
+    return ctx.full.project(XtY), yc_sq, ym
 
 
 def _projected_block(P, ym0, *, ctx):
@@ -512,26 +408,11 @@ def _projected_block(P, ym0, *, ctx):
 
 
 def _dropped_block(*args, ctx):
-    """(1, kb): per target, what the dropped directions carry of ``Xc^T Yc`` (as NumPy's
-    guard measures it); `args`: ``(P, ym0)``, or ``(c, P, ym0)`` for the kernel route with
-    ``c = Q_d^T Yc``."""
-    d = ctx.full
-    R, yc_sq, _ = _targets(*args[-2:], ctx)
-    if d.method == "kernel":
-        c = args[0]
-        part_sq = np.einsum("dk,dk->k", c, d.M_dropped @ c)
-    else:
-        part = d.Q_dropped.T @ _cross(*args, ctx, d)[0]
-        part_sq = np.einsum("dk,dk->k", part, part)
-    return dropped_ratios(part_sq, d.s, R, yc_sq)[None]
-
-
-class _Centred:
-    """What the score functions of :mod:`spectralridge._scores` read of a Centering."""
-
-    def __init__(self, d, ym, fit_intercept):
-        self.xm, self.ym, self.sum_w = d.xm, ym, d.sum_w
-        self.n_effective, self.fit_intercept = d.n_eff, fit_intercept
+    """(1, kb): per target, what the dropped directions carry of ``Xc^T Yc``; `args`:
+    ``(P, ym0)``, or ``(c, P, ym0)`` for the kernel route with ``c = Q_d^T Yc``."""
+    XtY, yc_sq, _ = _cross(*args[-2:], ctx)
+    c = args[0] if len(args) == 3 else None
+    return ctx.full.dropped_ratios(XtY, ctx.full.project(XtY), yc_sq, c)[None]
 
 
 def _apply_block(P, ym0, *, ctx, basis, with_mean):
@@ -562,7 +443,7 @@ def _predict_block(Xn, P, ym0, *, ctx):
 
 def _gcv_block(P, ym0, *, ctx):
     R, yc_sq, ym = _targets(P, ym0, ctx)
-    return _scores.gcv_mse(ctx.full.spectrum(R, yc_sq), _Centred(ctx.full, ym, ctx.fit_intercept),
+    return _scores.gcv_mse(ctx.full.spectrum(R, yc_sq), ctx.full.centering(ym, ctx.fit_intercept),
                            ctx.flt, ctx.grid, ctx.name)
 
 
@@ -578,7 +459,7 @@ def _loo_rows(X, w, rows, P, ym0, ctx):
     U /= d.s
     return _scores.LooRows(U, wb, spectrum.lam, spectrum.ls_rank, R, d.sum_w,
                            ctx.fit_intercept,
-                           _scores.spanning(spectrum, _Centred(d, ym, ctx.fit_intercept)),
+                           _scores.spanning(spectrum, d.centering(ym, ctx.fit_intercept)),
                            np.asarray(rows)), ym, sw
 
 
@@ -603,8 +484,9 @@ def _held_out_block(X, Y, w, labels, P, ym0, *, ctx):
     for f in np.unique(labels):
         d = ctx.folds[f]
         rows = np.flatnonzero(labels == f)
-        R, _, ym = _targets(None, np.zeros(kb), ctx, d=d,
-                            Pq=P[[g for g in range(K) if g != f], :q].sum(axis=0))
+        XtY, _, ym = d.cross(P[[g for g in range(K) if g != f], :q].sum(axis=0), None,
+                             ctx.fit_intercept)
+        R = d.project(XtY)
         ym += ym0
         if not d.rank:  # the fit is the training mean
             resid = sw[rows, None] * (Y[rows] - ym)
@@ -685,7 +567,7 @@ def _pack_block(scores, *args, ctx, best=None):
         best = np.full(kb, int(best))
     R, yc_sq, ym = _targets(P, ym0, ctx)
     coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
-                                    _Centred(ctx.full, ym, ctx.fit_intercept), ctx.flt, best,
+                                    ctx.full.centering(ym, ctx.fit_intercept), ctx.flt, best,
                                     np.float64)
     out = np.empty((4 + coef.shape[0], kb))
     out[0], out[1], out[2] = best, ctx.grid[best], scores[best, np.arange(kb)]
@@ -699,7 +581,7 @@ def _refit_block(alphas, P, ym0, *, ctx):
     alphas = np.asarray(alphas, dtype=np.float64)
     flt = ctx.full.ridge(alphas)
     coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
-                                    _Centred(ctx.full, ym, ctx.fit_intercept), flt,
+                                    ctx.full.centering(ym, ctx.fit_intercept), flt,
                                     np.arange(alphas.size), np.float64)
     return np.concatenate([coef, intercept[None]])
 
@@ -877,7 +759,7 @@ class DaskRidgeSolver(RidgeSolver):
             raise ValueError("sample_weight must have at least one positive entry; all "
                              "weights are zero.")
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            full = _kernel_decompose(Ks, sums, sw, self._xm0, self.fit_intercept, basis_pass)
+            full = kernel_set_spectrum(Ks, sums, sw, self._xm0, self.fit_intercept, basis_pass)
         self._state = _State("kernel", full, (), None, sums[:1])
 
     def _factor_blocks(self, kind):
@@ -910,7 +792,7 @@ class DaskRidgeSolver(RidgeSolver):
         if total[0] <= 0:
             raise ValueError("sample_weight must have at least one positive entry; all "
                              "weights are zero.")
-        full = _decompose(kind, _combine(kind, list(F)), total, self._xm0, self.fit_intercept)
+        full = factor_spectrum(kind, _combine(kind, list(F)), total, self._xm0, self.fit_intercept)
         train = []
         for f in range(self._K if self._K > 1 else 0):
             others = [g for g in range(self._K) if g != f]
@@ -918,7 +800,7 @@ class DaskRidgeSolver(RidgeSolver):
             if sums_f[0] <= 0:
                 raise ValueError(f"cv split {f}: the training set has no sample of positive "
                                  "weight.")
-            train.append(_decompose(kind, _combine(kind, [F[g] for g in others]), sums_f,
+            train.append(factor_spectrum(kind, _combine(kind, [F[g] for g in others]), sums_f,
                                     self._xm0, self.fit_intercept))
         self._state = _State(kind, full, tuple(train), F, sums[:, 0].copy())  # one assignment
 
@@ -1153,7 +1035,7 @@ class DaskFilterPath(FilterGrid):
         s, d = self._solver, self._decomp
         # the errors that depend on X alone are raised now, as in NumPy
         _scores.gcv_mse(d.spectrum(np.zeros((d.rank, 1)), np.zeros(1)),
-                        _Centred(d, np.zeros(1), s.fit_intercept), self.filter, self.grid,
+                        d.centering(np.zeros(1), s.fit_intercept), self.filter, self.grid,
                         self.name)
         mse = s._per_targets(_gcv_block, (self.grid.size,), ctx=self._ctx())
         return self._result(mse, scoring, alpha_per_target, "gcv")
