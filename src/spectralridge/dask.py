@@ -79,6 +79,7 @@ from scipy.linalg import blas, lapack
 
 from . import _core, _scores
 from ._backends import is_dask_input
+from ._cv import fold_labels
 from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
 from ._spectrum import (SetSpectrum, check_scale, factor_spectrum, kernel_set_spectrum,
                         weighted_sum)
@@ -212,25 +213,6 @@ def _ysum_block(Y, w):
     Y = np.asarray(Y)
     peak = np.abs(Y).max(axis=0, initial=0.0) if Y.shape[0] else np.zeros(Y.shape[1])
     return np.stack([weighted_sum(np.asarray(w, dtype=np.float64), Y), peak])[None]
-
-
-def _peak_block(Y):
-    Y = np.asarray(Y)
-    return np.abs(Y).max(axis=0, initial=0.0)[None] if Y.shape[0] else np.zeros((1, Y.shape[1]))
-
-
-def _scale_exponent(peak, dtype):
-    """Per-target exponents e such that ``2^-e max |Y|`` lies in [0.5, 1) (0 for a zero
-    target), within the exponents whose powers of two `dtype` represents: scaling by them is
-    exact, and the squares of the scaled targets stay in range."""
-    info = np.finfo(dtype)
-    exponent = np.where(peak > 0, np.frexp(peak)[1], 0)
-    return np.clip(exponent, info.minexp + 2, info.maxexp - 2)
-
-
-def _unscale_block(values, exponent, power):
-    with np.errstate(over="ignore", under="ignore"):
-        return np.ldexp(values, power * np.asarray(exponent))
 
 
 def _r_factor(A):
@@ -691,34 +673,33 @@ class DaskRidgeSolver(RidgeSolver):
         self._rows = w.map_blocks(_row_indices, dtype=np.int64)
         self._K, self._labels = 1, None
         if folds is not None:
-            self._K, self._labels = folds(self._rows)
+            self._K, bounds, labels = folds
+            self._labels = da.from_array(labels, chunks=self._rows.chunks) if bounds is None \
+                else self._rows.map_blocks(_contiguous_labels, bounds=bounds, dtype=np.intp)
         # pass 1: weighted means, and a power of two per target that scales it to max |Y| ~ 1
         # (the squared errors of all criteria then stay in range whatever the scale of Y)
+        ystats = da.blockwise(_ysum_block, "isj", Y, "ij", w, "i", new_axes={"s": 2},
+                              adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
+        peak = ystats[:, 1].max(axis=0, split_every=SPLIT_EVERY)
+        self._xm0 = np.zeros(p)
+        self._ym0 = da.zeros(Y.shape[1], chunks=(Y.chunks[1],))
         if self.fit_intercept:
             parts = da.blockwise(_means_block, "ic", X, "ij", w, "i", new_axes={"c": 3 + p},
                                  adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
-            ystats = da.blockwise(_ysum_block, "isj", Y, "ij", w, "i", new_axes={"s": 2},
-                                  adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
-            ysum = ystats[:, 0].sum(axis=0, split_every=SPLIT_EVERY)
-            peak = ystats[:, 1].max(axis=0, split_every=SPLIT_EVERY)
-            sums, ysum, peak = dask.persist(parts.sum(axis=0, split_every=SPLIT_EVERY), ysum,
+            sums, ysum, peak = dask.persist(parts.sum(axis=0, split_every=SPLIT_EVERY),
+                                            ystats[:, 0].sum(axis=0, split_every=SPLIT_EVERY),
                                             peak)
             sums, peak = dask.compute(sums, peak)  # one read of X and Y for all three
             if sums[0] <= 0:
                 raise ValueError("sample_weight must have at least one positive entry; all "
                                  "weights are zero.")
-            exponent = _scale_exponent(peak, Y.dtype)
+            self._scale = _scores.peak_scale(peak, Y.dtype)
             self._xm0 = sums[3:] / sums[0]
-            self._ym0 = (np.ldexp(ysum, -exponent) / sums[0]).persist()
+            self._ym0 = (ysum * self._scale / sums[0]).persist()
         else:
-            peak = da.blockwise(_peak_block, "ij", Y, "ij", adjust_chunks={"i": 1},
-                                dtype=np.float64).max(axis=0, split_every=SPLIT_EVERY)
-            exponent = _scale_exponent(peak.compute(), Y.dtype)
-            self._xm0 = np.zeros(p)
-            self._ym0 = da.zeros(Y.shape[1], chunks=(Y.chunks[1],))
-        self._scale = np.ldexp(1.0, -exponent)
-        self._exponent = da.from_array(exponent, chunks=(Y.chunks[1],))
-        Y = self._Y = Y * da.from_array(self._scale.astype(Y.dtype), chunks=(Y.chunks[1],))
+            self._scale = _scores.peak_scale(peak.compute(), Y.dtype)
+        self._lazy_scale = da.from_array(self._scale, chunks=(Y.chunks[1],))
+        Y = self._Y = Y * self._lazy_scale.astype(Y.dtype)
         # pass 2: factors of X, cross products with Y
         if method == "auto":
             kind = "gram" if n >= p else "svd" if folds is not None else "kernel"
@@ -885,7 +866,7 @@ class DaskRidgeSolver(RidgeSolver):
         powers of two; beyond the float64 range inf or 0)."""
         _, da = _import_dask()
         index = "abcd"[:out.ndim - 1] + "j"
-        return da.blockwise(_unscale_block, index, out, index, self._exponent, "j",
+        return da.blockwise(_scores.unscale, index, out, index, self._lazy_scale, "j",
                             power=power, dtype=out.dtype)
 
     def _ctx(self, state, flt, grid, name, **kw):
@@ -1111,37 +1092,6 @@ def dask_ridge_path(X, Y, alphas, **kwargs):
     return RidgePath(path.coef(), path.intercept())
 
 
-def _folds_from_cv(cv, X, Y, groups):
-    """A function of the row indices (dask) returning (K, fold labels), or raise."""
-    n = X.shape[0]
-    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and groups is None:
-        if not 2 <= cv <= n:
-            raise ValueError(f"cv={cv} folds must be between 2 and n_samples={n}.")
-        # scikit-learn's KFold(cv) without shuffling, as check_cv
-        sizes = np.full(cv, n // cv)
-        sizes[:n % cv] += 1
-        bounds = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        return lambda rows: (int(cv), rows.map_blocks(_contiguous_labels, bounds=bounds,
-                                                      dtype=np.intp))
-    splits = check_cv(cv, X, Y, groups)
-    labels = np.full(n, -1, dtype=np.intp)
-    for f, (train, test) in enumerate(splits):
-        if (labels[test] >= 0).any() or train.size + test.size != n:
-            raise ValueError(
-                "With Dask arrays, cv splits must partition the samples: every sample in "
-                "exactly one test set, each training set the rest (as KFold, GroupKFold or "
-                f"StratifiedKFold); split {f} does not.")
-        labels[test] = f
-    if (labels < 0).any():
-        raise ValueError("With Dask arrays, cv splits must partition the samples: sample "
-                         f"{int(np.flatnonzero(labels < 0)[0])} is in no test set.")
-
-    def make(rows):
-        _, da = _import_dask()
-        return len(splits), da.from_array(labels, chunks=rows.chunks)
-    return make
-
-
 def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
                   rule="min", fit_intercept=True, sample_weight=None, method="auto",
                   groups=None, penalty_factor=None):
@@ -1172,7 +1122,7 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
     if isinstance(cv, str):
         check_cv(cv, X, Y)  # raises the NumPy message
-    folds = _folds_from_cv(cv, X, Y, groups)
+    folds = fold_labels(cv, X, Y, groups, "Dask")
     solver = DaskRidgeSolver._with_folds(X, Y, folds, **kwargs)
     if rule == "1se" and solver._K < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {solver._K}.")
