@@ -1,71 +1,30 @@
-"""The same API on Dask arrays: tall data and many targets, exactly.
+"""The Dask backend: the engine's passes over row blocks and blocks of targets.
 
 Dask is optional (``pip install 'spectralridge[dask]'``) and imported only when a Dask array
-reaches spectralridge or a function of this module is called. :class:`DaskRidgeSolver`,
-:func:`dask_ridge_path` and :func:`dask_ridge_cv` mirror :class:`~spectralridge.RidgeSolver`,
-:func:`~spectralridge.ridge_path` and :func:`~spectralridge.ridge_cv`.
+reaches spectralridge. :class:`DaskRidgeSolver` is a :class:`~spectralridge.RidgeSolver`;
+:func:`dask_ridge_path` and :func:`dask_ridge_cv` mirror ``ridge_path`` and ``ridge_cv``.
+What this module holds is only what is Dask's: ``X`` chunked by rows, ``Y`` by rows and
+blocks of targets (NumPy ``X`` or ``Y`` with a Dask other is fine).
 
-Layout of the data
-    ``X`` is chunked by rows (one column chunk: it is rechunked if needed), ``Y`` by rows like
-    ``X`` and by columns (blocks of targets). NumPy ``X`` with a Dask ``Y`` is fine (many targets,
-    X in memory) and so is a Dask ``X`` with a NumPy ``Y`` (tall data, few targets).
+Passes
+    1. Weighted means and a power of two per target (``_scores.peak_scale``).
+    2. Per row block and fold, the factor of ``A = [sw, sw (X - xm)]`` (the R factor of a
+       Householder QR, reduced as a tall-skinny QR tree, or the Gram), or for the kernel
+       route the n x n ``Xs Xs^T`` (summed over X's column blocks too), with ``A^T sw (Y -
+       ym)`` and ``||sw (Y - ym)||^2`` per target. The weights being a column of ``A``, any
+       union of blocks is re-centred exactly, so K-fold training sets are too. The engine
+       (``_spectrum.factor_spectrum``, ``kernel_set_spectrum``) decomposes them eagerly; the
+       target statistics stay Dask arrays, persisted.
+    3. Leave-one-out and K-fold: one row pass each (hat diagonals and residuals per row
+       block; the held-out rows' basis under each training fit), reduced per alpha and
+       target by the engine's ``_scores`` functions.
 
-What is computed, and when
-    The constructor makes two passes over the data. The first sums the weighted means. The
-    second forms, per row block and per fold, the factor of the shifted, weighted design with
-    the weights as an extra column, ``A = [sw, sw (X - xm)]``: its R factor (Householder QR,
-    reduced over row blocks as a tall-skinny QR tree, R of a union = R of the stacked Rs) or its
-    Gram ``A^T A``, together with ``A^T sw (Y - ym)`` and ``||sw (Y - ym)||^2`` per target.
-    Because the weights are a column of ``A``, the factor of any union of blocks carries the
-    exact re-centring on that union's weighted means (a Householder step, or a Schur
-    complement for the Gram), so training sets of K-fold cross-validation are centred exactly
-    too. The SVD of the small R factor gives the singular values and ``V`` without squaring
-    the condition number; then ``R = U^T Yc = diag(1/s) V^T Xc^T Yc`` per block of targets.
-    These X-only factors are small and computed eagerly (NumPy); everything indexed by target
-    is a Dask array, persisted where it is reused (``A^T Yc``, on the cluster under
-    ``distributed``), and results are lazy.
-
-Methods
-    ``'svd'``: the tall-skinny QR route above (exact, one pass). ``'gram'``: the Gram of ``A``
-    instead (3-4x cheaper per block; squares the condition number). ``'kernel'`` (wide X):
-    the n x n ``Xs Xs^T`` summed over row and column blocks of ``X``, centred exactly by the
-    projection off ``sw``, decomposed by the engine's kernel route
-    (:func:`~spectralridge._spectrum.kernel_eigen`), then ``V = Xc^T U / s`` in one more
-    pass over ``X`` (not with K-fold cross-validation). ``'auto'``: the Gram when n_samples >=
-    n_features, else the kernel (the QR route for K-fold), replaced by the QR route (one
-    more pass over ``X`` only) as soon as a call asks for an alpha the Gram or kernel cannot
-    serve accurately, with the guard of the NumPy solver (:meth:`Spectrum.accurate_for`;
-    the kernel's dropped directions measured with one more pass over ``Y``).
-
-Outputs
-    Everything with a target axis (coefficients, intercepts, predictions, cross-validation
-    scores, best alphas, refits) is a Dask array, chunked by the blocks of targets (and by the
-    row blocks of new data for predictions); spectral quantities that depend on ``X`` alone
-    (singular values, shrinkage, dof, alphas_for_dof, the alpha grid) are NumPy arrays.
-    A 1-D ``Y`` gives Dask arrays without the target axis (0-d for the best alpha, index and
-    score). Compute several outputs together (``dask.compute(res.scores, res.coef)``) so that
-    shared work runs once. Errors that need the data (NaN, negative weights, leverage 1 in
-    leave-one-out) are raised when the graph runs, as the same ``ValueError`` as in NumPy.
-
-Numerics
-    Every block runs in float64 on SciPy's BLAS/LAPACK (the compiled kernels of
-    ``spectralridge._core``); float32 inputs give float32 results. The projection through
-    ``Xc^T Yc`` costs ``cond(X) eps`` relative (the NumPy SVD route: ``eps``; the Gram routes:
-    ``cond(X)^2 eps``). K-fold decomposes each training set from the per-fold factors of
-    the same pass; its held-out errors take one more pass, formed from the rows as in NumPy
-    (``_scores.held_out_sse``: the held-out rows' basis under each training fit, no
-    cancellation whatever the R^2), as does leave-one-out (hat diagonals and residuals per
-    row block, reduced per alpha and target); GCV, paths and dof need no further pass.
-
-Selection
-    The selection (minimum or 1-SE rule, per target or shared) and the grid-edge test are
-    NumPy's own (``spectralridge._scores``), run per block of targets. The
-    :class:`~spectralridge.GridEdgeWarning` is emitted when the selection is computed (once
-    per block of targets, or once for a shared alpha), by the thread that runs it: the
-    caller's under the synchronous and threaded schedulers, a worker's under
-    ``distributed``; whether it is on is fixed where the results are built
-    (:func:`~spectralridge._scores.grid_edge_warnings`). ``at_grid_edge`` flags the same
-    targets.
+Everything indexed by target is a lazy Dask array chunked by blocks of targets (compute
+several together, ``dask.compute(res.scores, res.coef)``); spectral quantities of ``X``
+alone are NumPy. Data-dependent errors (NaN, negative weights, leverage 1) are raised when
+the graph runs. The projection through ``Xc^T Yc`` costs ``cond(X) eps`` relative. The
+:class:`~spectralridge.GridEdgeWarning` is emitted where the selection runs (a worker under
+``distributed``), as enabled where the results are built.
 """
 
 import dataclasses
@@ -509,18 +468,10 @@ def _score_block(mse, P, ym0, *, ctx):
     return _scores.to_score(mse, sst, ctx.scoring)
 
 
-def _moments(values):
-    """Sums over axis 0 of `values` and of their squares, and their count."""
-    return (values.sum(axis=0), np.square(values).sum(axis=0)), values.shape[0]
-
-
-def _se_block(split_scores, *, K):
-    m = split_scores.shape[0] // K
-    return _scores.standard_error(*_moments(split_scores.reshape(K, m, -1)))
-
-
-def _se_of_mean(split_means):
-    return _scores.standard_error(*_moments(split_means))
+def _se_block(split_scores, *, K=None):
+    """Standard errors over the K splits stacked along axis 0 (K m, ...) or (K, ...)."""
+    v = split_scores if K is None else split_scores.reshape(K, -1, *split_scores.shape[1:])
+    return _scores.standard_error((v.sum(axis=0), np.square(v).sum(axis=0)), v.shape[0])
 
 
 def _global_best(mean_loss, se_mean, dof, rule, edges):
@@ -1057,7 +1008,7 @@ class DaskFilterPath(FilterGrid):
             split_means = (split_scores * weights).mean(axis=1).reshape(K, m)
             if scoring == "r2":
                 split_means = -split_means
-            se_mean = split_means.map_blocks(_se_of_mean, drop_axis=0, dtype=np.float64)
+            se_mean = split_means.map_blocks(_se_block, drop_axis=0, dtype=np.float64)
         best = None
         if not alpha_per_target:
             mean_loss = (_scores.to_loss(scores, scoring) * weights).mean(axis=1)
