@@ -37,7 +37,6 @@ norm lies outside ``[SCALE_MIN^2, SCALE_MAX^2]`` is refused with a ``ValueError`
 import copy
 import threading
 import warnings
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -547,45 +546,33 @@ class SetCentering(NamedTuple):
     fit_intercept: bool
 
 
-@dataclass(frozen=True)
-class SetSpectrum:
+class SetSpectrum(Spectrum):
     """The thin SVD of a centred, weighted set of rows (all of them, or a training set)
     made from statistics gathered over row blocks, before any target is projected.
 
     The statistics are about a shift (the weighted means of a first pass): ``sums = [sum
-    w, count w > 0, rows, sx]`` with ``sx = sum w (x - shift)``; the set's own means follow.
-    ``dropped`` is inf where the rank cutoff of a Gram or kernel dropped directions whose
-    share of the fit is not yet measured (:meth:`dropped_ratios`, with ``Q_dropped`` and,
-    for the kernel, ``M_dropped = Q_d^T Xc Xc^T Q_d``)."""
+    w, count w > 0, rows, sx]`` with ``sx = sum w (x - shift)``; the set's own means ``xm``
+    follow. ``dropped`` is inf where the rank cutoff of a Gram or kernel dropped directions
+    whose share of the fit is not yet measured (:meth:`dropped_ratios`, with ``Q_dropped``
+    and, for the kernel, ``M_dropped = Q_d^T Xc Xc^T Q_d``)."""
 
-    method: str
-    s: np.ndarray
-    V: np.ndarray
-    lam_floor: float
-    sum_w: float
-    n_eff: int
-    n_rows: int
-    sx: np.ndarray
-    xm: np.ndarray
-    dropped: float = 0.0
-    ls_rank: int = None
-    Q_dropped: np.ndarray = None
-    M_dropped: np.ndarray = None
-
-    @property
-    def rank(self):
-        return self.s.size
-
-    @property
-    def lam(self):
-        return self.s * self.s
+    def __init__(self, method, s, V, lam_floor, *, sum_w, n_eff, n_rows, sx, xm,
+                 dropped=0.0, ls_rank=None, Q_dropped=None, M_dropped=None):
+        super().__init__(method, s, V, None, None, lam_floor, dropped=dropped,
+                         ls_rank=ls_rank)
+        self.sum_w, self.n_eff, self.n_rows, self.sx, self.xm = sum_w, n_eff, n_rows, sx, xm
+        self.Q_dropped, self.M_dropped = Q_dropped, M_dropped
 
     def spectrum(self, R=None, yc_sq=None):
+        """The :class:`Spectrum` with projected targets `R` and ``||Yc||^2`` `yc_sq`."""
         return Spectrum(self.method, self.s, self.V, R, yc_sq, self.lam_floor,
                         dropped=self.dropped, ls_rank=self.ls_rank)
 
-    def ridge(self, alphas):
-        return ridge_filter(self.lam, alphas, self.ls_rank)
+    def measured(self, dropped):
+        """A copy with the dropped directions' share measured as `dropped`."""
+        out = copy.copy(self)
+        out.dropped = dropped
+        return out
 
     def centering(self, ym, fit_intercept):
         return SetCentering(self.xm, ym, self.sum_w, self.n_eff, fit_intercept)

@@ -27,7 +27,6 @@ the graph runs. The projection through ``Xc^T Yc`` costs ``cond(X) eps`` relativ
 ``distributed``), as enabled where the results are built.
 """
 
-import dataclasses
 import numbers
 import threading
 from dataclasses import dataclass, field
@@ -470,7 +469,8 @@ def _score_block(mse, P, ym0, *, ctx):
 
 def _se_block(split_scores, *, K=None):
     """Standard errors over the K splits stacked along axis 0 (K m, ...) or (K, ...)."""
-    v = split_scores if K is None else split_scores.reshape(K, -1, *split_scores.shape[1:])
+    v = split_scores if K is None else \
+        split_scores.reshape(K, split_scores.shape[0] // K, *split_scores.shape[1:])
     return _scores.standard_error((v.sum(axis=0), np.square(v).sum(axis=0)), v.shape[0])
 
 
@@ -765,7 +765,7 @@ class DaskRidgeSolver(RidgeSolver):
             Yc = (self._Y - self._ym0) * da.sqrt(self._w)[:, None]
             arrays = ((Q.T @ Yc).astype(np.float64), "dj"),
         ratio = self._per_targets(_dropped_block, (1,), *arrays, ctx=ctx).max().compute()
-        self._state = state._replace(full=dataclasses.replace(full, dropped=float(ratio)))
+        self._state = state._replace(full=full.measured(float(ratio)))
         return self._state
 
     @property
