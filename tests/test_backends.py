@@ -245,6 +245,19 @@ def test_kernel_route_matches_numpy(backend, dtype, fit_intercept, method):
     close(solver.coef(ALPHAS), coef, rtol if dtype == np.float32 else 1e-9)
 
 
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_kernel_route_penalty_factor_one_target(backend):
+    X, Y = make_data(25, 60, seed=14)
+    c = np.random.default_rng(14).uniform(0.2, 5.0, 60)
+    ref = sr.RidgeSolver(X, Y, penalty_factor=c, method="kernel")
+    solver = solver_for(backend, X, Y, penalty_factor=c)
+    assert solver.method == "kernel"
+    coef, intercept = oracle_path(X, Y[:, None], ALPHAS, penalty_factor=c)
+    close(solver.coef(ALPHAS), coef[..., 0], 1e-9)
+    close(solver.intercept(ALPHAS), intercept[..., 0], 1e-9)
+    close(solver.loo(ALPHAS).scores, ref.loo(ALPHAS).scores, 1e-10)
+
+
 def test_kernel_route_guard(backend):
     """method='auto' on wide, nearly collinear X leaves the kernel route for the SVD where
     the kernel's accuracy guard says so, as NumPy does; explicit 'kernel' is kept."""

@@ -303,14 +303,19 @@ def check_bool(value, name):
 
 def check_X_new(X_new, n_features, dtype):
     X_new = as_sparse(X_new, "X") if is_sparse(X_new) else as_array(X_new, "X", ndims=(2,))
-    if X_new.shape[0] == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X_new.shape}) while a "
-                         "minimum of 1 is required.")
-    if X_new.shape[1] != n_features:
-        raise ValueError(f"X has {X_new.shape[1]} features, but the solver is expecting "
-                         f"{n_features} features as input.")
+    check_X_new_shape(X_new.shape, n_features)
     _check_blas_dim(X_new.shape[0], "n_samples of X")
     return X_new.astype(dtype, copy=False)
+
+
+def check_X_new_shape(shape, n_features):
+    """Refuse new data `X` of `shape` without rows or with other than `n_features`."""
+    if shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a "
+                         "minimum of 1 is required.")
+    if shape[1] != n_features:
+        raise ValueError(f"X has {shape[1]} features, but the solver is expecting "
+                         f"{n_features} features as input.")
 
 
 def check_dofs(dofs, rank):

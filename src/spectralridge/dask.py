@@ -41,9 +41,10 @@ from ._cv import fold_labels
 from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
 from ._spectrum import (SetSpectrum, check_scale, factor_spectrum, kernel_set_spectrum,
                         weighted_sum)
-from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv,
-                          check_finite, check_groups, check_number_dtype, check_penalty_factor,
-                          check_rule, check_sample_weight, check_scoring, check_shapes)
+from ._validation import (METHODS, as_array, check_alphas, check_bool,
+                          check_finite, check_groups, check_number_dtype,
+                          check_penalty_factor, check_rule, check_sample_weight,
+                          check_scoring, check_shapes, check_X_new_shape)
 
 __all__ = ["DaskFilterPath", "DaskRidgeSolver", "dask_ridge_cv", "dask_ridge_path",
            "is_dask_input"]
@@ -947,12 +948,7 @@ class DaskFilterPath(FilterGrid):
                 X = X.rechunk({1: -1})
         else:
             X = da.from_array(as_array(X, "X", ndims=(2,)), chunks=(-1, -1))
-        if X.shape[0] == 0:
-            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
-                             "minimum of 1 is required.")
-        if X.shape[1] != p:
-            raise ValueError(f"X has {X.shape[1]} features, but the solver is expecting "
-                             f"{p} features as input.")
+        check_X_new_shape(X.shape, p)
         if s._col_scale is not None:
             X = X * s._col_scale
         out = da.blockwise(_predict_block, "aij", X, "ix", s._P, "Fbj", s._ym0, "j",
@@ -975,11 +971,7 @@ class DaskFilterPath(FilterGrid):
     def loo(self, *, scoring="mse", alpha_per_target=True):
         """Exact leave-one-out: CVResult of Dask arrays (see ``RidgeSolver.loo``)."""
         _, da = _import_dask()
-        if self.name != "alpha":
-            raise ValueError(f"Exact leave-one-out is available for ridge only; for the "
-                             f"{self.name} filter use gcv() (or ridge_cv with a splitter).")
-        scoring = check_scoring(scoring)
-        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
         s, d = self._solver, self._decomp
         ctx = self._ctx(extra={"loo_compression": _scores.loo_compression_enabled()})
         parts = da.blockwise(_loo_block, "iaj", s._X, "ix", s._Y, "ij", s._w, "i", s._rows, "i",
@@ -1071,13 +1063,11 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
         solver = DaskRidgeSolver(X, Y, **kwargs)
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
-    if isinstance(cv, str):
-        check_cv(cv, X, Y)  # raises the NumPy message
-    folds = fold_labels(cv, X, Y, groups, "Dask")
-    solver = DaskRidgeSolver._with_folds(X, Y, folds, **kwargs)
-    if rule == "1se" and solver._K < 2:
-        raise ValueError(f"rule='1se' needs at least 2 splits, got {solver._K}.")
-    return solver._kfold(alphas, scoring, alpha_per_target, rule)
+    folds = fold_labels(cv, X, Y, groups, "Dask")  # NumPy's errors for a bad cv
+    if rule == "1se" and folds[0] < 2:
+        raise ValueError(f"rule='1se' needs at least 2 splits, got {folds[0]}.")
+    return DaskRidgeSolver._with_folds(X, Y, folds, **kwargs)._kfold(alphas, scoring,
+                                                                     alpha_per_target, rule)
 
 
 # The backend interface (see spectralridge._backends).
