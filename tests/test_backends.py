@@ -258,6 +258,25 @@ def test_kernel_route_penalty_factor_one_target(backend):
     close(solver.loo(ALPHAS).scores, ref.loo(ALPHAS).scores, 1e-10)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("scoring", ["mse", "r2"])
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_kernel_route_kfold_matches_numpy(backend, fit_intercept, scoring):
+    """K-fold on the kernel route (Dask: each training kernel a submatrix of the one n x n
+    kernel) agrees with NumPy's, standard errors of the 1-SE rule included."""
+    X, Y = make_data(40, 90, 3, seed=15)
+    w = weights(40)
+    kw = dict(cv=4, method="kernel", fit_intercept=fit_intercept, scoring=scoring,
+              rule="1se")
+    want = sr.ridge_cv(X, Y, ALPHAS, sample_weight=w, **kw)
+    Xb, Yb, wb = put(backend, X, Y, w)
+    got = sr.ridge_cv(Xb, Yb, ALPHAS, sample_weight=wb, **kw)
+    close(got.scores, want.scores, 1e-10)
+    close(got.score_se, want.score_se, 1e-9)
+    assert_allclose(get(got.best_index), want.best_index)
+    close(got.coef, want.coef, 1e-10)
+
+
 def test_kernel_route_guard(backend):
     """method='auto' on wide, nearly collinear X leaves the kernel route for the SVD where
     the kernel's accuracy guard says so, as NumPy does; explicit 'kernel' is kept."""

@@ -553,7 +553,8 @@ class DaskRidgeSolver(RidgeSolver):
     method : {'auto', 'svd', 'gram', 'kernel'}, default='auto'
         ``'svd'``: tall-skinny QR of the centred, weighted X, then the SVD of its small R
         factor. ``'gram'``: eigh of the Gram (faster, squares the condition number).
-        ``'kernel'``: eigh of the n x n kernel (wide X). ``'auto'``: ``'gram'`` when
+        ``'kernel'``: eigh of the n x n kernel (wide X; K-fold training sets: its
+        submatrices, one more pass over X per fold). ``'auto'``: ``'gram'`` when
         n_samples >= n_features, else ``'kernel'`` (``'svd'`` for K-fold), replaced by
         ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram cannot
         serve to about 1e-10 relative (the guard of :class:`~spectralridge.RidgeSolver`).
@@ -604,10 +605,6 @@ class DaskRidgeSolver(RidgeSolver):
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         if not isinstance(method, str) or method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-        if method == "kernel" and folds is not None:
-            raise ValueError("method='kernel' with K-fold cross-validation is not available "
-                             "for Dask arrays; use 'auto', 'svd' or 'gram' (or cv='loo' or "
-                             "'gcv').")
         self._requested_method = method
         X, Y, w, self._dtype, self._y_was_1d = _prepare(X, Y, sample_weight)
         n, p = X.shape
@@ -676,24 +673,32 @@ class DaskRidgeSolver(RidgeSolver):
 
     def _set_kernel(self, X, cross):
         """The kernel route: the n x n ``Xs Xs^T`` of ``Xs = sw (X - xm)`` over row blocks
-        (and X's column blocks), with the cross products ``A^T Yc`` in the same pass."""
+        (and X's column blocks), with the per-fold sums and the cross products ``A^T Yc`` in
+        the same pass; each training set's kernel is a submatrix of it."""
         dask, da = _import_dask()
-        sw = da.sqrt(self._w)
+        w, K = self._w, self._K
+        sw = da.sqrt(w)
         Xs = (X.astype(np.float64) - self._xm0) * sw[:, None]
-        w = self._w
-        sums = da.concatenate([da.stack([w.sum(), (w > 0).sum(), w.size]).astype(np.float64),
-                               sw @ Xs])
-        Ks, sums, sw, self._P = dask.persist(Xs @ Xs.T, sums, sw, cross)
-        Ks, sums, sw = dask.compute(Ks, sums, sw)
+        labels = da.zeros(w.shape[0], chunks=w.chunks, dtype=np.intp) if K == 1 else \
+            self._labels
+        E = (labels[:, None] == np.arange(K)).astype(np.float64)  # (n, K) fold indicators
+        sums = da.concatenate([E.T @ w[:, None], E.T @ (w > 0)[:, None], E.sum(axis=0)[:, None],
+                               (E * sw[:, None]).T @ Xs], axis=1)
+        Ks, sums, sw, labels, self._P = dask.persist(Xs @ Xs.T, sums, sw, labels, cross)
+        Ks, sums, sw, labels = dask.compute(Ks, sums, sw, labels)
 
-        def basis_pass(Q):
-            return (Xs.T @ da.from_array(Q, chunks=(Xs.chunks[0], -1))).compute()
-        if sums[0] <= 0:
-            raise ValueError("sample_weight must have at least one positive entry; all "
-                             "weights are zero.")
+        def make(folds, set_sums):
+            rows = np.flatnonzero(np.isin(labels, folds))
+
+            def basis_pass(Q):  # Xs[rows]^T Q
+                Q_all = np.zeros((labels.size, Q.shape[1]))
+                Q_all[rows] = Q
+                return (Xs.T @ da.from_array(Q_all, chunks=(Xs.chunks[0], -1))).compute()
+            return kernel_set_spectrum(Ks[np.ix_(rows, rows)], set_sums, sw[rows], self._xm0,
+                                       self.fit_intercept, basis_pass)
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            full = kernel_set_spectrum(Ks, sums, sw, self._xm0, self.fit_intercept, basis_pass)
-        self._state = _State("kernel", full, (), None, sums[:1])
+            self._state = _State("kernel", *self._decompose_all(sums, make), None,
+                                 sums[:, 0].copy())
 
     def _factor_blocks(self, kind):
         """Lazy per-fold factors of A (K, q, q) and sums (K, 3 + p)."""
@@ -717,25 +722,29 @@ class DaskRidgeSolver(RidgeSolver):
         return factors, sums
 
     def _set_factors(self, kind, F, sums):
+        def make(folds, set_sums):
+            return factor_spectrum(kind, _combine(kind, [F[g] for g in folds]), set_sums,
+                                   self._xm0, self.fit_intercept)
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._decompose_all(kind, F, sums)
+            self._state = _State(kind, *self._decompose_all(sums, make), F, sums[:, 0].copy())
 
-    def _decompose_all(self, kind, F, sums):
+    def _decompose_all(self, sums, make):
+        """The decompositions of all rows and of each training set: `make(folds, sums)` is
+        that of the union of `folds` with the total `sums`."""
+        K = self._K
         total = sums.sum(axis=0)
         if total[0] <= 0:
             raise ValueError("sample_weight must have at least one positive entry; all "
                              "weights are zero.")
-        full = factor_spectrum(kind, _combine(kind, list(F)), total, self._xm0, self.fit_intercept)
         train = []
-        for f in range(self._K if self._K > 1 else 0):
-            others = [g for g in range(self._K) if g != f]
+        for f in range(K if K > 1 else 0):
+            others = [g for g in range(K) if g != f]
             sums_f = sums[others].sum(axis=0)
             if sums_f[0] <= 0:
                 raise ValueError(f"cv split {f}: the training set has no sample of positive "
                                  "weight.")
-            train.append(factor_spectrum(kind, _combine(kind, [F[g] for g in others]), sums_f,
-                                    self._xm0, self.fit_intercept))
-        self._state = _State(kind, full, tuple(train), F, sums[:, 0].copy())  # one assignment
+            train.append(make(others, sums_f))
+        return make(list(range(K)), total), tuple(train)
 
     def _state_for(self, alphas):
         """The decompositions for `alphas`, upgraded to 'svd' where 'auto' needs it."""
