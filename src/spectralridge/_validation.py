@@ -197,6 +197,14 @@ def check_shapes(X, Y):
     return Y, y_was_1d
 
 
+def check_nonnegative_weights(w, start=0):
+    """Refuse a negative entry of the sample weights `w` (those from index `start` on)."""
+    if (w < 0).any():
+        i = int(np.flatnonzero(w < 0)[0])
+        raise ValueError(f"sample_weight must be non-negative, got sample_weight[{start + i}]="
+                         f"{float(w[i])!r}.")
+
+
 def check_sample_weight(sample_weight, n_samples):
     if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
         sample_weight = np.full(n_samples, float(sample_weight))
@@ -204,10 +212,7 @@ def check_sample_weight(sample_weight, n_samples):
     if w.shape[0] != n_samples:
         raise ValueError(f"sample_weight must have one entry per sample: expected "
                          f"({n_samples},), got shape {w.shape}.")
-    if (w < 0).any():
-        i = int(np.flatnonzero(w < 0)[0])
-        raise ValueError(f"sample_weight must be non-negative, got sample_weight[{i}]="
-                         f"{float(w[i])!r}.")
+    check_nonnegative_weights(w)
     if not (w > 0).any():
         raise ValueError("sample_weight must have at least one positive entry; all "
                          "weights are zero.")

@@ -41,8 +41,8 @@ from ._cv import fold_labels
 from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
 from ._spectrum import (SetSpectrum, check_scale, factor_spectrum, kernel_set_spectrum,
                         weighted_sum)
-from ._validation import (METHODS, as_array, check_alphas, check_bool,
-                          check_finite, check_groups, check_number_dtype,
+from ._validation import (METHODS, as_array, check_alphas, check_bool, check_finite,
+                          check_groups, check_nonnegative_weights, check_number_dtype,
                           check_penalty_factor, check_rule, check_sample_weight,
                           check_scoring, check_shapes, check_X_new_shape)
 
@@ -94,11 +94,7 @@ def _finite_block(block, what):
 def _weights_block(w, block_info=None):
     w = np.asarray(w, dtype=np.float64)
     check_finite(w, "sample_weight")
-    if (w < 0).any():
-        i = int(np.flatnonzero(w < 0)[0])
-        start = block_info[0]["array-location"][0][0] if block_info else 0
-        raise ValueError(f"sample_weight must be non-negative, got sample_weight[{start + i}]="
-                         f"{float(w[i])!r}.")
+    check_nonnegative_weights(w, block_info[0]["array-location"][0][0] if block_info else 0)
     return w
 
 
