@@ -84,7 +84,9 @@ def per_block(quick):
     from threadpoolctl import threadpool_limits
 
     from spectralridge import dask as srd
+    from spectralridge._cv import fold_labels
     from spectralridge._filters import ridge_filter
+    from spectralridge._spectrum import factor_spectrum
 
     b, p, k, kb, m = (5_000 if quick else 100_000), 100, 4, 1000, 30
     rng = np.random.default_rng(0)
@@ -112,7 +114,7 @@ def per_block(quick):
                                                       K=1, fit_intercept=True))
         # leave-one-out for one (row block, target block): tall (k targets), wide (kb)
         stats = srd._block_factor_sums(X, w, xm, True, "svd")
-        d = srd._decompose("svd", stats[0], stats[1], xm, True)
+        d = factor_spectrum("svd", stats[0], stats[1], xm, True)
         alphas = np.logspace(-2, 4, m)
         ctx = srd._Ctx(True, d, flt=ridge_filter(d.lam, alphas), grid=alphas,
                        extra={"spanning": False})
@@ -132,7 +134,7 @@ def per_block(quick):
         import dask.array as da
         with dask.config.set(scheduler="synchronous"):
             solver = srd.DaskRidgeSolver._with_folds(
-                da.from_array(X), da.from_array(Yk), srd._folds_from_cv(5, X, Yk, None),
+                da.from_array(X), da.from_array(Yk), fold_labels(5, X, Yk, None, "Dask"),
                 fit_intercept=True, sample_weight=None, method="svd")
             state = solver._state_for(alphas)
             ctx = srd._Ctx(True, state.full, state.train, ridge_filter(d.lam, alphas), alphas,

@@ -214,6 +214,84 @@ def test_penalty_factor(backend):
     close(solver.intercept(ALPHAS), intercept, 1e-9)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("method", ["kernel", "auto"])
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_kernel_route_matches_numpy(backend, dtype, fit_intercept, method):
+    """Wide X through the n x n kernel (Dask: formed over row and column blocks) agrees with
+    NumPy's kernel route: paths, predictions, exact leave-one-out, GCV, with weights."""
+    X, Y = make_data(30, 70, 3, seed=12, dtype=dtype)
+    w = weights(30)
+    ref = sr.RidgeSolver(X, Y, sample_weight=w, fit_intercept=fit_intercept, method="kernel")
+    Xb, Yb, wb = put(backend, X, Y, w)
+    if backend == "dask":
+        Xb = Xb.rechunk((11, 25))  # column blocks too: the kernel sums over them
+    solver = sr.RidgeSolver(Xb, Yb, sample_weight=wb, fit_intercept=fit_intercept,
+                            method=method)
+    rtol = 1e-10 if dtype == np.float64 else RTOL[dtype] * 10
+    assert solver.method == "kernel" and solver.rank == ref.rank
+    close(solver.singular_values, ref.singular_values, 1e-12)
+    close(solver.coef(ALPHAS), ref.coef(ALPHAS), rtol)
+    close(solver.intercept(ALPHAS), ref.intercept(ALPHAS), rtol)
+    X_new = X[:7] + 0.25
+    close(solver.predict(put(backend, X_new, Y)[0], ALPHAS), ref.predict(X_new, ALPHAS), rtol)
+    close(solver.loo(ALPHAS).scores, ref.loo(ALPHAS).scores, rtol)
+    close(solver.gcv(ALPHAS).scores, ref.gcv(ALPHAS).scores, rtol)
+    close(solver.per_target([0.1, 1.0, 10.0]).coef, ref.per_target([0.1, 1.0, 10.0]).coef,
+          rtol)
+    # an independent oracle too (float64): the normal equations
+    coef, _ = oracle_path(X, Y, ALPHAS, fit_intercept=fit_intercept, sample_weight=w)
+    close(solver.coef(ALPHAS), coef, rtol if dtype == np.float32 else 1e-9)
+
+
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_kernel_route_penalty_factor_one_target(backend):
+    X, Y = make_data(25, 60, seed=14)
+    c = np.random.default_rng(14).uniform(0.2, 5.0, 60)
+    ref = sr.RidgeSolver(X, Y, penalty_factor=c, method="kernel")
+    solver = solver_for(backend, X, Y, penalty_factor=c)
+    assert solver.method == "kernel"
+    coef, intercept = oracle_path(X, Y[:, None], ALPHAS, penalty_factor=c)
+    close(solver.coef(ALPHAS), coef[..., 0], 1e-9)
+    close(solver.intercept(ALPHAS), intercept[..., 0], 1e-9)
+    close(solver.loo(ALPHAS).scores, ref.loo(ALPHAS).scores, 1e-10)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("scoring", ["mse", "r2"])
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_kernel_route_kfold_matches_numpy(backend, fit_intercept, scoring):
+    """K-fold on the kernel route (Dask: each training kernel a submatrix of the one n x n
+    kernel) agrees with NumPy's, standard errors of the 1-SE rule included."""
+    X, Y = make_data(40, 90, 3, seed=15)
+    w = weights(40)
+    kw = dict(cv=4, method="kernel", fit_intercept=fit_intercept, scoring=scoring,
+              rule="1se")
+    want = sr.ridge_cv(X, Y, ALPHAS, sample_weight=w, **kw)
+    Xb, Yb, wb = put(backend, X, Y, w)
+    got = sr.ridge_cv(Xb, Yb, ALPHAS, sample_weight=wb, **kw)
+    close(got.scores, want.scores, 1e-10)
+    close(got.score_se, want.score_se, 1e-9)
+    assert_allclose(get(got.best_index), want.best_index)
+    close(got.coef, want.coef, 1e-10)
+
+
+def test_kernel_route_guard(backend):
+    """method='auto' on wide, nearly collinear X leaves the kernel route for the SVD where
+    the kernel's accuracy guard says so, as NumPy does; explicit 'kernel' is kept."""
+    X, Y = make_data(30, 60, 2, seed=13, decay=25.0)
+    ref = sr.RidgeSolver(X, Y, method="svd")
+    Xb, Yb, _ = put(backend, X, Y)
+    solver = sr.RidgeSolver(Xb, Yb)
+    assert solver.method == "kernel"
+    close(solver.coef(1e-9), ref.coef(1e-9), 1e-9)
+    assert solver.method == "svd"
+    kernel = sr.RidgeSolver(Xb, Yb, method="kernel")
+    get(kernel.coef(1e-9))
+    assert kernel.method == "kernel"
+
+
 def test_grid_edge_warning(backend):
     X, Y = make_data(40, 5, 2, seed=9)
     alphas = np.array([1e4, 1e5, 1e6])  # far too much shrinkage: best at the low edge

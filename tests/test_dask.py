@@ -221,8 +221,6 @@ def test_errors():
         DaskRidgeSolver(dX, dY, sample_weight=da.from_array(w, chunks=20))
     with pytest.raises(ValueError, match="same number of samples"):
         DaskRidgeSolver(dX, dY[:50])
-    with pytest.raises(ValueError, match="method='kernel' is not available"):
-        DaskRidgeSolver(dX, dY, method="kernel")
     with pytest.raises(ValueError, match="Complex data not supported"):
         DaskRidgeSolver(dX.astype(complex), dY)
     with pytest.raises(ValueError, match="unknown chunk sizes"):

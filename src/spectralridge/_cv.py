@@ -8,6 +8,8 @@ well conditioned; a fold whose Gram fails the accuracy guard of the ``auto`` rul
 decomposed again from its rows by SVD.
 """
 
+import numbers
+
 import numpy as np
 
 from . import _core, _scores
@@ -289,3 +291,32 @@ class _GramDowndate:
         Xc = np.ascontiguousarray(Xs_test - sw_test[:, None] * shift, dtype=self.Y.dtype)
         _core.gemm(Xc, spectrum.cast("V", self.Y.dtype), B)
         return B, spectrum, ym
+
+
+def fold_labels(cv, X, Y, groups, backend):
+    """The test sets of `cv` as ``(K, bounds, labels)`` for a backend (named `backend` in
+    errors) that scores every fold in one pass over the rows: the test sets must partition
+    the samples. An int K without
+    groups gives contiguous folds (scikit-learn's ``KFold(K)``) by their first rows
+    ``bounds`` (K,) and ``labels=None``; otherwise ``labels`` (n,) holds each sample's fold
+    and ``bounds=None``."""
+    n = X.shape[0]
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and groups is None:
+        if not 2 <= cv <= n:
+            raise ValueError(f"cv={cv} folds must be between 2 and n_samples={n}.")
+        sizes = np.full(cv, n // cv)
+        sizes[:n % cv] += 1
+        return int(cv), np.concatenate([[0], np.cumsum(sizes)[:-1]]), None
+    splits = check_cv(cv, X, Y, groups)
+    labels = np.full(n, -1, dtype=np.intp)
+    for f, (train, test) in enumerate(splits):
+        if (labels[test] >= 0).any() or train.size + test.size != n:
+            raise ValueError(
+                f"With {backend} arrays, cv splits must partition the samples: every sample in "
+                "exactly one test set, each training set the rest (as KFold, GroupKFold or "
+                f"StratifiedKFold); split {f} does not.")
+        labels[test] = f
+    if (labels < 0).any():
+        raise ValueError(f"With {backend} arrays, cv splits must partition the samples: sample "
+                         f"{int(np.flatnonzero(labels < 0)[0])} is in no test set.")
+    return len(splits), None, labels

@@ -477,11 +477,21 @@ def target_scale(Y, centering, yc_sq):
     return scale, scaled_sq
 
 
-def unscale(values, scale):
-    """`values` (..., k) of targets multiplied by `scale` (k,), in the units of Y: exact, or
-    inf / 0 beyond the float64 range."""
+def unscale(values, scale, power=2):
+    """`values` (..., k), of degree `power` in the targets multiplied by `scale` (k,), in the
+    units of Y: exact, or inf / 0 beyond the float64 range."""
     with np.errstate(over="ignore", under="ignore"):
-        return np.ldexp(values, 2 * (1 - np.frexp(scale)[1]))
+        return np.ldexp(values, power * (1 - np.frexp(scale)[1]))
+
+
+def peak_scale(peak, dtype):
+    """Per-target powers of two that bring ``max |Y|`` (`peak`, k) into [0.5, 1) (1 for a
+    zero target), within those `dtype` represents: scaling by them is exact, and the squares
+    of the scaled targets stay in range (for a backend that scales before centring)."""
+    info = np.finfo(dtype)
+    exponent = np.clip(np.where(peak > 0, np.frexp(peak)[1], 0), info.minexp + 2,
+                       info.maxexp - 2)
+    return np.ldexp(1.0, -exponent)
 
 
 def to_score(mse, sst_over_sum_w, scoring):

@@ -37,6 +37,7 @@ norm lies outside ``[SCALE_MIN^2, SCALE_MAX^2]`` is refused with a ``ValueError`
 import copy
 import threading
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg as sla
@@ -285,16 +286,12 @@ def _factorize(X, Y, centering, method):
         spectrum.attach(X, centering)
         return spectrum
     check_scale(design.column_sq(), design)
-    lam, Q = eigh_descending(design.gram(gram=False))
-    r, lam_floor = _gram_rank(lam, n, p, max_rank, offset)
-    s = np.sqrt(lam[:r])
-    Q_kept = np.ascontiguousarray(Q[:, :r])
+    s, Q_kept, Q_d, lam_floor = kernel_eigen(design.gram(gram=False), p, max_rank, offset)
     V = design.rmatmul(Q_kept)  # V = Xc^T U diag(1/s)
     V /= s
     R, yc_sq = project(Q_kept, Y, centering.ym, centering.sw)
     dropped = 0.0
-    if 0 < r < n:  # Xc^T Yc in the other directions: ||Xc^T Q_d c||^2 with c = Q_d^T Yc
-        Q_d = np.ascontiguousarray(Q[:, r:])
+    if Q_d is not None:  # Xc^T Yc in the other directions: ||Xc^T Q_d c||^2 with c = Q_d^T Yc
         c = project(Q_d, Y, centering.ym, centering.sw)[0]
         d = Q_d.shape[1]
         M = np.zeros((d, d))  # Q_d^T Xc Xc^T Q_d, in column blocks of Xc if p x d is large
@@ -464,6 +461,18 @@ def gram_eigen(G, n, max_rank, lam_offset=0.0):
     return lam, Q, r, lam_floor
 
 
+def kernel_eigen(K, p, max_rank, lam_offset=0.0):
+    """The kernel route's eigen-decomposition of the n x n ``Xc Xc^T`` (upper triangle `K`,
+    overwritten) of a design with `p` columns: singular values, the kept eigenvectors
+    ``U`` (n, r), those past the rank cutoff (None if none: the dropped-direction guard
+    measures them) and the smallest eigenvalue that counts."""
+    n = K.shape[0]
+    lam, Q = eigh_descending(K)
+    r, lam_floor = _gram_rank(lam, n, p, max_rank, lam_offset)
+    Q_d = np.ascontiguousarray(Q[:, r:]) if 0 < r < n else None
+    return np.sqrt(lam[:r]), np.ascontiguousarray(Q[:, :r]), Q_d, lam_floor
+
+
 def dropped_ratios(part_sq, s, R, yc_sq):
     """Per target, the norm of ``Xc^T Yc`` in the dropped directions (``part_sq``: its
     square) beyond its rounding level, over that in the kept ones."""
@@ -524,3 +533,129 @@ def project(B, Y, ym, sw):
         _core.project(B, block, ym[cols], sw, part, sq[cols])
         out[:, cols] = part
     return out, sq
+
+
+# -- decompositions from the statistics of a set of rows (the blockwise backends) ----------------
+class SetCentering(NamedTuple):
+    """What the scores of :mod:`._scores` read of a centring, for a set of rows."""
+
+    xm: np.ndarray
+    ym: np.ndarray
+    sum_w: float
+    n_effective: int
+    fit_intercept: bool
+
+
+class SetSpectrum(Spectrum):
+    """The thin SVD of a centred, weighted set of rows (all of them, or a training set)
+    made from statistics gathered over row blocks, before any target is projected.
+
+    The statistics are about a shift (the weighted means of a first pass): ``sums = [sum
+    w, count w > 0, rows, sx]`` with ``sx = sum w (x - shift)``; the set's own means ``xm``
+    follow. ``dropped`` is inf where the rank cutoff of a Gram or kernel dropped directions
+    whose share of the fit is not yet measured (:meth:`dropped_ratios`, with ``Q_dropped``
+    and, for the kernel, ``M_dropped = Q_d^T Xc Xc^T Q_d``)."""
+
+    def __init__(self, method, s, V, lam_floor, *, sum_w, n_eff, n_rows, sx, xm,
+                 dropped=0.0, ls_rank=None, Q_dropped=None, M_dropped=None):
+        super().__init__(method, s, V, None, None, lam_floor, dropped=dropped,
+                         ls_rank=ls_rank)
+        self.sum_w, self.n_eff, self.n_rows, self.sx, self.xm = sum_w, n_eff, n_rows, sx, xm
+        self.Q_dropped, self.M_dropped = Q_dropped, M_dropped
+
+    def spectrum(self, R=None, yc_sq=None):
+        """The :class:`Spectrum` with projected targets `R` and ``||Yc||^2`` `yc_sq`."""
+        return Spectrum(self.method, self.s, self.V, R, yc_sq, self.lam_floor,
+                        dropped=self.dropped, ls_rank=self.ls_rank)
+
+    def measured(self, dropped):
+        """A copy with the dropped directions' share measured as `dropped`."""
+        out = copy.copy(self)
+        out.dropped = dropped
+        return out
+
+    def centering(self, ym, fit_intercept):
+        return SetCentering(self.xm, ym, self.sum_w, self.n_eff, fit_intercept)
+
+    def cross(self, AtY, yy, fit_intercept):
+        """``Xc^T Yc`` (p, k), ``||Yc||^2`` and the set's target means less the shift, from
+        ``A^T sw (Y - y_shift)`` (q, k) of ``A = [sw, sw (X - shift)]`` (without intercept:
+        ``sw X``) and ``||sw (Y - y_shift)||^2`` (None: not needed)."""
+        if fit_intercept:
+            _, XtY, yc_sq, t = recentre(self.sx, AtY[0], self.sum_w, XtY=AtY[1:], yy=yy)
+            return XtY, yc_sq, t
+        return AtY, yy, np.zeros(AtY.shape[1])
+
+    def project(self, XtY):
+        """The projected targets ``R = diag(1/s) V^T Xc^T Yc`` (r, k)."""
+        R = np.empty((self.rank, XtY.shape[1]))
+        _core.gemm(self.V, np.ascontiguousarray(XtY), R, trans_a=True)
+        R /= self.s[:, None]
+        return R
+
+    def dropped_ratios(self, XtY, R, yc_sq, c=None):
+        """Per target, what the dropped directions carry of ``Xc^T Yc`` (as NumPy's guard
+        measures it); the kernel route needs ``c = Q_d^T Yc``."""
+        if self.method == "kernel":
+            part_sq = np.einsum("dk,dk->k", c, self.M_dropped @ c)
+        else:
+            part = self.Q_dropped.T @ XtY
+            part_sq = np.einsum("dk,dk->k", part, part)
+        return dropped_ratios(part_sq, self.s, R, yc_sq)
+
+
+def _set_sums(sums, shift, fit_intercept):
+    sum_w, n_eff, n_rows = float(sums[0]), int(round(sums[1])), int(round(sums[2]))
+    sx = np.array(sums[3:])
+    xm = shift + sx / sum_w if fit_intercept and sum_w > 0 else shift.copy()
+    max_rank = max(min(n_eff - int(fit_intercept), shift.size), 0)
+    return dict(sum_w=sum_w, n_eff=n_eff, n_rows=n_rows, sx=sx, xm=xm), max_rank
+
+
+def factor_spectrum(kind, F, sums, shift, fit_intercept):
+    """:class:`SetSpectrum` from the (q, q) factor of ``A = [sw, sw (X - shift)]`` (without
+    intercept ``sw X``) over a set of rows: its R factor (``kind='svd'``) or Gram."""
+    stats, max_rank = _set_sums(sums, shift, fit_intercept)
+    off = int(fit_intercept)
+    p = shift.size
+    if kind == "svd":
+        R = np.array(F[off:, off:])
+        _, s, Vt, floor = thin_svd(R, np.einsum("ij,ij->j", R, R))
+        r, ls_rank = svd_ranks(s, floor, stats["n_rows"], p, max_rank)
+        return SetSpectrum("svd", s[:r].copy(), np.ascontiguousarray(Vt[:r].T), 0.0,
+                           ls_rank=ls_rank, **stats)
+    G = np.array(F[off:, off:])
+    if fit_intercept and stats["sum_w"] > 0:
+        G = recentre(stats["sx"], np.zeros(0), stats["sum_w"], G=G)[0]
+    check_scale(np.diag(G), G)
+    lam, Q, r, lam_floor = gram_eigen(np.asfortranarray(G), stats["n_rows"], max_rank)
+    dropped = 0 < r < p
+    return SetSpectrum("gram", np.sqrt(lam[:r]), np.ascontiguousarray(Q[:, :r]), lam_floor,
+                       dropped=np.inf if dropped else 0.0,
+                       Q_dropped=np.ascontiguousarray(Q[:, r:]) if dropped else None, **stats)
+
+
+def kernel_set_spectrum(Ks, sums, sw, shift, fit_intercept, basis_pass):
+    """:class:`SetSpectrum` of the kernel route from ``Ks = Xs Xs^T`` (n, n) with ``Xs = sw
+    (X - shift)``, centred exactly as ``Xc = (I - u u^T) Xs`` with ``u = sw / ||sw||``;
+    `basis_pass(Q)` returns ``Xs^T Q`` (a pass over the data) for ``V = Xc^T U / s``."""
+    stats, max_rank = _set_sums(sums, shift, fit_intercept)
+    K = np.array(Ks, dtype=np.float64, order="F")
+    u = sw / np.sqrt(stats["sum_w"]) if fit_intercept else None
+    if u is not None:
+        Ku = K @ u
+        K -= np.outer(u, Ku)
+        K -= np.outer(Ku, u)
+        K += (u @ Ku) * np.outer(u, u)
+    check_scale(np.diag(K), K)
+    s, Q, Q_d, lam_floor = kernel_eigen(K, shift.size, max_rank)
+    r = s.size
+    Q = Q if Q_d is None else np.hstack([Q, Q_d])
+    if u is not None:
+        Q = Q - np.outer(u, u @ Q)
+    XtQ = basis_pass(np.ascontiguousarray(Q))
+    if Q_d is None:
+        return SetSpectrum("kernel", s, np.ascontiguousarray(XtQ / s), lam_floor, **stats)
+    return SetSpectrum("kernel", s, np.ascontiguousarray(XtQ[:, :r] / s), lam_floor,
+                       dropped=np.inf, Q_dropped=np.ascontiguousarray(Q[:, r:]),
+                       M_dropped=XtQ[:, r:].T @ XtQ[:, r:], **stats)

@@ -197,6 +197,14 @@ def check_shapes(X, Y):
     return Y, y_was_1d
 
 
+def check_nonnegative_weights(w, start=0):
+    """Refuse a negative entry of the sample weights `w` (those from index `start` on)."""
+    if (w < 0).any():
+        i = int(np.flatnonzero(w < 0)[0])
+        raise ValueError(f"sample_weight must be non-negative, got sample_weight[{start + i}]="
+                         f"{float(w[i])!r}.")
+
+
 def check_sample_weight(sample_weight, n_samples):
     if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
         sample_weight = np.full(n_samples, float(sample_weight))
@@ -204,10 +212,7 @@ def check_sample_weight(sample_weight, n_samples):
     if w.shape[0] != n_samples:
         raise ValueError(f"sample_weight must have one entry per sample: expected "
                          f"({n_samples},), got shape {w.shape}.")
-    if (w < 0).any():
-        i = int(np.flatnonzero(w < 0)[0])
-        raise ValueError(f"sample_weight must be non-negative, got sample_weight[{i}]="
-                         f"{float(w[i])!r}.")
+    check_nonnegative_weights(w)
     if not (w > 0).any():
         raise ValueError("sample_weight must have at least one positive entry; all "
                          "weights are zero.")
@@ -303,14 +308,19 @@ def check_bool(value, name):
 
 def check_X_new(X_new, n_features, dtype):
     X_new = as_sparse(X_new, "X") if is_sparse(X_new) else as_array(X_new, "X", ndims=(2,))
-    if X_new.shape[0] == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X_new.shape}) while a "
-                         "minimum of 1 is required.")
-    if X_new.shape[1] != n_features:
-        raise ValueError(f"X has {X_new.shape[1]} features, but the solver is expecting "
-                         f"{n_features} features as input.")
+    check_X_new_shape(X_new.shape, n_features)
     _check_blas_dim(X_new.shape[0], "n_samples of X")
     return X_new.astype(dtype, copy=False)
+
+
+def check_X_new_shape(shape, n_features):
+    """Refuse new data `X` of `shape` without rows or with other than `n_features`."""
+    if shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a "
+                         "minimum of 1 is required.")
+    if shape[1] != n_features:
+        raise ValueError(f"X has {shape[1]} features, but the solver is expecting "
+                         f"{n_features} features as input.")
 
 
 def check_dofs(dofs, rank):

@@ -1,69 +1,32 @@
-"""The same API on Dask arrays: tall data and many targets, exactly.
+"""The Dask backend: the engine's passes over row blocks and blocks of targets.
 
 Dask is optional (``pip install 'spectralridge[dask]'``) and imported only when a Dask array
-reaches spectralridge or a function of this module is called. :class:`DaskRidgeSolver`,
-:func:`dask_ridge_path` and :func:`dask_ridge_cv` mirror :class:`~spectralridge.RidgeSolver`,
-:func:`~spectralridge.ridge_path` and :func:`~spectralridge.ridge_cv`.
+reaches spectralridge. :class:`DaskRidgeSolver` is a :class:`~spectralridge.RidgeSolver`;
+:func:`dask_ridge_path` and :func:`dask_ridge_cv` mirror ``ridge_path`` and ``ridge_cv``.
+What this module holds is only what is Dask's: ``X`` chunked by rows, ``Y`` by rows and
+blocks of targets (NumPy ``X`` or ``Y`` with a Dask other is fine).
 
-Layout of the data
-    ``X`` is chunked by rows (one column chunk: it is rechunked if needed), ``Y`` by rows like
-    ``X`` and by columns (blocks of targets). NumPy ``X`` with a Dask ``Y`` is fine (many targets,
-    X in memory) and so is a Dask ``X`` with a NumPy ``Y`` (tall data, few targets).
+Passes
+    1. Weighted means and a power of two per target (``_scores.peak_scale``).
+    2. Per row block and fold, the factor of ``A = [sw, sw (X - xm)]`` (the R factor of a
+       Householder QR, reduced as a tall-skinny QR tree, or the Gram), or for the kernel
+       route the n x n ``Xs Xs^T`` (summed over X's column blocks too), with ``A^T sw (Y -
+       ym)`` and ``||sw (Y - ym)||^2`` per target. The weights being a column of ``A``, any
+       union of blocks is re-centred exactly, so K-fold training sets are too. The engine
+       (``_spectrum.factor_spectrum``, ``kernel_set_spectrum``) decomposes them eagerly; the
+       target statistics stay Dask arrays, persisted.
+    3. Leave-one-out and K-fold: one row pass each (hat diagonals and residuals per row
+       block; the held-out rows' basis under each training fit), reduced per alpha and
+       target by the engine's ``_scores`` functions.
 
-What is computed, and when
-    The constructor makes two passes over the data. The first sums the weighted means. The
-    second forms, per row block and per fold, the factor of the shifted, weighted design with
-    the weights as an extra column, ``A = [sw, sw (X - xm)]``: its R factor (Householder QR,
-    reduced over row blocks as a tall-skinny QR tree, R of a union = R of the stacked Rs) or its
-    Gram ``A^T A``, together with ``A^T sw (Y - ym)`` and ``||sw (Y - ym)||^2`` per target.
-    Because the weights are a column of ``A``, the factor of any union of blocks carries the
-    exact re-centring on that union's weighted means (a Householder step, or a Schur
-    complement for the Gram), so training sets of K-fold cross-validation are centred exactly
-    too. The SVD of the small R factor gives the singular values and ``V`` without squaring
-    the condition number; then ``R = U^T Yc = diag(1/s) V^T Xc^T Yc`` per block of targets.
-    These X-only factors are small and computed eagerly (NumPy); everything indexed by target
-    is a Dask array, persisted where it is reused (``A^T Yc``, on the cluster under
-    ``distributed``), and results are lazy.
-
-Methods
-    ``'svd'``: the tall-skinny QR route above (exact, one pass). ``'gram'``: the Gram of ``A``
-    instead (3-4x cheaper per block; squares the condition number). ``'auto'``: the Gram
-    when n_samples >= n_features, replaced by the QR route (one more pass over ``X`` only) as
-    soon as a call asks for an alpha the Gram cannot serve accurately, with the guard of the
-    NumPy solver (:meth:`Spectrum.accurate_for`). ``'kernel'`` is not available for Dask arrays.
-
-Outputs
-    Everything with a target axis (coefficients, intercepts, predictions, cross-validation
-    scores, best alphas, refits) is a Dask array, chunked by the blocks of targets (and by the
-    row blocks of new data for predictions); spectral quantities that depend on ``X`` alone
-    (singular values, shrinkage, dof, alphas_for_dof, the alpha grid) are NumPy arrays.
-    A 1-D ``Y`` gives Dask arrays without the target axis (0-d for the best alpha, index and
-    score). Compute several outputs together (``dask.compute(res.scores, res.coef)``) so that
-    shared work runs once. Errors that need the data (NaN, negative weights, leverage 1 in
-    leave-one-out) are raised when the graph runs, as the same ``ValueError`` as in NumPy.
-
-Numerics
-    Every block runs in float64 on SciPy's BLAS/LAPACK (the compiled kernels of
-    ``spectralridge._core``); float32 inputs give float32 results. The projection through
-    ``Xc^T Yc`` costs ``cond(X) eps`` relative (the NumPy SVD route: ``eps``; the Gram routes:
-    ``cond(X)^2 eps``). K-fold decomposes each training set from the per-fold factors of
-    the same pass; its held-out errors take one more pass, formed from the rows as in NumPy
-    (``_scores.held_out_sse``: the held-out rows' basis under each training fit, no
-    cancellation whatever the R^2), as does leave-one-out (hat diagonals and residuals per
-    row block, reduced per alpha and target); GCV, paths and dof need no further pass.
-
-Selection
-    The selection (minimum or 1-SE rule, per target or shared) and the grid-edge test are
-    NumPy's own (``spectralridge._scores``), run per block of targets. The
-    :class:`~spectralridge.GridEdgeWarning` is emitted when the selection is computed (once
-    per block of targets, or once for a shared alpha), by the thread that runs it: the
-    caller's under the synchronous and threaded schedulers, a worker's under
-    ``distributed``; whether it is on is fixed where the results are built
-    (:func:`~spectralridge._scores.grid_edge_warnings`). ``at_grid_edge`` flags the same
-    targets.
+Everything indexed by target is a lazy Dask array chunked by blocks of targets (compute
+several together, ``dask.compute(res.scores, res.coef)``); spectral quantities of ``X``
+alone are NumPy. Data-dependent errors (NaN, negative weights, leverage 1) are raised when
+the graph runs. The projection through ``Xc^T Yc`` costs ``cond(X) eps`` relative. The
+:class:`~spectralridge.GridEdgeWarning` is emitted where the selection runs (a worker under
+``distributed``), as enabled where the results are built.
 """
 
-import dataclasses
 import numbers
 import threading
 from dataclasses import dataclass, field
@@ -74,13 +37,14 @@ from scipy.linalg import blas, lapack
 
 from . import _core, _scores
 from ._backends import is_dask_input
-from ._filters import ridge_filter
+from ._cv import fold_labels
 from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
-from ._spectrum import (Spectrum, check_scale, dropped_ratios, gram_eigen, recentre,
-                        svd_ranks, thin_svd, weighted_sum)
-from ._validation import (METHODS, as_array, check_alphas, check_bool, check_cv,
-                          check_finite, check_groups, check_number_dtype, check_penalty_factor,
-                          check_rule, check_sample_weight, check_scoring, check_shapes)
+from ._spectrum import (SetSpectrum, check_scale, factor_spectrum, kernel_set_spectrum,
+                        weighted_sum)
+from ._validation import (METHODS, as_array, check_alphas, check_bool, check_finite,
+                          check_groups, check_nonnegative_weights, check_number_dtype,
+                          check_penalty_factor, check_rule, check_sample_weight,
+                          check_scoring, check_shapes, check_X_new_shape)
 
 __all__ = ["DaskFilterPath", "DaskRidgeSolver", "dask_ridge_cv", "dask_ridge_path",
            "is_dask_input"]
@@ -130,11 +94,7 @@ def _finite_block(block, what):
 def _weights_block(w, block_info=None):
     w = np.asarray(w, dtype=np.float64)
     check_finite(w, "sample_weight")
-    if (w < 0).any():
-        i = int(np.flatnonzero(w < 0)[0])
-        start = block_info[0]["array-location"][0][0] if block_info else 0
-        raise ValueError(f"sample_weight must be non-negative, got sample_weight[{start + i}]="
-                         f"{float(w[i])!r}.")
+    check_nonnegative_weights(w, block_info[0]["array-location"][0][0] if block_info else 0)
     return w
 
 
@@ -150,8 +110,6 @@ def _prepare(X, Y, sample_weight):
     dtype = np.float32 if X.dtype == np.float32 and Y.dtype == np.float32 else np.float64
     if not x_dask:
         X = da.from_array(X, chunks=(Y.chunks[0] if y_dask else -1, -1))
-    elif X.numblocks[1] > 1:
-        X = X.rechunk({1: -1})
     rows = X.chunks[0]
     if not y_dask:
         Y = da.from_array(np.ascontiguousarray(Y), chunks=(rows, -1))
@@ -210,25 +168,6 @@ def _ysum_block(Y, w):
     Y = np.asarray(Y)
     peak = np.abs(Y).max(axis=0, initial=0.0) if Y.shape[0] else np.zeros(Y.shape[1])
     return np.stack([weighted_sum(np.asarray(w, dtype=np.float64), Y), peak])[None]
-
-
-def _peak_block(Y):
-    Y = np.asarray(Y)
-    return np.abs(Y).max(axis=0, initial=0.0)[None] if Y.shape[0] else np.zeros((1, Y.shape[1]))
-
-
-def _scale_exponent(peak, dtype):
-    """Per-target exponents e such that ``2^-e max |Y|`` lies in [0.5, 1) (0 for a zero
-    target), within the exponents whose powers of two `dtype` represents: scaling by them is
-    exact, and the squares of the scaled targets stay in range."""
-    info = np.finfo(dtype)
-    exponent = np.where(peak > 0, np.frexp(peak)[1], 0)
-    return np.clip(exponent, info.minexp + 2, info.maxexp - 2)
-
-
-def _unscale_block(values, exponent, power):
-    with np.errstate(over="ignore", under="ignore"):
-        return np.ldexp(values, power * np.asarray(exponent))
 
 
 def _r_factor(A):
@@ -344,41 +283,6 @@ def _contiguous_labels(rows, bounds):
 
 
 # -- eager decompositions of X -----------------------------------------------------------------
-@dataclass(frozen=True)
-class _Decomp:
-    """Thin SVD of a centred, weighted set of rows (all of them, or a training set)."""
-
-    method: str
-    s: np.ndarray
-    V: np.ndarray
-    lam_floor: float
-    sum_w: float
-    n_eff: int
-    n_rows: int
-    sx: np.ndarray  # sum w (x - shift) over the set
-    xm: np.ndarray  # the set's weighted mean of X
-    # inf where the Gram route's rank cutoff dropped directions and what they carry of the
-    # fit is not yet measured (`_measure_dropped`; the training sets of folds stay inf)
-    dropped: float = 0.0
-    ls_rank: int = None  # directions kept at alpha = 0 (default: all)
-    Q_dropped: np.ndarray = None  # the Gram's eigenvectors past the kept rank, to measure them
-
-    @property
-    def rank(self):
-        return self.s.size
-
-    @property
-    def lam(self):
-        return self.s * self.s
-
-    def spectrum(self, R=None, yc_sq=None):
-        return Spectrum(self.method, self.s, self.V, R, yc_sq, self.lam_floor,
-                        dropped=self.dropped, ls_rank=self.ls_rank)
-
-    def ridge(self, alphas):
-        return ridge_filter(self.lam, alphas, self.ls_rank)
-
-
 def _combine(kind, factors):
     """Factor of the union of sets from their (q, q) factors."""
     if kind == "svd":
@@ -387,38 +291,13 @@ def _combine(kind, factors):
     return np.sum(factors, axis=0)
 
 
-def _decompose(kind, F, sums, shift, fit_intercept):
-    """:class:`_Decomp` from the factor of ``A = [sw, sw (X - shift)]`` over a set of rows."""
-    p = shift.size
-    sum_w, n_eff, n_rows, sx = float(sums[0]), int(round(sums[1])), int(round(sums[2])), \
-        sums[3:].copy()
-    off = int(fit_intercept)
-    max_rank = max(min(n_eff - off, p), 0)
-    xm = shift + sx / sum_w if fit_intercept and sum_w > 0 else shift.copy()
-    if kind == "svd":
-        R = np.array(F[off:, off:])
-        _, s, Vt, floor = thin_svd(R, np.einsum("ij,ij->j", R, R))
-        r, ls_rank = svd_ranks(s, floor, n_rows, p, max_rank)
-        return _Decomp("svd", s[:r].copy(), np.ascontiguousarray(Vt[:r].T), 0.0, sum_w, n_eff,
-                       n_rows, sx, xm, ls_rank=ls_rank)
-    G = np.array(F[off:, off:])
-    if fit_intercept and sum_w > 0:
-        G = recentre(sx, np.zeros(0), sum_w, G=G)[0]
-    check_scale(np.diag(G), G)
-    lam, Q, r, lam_floor = gram_eigen(np.asfortranarray(G), n_rows, max_rank)
-    dropped = 0 < r < p  # measured against the targets when it matters (_state_for)
-    return _Decomp("gram", np.sqrt(lam[:r]), np.ascontiguousarray(Q[:, :r]), lam_floor, sum_w,
-                   n_eff, n_rows, sx, xm, np.inf if dropped else 0.0,
-                   Q_dropped=np.ascontiguousarray(Q[:, r:]) if dropped else None)
-
-
 class _State(NamedTuple):
     """The decompositions of one method: all rows, and each training set of the folds."""
 
     kind: str
-    full: _Decomp
+    full: SetSpectrum
     train: tuple
-    fold_factors: np.ndarray  # (K, q, q) R factors or Grams of the folds
+    fold_factors: np.ndarray  # (K, q, q) R factors or Grams of the folds (kernel: None)
     fold_weight: np.ndarray  # (K,) sum of weights of each fold
 
     # what RidgeSolver reads of a decomposition: the full data's
@@ -437,7 +316,7 @@ class _Ctx:
     """Everything a task over a block of targets needs, shipped once per call."""
 
     fit_intercept: bool
-    full: _Decomp
+    full: SetSpectrum
     folds: tuple = ()  # decompositions of the training sets
     flt: object = None
     grid: np.ndarray = None
@@ -446,27 +325,17 @@ class _Ctx:
     extra: dict = field(default_factory=dict)
 
 
-def _cross(P, ym0, ctx, d, Pq=None):
-    """``Xc^T Yc`` (p, kb), ``||Yc||^2`` and target means for a set ``d``."""
-    if Pq is None:
-        Pf = P.sum(axis=0) if P.shape[0] > 1 else P[0]
-        Pq, yy = Pf[:-3], Pf[-3]
-    else:
-        yy = None
-    if ctx.fit_intercept:
-        _, XtY, yc_sq, t = recentre(d.sx, Pq[0], d.sum_w, XtY=Pq[1:], yy=yy)
-        return XtY, yc_sq, np.asarray(ym0, dtype=np.float64) + t
-    return Pq, yy, np.zeros(Pq.shape[1])
+def _cross(P, ym0, ctx):
+    """``Xc^T Yc`` (p, kb), ``||Yc||^2`` and target means of all rows."""
+    Pf = P.sum(axis=0) if P.shape[0] > 1 else P[0]
+    XtY, yc_sq, t = ctx.full.cross(Pf[:-3], Pf[-3], ctx.fit_intercept)
+    return XtY, yc_sq, (np.asarray(ym0, dtype=np.float64) + t) if ctx.fit_intercept else t
 
 
-def _targets(P, ym0, ctx, d=None, Pq=None):
-    """Projected targets ``R`` (r, kb), ``||Yc||^2`` and target means for a set ``d``."""
-    d = ctx.full if d is None else d
-    XcYc, yc_sq, ym = _cross(P, ym0, ctx, d, Pq)
-    R = np.empty((d.rank, XcYc.shape[1]))
-    _core.gemm(d.V, np.ascontiguousarray(XcYc), R, trans_a=True)
-    R /= d.s[:, None]
-    return R, yc_sq, ym
+def _targets(P, ym0, ctx):
+    """Projected targets ``R`` (r, kb), ``||Yc||^2`` and target means of all rows."""
+    XtY, yc_sq, ym = _cross(P, ym0, ctx)
+    return ctx.full.project(XtY), yc_sq, ym
 
 
 def _projected_block(P, ym0, *, ctx):
@@ -475,24 +344,12 @@ def _projected_block(P, ym0, *, ctx):
     return np.vstack([R, yc_sq[None]])
 
 
-def _dropped_block(P, ym0, *, ctx):
-    """(1, kb): per target, what the Gram's dropped directions carry of ``Xc^T Yc`` (as
-    NumPy's guard measures it)."""
-    d = ctx.full
-    XcYc, yc_sq, _ = _cross(P, ym0, ctx, d)
-    R = np.empty((d.rank, XcYc.shape[1]))
-    _core.gemm(d.V, np.ascontiguousarray(XcYc), R, trans_a=True)
-    R /= d.s[:, None]
-    part = d.Q_dropped.T @ XcYc
-    return dropped_ratios(np.einsum("dk,dk->k", part, part), d.s, R, yc_sq)[None]
-
-
-class _Centred:
-    """What the score functions of :mod:`spectralridge._scores` read of a Centering."""
-
-    def __init__(self, d, ym, fit_intercept):
-        self.xm, self.ym, self.sum_w = d.xm, ym, d.sum_w
-        self.n_effective, self.fit_intercept = d.n_eff, fit_intercept
+def _dropped_block(*args, ctx):
+    """(1, kb): per target, what the dropped directions carry of ``Xc^T Yc``; `args`:
+    ``(P, ym0)``, or ``(c, P, ym0)`` for the kernel route with ``c = Q_d^T Yc``."""
+    XtY, yc_sq, _ = _cross(*args[-2:], ctx)
+    c = args[0] if len(args) == 3 else None
+    return ctx.full.dropped_ratios(XtY, ctx.full.project(XtY), yc_sq, c)[None]
 
 
 def _apply_block(P, ym0, *, ctx, basis, with_mean):
@@ -523,7 +380,7 @@ def _predict_block(Xn, P, ym0, *, ctx):
 
 def _gcv_block(P, ym0, *, ctx):
     R, yc_sq, ym = _targets(P, ym0, ctx)
-    return _scores.gcv_mse(ctx.full.spectrum(R, yc_sq), _Centred(ctx.full, ym, ctx.fit_intercept),
+    return _scores.gcv_mse(ctx.full.spectrum(R, yc_sq), ctx.full.centering(ym, ctx.fit_intercept),
                            ctx.flt, ctx.grid, ctx.name)
 
 
@@ -539,7 +396,7 @@ def _loo_rows(X, w, rows, P, ym0, ctx):
     U /= d.s
     return _scores.LooRows(U, wb, spectrum.lam, spectrum.ls_rank, R, d.sum_w,
                            ctx.fit_intercept,
-                           _scores.spanning(spectrum, _Centred(d, ym, ctx.fit_intercept)),
+                           _scores.spanning(spectrum, d.centering(ym, ctx.fit_intercept)),
                            np.asarray(rows)), ym, sw
 
 
@@ -564,8 +421,9 @@ def _held_out_block(X, Y, w, labels, P, ym0, *, ctx):
     for f in np.unique(labels):
         d = ctx.folds[f]
         rows = np.flatnonzero(labels == f)
-        R, _, ym = _targets(None, np.zeros(kb), ctx, d=d,
-                            Pq=P[[g for g in range(K) if g != f], :q].sum(axis=0))
+        XtY, _, ym = d.cross(P[[g for g in range(K) if g != f], :q].sum(axis=0), None,
+                             ctx.fit_intercept)
+        R = d.project(XtY)
         ym += ym0
         if not d.rank:  # the fit is the training mean
             resid = sw[rows, None] * (Y[rows] - ym)
@@ -606,18 +464,11 @@ def _score_block(mse, P, ym0, *, ctx):
     return _scores.to_score(mse, sst, ctx.scoring)
 
 
-def _moments(values):
-    """Sums over axis 0 of `values` and of their squares, and their count."""
-    return (values.sum(axis=0), np.square(values).sum(axis=0)), values.shape[0]
-
-
-def _se_block(split_scores, *, K):
-    m = split_scores.shape[0] // K
-    return _scores.standard_error(*_moments(split_scores.reshape(K, m, -1)))
-
-
-def _se_of_mean(split_means):
-    return _scores.standard_error(*_moments(split_means))
+def _se_block(split_scores, *, K=None):
+    """Standard errors over the K splits stacked along axis 0 (K m, ...) or (K, ...)."""
+    v = split_scores if K is None else \
+        split_scores.reshape(K, split_scores.shape[0] // K, *split_scores.shape[1:])
+    return _scores.standard_error((v.sum(axis=0), np.square(v).sum(axis=0)), v.shape[0])
 
 
 def _global_best(mean_loss, se_mean, dof, rule, edges):
@@ -646,7 +497,7 @@ def _pack_block(scores, *args, ctx, best=None):
         best = np.full(kb, int(best))
     R, yc_sq, ym = _targets(P, ym0, ctx)
     coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
-                                    _Centred(ctx.full, ym, ctx.fit_intercept), ctx.flt, best,
+                                    ctx.full.centering(ym, ctx.fit_intercept), ctx.flt, best,
                                     np.float64)
     out = np.empty((4 + coef.shape[0], kb))
     out[0], out[1], out[2] = best, ctx.grid[best], scores[best, np.arange(kb)]
@@ -660,7 +511,7 @@ def _refit_block(alphas, P, ym0, *, ctx):
     alphas = np.asarray(alphas, dtype=np.float64)
     flt = ctx.full.ridge(alphas)
     coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
-                                    _Centred(ctx.full, ym, ctx.fit_intercept), flt,
+                                    ctx.full.centering(ym, ctx.fit_intercept), flt,
                                     np.arange(alphas.size), np.float64)
     return np.concatenate([coef, intercept[None]])
 
@@ -695,10 +546,12 @@ class DaskRidgeSolver(RidgeSolver):
         Chunked by columns (blocks of targets); its row chunks are aligned with X's.
     fit_intercept : bool, default=True
     sample_weight : float, array-like or dask array of shape (n_samples,), default=None
-    method : {'auto', 'svd', 'gram'}, default='auto'
+    method : {'auto', 'svd', 'gram', 'kernel'}, default='auto'
         ``'svd'``: tall-skinny QR of the centred, weighted X, then the SVD of its small R
         factor. ``'gram'``: eigh of the Gram (faster, squares the condition number).
-        ``'auto'``: ``'gram'`` when n_samples >= n_features (else ``'svd'``), replaced by
+        ``'kernel'``: eigh of the n x n kernel (wide X; K-fold training sets: its
+        submatrices, one more pass over X per fold). ``'auto'``: ``'gram'`` when
+        n_samples >= n_features, else ``'kernel'`` (``'svd'`` for K-fold), replaced by
         ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram cannot
         serve to about 1e-10 relative (the guard of :class:`~spectralridge.RidgeSolver`).
     penalty_factor : array-like of shape (n_features,), default=None
@@ -748,9 +601,6 @@ class DaskRidgeSolver(RidgeSolver):
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         if not isinstance(method, str) or method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-        if method == "kernel":
-            raise ValueError("method='kernel' is not available for Dask arrays; use 'auto', "
-                             "'svd' or 'gram'.")
         self._requested_method = method
         X, Y, w, self._dtype, self._y_was_1d = _prepare(X, Y, sample_weight)
         n, p = X.shape
@@ -761,46 +611,45 @@ class DaskRidgeSolver(RidgeSolver):
         if self.penalty_factor is not None:
             self._col_scale = 1.0 / np.sqrt(self.penalty_factor)
             X = X * self._col_scale
+        X_cols, X = X, X.rechunk({1: -1}) if X.numblocks[1] > 1 else X
         self._X, self._Y, self._w = X, Y, w
         # global row indices, derived from the weights' blocks rather than a separate root
         # task: under distributed, separate roots let the data blocks run ahead of their use
         self._rows = w.map_blocks(_row_indices, dtype=np.int64)
         self._K, self._labels = 1, None
         if folds is not None:
-            self._K, self._labels = folds(self._rows)
+            self._K, bounds, labels = folds
+            self._labels = da.from_array(labels, chunks=self._rows.chunks) if bounds is None \
+                else self._rows.map_blocks(_contiguous_labels, bounds=bounds, dtype=np.intp)
         # pass 1: weighted means, and a power of two per target that scales it to max |Y| ~ 1
         # (the squared errors of all criteria then stay in range whatever the scale of Y)
+        ystats = da.blockwise(_ysum_block, "isj", Y, "ij", w, "i", new_axes={"s": 2},
+                              adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
+        peak = ystats[:, 1].max(axis=0, split_every=SPLIT_EVERY)
+        self._xm0 = np.zeros(p)
+        self._ym0 = da.zeros(Y.shape[1], chunks=(Y.chunks[1],))
         if self.fit_intercept:
             parts = da.blockwise(_means_block, "ic", X, "ij", w, "i", new_axes={"c": 3 + p},
                                  adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
-            ystats = da.blockwise(_ysum_block, "isj", Y, "ij", w, "i", new_axes={"s": 2},
-                                  adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
-            ysum = ystats[:, 0].sum(axis=0, split_every=SPLIT_EVERY)
-            peak = ystats[:, 1].max(axis=0, split_every=SPLIT_EVERY)
-            sums, ysum, peak = dask.persist(parts.sum(axis=0, split_every=SPLIT_EVERY), ysum,
+            sums, ysum, peak = dask.persist(parts.sum(axis=0, split_every=SPLIT_EVERY),
+                                            ystats[:, 0].sum(axis=0, split_every=SPLIT_EVERY),
                                             peak)
             sums, peak = dask.compute(sums, peak)  # one read of X and Y for all three
             if sums[0] <= 0:
                 raise ValueError("sample_weight must have at least one positive entry; all "
                                  "weights are zero.")
-            exponent = _scale_exponent(peak, Y.dtype)
+            self._scale = _scores.peak_scale(peak, Y.dtype)
             self._xm0 = sums[3:] / sums[0]
-            self._ym0 = (np.ldexp(ysum, -exponent) / sums[0]).persist()
+            self._ym0 = (ysum * self._scale / sums[0]).persist()
         else:
-            peak = da.blockwise(_peak_block, "ij", Y, "ij", adjust_chunks={"i": 1},
-                                dtype=np.float64).max(axis=0, split_every=SPLIT_EVERY)
-            exponent = _scale_exponent(peak.compute(), Y.dtype)
-            self._xm0 = np.zeros(p)
-            self._ym0 = da.zeros(Y.shape[1], chunks=(Y.chunks[1],))
-        self._scale = np.ldexp(1.0, -exponent)
-        self._exponent = da.from_array(exponent, chunks=(Y.chunks[1],))
-        Y = self._Y = Y * da.from_array(self._scale.astype(Y.dtype), chunks=(Y.chunks[1],))
+            self._scale = _scores.peak_scale(peak.compute(), Y.dtype)
+        self._lazy_scale = da.from_array(self._scale, chunks=(Y.chunks[1],))
+        Y = self._Y = Y * self._lazy_scale.astype(Y.dtype)
         # pass 2: factors of X, cross products with Y
         if method == "auto":
-            kind = "gram" if n >= p else "svd"
+            kind = "gram" if n >= p else "svd" if folds is not None else "kernel"
         else:
             kind = method
-        factors, sums = self._factor_blocks(kind)
         labels = () if self._labels is None else (self._labels, "i")
         # shift of the R^2 sums: the mean, or without intercept the first row block's mean
         shift = self._ym0 if self.fit_intercept else \
@@ -811,8 +660,41 @@ class DaskRidgeSolver(RidgeSolver):
             adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64, xm=self._xm0,
             K=self._K, fit_intercept=self.fit_intercept)
         cross = cross.sum(axis=0, split_every=SPLIT_EVERY)
+        if kind == "kernel":
+            self._set_kernel(X_cols, cross)
+            return
+        factors, sums = self._factor_blocks(kind)
         factors, sums, self._P = dask.persist(factors, sums, cross)
         self._set_factors(kind, *dask.compute(factors, sums))
+
+    def _set_kernel(self, X, cross):
+        """The kernel route: the n x n ``Xs Xs^T`` of ``Xs = sw (X - xm)`` over row blocks
+        (and X's column blocks), with the per-fold sums and the cross products ``A^T Yc`` in
+        the same pass; each training set's kernel is a submatrix of it."""
+        dask, da = _import_dask()
+        w, K = self._w, self._K
+        sw = da.sqrt(w)
+        Xs = (X.astype(np.float64) - self._xm0) * sw[:, None]
+        labels = da.zeros(w.shape[0], chunks=w.chunks, dtype=np.intp) if K == 1 else \
+            self._labels
+        E = (labels[:, None] == np.arange(K)).astype(np.float64)  # (n, K) fold indicators
+        sums = da.concatenate([E.T @ w[:, None], E.T @ (w > 0)[:, None], E.sum(axis=0)[:, None],
+                               (E * sw[:, None]).T @ Xs], axis=1)
+        Ks, sums, sw, labels, self._P = dask.persist(Xs @ Xs.T, sums, sw, labels, cross)
+        Ks, sums, sw, labels = dask.compute(Ks, sums, sw, labels)
+
+        def make(folds, set_sums):
+            rows = np.flatnonzero(np.isin(labels, folds))
+
+            def basis_pass(Q):  # Xs[rows]^T Q
+                Q_all = np.zeros((labels.size, Q.shape[1]))
+                Q_all[rows] = Q
+                return (Xs.T @ da.from_array(Q_all, chunks=(Xs.chunks[0], -1))).compute()
+            return kernel_set_spectrum(Ks[np.ix_(rows, rows)], set_sums, sw[rows], self._xm0,
+                                       self.fit_intercept, basis_pass)
+        with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
+            self._state = _State("kernel", *self._decompose_all(sums, make), None,
+                                 sums[:, 0].copy())
 
     def _factor_blocks(self, kind):
         """Lazy per-fold factors of A (K, q, q) and sums (K, 3 + p)."""
@@ -836,34 +718,38 @@ class DaskRidgeSolver(RidgeSolver):
         return factors, sums
 
     def _set_factors(self, kind, F, sums):
+        def make(folds, set_sums):
+            return factor_spectrum(kind, _combine(kind, [F[g] for g in folds]), set_sums,
+                                   self._xm0, self.fit_intercept)
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._decompose_all(kind, F, sums)
+            self._state = _State(kind, *self._decompose_all(sums, make), F, sums[:, 0].copy())
 
-    def _decompose_all(self, kind, F, sums):
+    def _decompose_all(self, sums, make):
+        """The decompositions of all rows and of each training set: `make(folds, sums)` is
+        that of the union of `folds` with the total `sums`."""
+        K = self._K
         total = sums.sum(axis=0)
         if total[0] <= 0:
             raise ValueError("sample_weight must have at least one positive entry; all "
                              "weights are zero.")
-        full = _decompose(kind, _combine(kind, list(F)), total, self._xm0, self.fit_intercept)
         train = []
-        for f in range(self._K if self._K > 1 else 0):
-            others = [g for g in range(self._K) if g != f]
+        for f in range(K if K > 1 else 0):
+            others = [g for g in range(K) if g != f]
             sums_f = sums[others].sum(axis=0)
             if sums_f[0] <= 0:
                 raise ValueError(f"cv split {f}: the training set has no sample of positive "
                                  "weight.")
-            train.append(_decompose(kind, _combine(kind, [F[g] for g in others]), sums_f,
-                                    self._xm0, self.fit_intercept))
-        self._state = _State(kind, full, tuple(train), F, sums[:, 0].copy())  # one assignment
+            train.append(make(others, sums_f))
+        return make(list(range(K)), total), tuple(train)
 
     def _state_for(self, alphas):
         """The decompositions for `alphas`, upgraded to 'svd' where 'auto' needs it."""
         state = self._state
-        if self._requested_method == "auto" and state.kind == "gram":
+        if self._requested_method == "auto" and state.kind != "svd":
             a = float(np.min(alphas))
             with self._lock:
                 state = self._measure_dropped(self._state)
-                if state.kind == "gram" and not all(
+                if state.kind != "svd" and not all(
                         d.spectrum().accurate_for(a) for d in (state.full, *state.train)):
                     dask, _ = _import_dask()
                     self._set_factors("svd", *dask.compute(*self._factor_blocks("svd")))
@@ -875,11 +761,17 @@ class DaskRidgeSolver(RidgeSolver):
         targets (one pass over the cross products ``A^T Yc``, not over the data); the
         training sets of folds keep the conservative ``inf``."""
         full = state.full
-        if state.kind != "gram" or full.Q_dropped is None or np.isfinite(full.dropped):
+        if state.kind == "svd" or full.Q_dropped is None or np.isfinite(full.dropped):
             return state
         ctx = self._ctx(state, None, np.zeros(0), "alpha")
-        ratio = self._per_targets(_dropped_block, (1,), ctx=ctx).max().compute()
-        self._state = state._replace(full=dataclasses.replace(full, dropped=float(ratio)))
+        arrays = ()
+        if state.kind == "kernel":  # c = Q_d^T Yc: one more pass over Y
+            _, da = _import_dask()
+            Q = da.from_array(full.Q_dropped, chunks=(self._Y.chunks[0], -1))
+            Yc = (self._Y - self._ym0) * da.sqrt(self._w)[:, None]
+            arrays = ((Q.T @ Yc).astype(np.float64), "dj"),
+        ratio = self._per_targets(_dropped_block, (1,), *arrays, ctx=ctx).max().compute()
+        self._state = state._replace(full=full.measured(float(ratio)))
         return self._state
 
     @property
@@ -931,7 +823,7 @@ class DaskRidgeSolver(RidgeSolver):
         powers of two; beyond the float64 range inf or 0)."""
         _, da = _import_dask()
         index = "abcd"[:out.ndim - 1] + "j"
-        return da.blockwise(_unscale_block, index, out, index, self._exponent, "j",
+        return da.blockwise(_scores.unscale, index, out, index, self._lazy_scale, "j",
                             power=power, dtype=out.dtype)
 
     def _ctx(self, state, flt, grid, name, **kw):
@@ -1061,12 +953,7 @@ class DaskFilterPath(FilterGrid):
                 X = X.rechunk({1: -1})
         else:
             X = da.from_array(as_array(X, "X", ndims=(2,)), chunks=(-1, -1))
-        if X.shape[0] == 0:
-            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
-                             "minimum of 1 is required.")
-        if X.shape[1] != p:
-            raise ValueError(f"X has {X.shape[1]} features, but the solver is expecting "
-                             f"{p} features as input.")
+        check_X_new_shape(X.shape, p)
         if s._col_scale is not None:
             X = X * s._col_scale
         out = da.blockwise(_predict_block, "aij", X, "ix", s._P, "Fbj", s._ym0, "j",
@@ -1081,7 +968,7 @@ class DaskFilterPath(FilterGrid):
         s, d = self._solver, self._decomp
         # the errors that depend on X alone are raised now, as in NumPy
         _scores.gcv_mse(d.spectrum(np.zeros((d.rank, 1)), np.zeros(1)),
-                        _Centred(d, np.zeros(1), s.fit_intercept), self.filter, self.grid,
+                        d.centering(np.zeros(1), s.fit_intercept), self.filter, self.grid,
                         self.name)
         mse = s._per_targets(_gcv_block, (self.grid.size,), ctx=self._ctx())
         return self._result(mse, scoring, alpha_per_target, "gcv")
@@ -1089,11 +976,7 @@ class DaskFilterPath(FilterGrid):
     def loo(self, *, scoring="mse", alpha_per_target=True):
         """Exact leave-one-out: CVResult of Dask arrays (see ``RidgeSolver.loo``)."""
         _, da = _import_dask()
-        if self.name != "alpha":
-            raise ValueError(f"Exact leave-one-out is available for ridge only; for the "
-                             f"{self.name} filter use gcv() (or ridge_cv with a splitter).")
-        scoring = check_scoring(scoring)
-        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
         s, d = self._solver, self._decomp
         ctx = self._ctx(extra={"loo_compression": _scores.loo_compression_enabled()})
         parts = da.blockwise(_loo_block, "iaj", s._X, "ix", s._Y, "ij", s._w, "i", s._rows, "i",
@@ -1122,7 +1005,7 @@ class DaskFilterPath(FilterGrid):
             split_means = (split_scores * weights).mean(axis=1).reshape(K, m)
             if scoring == "r2":
                 split_means = -split_means
-            se_mean = split_means.map_blocks(_se_of_mean, drop_axis=0, dtype=np.float64)
+            se_mean = split_means.map_blocks(_se_block, drop_axis=0, dtype=np.float64)
         best = None
         if not alpha_per_target:
             mean_loss = (_scores.to_loss(scores, scoring) * weights).mean(axis=1)
@@ -1157,37 +1040,6 @@ def dask_ridge_path(X, Y, alphas, **kwargs):
     return RidgePath(path.coef(), path.intercept())
 
 
-def _folds_from_cv(cv, X, Y, groups):
-    """A function of the row indices (dask) returning (K, fold labels), or raise."""
-    n = X.shape[0]
-    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and groups is None:
-        if not 2 <= cv <= n:
-            raise ValueError(f"cv={cv} folds must be between 2 and n_samples={n}.")
-        # scikit-learn's KFold(cv) without shuffling, as check_cv
-        sizes = np.full(cv, n // cv)
-        sizes[:n % cv] += 1
-        bounds = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        return lambda rows: (int(cv), rows.map_blocks(_contiguous_labels, bounds=bounds,
-                                                      dtype=np.intp))
-    splits = check_cv(cv, X, Y, groups)
-    labels = np.full(n, -1, dtype=np.intp)
-    for f, (train, test) in enumerate(splits):
-        if (labels[test] >= 0).any() or train.size + test.size != n:
-            raise ValueError(
-                "With Dask arrays, cv splits must partition the samples: every sample in "
-                "exactly one test set, each training set the rest (as KFold, GroupKFold or "
-                f"StratifiedKFold); split {f} does not.")
-        labels[test] = f
-    if (labels < 0).any():
-        raise ValueError("With Dask arrays, cv splits must partition the samples: sample "
-                         f"{int(np.flatnonzero(labels < 0)[0])} is in no test set.")
-
-    def make(rows):
-        _, da = _import_dask()
-        return len(splits), da.from_array(labels, chunks=rows.chunks)
-    return make
-
-
 def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
                   rule="min", fit_intercept=True, sample_weight=None, method="auto",
                   groups=None, penalty_factor=None):
@@ -1216,13 +1068,11 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
         solver = DaskRidgeSolver(X, Y, **kwargs)
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
-    if isinstance(cv, str):
-        check_cv(cv, X, Y)  # raises the NumPy message
-    folds = _folds_from_cv(cv, X, Y, groups)
-    solver = DaskRidgeSolver._with_folds(X, Y, folds, **kwargs)
-    if rule == "1se" and solver._K < 2:
-        raise ValueError(f"rule='1se' needs at least 2 splits, got {solver._K}.")
-    return solver._kfold(alphas, scoring, alpha_per_target, rule)
+    folds = fold_labels(cv, X, Y, groups, "Dask")  # NumPy's errors for a bad cv
+    if rule == "1se" and folds[0] < 2:
+        raise ValueError(f"rule='1se' needs at least 2 splits, got {folds[0]}.")
+    return DaskRidgeSolver._with_folds(X, Y, folds, **kwargs)._kfold(alphas, scoring,
+                                                                     alpha_per_target, rule)
 
 
 # The backend interface (see spectralridge._backends).
