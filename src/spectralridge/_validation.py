@@ -233,7 +233,7 @@ def check_penalty_factor(penalty_factor, n_features, allow_zero=False):
         i = int(np.flatnonzero(~valid)[0])
         rule = "non-negative" if allow_zero else "positive"
         hint = "" if allow_zero else (" here; unpenalized features (factor 0) need NumPy "
-                                      "input")
+                                      "or scipy.sparse input")
         raise ValueError(f"penalty_factor must be {rule}{hint}, got penalty_factor[{i}]="
                          f"{float(c[i])!r}.")
     positive = c[c > 0]
@@ -246,14 +246,6 @@ def check_penalty_factor(penalty_factor, n_features, allow_zero=False):
                          "results would lose accuracy. Give the features to leave unpenalized "
                          "the factor 0.")
     return c
-
-
-def check_unpenalized_input(X):
-    """Unpenalized columns (penalty factors of 0) need dense X."""
-    if is_sparse(X):
-        raise TypeError("penalty_factor with zeros (unpenalized columns) needs dense X; got "
-                        f"a sparse {describe(X)}. Convert it with .toarray(), or give those "
-                        "columns a small positive factor.")
 
 
 def check_alphas(alphas, name="alphas"):
