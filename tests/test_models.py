@@ -487,6 +487,65 @@ def test_kernel_ridge_cv_matches_brute_force(fit_intercept, weights):
         assert_allclose(folds.coef[:, t], solver.dual_coef(a)[:, t], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("scoring", ["mse", "r2"])
+@pytest.mark.parametrize("alpha_per_target", [True, False])
+def test_kernel_ridge_cv_one_standard_error_rule(scoring, alpha_per_target):
+    # brute force: per-fold scores of sklearn's KernelRidge (no intercept), their standard
+    # error over folds at the best alpha, then the largest alpha within it
+    from sklearn.kernel_ridge import KernelRidge
+    rng = np.random.default_rng(8)
+    X = rng.uniform(-2, 2, (60, 3))
+    Y = np.sin(X @ rng.standard_normal((3, 3))) + 0.5 * rng.standard_normal((60, 3))
+    alphas = np.logspace(-4, 2, 31)
+    folds = [(np.setdiff1d(np.arange(60), t), t) for t in np.array_split(rng.permutation(60), 5)]
+    solver = sr.KernelRidgeSolver(X, Y, kernel="rbf", gamma=0.5, fit_intercept=False)
+    result = solver.cross_validate(alphas, cv=folds, scoring=scoring,
+                                   alpha_per_target=alpha_per_target, rule="1se")
+    per_fold = np.empty((5, alphas.size, 3))
+    sse, sst = np.zeros((alphas.size, 3)), np.zeros(3)
+    mean = Y.mean(axis=0)
+    for f, (train, test) in enumerate(folds):
+        tss = np.square(Y[test] - mean).sum(axis=0)
+        sst += tss
+        for i, a in enumerate(alphas):
+            model = KernelRidge(alpha=a, kernel="rbf", gamma=0.5).fit(X[train], Y[train])
+            split_sse = np.square(Y[test] - model.predict(X[test])).sum(axis=0)
+            sse[i] += split_sse
+            per_fold[f, i] = split_sse / test.size if scoring == "mse" else 1 - split_sse / tss
+    pooled = sse / 60 if scoring == "mse" else 1 - sse / sst
+    assert_allclose(result.scores, pooled, rtol=1e-9)
+    loss = per_fold if scoring == "mse" else -per_fold
+    pooled_loss = pooled if scoring == "mse" else -pooled
+    if not alpha_per_target:
+        loss, pooled_loss = loss.mean(axis=2, keepdims=True), pooled_loss.mean(axis=1,
+                                                                               keepdims=True)
+    se = loss.std(axis=0, ddof=1) / np.sqrt(5)
+    expected = []
+    for t in range(pooled_loss.shape[1]):
+        i = np.argmin(pooled_loss[:, t])
+        within = np.flatnonzero(pooled_loss[:, t] <= pooled_loss[i, t] + se[i, t])
+        expected.append(alphas[within.max()])  # the largest alpha: fewest dof
+    expected = np.broadcast_to(expected, (3,))
+    assert_allclose(result.best_alpha, expected)
+    assert result.rule == "1se"
+    minimum = solver.cross_validate(alphas, cv=folds, scoring=scoring,
+                                    alpha_per_target=alpha_per_target)
+    assert (result.best_alpha >= minimum.best_alpha).all()
+    assert (result.best_alpha > minimum.best_alpha).any()
+    # the estimator passes the rule on; leave-one-out and GCV have no per-split scores
+    est = sr.KernelRidgeCV(alphas, kernel="rbf", gamma=0.5, fit_intercept=False, cv=folds,
+                           rule="1se", alpha_per_target=alpha_per_target,
+                           scoring="neg_mean_squared_error" if scoring == "mse" else "r2")
+    assert_allclose(est.fit(X, Y).alpha_, expected if alpha_per_target else expected[0])
+    for cv in [None, "gcv"]:
+        with pytest.raises(ValueError, match="rule='1se' needs per-split scores"):
+            sr.KernelRidgeCV(alphas, cv=cv, rule="1se").fit(X, Y)
+    with pytest.raises(ValueError, match="rule must be 'min' or '1se'"):
+        solver.cross_validate(alphas, rule="max")
+    with pytest.raises(ValueError, match="needs at least 2 splits"):
+        solver.cross_validate(alphas, cv=folds[:1], rule="1se")
+
+
 def test_kernel_ridge_cv_estimator():
     X, Y, w = _kernel_data(n=50)
     alphas = np.logspace(-3, 1, 9)
