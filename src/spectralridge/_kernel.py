@@ -187,16 +187,19 @@ class KernelRidgeSolver:
         alphas, scalar = check_alphas(alphas)
         sp = self._spectrum
         out = _apply(sp.cast("V", self.dtype), sp, alphas, self.dtype, np.empty(0, self.dtype))
-        if (alphas > 0).any():
-            E = self._outside()
+        E = self._outside() if (alphas > 0).any() else None
+        if E is not None:
             for i in np.flatnonzero(alphas > 0):
                 out[i] += (E / alphas[i]).astype(self.dtype)
         return self._shape(out, scalar)
 
     def _outside(self):
         """``D S (Yc - Q R)`` (n, k) float64: the dual coefficients' part outside the range
-        of the kernel, times alpha."""
+        of the kernel, times alpha; None where ``Q`` spans every direction of ``Yc`` (then
+        it is zero up to rounding)."""
         c, sp = self._centering, self._spectrum
+        if _scores.spanning(sp, c):
+            return None
         E = c.sw[:, None] * np.subtract(self._Y, c.ym, dtype=np.float64)
         E -= sp.U @ sp.R
         E *= c.sw[:, None]
@@ -276,10 +279,11 @@ class KernelRidgeSolver:
             y_was_1d=self._y_was_1d, dtype=self.dtype, cv=cv, scale=scale, rule=rule,
             score_se=score_se)
         best = np.atleast_1d(result.best_alpha)
-        if not (best > 0).any():
+        E = self._outside() if (best > 0).any() else None
+        if E is None:
             return result
         with np.errstate(divide="ignore", invalid="ignore"):
-            extra = np.where(best > 0, self._outside() / best, 0.0)
+            extra = np.where(best > 0, E / best, 0.0)
         coef = result.coef + (extra[:, 0] if self._y_was_1d else extra).astype(self.dtype)
         return dataclasses.replace(result, coef=coef)
 
@@ -379,11 +383,12 @@ class KernelRidgeSolver:
 def _kernel_spectrum(K, Y, centering, dtype):
     """:class:`~spectralridge._spectrum.Spectrum` of the weighted, centred kernel: ``U = Q``,
     ``s = sqrt(lam)``, ``R = Q^T Yc``, and in place of ``V`` the map (n, r) from filtered
-    ``R`` to dual coefficients, ``D S Q / s``."""
+    ``R`` to dual coefficients, ``D S Q / s``. `K` (symmetric float64, C order: that of
+    ``check_kernel_matrix``) is overwritten."""
     n = K.shape[0]
     c = centering
     w = np.square(c.sw)
-    Kc = np.array(K, dtype=np.float64, order="F")
+    Kc = K.T  # Fortran order for LAPACK, without a copy: K is symmetric
     if c.fit_intercept:
         Kc -= c.xm[:, None]
         Kc -= c.xm[None, :]
