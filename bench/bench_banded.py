@@ -4,9 +4,10 @@
                                  [--candidates 50] [--threads 1]
 
 Each tool runs in a fresh process (one call: wall and CPU time of the call, whole-process
-peak memory, getrusage ``ru_maxrss``; on a loaded machine the CPU time is the steadier): spectralridge 5-fold, himalaya ``GroupRidgeCV`` (numpy backend) 5-fold on the
-same candidate weights and alphas, spectralridge exact LOO. The 5-fold scores of both are
-checked equal first. Prints a Markdown table.
+peak memory, getrusage ``ru_maxrss``; on a loaded machine the CPU time is the steadier):
+spectralridge 5-fold, himalaya ``GroupRidgeCV`` (numpy backend) 5-fold on the same candidate
+weights and alphas, spectralridge exact LOO. The 5-fold scores of both are checked equal
+first. Prints a Markdown table.
 """
 import argparse
 import json

@@ -68,11 +68,12 @@ class RidgeSolver(CriteriaMixin):
         shrinkage factors and filters refer to that rescaled design (early stopping is then
         gradient descent preconditioned by ``diag(1 / c)``). The largest positive factor may
         be at most 1e12 times the smallest. A factor of 0 leaves a feature unpenalized (NumPy
-        or scipy.sparse X; sparse X stays sparse), as the intercept: the other columns and the targets are projected on the
-        complement of the unpenalized columns and the intercept (weighted), the projection is
-        decomposed once, and the unpenalized coefficients follow by least squares on the
-        residual; the hat matrix adds their leverage, so leave-one-out, GCV (whose degrees of
-        freedom count them) and K-fold (one projection per training set) stay exact.
+        or scipy.sparse X, kept sparse), as the intercept: the other columns and the targets
+        are projected on the complement of the unpenalized columns and the intercept
+        (weighted), the projection is decomposed once, and the unpenalized coefficients
+        follow by least squares on the residual; the hat matrix adds their leverage, so
+        leave-one-out, GCV (whose degrees of freedom count them) and K-fold (one projection
+        per training set) stay exact.
         Singular values, shrinkage and ``dof`` then refer to the projected penalized columns.
         Unpenalized columns collinear with each other or the intercept raise a
         ``ValueError`` naming them. None: all 1.
