@@ -218,13 +218,170 @@ def test_unpenalized_collinear_columns_are_named():
         sr.RidgeSolver(X, Y, penalty_factor=[0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
 
 
-def test_unpenalized_refuses_sparse():
-    X, Y, _ = _data(20)
-    with pytest.raises(TypeError, match="penalty_factor with zeros .* needs dense X"):
-        sr.RidgeSolver(sp.csr_matrix(X), Y, penalty_factor=FACTORS)
-    solver = sr.RidgeSolver(X, Y, penalty_factor=FACTORS)
-    with pytest.raises(TypeError, match="needs dense X"):
-        solver.predict(sp.csr_matrix(X), 1.0)
+def _sparse_data(n, p, k=3, seed=0, dtype=np.float64, weights=False):
+    """Sparse penalized columns (values around 2) and dense unpenalized ones (0, 3, 7)."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, p, density=0.3, random_state=seed, format="lil",
+                  data_rvs=lambda size: rng.standard_normal(size) + 2.0)
+    X[:, 0] = rng.standard_normal((n, 1)) + 3.0
+    X[:, 3] = rng.uniform(0.0, 1.0, (n, 1))
+    X[:, 7] = rng.standard_normal((n, 1)) * 2.0
+    X = X.tocsr()
+    Y = X @ rng.standard_normal((p, k)) + rng.standard_normal((n, k)) + 2.0
+    w = rng.uniform(0.3, 2.0, n) if weights else None
+    if weights:
+        w[:2] = 0.0
+    factors = rng.uniform(0.5, 2.0, p)
+    factors[[0, 3, 7]] = 0.0
+    return X.astype(dtype), Y.astype(dtype), w, factors
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+SPARSE_TOL = {np.float64: 1e-10, np.float32: 2e-4}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n, p", [(80, 20), (25, 90)])  # tall and wide
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("method", ["auto", "svd", "gram", "kernel"])
+def test_unpenalized_sparse_matches_dense(dtype, n, p, fit_intercept, weights, method):
+    X, Y, w, factors = _sparse_data(n, p, dtype=dtype, weights=weights)
+    kw = dict(fit_intercept=fit_intercept, sample_weight=w, penalty_factor=factors,
+              method=method)
+    a, b = sr.RidgeSolver(X, Y, **kw), sr.RidgeSolver(X.toarray(), Y, **kw)
+    assert a.method == b.method and a.coef(1.0).dtype == dtype
+    tol, alphas = SPARSE_TOL[dtype], np.logspace(-2, 3, 6)
+    assert _rel(a.singular_values, b.singular_values) < tol
+    assert _rel(a.coef(alphas), b.coef(alphas)) < tol
+    assert _rel(a.dof(alphas), b.dof(alphas)) < tol
+    if fit_intercept:
+        assert _rel(a.intercept(alphas), b.intercept(alphas)) < tol
+    expected = b.predict(X[:5].toarray(), alphas)
+    for solver in (a, b):  # sparse and dense new samples on either fit
+        for new in (X[:5], X[:5].toarray()):
+            assert _rel(solver.predict(new, alphas), expected) < tol
+    for name in ("loo", "gcv"):
+        ra, rb = getattr(a, name)(alphas), getattr(b, name)(alphas)
+        assert _rel(ra.scores, rb.scores) < tol
+        assert _rel(ra.coef, rb.coef) < tol
+    assert _rel(a.loo_errors(alphas), b.loo_errors(alphas)) < tol
+    if method in ("auto", "svd"):
+        ra = sr.ridge_cv(X, Y, alphas, cv=4, **kw)
+        rb = sr.ridge_cv(X.toarray(), Y, alphas, cv=4, **kw)
+        assert _rel(ra.scores, rb.scores) < tol
+        assert _rel(ra.coef, rb.coef) < tol
+        assert np.array_equal(ra.best_alpha, rb.best_alpha) or dtype == np.float32
+        path = sr.ridge_path(X, Y, alphas, **kw)
+        assert _rel(path.coef, b.coef(alphas)) < tol
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n, p", [(30, 12), (12, 30)])
+def test_unpenalized_sparse_leave_one_out_brute_force(fit_intercept, n, p):
+    X, Y, w, factors = _sparse_data(n, p, seed=3, weights=True)
+    alphas = np.array([0.3, 3.0, 30.0])
+    solver = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w,
+                            penalty_factor=factors)
+    loo, errors = solver.loo(alphas), solver.loo_errors(alphas)
+    Xd = X.toarray()
+    for i, a in enumerate(alphas):
+        sse = np.zeros(Y.shape[1])
+        for j in range(n):
+            keep = np.arange(n) != j
+            W, b = _normal_equations(Xd[keep], Y[keep], a, factors, fit_intercept, w[keep])
+            e = Y[j] - Xd[j] @ W - b
+            sse += w[j] * e ** 2
+            if w[j] > 0:
+                assert_allclose(errors[i, j], e, rtol=1e-9, atol=1e-12)
+        assert_allclose(loo.scores[i], sse / w.sum(), rtol=1e-10)
+        W, b = _normal_equations(Xd, Y, a, factors, fit_intercept, w)
+        assert_allclose(solver.coef(a), W, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", ["tall", "wide"])
+@pytest.mark.parametrize("case", ["near span", "large means"])
+def test_unpenalized_sparse_ill_conditioned(shape, case):
+    # a penalized column within 1e-4 of an unpenalized one, or penalized columns of large
+    # means (fully stored): the implicit corrections cancel, the guard takes the exact route
+    n, p = (120, 15) if shape == "tall" else (30, 80)
+    X, Y, w, factors = _sparse_data(n, p, seed=4, weights=True)
+    X = X.toarray()
+    rng = np.random.default_rng(4)
+    if case == "near span":
+        X[:, 1] = 2.0 * X[:, 0] + 1e-4 * rng.standard_normal(n)
+    else:
+        X[:, [1, 2]] = 1e4 + rng.standard_normal((n, 2))
+    Xs = sp.csr_matrix(X)
+    alphas = np.logspace(-6, 2, 5)
+    kw = dict(sample_weight=w, penalty_factor=factors)
+    a, b = sr.RidgeSolver(Xs, Y, **kw), sr.RidgeSolver(X, Y, **kw)
+    assert _rel(a.coef(alphas), b.coef(alphas)) < 1e-10
+    assert _rel(a.intercept(alphas), b.intercept(alphas)) < 1e-10
+    assert _rel(a.loo(alphas).scores, b.loo(alphas).scores) < 1e-10
+    assert _rel(a.gcv(alphas).scores, b.gcv(alphas).scores) < 1e-10
+    assert _rel(sr.ridge_cv(Xs, Y, alphas, cv=3, **kw).scores,
+                sr.ridge_cv(X, Y, alphas, cv=3, **kw).scores) < 1e-10
+    direct = sr.RidgeSolver(X, Y, method="svd", **kw)
+    assert _rel(a.coef(alphas), direct.coef(alphas)) < 1e-9
+
+
+def test_unpenalized_sparse_in_estimators():
+    pytest.importorskip("sklearn")
+    X, Y, w, factors = _sparse_data(50, 12, seed=5, weights=True)
+    alphas = [0.5, 5.0, 50.0]
+    model = sr.Ridge(alpha=alphas, penalty_factor=factors).fit(X, Y, sample_weight=w)
+    for t, a in enumerate(alphas):
+        W, b = _normal_equations(X.toarray(), Y[:, t], a, factors, True, w)
+        assert_allclose(model.coef_[t], W, rtol=1e-9)
+        assert_allclose(model.intercept_[t], b, rtol=1e-9)
+    assert_allclose(model.predict(X[:4]), model.predict(X[:4].toarray()), rtol=1e-12)
+    for cv in [None, "gcv", 4]:
+        est = sr.RidgeCV(np.logspace(-2, 3, 8), cv=cv, alpha_per_target=True,
+                         penalty_factor=factors).fit(X, Y, sample_weight=w)
+        ref = sr.RidgeCV(np.logspace(-2, 3, 8), cv=cv, alpha_per_target=True,
+                         penalty_factor=factors).fit(X.toarray(), Y, sample_weight=w)
+        assert_allclose(est.alpha_, ref.alpha_)
+        assert_allclose(est.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_unpenalized_sparse_collinear_columns_are_named():
+    X, Y, _, factors = _sparse_data(20, 10)
+    X = X.tolil()
+    X[:, 3] = 2.5  # constant: collinear with the intercept
+    with pytest.raises(ValueError, match=r"unpenalized columns \[3\] of X are collinear with "
+                                         r"the other unpenalized columns \[0, 7\] and the "
+                                         r"intercept"):
+        sr.RidgeSolver(X.tocsr(), Y, penalty_factor=factors)
+    X[:, 3] = 0.0
+    with pytest.raises(ValueError, match=r"unpenalized columns \[3\] of X are zero"):
+        sr.RidgeSolver(X.tocsr(), Y, fit_intercept=False, penalty_factor=factors)
+
+
+def test_unpenalized_sparse_never_densified():
+    from helpers import traced_peak
+    n, p = 100_000, 1000
+    rng = np.random.default_rng(6)
+    X = sp.random(n, p, density=1e-3, random_state=6, format="lil")
+    X[:, 0] = rng.standard_normal((n, 1))
+    X = X.tocsr()
+    Y = X @ rng.standard_normal(p) + rng.standard_normal(n)
+    factors = np.ones(p)
+    factors[0] = 0.0
+
+    def fit():
+        solver = sr.RidgeSolver(X, Y, penalty_factor=factors)
+        solver.coef([1.0, 10.0])
+        solver.gcv([1.0, 10.0])
+        return solver
+
+    solver, peak = traced_peak(fit)
+    assert solver.method == "gram"
+    assert peak < n * p * 8 / 10
 
 
 # -- kernel ridge ---------------------------------------------------------------------------
@@ -328,6 +485,65 @@ def test_kernel_ridge_cv_matches_brute_force(fit_intercept, weights):
     for t in range(2):
         a = folds.best_alpha[t]
         assert_allclose(folds.coef[:, t], solver.dual_coef(a)[:, t], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("scoring", ["mse", "r2"])
+@pytest.mark.parametrize("alpha_per_target", [True, False])
+def test_kernel_ridge_cv_one_standard_error_rule(scoring, alpha_per_target):
+    # brute force: per-fold scores of sklearn's KernelRidge (no intercept), their standard
+    # error over folds at the best alpha, then the largest alpha within it
+    from sklearn.kernel_ridge import KernelRidge
+    rng = np.random.default_rng(8)
+    X = rng.uniform(-2, 2, (60, 3))
+    Y = np.sin(X @ rng.standard_normal((3, 3))) + 0.5 * rng.standard_normal((60, 3))
+    alphas = np.logspace(-4, 2, 31)
+    folds = [(np.setdiff1d(np.arange(60), t), t) for t in np.array_split(rng.permutation(60), 5)]
+    solver = sr.KernelRidgeSolver(X, Y, kernel="rbf", gamma=0.5, fit_intercept=False)
+    result = solver.cross_validate(alphas, cv=folds, scoring=scoring,
+                                   alpha_per_target=alpha_per_target, rule="1se")
+    per_fold = np.empty((5, alphas.size, 3))
+    sse, sst = np.zeros((alphas.size, 3)), np.zeros(3)
+    mean = Y.mean(axis=0)
+    for f, (train, test) in enumerate(folds):
+        tss = np.square(Y[test] - mean).sum(axis=0)
+        sst += tss
+        for i, a in enumerate(alphas):
+            model = KernelRidge(alpha=a, kernel="rbf", gamma=0.5).fit(X[train], Y[train])
+            split_sse = np.square(Y[test] - model.predict(X[test])).sum(axis=0)
+            sse[i] += split_sse
+            per_fold[f, i] = split_sse / test.size if scoring == "mse" else 1 - split_sse / tss
+    pooled = sse / 60 if scoring == "mse" else 1 - sse / sst
+    assert_allclose(result.scores, pooled, rtol=1e-9)
+    loss = per_fold if scoring == "mse" else -per_fold
+    pooled_loss = pooled if scoring == "mse" else -pooled
+    if not alpha_per_target:
+        loss, pooled_loss = loss.mean(axis=2, keepdims=True), pooled_loss.mean(axis=1,
+                                                                               keepdims=True)
+    se = loss.std(axis=0, ddof=1) / np.sqrt(5)
+    expected = []
+    for t in range(pooled_loss.shape[1]):
+        i = np.argmin(pooled_loss[:, t])
+        within = np.flatnonzero(pooled_loss[:, t] <= pooled_loss[i, t] + se[i, t])
+        expected.append(alphas[within.max()])  # the largest alpha: fewest dof
+    expected = np.broadcast_to(expected, (3,))
+    assert_allclose(result.best_alpha, expected)
+    assert result.rule == "1se"
+    minimum = solver.cross_validate(alphas, cv=folds, scoring=scoring,
+                                    alpha_per_target=alpha_per_target)
+    assert (result.best_alpha >= minimum.best_alpha).all()
+    assert (result.best_alpha > minimum.best_alpha).any()
+    # the estimator passes the rule on; leave-one-out and GCV have no per-split scores
+    est = sr.KernelRidgeCV(alphas, kernel="rbf", gamma=0.5, fit_intercept=False, cv=folds,
+                           rule="1se", alpha_per_target=alpha_per_target,
+                           scoring="neg_mean_squared_error" if scoring == "mse" else "r2")
+    assert_allclose(est.fit(X, Y).alpha_, expected if alpha_per_target else expected[0])
+    for cv in [None, "gcv"]:
+        with pytest.raises(ValueError, match="rule='1se' needs per-split scores"):
+            sr.KernelRidgeCV(alphas, cv=cv, rule="1se").fit(X, Y)
+    with pytest.raises(ValueError, match="rule must be 'min' or '1se'"):
+        solver.cross_validate(alphas, rule="max")
+    with pytest.raises(ValueError, match="needs at least 2 splits"):
+        solver.cross_validate(alphas, cv=folds[:1], rule="1se")
 
 
 def test_kernel_ridge_cv_estimator():

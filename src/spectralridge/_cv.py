@@ -231,10 +231,9 @@ def _direct_fold(solver, train, test, alphas):
     if sub.penalty_map is None:
         return held_out_basis(X[test], c.sw[test], sub_c.xm, spectrum, solver.dtype), \
             spectrum, sub_c.ym
-    X_test, offset = sub.penalty_map.transform(X[test], solver.dtype)
+    B, offset = sub.penalty_map.held_out(X[test], c.sw[test], spectrum, solver.dtype)
     Y_scored = np.ascontiguousarray(Y[test] - offset, dtype=solver.dtype)
-    return (held_out_basis(X_test, c.sw[test], sub_c.xm, spectrum, solver.dtype),
-            spectrum, sub_c.ym, Y_scored)
+    return B, spectrum, sub_c.ym, Y_scored
 
 
 class _GramDowndate:

@@ -13,8 +13,15 @@ for scipy.sparse X: with ``S = diag(sw)``, ``D = diag(1 / sqrt(c))`` and ``q = X
   tall-skinny QR of dense blocks of ``Xc`` (``SPARSE_BLOCK`` rows or columns at a time, centred
   exactly as the dense path does), for the exact SVD route.
 
-The rank-one corrections cancel when column means are large against the spreads: the Gram's
-rounding error is then of order ``eps (lam_max + sum(w) ||D xm||^2)``, which
+With unpenalized columns projected out (:mod:`._penalty`), the centring carries a low-rank
+part too, ``Xc = sw (X - xm - Z G) / sqrt(c)`` with dense ``Z`` (n x u) and ``G`` (u x p):
+each product above gains the same kind of correction, rank u instead of one (``Z^T W X`` by
+one sparse product), and rows or columns of ``Xc`` densified a block at a time subtract it
+exactly.
+
+The corrections cancel when column means (or the unpenalized columns' fit) are large against
+what remains: the Gram's rounding error is then of order ``eps (lam_max + scale)`` with
+``scale = sum(w) ||D xm||^2 + sum_j c_j^-1 ||sw Z G_j||^2``, which
 :meth:`SparseDesign.centring_scale` reports to the accuracy guard of the ``auto`` rule.
 """
 
@@ -115,6 +122,8 @@ class SparseDesign:
         self.d = centering.col_scale
         self.dxm = self.xm if self.d is None else self.xm * self.d
         self.n_effective = centering.n_effective
+        # the low-rank part: Z (n, u) and G (u, p), or none
+        self.Z, self.G = (None, None) if centering.low_rank is None else centering.low_rank
         self._Xt = None
 
     def _scaled(self, B):
@@ -124,6 +133,8 @@ class SparseDesign:
         B = self._scaled(np.asarray(B, dtype=np.float64))
         out = np.asarray(self.X @ B)
         out -= self.xm @ B
+        if self.Z is not None:
+            out -= self.Z @ (self.G @ B)
         out *= self.sw[:, None]
         return out
 
@@ -132,14 +143,18 @@ class SparseDesign:
         SC = np.asarray(C, dtype=np.float64) * self.sw[:, None]
         if cols is None:
             out = np.asarray(self.X.T @ SC)
-            xm, d = self.xm, self.d
+            xm, d, G = self.xm, self.d, self.G
         else:
             out = np.asarray(self._transposed()[cols] @ SC)
             xm, d = self.xm[cols], None if self.d is None else self.d[cols]
+            G = None if self.G is None else self.G[:, cols]
         out = np.ascontiguousarray(out)
         # out -= xm (1^T S C), in place: out is as large as V (p x r) for wide X
         _core.gemm(np.ascontiguousarray(xm[:, None]), SC.sum(axis=0)[None, :], out,
                    alpha=-1.0, beta=1.0)
+        if self.Z is not None:  # out -= G^T (Z^T S C)
+            _core.gemm(np.ascontiguousarray(G), self.Z.T @ SC, out,
+                       alpha=-1.0, beta=1.0, trans_a=True)
         if d is not None:
             out *= d[:, None]
         return out
@@ -159,6 +174,8 @@ class SparseDesign:
             G -= np.outer(xm, q)
             G -= np.outer(q, xm)
             G += self.sum_w * np.outer(xm, xm)
+            if self.Z is not None:
+                G += self._low_rank_gram()
             if self.d is not None:
                 G *= np.outer(self.d, self.d)
             return np.asfortranarray(G)
@@ -168,8 +185,28 @@ class SparseDesign:
         K -= a[:, None]
         K -= a[None, :]
         K += float(self.dxm @ self.dxm)
+        if self.Z is not None:
+            # E = X D - 1 (D xm)^T: K += -F Z^T - Z F^T + Z (G D^2 G^T) Z^T, F = E D G^T
+            GD = self._scaled(self.G.T).T
+            F = np.asarray(Xd @ GD.T) - self.dxm @ GD.T
+            ZF = self.Z @ F.T
+            K -= ZF
+            K -= ZF.T
+            K += self.Z @ (GD @ GD.T) @ self.Z.T
         K *= np.outer(self.sw, self.sw)
         return np.asfortranarray(K)
+
+    def _cross(self):
+        """``H = (X - 1 xm^T)^T W Z`` (p, u): the centred columns against the low-rank part."""
+        WZ = self.w[:, None] * self.Z
+        return np.asarray(self.X.T @ WZ) - np.outer(self.xm, WZ.sum(axis=0))
+
+    def _low_rank_gram(self):
+        """``-H G - G^T H^T + G^T (Z^T W Z) G``: the low-rank part's share of the Gram
+        (before the column scales)."""
+        HG = self._cross() @ self.G
+        ZWZ = self.Z.T @ (self.w[:, None] * self.Z)
+        return self.G.T @ ZWZ @ self.G - HG - HG.T
 
     def column_sq(self):
         """Squared column norms of ``Xc``, exactly: stored values minus their column mean,
@@ -180,9 +217,18 @@ class SparseDesign:
         out = _column_sums(X, self.w[rows] * dev * dev)
         stored_w = _column_sums(X, self.w[rows])
         out += np.maximum(self.sum_w - stored_w, 0.0) * xm * xm
+        if self.Z is not None:  # less the unpenalized fit: ||S Z g_j||^2 - 2 H_j g_j
+            ZWZ = self.Z.T @ (self.w[:, None] * self.Z)
+            out += np.einsum("uj,uj->j", self.G, ZWZ @ self.G)
+            out -= 2.0 * np.einsum("ju,uj->j", self._cross(), self.G)
+            out = np.maximum(out, 0.0)
         return out if self.d is None else out * np.square(self.d)
 
     def abs_max(self):
+        if self.Z is not None:  # a block of rows at a time
+            n = self.shape[0]
+            return max((float(np.abs(self.rows(np.arange(i, min(n, i + SPARSE_BLOCK)))).max())
+                        for i in range(0, n, SPARSE_BLOCK)), default=0.0)
         X, xm = self.X, self.xm
         d = np.ones(X.shape[1]) if self.d is None else self.d
         rows = _row_of_each_value(X)
@@ -199,6 +245,8 @@ class SparseDesign:
         """Dense rows `idx` of ``Xc`` (float64, C order)."""
         block = self.X[idx].toarray()
         block -= self.xm
+        if self.Z is not None:
+            block -= self.Z[idx] @ self.G
         block *= self.sw[idx, None]
         if self.d is not None:
             block *= self.d
@@ -206,8 +254,14 @@ class SparseDesign:
 
     def centring_scale(self):
         """``sum(w) ||D xm||^2``: ``X^T W X = Xc^T Xc`` plus this much at most, the scale of
-        the rounding error of the implicitly centred Gram and kernel."""
-        return self.sum_w * float(self.dxm @ self.dxm)
+        the rounding error of the implicitly centred Gram and kernel; with a low-rank part,
+        plus ``sum_j d_j^2 ||sw Z G_j||^2``."""
+        scale = self.sum_w * float(self.dxm @ self.dxm)
+        if self.Z is not None:
+            SZG = self.sw[:, None] * self.Z
+            fit = np.einsum("uj,uj->j", self.G, (SZG.T @ SZG) @ self.G)
+            scale += float(np.sum(fit if self.d is None else fit * np.square(self.d)))
+        return scale
 
     def r_factor(self):
         """Upper triangular ``R`` with ``R^T R = Xc^T Xc`` (n >= p: p x p, from row blocks
@@ -230,6 +284,8 @@ class SparseDesign:
         """Dense ``Xc[:, cols]^T`` (float64)."""
         block = self._transposed()[cols].toarray()
         block -= self.xm[cols, None]
+        if self.Z is not None:
+            block -= (self.Z @ self.G[:, cols]).T
         block *= self.sw[None, :]
         if self.d is not None:
             block *= self.d[cols, None]

@@ -208,7 +208,7 @@ default='auto'
         Ignored (no randomness is involved).
     penalty_factor : array-like of shape (n_features,), default=None
         Non-negative per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
-        glmnet's ``penalty.factor``, used as given; 0: an unpenalized feature, dense X only);
+        glmnet's ``penalty.factor``, used as given; 0: an unpenalized feature);
         see :class:`~spectralridge.RidgeSolver`. Not with Dask input.
 
     Attributes
@@ -387,7 +387,7 @@ class RidgeCV(_RidgeBase):
         Choose an alpha for each target separately (with every cv, unlike scikit-learn).
     penalty_factor : array-like of shape (n_features,), default=None
         Non-negative per-feature factors ``c_j`` of the penalty ``alpha sum_j c_j W_j^2`` (as
-        glmnet's ``penalty.factor``, used as given; 0: an unpenalized feature, dense X only);
+        glmnet's ``penalty.factor``, used as given; 0: an unpenalized feature);
         see :class:`~spectralridge.RidgeSolver`. Not with Dask input.
     noise_level : float or array-like of shape (n_targets,), default=None
         The noise standard deviation for ``cv='discrepancy'`` (required) or

@@ -33,8 +33,8 @@ from ._filters import ridge_alphas_for_dof
 from ._spectrum import Centering, Spectrum, gram_eigen, project, weighted_sum
 from ._validation import (as_array, as_sparse, check_alphas, check_bool, check_cv, check_dofs,
                           check_groups, check_in_memory, check_kernel_matrix,
-                          check_kernel_psd, check_sample_weight, check_scoring, check_shapes,
-                          is_sparse)
+                          check_kernel_psd, check_rule, check_sample_weight, check_scoring,
+                          check_shapes, is_sparse)
 
 KERNELS = ("linear", "poly", "polynomial", "rbf", "laplacian", "sigmoid", "cosine",
            "additive_chi2", "chi2", "precomputed")
@@ -187,16 +187,19 @@ class KernelRidgeSolver:
         alphas, scalar = check_alphas(alphas)
         sp = self._spectrum
         out = _apply(sp.cast("V", self.dtype), sp, alphas, self.dtype, np.empty(0, self.dtype))
-        if (alphas > 0).any():
-            E = self._outside()
+        E = self._outside() if (alphas > 0).any() else None
+        if E is not None:
             for i in np.flatnonzero(alphas > 0):
                 out[i] += (E / alphas[i]).astype(self.dtype)
         return self._shape(out, scalar)
 
     def _outside(self):
         """``D S (Yc - Q R)`` (n, k) float64: the dual coefficients' part outside the range
-        of the kernel, times alpha."""
+        of the kernel, times alpha; None where ``Q`` spans every direction of ``Yc`` (then
+        it is zero up to rounding)."""
         c, sp = self._centering, self._spectrum
+        if _scores.spanning(sp, c):
+            return None
         E = c.sw[:, None] * np.subtract(self._Y, c.ym, dtype=np.float64)
         E -= sp.U @ sp.R
         E *= c.sw[:, None]
@@ -263,7 +266,8 @@ class KernelRidgeSolver:
         return np.ascontiguousarray(B, dtype=self.dtype)
 
     # -- cross-validation ------------------------------------------------------------------
-    def _result(self, alphas, mse, scoring, alpha_per_target, cv, sst=None, scale=None):
+    def _result(self, alphas, mse, scoring, alpha_per_target, cv, sst=None, scale=None,
+                rule="min", score_se=None):
         if scoring == "r2" and sst is None:
             c = self._centering
             w = np.square(c.sw)
@@ -272,12 +276,14 @@ class KernelRidgeSolver:
         result = _scores.make_result(
             alphas, self._spectrum.ridge(alphas), mse, sst, spectrum=self._spectrum,
             centering=self._centering, scoring=scoring, alpha_per_target=alpha_per_target,
-            y_was_1d=self._y_was_1d, dtype=self.dtype, cv=cv, scale=scale)
+            y_was_1d=self._y_was_1d, dtype=self.dtype, cv=cv, scale=scale, rule=rule,
+            score_se=score_se)
         best = np.atleast_1d(result.best_alpha)
-        if not (best > 0).any():
+        E = self._outside() if (best > 0).any() else None
+        if E is None:
             return result
         with np.errstate(divide="ignore", invalid="ignore"):
-            extra = np.where(best > 0, self._outside() / best, 0.0)
+            extra = np.where(best > 0, E / best, 0.0)
         coef = result.coef + (extra[:, 0] if self._y_was_1d else extra).astype(self.dtype)
         return dataclasses.replace(result, coef=coef)
 
@@ -314,7 +320,7 @@ class KernelRidgeSolver:
         return self._result(alphas, mse, scoring, alpha_per_target, "gcv", scale=scale)
 
     def cross_validate(self, alphas=None, *, cv=5, scoring="mse", alpha_per_target=True,
-                       groups=None):
+                       groups=None, rule="min"):
         """K-fold (any splitter) for every alpha and target: one ``eigh`` of each training
         kernel, held-out errors pooled over folds (as :func:`~spectralridge.ridge_cv`).
 
@@ -323,6 +329,9 @@ class KernelRidgeSolver:
         cv : int, splitter or iterable of (train, test) index arrays, default=5
         groups : array-like of shape (n_samples,), default=None
             Passed to the splitter (with an int, group K-fold).
+        rule : {'min', '1se'}, default='min'
+            As :func:`~spectralridge.ridge_cv`: ``'1se'`` takes the most regularized alpha
+            whose score is within one standard error (over the splits) of the best.
 
         Returns
         -------
@@ -331,19 +340,20 @@ class KernelRidgeSolver:
         """
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        rule = check_rule(rule, None)
         alphas = self._grid(alphas)
         n = self._Y.shape[0]
         groups = check_groups(groups, n, cv)
         X = self.X_fit_
         splits = check_cv(cv, X, self._Y, groups)
+        if rule == "1se" and len(splits) < 2:
+            raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
         K = self._kernel()
         c, Y = self._centering, self._Y
         w = np.square(c.sw)
         scale, _ = _scores.target_scale(Y, c, self._spectrum.yc_sq)
-        sse = np.zeros((alphas.size, Y.shape[1]))
-        sst = np.zeros(Y.shape[1]) if scoring == "r2" else None
+        totals = _scores.SplitTotals(alphas.size, Y.shape[1], scoring, scale)
         mean = weighted_sum(w, Y) / c.sum_w
-        held_out = 0.0
         for i, (train, test) in enumerate(splits):
             if not (w[train] > 0).any():
                 raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
@@ -352,14 +362,15 @@ class KernelRidgeSolver:
             sp = sub._spectrum
             B = sub._held_out_basis(K[np.ix_(test, train)], c.sw[test])
             Y_test = np.ascontiguousarray(Y[test])
-            sse += _scores.held_out_sse(B, sp, sp.ridge(alphas), Y_test, sub._centering.ym,
-                                        c.sw[test], self.dtype, scale)
-            held_out += w[test].sum()
-            if sst is not None:
-                sst += _scores.total_sum_of_squares(Y_test, w[test], mean, scale)
-        return self._result(alphas, sse / held_out, scoring, alpha_per_target,
+            sse = _scores.held_out_sse(B, sp, sp.ridge(alphas), Y_test, sub._centering.ym,
+                                       c.sw[test], self.dtype, scale)
+            sst = _scores.total_sum_of_squares(Y_test, w[test], mean, scale) if \
+                scoring == "r2" else None
+            totals.add(sse, w[test].sum(), sst)
+        return self._result(alphas, totals.sse / totals.weight, scoring, alpha_per_target,
                             f"{len(splits)} splits",
-                            sst=None if sst is None else sst / held_out, scale=scale)
+                            sst=None if totals.sst is None else totals.sst / totals.weight,
+                            scale=scale, rule=rule, score_se=totals.standard_errors())
 
     def _kernel(self):
         """The training kernel (formed again: the solver keeps only its eigenvectors)."""
@@ -372,11 +383,12 @@ class KernelRidgeSolver:
 def _kernel_spectrum(K, Y, centering, dtype):
     """:class:`~spectralridge._spectrum.Spectrum` of the weighted, centred kernel: ``U = Q``,
     ``s = sqrt(lam)``, ``R = Q^T Yc``, and in place of ``V`` the map (n, r) from filtered
-    ``R`` to dual coefficients, ``D S Q / s``."""
+    ``R`` to dual coefficients, ``D S Q / s``. `K` (symmetric float64, C order: that of
+    ``check_kernel_matrix``) is overwritten."""
     n = K.shape[0]
     c = centering
     w = np.square(c.sw)
-    Kc = np.array(K, dtype=np.float64, order="F")
+    Kc = K.T  # Fortran order for LAPACK, without a copy: K is symmetric
     if c.fit_intercept:
         Kc -= c.xm[:, None]
         Kc -= c.xm[None, :]

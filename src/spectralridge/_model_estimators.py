@@ -8,7 +8,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._banded import banded_ridge_cv
 from ._kernel import KernelRidgeSolver, kernel_matrix
 from ._scores import grid_edge_warnings
-from ._validation import check_alphas, check_bool, check_groups
+from ._validation import check_alphas, check_bool, check_groups, check_rule
 
 __all__ = ["BandedRidgeCV", "KernelRidgeCV"]
 
@@ -41,6 +41,9 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         negative, as :class:`~sklearn.linear_model.RidgeCV`), R^2 for K-fold.
     alpha_per_target : bool, default=False
         Choose an alpha for each target, or one alpha for all by the mean score.
+    rule : {'min', '1se'}, default='min'
+        ``'1se'`` (K-fold only): the most regularized alpha whose score is within one
+        standard error (over the splits) of the best, as :func:`~spectralridge.ridge_cv`.
 
     Attributes
     ----------
@@ -74,7 +77,7 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     def __init__(self, alphas=(0.1, 1.0, 10.0), *, kernel="linear", gamma=None, degree=3,
                  coef0=1, kernel_params=None, fit_intercept=True, cv=None, scoring=None,
-                 alpha_per_target=False):
+                 alpha_per_target=False, rule="min"):
         self.alphas = alphas
         self.kernel = kernel
         self.gamma = gamma
@@ -85,6 +88,7 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.cv = cv
         self.scoring = scoring
         self.alpha_per_target = alpha_per_target
+        self.rule = rule
 
     def _precomputed(self):
         return isinstance(self.kernel, str) and self.kernel == "precomputed"
@@ -120,6 +124,7 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if mode == "splits" and (isinstance(cv, str) or isinstance(cv, bool)):
             raise ValueError("cv must be None, 'loo', 'gcv', an int >= 2, a splitter or an "
                              f"iterable of (train, test) index arrays; got {cv!r}.")
+        check_rule(self.rule, None if mode == "splits" else "loo" if cv is None else cv)
         X, y = validate_data(self, X, y, accept_sparse=not self._precomputed() and "csr",
                              dtype=[np.float64, np.float32], multi_output=True,
                              y_numeric=True)
@@ -145,7 +150,8 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         with grid_edge_warnings(False):
             if mode == "splits":
                 result = solver.cross_validate(alphas, cv=cv, scoring=ours,
-                                               alpha_per_target=per_target, groups=groups)
+                                               alpha_per_target=per_target, groups=groups,
+                                               rule=self.rule)
             else:
                 score = solver.loo if mode == "loo" else solver.gcv
                 result = score(alphas, scoring=ours, alpha_per_target=per_target)

@@ -14,7 +14,11 @@ training set on its own unpenalized columns.
 
 The projection is computed in float64 by a Householder QR of the weighted, centred ``Z``
 (columns scaled to the norms of the uncentred ones, pivoted), with one step of iterative
-refinement of the projected columns and targets. An unpenalized column within
+refinement of the projected columns and targets. Sparse X is never densified: ``Z`` (dense,
+n x u) is taken out, ``G_x`` comes from ``Q^T sqrt(w) (X_p - xm)`` by one sparse product (no
+refinement step: its residual would be dense), and the projected columns stay implicit,
+``X_p - xm - Zc G_x``, a rank-u correction of the sparse ``X_p`` like the intercept's rank-one
+centring (:mod:`._design`). An unpenalized column within
 ``max(n, u) eps`` (relative to its norm) of the span of the intercept and the other
 unpenalized columns is refused: its coefficient would not be unique.
 """
@@ -22,7 +26,9 @@ unpenalized columns is refused: its coefficient would not be unique.
 import numpy as np
 import scipy.linalg as sla
 
-from ._design import DenseDesign
+import scipy.sparse as sp
+
+from ._design import DenseDesign, SparseDesign, as_float64, sparse_weighted_mean
 from ._spectrum import Centering, weighted_mean
 
 _EPS = np.finfo(np.float64).eps
@@ -33,7 +39,7 @@ class PenaltyMap:
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), dense
+    X : ndarray or scipy.sparse matrix (canonical CSR) of shape (n_samples, n_features)
     Y : ndarray of shape (n_samples, n_targets)
     sample_weight : ndarray of shape (n_samples,) or None
     fit_intercept : bool
@@ -43,7 +49,8 @@ class PenaltyMap:
     ----------
     X, Y : the data as given (references)
     X_fit, Y_fit : ndarray, the projected penalized columns and targets in the working
-        dtype, ``X_p - xm - Zc G_x`` and ``Y - ym - Zc G_y`` (rows of zero weight included)
+        dtype, ``X_p - xm - Zc G_x`` and ``Y - ym - Zc G_y`` (rows of zero weight included);
+        for sparse X, ``X_fit`` is ``X_p`` (CSR float64), projected by :meth:`centering`
     free, penalized : ndarray of int, the column indices with factor 0 and > 0
     leverage : ndarray of shape (n_samples,), the diagonal of ``P``
     n_fixed : int, ``u + [intercept]``, the rank of ``P``
@@ -60,22 +67,32 @@ class PenaltyMap:
         self.w = w
         self.sum_w = float(w.sum())
         self.sw = np.sqrt(w)
-        X64 = np.asarray(X, dtype=np.float64)
+        self.sparse = sp.issparse(X)
+        X64 = as_float64(X) if self.sparse else np.asarray(X, dtype=np.float64)
         if fit_intercept:
-            xm = weighted_mean(w, X64, self.sum_w)
+            xm = sparse_weighted_mean(w, X64, self.sum_w) if self.sparse else \
+                weighted_mean(w, X64, self.sum_w)
             self.ym = weighted_mean(w, Y, self.sum_w)
         else:
             xm, self.ym = np.zeros(X.shape[1]), np.zeros(Y.shape[1])
         self.xm, self.zm = xm[self.penalized], xm[self.free]
-        self.Zc = X64[:, self.free] - self.zm
-        self._factor_free(X64[:, self.free], n)
+        Z = X64[:, self.free]
+        Z = Z.toarray() if self.sparse else Z
+        self.Zc = Z - self.zm
+        self._factor_free(Z, n)
         self.leverage = np.einsum("ij,ij->i", self._Q, self._Q)
         if fit_intercept:
             self.leverage += w / self.sum_w
         self.n_fixed = self.free.size + int(fit_intercept)
-        Xp = X64[:, self.penalized] - self.xm
-        self.G_x = self._project_out(Xp)
-        self.X_fit = np.ascontiguousarray(Xp, dtype=X.dtype)
+        if self.sparse:
+            self.X_fit = X64[:, self.penalized].tocsr()
+            SQ = self.sw[:, None] * self._Q  # Q^T sw (X_p - xm)
+            QtX = np.asarray(self.X_fit.T @ SQ).T - np.outer(SQ.sum(axis=0), self.xm)
+            self.G_x = self._solve(QtX)
+        else:
+            Xp = X64[:, self.penalized] - self.xm
+            self.G_x = self._project_out(Xp)
+            self.X_fit = np.ascontiguousarray(Xp, dtype=X.dtype)
         Yc = np.subtract(Y, self.ym, dtype=np.float64)
         self.G_y = self._project_out(Yc)
         self.Y_fit = np.ascontiguousarray(Yc, dtype=Y.dtype)
@@ -110,8 +127,11 @@ class PenaltyMap:
 
     def _coefficients(self, T):
         """Weighted least-squares coefficients (u, k) of the columns of `T` on ``Zc``."""
-        c = sla.solve_triangular(self._R, self._Q.T @ (self.sw[:, None] * T),
-                                 check_finite=False)
+        return self._solve(self._Q.T @ (self.sw[:, None] * T))
+
+    def _solve(self, QtT):
+        """The coefficients from ``Q^T sqrt(w) T``."""
+        c = sla.solve_triangular(self._R, QtT, check_finite=False)
         out = np.empty_like(c)
         out[self._piv] = c
         return out / self._norms[:, None]
@@ -132,6 +152,8 @@ class PenaltyMap:
         c = Centering(X_fit, Y_fit, sample_weight, False, self.penalty_factor)
         c.n_fixed = self.n_fixed
         c.leverage = self.leverage
+        if self.sparse:
+            c.xm, c.low_rank = self.xm, (self.Zc, self.G_x)
         return c
 
     # -- back to the original columns --------------------------------------------------
@@ -155,14 +177,26 @@ class PenaltyMap:
         out = self.ym - np.matmul(self.xm, W64) - np.matmul(self.zm, g)
         return out.astype(W.dtype)
 
-    def transform(self, X, dtype):
-        """Projected penalized columns of new samples `X` (dense, all columns) and their
-        offset: ``(X_p - xm - (Z - zm) G_x, ym + (Z - zm) G_y)``, shapes (q, n_pen), (q, k)."""
-        X64 = np.asarray(X, dtype=np.float64)
-        Zc = X64[:, self.free] - self.zm
-        Xp = X64[:, self.penalized] - self.xm - Zc @ self.G_x
-        offset = self.ym + Zc @ self.G_y
-        return np.ascontiguousarray(Xp, dtype=dtype), offset
+    def held_out(self, X, sw, spectrum, dtype):
+        """Held-out basis and offset of new samples `X` (NumPy or scipy.sparse, all
+        columns): ``sw (X_p - xm - (Z - zm) G_x) V_coef`` (q, r) in `dtype` (no `sw`: 1) and
+        ``ym + (Z - zm) G_y`` (q, k) float64."""
+        from ._solver import held_out_basis
+        if sp.issparse(X):
+            X64 = as_float64(X)
+            Zc = X64[:, self.free].toarray() - self.zm
+            B = held_out_basis(X64[:, self.penalized], sw, self.xm, spectrum, dtype)
+            fit = Zc @ (self.G_x @ spectrum.V_coef)
+            if sw is not None:
+                fit *= sw[:, None]
+            B -= fit.astype(dtype)
+        else:
+            X64 = np.asarray(X, dtype=np.float64)
+            Zc = X64[:, self.free] - self.zm
+            Xp = X64[:, self.penalized] - self.xm - Zc @ self.G_x
+            B = held_out_basis(np.ascontiguousarray(Xp, dtype=dtype), sw,
+                               np.zeros(Xp.shape[1]), spectrum, dtype)
+        return B, self.ym + Zc @ self.G_y
 
 
 class FoldDowndate:
@@ -175,23 +209,50 @@ class FoldDowndate:
     complement of their block, ``G_pp - G_pz G_zz^-1 G_zp``. Its cancellation is of order
     ``eps`` times the penalized block before the complement, which the accuracy guard of the
     ``auto`` rule is given (``lam_offset``), so a fold where the projection removes most of
-    the penalized columns' scale is decomposed again from its rows.
+    the penalized columns' scale is decomposed again from its rows. For sparse X the
+    penalized block of ``M`` stays implicit (:class:`~._design.SparseDesign`); only the
+    held-out rows are densified.
     """
 
     def __init__(self, penalty_map, dtype):
         pm = self.map = penalty_map
         self.dtype = dtype
-        X64 = np.asarray(pm.X, dtype=np.float64)
-        self.M = np.concatenate([pm.Zc, X64[:, pm.penalized] - pm.xm], axis=1)
-        Ms = pm.sw[:, None] * self.M
         self.Yc = np.subtract(pm.Y, pm.ym, dtype=np.float64)
         Ys = pm.sw[:, None] * self.Yc
-        self.G = DenseDesign(Ms).gram(gram=True)  # upper triangle
-        self.P = Ms.T @ Ys
-        self.s1 = Ms.T @ pm.sw
+        if pm.sparse:
+            Zs = pm.sw[:, None] * pm.Zc
+            c = Centering(pm.X_fit, Ys[:, :0], pm.w, False)
+            c.xm = pm.xm
+            design = SparseDesign(pm.X_fit, c)  # sw (X_p - xm)
+            u = pm.free.size
+            self.G = np.empty((u + pm.penalized.size,) * 2, order="F")
+            self.G[:u, :u] = Zs.T @ Zs
+            self.G[:u, u:] = design.rmatmul(Zs).T
+            self.G[u:, u:] = design.gram(gram=True)
+            self.P = np.concatenate([Zs.T @ Ys, design.rmatmul(Ys)])
+            self.s1 = np.concatenate([Zs.T @ pm.sw, design.rmatmul(pm.sw[:, None])[:, 0]])
+        else:
+            X64 = np.asarray(pm.X, dtype=np.float64)
+            self.M = np.concatenate([pm.Zc, X64[:, pm.penalized] - pm.xm], axis=1)
+            Ms = pm.sw[:, None] * self.M
+            self.G = DenseDesign(Ms).gram(gram=True)  # upper triangle
+            self.P = Ms.T @ Ys
+            self.s1 = Ms.T @ pm.sw
         self.t1 = pm.sw @ Ys
         self.yc_sq = np.einsum("ij,ij->j", Ys, Ys)
         self.d = 1.0 / np.sqrt(pm.penalty_factor)
+        # the implicitly centred sparse Gram rounds at the scale of its rank-one term too
+        self.centring = pm.sum_w * float(np.sum(np.square(pm.xm * self.d))) if pm.sparse \
+            else 0.0
+
+    def _rows(self, idx):
+        """Rows `idx` of ``M`` (dense float64)."""
+        pm = self.map
+        if not pm.sparse:
+            return self.M[idx]
+        Xp = pm.X_fit[idx].toarray()
+        Xp -= pm.xm
+        return np.concatenate([pm.Zc[idx], Xp], axis=1)
 
     def fold(self, test, alphas):
         """(held-out basis, training spectrum, zero target means, held-out targets less their
@@ -200,7 +261,7 @@ class FoldDowndate:
         pm, u = self.map, self.map.free.size
         sw_te = pm.sw[test]
         w_te = np.square(sw_te)
-        M_te = self.M[test]
+        M_te = self._rows(test)
         Ms_te = sw_te[:, None] * M_te
         Yc_te = self.Yc[test]
         sum_w = pm.sum_w - float(w_te.sum())
@@ -224,7 +285,7 @@ class FoldDowndate:
         G_x = sla.cho_solve(chol, G[:u, u:], check_finite=False)
         G_y = sla.cho_solve(chol, P[:u], check_finite=False)
         d = self.d
-        offset = float(np.trace(G[u:, u:] * np.outer(d, d)))
+        offset = float(np.trace(G[u:, u:] * np.outer(d, d))) + self.centring
         G_pp = (G[u:, u:] - G[u:, :u] @ G_x) * np.outer(d, d)
         P_p = (P[u:] - G[u:, :u] @ G_y) * d[:, None]
         max_rank = min(n_eff - pm.n_fixed, G_pp.shape[0])

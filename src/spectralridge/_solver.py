@@ -17,7 +17,7 @@ from ._penalty import PenaltyMap
 from ._spectrum import Centering, decompose, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
                           check_method, check_n_components, check_penalty_factor,
-                          check_scoring, check_steps, check_unpenalized_input, check_X_new,
+                          check_scoring, check_steps, check_X_new,
                           warn_if_divergent)
 
 
@@ -67,12 +67,13 @@ class RidgeSolver(CriteriaMixin):
         on the columns divided by ``sqrt(c)`` and maps coefficients back, so singular values,
         shrinkage factors and filters refer to that rescaled design (early stopping is then
         gradient descent preconditioned by ``diag(1 / c)``). The largest positive factor may
-        be at most 1e12 times the smallest. A factor of 0 leaves a feature unpenalized (dense
-        X only), as the intercept: the other columns and the targets are projected on the
-        complement of the unpenalized columns and the intercept (weighted), the projection is
-        decomposed once, and the unpenalized coefficients follow by least squares on the
-        residual; the hat matrix adds their leverage, so leave-one-out, GCV (whose degrees of
-        freedom count them) and K-fold (one projection per training set) stay exact.
+        be at most 1e12 times the smallest. A factor of 0 leaves a feature unpenalized (NumPy
+        or scipy.sparse X, kept sparse), as the intercept: the other columns and the targets
+        are projected on the complement of the unpenalized columns and the intercept
+        (weighted), the projection is decomposed once, and the unpenalized coefficients
+        follow by least squares on the residual; the hat matrix adds their leverage, so
+        leave-one-out, GCV (whose degrees of freedom count them) and K-fold (one projection
+        per training set) stay exact.
         Singular values, shrinkage and ``dof`` then refer to the projected penalized columns.
         Unpenalized columns collinear with each other or the intercept raise a
         ``ValueError`` naming them. None: all 1.
@@ -144,7 +145,6 @@ class RidgeSolver(CriteriaMixin):
                                                    allow_zero=True)
         self._map = None  # unpenalized columns: the solver works on the projected problem
         if self.penalty_factor is not None and not self.penalty_factor.all():
-            check_unpenalized_input(X)
             self._map = PenaltyMap(X, Y, w, self.fit_intercept, self.penalty_factor)
             X, Y = self._map.X_fit, self._map.Y_fit
             self._centering = self._map.centering(X, Y, w)
@@ -624,9 +624,7 @@ class FilterPath(FilterGrid):
         dtype = solver.dtype
         X = check_X_new(X, solver.n_features_in_, dtype)
         if solver.penalty_map is not None:
-            check_unpenalized_input(X)
-            X, offset = solver.penalty_map.transform(X, dtype)
-            B = held_out_basis(X, None, solver._centering.xm, self.spectrum, dtype)
+            B, offset = solver.penalty_map.held_out(X, None, self.spectrum, dtype)
             out = self._apply(B, np.empty(0, dtype=dtype))
             out += offset.astype(dtype)
             return solver._shape(out, self._scalar)

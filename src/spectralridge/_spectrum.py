@@ -97,9 +97,12 @@ class Centering:
 
     ``n_fixed`` unpenalized directions (the intercept's, and those of unpenalized columns
     projected out beforehand: see :mod:`._penalty`) with ``leverage`` their share of the hat
-    diagonal (None: ``w / sum(w)`` for the intercept)."""
+    diagonal (None: ``w / sum(w)`` for the intercept). ``low_rank``: for sparse X whose
+    unpenalized columns were projected out implicitly, ``(Z, G)`` with
+    ``Xc = sw (X - xm - Z G) / sqrt(c)`` (see :mod:`._design`), else None."""
 
     leverage = None
+    low_rank = None
 
     def __init__(self, X, Y, sample_weight, fit_intercept, penalty_factor=None):
         n = X.shape[0]
@@ -133,6 +136,8 @@ class Centering:
         """The same centring restricted to the samples `rows` (a slice)."""
         out = copy.copy(self)
         out.sw = self.sw[rows]
+        if self.low_rank is not None:
+            out.low_rank = (self.low_rank[0][rows], self.low_rank[1])
         return out
 
 

@@ -238,7 +238,7 @@ def check_penalty_factor(penalty_factor, n_features, allow_zero=False):
         i = int(np.flatnonzero(~valid)[0])
         rule = "non-negative" if allow_zero else "positive"
         hint = "" if allow_zero else (" here; unpenalized features (factor 0) need NumPy "
-                                      "input")
+                                      "or scipy.sparse input")
         raise ValueError(f"penalty_factor must be {rule}{hint}, got penalty_factor[{i}]="
                          f"{float(c[i])!r}.")
     positive = c[c > 0]
@@ -251,14 +251,6 @@ def check_penalty_factor(penalty_factor, n_features, allow_zero=False):
                          "results would lose accuracy. Give the features to leave unpenalized "
                          "the factor 0.")
     return c
-
-
-def check_unpenalized_input(X):
-    """Unpenalized columns (penalty factors of 0) need dense X."""
-    if is_sparse(X):
-        raise TypeError("penalty_factor with zeros (unpenalized columns) needs dense X; got "
-                        f"a sparse {describe(X)}. Convert it with .toarray(), or give those "
-                        "columns a small positive factor.")
 
 
 def check_alphas(alphas, name="alphas"):
@@ -783,13 +775,23 @@ def check_kernel_matrix(K, dtype):
     check_finite(K, "kernel")
     n = K.shape[0]
     peak = float(np.abs(K).max()) if K.size else 0.0
-    asym = float(np.abs(K - K.T).max()) if K.size else 0.0
+    out = np.empty((n, n))
+    asym = 0.0
+    step = 512  # square tiles: K and K^T read a tile at a time (cache-friendly transposes)
+    for i0 in range(0, n, step):
+        for j0 in range(i0, n, step):
+            a = np.asarray(K[i0:i0 + step, j0:j0 + step], dtype=np.float64)
+            b = np.asarray(K[j0:j0 + step, i0:i0 + step], dtype=np.float64).T
+            if a.size:
+                asym = max(asym, float(np.abs(a - b).max()))
+            out[i0:i0 + step, j0:j0 + step] = (a + b) / 2
+            out[j0:j0 + step, i0:i0 + step] = out[i0:i0 + step, j0:j0 + step].T
     if asym > 64 * n * np.finfo(dtype).eps * peak:
         i, j = np.unravel_index(np.argmax(np.abs(K - K.T)), K.shape)
         raise ValueError(f"The kernel must be symmetric; got K[{i}, {j}]={K[i, j]!r} and "
                          f"K[{j}, {i}]={K[j, i]!r} (largest asymmetry {asym:.3g}, beyond "
                          "rounding).")
-    return (K + K.T) / 2
+    return out
 
 
 def check_kernel_psd(lam, dtype):

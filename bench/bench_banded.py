@@ -1,0 +1,102 @@
+"""Banded ridge at the issue's size (or a smaller one): spectralridge against himalaya.
+
+    python bench/bench_banded.py [--n 3000] [--group 300] [--targets 10000] [--alphas 20]
+                                 [--candidates 50] [--threads 1]
+
+Each tool runs in a fresh process (one call: wall and CPU time of the call, whole-process
+peak memory, getrusage ``ru_maxrss``; on a loaded machine the CPU time is the steadier):
+spectralridge 5-fold, himalaya ``GroupRidgeCV`` (numpy backend) 5-fold on the same candidate
+weights and alphas, spectralridge exact LOO. The 5-fold scores of both are checked equal
+first. Prints a Markdown table.
+"""
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+
+def problem(n, g, k, m, c):
+    import spectralridge as sr
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((n, 3 * g))
+    scale = rng.uniform(0, 1, (3, 1, k)).repeat(g, 0).reshape(3 * g, k)
+    Y = X @ (rng.standard_normal((3 * g, k)) * scale) + 3 * rng.standard_normal((n, k))
+    groups = np.repeat([0, 1, 2], g)
+    alphas = np.logspace(-1, 4, m)
+    # c candidates: the centre and Dirichlet samples (not the corners: himalaya takes the
+    # logarithms of the weights)
+    cand = np.delete(sr.dirichlet_candidates(3, c - 1, random_state=0), [1, 2, 3], axis=0)
+    return X, Y, groups, alphas, cand
+
+
+def run_one(tool, n, g, k, m, c, threads):
+    X, Y, groups, alphas, cand = problem(n, g, k, m, c)
+    with threadpool_limits(threads):
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0 = usage.ru_utime + usage.ru_stime
+        t = time.perf_counter()
+        if tool == "himalaya":
+            from himalaya.backend import set_backend
+            from himalaya.ridge import GroupRidgeCV
+            set_backend("numpy", on_error="raise")
+            model = GroupRidgeCV(groups=groups, cv=5, fit_intercept=True, solver_params=dict(
+                n_iter=cand, alphas=alphas, progress_bar=False))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                scores = model.fit(X, Y).cv_scores_
+        else:
+            import spectralridge as sr
+            warnings.simplefilter("ignore", sr.GridEdgeWarning)
+            with sr.loo_compression(True):
+                res = sr.banded_ridge_cv(X, Y, groups, alphas, candidates=cand,
+                                         cv=5 if tool == "kfold" else "loo")
+            scores = -res.scores.min(axis=1)
+        elapsed = time.perf_counter() - t
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss / 1024  # KiB -> MiB
+    np.save(f"/tmp/bench_banded_{tool}.npy", np.asarray(scores, dtype=np.float64))
+    print(json.dumps({"time": elapsed, "cpu": usage.ru_utime + usage.ru_stime - cpu0,
+                      "peak_mib": peak}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=3000)
+    parser.add_argument("--group", type=int, default=300)
+    parser.add_argument("--targets", type=int, default=10000)
+    parser.add_argument("--alphas", type=int, default=20)
+    parser.add_argument("--candidates", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--tools", default="kfold,himalaya,loo")
+    a = parser.parse_args()
+    size = (a.n, a.group, a.targets, a.alphas, a.candidates)
+    if a.one:
+        return run_one(a.one, *size, a.threads)
+    out = {}
+    for tool in a.tools.split(","):
+        cmd = [sys.executable, __file__, "--one", tool, "--n", str(a.n), "--group",
+               str(a.group), "--targets", str(a.targets), "--alphas", str(a.alphas),
+               "--candidates", str(a.candidates), "--threads", str(a.threads)]
+        out[tool] = json.loads(subprocess.run(cmd, check=True, capture_output=True,
+                                              text=True).stdout.strip().splitlines()[-1])
+        print(tool, out[tool], flush=True)
+    if "kfold" in out and "himalaya" in out:
+        ours, ref = (np.load(f"/tmp/bench_banded_{t}.npy") for t in ("kfold", "himalaya"))
+        assert np.allclose(ours, ref, rtol=1e-6, atol=1e-9), np.abs(ours - ref).max()
+    shape = f"n={a.n}, 3 groups of {a.group}, k={a.targets}, m={a.alphas}, " \
+            f"{a.candidates} candidates, {a.threads} BLAS thread(s)"
+    print(f"\n{shape}\n\n| tool | wall time | CPU time | peak MiB (process) |\n"
+          "|---|---:|---:|---:|")
+    for tool, r in out.items():
+        print(f"| {tool} | {r['time']:.3g} s | {r['cpu']:.3g} s | {r['peak_mib']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
