@@ -680,3 +680,144 @@ def test_plots_of_a_device_solver(backend):
             assert_allclose(np.asarray(a.get_ydata(), float), np.asarray(b.get_ydata(), float),
                             rtol=1e-7, atol=1e-12)
         matplotlib.pyplot.close("all")
+
+
+# -- compressed leave-one-out and held-out scoring over many alphas on the device ------------
+def _count_factor_calls(monkeypatch):
+    """The ranks of the device kernel's factored chunks, recorded per call."""
+    from spectralridge import _scores
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)  # small problems, to be fast
+    calls = []
+    chunks = _array_api._factor_chunks
+
+    def counting(*args):
+        out = chunks(*args)
+        if out is not None:
+            calls.append(max(A.shape[1] for _, A, _, _ in out))
+        return out
+
+    monkeypatch.setattr(_array_api, "_factor_chunks", counting)
+    return calls
+
+
+@pytest.mark.parametrize("shape, fit_intercept, weighted, dtype", [
+    ((200, 150), True, False, np.float64), ((160, 300), False, True, np.float64),
+    ((200, 150), True, True, np.float32)])
+def test_compressed_loo_matches_exact_and_numpy(backend, shape, fit_intercept, weighted, dtype,
+                                                monkeypatch):
+    # eigenvalues over e^8 and 200 alphas over 8 decades: filter rank about 40 of 150
+    n, p = shape
+    X, Y = make_data(n, p, 4, decay=4.0, dtype=dtype)
+    w = weights(n, weighted)
+    alphas = np.logspace(-3, 5, 200)
+    calls = _count_factor_calls(monkeypatch)
+    kw = {"fit_intercept": fit_intercept, "sample_weight": w}
+    solver = sr.RidgeSolver(backend(X), backend(Y), fit_intercept=fit_intercept,
+                            sample_weight=None if w is None else backend(w))
+    compressed = solver.loo(alphas)
+    assert calls and max(calls) < 50
+    with sr.loo_compression(False):
+        exact = solver.loo(alphas)
+    ref = sr.RidgeSolver(X, Y, **kw).loo(alphas)
+    got, want = backend.check(compressed.scores, dtype), backend.check(exact.scores)
+    best = backend.check(compressed.best_index)
+    if dtype == np.float64:
+        assert_allclose(got, want, rtol=1e-11, atol=0)
+        assert_allclose(got, ref.scores, rtol=1e-10, atol=0)
+        assert_array_equal(best, backend.check(exact.best_index))
+        assert_array_equal(best, ref.best_index)
+    else:
+        assert_allclose(got, want, rtol=2e-3)
+        assert_allclose(got, ref.scores, rtol=2e-3)
+
+
+def test_compressed_kfold_matches_exact_and_numpy(backend, monkeypatch):
+    # 256 alphas (one chunk): the held-out filter matrices of the folds compress too
+    dtype = np.float64  # float32: test_compressed_loo_matches_exact_and_numpy
+    X, Y = make_data(200, 150, 3, decay=4.0)
+    w = weights(200, True)
+    alphas = np.logspace(-3, 5, 256)
+    calls = _count_factor_calls(monkeypatch)
+    args = (backend(X), backend(Y), alphas)
+    compressed = sr.ridge_cv(*args, cv=3, sample_weight=backend(w))
+    assert len(calls) == 3 and max(calls) < 50
+    with sr.loo_compression(False):
+        exact = sr.ridge_cv(*args, cv=3, sample_weight=backend(w))
+    ref = sr.ridge_cv(X, Y, alphas, cv=3, sample_weight=w)
+    got = backend.check(compressed.scores, dtype)
+    assert_allclose(got, backend.check(exact.scores), rtol=1e-11, atol=0)
+    assert_allclose(got, ref.scores, rtol=1e-10, atol=0)
+    assert_array_equal(backend.check(compressed.best_index), ref.best_index)
+
+
+def test_device_exact_loo_on_request(backend, monkeypatch):
+    from spectralridge import _scores
+    X, Y = make_data(200, 150, 3, decay=4.0)
+    Xd, Yd = backend(X), backend(Y)
+    calls = _count_factor_calls(monkeypatch)
+    with sr.loo_compression(False):
+        sr.ridge_cv(Xd, Yd, np.logspace(-3, 5, 150))
+    assert not calls
+    sr.ridge_cv(Xd, Yd, np.logspace(-3, 5, 150))
+    assert calls
+    calls.clear()
+    sr.ridge_cv(Xd, Yd, np.logspace(-3, 5, 10))  # few alphas: the exact kernel is cheaper
+    assert not calls
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 1 << 30)
+    sr.ridge_cv(Xd, Yd, np.logspace(-3, 5, 150))  # too little work to pay for the factors
+    assert not calls
+
+
+@pytest.mark.parametrize("how", ["inflated bound", "coarse factors"])
+def test_device_certificate_recomputes_what_it_cannot_prove(backend, how, monkeypatch):
+    # the bound covers every (alpha, target) pair that is not recomputed exactly: with a
+    # larger eps, or honest but coarse factors (rank for 1e-7), the scores still agree
+    from spectralridge import _scores
+    X, Y = make_data(200, 150, 12, decay=4.0)
+    Y[:, :6] = X[:, :6] @ np.ones((6, 6)) + 1e-3 * Y[:, :6]  # high signal to noise
+    alphas = np.logspace(-3, 5, 150)
+    low_rank = _array_api.low_rank
+
+    def patched(F, target, dtype, max_rank=None):
+        if how == "coarse factors":
+            return low_rank(F, 1e-7, dtype, max_rank)
+        factors = low_rank(F, target, dtype, max_rank)
+        return None if factors is None else (factors[0], factors[1], factors[2] * 1e4)
+
+    Xd, Yd = backend(X), backend(Y)
+    many = np.logspace(-3, 5, 256)  # the folds' filter matrices compress from about 200
+    cases = [("loo", alphas)] + ([(3, many)] if how == "inflated bound" else [])
+    with sr.loo_compression(False):
+        exact = [sr.ridge_cv(Xd, Yd, grid, cv=cv) for cv, grid in cases]
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
+    monkeypatch.setattr(_array_api, "low_rank", patched)
+    stats = {}
+    sse_block = _array_api.sse_block
+    monkeypatch.setattr(_array_api, "sse_block",
+                        lambda *a, **kw: sse_block(*a, **kw, stats=stats))
+    for (cv, grid), want in zip(cases, exact):
+        stats.clear()
+        result = sr.ridge_cv(Xd, Yd, grid, cv=cv)
+        assert 0 < stats["recomputed"] <= stats["pairs"]
+        assert_allclose(backend.check(result.scores), backend.check(want.scores), rtol=1e-11,
+                        atol=0)
+        assert_array_equal(backend.check(result.best_index), backend.check(want.best_index))
+
+
+def test_device_compressed_loo_over_a_thousand_alphas(backend, monkeypatch):
+    # many more alphas than the filter rank needs: factored a chunk of alphas at a time
+    X, Y = make_data(200, 150, 4, decay=4.0)
+    alphas = np.logspace(-3, 5, 1000)
+    calls = _count_factor_calls(monkeypatch)
+    chunks = []
+    factor = _array_api._factor_chunks
+    monkeypatch.setattr(_array_api, "_factor_chunks",
+                        lambda *a: chunks.append(factor(*a)) or chunks[-1])
+    solver = sr.RidgeSolver(backend(X), backend(Y))
+    compressed = solver.loo(alphas)
+    assert calls and max(calls) < 50 and len(chunks[0]) >= 3
+    with sr.loo_compression(False):
+        exact = solver.loo(alphas)
+    assert_allclose(backend.check(compressed.scores), backend.check(exact.scores), rtol=1e-11,
+                    atol=0)
+    assert_array_equal(backend.check(compressed.best_index), backend.check(exact.best_index))

@@ -43,10 +43,10 @@ import numpy as np
 import dataclasses
 
 from . import _scores
-from ._config import scratch_values
+from ._config import loo_compression_enabled, scratch_values
 from ._criteria import SpectralProblem
-from ._filters import (Filter, early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
-                       truncation_filter)
+from ._filters import (Filter, early_stopping_filter, low_rank, ridge_alphas_for_dof,
+                       ridge_filter, truncation_filter)
 from ._scores import SAFE_SQ_MIN, SPAN_TOL, CVResult
 from ._solver import FilterGrid, RidgePath, RidgeSolver
 from ._spectrum import Spectrum, check_scale, dropped_ratios, svd_ranks
@@ -142,6 +142,8 @@ class Rules:
         both32 = X_dtype == xp.float32 and Y_dtype == xp.float32
         self.work = xp.float32 if both32 or not self.float64 else xp.float64
         self.eps = float(np.finfo(np.float64 if self.float64 else np.float32).eps)
+        self.eps_work = float(np.finfo(np.float32 if self.work == xp.float32 else
+                                       np.float64).eps)
         self.np_work = np.float32 if self.work == xp.float32 else np.float64
 
     def to_device(self, a, dtype=None):
@@ -738,15 +740,86 @@ def _blocks(n_rows, r, m, k):
     return k_b, m_b
 
 
-def sse_block(rules, U, R, F, Yc, S, scale, out):
+def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
     """Add ``sum_i (scale (Yc_i + U_i diag(F_a) R) S_ia)^2`` to ``out[a, t]`` (host float64
-    (m, k)) over target and alpha blocks: `U` (q, d), `R` (d, k), `F` (m, d) on the device in
-    the working dtype, `Yc` a function of a column slice giving those columns of ``Yc`` (q,
-    k_b), or None (residuals from U alone), `S` (q, m) or None (no row scaling), `scale`
-    host (k,). Never forms more than one (m_b, q, k_b) block."""
-    xp = rules.xp
+    (m, k)) over target and alpha blocks: `U` (q, d), `R` (d, k) on the device in the working
+    dtype, `F` (m, d) host, `Yc` a function of a column slice giving those columns of ``Yc``
+    (q, k_b), or None (residuals from U alone), `S` (q, m) or None (no row scaling), `scale`
+    host (k,). Never forms more than one (m_b, q, k_b) block.
+
+    With many alphas (as ``_scores.loo_sse_rows``, where `compress`, by default
+    :func:`~spectralridge.loo_compression_enabled`, allows and it saves work) `F` is factored
+    on the host as ``A B`` of rank c, a chunk of ``LOWRANK_CHUNK`` alphas at a time, and the
+    residuals come from ``Z_l = U diag(B_l) R`` (c batched GEMMs) and ``A Z``: ``c q d k + m c
+    q k`` multiply-adds instead of ``m q d k``. Its certificate is the NumPy kernel's: with
+    ``P = |U| |R|`` and ``eps_a >= max_j |F - A B|_aj`` the bound ``eps_a^2 sum_i S_ia^2
+    P_it^2`` on the squared error proves each sum within ``LOWRANK_RTOL`` (relative) of the
+    exact one, or the pair's alpha is recomputed by the exact product on that block of
+    targets. `stats`, a dict if given, receives the ranks used and the recomputed pairs.
+    """
     q, d = U.shape
     m, k = F.shape[0], R.shape[1]
+    compress = loo_compression_enabled() if compress is None else compress
+    chunks = _factor_chunks(rules, F, q, k) if compress else None
+    if chunks is None:
+        _exact_sse(rules, U, R, rules.to_device(F), Yc, S, scale, out, np.arange(m), k)
+        return
+    xp, work, acc = rules.xp, rules.work, rules.compute
+    c_max = max(A.shape[1] for _, A, _, _ in chunks)
+    k_b, m_b = _blocks(q, d, m, k)
+    k_b = max(1, min(k_b, scratch_values() // max(1, q * c_max)))  # Z: (c, q, k_b)
+    scale_dev = rules.to_device(scale, work)
+    absU = xp.abs(U)
+    S2 = None if S is None else xp.astype(S * S, acc)
+    eps_acc = float(np.finfo(np.float64 if acc == xp.float64 else np.float32).eps)
+    grow = (1 + 4 * (d + 2) * rules.eps_work) * (1 + 2 * (q + 4) * eps_acc)
+    rtol = _scores.LOWRANK_RTOL[np.dtype(rules.np_work)]
+    F_dev = rules.to_device(F)
+    for t0 in range(0, k, k_b):
+        cols = slice(t0, min(k, t0 + k_b))
+        kb = cols.stop - cols.start
+        R_t = R[:, cols] * scale_dev[cols]
+        Y_t = None if Yc is None else \
+            xp.astype(Yc(cols), work)[None, :, :] * scale_dev[cols]
+        P = absU @ xp.abs(R_t)                                              # (q, kb)
+        P2 = xp.astype(P * P, acc)
+        for a, A, B, eps in chunks:
+            Z = xp.reshape(U @ (B[:, :, None] * R_t[None, :, :]), (A.shape[1], q * kb))
+            part = np.zeros((A.shape[0], kb))
+            for b0 in range(0, A.shape[0], m_b):
+                b = slice(b0, min(A.shape[0], b0 + m_b))
+                E = xp.reshape(A[b, :] @ Z, (b.stop - b0, q, kb))
+                if Y_t is not None:
+                    E = E + Y_t
+                if S is not None:
+                    E = E * xp.matrix_transpose(S[:, a][:, b])[:, :, None]
+                E = xp.astype(E, acc)
+                part[b] = to_host(xp.sum(E * E, axis=1))
+            bound = to_host(xp.matrix_transpose(S2[:, a]) @ P2) if S2 is not None else \
+                np.broadcast_to(to_host(xp.sum(P2, axis=0)), part.shape)
+            redo = ~_scores.certified(part, bound * np.square(eps)[:, None] * grow, rtol)
+            if stats is not None:
+                stats.setdefault("ranks", []).append(A.shape[1])
+                stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
+                stats["pairs"] = stats.get("pairs", 0) + redo.size
+            again = np.flatnonzero(redo.any(axis=1))
+            if again.size:  # the exact product for those alphas on this block of targets
+                exact = np.zeros((again.size, kb))
+                idx = np.arange(m)[a][again]
+                _exact_sse(rules, U, R_t, xp.take(F_dev, rules.index(idx), axis=0),
+                           None if Y_t is None else (lambda c, Y_t=Y_t: Y_t[0, :, c]),
+                           None if S is None else xp.take(S, rules.index(idx), axis=1),
+                           np.ones(kb), exact, np.arange(again.size), kb)
+                part[again] = exact
+            out[a, cols] += part
+
+
+def _exact_sse(rules, U, R, F, Yc, S, scale, out, rows, k):
+    """The exact kernel of :func:`sse_block`: `F` (m', d) on the device, its sums added to
+    ``out[rows]``."""
+    xp = rules.xp
+    q, d = U.shape
+    m = F.shape[0]
     k_b, m_b = _blocks(q, d, m, k)
     scale_dev = rules.to_device(scale, rules.work)
     acc = rules.compute
@@ -762,7 +835,31 @@ def sse_block(rules, U, R, F, Yc, S, scale, out):
             if S is not None:
                 E = E * xp.matrix_transpose(S[:, a])[:, :, None]
             E = xp.astype(E * scale_dev[cols], acc)
-            out[a, cols] += to_host(xp.sum(E * E, axis=1))
+            out[rows[a], cols] += to_host(xp.sum(E * E, axis=1))
+
+
+def _factor_chunks(rules, F, q, k):
+    """``[(alphas, A, B, eps)]``: the host factors ``F[alphas] ~= A B`` (on the device) of
+    each chunk of alphas, where the compressed kernel saves work, else None."""
+    m, d = F.shape
+    if m < _scores.LOWRANK_MIN_ALPHAS or d == 0 or \
+            float(q) * m * d * k < _scores.LOWRANK_MIN_WORK:
+        return None
+    dtype = np.dtype(rules.np_work)
+    target = _scores.LOWRANK_RTOL[dtype] / _scores.LOWRANK_MARGIN
+    chunks = []
+    for a0 in range(0, m, _scores.LOWRANK_CHUNK):
+        a = slice(a0, min(m, a0 + _scores.LOWRANK_CHUNK))
+        mc = a.stop - a0
+        # multiply-adds per row and target: c (d + mc) + d (P) + mc (the bound)
+        max_rank = int((_scores.LOWRANK_MAX_COST * mc * d - d - mc) // (d + mc))
+        factors = low_rank(F[a], target, dtype, max_rank) if \
+            mc >= _scores.LOWRANK_MIN_ALPHAS and max_rank >= 1 else None
+        if factors is None:
+            return None
+        A, B, eps = factors
+        chunks.append((a, rules.to_device(A), rules.to_device(B), eps))
+    return chunks
 
 
 def loo_sse(solver, spectrum, flt, grid, scale, name="alpha"):
@@ -817,7 +914,7 @@ def loo_sse(solver, spectrum, flt, grid, scale, name="alpha"):
                     return xp.take(c.center_Y(solver._Y, cols), rows, axis=0)
             part_out = np.zeros((idx.size, out.shape[1]))
             sse_block(rules, xp.astype(U_g, rules.work), spectrum.cast("R", rules.work)[:d, :],
-                      rules.to_device(F), Yc, S, scale, part_out)
+                      np.ascontiguousarray(F), Yc, S, scale, part_out)
             out[idx] += part_out
     return out
 
@@ -1006,9 +1103,11 @@ def _split_sse(solver, splits, alphas, scoring, folds=None):
                 return (xp.astype(xp.take(Y_test, cols, axis=1), rules.compute) -
                         xp.take(sc.ym, cols, axis=0)) * sw_test[:, None]
             folds.append((B, spectrum, Yc_cols))
-        F = rules.to_device(-spectrum.ridge(alphas).coef_factors(spectrum.s))
+        # as leave-one-out's residuals: U-like rows B / s and factors in [0, 1]
+        F = -spectrum.ridge(alphas).fit
+        U_test = B / rules.to_device(spectrum.s, rules.compute)
         split_sse = np.zeros((m, k))
-        sse_block(rules, xp.astype(B, rules.work), spectrum.cast("R", rules.work), F,
+        sse_block(rules, xp.astype(U_test, rules.work), spectrum.cast("R", rules.work), F,
                   Yc_test, None, scale, split_sse)
         w_test = xp.take(c.w, test_d, axis=0)
         split_sst = solver._sst(Y_test, w_test, mean, scale) if scoring == "r2" else None
