@@ -766,8 +766,9 @@ def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
         return
     xp, work, acc = rules.xp, rules.work, rules.compute
     c_max = max(A.shape[1] for _, A, _, _ in chunks)
-    k_b, m_b = _blocks(q, d, m, k)
+    k_b, _ = _blocks(q, d, m, k)
     k_b = max(1, min(k_b, scratch_values() // max(1, q * c_max)))  # Z: (c, q, k_b)
+    m_b = max(1, min(m, scratch_values() // (max(q, d, 1) * k_b)))  # E: (m_b, q, k_b)
     scale_dev = rules.to_device(scale, work)
     absU = xp.abs(U)
     S2 = None if S is None else xp.astype(S * S, acc)
