@@ -821,3 +821,21 @@ def test_device_compressed_loo_over_a_thousand_alphas(backend, monkeypatch):
     assert_allclose(backend.check(compressed.scores), backend.check(exact.scores), rtol=1e-11,
                     atol=0)
     assert_array_equal(backend.check(compressed.best_index), backend.check(exact.best_index))
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_refine_r2_and_1d_target_match_numpy(backend, cv):
+    X, Y = make_data(40, 6, 3, decay=6.0)
+    for Yk, apt in ((Y, True), (Y, False), (Y[:, 0], True)):
+        kw = {"cv": cv, "refine": True, "scoring": "r2", "alpha_per_target": apt}
+        result = sr.ridge_cv(backend(X), backend(Yk), CRITERIA_ALPHAS, **kw)
+        want = sr.ridge_cv(X, Yk, CRITERIA_ALPHAS, **kw)
+        if Yk.ndim == 1:
+            assert isinstance(result.best_alpha, float)
+            assert backend.check(result.coef).shape == (6,)
+            got_alpha, got_score = result.best_alpha, result.best_score
+        else:
+            got_alpha, got_score = (backend.check(result.best_alpha),
+                                    backend.check(result.best_score))
+        assert_allclose(got_alpha, want.best_alpha, rtol=1e-3)  # search tolerance
+        assert_allclose(got_score, want.best_score, rtol=1e-6)
