@@ -45,15 +45,13 @@ import dataclasses
 from . import _scores
 from ._config import loo_compression_enabled, scratch_values
 from ._criteria import SpectralProblem
-from ._filters import (Filter, early_stopping_filter, low_rank, ridge_alphas_for_dof,
-                       ridge_filter, truncation_filter)
+from ._filters import Filter, low_rank, ridge_filter
 from ._scores import SAFE_SQ_MIN, SPAN_TOL, CVResult
 from ._solver import FilterGrid, RidgePath, RidgeSolver
 from ._spectrum import Spectrum, check_scale, dropped_ratios, svd_ranks
-from ._validation import (CRITERIA, check_alphas, check_bool, check_cv, check_dofs, check_groups,
-                          check_lr, check_method, check_n_components, check_penalty_factor,
-                          check_rule, check_scoring, check_shapes, check_steps,
-                          is_array_api_input, is_device_array, warn_if_divergent)
+from ._validation import (CRITERIA, check_alphas, check_bool, check_cv, check_groups,
+                          check_method, check_penalty_factor, check_rule, check_scoring,
+                          check_shapes, is_array_api_input, is_device_array)
 
 
 # -- namespace, device and dtype rules ------------------------------------------------------
