@@ -140,6 +140,7 @@ def main(argv=None):
     parser.add_argument("--no-himalaya", action="store_true")
     args = parser.parse_args(argv)
 
+    start = time.perf_counter()
     import spectralridge as sr
     warnings.simplefilter("ignore", sr.GridEdgeWarning)  # noisy targets want alpha -> inf
     from threadpoolctl import threadpool_limits
@@ -203,6 +204,7 @@ def main(argv=None):
     print("\n| check | value | rule | ok |\n|---|---:|---|---|")
     for name, value, rule, ok in checks:
         print(f"| {name} | {value:.3g} | {rule} | {'yes' if ok else 'NO'} |")
+    print(f"\nwhole script: {time.perf_counter() - start:.0f} s")
     return 0 if all(ok for *_, ok in checks) else 1
 
 

@@ -488,3 +488,354 @@ def test_estimators_follow_array_api_dispatch():
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("ok")
+
+
+# -- the spectral criteria, refine and the statistics, against the NumPy path ---------------
+CRITERIA_ALPHAS = np.logspace(-3, 4, 15)
+CRITERIA_RTOL = {np.float64: 1e-10, np.float32: RTOL[np.float32]}
+
+
+def _host_result(backend, result, dtype, k):
+    """A device CVResult's fields as NumPy, checking where each lives."""
+    out = {"scores": backend.check(result.scores, dtype), "coef": backend.check(result.coef,
+                                                                                dtype)}
+    for name in ("best_index", "best_alpha", "best_score"):
+        value = getattr(result, name)
+        out[name] = np.asarray(value) if k is None else backend.check(value)
+    assert isinstance(result.dof, np.ndarray)  # spectral: NumPy
+    return out
+
+
+def _criterion(solver, name, refine, alpha_per_target):
+    if name == "discrepancy":
+        return solver.discrepancy(1.0, CRITERIA_ALPHAS, alpha_per_target=alpha_per_target)
+    method = {"evidence": solver.evidence, "lcurve": solver.lcurve,
+              "quasi": solver.quasi_optimality}[name]
+    return method(CRITERIA_ALPHAS, refine=refine, alpha_per_target=alpha_per_target)
+
+
+def _score_at(ref, name, alphas):
+    """Criterion `name` of each target at its alpha (k,), from the NumPy solver."""
+    from spectralridge import _criteria
+    problem = ref.problem_for(CRITERIA_ALPHAS)[1]
+    if name == "discrepancy":
+        return _criteria.residual_sq(problem, alphas, True) / problem.dim
+    score = {"evidence": _criteria.log_evidence, "lcurve": _criteria.lcurve_curvature,
+             "quasi": _criteria.quasi_optimality}[name]
+    return score(problem, alphas, paired=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("k", [None, 3])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_spectral_criteria_match_numpy(backend, shape, k, fit_intercept, weighted, dtype):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, k, dtype=dtype, decay=6.0)  # ill-conditioned: s spans e^-6
+    w = weights(n, weighted)
+    kw = {"fit_intercept": fit_intercept}
+    solver = sr.RidgeSolver(backend(X), backend(Y), sample_weight=None if w is None else
+                            backend(w), **kw)
+    ref = sr.RidgeSolver(X, Y, sample_weight=w, **kw)
+    rtol = CRITERIA_RTOL[dtype]
+    for name in ("evidence", "lcurve", "quasi", "discrepancy"):
+        for refine, shared in ((False, False), (True, False), (True, True)):
+            if name == "discrepancy" and refine and not shared:
+                continue
+            got = _host_result(backend, _criterion(solver, name, refine, not shared), dtype, k)
+            want = _criterion(ref, name, refine, not shared)
+            assert_allclose(got["scores"], want.scores, rtol=rtol,
+                            atol=rtol * np.abs(want.scores).max())
+            assert_array_equal(got["best_index"], want.best_index)
+            # the refined alpha is defined to the search's tolerance (1e-6 in log alpha);
+            # device alphas are of the working dtype
+            assert_allclose(got["best_alpha"], want.best_alpha,
+                            rtol=1e-5 if refine or name == "discrepancy" else
+                            1e-7 if dtype == np.float32 else 0)
+            # the score at the device's own choice, by the NumPy solver's spectrum
+            alphas = np.broadcast_to(got["best_alpha"], (1 if k is None else k,))
+            expect = _score_at(ref, name, np.array(alphas, dtype=np.float64))
+            assert_allclose(np.atleast_1d(got["best_score"]), expect, rtol=max(rtol, 1e-9))
+            refit = ref.per_target(np.array(alphas)).coef
+            assert_allclose(got["coef"], refit, rtol=rtol, atol=rtol * np.abs(refit).max())
+    points = solver.lcurve_points(CRITERIA_ALPHAS)
+    assert isinstance(points.residual_norm, np.ndarray)  # spectral: NumPy
+    assert_allclose(points.solution_norm, ref.lcurve_points(CRITERIA_ALPHAS).solution_norm,
+                    rtol=rtol)
+
+
+def _oracle_score(X, Y, alpha, cv, t, fit_intercept, w):
+    """The score of target t at one alpha by the NumPy path's grid (independent of the
+    refinement)."""
+    result = sr.ridge_cv(X, Y, [alpha], cv=cv, fit_intercept=fit_intercept, sample_weight=w)
+    return np.atleast_1d(result.scores[0])[t]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_refine_cv_matches_numpy(backend, cv, shape, fit_intercept, weighted):
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, 3, decay=6.0)
+    w = weights(n, weighted)
+    kw = {"fit_intercept": fit_intercept, "cv": cv, "refine": True}
+    result = sr.ridge_cv(backend(X), backend(Y), CRITERIA_ALPHAS,
+                         sample_weight=None if w is None else backend(w), **kw)
+    want = sr.ridge_cv(X, Y, CRITERIA_ALPHAS, sample_weight=w, **kw)
+    got = _host_result(backend, result, np.float64, 3)
+    # the two paths' kernel-route spectra agree to about 1e-10 at s_min / s_max = e^-6
+    assert_allclose(got["scores"], want.scores, rtol=RTOL[np.float64])
+    assert_allclose(got["best_alpha"], want.best_alpha, rtol=1e-3)  # search tolerance
+    assert_allclose(got["best_score"], want.best_score, rtol=RTOL[np.float64])
+    for t in range(3):  # the refined score is the score at the refined alpha
+        assert_allclose(got["best_score"][t], _oracle_score(X, Y, got["best_alpha"][t], cv,
+                                                            t, fit_intercept, w), rtol=1e-9)
+    refit = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w).per_target(
+        got["best_alpha"]).coef
+    assert_allclose(got["coef"], refit, rtol=1e-10, atol=1e-10 * np.abs(refit).max())
+    # float32 data and one shared alpha
+    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    shared = sr.ridge_cv(backend(X32), backend(Y32), CRITERIA_ALPHAS, alpha_per_target=False,
+                         **kw)
+    want = sr.ridge_cv(X32, Y32, CRITERIA_ALPHAS, alpha_per_target=False, **kw)
+    got = backend.check(shared.best_alpha, np.float32)
+    assert np.ptp(got) == 0
+    assert_allclose(got, want.best_alpha, rtol=1e-2)
+    assert_allclose(backend.check(shared.best_score), want.best_score, rtol=1e-4)
+
+
+def _inference_fields(inf):
+    return ("coef", "se", "t", "p_value", "conf_low", "conf_high", "noise_variance") + \
+        (("intercept", "intercept_se", "intercept_t", "intercept_p_value")
+         if inf.intercept is not None else ())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("k", [None, 3])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_inference_matches_numpy(backend, shape, k, fit_intercept, weighted, dtype):
+    from spectralridge import stats
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, k, dtype=dtype, decay=6.0)
+    w = weights(n, weighted)
+    kw = {"fit_intercept": fit_intercept}
+    solver = sr.RidgeSolver(backend(X), backend(Y), sample_weight=None if w is None else
+                            backend(w), **kw)
+    ref = sr.RidgeSolver(X, Y, sample_weight=w, **kw)
+    rtol = RTOL[dtype]  # the spectra agree to about 1e-10 at s_min / s_max = e^-6
+    X_new = np.random.default_rng(5).standard_normal((4, p)).astype(dtype)
+    noise = "ls" if shape == "tall" else 2.0  # least squares interpolates wide data
+    for alphas in (ALPHAS, 10.0):
+        for nv in (None, noise):
+            got = stats.coef_inference(solver, alphas, noise_variance=nv, covariance=True)
+            want = stats.coef_inference(ref, alphas, noise_variance=nv, covariance=True)
+            for name in _inference_fields(want):
+                value = getattr(got, name)
+                expect = np.asarray(getattr(want, name))
+                host = backend.check(value, np.float64 if "p_value" in name else dtype)
+                assert host.shape == expect.shape, name
+                assert_allclose(host, expect, rtol=rtol, atol=rtol * np.abs(expect).max(),
+                                err_msg=name)
+            for name in ("unscaled_variance", "df_resid"):  # spectral: NumPy
+                assert isinstance(getattr(got, name), np.ndarray)
+                assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-9)
+            assert_allclose(backend.check(got.covariance), want.covariance, rtol=1e-9,
+                            atol=1e-9 * np.abs(want.covariance).max())
+            for observation in (False, True):
+                se = stats.prediction_se(solver, backend(X_new), alphas, noise_variance=nv,
+                                         observation=observation)
+                expect = stats.prediction_se(ref, X_new, alphas, noise_variance=nv,
+                                             observation=observation)
+                assert_allclose(backend.check(se, dtype), expect, rtol=rtol)
+    with pytest.raises(TypeError, match="X is a NumPy ndarray"):
+        stats.prediction_se(solver, X_new, 1.0)
+    with pytest.raises(ValueError, match="X has 2 features"):
+        stats.prediction_se(solver, backend(X_new[:, :2]), 1.0)
+    assert_allclose(stats.fraction_to_alpha(solver, [0.3, 0.7]),
+                    stats.fraction_to_alpha(ref, [0.3, 0.7]), rtol=1e-8)
+    assert_allclose(stats.alpha_to_fraction(solver, ALPHAS),
+                    stats.alpha_to_fraction(ref, ALPHAS), rtol=1e-9)
+
+
+def test_plots_of_a_device_solver(backend):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    from spectralridge import plot
+    X, Y = make_data(40, 5, 2)
+    solver, ref = sr.RidgeSolver(backend(X), backend(Y)), sr.RidgeSolver(X, Y)
+    for draw in (lambda s: plot.criteria(s, CRITERIA_ALPHAS, target=1),
+                 lambda s: plot.coef_bands(s, CRITERIA_ALPHAS, target=1),
+                 lambda s: plot.lcurve(s, CRITERIA_ALPHAS, target=1),
+                 lambda s: plot.picard(s, target=1),
+                 lambda s: plot.coef_path(s, CRITERIA_ALPHAS, target=1),
+                 lambda s: plot.cv_curve(s.loo(CRITERIA_ALPHAS))):
+        got, want = draw(solver), draw(ref)
+        assert len(got.lines) == len(want.lines)
+        for a, b in zip(got.lines, want.lines):
+            assert_allclose(np.asarray(a.get_ydata(), float), np.asarray(b.get_ydata(), float),
+                            rtol=1e-7, atol=1e-12)
+        matplotlib.pyplot.close("all")
+
+
+# -- compressed leave-one-out and held-out scoring over many alphas on the device ------------
+def _count_factor_calls(monkeypatch):
+    """The ranks of the device kernel's factored chunks, recorded per call."""
+    from spectralridge import _scores
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)  # small problems, to be fast
+    calls = []
+    chunks = _array_api._factor_chunks
+
+    def counting(*args):
+        out = chunks(*args)
+        if out is not None:
+            calls.append(max(A.shape[1] for _, A, _, _ in out))
+        return out
+
+    monkeypatch.setattr(_array_api, "_factor_chunks", counting)
+    return calls
+
+
+@pytest.mark.parametrize("shape, fit_intercept, weighted, dtype", [
+    ((200, 150), True, False, np.float64), ((160, 300), False, True, np.float64),
+    ((200, 150), True, True, np.float32)])
+def test_compressed_loo_matches_exact_and_numpy(backend, shape, fit_intercept, weighted, dtype,
+                                                monkeypatch):
+    # eigenvalues over e^8 and 200 alphas over 8 decades: filter rank about 40 of 150
+    n, p = shape
+    X, Y = make_data(n, p, 4, decay=4.0, dtype=dtype)
+    w = weights(n, weighted)
+    alphas = np.logspace(-3, 5, 200)
+    calls = _count_factor_calls(monkeypatch)
+    kw = {"fit_intercept": fit_intercept, "sample_weight": w}
+    solver = sr.RidgeSolver(backend(X), backend(Y), fit_intercept=fit_intercept,
+                            sample_weight=None if w is None else backend(w))
+    compressed = solver.loo(alphas)
+    assert calls and max(calls) < 50
+    with sr.loo_compression(False):
+        exact = solver.loo(alphas)
+    ref = sr.RidgeSolver(X, Y, **kw).loo(alphas)
+    got, want = backend.check(compressed.scores, dtype), backend.check(exact.scores)
+    best = backend.check(compressed.best_index)
+    if dtype == np.float64:
+        assert_allclose(got, want, rtol=1e-11, atol=0)
+        assert_allclose(got, ref.scores, rtol=1e-10, atol=0)
+        assert_array_equal(best, backend.check(exact.best_index))
+        assert_array_equal(best, ref.best_index)
+    else:
+        assert_allclose(got, want, rtol=2e-3)
+        assert_allclose(got, ref.scores, rtol=2e-3)
+
+
+def test_compressed_kfold_matches_exact_and_numpy(backend, monkeypatch):
+    # 256 alphas (one chunk): the held-out filter matrices of the folds compress too
+    dtype = np.float64  # float32: test_compressed_loo_matches_exact_and_numpy
+    X, Y = make_data(200, 150, 3, decay=4.0)
+    w = weights(200, True)
+    alphas = np.logspace(-3, 5, 256)
+    calls = _count_factor_calls(monkeypatch)
+    args = (backend(X), backend(Y), alphas)
+    compressed = sr.ridge_cv(*args, cv=3, sample_weight=backend(w))
+    assert len(calls) == 3 and max(calls) < 50
+    with sr.loo_compression(False):
+        exact = sr.ridge_cv(*args, cv=3, sample_weight=backend(w))
+    ref = sr.ridge_cv(X, Y, alphas, cv=3, sample_weight=w)
+    got = backend.check(compressed.scores, dtype)
+    assert_allclose(got, backend.check(exact.scores), rtol=1e-11, atol=0)
+    assert_allclose(got, ref.scores, rtol=1e-10, atol=0)
+    assert_array_equal(backend.check(compressed.best_index), ref.best_index)
+
+
+def test_device_exact_loo_on_request(backend, monkeypatch):
+    from spectralridge import _scores
+    X, Y = make_data(200, 150, 3, decay=4.0)
+    Xd, Yd = backend(X), backend(Y)
+    calls = _count_factor_calls(monkeypatch)
+    with sr.loo_compression(False):
+        sr.ridge_cv(Xd, Yd, np.logspace(-3, 5, 150))
+    assert not calls
+    sr.ridge_cv(Xd, Yd, np.logspace(-3, 5, 150))
+    assert calls
+    calls.clear()
+    sr.ridge_cv(Xd, Yd, np.logspace(-3, 5, 10))  # few alphas: the exact kernel is cheaper
+    assert not calls
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 1 << 30)
+    sr.ridge_cv(Xd, Yd, np.logspace(-3, 5, 150))  # too little work to pay for the factors
+    assert not calls
+
+
+@pytest.mark.parametrize("how", ["inflated bound", "coarse factors"])
+def test_device_certificate_recomputes_what_it_cannot_prove(backend, how, monkeypatch):
+    # the bound covers every (alpha, target) pair that is not recomputed exactly: with a
+    # larger eps, or honest but coarse factors (rank for 1e-7), the scores still agree
+    from spectralridge import _scores
+    X, Y = make_data(200, 150, 12, decay=4.0)
+    Y[:, :6] = X[:, :6] @ np.ones((6, 6)) + 1e-3 * Y[:, :6]  # high signal to noise
+    alphas = np.logspace(-3, 5, 150)
+    low_rank = _array_api.low_rank
+
+    def patched(F, target, dtype, max_rank=None):
+        if how == "coarse factors":
+            return low_rank(F, 1e-7, dtype, max_rank)
+        factors = low_rank(F, target, dtype, max_rank)
+        return None if factors is None else (factors[0], factors[1], factors[2] * 1e4)
+
+    Xd, Yd = backend(X), backend(Y)
+    many = np.logspace(-3, 5, 256)  # the folds' filter matrices compress from about 200
+    cases = [("loo", alphas)] + ([(3, many)] if how == "inflated bound" else [])
+    with sr.loo_compression(False):
+        exact = [sr.ridge_cv(Xd, Yd, grid, cv=cv) for cv, grid in cases]
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
+    monkeypatch.setattr(_array_api, "low_rank", patched)
+    stats = {}
+    sse_block = _array_api.sse_block
+    monkeypatch.setattr(_array_api, "sse_block",
+                        lambda *a, **kw: sse_block(*a, **kw, stats=stats))
+    for (cv, grid), want in zip(cases, exact):
+        stats.clear()
+        result = sr.ridge_cv(Xd, Yd, grid, cv=cv)
+        assert 0 < stats["recomputed"] <= stats["pairs"]
+        assert_allclose(backend.check(result.scores), backend.check(want.scores), rtol=1e-11,
+                        atol=0)
+        assert_array_equal(backend.check(result.best_index), backend.check(want.best_index))
+
+
+def test_device_compressed_loo_over_a_thousand_alphas(backend, monkeypatch):
+    # many more alphas than the filter rank needs: factored a chunk of alphas at a time
+    X, Y = make_data(200, 150, 4, decay=4.0)
+    alphas = np.logspace(-3, 5, 1000)
+    calls = _count_factor_calls(monkeypatch)
+    chunks = []
+    factor = _array_api._factor_chunks
+    monkeypatch.setattr(_array_api, "_factor_chunks",
+                        lambda *a: chunks.append(factor(*a)) or chunks[-1])
+    solver = sr.RidgeSolver(backend(X), backend(Y))
+    compressed = solver.loo(alphas)
+    assert calls and max(calls) < 50 and len(chunks[0]) >= 3
+    with sr.loo_compression(False):
+        exact = solver.loo(alphas)
+    assert_allclose(backend.check(compressed.scores), backend.check(exact.scores), rtol=1e-11,
+                    atol=0)
+    assert_array_equal(backend.check(compressed.best_index), backend.check(exact.best_index))
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_refine_r2_and_1d_target_match_numpy(backend, cv):
+    X, Y = make_data(40, 6, 3, decay=6.0)
+    for Yk, apt in ((Y, True), (Y, False), (Y[:, 0], True)):
+        kw = {"cv": cv, "refine": True, "scoring": "r2", "alpha_per_target": apt}
+        result = sr.ridge_cv(backend(X), backend(Yk), CRITERIA_ALPHAS, **kw)
+        want = sr.ridge_cv(X, Yk, CRITERIA_ALPHAS, **kw)
+        if Yk.ndim == 1:
+            assert isinstance(result.best_alpha, float)
+            assert backend.check(result.coef).shape == (6,)
+            got_alpha, got_score = result.best_alpha, result.best_score
+        else:
+            got_alpha, got_score = (backend.check(result.best_alpha),
+                                    backend.check(result.best_score))
+        assert_allclose(got_alpha, want.best_alpha, rtol=1e-3)  # search tolerance
+        assert_allclose(got_score, want.best_score, rtol=1e-6)

@@ -23,6 +23,16 @@ Rules (all here):
   (k), the (m, k) score matrices (selection happens on the host), the best indices (k,
   copied back to the device), and scalar checks (finiteness, weights, leverage). Split
   indices produced on the host (n integers per split) are copied to the device.
+* the spectral criteria (evidence, L-curve, discrepancy, quasi-optimality), the GCV
+  refinement and the variance estimates of ``stats`` run on the host on the spectral problem
+  (``lam`` and ``R^2``: ``R`` (r, k) is copied to the host once per decomposition); their
+  results follow the rules of the engine's CVResult (scores, best alphas and indices,
+  coefficients on the device, ``alphas`` and ``dof`` NumPy). The leave-one-out and K-fold
+  refinements evaluate on the device (two n x r x k GEMMs, or one n_test x r x k product per
+  split, per step) and copy k scores back per step. ``stats.coef_inference`` keeps the arrays
+  with a target axis on the device and its target-free ones (``unscaled_variance``,
+  ``df_resid``) NumPy; its p-values are scipy's, so reading them copies ``t`` to the host and
+  the p-values back.
 """
 
 import numbers
@@ -30,17 +40,18 @@ import threading
 
 import numpy as np
 
+import dataclasses
+
 from . import _scores
-from ._config import scratch_values
-from ._filters import (Filter, early_stopping_filter, ridge_alphas_for_dof, ridge_filter,
-                       truncation_filter)
+from ._config import loo_compression_enabled, scratch_values
+from ._criteria import SpectralProblem
+from ._filters import Filter, low_rank, ridge_filter
 from ._scores import SAFE_SQ_MIN, SPAN_TOL, CVResult
 from ._solver import FilterGrid, RidgePath, RidgeSolver
 from ._spectrum import Spectrum, check_scale, dropped_ratios, svd_ranks
-from ._validation import (check_alphas, check_bool, check_cv, check_dofs, check_groups,
-                          check_lr, check_method, check_n_components, check_penalty_factor,
-                          check_rule, check_scoring, check_shapes, check_steps,
-                          is_array_api_input, is_device_array, warn_if_divergent)
+from ._validation import (CRITERIA, check_alphas, check_bool, check_cv, check_groups,
+                          check_method, check_penalty_factor, check_rule, check_scoring,
+                          check_shapes, is_array_api_input, is_device_array)
 
 
 # -- namespace, device and dtype rules ------------------------------------------------------
@@ -129,6 +140,8 @@ class Rules:
         both32 = X_dtype == xp.float32 and Y_dtype == xp.float32
         self.work = xp.float32 if both32 or not self.float64 else xp.float64
         self.eps = float(np.finfo(np.float64 if self.float64 else np.float32).eps)
+        self.eps_work = float(np.finfo(np.float32 if self.work == xp.float32 else
+                                       np.float64).eps)
         self.np_work = np.float32 if self.work == xp.float32 else np.float64
 
     def to_device(self, a, dtype=None):
@@ -136,6 +149,8 @@ class Rules:
         dtype = self.work if dtype is None else dtype
         a = np.ascontiguousarray(a, dtype=np.float64 if dtype == self.xp.float64 else
                                  np.float32)
+        if not a.flags.writeable:  # a broadcast view: torch refuses to wrap it silently
+            a = a.copy()
         return self.xp.asarray(a, dtype=dtype, device=self.device)
 
     def index(self, idx):
@@ -285,6 +300,22 @@ class DeviceSpectrum:
                     self._U = (c.center_X(self._X) @ self.V) / c.rules.to_device(
                         self.s, c.rules.compute)
         return self._U
+
+    def problem(self):
+        """The criteria's :class:`~spectralridge._criteria.SpectralProblem` (host float64):
+        ``R`` (r, k) copied to the host once, the weights' log-sum on the device."""
+        with self._lock:
+            if "problem" not in self._casts:
+                c = self._centering
+                xp = c.rules.xp
+                R2 = np.square(to_host(self.R).astype(np.float64))
+                base = np.zeros(R2.shape[1]) if _scores.spanning(self, c) else \
+                    np.maximum(self.yc_sq - R2.sum(axis=0), 0.0)
+                log_w = float(xp.sum(xp.log(xp.where(c.w > 0, c.w, xp.ones_like(c.w)))))
+                self._casts["problem"] = SpectralProblem(
+                    self.lam.astype(np.float64), R2, base, c.n_effective,
+                    _scores.fixed_dof(c), c.sum_w, log_w)
+        return self._casts["problem"]
 
     def cast(self, name, dtype):
         """``V``, ``V_coef`` (V divided by the square roots of the penalty factors), ``R``
@@ -466,6 +497,78 @@ class ArrayApiRidgeSolver(RidgeSolver):
             xp.zeros((coef.shape[1],), dtype=rules.work, device=rules.device)
         return coef, xp.astype(intercept, rules.work)
 
+    # -- the hooks of the criteria (``_criteria.CriteriaMixin``) and of ``stats`` -------
+    @property
+    def _host_dtype(self):
+        return self._rules.np_work
+
+    @staticmethod
+    def host_array(a):
+        return to_host(a) if is_device_array(a) else np.asarray(a)
+
+    def problem_for(self, alphas):
+        """The spectrum for `alphas` and its spectral problem, on the host."""
+        spectrum = self.spectrum_for(alphas)
+        return spectrum, spectrum.problem()
+
+    def _refit(self, spectrum, alphas):
+        flt = spectrum.ridge(np.ascontiguousarray(alphas, dtype=np.float64))
+        return self._device_refit(spectrum, flt, np.arange(np.size(alphas)))
+
+    def _place(self, result):
+        """The per-target arrays of a host-built CVResult on the device (as
+        :meth:`cv_result` leaves them); coefficients are there already."""
+        rules = self._rules
+        moved = {}
+        for name in ("scores", "best_alpha", "best_score", "score_se"):
+            if isinstance(getattr(result, name), np.ndarray):
+                moved[name] = rules.to_device(getattr(result, name))
+        if isinstance(result.best_index, np.ndarray):
+            moved["best_index"] = rules.index(result.best_index)
+        if isinstance(result.at_grid_edge, np.ndarray):
+            moved["at_grid_edge"] = rules.xp.asarray(result.at_grid_edge,
+                                                     device=rules.device)
+        return dataclasses.replace(result, **moved)
+
+    def _loo_refiner(self, spectrum):
+        return DeviceLooRefiner(self, spectrum)
+
+    def held_out_basis(self, X, spectrum):
+        """``(X - xm) V_coef`` (n_new, r), compute dtype, of new device samples `X`
+        (validated: namespace, device, dtype, shape, finiteness)."""
+        rules = self._rules
+        xp = rules.xp
+        if not is_device_array(X):
+            raise TypeError(f"X is {_kind(X)} but the solver was fitted on "
+                            f"{_kind(self._X)}: pass X in the same namespace.")
+        xp_X, device = namespace(X, X)
+        if xp_X is not xp or device != rules.device:
+            raise ValueError(f"X is on device {device} in {xp_X.__name__}, but the solver "
+                             f"was fitted on {rules.device} in {xp.__name__}.")
+        _check_dtype(xp, X, "X")
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, got an array of shape {tuple(X.shape)} "
+                             f"({X.ndim}-D).")
+        if X.shape[0] == 0:
+            raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a "
+                             "minimum of 1 is required.")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but the solver is expecting "
+                             f"{self.n_features_in_} features as input.")
+        _check_finite(xp, X, "X")
+        return (xp.astype(X, rules.compute) - self._centering.xm) @ \
+            spectrum.cast("V_coef", rules.compute)
+
+    def from_host(self, a, dtype=None):
+        """A host array on the device, in `dtype` (NumPy's; default: the working dtype;
+        float64 becomes float32 on a device without it)."""
+        rules = self._rules
+        if dtype is np.bool_:
+            return rules.xp.asarray(np.asarray(a), device=rules.device)
+        want = rules.work if dtype is None else \
+            rules.xp.float64 if dtype == np.float64 and rules.float64 else rules.xp.float32
+        return rules.to_device(a, want)
+
     def loo_errors(self, alphas):
         """Not on the device: it is an n_alphas x n_samples x n_targets array."""
         raise NotImplementedError("loo_errors (n_alphas x n_samples x n_targets values) is "
@@ -584,28 +687,8 @@ class DeviceFilterPath(FilterGrid):
     def predict(self, X):
         """Predictions (n_grid, n_new[, n_targets]) for device `X`."""
         solver = self._solver
-        rules, c = solver._rules, solver._centering
-        xp = rules.xp
-        if not is_device_array(X):
-            raise TypeError(f"X is {_kind(X)} but the solver was fitted on "
-                            f"{_kind(solver._X)}: pass X in the same namespace.")
-        xp_X, device = namespace(X, X)
-        if xp_X is not xp or device != rules.device:
-            raise ValueError(f"X is on device {device} in {xp_X.__name__}, but the solver "
-                             f"was fitted on {rules.device} in {xp.__name__}.")
-        _check_dtype(xp, X, "X")
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D, got an array of shape {tuple(X.shape)} "
-                             f"({X.ndim}-D).")
-        if X.shape[0] == 0:
-            raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a "
-                             "minimum of 1 is required.")
-        if X.shape[1] != solver.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but the solver is expecting "
-                             f"{solver.n_features_in_} features as input.")
-        _check_finite(xp, X, "X")
-        B = (xp.astype(X, rules.compute) - c.xm) @ self.spectrum.cast("V_coef", rules.compute)
-        out = self._apply(B, c.ym if solver.fit_intercept else None)
+        B = solver.held_out_basis(X, self.spectrum)
+        out = self._apply(B, solver._centering.ym if solver.fit_intercept else None)
         return solver._shape(out, self._scalar)
 
     def loo(self, *, scoring="mse", alpha_per_target=True):
@@ -655,15 +738,87 @@ def _blocks(n_rows, r, m, k):
     return k_b, m_b
 
 
-def sse_block(rules, U, R, F, Yc, S, scale, out):
+def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
     """Add ``sum_i (scale (Yc_i + U_i diag(F_a) R) S_ia)^2`` to ``out[a, t]`` (host float64
-    (m, k)) over target and alpha blocks: `U` (q, d), `R` (d, k), `F` (m, d) on the device in
-    the working dtype, `Yc` a function of a column slice giving those columns of ``Yc`` (q,
-    k_b), or None (residuals from U alone), `S` (q, m) or None (no row scaling), `scale`
-    host (k,). Never forms more than one (m_b, q, k_b) block."""
-    xp = rules.xp
+    (m, k)) over target and alpha blocks: `U` (q, d), `R` (d, k) on the device in the working
+    dtype, `F` (m, d) host, `Yc` a function of a column slice giving those columns of ``Yc``
+    (q, k_b), or None (residuals from U alone), `S` (q, m) or None (no row scaling), `scale`
+    host (k,). Never forms more than one (m_b, q, k_b) block.
+
+    With many alphas (as ``_scores.loo_sse_rows``, where `compress`, by default
+    :func:`~spectralridge.loo_compression_enabled`, allows and it saves work) `F` is factored
+    on the host as ``A B`` of rank c, a chunk of ``LOWRANK_CHUNK`` alphas at a time, and the
+    residuals come from ``Z_l = U diag(B_l) R`` (c batched GEMMs) and ``A Z``: ``c q d k + m c
+    q k`` multiply-adds instead of ``m q d k``. Its certificate is the NumPy kernel's: with
+    ``P = |U| |R|`` and ``eps_a >= max_j |F - A B|_aj`` the bound ``eps_a^2 sum_i S_ia^2
+    P_it^2`` on the squared error proves each sum within ``LOWRANK_RTOL`` (relative) of the
+    exact one, or the pair's alpha is recomputed by the exact product on that block of
+    targets. `stats`, a dict if given, receives the ranks used and the recomputed pairs.
+    """
     q, d = U.shape
     m, k = F.shape[0], R.shape[1]
+    compress = loo_compression_enabled() if compress is None else compress
+    chunks = _factor_chunks(rules, F, q, k) if compress else None
+    if chunks is None:
+        _exact_sse(rules, U, R, rules.to_device(F), Yc, S, scale, out, np.arange(m), k)
+        return
+    xp, work, acc = rules.xp, rules.work, rules.compute
+    c_max = max(A.shape[1] for _, A, _, _ in chunks)
+    k_b, _ = _blocks(q, d, m, k)
+    k_b = max(1, min(k_b, scratch_values() // max(1, q * c_max)))  # Z: (c, q, k_b)
+    m_b = max(1, min(m, scratch_values() // (max(q, d, 1) * k_b)))  # E: (m_b, q, k_b)
+    scale_dev = rules.to_device(scale, work)
+    absU = xp.abs(U)
+    S2 = None if S is None else xp.astype(S * S, acc)
+    eps_acc = float(np.finfo(np.float64 if acc == xp.float64 else np.float32).eps)
+    grow = (1 + 4 * (d + 2) * rules.eps_work) * (1 + 2 * (q + 4) * eps_acc)
+    rtol = _scores.LOWRANK_RTOL[np.dtype(rules.np_work)]
+    F_dev = rules.to_device(F)
+    for t0 in range(0, k, k_b):
+        cols = slice(t0, min(k, t0 + k_b))
+        kb = cols.stop - cols.start
+        R_t = R[:, cols] * scale_dev[cols]
+        Y_t = None if Yc is None else \
+            xp.astype(Yc(cols), work)[None, :, :] * scale_dev[cols]
+        P = absU @ xp.abs(R_t)                                              # (q, kb)
+        P2 = xp.astype(P * P, acc)
+        for a, A, B, eps in chunks:
+            Z = xp.reshape(U @ (B[:, :, None] * R_t[None, :, :]), (A.shape[1], q * kb))
+            part = np.zeros((A.shape[0], kb))
+            for b0 in range(0, A.shape[0], m_b):
+                b = slice(b0, min(A.shape[0], b0 + m_b))
+                E = xp.reshape(A[b, :] @ Z, (b.stop - b0, q, kb))
+                if Y_t is not None:
+                    E = E + Y_t
+                if S is not None:
+                    E = E * xp.matrix_transpose(S[:, a][:, b])[:, :, None]
+                E = xp.astype(E, acc)
+                part[b] = to_host(xp.sum(E * E, axis=1))
+            bound = to_host(xp.matrix_transpose(S2[:, a]) @ P2) if S2 is not None else \
+                np.broadcast_to(to_host(xp.sum(P2, axis=0)), part.shape)
+            redo = ~_scores.certified(part, bound * np.square(eps)[:, None] * grow, rtol)
+            if stats is not None:
+                stats.setdefault("ranks", []).append(A.shape[1])
+                stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
+                stats["pairs"] = stats.get("pairs", 0) + redo.size
+            again = np.flatnonzero(redo.any(axis=1))
+            if again.size:  # the exact product for those alphas on this block of targets
+                exact = np.zeros((again.size, kb))
+                idx = np.arange(m)[a][again]
+                _exact_sse(rules, U, R_t, xp.take(F_dev, rules.index(idx), axis=0),
+                           None if Y_t is None else (lambda c, Y_t=Y_t: Y_t[0, :, c]),
+                           None if S is None else xp.take(S, rules.index(idx), axis=1),
+                           np.ones(kb), exact, np.arange(again.size), kb)
+                part[again] = exact
+            out[a, cols] += part
+
+
+def _exact_sse(rules, U, R, F, Yc, S, scale, out, rows, k):
+    """The exact kernel of :func:`sse_block`: `F` (m', d) on the device, its sums added to
+    ``out[rows]``."""
+    xp = rules.xp
+    q, d = U.shape
+    m = F.shape[0]
     k_b, m_b = _blocks(q, d, m, k)
     scale_dev = rules.to_device(scale, rules.work)
     acc = rules.compute
@@ -679,7 +834,31 @@ def sse_block(rules, U, R, F, Yc, S, scale, out):
             if S is not None:
                 E = E * xp.matrix_transpose(S[:, a])[:, :, None]
             E = xp.astype(E * scale_dev[cols], acc)
-            out[a, cols] += to_host(xp.sum(E * E, axis=1))
+            out[rows[a], cols] += to_host(xp.sum(E * E, axis=1))
+
+
+def _factor_chunks(rules, F, q, k):
+    """``[(alphas, A, B, eps)]``: the host factors ``F[alphas] ~= A B`` (on the device) of
+    each chunk of alphas, where the compressed kernel saves work, else None."""
+    m, d = F.shape
+    if m < _scores.LOWRANK_MIN_ALPHAS or d == 0 or \
+            float(q) * m * d * k < _scores.LOWRANK_MIN_WORK:
+        return None
+    dtype = np.dtype(rules.np_work)
+    target = _scores.LOWRANK_RTOL[dtype] / _scores.LOWRANK_MARGIN
+    chunks = []
+    for a0 in range(0, m, _scores.LOWRANK_CHUNK):
+        a = slice(a0, min(m, a0 + _scores.LOWRANK_CHUNK))
+        mc = a.stop - a0
+        # multiply-adds per row and target: c (d + mc) + d (P) + mc (the bound)
+        max_rank = int((_scores.LOWRANK_MAX_COST * mc * d - d - mc) // (d + mc))
+        factors = low_rank(F[a], target, dtype, max_rank) if \
+            mc >= _scores.LOWRANK_MIN_ALPHAS and max_rank >= 1 else None
+        if factors is None:
+            return None
+        A, B, eps = factors
+        chunks.append((a, rules.to_device(A), rules.to_device(B), eps))
+    return chunks
 
 
 def loo_sse(solver, spectrum, flt, grid, scale, name="alpha"):
@@ -734,7 +913,7 @@ def loo_sse(solver, spectrum, flt, grid, scale, name="alpha"):
                     return xp.take(c.center_Y(solver._Y, cols), rows, axis=0)
             part_out = np.zeros((idx.size, out.shape[1]))
             sse_block(rules, xp.astype(U_g, rules.work), spectrum.cast("R", rules.work)[:d, :],
-                      rules.to_device(F), Yc, S, scale, part_out)
+                      np.ascontiguousarray(F), Yc, S, scale, part_out)
             out[idx] += part_out
     return out
 
@@ -751,23 +930,111 @@ def _check_leverage(xp, one_minus_h, rows, alphas, name):
             "undetermined). Use cv='gcv' or a splitter.")
 
 
+class DeviceLooRefiner:
+    """``_criteria._LooRefiner`` on the device: the weighted mean squared leave-one-out
+    errors (host, (k',)) of the targets `idx` at one alpha each, for ``refine=True``.
+
+    Residuals ``perp + U diag(g) R`` and ``1 - h = o + U^2 g`` with ``g = a / (lam + a)``
+    formed on the device from the k' host alphas: two n x r x k' GEMMs per call in the
+    working dtype, a block of targets at a time. ``perp = Yc - U R`` (zero on the rows inside
+    the span of U and the intercept, whose residual is ``U diag(g) R`` alone) is formed once:
+    n x k values of the working dtype, kept while the search runs.
+    """
+
+    def __init__(self, solver, spectrum):
+        rules, c = solver._rules, solver._centering
+        xp, work = rules.xp, rules.work
+        self.rules, self.sum_w = rules, c.sum_w
+        U = spectrum.U
+        U2 = U * U
+        outside = 1.0 - xp.sum(U2, axis=1)
+        if c.fit_intercept:
+            outside = outside - c.w / c.sum_w
+        zero = xp.zeros_like(outside)
+        outside = xp.where(outside > 0, outside, zero)
+        inside = (c.w > 0) & (outside <= float(SPAN_TOL * (spectrum.rank + 1)))
+        if _scores.spanning(spectrum, c):
+            inside = c.w > 0
+        self.outside = xp.astype(xp.where(inside, zero, outside), work)
+        keep = xp.astype(~inside, rules.compute)[:, None]
+        n, k = solver._Y.shape
+        self.perp = xp.concat(
+            [xp.astype((c.center_Y(solver._Y, cols) - U @ spectrum.R[:, cols]) * keep, work)
+             for cols in _target_blocks(n, k)], axis=1)
+        self.U, self.U2 = xp.astype(U, work), xp.astype(U2, work)
+        self.R = spectrum.cast("R", work)
+        self.lam = rules.to_device(spectrum.lam)
+
+    def __call__(self, alphas, idx=None):
+        rules = self.rules
+        xp = rules.xp
+        a = rules.to_device(alphas)[None, :]
+        g = a / (self.lam[:, None] + a)                                     # (r, k')
+        R, perp = self.R, self.perp
+        if idx is not None:
+            cols = rules.index(idx)
+            R, perp = xp.take(R, cols, axis=1), xp.take(perp, cols, axis=1)
+        gR = g * R
+        out = []
+        for b in _target_blocks(perp.shape[0], alphas.size):
+            resid = perp[:, b] + self.U @ gR[:, b]
+            hat = self.outside[:, None] + self.U2 @ g[:, b]
+            e = xp.astype(xp.where(resid == 0, xp.zeros_like(resid), resid / hat),
+                          rules.compute)
+            out.append(to_host(xp.sum(e * e, axis=0)))
+        return np.concatenate(out).astype(np.float64) / self.sum_w
+
+
+class DeviceFoldRefiner:
+    """``_cv._FoldRefiner`` on the device: the pooled held-out mean squared error (host,
+    (k',)) at one alpha per target, from each split's training spectrum and held-out basis
+    (n_test x r, compute dtype): one (n_test x r) @ (r x k') product per split per call."""
+
+    def __init__(self, rules, folds, weight, scale):
+        self.rules, self.folds, self.weight, self.scale = rules, folds, weight, scale
+
+    def __call__(self, alphas, idx=None):
+        rules = self.rules
+        xp = rules.xp
+        k = self.scale.size
+        idx = np.arange(k) if idx is None else idx
+        cols = rules.index(idx)
+        scale = self.scale[idx]
+        scale_dev = rules.to_device(scale, rules.compute)
+        a = rules.to_device(alphas, rules.compute)[None, :]
+        sse = np.zeros(idx.size)
+        for B, spectrum, Yc_test in self.folds:
+            s = rules.to_device(spectrum.s, rules.compute)[:, None]
+            lam = rules.to_device(spectrum.lam, rules.compute)[:, None]
+            gR = (s / (lam + a)) * xp.take(spectrum.R, cols, axis=1)
+            resid = (Yc_test(cols) - B @ gR) * scale_dev
+            sse += to_host(xp.sum(resid * resid, axis=0))
+        return sse / np.square(scale) / self.weight
+
+
 # -- K-fold and splitters -----------------------------------------------------------------------
 def array_api_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
                        rule="min", fit_intercept=True, sample_weight=None, method="auto",
-                       groups=None, penalty_factor=None):
+                       groups=None, penalty_factor=None, noise_level=None, refine=False):
     """:func:`~spectralridge.ridge_cv` for device arrays: one decomposition per training
-    set on the device, held-out residuals of every alpha and target in blocked GEMMs."""
+    set on the device, held-out residuals of every alpha and target in blocked GEMMs; the
+    spectral criteria on the host from the full-data spectrum."""
     solver = ArrayApiRidgeSolver(X, Y, fit_intercept=fit_intercept,
                                  sample_weight=sample_weight, method=method,
                                  penalty_factor=penalty_factor)
     scoring = check_scoring(scoring)
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
     is_named = isinstance(cv, str) and cv in ("loo", "gcv")
-    rule = check_rule(rule, cv if is_named else None)
+    criterion = isinstance(cv, str) and cv in CRITERIA
+    rule = check_rule(rule, cv if is_named or criterion else None)
     n = solver._X.shape[0]
     if groups is not None and is_device_array(groups):
         groups = to_host(groups)
     groups = check_groups(groups, n, cv)
+    if criterion or (refine and is_named):
+        return solver.select_alpha(cv, alphas, scoring=scoring,
+                                   alpha_per_target=alpha_per_target,
+                                   noise_level=noise_level, refine=refine)
     if is_named:
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
@@ -775,12 +1042,21 @@ def array_api_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, sc
         check_cv(cv, solver._X, solver._Y, groups)
     if rule == "1se" and len(splits) < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
+    if rule == "1se" and refine:
+        raise ValueError("refine=True refines the minimum of the held-out error; it does "
+                         "not combine with rule='1se'.")
     path = solver.ridge(solver.alpha_grid(alphas))
-    sse, sst, weight, score_se, scale = _split_sse(solver, splits, path.grid, scoring)
-    return solver.cv_result(path, sse / weight, scoring, alpha_per_target,
-                          f"{len(splits)} splits",
-                          sst=None if sst is None else sst / weight, rule=rule,
-                          score_se=score_se, scale=scale)
+    folds = [] if refine else None
+    sse, sst, weight, score_se, scale = _split_sse(solver, splits, path.grid, scoring, folds)
+    result = solver.cv_result(path, sse / weight, scoring, alpha_per_target,
+                              f"{len(splits)} splits",
+                              sst=None if sst is None else sst / weight, rule=rule,
+                              score_se=score_se, scale=scale)
+    if not refine:
+        return result
+    refiner = DeviceFoldRefiner(solver._rules, folds, weight, scale)
+    sst_unscaled = None if sst is None else sst / np.square(scale) / weight
+    return solver.refine_result(result, refiner, scoring, alpha_per_target, sst_unscaled)
 
 
 class _Rows:
@@ -790,9 +1066,12 @@ class _Rows:
         self.shape = (n, 0)
 
 
-def _split_sse(solver, splits, alphas, scoring):
+def _split_sse(solver, splits, alphas, scoring, folds=None):
     """As ``_cv._split_sse``: pooled held-out SSE (m, k), TSS (k,) for 'r2', the held-out
-    weight, the standard errors of the per-split scores and the targets' scale."""
+    weight, the standard errors of the per-split scores and the targets' scale. `folds`, a
+    list if given, receives each split's held-out basis (compute dtype), training spectrum
+    and held-out centred targets (a function of the target indices) for
+    :class:`DeviceFoldRefiner`."""
     rules, c = solver._rules, solver._centering
     xp = rules.xp
     X, Y = solver._X, solver._Y
@@ -818,9 +1097,16 @@ def _split_sse(solver, splits, alphas, scoring):
         def Yc_test(cols, Y_test=Y_test, sc=sc, sw_test=sw_test):
             return (xp.astype(Y_test[:, cols], rules.compute) - sc.ym[cols]) * sw_test[:, None]
 
-        F = rules.to_device(-spectrum.ridge(alphas).coef_factors(spectrum.s))
+        if folds is not None:
+            def Yc_cols(cols, Y_test=Y_test, sc=sc, sw_test=sw_test):
+                return (xp.astype(xp.take(Y_test, cols, axis=1), rules.compute) -
+                        xp.take(sc.ym, cols, axis=0)) * sw_test[:, None]
+            folds.append((B, spectrum, Yc_cols))
+        # as leave-one-out's residuals: U-like rows B / s and factors in [0, 1]
+        F = -spectrum.ridge(alphas).fit
+        U_test = B / rules.to_device(spectrum.s, rules.compute)
         split_sse = np.zeros((m, k))
-        sse_block(rules, xp.astype(B, rules.work), spectrum.cast("R", rules.work), F,
+        sse_block(rules, xp.astype(U_test, rules.work), spectrum.cast("R", rules.work), F,
                   Yc_test, None, scale, split_sse)
         w_test = xp.take(c.w, test_d, axis=0)
         split_sst = solver._sst(Y_test, w_test, mean, scale) if scoring == "r2" else None
@@ -908,3 +1194,4 @@ def attributes_to_device(estimator, like, names):
 # the backend registry's names (see ``_backends``)
 Solver = ArrayApiRidgeSolver
 ridge_cv = array_api_ridge_cv
+criteria = True  # ridge_cv takes the spectral criteria, noise_level and refine

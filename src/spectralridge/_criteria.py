@@ -386,8 +386,29 @@ class CriteriaMixin:
 
     Needs the solver's engine interface: ``alpha_grid``, ``spectrum_for``, ``data``,
     ``y_was_1d``, ``penalty_map``, ``dtype``; the refinement of leave-one-out and GCV calls
-    its ``loo`` / ``gcv``.
+    its ``loo`` / ``gcv``. A backend whose data live elsewhere (the array-API backend)
+    overrides the hooks :meth:`problem_for`, :meth:`_refit`, :meth:`_loo_refiner`,
+    :meth:`host_array`, :meth:`_place` and :attr:`_host_dtype`: the criteria themselves run on
+    the host, on the O(rank x n_targets) spectral problem.
     """
+
+    @property
+    def _host_dtype(self):
+        """NumPy dtype of the scores and best scores (the working dtype)."""
+        return self.dtype
+
+    @staticmethod
+    def host_array(a):
+        """A result array (scores, best indices) as a NumPy array."""
+        return np.asarray(a)
+
+    def _place(self, result):
+        """`result` with its arrays where this backend keeps results (NumPy: as is)."""
+        return result
+
+    def _loo_refiner(self, spectrum):
+        """Leave-one-out mean squared errors at one alpha per target (k,) -> (k,)."""
+        return _LooRefiner(spectrum, self.data.centering, self.data.Y)
 
     def _refit(self, spectrum, alphas):
         """Coefficients (p, k) and intercepts (k,) at one alpha per target, mapped back to
@@ -399,12 +420,13 @@ class CriteriaMixin:
             coef, intercept = self.penalty_map.coef(coef), self.penalty_map.intercept(coef)
         return coef, intercept
 
-    def _problem(self, alphas):
-        if self.backend != "numpy":
+    def problem_for(self, alphas):
+        """The spectrum behind results for `alphas` and its :class:`SpectralProblem`."""
+        if self.backend != "numpy":  # a backend with a spectrum on the host overrides this
             raise TypeError(f"The spectral criteria (evidence, L-curve, discrepancy, "
-                            f"quasi-optimality) need a RidgeSolver of NumPy or scipy.sparse "
-                            f"data, not one on the {self.backend!r} backend; use loo(), gcv() or "
-                            f"ridge_cv with a splitter.")
+                            f"quasi-optimality) need a RidgeSolver of NumPy, scipy.sparse or "
+                            f"array-API data, not one on the {self.backend!r} backend; use "
+                            f"loo(), gcv() or ridge_cv with a splitter.")
         spectrum = self.spectrum_for(alphas)
         return spectrum, spectral_problem(spectrum, self.data.centering)
 
@@ -419,19 +441,19 @@ class CriteriaMixin:
             _scores.warn_grid_edges(best_index, grid, dof, spectrum.rank)
             at_edge = _scores.at_grid_edge(best_index, dof, spectrum.rank)
         with np.errstate(over="ignore", under="ignore"):
-            scores = scores.astype(self.dtype)
-            best_score = np.asarray(best_score, dtype=np.float64).astype(self.dtype)
+            scores = scores.astype(self._host_dtype)
+            best_score = np.asarray(best_score, dtype=np.float64).astype(self._host_dtype)
         best_alpha = np.asarray(best_alpha, dtype=np.float64)
         if self.y_was_1d:
-            return _scores.CVResult(
+            return self._place(_scores.CVResult(
                 alphas=grid.copy(), scores=scores[:, 0], best_index=int(best_index[0]),
                 best_alpha=float(best_alpha[0]), best_score=float(best_score[0]),
                 coef=coef[:, 0], intercept=intercept[0], dof=dof, cv=cv, scoring=scoring,
-                rule=rule, at_grid_edge=bool(at_edge[0]))
-        return _scores.CVResult(
+                rule=rule, at_grid_edge=bool(at_edge[0])))
+        return self._place(_scores.CVResult(
             alphas=grid.copy(), scores=scores, best_index=best_index, best_alpha=best_alpha,
             best_score=best_score, coef=coef, intercept=intercept, dof=dof, cv=cv,
-            scoring=scoring, rule=rule, at_grid_edge=at_edge)
+            scoring=scoring, rule=rule, at_grid_edge=np.asarray(at_edge)))
 
     def _spectral_choice(self, alphas, score_fn, maximize, alpha_per_target, refine, cv,
                          scoring, candidates=None):
@@ -441,7 +463,7 @@ class CriteriaMixin:
         grid = self.alpha_grid(alphas)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         refine = check_bool(refine, "refine")
-        spectrum, problem = self._problem(grid)
+        spectrum, problem = self.problem_for(grid)
         scores = score_fn(problem, grid, False)
         additive = cv == "evidence"
         shared = not alpha_per_target
@@ -589,7 +611,7 @@ class CriteriaMixin:
         centred fit) and penalty norms ``||W(alpha)||``, each of shape (n_alphas[,
         n_targets]), as a :class:`LCurve`."""
         grid, scalar = check_alphas(alphas)
-        _, problem = self._problem(grid)
+        _, problem = self.problem_for(grid)
         rho = np.sqrt(residual_sq(problem, grid))
         eta = np.sqrt(penalty_sq(problem, grid))
         if self.y_was_1d:
@@ -597,7 +619,7 @@ class CriteriaMixin:
         return LCurve(rho[0], eta[0]) if scalar else LCurve(rho, eta)
 
     def _check_lcurve(self, grid, alpha_per_target):
-        _, problem = self._problem(grid)
+        _, problem = self.problem_for(grid)
         if not alpha_per_target:
             problem = problem.joint()
         positive = grid[grid > 0]
@@ -644,7 +666,7 @@ class CriteriaMixin:
            81(9), 1795-1841, 2011.
         """
         grid = self.alpha_grid(alphas)
-        spectrum, _ = self._problem(grid)
+        spectrum, _ = self.problem_for(grid)
         lam = spectrum.lam
         lam_min, lam_max = (float(lam[-1]), float(lam[0])) if lam.size else (0.0, 0.0)
         candidates = (grid >= lam_min) & (grid <= lam_max) & (grid > 0)
@@ -699,7 +721,7 @@ class CriteriaMixin:
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
         k = self.data.Y.shape[1]
         sigma = check_noise_level(noise_level, k)
-        spectrum, problem = self._problem(grid)
+        spectrum, problem = self.problem_for(grid)
         target = problem.dim * np.square(sigma)
         scores = residual_sq(problem, grid) / target
         solve = problem.joint() if not alpha_per_target else problem
@@ -745,14 +767,14 @@ class CriteriaMixin:
     # -- refinement of leave-one-out and GCV ------------------------------------------------
     def _refined_cv(self, result, cv, scoring, alpha_per_target):
         """`result` of :meth:`loo` / :meth:`gcv` with each best alpha refined off the grid."""
-        spectrum, problem = self._problem(result.alphas)
+        spectrum, problem = self.problem_for(result.alphas)
         sst = (problem.base + problem.R2.sum(axis=0)) / problem.sum_w
         if cv == "gcv":
             def mse(a, idx=None):
                 return gcv_score(problem if idx is None else problem.columns(idx), a, True)
             xtol = REFINE_XTOL
         else:
-            mse = _LooRefiner(spectrum, self.data.centering, self.data.Y)
+            mse = self._loo_refiner(spectrum)
             xtol = LOO_REFINE_XTOL
         return self.refine_result(result, mse, scoring, alpha_per_target, sst, xtol)
 
@@ -764,14 +786,14 @@ class CriteriaMixin:
         grid = result.alphas
         spectrum = self.spectrum_for(grid)
         k = self.data.Y.shape[1]
-        best_index = np.broadcast_to(np.atleast_1d(result.best_index), (k,))
+        best_index = np.broadcast_to(np.atleast_1d(self.host_array(result.best_index)), (k,))
 
         def per_target_loss(a, idx=None):
             value = mse(a, idx)
             return value / (sst if idx is None else sst[idx]) if scoring == "r2" else value
 
         # the grid's scores in the same units (the refinement starts from them)
-        grid_scores = np.asarray(result.scores, dtype=np.float64).reshape(grid.size, k)
+        grid_scores = self.host_array(result.scores).astype(np.float64).reshape(grid.size, k)
         grid_loss = 1.0 - grid_scores if scoring == "r2" else grid_scores
         if alpha_per_target:
             alphas, value = refine_alphas(per_target_loss, grid, best_index, xtol, grid_loss)
@@ -784,13 +806,14 @@ class CriteriaMixin:
             value = per_target_loss(alphas)
         best_score = 1.0 - value if scoring == "r2" else value
         coef, intercept = self._refit(spectrum, alphas)
-        best_score = best_score.astype(self.dtype)
+        best_score = best_score.astype(self._host_dtype)
         if self.y_was_1d:
             return dataclasses.replace(result, best_alpha=float(alphas[0]),
                                        best_score=float(best_score[0]), coef=coef[:, 0],
                                        intercept=intercept[0])
-        return dataclasses.replace(result, best_alpha=alphas, best_score=best_score,
-                                   coef=coef, intercept=intercept)
+        return self._place(dataclasses.replace(result, best_alpha=alphas,
+                                               best_score=best_score, coef=coef,
+                                               intercept=intercept))
 
     def select_alpha(self, cv, alphas, *, scoring="mse", alpha_per_target=True,
                       noise_level=None, refine=False):

@@ -108,15 +108,19 @@ iterable, default='loo'
     criterion = isinstance(cv, str) and cv in CRITERIA
     backend = backend_for(X, Y, sample_weight)
     if backend is not None:
+        options = {}
         if criterion or refine:
-            what = f"cv={cv!r}" if criterion else "refine=True"
-            raise ValueError(f"{what} needs NumPy or scipy.sparse data (not available for "
-                             f"{backend.__name__.rsplit('.', 1)[-1].lstrip('_')} input yet); "
-                             "use cv='loo', 'gcv' or a splitter without refine.")
+            if not getattr(backend, "criteria", False):
+                what = f"cv={cv!r}" if criterion else "refine=True"
+                raise ValueError(f"{what} needs NumPy, scipy.sparse or array-API data (not "
+                                 f"available for {backend.__name__.rsplit('.', 1)[-1]} "
+                                 "input yet); use cv='loo', 'gcv' or a splitter without "
+                                 "refine.")
+            options = {"noise_level": noise_level, "refine": refine}
         return backend.ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
                                 scoring=scoring, rule=rule, fit_intercept=fit_intercept,
                                 sample_weight=sample_weight, method=method, groups=groups,
-                                penalty_factor=penalty_factor)
+                                penalty_factor=penalty_factor, **options)
     solver = RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=sample_weight,
                          method=method, penalty_factor=penalty_factor)
     scoring = check_scoring(scoring)

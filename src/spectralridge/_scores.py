@@ -319,7 +319,7 @@ def _piece_sse(U, R, F, Y, ym, sw, S, targets, step, scale, dtype, compress, sta
     # rounding of |U| |R| (nonnegative terms) and of the float64 sums of squares
     grow = (1 + 4 * (R.shape[0] + 2) * np.finfo(dtype).eps) * \
         (1 + 2 * (U.shape[0] + 4) * np.finfo(np.float64).eps)
-    redo = ~_certified(part, bound * np.square(eps)[:, None] * grow, LOWRANK_RTOL[dtype])
+    redo = ~certified(part, bound * np.square(eps)[:, None] * grow, LOWRANK_RTOL[dtype])
     if stats is not None:
         stats.setdefault("ranks", []).append(A.shape[1])
         stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
@@ -342,7 +342,7 @@ def _loo_factors(F, dtype):
     return low_rank(F, LOWRANK_RTOL[dtype] / LOWRANK_MARGIN, dtype, max_rank)
 
 
-def _certified(sse, err_sq, rtol):
+def certified(sse, err_sq, rtol):
     """Where ``2 sqrt(sse err_sq) + err_sq <= rtol (sqrt(sse) - sqrt(err_sq))_+^2``: the
     relative error of `sse` is proven below `rtol` (see :func:`loo_sse_rows`)."""
     with np.errstate(over="ignore", invalid="ignore"):

@@ -50,11 +50,20 @@ from ._solver import RidgeSolver
 from ._validation import (as_array, check_alphas, check_eigenvalues, check_index,
                           check_option, check_has_positive, check_positive,
                           check_positive_steps, check_requirement, check_two_features,
-                          describe)
+                          describe, is_device_array)
 
 __all__ = ["banded_alphas", "coef_bands", "coef_path", "criteria", "cv_curve",
            "early_stopping", "geometry", "lcurve", "picard", "shrinkage", "split_r2",
            "vif_path"]
+
+
+def _numpy(a, dtype=None):
+    """`a` as a NumPy array: a Dask array computed, a device (array-API) array copied to
+    the host."""
+    if is_device_array(a):
+        from ._array_api import to_host
+        a = to_host(a)
+    return np.asarray(a, dtype=dtype)
 
 
 def _pyplot():
@@ -195,7 +204,7 @@ def coef_path(solver, alphas=None, *, x="alpha", target=0, feature_names=None, m
     x = check_option(x, "x", ("alpha", "dof"))
     max_legend = _check_count(max_legend, "max_legend")
     alphas = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
-    coef = np.asarray(solver.coef(alphas))  # a Dask solver's path, computed once
+    coef = _numpy(solver.coef(alphas))  # a Dask solver's path, computed once
     if coef.ndim == 3:
         coef = coef[:, :, check_index(target, "target", coef.shape[2])]
     names = _feature_names(feature_names, coef.shape[1])
@@ -264,16 +273,16 @@ def cv_curve(result, *, x="alpha", target=None, logy=None, max_lines=10, ax=None
     x = check_option(x, "x", ("alpha", "dof"))
     max_lines = _check_count(max_lines, "max_lines")
     _check_axes(ax)
-    scores = np.asarray(result.scores, dtype=np.float64)
+    scores = _numpy(result.scores, np.float64)
     se = getattr(result, "score_se", None)
-    best = np.atleast_1d(result.best_index)
+    best = np.atleast_1d(_numpy(result.best_index))
     if scores.ndim == 1:
         scores, targets = scores[:, None], [0]
-        se = None if se is None else np.asarray(se, dtype=np.float64)[:, None]
+        se = None if se is None else _numpy(se, np.float64)[:, None]
     else:
         targets = range(scores.shape[1]) if target is None else \
             [check_index(target, "target", scores.shape[1])]
-        se = None if se is None else np.asarray(se, dtype=np.float64)
+        se = None if se is None else _numpy(se, np.float64)
     xs = np.asarray(result.alphas) if x == "alpha" else np.asarray(result.dof)
     ax = _axes(ax)
     if len(targets) > max_lines:
@@ -662,7 +671,7 @@ def lcurve(solver, alphas=None, *, target=0, ax=None):
     t = check_index(target, "target", k)
     rho, eta = _pick_target(rho, t, k), _pick_target(eta, t, k)
     result = solver.lcurve(grid, refine=True)
-    corner = float(np.atleast_1d(result.best_alpha)[t])
+    corner = float(np.atleast_1d(_numpy(result.best_alpha))[t])
     rc, ec = (np.asarray(v).reshape(-1)[t] for v in solver.lcurve_points([corner]))
     ax = _axes(ax)
     ax.plot(rho, eta, "-", label="L-curve")
@@ -703,7 +712,7 @@ def picard(solver, *, target=0, ax=None):
     spectrum = solver.ridge(np.zeros(1)).spectrum
     t = check_index(target, "target", spectrum.R.shape[1])
     s = spectrum.s
-    beta = np.abs(spectrum.R[:, t])
+    beta = np.abs(_numpy(spectrum.R[:, t], np.float64))
     idx = np.arange(1, s.size + 1)
     ax = _axes(ax)
     ax.semilogy(idx, s, ".-", gid="s", label="s_i")
@@ -737,7 +746,7 @@ def criteria(solver, alphas=None, *, criteria=("loo", "gcv", "evidence", "lcurve
     """
     _check_ridge_solver(solver)
     grid = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
-    k = np.atleast_1d(solver.intercept(grid[0])).size
+    k = np.atleast_1d(_numpy(solver.intercept(grid[0]))).size
     t = check_index(target, "target", k)
     methods = {"loo": (solver.loo, False), "gcv": (solver.gcv, False),
                "evidence": (solver.evidence, True), "lcurve": (solver.lcurve, True),
@@ -750,14 +759,15 @@ def criteria(solver, alphas=None, *, criteria=("loo", "gcv", "evidence", "lcurve
         from ._scores import grid_edge_warnings
         with grid_edge_warnings(False):
             result = method(grid)
-        scores = np.asarray(result.scores, dtype=np.float64)
+        scores = _numpy(result.scores, np.float64)
         scores = scores if scores.ndim == 1 else scores[:, t]
         score = scores[order] if maximize else -scores[order]
         finite = np.isfinite(score)
         lo, hi = score[finite].min(), score[finite].max()
         (line,) = ax.plot(grid[order], (score - lo) / (hi - lo if hi > lo else 1.0),
                           label=name)
-        ax.axvline(np.atleast_1d(result.best_alpha)[min(t, np.size(result.best_alpha) - 1)],
+        best = np.atleast_1d(_numpy(result.best_alpha))
+        ax.axvline(best[min(t, best.size - 1)],
                    color=line.get_color(), ls="--", lw=1.0)
     ax.set_xscale("log")
     ax.set_xlabel("alpha")
@@ -792,12 +802,12 @@ def coef_bands(solver, alphas=None, *, target=0, level=0.95, feature_names=None,
     _check_ridge_solver(solver)
     grid = _path_alphas(solver) if alphas is None else check_alphas(alphas)[0]
     grid = np.sort(grid)
-    t = check_index(target, "target", np.atleast_1d(solver.intercept(grid[0])).size)
+    t = check_index(target, "target", np.atleast_1d(_numpy(solver.intercept(grid[0]))).size)
     names = _feature_names(feature_names, solver.n_features_in_)
     inf = coef_inference(solver, grid, level=level)
 
     def pick(a):
-        a = np.asarray(a, dtype=np.float64)
+        a = _numpy(a, np.float64)
         return a if a.ndim == 2 else a[:, :, t]
 
     coef, low, high = pick(inf.coef), pick(inf.conf_low), pick(inf.conf_high)

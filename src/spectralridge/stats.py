@@ -94,8 +94,8 @@ import functools
 import numpy as np
 import scipy.sparse as sp
 
+from . import _array_api
 from ._config import scratch_values
-from ._criteria import spectral_problem
 from ._solver import RidgeSolver
 from ._spectrum import weighted_mean
 from ._validation import (check_alphas, check_alphas_per_target, check_bool,
@@ -522,7 +522,7 @@ def _coordinates(solver, name):
     _check_no_penalty_factor(solver, name)
     spectrum = solver.spectrum_for(np.zeros(1))
     s = spectrum.s
-    c = np.square(spectrum.R.astype(np.float64) / s[:, None])
+    c = np.square(solver.host_array(spectrum.R).astype(np.float64) / s[:, None])
     return np.square(s), c
 
 
@@ -780,9 +780,9 @@ def _half_width(se, level, df):
 
 
 def _check_no_unpenalized(solver, name):
-    if solver.backend != "numpy":
-        raise TypeError(f"{name} needs a RidgeSolver of NumPy or scipy.sparse data, got a "
-                        f"solver on the {solver.backend!r} backend.")
+    if solver.backend not in ("numpy", "array_api"):
+        raise TypeError(f"{name} needs a RidgeSolver of NumPy, scipy.sparse or array-API "
+                        f"data, got a solver on the {solver.backend!r} backend.")
     if solver.penalty_map is not None:
         raise ValueError(f"{name}: a solver with unpenalized columns (penalty_factor 0) is not "
                          "supported yet.")
@@ -799,7 +799,7 @@ def _noise_variance(solver, spectrum, flt, alphas, noise_variance):
             spectrum, flt, grid = path.spectrum, path.filter, np.zeros(1)
         else:
             grid = alphas
-        problem = spectral_problem(spectrum, solver.data.centering)
+        _, problem = solver.problem_for(grid)
         rss = problem.base + np.square(flt.resid) @ problem.R2              # (m', k)
         df = problem.dim - (flt.fit * (2.0 - flt.fit)).sum(axis=1)          # n - tr(2H - H^2)
         what = "n_samples - [intercept] - tr(2H - H^2)" if noise_variance is None else \
@@ -901,37 +901,130 @@ def coef_inference(solver, alphas, *, noise_variance=None, level=0.95, covarianc
     path = solver.ridge(alphas)
     spectrum, flt = path.spectrum, path.filter
     sigma2, df = _noise_variance(solver, spectrum, flt, alphas, noise_variance)
-    V = spectrum.V_coef                                                    # (p, r)
     weight = np.square(flt.fit) / spectrum.lam                             # f^2 / lam
-    unscaled = weight @ np.square(V).T                                     # (m, p)
-    dtype = solver.dtype
-    coef = path.coef()
-    coef = coef.reshape(alphas.size, V.shape[0], -1)
-    intercept = intercept_se = None
     c = solver.data.centering
-    if solver.fit_intercept:
-        xv = c.xm @ V                                                      # (r,)
-        intercept_var = (1.0 / c.sum_w + weight @ np.square(xv))[:, None] * sigma2
-        intercept_se = np.sqrt(intercept_var).astype(dtype)
-        # b = ym - xm^T W, from the coefficients already formed
-        intercept = (c.ym - np.einsum("p,mpk->mk", c.xm, coef)).astype(dtype)
-    cov = None
-    if covariance:
-        cov = np.einsum("pr,mr,qr->mpq", V, weight, V)
+    if solver.backend == "array_api":
+        fields = _device_inference(solver, path, weight, sigma2, covariance)
+    else:
+        V = spectrum.V_coef                                                # (p, r)
+        dtype = solver.dtype
+        coef = path.coef().reshape(alphas.size, V.shape[0], -1)
+        fields = {"coef": coef, "unscaled": weight @ np.square(V).T,      # (m, p)
+                  "intercept": None, "intercept_se": None, "sigma2": np.array(sigma2),
+                  "cov": np.einsum("pr,mr,qr->mpq", V, weight, V) if covariance else None}
+        if solver.fit_intercept:
+            xv = c.xm @ V                                                  # (r,)
+            intercept_var = (1.0 / c.sum_w + weight @ np.square(xv))[:, None] * sigma2
+            fields["intercept_se"] = np.sqrt(intercept_var).astype(dtype)
+            # b = ym - xm^T W, from the coefficients already formed
+            fields["intercept"] = (c.ym - np.einsum("p,mpk->mk", c.xm, coef)).astype(dtype)
 
     def shape(a):
         if a is None:
             return None
         if solver.y_was_1d:
             a = a[..., 0]
-        return a[0] if scalar else a
+        return a[0, ...] if scalar else a
 
-    return RidgeInference(
-        alphas=alphas, coef=shape(coef), unscaled_variance=unscaled[0] if scalar else unscaled,
-        intercept=shape(intercept),
-        intercept_se=shape(intercept_se), noise_variance=shape(np.array(sigma2)),
+    unscaled, cov = fields["unscaled"], fields["cov"]
+    kind = RidgeInference if solver.backend != "array_api" else _DeviceRidgeInference
+    return kind(
+        alphas=alphas, coef=shape(fields["coef"]),
+        unscaled_variance=unscaled[0] if scalar else unscaled,
+        intercept=shape(fields["intercept"]), intercept_se=shape(fields["intercept_se"]),
+        noise_variance=shape(fields["sigma2"]),
         df_resid=np.array(df[0] if scalar else df, dtype=np.float64), level=level,
-        covariance=None if cov is None else (cov[0] if scalar else cov))
+        covariance=None if cov is None else (cov[0, ...] if scalar else cov))
+
+
+def _device_inference(solver, path, weight, sigma2, covariance):
+    """coef_inference's arrays for an array-API solver: the coefficients, intercepts, their
+    standard errors, sigma^2 and the covariance on the device, ``Var(W) / sigma^2`` (m, p)
+    on the host."""
+    spectrum = path.spectrum
+    xp = solver.namespace
+    c = solver.data.centering
+    compute = spectrum.V.dtype
+    V = spectrum.cast("V_coef", compute)                                   # (p, r)
+    w_dev = solver.from_host(weight, np.float64)
+    unscaled = solver.host_array(w_dev @ xp.matrix_transpose(V * V)).astype(np.float64)
+    m = weight.shape[0]
+    coef = xp.reshape(path.coef(), (m, V.shape[0], -1))
+    fields = {"coef": coef, "unscaled": unscaled, "intercept": None, "intercept_se": None,
+              "sigma2": solver.from_host(np.array(sigma2)), "cov": None}
+    if covariance:
+        fields["cov"] = (V[None, :, :] * w_dev[:, None, :]) @ xp.matrix_transpose(V)
+    if solver.fit_intercept:
+        xv = solver.host_array(c.xm @ V).astype(np.float64)                # (r,)
+        intercept_var = (1.0 / c.sum_w + weight @ np.square(xv))[:, None] * sigma2
+        fields["intercept_se"] = solver.from_host(np.sqrt(intercept_var))
+        xm = xp.astype(c.xm, coef.dtype)
+        fields["intercept"] = xp.astype(c.ym, coef.dtype) - (xm[None, None, :] @ coef)[:, 0, :]
+    return fields
+
+
+@dataclasses.dataclass(frozen=True)
+class _DeviceRidgeInference(RidgeInference):
+    """:class:`RidgeInference` of an array-API solver: the arrays with a target axis
+    (coefficients, intercepts, their standard errors, t, p-values, intervals, sigma^2) and
+    the covariance in the solver's namespace on its device; ``alphas``,
+    ``unscaled_variance`` and ``df_resid`` NumPy. The p-values come from scipy's t
+    distribution on the host: reading ``p_value`` copies ``t`` to the host and the p-values
+    back (n_alphas x n_features x n_targets values each way)."""
+
+    def _xp(self):
+        return _array_api.namespace(self.coef, self.coef)[0]
+
+    def _to_device(self, a, like):
+        """Host `a` in the namespace, on the device and of the dtype of `like`."""
+        xp, device = _array_api.namespace(like, like)
+        return xp.asarray(np.array(a), dtype=like.dtype, device=device)
+
+    @functools.cached_property
+    def se(self):
+        xp = self._xp()
+        uv, nv = self._to_device(self.unscaled_variance, self.coef), self.noise_variance
+        if self.coef.ndim > uv.ndim:  # a target axis
+            var = uv[..., :, None] * xp.expand_dims(nv, axis=-2)
+        else:
+            var = uv * xp.expand_dims(nv, axis=-1)
+        return xp.astype(xp.sqrt(var), self.coef.dtype)
+
+    def _t(self, coef, se):
+        xp = self._xp()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = coef / xp.where(se == 0, xp.ones_like(se), se)
+        signed_inf = xp.where(coef == 0, xp.zeros_like(coef),
+                              xp.where(coef > 0, xp.full_like(coef, np.inf),
+                                       xp.full_like(coef, -np.inf)))
+        return xp.where(se == 0, signed_inf, t)
+
+    def _p(self, t):
+        """Two-sided p-values of device `t`, by scipy on the host (float64 where the device
+        has it)."""
+        xp, device = _array_api.namespace(t, t)
+        p = _two_sided(_array_api.to_host(t), self.df_resid)
+        if not _array_api.supports_float64(xp, device):
+            return xp.asarray(p.astype(np.float32), device=device)
+        return xp.asarray(p, dtype=xp.float64, device=device)
+
+    def _half(self):
+        from scipy import stats as sps
+        df = np.asarray(self.df_resid, dtype=np.float64)
+        q = np.where(np.isinf(df), sps.norm.ppf(0.5 + self.level / 2),
+                     sps.t.ppf(0.5 + self.level / 2, np.where(np.isinf(df), 1.0, df)))
+        q = q.reshape(q.shape + (1,) * (self.se.ndim - q.ndim))
+        return self._to_device(q, self.se) * self.se
+
+    t = functools.cached_property(lambda self: self._t(self.coef, self.se))
+    p_value = functools.cached_property(lambda self: self._p(self.t))
+    conf_low = functools.cached_property(lambda self: self.coef - self._half())
+    conf_high = functools.cached_property(lambda self: self.coef + self._half())
+    intercept_t = functools.cached_property(
+        lambda self: None if self.intercept is None else
+        self._t(self.intercept, self.intercept_se))
+    intercept_p_value = functools.cached_property(
+        lambda self: None if self.intercept is None else self._p(self.intercept_t))
 
 
 def prediction_se(solver, X, alphas, *, noise_variance=None, observation=False):
@@ -973,17 +1066,22 @@ def prediction_se(solver, X, alphas, *, noise_variance=None, observation=False):
     observation = check_bool(observation, "observation")
     path = solver.ridge(alphas)
     spectrum, flt = path.spectrum, path.filter
-    X = check_X_new(X, solver.n_features_in_, np.float64)
+    device = solver.backend == "array_api"
+    X = solver.held_out_basis(X, spectrum) if device else \
+        check_X_new(X, solver.n_features_in_, np.float64)
     sigma2, _ = _noise_variance(solver, spectrum, flt, alphas, noise_variance)
     c = solver.data.centering
-    B = held_out_basis(X, None, c.xm, spectrum, np.float64)               # (q, r)
     weight = np.square(flt.fit) / spectrum.lam                             # (m, r)
-    var = weight @ np.square(B).T                                          # (m, q)
-    if solver.fit_intercept:
-        var += 1.0 / c.sum_w
-    if observation:
-        var = var + 1.0
-    out = np.sqrt(var[:, :, None] * sigma2[:, None, :]).astype(solver.dtype)
+    extra = (1.0 / c.sum_w if solver.fit_intercept else 0.0) + (1.0 if observation else 0.0)
+    if device:  # (m, q, k) on the device
+        xp = solver.namespace
+        var = solver.from_host(weight, np.float64) @ xp.matrix_transpose(X * X) + extra
+        out = xp.astype(xp.sqrt(var[:, :, None] * solver.from_host(sigma2, np.float64)
+                                [:, None, :]), solver.dtype)
+    else:
+        B = held_out_basis(X, None, c.xm, spectrum, np.float64)           # (q, r)
+        var = weight @ np.square(B).T + extra                              # (m, q)
+        out = np.sqrt(var[:, :, None] * sigma2[:, None, :]).astype(solver.dtype)
     if solver.y_was_1d:
         out = out[..., 0]
-    return out[0] if scalar else out
+    return out[0, ...] if scalar else out
