@@ -6,6 +6,7 @@ n_samples x n_targets x n_alphas array.
 
 import contextlib
 import contextvars
+import functools
 import os
 import sys
 import warnings
@@ -304,18 +305,21 @@ def _piece_sse(U, R, F, Y, ym, sw, S, targets, step, scale, dtype, compress, sta
     part = np.zeros((F.shape[0], Y.shape[1]))
     if factors is None:
         F = F.astype(dtype)
-        for t0 in range(0, U.shape[0], step):
-            t = slice(t0, t0 + step)
-            _core.sse(U[t], R, F, Y[t], ym, sw[t], none if S is None else S[t], targets, part,
-                      scale)
+        with kernel_threads(Y.shape[1]) as threads:
+            for t0 in range(0, U.shape[0], step):
+                t = slice(t0, t0 + step)
+                _core.sse(U[t], R, F, Y[t], ym, sw[t], none if S is None else S[t], targets,
+                          part, scale, threads)
         return part
     A, B, eps = factors
     bound = np.zeros_like(part)
     ones = np.ones((min(step, U.shape[0]), F.shape[0]), dtype=dtype) if S is None else None
-    for t0 in range(0, U.shape[0], step):
-        t = slice(t0, t0 + step)
-        S_t = ones[:U[t].shape[0]] if S is None else S[t]
-        _core.sse_lowrank(U[t], R, A, B, Y[t], ym, sw[t], S_t, targets, part, bound, scale)
+    with kernel_threads(Y.shape[1], A.shape[1]) as threads:
+        for t0 in range(0, U.shape[0], step):
+            t = slice(t0, t0 + step)
+            S_t = ones[:U[t].shape[0]] if S is None else S[t]
+            _core.sse_lowrank(U[t], R, A, B, Y[t], ym, sw[t], S_t, targets, part, bound,
+                              scale, threads)
     # rounding of |U| |R| (nonnegative terms) and of the float64 sums of squares
     grow = (1 + 4 * (R.shape[0] + 2) * np.finfo(dtype).eps) * \
         (1 + 2 * (U.shape[0] + 4) * np.finfo(np.float64).eps)
@@ -362,11 +366,33 @@ def _recompute(part, redo, U, R, F, Y, ym, sw, S, targets, step, scale):
         np.ascontiguousarray(ym[cols])
     scale_r = None if scale is None else np.ascontiguousarray(scale[cols])
     exact = np.zeros((alphas.size, cols.size))
-    for t0 in range(0, U.shape[0], step):
-        t = slice(t0, t0 + step)
-        S_t = np.empty((0, alphas.size), dtype=F.dtype) if S is None else S_r[t]
-        _core.sse(U[t], R_r, F_r, Y_r[t], ym_r, sw[t], S_t, targets, exact, scale_r)
+    with kernel_threads(cols.size) as threads:
+        for t0 in range(0, U.shape[0], step):
+            t = slice(t0, t0 + step)
+            S_t = np.empty((0, alphas.size), dtype=F.dtype) if S is None else S_r[t]
+            _core.sse(U[t], R_r, F_r, Y_r[t], ym_r, sw[t], S_t, targets, exact, scale_r,
+                      threads)
     part[np.ix_(alphas, cols)] = exact
+
+
+@contextlib.contextmanager
+def kernel_threads(n_targets, rank=None):
+    """Yield the threads for the fused kernel `_core.sse` (`rank` None) or
+    `_core.sse_lowrank` (factors of `rank`) on `n_targets` targets, OpenMP's
+    (``OMP_NUM_THREADS``, threadpoolctl's openmp limit): with more than one, every thread
+    calls BLAS, which runs one thread itself inside this context."""
+    threads = _core.kernel_threads(n_targets, rank)
+    if threads == 1:
+        yield 1
+        return
+    with _threadpools().limit(limits=1, user_api="blas"):
+        yield threads
+
+
+@functools.cache
+def _threadpools():
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
 
 
 def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
