@@ -338,3 +338,59 @@ def test_parallel_kernels_stop_on_ctrl_c():
             break
     assert _raised_in_kernel(excinfo)
     assert (out == 0).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(700, 6, 300, 5), (5000, 3, 2, 300), (9, 4, 3, 2),
+                                   (0, 3, 2, 4)])
+def test_hat_formed_in_the_kernels(shape, dtype):
+    # 1 / (1 - h) per tile in float64 (tiles of TILE_VALUES / n_alphas rows: several for
+    # 300 alphas), the same sums as with S = 1 / (1 - h) passed in
+    q, r, k, m = shape
+    B, R, F = operands(q, r, k, m, dtype)
+    rng = np.random.default_rng(5)
+    Y = rng.standard_normal((q, k)).astype(dtype)
+    ym, sw = rng.standard_normal(k).astype(dtype), rng.uniform(0, 2, q).astype(dtype)
+    HU = rng.standard_normal((q, r)) / 4
+    HF, outside = rng.uniform(0, 1, (m, r)), rng.uniform(0.1, 1, q)
+    S = (1 / (outside[:, None] + np.square(HU) @ HF.T)).astype(dtype)
+    none = np.empty((0, m), dtype)
+    FA, FB = rng.standard_normal((m, 2)).astype(dtype), F[:2] if m >= 2 else F[:m]
+    FA = FA[:, :FB.shape[0]]
+    for targets in (True, False):
+        for check in (True, False):
+            want, got = np.zeros((m, k)), np.zeros((m, k))
+            _core.sse(B, R, F, Y, ym, sw, S, targets, want)
+            assert _core.sse(B, R, F, Y, ym, sw, none, targets, got, None, 2,
+                             (HU, HF, outside, check)) is None
+            assert_allclose(got, want, rtol=10 * TOL[dtype])
+            want_b, got_b = np.zeros((m, k)), np.zeros((m, k))
+            want, got = np.zeros((m, k)), np.zeros((m, k))
+            _core.sse_lowrank(B, R, FA, FB, Y, ym, sw, S, targets, want, want_b)
+            assert _core.sse_lowrank(B, R, FA, FB, Y, ym, sw, none, targets, got, got_b,
+                                     None, 2, (HU, HF, outside, check)) is None
+            assert_allclose(got, want, rtol=10 * TOL[dtype])
+            assert_allclose(got_b, want_b, rtol=10 * TOL[dtype])
+
+
+@pytest.mark.parametrize("kernel", ["sse", "sse_lowrank"])
+def test_hat_check_stops_where_leverage_is_one(kernel):
+    q, r, k, m = 5000, 3, 4, 300  # rows 4500 and 4700 (in the second tile) have 1 - h = 0
+    B, R, F = operands(q, r, k, m, np.float64)
+    HU, HF = np.ones((q, r)), np.ones((m, r))
+    HU[[4500, 4700]] = 0
+    HF[7:] = np.nan if kernel == "sse" else 0
+    outside = np.zeros(q)
+    Y, ym, sw = np.ones((q, k)), np.zeros(k), np.ones(q)
+    none, out = np.empty((0, m)), np.zeros((m, k))
+    args = (B, R, F, Y, ym, sw, none, False, out) if kernel == "sse" else \
+        (B, R, np.ones((m, 1)), F[:1], Y, ym, sw, none, False, out, np.zeros((m, k)))
+    hat = (HU, HF, outside, True)
+    assert getattr(_core, kernel)(*args, None, 1, hat) == (0, 7)  # NaN or 0 at alpha 7
+    HF[7:] = 1
+    assert getattr(_core, kernel)(*args, None, 1, hat) == (4500, 0)
+    assert getattr(_core, kernel)(*args, None, 1, (HU, HF, outside, False)) is None
+    with pytest.raises(ValueError, match="hat"):
+        getattr(_core, kernel)(*args, None, 1, (HU[1:], HF, outside, True))
+    with pytest.raises(ValueError, match="hat"):
+        getattr(_core, kernel)(*args, None, 1, (HU.astype(np.float32), HF, outside, True))

@@ -361,6 +361,40 @@ def project(const floating[:, ::1] B, const floating[:, ::1] Y,
         _raise_pending()
 
 
+cdef Py_ssize_t _hat_tile(const double *HU, Py_ssize_t d, const double *HF, Py_ssize_t m,
+                          const double *Ho, Py_ssize_t nt, bint check, double *U2, double *T,
+                          floating *S) noexcept nogil:
+    """S (nt, m) = 1 / (1 - h) with ``1 - h = Ho[:, None] + HU^2 @ HF^T`` in float64 for the
+    nt rows of HU (nt, d) and Ho. With `check`, stops at the first ``1 - h`` that is not
+    positive and returns its flat index ``i m + a``; else -1."""
+    cdef Py_ssize_t i, a
+    for i in range(nt * d):
+        U2[i] = HU[i] * HU[i]
+    for i in range(nt):
+        for a in range(m):
+            T[i * m + a] = Ho[i]
+    _gemm[double](False, True, nt, m, d, 1, U2, max(d, 1), HF, max(d, 1), 1, T, m)
+    for i in range(nt * m):
+        if check and not T[i] > 0:
+            return i
+        S[i] = <floating>(1 / T[i])
+    return -1
+
+
+def _hat_arrays(object hat, Py_ssize_t q, Py_ssize_t m):
+    """Validated ``(U, F, outside, check)`` of a `hat` argument (see `sse`), or Nones."""
+    if hat is None:
+        return None, None, None, False
+    U, F, outside, check = hat
+    U, F, outside = (np.asarray(a) for a in (U, F, outside))
+    if U.dtype != np.float64 or F.dtype != np.float64 or outside.dtype != np.float64 or \
+            U.ndim != 2 or F.ndim != 2 or outside.ndim != 1 or U.shape[0] != q or \
+            F.shape[0] != m or F.shape[1] != U.shape[1] or outside.shape[0] != q or \
+            not (U.flags.c_contiguous and F.flags.c_contiguous and outside.flags.c_contiguous):
+        raise ValueError("hat: inconsistent shapes or types")
+    return U, F, outside, bool(check)
+
+
 cdef void _sse_block(const floating *B, const floating *R, const floating *F,
                      const floating *Y, const floating *ym, const floating *sw,
                      const floating *S, const double *scale, bint targets, double *out,
@@ -422,7 +456,7 @@ cdef void _sse_block(const floating *B, const floating *R, const floating *F,
 def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::1] F,
         const floating[:, ::1] Y, const floating[::1] ym, const floating[::1] sw,
         const floating[:, ::1] S, bint targets, double[:, ::1] out,
-        const double[::1] scale=None, int n_threads=1):
+        const double[::1] scale=None, int n_threads=1, hat=None):
     """Accumulate ``out[a, t] += sum_i (S[i, a] * E_a[i, t])^2`` for residuals
     ``E_a = Yc + B @ (F[a][:, None] * R)``, or ``B @ (F[a][:, None] * R)`` without `targets`.
 
@@ -442,49 +476,84 @@ def sse(const floating[:, ::1] B, const floating[:, ::1] R, const floating[:, ::
     (r + 2 rows) x TARGET_BLOCK values with rows at most ``max(ROW_BLOCK, TILE_VALUES /
     TARGET_BLOCK)``, whatever q, per thread. Target blocks run on up to `n_threads` threads
     (:func:`kernel_threads`; OpenMP), each calling BLAS: limit BLAS to one thread then.
-    The result does not depend on the number of threads.
+    The result does not depend on the number of threads, up to rounding.
+
+    `hat` ``(U, F, outside, check)`` (float64, C-contiguous: U (q, d), F (m, d), outside
+    (q,)) gives S as ``1 / (1 - h)``, ``1 - h = outside[:, None] + U^2 @ F^T``, formed in
+    float64 per tile of rows (``TILE_VALUES`` values) instead of passed (S must then be
+    empty). Returns None, or with `check` the ``(row, alpha index)`` of the first row tile's
+    first ``1 - h`` that is not positive, where it stopped (out then partly written).
     """
     cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = R.shape[1], m = F.shape[0]
-    cdef Py_ssize_t b, t0, tid, block, n_blocks, threads
+    cdef Py_ssize_t b, t0, tid, block, n_blocks, threads, h0, nh, hrows, d = 0
+    cdef Py_ssize_t bad = -1
     cdef bint scaled = S.shape[0] > 0
     cdef bint rescaled = scale is not None
     if R.shape[0] != r or F.shape[1] != r or Y.shape[0] != q or Y.shape[1] != k or \
             ym.shape[0] != k or sw.shape[0] != q or out.shape[0] != m or \
             out.shape[1] != k or (scaled and (S.shape[0] != q or S.shape[1] != m)) or \
-            (rescaled and scale.shape[0] != k):
+            (rescaled and scale.shape[0] != k) or (scaled and hat is not None):
         raise ValueError("sse: inconsistent shapes")
     if n_threads < 1:
         raise ValueError(f"sse: n_threads must be >= 1, got {n_threads}")
+    HU_a, HF_a, Ho_a, check_a = _hat_arrays(hat, q, m)
+    cdef bint has_hat = HU_a is not None, check = check_a
     if k == 0 or m == 0:
         return
     dtype = np.float32 if floating is float else np.float64
+    cdef const double[:, ::1] HU, HF
+    cdef const double[::1] Ho
+    cdef double[::1] U2, T
+    cdef floating[::1] S_tile
+    if has_hat:
+        HU, HF, Ho, d = HU_a, HF_a, Ho_a, HU_a.shape[1]
+    hrows = q if not has_hat else min(q, max(1, TILE_VALUES // max(m, d, 1)))
+    if has_hat:
+        U2, T = np.empty(max(hrows * d, 1)), np.empty(max(hrows * m, 1))
+        S_tile = np.empty(max(hrows * m, 1), dtype=dtype)
     threads = _plan(k, TARGET_BLOCK, n_threads, &block)
     n_blocks = (k + block - 1) // block
     cdef Py_ssize_t batch = min(m, max(1, TARGET_BLOCK // block))
     # rows per tile: ROW_BLOCK when alphas share a GEMM, else up to about GEMM_WORK
     # multiply-adds, and never more than TILE_VALUES values of scratch per array
-    cdef Py_ssize_t rows = min(q, ROW_BLOCK) if batch > 1 else \
-        min(q, max(<Py_ssize_t>ROW_BLOCK,
-                   min(GEMM_WORK // max(r * block, 1), TILE_VALUES // block)))
+    cdef Py_ssize_t rows = min(hrows, ROW_BLOCK) if batch > 1 else \
+        min(hrows, max(<Py_ssize_t>ROW_BLOCK,
+                       min(GEMM_WORK // max(r * block, 1), TILE_VALUES // block)))
     cdef floating[:, ::1] resid = np.empty((threads, max(rows, 1) * block), dtype=dtype)
     cdef floating[:, ::1] fit = np.empty((threads, max(rows, 1) * block * batch), dtype=dtype)
     cdef floating[:, ::1] fr = np.empty((threads, max(r, 1) * block * batch), dtype=dtype)
     cdef floating[:, ::1] acc = np.empty((threads, block * batch), dtype=dtype)
     cdef double[:, ::1] work = np.zeros((threads, 8))  # a cache line per thread
     cdef int[::1] flag = np.zeros(1, dtype=np.intc)
-    cdef const floating *S_p = &S[0, 0] if scaled else NULL
+    cdef const floating *S_p = NULL
     cdef const double *scale_p = &scale[0] if rescaled else NULL
     with nogil:
-        for b in prange(n_blocks, num_threads=threads, schedule='dynamic'):
-            tid = _thread_num()
-            t0 = b * block
-            if not flag[0]:
-                _sse_block(&B[0, 0], &R[0, 0], &F[0, 0], &Y[0, 0], &ym[0], &sw[0], S_p,
-                           scale_p, targets, &out[0, 0], q, r, k, m, t0,
-                           min(block, k - t0), rows, batch, &resid[tid, 0], &fit[tid, 0],
-                           &fr[tid, 0], &acc[tid, 0], &work[tid, 0], &flag[0])
+        h0 = 0
+        while h0 < q and not flag[0]:  # tiles of 1 - h (one tile without `hat`)
+            nh = min(hrows, q - h0)
+            if has_hat:
+                bad = _hat_tile(&HU[h0, 0], d, &HF[0, 0], m, &Ho[h0], nh, check, &U2[0],
+                                &T[0], &S_tile[0])
+                if bad >= 0:
+                    bad += h0 * m
+                    break
+                S_p = &S_tile[0]
+            elif scaled:
+                S_p = &S[0, 0]
+            for b in prange(n_blocks, num_threads=threads, schedule='dynamic'):
+                tid = _thread_num()
+                t0 = b * block
+                if not flag[0]:
+                    _sse_block(&B[h0, 0], &R[0, 0], &F[0, 0], &Y[h0, 0], &ym[0], &sw[h0],
+                               S_p, scale_p, targets, &out[0, 0], nh, r, k, m, t0,
+                               min(block, k - t0), rows, batch, &resid[tid, 0],
+                               &fit[tid, 0], &fr[tid, 0], &acc[tid, 0], &work[tid, 0],
+                               &flag[0])
+            h0 += nh
     if flag[0]:
         _raise_pending()
+    if bad >= 0:
+        return bad // m, bad % m
 
 
 def weighted_sum(const floating[:, :] A, const double[::1] w, const double[::1] shift,
@@ -568,7 +637,7 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
         for i in range(nt * kb):
             P[i] = P[i] * P[i]
         for i in range(nt * m):
-            S2[i] = S[i0 * m + i] * S[i0 * m + i]
+            S2[i] = S[i0 * m + i] * S[i0 * m + i] if S != NULL else 1
         _gemm(True, False, kb, m, nt, <floating>1, P, kb, S2, m, <floating>0, btile, m)
         for i in range(kb * m):
             bacc[i] += btile[i]
@@ -579,7 +648,7 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
             _gemm(False, True, ns * kb, m, c, <floating>1, Z + s0 * kb * c, c,
                   FA, c, <floating>0, fit, m)
             for i in range(ns):
-                srow = S + (i0 + s0 + i) * m
+                srow = S + (i0 + s0 + i) * m if S != NULL else NULL
                 for t in range(kb):
                     if not targets:
                         y = 0
@@ -590,9 +659,14 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
                     else:
                         y = sw[i0 + s0 + i] * (Y[(i0 + s0 + i) * k + t0 + t] - ym[t0 + t])
                     base = (i * kb + t) * m
-                    for a in range(m):
-                        v = srow[a] * (y + fit[base + a])
-                        acc_w[t * m + a] += v * v
+                    if S == NULL:
+                        for a in range(m):
+                            v = y + fit[base + a]
+                            acc_w[t * m + a] += v * v
+                    else:
+                        for a in range(m):
+                            v = srow[a] * (y + fit[base + a])
+                            acc_w[t * m + a] += v * v
             # the sub-tile's squares (at most ACC_ROWS rows) summed in the working dtype
             for i in range(kb * m):
                 acc[i] += acc_w[i]
@@ -611,7 +685,8 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
                 const floating[:, ::1] FA, const floating[:, ::1] FB,
                 const floating[:, ::1] Y, const floating[::1] ym, const floating[::1] sw,
                 const floating[:, ::1] S, bint targets, double[:, ::1] out,
-                double[:, ::1] bound, const double[::1] scale=None, int n_threads=1):
+                double[:, ::1] bound, const double[::1] scale=None, int n_threads=1,
+                hat=None):
     """`sse` with the filter factors given in factored form ``F ~= FA @ FB``.
 
     Accumulates ``out[a, t] += sum_i (S[i, a] * E_a[i, t])^2`` for
@@ -626,25 +701,42 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
     float64. Cost ``rank q r k + m rank q k`` multiply-adds (plus ``q r k`` for ``P``)
     instead of ``m q r k``. Scratch per thread: about ``LOWRANK_COLS`` x (r + ROW_TILE)
     values, plus ``LOWRANK_FIT`` x m; never q x k x m. Target blocks run on up to
-    `n_threads` threads as in `sse`, with the same result whatever their number.
+    `n_threads` threads as in `sse`, with the same result whatever their number. S may be
+    empty (shape (0, m): no scaling) or, with `hat`, formed per tile of rows as in `sse`
+    (the return value as there).
     """
     cdef Py_ssize_t q = B.shape[0], r = B.shape[1], k = R.shape[1], m = FA.shape[0]
     cdef Py_ssize_t c = FA.shape[1]
-    cdef Py_ssize_t b, t0, tid, block, n_blocks, threads
+    cdef Py_ssize_t b, t0, tid, block, n_blocks, threads, h0, nh, hrows, d = 0
+    cdef Py_ssize_t bad = -1
     cdef bint rescaled = scale is not None
+    cdef bint scaled = S.shape[0] > 0
     if R.shape[0] != r or FB.shape[0] != c or FB.shape[1] != r or Y.shape[0] != q or \
             Y.shape[1] != k or ym.shape[0] != k or sw.shape[0] != q or out.shape[0] != m or \
             out.shape[1] != k or bound.shape[0] != m or bound.shape[1] != k or \
-            S.shape[0] != q or S.shape[1] != m or (rescaled and scale.shape[0] != k):
+            (scaled and (S.shape[0] != q or hat is not None)) or S.shape[1] != m or \
+            (rescaled and scale.shape[0] != k):
         raise ValueError("sse_lowrank: inconsistent shapes")
     if n_threads < 1:
         raise ValueError(f"sse_lowrank: n_threads must be >= 1, got {n_threads}")
+    HU_a, HF_a, Ho_a, check_a = _hat_arrays(hat, q, m)
+    cdef bint has_hat = HU_a is not None, check = check_a
     if k == 0 or m == 0 or q == 0:
         return
     dtype = np.float32 if floating is float else np.float64
+    cdef const double[:, ::1] HU, HF
+    cdef const double[::1] Ho
+    cdef double[::1] U2, T
+    cdef floating[::1] S_tile
+    if has_hat:
+        HU, HF, Ho, d = HU_a, HF_a, Ho_a, HU_a.shape[1]
+    hrows = q if not has_hat else min(q, max(1, TILE_VALUES // max(m, d, 1)))
+    if has_hat:
+        U2, T = np.empty(max(hrows * d, 1)), np.empty(max(hrows * m, 1))
+        S_tile = np.empty(max(hrows * m, 1), dtype=dtype)
     threads = _plan(k, _lowrank_widest(c), n_threads, &block)
     n_blocks = (k + block - 1) // block
-    cdef Py_ssize_t tile = min(q, ROW_TILE)
+    cdef Py_ssize_t tile = min(hrows, ROW_TILE)
     cdef Py_ssize_t sub = max(1, min(tile, <Py_ssize_t>ACC_ROWS, LOWRANK_FIT // block))
     cdef floating[:, ::1] W = np.empty((threads, max(r, 1) * block * max(c, 1)), dtype=dtype)
     cdef floating[:, ::1] Z = np.empty((threads, tile * block * max(c, 1)), dtype=dtype)
@@ -660,17 +752,33 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
     cdef double[:, ::1] work = np.zeros((threads, 8))  # a cache line per thread
     cdef int[::1] flag = np.zeros(1, dtype=np.intc)
     cdef const double *scale_p = &scale[0] if rescaled else NULL
+    cdef const floating *S_p = NULL
     with nogil:
-        for b in prange(n_blocks, num_threads=threads, schedule='dynamic'):
-            tid = _thread_num()
-            t0 = b * block
-            if not flag[0]:
-                _lowrank_block(&B[0, 0], &R[0, 0], &FA[0, 0], &FB[0, 0], &Y[0, 0], &ym[0],
-                               &sw[0], &S[0, 0], scale_p, targets, &out[0, 0], &bound[0, 0],
-                               q, r, k, m, c, t0, min(block, k - t0), tile, sub,
-                               &W[tid, 0], &Z[tid, 0], &fit[tid, 0], &absB[tid, 0],
-                               &absR[tid, 0], &P[tid, 0], &S2[tid, 0], &btile[tid, 0],
-                               &acc_w[tid, 0], &acc[tid, 0], &bacc[tid, 0], &work[tid, 0],
-                               &flag[0])
+        h0 = 0
+        while h0 < q and not flag[0]:  # tiles of 1 - h (one tile without `hat`)
+            nh = min(hrows, q - h0)
+            if has_hat:
+                bad = _hat_tile(&HU[h0, 0], d, &HF[0, 0], m, &Ho[h0], nh, check, &U2[0],
+                                &T[0], &S_tile[0])
+                if bad >= 0:
+                    bad += h0 * m
+                    break
+                S_p = &S_tile[0]
+            elif scaled:
+                S_p = &S[0, 0]
+            for b in prange(n_blocks, num_threads=threads, schedule='dynamic'):
+                tid = _thread_num()
+                t0 = b * block
+                if not flag[0]:
+                    _lowrank_block(&B[h0, 0], &R[0, 0], &FA[0, 0], &FB[0, 0], &Y[h0, 0],
+                                   &ym[0], &sw[h0], S_p, scale_p, targets, &out[0, 0],
+                                   &bound[0, 0], nh, r, k, m, c, t0, min(block, k - t0), tile,
+                                   sub, &W[tid, 0], &Z[tid, 0], &fit[tid, 0], &absB[tid, 0],
+                                   &absR[tid, 0], &P[tid, 0], &S2[tid, 0], &btile[tid, 0],
+                                   &acc_w[tid, 0], &acc[tid, 0], &bacc[tid, 0],
+                                   &work[tid, 0], &flag[0])
+            h0 += nh
     if flag[0]:
         _raise_pending()
+    if bad >= 0:
+        return bad // m, bad % m
