@@ -14,6 +14,12 @@ multiply-adds, to run ``PyErr_CheckSignals``: Ctrl-C stops a call within one blo
 of at most about ``GEMM_WORK`` multiply-adds, or ``ROW_BLOCK`` rows), with the
 ``KeyboardInterrupt`` (or whatever a signal handler raised) propagated once the GIL is held.
 Outputs are then partly written; no other state is changed.
+
+The fused kernels (`sse`, `sse_lowrank`) split their target blocks over up to `n_threads`
+OpenMP threads (a `prange`; serial when the core is built without OpenMP), each with its own
+scratch and calling BLAS itself, so the caller limits BLAS to one thread around them. Only
+the calling thread (member 0 of the team) runs the signal checks; a shared flag stops the
+others at their next check, so Ctrl-C stops them within one block per thread.
 """
 from cython cimport floating
 from cython.parallel cimport prange
