@@ -269,3 +269,128 @@ def test_sse_lowrank_refuses_inconsistent_shapes():
         _core.sse_lowrank(B, R, FA, np.ones((2, 4)), *args, np.zeros((5, 2)), np.zeros((5, 2)))
     with pytest.raises(ValueError, match="inconsistent shapes"):
         _core.sse_lowrank(B, R, FA, FB, *args, np.zeros((5, 2)), np.zeros((4, 2)))
+
+
+# target blocks split over threads: equal shares of 1000 targets, a remainder block, fewer
+# targets than PARALLEL_TARGETS per thread (serial), more threads than blocks
+THREAD_SHAPES = [(700, 6, 1000, 3), (300, 5, 301, 20), (50, 4, 40, 7), (90, 3, 2000, 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", THREAD_SHAPES)
+def test_sse_threads_match_one_thread(shape, dtype):
+    # equal to rounding: the blocks (so the GEMMs' shapes) may differ with the threads
+    q, r, k, m = shape
+    same = {np.float64: 1e-13, np.float32: 1e-5}[dtype]
+    B, R, F = operands(q, r, k, m, dtype)
+    rng = np.random.default_rng(4)
+    Y = rng.standard_normal((q, k)).astype(dtype)
+    ym, sw = rng.standard_normal(k).astype(dtype), rng.uniform(0, 2, q).astype(dtype)
+    S = rng.uniform(0.5, 2, (q, m)).astype(dtype)
+    scale = np.ldexp(1.0, rng.integers(-4, 4, k))
+    E = np.einsum("qr,ar,rk->aqk", B.astype(float), F.astype(float), R.astype(float)) + \
+        sw[:, None].astype(float) * (Y - ym)
+    want = ((E * S.T[:, :, None]) ** 2).sum(axis=1) * scale ** 2
+    one = np.zeros((m, k))
+    _core.sse(B, R, F, Y, ym, sw, S, True, one, scale)
+    assert_allclose(one, want, rtol=10 * TOL[dtype])
+    for threads in (2, 3):
+        out = np.zeros((m, k))
+        _core.sse(B, R, F, Y, ym, sw, S, True, out, scale, threads)
+        assert_allclose(out, one, rtol=same)
+        FA, FB = rng.standard_normal((m, 3)).astype(dtype), F[:3] if m >= 3 else F
+        FA = FA[:, :FB.shape[0]]
+        ref, ref_bound = np.zeros((m, k)), np.zeros((m, k))
+        _core.sse_lowrank(B, R, FA, FB, Y, ym, sw, S, True, ref, ref_bound, scale)
+        low, bound = np.zeros((m, k)), np.zeros((m, k))
+        _core.sse_lowrank(B, R, FA, FB, Y, ym, sw, S, True, low, bound, scale, threads)
+        assert_allclose(low, ref, rtol=same)
+        assert_allclose(bound, ref_bound, rtol=same)
+
+
+def test_kernel_threads_plan():
+    threads = _core.max_threads()
+    assert threads >= 1
+    assert _core.kernel_threads(1000, n_threads=1) == 1
+    assert _core.kernel_threads(1000, n_threads=2) == 2
+    assert _core.kernel_threads(1000, 34, n_threads=4) == 4
+    assert _core.kernel_threads(40, n_threads=2) == 1  # too few targets per thread
+    assert _core.kernel_threads(0, n_threads=2) == 1
+    assert _core.kernel_threads(1000) == min(threads, 31)
+    with pytest.raises(ValueError, match="n_threads"):
+        _core.sse(*operands(3, 2, 2, 2, np.float64), np.zeros((3, 2)), np.zeros(2), np.ones(3),
+                  np.empty((0, 2)), True, np.zeros((2, 2)), None, 0)
+
+
+def test_parallel_kernels_stop_on_ctrl_c():
+    q, r, k, m = 2000, 400, 512, 1500  # 6e11 multiply-adds over 2 threads
+    B, R, F = operands(q, r, k, m, np.float64)
+    Y, out = np.ones((q, k)), np.zeros((m, k))
+    for attempt in range(3):
+        timer = _interrupt_soon()
+        try:
+            with pytest.raises(KeyboardInterrupt) as excinfo:
+                _core.sse(B, R, F, Y, np.zeros(k), np.ones(q), np.empty((0, m)), True, out,
+                          None, 2)
+        finally:
+            timer.cancel()
+        if _raised_in_kernel(excinfo):
+            break
+    assert _raised_in_kernel(excinfo)
+    assert (out == 0).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(700, 6, 300, 5), (5000, 3, 2, 300), (9, 4, 3, 2),
+                                   (0, 3, 2, 4)])
+def test_hat_formed_in_the_kernels(shape, dtype):
+    # 1 / (1 - h) per tile in float64 (tiles of TILE_VALUES / n_alphas rows: several for
+    # 300 alphas), the same sums as with S = 1 / (1 - h) passed in
+    q, r, k, m = shape
+    B, R, F = operands(q, r, k, m, dtype)
+    rng = np.random.default_rng(5)
+    Y = rng.standard_normal((q, k)).astype(dtype)
+    ym, sw = rng.standard_normal(k).astype(dtype), rng.uniform(0, 2, q).astype(dtype)
+    HU = rng.standard_normal((q, r)) / 4
+    HF, outside = rng.uniform(0, 1, (m, r)), rng.uniform(0.1, 1, q)
+    S = (1 / (outside[:, None] + np.square(HU) @ HF.T)).astype(dtype)
+    none = np.empty((0, m), dtype)
+    FA, FB = rng.standard_normal((m, 2)).astype(dtype), F[:2] if m >= 2 else F[:m]
+    FA = FA[:, :FB.shape[0]]
+    for targets in (True, False):
+        for check in (True, False):
+            want, got = np.zeros((m, k)), np.zeros((m, k))
+            _core.sse(B, R, F, Y, ym, sw, S, targets, want)
+            assert _core.sse(B, R, F, Y, ym, sw, none, targets, got, None, 2,
+                             (HU, HF, outside, check)) is None
+            assert_allclose(got, want, rtol=10 * TOL[dtype])
+            want_b, got_b = np.zeros((m, k)), np.zeros((m, k))
+            want, got = np.zeros((m, k)), np.zeros((m, k))
+            _core.sse_lowrank(B, R, FA, FB, Y, ym, sw, S, targets, want, want_b)
+            assert _core.sse_lowrank(B, R, FA, FB, Y, ym, sw, none, targets, got, got_b,
+                                     None, 2, (HU, HF, outside, check)) is None
+            assert_allclose(got, want, rtol=10 * TOL[dtype])
+            assert_allclose(got_b, want_b, rtol=10 * TOL[dtype])
+
+
+@pytest.mark.parametrize("kernel", ["sse", "sse_lowrank"])
+def test_hat_check_stops_where_leverage_is_one(kernel):
+    q, r, k, m = 5000, 3, 4, 300  # rows 4500 and 4700 (in the second tile) have 1 - h = 0
+    B, R, F = operands(q, r, k, m, np.float64)
+    HU, HF = np.ones((q, r)), np.ones((m, r))
+    HU[[4500, 4700]] = 0
+    HF[7:] = np.nan if kernel == "sse" else 0
+    outside = np.zeros(q)
+    Y, ym, sw = np.ones((q, k)), np.zeros(k), np.ones(q)
+    none, out = np.empty((0, m)), np.zeros((m, k))
+    args = (B, R, F, Y, ym, sw, none, False, out) if kernel == "sse" else \
+        (B, R, np.ones((m, 1)), F[:1], Y, ym, sw, none, False, out, np.zeros((m, k)))
+    hat = (HU, HF, outside, True)
+    assert getattr(_core, kernel)(*args, None, 1, hat) == (0, 7)  # NaN or 0 at alpha 7
+    HF[7:] = 1
+    assert getattr(_core, kernel)(*args, None, 1, hat) == (4500, 0)
+    assert getattr(_core, kernel)(*args, None, 1, (HU, HF, outside, False)) is None
+    with pytest.raises(ValueError, match="hat"):
+        getattr(_core, kernel)(*args, None, 1, (HU[1:], HF, outside, True))
+    with pytest.raises(ValueError, match="hat"):
+        getattr(_core, kernel)(*args, None, 1, (HU.astype(np.float32), HF, outside, True))

@@ -541,6 +541,16 @@ def test_loo_scratch_is_bounded_whatever_n(method):
     assert peak < (U_bytes if method == "gram" else 0) + 12e6 < U_bytes + n * m * 8
 
 
+def test_loo_forms_the_hat_diagonals_per_tile():
+    # 1 - h exists a kernel tile of rows at a time, not as an n_block x n_alphas array
+    n, p, k, m = 50_000, 5, 2, 100
+    X, Y = make_data(n, p, k)
+    solver = sr.RidgeSolver(X, Y, method="svd")
+    with sr.loo_compression(False):
+        result, peak = traced_peak(lambda: solver.loo(np.logspace(-2, 3, m)))
+    assert peak < 12e6 < n * m * 8 / 3
+
+
 def _count_lowrank_calls(monkeypatch):
     monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)  # small problems, to be fast
     calls = []
@@ -660,3 +670,26 @@ def test_compressed_kfold_matches_the_exact_kernel(dtype, coarse, monkeypatch):
         assert_array_equal(compressed.best_index, exact.best_index)
     else:
         assert_allclose(compressed.scores, exact.scores, rtol=2e-3)
+
+
+def test_kernel_threads_pin_blas_once_and_restore():
+    # BLAS runs one thread while any caller is inside, its limit restored by the last one
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    with threadpool_limits(2, user_api="blas"), threadpool_limits(2, user_api="openmp"):
+        before = blas()
+        if _core.kernel_threads(1000) == 1:
+            pytest.skip("the core was built without OpenMP")
+        with _scores.kernel_threads(1000) as threads:
+            assert threads == 2 and set(blas()) == {1}
+            with _scores.kernel_threads(500, 30) as inner:
+                assert inner == 2 and set(blas()) == {1}
+            assert set(blas()) == {1}  # the outer caller is still inside
+        assert blas() == before
+        with threadpool_limits(1, user_api="openmp"), _scores.kernel_threads(1000) as threads:
+            assert threads == 1 and blas() == before
+        with _scores.kernel_threads(40) as threads:  # too few targets for two threads
+            assert threads == 1 and blas() == before

@@ -40,7 +40,8 @@ def set_config(*, working_memory=None, loo_compression=None):
         MiB of scratch that one blocked pass (hat diagonals, leave-one-out row blocks,
         column blocks of the targets, the Gram route's ``U``) may hold beyond its inputs and
         outputs. Larger blocks are rarely faster; smaller ones bound the memory of very tall
-        problems. The compiled kernels' tiles are cache-sized and do not depend on it.
+        problems. The compiled kernels' tiles (residuals, leave-one-out hat diagonals) are
+        cache-sized, one set per thread, and do not depend on it.
     loo_compression : bool, default=True
         Allow the compressed exact leave-one-out kernel over many alphas (see
         :func:`loo_compression`); False runs the exact kernel always.
@@ -48,7 +49,9 @@ def set_config(*, working_memory=None, loo_compression=None):
     Notes
     -----
     :func:`config_context` changes them for one block of code only (thread- and task-local);
-    Dask graphs take the settings in force when they are built.
+    Dask graphs take the settings in force when they are built. The compiled kernels'
+    threads follow OpenMP's controls (``OMP_NUM_THREADS``, threadpoolctl's openmp limit;
+    see the README's performance section), not these settings.
     """
     _GLOBAL.update(_checked(working_memory, loo_compression))
 

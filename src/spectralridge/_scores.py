@@ -6,8 +6,10 @@ n_samples x n_targets x n_alphas array.
 
 import contextlib
 import contextvars
+import functools
 import os
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -19,8 +21,9 @@ from ._config import loo_compression_enabled, scratch_values
 from ._filters import Filter, low_rank, ridge_filter
 from ._spectrum import column_blocks, weighted_sum
 
-# Rows per call of the fused residual kernel (cache-sized: U's tile stays in cache). Row
-# blocks of leave-one-out and hat-matrix blocks are sized by `_config.scratch_values`.
+# Rows per call of the fused residual kernel (cache-sized: U's tile stays in cache; the
+# kernel forms 1 - h per tile). Row blocks of leave-one-out are sized by
+# `_config.scratch_values`.
 LOO_TILE = 2048
 # A row whose part outside the span of U and the intercept is below this times (rank + 1)
 # lies in it, up to the rounding of 1 - sum_j U_ij^2.
@@ -179,9 +182,37 @@ def loo_rows(spectrum, centering):
                    spanning(spectrum, centering), leverage=getattr(centering, "leverage", None))
 
 
+class Hat(NamedTuple):
+    """The leave-one-out scaling of a group of rows: ``1 / (1 - h)`` with ``1 - h =
+    outside[:, None] + U^2 @ F^T`` in float64 (U (rows, d), hat factors F (m, d), outside
+    (rows,)), formed a tile of rows at a time by the kernels (their `hat` argument).
+    `check`: rows inside the span, where ``1 - h`` may reach 0 (leave-one-out undefined)."""
+
+    U: np.ndarray
+    F: np.ndarray
+    outside: np.ndarray
+    check: bool
+
+    def one_minus_h(self):
+        """``1 - h`` (rows, m)."""
+        out = np.empty((self.U.shape[0], self.F.shape[0]))
+        out[:] = self.outside[:, None]
+        _core.gemm(np.square(self.U), self.F, out, trans_b=True, beta=1.0)
+        return out
+
+    def alphas(self, index):
+        """The same rows for the alphas `index` only."""
+        return self._replace(F=np.ascontiguousarray(self.F[index]))
+
+    def rows(self, index):
+        """The rows `index` (a slice) only."""
+        return self._replace(U=self.U[index], outside=self.outside[index])
+
+
 def loo_parts(rows, flt, grid, name="alpha"):
     """Yield the pieces of exact leave-one-out: ``(alpha indices, row indices, U of those
-    rows, R, residual factors F, targets, 1 - h)`` over blocks of alphas and two groups of rows.
+    rows, R, residual factors F, targets, Hat)`` over two groups of rows (and the
+    least-squares part at ``a = 0``).
 
     The leave-one-out error of row i is ``r_i / (1 - h_i)`` with ``1 - h_i = o_i + sum_j
     U_ij^2 a / (lam_j + a)``, where ``o_i = 1 - sum_j U_ij^2 - w_i / sum(w) [intercept]`` is
@@ -192,8 +223,9 @@ def loo_parts(rows, flt, grid, name="alpha"):
     when U spans every direction of Yc) the residual is ``U diag(a / (lam + a)) R``: both it
     and ``1 - h`` carry the factor ``a / (lam_min + a)``, which is divided out
     (``Filter.resid_rel``), so the error keeps its finite limit as ``a -> 0``. At ``a = 0`` the
-    directions beyond the least-squares rank are dropped first. Raises where the error is
-    undefined: a row of positive weight inside the span with no leverage left to remove.
+    directions beyond the least-squares rank are dropped first. :class:`Hat` gives ``1 - h``
+    of the group; where it is not positive for a row of positive weight inside the span
+    (no leverage left to remove) the error is undefined (:func:`leverage_error`).
     """
     U, w = rows.U, rows.w
     zero = grid == 0
@@ -207,8 +239,7 @@ def loo_parts(rows, flt, grid, name="alpha"):
                                                   flt.resid_rel[pos])))
     for idx, d, part in parts:
         Ud = U if d == U.shape[1] else np.ascontiguousarray(U[:, :d])
-        U2 = np.square(Ud)
-        outside = 1.0 - U2.sum(axis=1)
+        outside = 1.0 - np.einsum("ij,ij->i", Ud, Ud)
         if rows.leverage is not None:
             outside -= rows.leverage
         elif rows.fit_intercept:
@@ -223,31 +254,37 @@ def loo_parts(rows, flt, grid, name="alpha"):
                 continue
             whole = group.size == U.shape[0]
             U_g = Ud if whole else np.ascontiguousarray(Ud[group])
-            U2_g = U2 if whole else np.ascontiguousarray(U2[group])
-            hat = part.resid if targets else part.resid_rel
+            hat = Hat(U_g, np.ascontiguousarray(part.resid if targets else part.resid_rel),
+                      outside[group] if targets else np.zeros(group.size), not targets)
             F = -part.fit if targets else part.resid_rel
-            step = max(1, scratch_values() // group.size)
-            for a0 in range(0, idx.size, step):
-                block = slice(a0, min(idx.size, a0 + step))
-                one_minus_h = np.empty((group.size, block.stop - a0))
-                one_minus_h[:] = outside[group, None] if targets else 0.0
-                _core.gemm(U2_g, np.ascontiguousarray(hat[block]), one_minus_h,
-                           trans_b=True, beta=1.0)
-                if not targets:
-                    _check_leverage(one_minus_h, group, rows, grid[idx[block]], name)
-                yield (idx[block], slice(None) if whole else group, U_g, rows.R[:d],
-                       np.ascontiguousarray(F[block]), targets, one_minus_h)
+            yield (idx, slice(None) if whole else group, U_g, rows.R[:d],
+                   np.ascontiguousarray(F), targets, hat)
 
 
-def _check_leverage(one_minus_h, group, rows, alphas, name):
-    bad = np.argwhere(~(one_minus_h > 0))
-    if bad.size:
-        i, a = bad[0]
-        sample = group[i] if rows.names is None else rows.names[group[i]]
-        raise ValueError(
-            f"Leave-one-out is undefined at {name}={float(alphas[a])!r}: sample "
-            f"{int(sample)} has leverage 1 and nothing else predicts it (removing it leaves "
-            "its fit undetermined). Use cv='gcv' or a splitter.")
+def leverage_error(rows, group, i, alpha, name):
+    """The ValueError of leave-one-out undefined at `alpha` for row `i` of `group` (a slice
+    or indices into `rows`)."""
+    i = i if isinstance(group, slice) else group[i]
+    sample = i if rows.names is None else rows.names[i]
+    return ValueError(
+        f"Leave-one-out is undefined at {name}={float(alpha)!r}: sample "
+        f"{int(sample)} has leverage 1 and nothing else predicts it (removing it leaves "
+        "its fit undetermined). Use cv='gcv' or a splitter.")
+
+
+class _NoLeverage(Exception):
+    """A kernel found ``1 - h <= 0`` at (row, alpha index) of its call."""
+
+    def __init__(self, row, alpha):
+        super().__init__(row, alpha)
+        self.row, self.alpha = row, alpha
+
+
+def _run(kernel, first_row, *args):
+    """Call a fused kernel on rows from `first_row`; raise _NoLeverage where it stopped."""
+    bad = kernel(*args)
+    if bad is not None:
+        raise _NoLeverage(first_row + bad[0], bad[1])
 
 
 def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, scale=None,
@@ -278,8 +315,7 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
     dtype = np.dtype(dtype)
     ym, sw = ym.astype(dtype), sw.astype(dtype)
     compress = loo_compression_enabled() if compress is None else compress
-    for idx, group, U, R, F, targets, one_minus_h in loo_parts(rows, flt, grid, name):
-        S = np.reciprocal(one_minus_h, out=one_minus_h).astype(dtype)
+    for idx, group, U, R, F, targets, hat in loo_parts(rows, flt, grid, name):
         Y_g, sw_g = (Y, sw) if isinstance(group, slice) else (Y[group], sw[group])
         U, R = U.astype(dtype, copy=False), R.astype(dtype)
         step = U.shape[0] if tile is None else tile
@@ -288,34 +324,39 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
         for a0 in range(0, idx.size, LOWRANK_CHUNK):
             c = slice(a0, a0 + LOWRANK_CHUNK)
             whole = c.start == 0 and idx.size <= LOWRANK_CHUNK
-            out[idx[c]] += _piece_sse(U, R, F if whole else F[c], Y_g, ym, sw_g,
-                                      S if whole else np.ascontiguousarray(S[:, c]), targets,
-                                      step, scale, dtype, compress, stats)
+            try:
+                out[idx[c]] += _piece_sse(U, R, F if whole else F[c], Y_g, ym, sw_g,
+                                          hat if whole else hat.alphas(c), targets, step,
+                                          scale, dtype, compress, stats)
+            except _NoLeverage as bad:
+                raise leverage_error(rows, group, bad.row, grid[idx[c]][bad.alpha],
+                                     name) from None
     return out
 
 
-def _piece_sse(U, R, F, Y, ym, sw, S, targets, step, scale, dtype, compress, stats):
+def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, stats):
     """Sums of squared leave-one-out errors (m_b, k) of one piece of :func:`loo_parts`: the
-    compressed kernel with its certificate where it pays, else the exact one. `S` None: no
-    scaling of the residuals (held-out rows)."""
+    compressed kernel with its certificate where it pays, else the exact one. `hat` (a
+    :class:`Hat`) None: no scaling of the residuals (held-out rows)."""
     work = float(U.shape[0]) * F.shape[0] * F.shape[1] * Y.shape[1]
     none = np.empty((0, F.shape[0]), dtype=dtype)
     factors = _loo_factors(F, dtype) if compress and work >= LOWRANK_MIN_WORK else None
     part = np.zeros((F.shape[0], Y.shape[1]))
     if factors is None:
         F = F.astype(dtype)
-        for t0 in range(0, U.shape[0], step):
-            t = slice(t0, t0 + step)
-            _core.sse(U[t], R, F, Y[t], ym, sw[t], none if S is None else S[t], targets, part,
-                      scale)
+        with kernel_threads(Y.shape[1]) as threads:
+            for t0 in range(0, U.shape[0], step):
+                t = slice(t0, t0 + step)
+                _run(_core.sse, t0, U[t], R, F, Y[t], ym, sw[t], none, targets, part, scale,
+                     threads, None if hat is None else hat.rows(t))
         return part
     A, B, eps = factors
     bound = np.zeros_like(part)
-    ones = np.ones((min(step, U.shape[0]), F.shape[0]), dtype=dtype) if S is None else None
-    for t0 in range(0, U.shape[0], step):
-        t = slice(t0, t0 + step)
-        S_t = ones[:U[t].shape[0]] if S is None else S[t]
-        _core.sse_lowrank(U[t], R, A, B, Y[t], ym, sw[t], S_t, targets, part, bound, scale)
+    with kernel_threads(Y.shape[1], A.shape[1]) as threads:
+        for t0 in range(0, U.shape[0], step):
+            t = slice(t0, t0 + step)
+            _run(_core.sse_lowrank, t0, U[t], R, A, B, Y[t], ym, sw[t], none, targets, part,
+                 bound, scale, threads, None if hat is None else hat.rows(t))
     # rounding of |U| |R| (nonnegative terms) and of the float64 sums of squares
     grow = (1 + 4 * (R.shape[0] + 2) * np.finfo(dtype).eps) * \
         (1 + 2 * (U.shape[0] + 4) * np.finfo(np.float64).eps)
@@ -325,7 +366,7 @@ def _piece_sse(U, R, F, Y, ym, sw, S, targets, step, scale, dtype, compress, sta
         stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
         stats["pairs"] = stats.get("pairs", 0) + redo.size
     if redo.any():
-        _recompute(part, redo, U, R, F.astype(dtype), Y, ym, sw, S, targets, step, scale)
+        _recompute(part, redo, U, R, F.astype(dtype), Y, ym, sw, hat, targets, step, scale)
     return part
 
 
@@ -351,32 +392,66 @@ def certified(sse, err_sq, rtol):
         return gap <= rtol * low
 
 
-def _recompute(part, redo, U, R, F, Y, ym, sw, S, targets, step, scale):
+def _recompute(part, redo, U, R, F, Y, ym, sw, hat, targets, step, scale):
     """``part[redo]`` by the exact kernel: the targets and alphas with a pair in `redo`."""
     cols = np.flatnonzero(redo.any(axis=0))
     alphas = np.flatnonzero(redo[:, cols].any(axis=1))
     F_r = np.ascontiguousarray(F[alphas])
-    S_r = None if S is None else \
-        np.ascontiguousarray(S[:, alphas])
+    hat_r = None if hat is None else hat.alphas(alphas)
     R_r, Y_r, ym_r = np.ascontiguousarray(R[:, cols]), np.ascontiguousarray(Y[:, cols]), \
         np.ascontiguousarray(ym[cols])
     scale_r = None if scale is None else np.ascontiguousarray(scale[cols])
     exact = np.zeros((alphas.size, cols.size))
-    for t0 in range(0, U.shape[0], step):
-        t = slice(t0, t0 + step)
-        S_t = np.empty((0, alphas.size), dtype=F.dtype) if S is None else S_r[t]
-        _core.sse(U[t], R_r, F_r, Y_r[t], ym_r, sw[t], S_t, targets, exact, scale_r)
+    none = np.empty((0, alphas.size), dtype=F.dtype)
+    with kernel_threads(cols.size) as threads:
+        for t0 in range(0, U.shape[0], step):
+            t = slice(t0, t0 + step)
+            _run(_core.sse, t0, U[t], R_r, F_r, Y_r[t], ym_r, sw[t], none, targets, exact,
+                 scale_r, threads, None if hat_r is None else hat_r.rows(t))
     part[np.ix_(alphas, cols)] = exact
+
+
+@contextlib.contextmanager
+def kernel_threads(n_targets, rank=None):
+    """Yield the threads for the fused kernel `_core.sse` (`rank` None) or
+    `_core.sse_lowrank` (factors of `rank`) on `n_targets` targets, OpenMP's
+    (``OMP_NUM_THREADS``, threadpoolctl's openmp limit): with more than one, every thread
+    calls BLAS, which runs one thread itself inside this context."""
+    threads = _core.kernel_threads(n_targets, rank)
+    if threads == 1:
+        yield 1
+        return
+    with _PINNING:  # the first of concurrent callers pins BLAS, the last restores it
+        if not _PINNED:
+            _PINNED.append(_threadpools().limit(limits=1, user_api="blas"))
+        _PINNED.append(None)
+    try:
+        yield threads
+    finally:
+        with _PINNING:
+            _PINNED.pop()
+            if len(_PINNED) == 1:
+                _PINNED.pop().restore_original_limits()
+
+
+_PINNING = threading.Lock()
+_PINNED = []  # the BLAS limiter, then one entry per caller inside `kernel_threads`
+
+
+@functools.cache
+def _threadpools():
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
 
 
 def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
     """Weighted sum of squared exact leave-one-out errors of a NumPy solver: (m, k), of the
     targets multiplied by `scale` if given; ``U`` a block of rows at a time where it is not
-    kept (sparse data), the fused kernel on row tiles of ``LOO_TILE``; row blocks of
-    U, its squares and the hat diagonals hold at most ``scratch_values()`` values each."""
+    kept (sparse data), the fused kernel on row tiles of ``LOO_TILE`` (it forms the hat
+    diagonals per tile); row blocks of U hold at most ``scratch_values()`` values."""
     out = np.zeros((grid.size, Y.shape[1]))
     w, sw = np.square(centering.sw), centering.sw
-    size = max(LOO_TILE, scratch_values() // max(1, spectrum.rank, grid.size))
+    size = max(LOO_TILE, scratch_values() // max(1, spectrum.rank))
     for rows, U in spectrum.U_blocks(size):
         part = LooRows(U, w[rows], spectrum.lam, spectrum.ls_rank, spectrum.R,
                        centering.sum_w, centering.fit_intercept, spanning(spectrum, centering),
@@ -393,7 +468,12 @@ def loo_errors_rows(rows, flt, grid, Y, ym, sw, name="alpha"):
     Rows of zero weight are left as NaN for the caller (their error is the plain residual).
     """
     errors = np.full((grid.size,) + Y.shape, np.nan)
-    for idx, group, U, R, F, targets, one_minus_h in loo_parts(rows, flt, grid, name):
+    for idx, group, U, R, F, targets, hat in loo_parts(rows, flt, grid, name):
+        one_minus_h = hat.one_minus_h()
+        if hat.check:
+            bad = np.argwhere(~(one_minus_h > 0))
+            if bad.size:
+                raise leverage_error(rows, group, bad[0][0], grid[idx[bad[0][1]]], name)
         rows_g = np.arange(Y.shape[0])[group]
         # all rows and a run of alphas: computed in place (no second m x n x k array)
         inplace = isinstance(group, slice) and (np.diff(idx) == 1).all()
