@@ -9,8 +9,8 @@ himalaya's NumPy-backend ``RidgeCV`` on the same folds) on one workload, per-tar
 - ``w6``: W6 at one tenth of the targets (n=3000, p=1000, 3000 targets, 20 alphas
   ``logspace(-1, 6)``, 3 contiguous folds, float32; data of ``bench/gpu.py``).
 
-``--threads`` limits OpenMP (threadpoolctl; 1: the kernels run serially, BLAS on every core;
-more: target blocks in parallel, BLAS one thread each). Run each configuration in a fresh
+``--threads`` sets ``kernel_threads`` (1, the default: the kernels run serially, BLAS on
+every core; more: target blocks over that many OpenMP threads, BLAS one thread each). Run each configuration in a fresh
 process, alternating, to compare them on a shared machine.
 """
 import argparse
@@ -19,7 +19,6 @@ import sys
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gpu import folds, himalaya_fit, make_w6  # noqa: E402
@@ -44,7 +43,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workload", choices=("loo20", "loo100", "loo20-f32", "loo100-f32",
                                              "w6"))
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--himalaya", action="store_true")
     args = parser.parse_args()
@@ -54,7 +53,7 @@ def main():
         run = lambda: himalaya_fit("numpy", X, Y, alphas, splits)  # noqa: E731
     else:
         run = lambda: sr.ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=True)  # noqa: E731
-    with threadpool_limits(args.threads, user_api="openmp"):
+    with sr.config_context(kernel_threads=args.threads):
         run()  # warm-up
         times = []
         for _ in range(args.repeat):
@@ -62,7 +61,7 @@ def main():
             run()
             times.append(time.perf_counter() - t)
     print(f"{args.workload} {'himalaya' if args.himalaya else 'spectralridge'} threads="
-          f"{args.threads or 'all'}: median {np.median(times):.3f} s, min {min(times):.3f}, "
+          f"{args.threads}: median {np.median(times):.3f} s, min {min(times):.3f}, "
           f"max {max(times):.3f}", flush=True)
 
 

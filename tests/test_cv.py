@@ -679,7 +679,8 @@ def test_kernel_threads_pin_blas_once_and_restore():
     def blas():
         return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 
-    with threadpool_limits(2, user_api="blas"), threadpool_limits(2, user_api="openmp"):
+    with threadpool_limits(2, user_api="blas"), threadpool_limits(2, user_api="openmp"), \
+            sr.config_context(kernel_threads=-1):
         before = blas()
         if _core.kernel_threads(1000) == 1:
             pytest.skip("the core was built without OpenMP")

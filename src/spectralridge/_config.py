@@ -1,10 +1,10 @@
 """Settings that change how, never what, spectralridge computes: one place for the scratch
-memory budget and the compressed leave-one-out switch."""
+memory budget, the compressed leave-one-out switch and the kernels' threads."""
 import contextlib
 import contextvars
 import numbers
 
-_DEFAULTS = {"working_memory": 64, "loo_compression": True}
+_DEFAULTS = {"working_memory": 64, "loo_compression": True, "kernel_threads": 1}
 _GLOBAL = dict(_DEFAULTS)
 _LOCAL = contextvars.ContextVar("spectralridge_config", default=None)
 # Scratch arrays a blocked pass keeps alive at once: each gets this share of the budget.
@@ -16,7 +16,7 @@ def get_config():
     return {**_GLOBAL, **(_LOCAL.get() or {})}
 
 
-def _checked(working_memory, loo_compression):
+def _checked(working_memory, loo_compression, kernel_threads):
     out = {}
     if working_memory is not None:
         if isinstance(working_memory, bool) or not isinstance(working_memory, numbers.Real) \
@@ -28,10 +28,16 @@ def _checked(working_memory, loo_compression):
         if not isinstance(loo_compression, bool):
             raise TypeError(f"loo_compression must be True or False, got {loo_compression!r}.")
         out["loo_compression"] = loo_compression
+    if kernel_threads is not None:
+        if isinstance(kernel_threads, bool) or not isinstance(kernel_threads, numbers.Integral) \
+                or not (kernel_threads == -1 or kernel_threads >= 1):
+            raise ValueError(f"kernel_threads must be -1 or an int >= 1, got "
+                             f"{kernel_threads!r}.")
+        out["kernel_threads"] = int(kernel_threads)
     return out
 
 
-def set_config(*, working_memory=None, loo_compression=None):
+def set_config(*, working_memory=None, loo_compression=None, kernel_threads=None):
     """Change the settings of this process (None leaves a setting as it is).
 
     Parameters
@@ -45,19 +51,25 @@ def set_config(*, working_memory=None, loo_compression=None):
     loo_compression : bool, default=True
         Allow the compressed exact leave-one-out kernel over many alphas (see
         :func:`loo_compression`); False runs the exact kernel always.
+    kernel_threads : int, default=1
+        Threads of the fused leave-one-out and held-out kernels. 1: they run serially and
+        BLAS threads their products (measured as fast or faster on 2 cores, see
+        bench/RESULTS.md); n > 1: their blocks of targets are split over at most n OpenMP
+        threads, each calling BLAS with one thread (set with threadpoolctl for the call);
+        -1: OpenMP's count (``OMP_NUM_THREADS``, threadpoolctl's openmp limit). A kernel
+        uses more than one thread only with at least 32 targets per thread and when the
+        core was built with OpenMP; the scores agree up to rounding whatever the count.
 
     Notes
     -----
     :func:`config_context` changes them for one block of code only (thread- and task-local);
-    Dask graphs take the settings in force when they are built. The compiled kernels'
-    threads follow OpenMP's controls (``OMP_NUM_THREADS``, threadpoolctl's openmp limit;
-    see the README's performance section), not these settings.
+    Dask graphs take the settings in force when they are built.
     """
-    _GLOBAL.update(_checked(working_memory, loo_compression))
+    _GLOBAL.update(_checked(working_memory, loo_compression, kernel_threads))
 
 
 @contextlib.contextmanager
-def config_context(*, working_memory=None, loo_compression=None):
+def config_context(*, working_memory=None, loo_compression=None, kernel_threads=None):
     """The settings of :func:`set_config`, changed inside a ``with`` block only.
 
     Thread- and task-local (a context variable): other threads keep their settings.
@@ -69,7 +81,8 @@ def config_context(*, working_memory=None, loo_compression=None):
     ...     sr.get_config()["working_memory"]
     16.0
     """
-    token = _LOCAL.set({**(_LOCAL.get() or {}), **_checked(working_memory, loo_compression)})
+    token = _LOCAL.set({**(_LOCAL.get() or {}), **_checked(working_memory, loo_compression,
+                                                            kernel_threads)})
     try:
         yield
     finally:
@@ -106,6 +119,12 @@ def loo_compression(enabled):
 def loo_compression_enabled():
     """Whether the settings in force allow the compressed leave-one-out kernel."""
     return get_config()["loo_compression"]
+
+
+def kernel_thread_limit():
+    """The most threads the settings in force let a fused kernel use (None: OpenMP's)."""
+    n = get_config()["kernel_threads"]
+    return None if n == -1 else n
 
 
 def scratch_values():

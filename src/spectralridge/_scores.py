@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core
-from ._config import loo_compression_enabled, scratch_values
+from ._config import kernel_thread_limit, loo_compression_enabled, scratch_values
 from ._filters import Filter, low_rank, ridge_filter
 from ._spectrum import column_blocks, weighted_sum
 
@@ -414,10 +414,12 @@ def _recompute(part, redo, U, R, F, Y, ym, sw, hat, targets, step, scale):
 @contextlib.contextmanager
 def kernel_threads(n_targets, rank=None):
     """Yield the threads for the fused kernel `_core.sse` (`rank` None) or
-    `_core.sse_lowrank` (factors of `rank`) on `n_targets` targets, OpenMP's
-    (``OMP_NUM_THREADS``, threadpoolctl's openmp limit): with more than one, every thread
-    calls BLAS, which runs one thread itself inside this context."""
-    threads = _core.kernel_threads(n_targets, rank)
+    `_core.sse_lowrank` (factors of `rank`) on `n_targets` targets, as the setting
+    ``kernel_threads`` and OpenMP's count allow: with more than one, every thread calls
+    BLAS, which runs one thread itself inside this context."""
+    limit, available = kernel_thread_limit(), _core.max_threads()
+    threads = _core.kernel_threads(n_targets, rank,
+                                   available if limit is None else min(limit, available))
     if threads == 1:
         yield 1
         return
