@@ -107,6 +107,23 @@ def _row_of_each_value(X):
     return np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
 
 
+# Columns of the dense operand per sparse product: a p x 256 float64 block stays in cache
+# while the stored values stream past it (the whole operand would not).
+_SPARSE_COLUMNS = 256
+
+
+def sparse_times(X, B):
+    """``X @ B`` (float64, C order) for sparse `X` and dense `B`, `B`'s columns in blocks."""
+    k = B.shape[1]
+    if k <= _SPARSE_COLUMNS:
+        return np.ascontiguousarray(X @ B)
+    out = np.empty((X.shape[0], k))
+    for j in range(0, k, _SPARSE_COLUMNS):
+        cols = slice(j, min(k, j + _SPARSE_COLUMNS))
+        out[:, cols] = X @ np.ascontiguousarray(B[:, cols])
+    return out
+
+
 class SparseDesign:
     """``Xc`` of a canonical CSR `X`, never densified beyond one block."""
 
@@ -131,7 +148,7 @@ class SparseDesign:
 
     def matmul(self, B):
         B = self._scaled(np.asarray(B, dtype=np.float64))
-        out = np.asarray(self.X @ B)
+        out = sparse_times(self.X, B)
         out -= self.xm @ B
         if self.Z is not None:
             out -= self.Z @ (self.G @ B)
@@ -142,13 +159,12 @@ class SparseDesign:
         """``Xc[:, cols]^T C`` (all columns by default)."""
         SC = np.asarray(C, dtype=np.float64) * self.sw[:, None]
         if cols is None:
-            out = np.asarray(self.X.T @ SC)
+            out = sparse_times(self.X.T, SC)
             xm, d, G = self.xm, self.d, self.G
         else:
-            out = np.asarray(self._transposed()[cols] @ SC)
+            out = sparse_times(self._transposed()[cols], SC)
             xm, d = self.xm[cols], None if self.d is None else self.d[cols]
             G = None if self.G is None else self.G[:, cols]
-        out = np.ascontiguousarray(out)
         # out -= xm (1^T S C), in place: out is as large as V (p x r) for wide X
         _core.gemm(np.ascontiguousarray(xm[:, None]), SC.sum(axis=0)[None, :], out,
                    alpha=-1.0, beta=1.0)

@@ -7,6 +7,7 @@ n_samples x n_targets x n_alphas array.
 import contextlib
 import contextvars
 import functools
+import hashlib
 import os
 import sys
 import threading
@@ -288,7 +289,7 @@ def _run(kernel, first_row, *args):
 
 
 def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, scale=None,
-                 compress=None, stats=None):
+                 compress=None, stats=None, memo=None):
     """Weighted sums of squared exact leave-one-out errors over `rows`: (m, k) float64.
 
     `Y` (rows, k) and `sw` (square roots of the weights) belong to the same rows; the fused
@@ -309,7 +310,8 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
     kernel, so each sum is within that relative tolerance of the exact kernel's up to the
     rounding both kernels share (order ``(r + q) u |U| |R|`` per residual). The bound on
     the filter matrix is that of Beckermann and Townsend (SIAM Review 61, 2019). `stats`,
-    a dict if given, receives the ranks used and the number of recomputed pairs.
+    a dict if given, receives the ranks used and the number of recomputed pairs; `memo`, a
+    dict if given, keeps the factors for the next row blocks of the same pass.
     """
     out = np.zeros((grid.size, Y.shape[1]))
     dtype = np.dtype(dtype)
@@ -327,20 +329,21 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
             try:
                 out[idx[c]] += _piece_sse(U, R, F if whole else F[c], Y_g, ym, sw_g,
                                           hat if whole else hat.alphas(c), targets, step,
-                                          scale, dtype, compress, stats)
+                                          scale, dtype, compress, stats, memo)
             except _NoLeverage as bad:
                 raise leverage_error(rows, group, bad.row, grid[idx[c]][bad.alpha],
                                      name) from None
     return out
 
 
-def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, stats):
+def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, stats,
+               memo=None):
     """Sums of squared leave-one-out errors (m_b, k) of one piece of :func:`loo_parts`: the
     compressed kernel with its certificate where it pays, else the exact one. `hat` (a
     :class:`Hat`) None: no scaling of the residuals (held-out rows)."""
     work = float(U.shape[0]) * F.shape[0] * F.shape[1] * Y.shape[1]
     none = np.empty((0, F.shape[0]), dtype=dtype)
-    factors = _loo_factors(F, dtype) if compress and work >= LOWRANK_MIN_WORK else None
+    factors = _loo_factors(F, dtype, memo) if compress and work >= LOWRANK_MIN_WORK else None
     part = np.zeros((F.shape[0], Y.shape[1]))
     if factors is None:
         F = F.astype(dtype)
@@ -370,9 +373,10 @@ def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, s
     return part
 
 
-def _loo_factors(F, dtype):
+def _loo_factors(F, dtype, memo=None):
     """``(A, B, eps)`` of :func:`~spectralridge._filters.low_rank` for residual factors `F`
-    (m, r) where the compressed kernel saves enough work, else None."""
+    (m, r) where the compressed kernel saves enough work, else None; kept in the dict
+    `memo` if given (the row blocks of one leave-one-out pass share their factors)."""
     m, r = F.shape
     if m < LOWRANK_MIN_ALPHAS or r == 0:
         return None
@@ -380,7 +384,14 @@ def _loo_factors(F, dtype):
     max_rank = int((LOWRANK_MAX_COST * m * r - r - 2 * m) // (r + m))
     if max_rank < 1:
         return None
-    return low_rank(F, LOWRANK_RTOL[dtype] / LOWRANK_MARGIN, dtype, max_rank)
+    F = np.ascontiguousarray(F, dtype=np.float64)
+    key = (np.dtype(dtype).str, F.shape, hashlib.blake2b(F.data).digest())
+    if memo is not None and key in memo:
+        return memo[key]
+    factors = low_rank(F, LOWRANK_RTOL[dtype] / LOWRANK_MARGIN, dtype, max_rank)
+    if memo is not None:
+        memo[key] = factors
+    return factors
 
 
 def certified(sse, err_sq, rtol):
@@ -454,13 +465,14 @@ def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
     out = np.zeros((grid.size, Y.shape[1]))
     w, sw = np.square(centering.sw), centering.sw
     size = max(LOO_TILE, scratch_values() // max(1, spectrum.rank))
+    memo = {}
     for rows, U in spectrum.U_blocks(size):
         part = LooRows(U, w[rows], spectrum.lam, spectrum.ls_rank, spectrum.R,
                        centering.sum_w, centering.fit_intercept, spanning(spectrum, centering),
                        np.arange(rows.start, rows.stop),
                        None if centering.leverage is None else centering.leverage[rows])
         out += loo_sse_rows(part, flt, grid, Y[rows], centering.ym, sw[rows], Y.dtype, name,
-                            tile=LOO_TILE, scale=scale)
+                            tile=LOO_TILE, scale=scale, memo=memo)
     return out
 
 
