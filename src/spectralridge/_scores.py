@@ -384,14 +384,13 @@ def _loo_factors(F, dtype, memo=None):
     max_rank = int((LOWRANK_MAX_COST * m * r - r - 2 * m) // (r + m))
     if max_rank < 1:
         return None
+    if memo is None:
+        return low_rank(F, LOWRANK_RTOL[dtype] / LOWRANK_MARGIN, dtype, max_rank)
     F = np.ascontiguousarray(F, dtype=np.float64)
     key = (np.dtype(dtype).str, F.shape, hashlib.blake2b(F.data).digest())
-    if memo is not None and key in memo:
-        return memo[key]
-    factors = low_rank(F, LOWRANK_RTOL[dtype] / LOWRANK_MARGIN, dtype, max_rank)
-    if memo is not None:
-        memo[key] = factors
-    return factors
+    if key not in memo:
+        memo[key] = _loo_factors(F, dtype)
+    return memo[key]
 
 
 def certified(sse, err_sq, rtol):
