@@ -684,19 +684,19 @@ def test_plots_of_a_device_solver(backend):
 
 # -- compressed leave-one-out and held-out scoring over many alphas on the device ------------
 def _count_factor_calls(monkeypatch):
-    """The ranks of the device kernel's factored chunks, recorded per call."""
+    """The ranks of the device kernel's filter factors, recorded per call."""
     from spectralridge import _scores
     monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)  # small problems, to be fast
     calls = []
-    chunks = _array_api._factor_chunks
+    factors = _array_api._factors
 
     def counting(*args):
-        out = chunks(*args)
+        out = factors(*args)
         if out is not None:
-            calls.append(max(A.shape[1] for _, A, _, _ in out))
+            calls.append(out[0].shape[1])
         return out
 
-    monkeypatch.setattr(_array_api, "_factor_chunks", counting)
+    monkeypatch.setattr(_array_api, "_factors", counting)
     return calls
 
 
@@ -805,17 +805,13 @@ def test_device_certificate_recomputes_what_it_cannot_prove(backend, how, monkey
 
 
 def test_device_compressed_loo_over_a_thousand_alphas(backend, monkeypatch):
-    # many more alphas than the filter rank needs: factored a chunk of alphas at a time
+    # many more alphas than the filter rank needs: one factorization of every alpha
     X, Y = make_data(200, 150, 4, decay=4.0)
     alphas = np.logspace(-3, 5, 1000)
     calls = _count_factor_calls(monkeypatch)
-    chunks = []
-    factor = _array_api._factor_chunks
-    monkeypatch.setattr(_array_api, "_factor_chunks",
-                        lambda *a: chunks.append(factor(*a)) or chunks[-1])
     solver = sr.RidgeSolver(backend(X), backend(Y))
     compressed = solver.loo(alphas)
-    assert calls and max(calls) < 50 and len(chunks[0]) >= 3
+    assert calls and max(calls) < 50
     with sr.loo_compression(False):
         exact = solver.loo(alphas)
     assert_allclose(backend.check(compressed.scores), backend.check(exact.scores), rtol=1e-11,

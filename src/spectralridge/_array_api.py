@@ -747,7 +747,7 @@ def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
 
     With many alphas (as ``_scores.loo_sse_rows``, where `compress`, by default
     :func:`~spectralridge.loo_compression_enabled`, allows and it saves work) `F` is factored
-    on the host as ``A B`` of rank c, a chunk of ``LOWRANK_CHUNK`` alphas at a time, and the
+    on the host as ``A B`` of rank c (every alpha at once), and the
     residuals come from ``Z_l = U diag(B_l) R`` (c batched GEMMs) and ``A Z``: ``c q d k + m c
     q k`` multiply-adds instead of ``m q d k``. Its certificate is the NumPy kernel's: with
     ``P = |U| |R|`` and ``eps_a >= max_j |F - A B|_aj`` the bound ``eps_a^2 sum_i S_ia^2
@@ -758,14 +758,14 @@ def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
     q, d = U.shape
     m, k = F.shape[0], R.shape[1]
     compress = loo_compression_enabled() if compress is None else compress
-    chunks = _factor_chunks(rules, F, q, k) if compress else None
-    if chunks is None:
+    factors = _factors(rules, F, q, k) if compress else None
+    if factors is None:
         _exact_sse(rules, U, R, rules.to_device(F), Yc, S, scale, out, np.arange(m), k)
         return
     xp, work, acc = rules.xp, rules.work, rules.compute
-    c_max = max(A.shape[1] for _, A, _, _ in chunks)
+    A, B, eps = factors
     k_b, _ = _blocks(q, d, m, k)
-    k_b = max(1, min(k_b, scratch_values() // max(1, q * c_max)))  # Z: (c, q, k_b)
+    k_b = max(1, min(k_b, scratch_values() // max(1, q * A.shape[1])))  # Z: (c, q, k_b)
     m_b = max(1, min(m, scratch_values() // (max(q, d, 1) * k_b)))  # E: (m_b, q, k_b)
     scale_dev = rules.to_device(scale, work)
     absU = xp.abs(U)
@@ -782,35 +782,33 @@ def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
             xp.astype(Yc(cols), work)[None, :, :] * scale_dev[cols]
         P = absU @ xp.abs(R_t)                                              # (q, kb)
         P2 = xp.astype(P * P, acc)
-        for a, A, B, eps in chunks:
-            Z = xp.reshape(U @ (B[:, :, None] * R_t[None, :, :]), (A.shape[1], q * kb))
-            part = np.zeros((A.shape[0], kb))
-            for b0 in range(0, A.shape[0], m_b):
-                b = slice(b0, min(A.shape[0], b0 + m_b))
-                E = xp.reshape(A[b, :] @ Z, (b.stop - b0, q, kb))
-                if Y_t is not None:
-                    E = E + Y_t
-                if S is not None:
-                    E = E * xp.matrix_transpose(S[:, a][:, b])[:, :, None]
-                E = xp.astype(E, acc)
-                part[b] = to_host(xp.sum(E * E, axis=1))
-            bound = to_host(xp.matrix_transpose(S2[:, a]) @ P2) if S2 is not None else \
-                np.broadcast_to(to_host(xp.sum(P2, axis=0)), part.shape)
-            redo = ~_scores.certified(part, bound * np.square(eps)[:, None] * grow, rtol)
-            if stats is not None:
-                stats.setdefault("ranks", []).append(A.shape[1])
-                stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
-                stats["pairs"] = stats.get("pairs", 0) + redo.size
-            again = np.flatnonzero(redo.any(axis=1))
-            if again.size:  # the exact product for those alphas on this block of targets
-                exact = np.zeros((again.size, kb))
-                idx = np.arange(m)[a][again]
-                _exact_sse(rules, U, R_t, xp.take(F_dev, rules.index(idx), axis=0),
-                           None if Y_t is None else (lambda c, Y_t=Y_t: Y_t[0, :, c]),
-                           None if S is None else xp.take(S, rules.index(idx), axis=1),
-                           np.ones(kb), exact, np.arange(again.size), kb)
-                part[again] = exact
-            out[a, cols] += part
+        Z = xp.reshape(U @ (B[:, :, None] * R_t[None, :, :]), (A.shape[1], q * kb))
+        part = np.zeros((A.shape[0], kb))
+        for b0 in range(0, A.shape[0], m_b):
+            b = slice(b0, min(A.shape[0], b0 + m_b))
+            E = xp.reshape(A[b, :] @ Z, (b.stop - b0, q, kb))
+            if Y_t is not None:
+                E = E + Y_t
+            if S is not None:
+                E = E * xp.matrix_transpose(S[:, b])[:, :, None]
+            E = xp.astype(E, acc)
+            part[b] = to_host(xp.sum(E * E, axis=1))
+        bound = to_host(xp.matrix_transpose(S2) @ P2) if S2 is not None else \
+            np.broadcast_to(to_host(xp.sum(P2, axis=0)), part.shape)
+        redo = ~_scores.certified(part, bound * np.square(eps)[:, None] * grow, rtol)
+        if stats is not None:
+            stats.setdefault("ranks", []).append(A.shape[1])
+            stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
+            stats["pairs"] = stats.get("pairs", 0) + redo.size
+        again = np.flatnonzero(redo.any(axis=1))
+        if again.size:  # the exact product for those alphas on this block of targets
+            exact = np.zeros((again.size, kb))
+            _exact_sse(rules, U, R_t, xp.take(F_dev, rules.index(again), axis=0),
+                       None if Y_t is None else (lambda c, Y_t=Y_t: Y_t[0, :, c]),
+                       None if S is None else xp.take(S, rules.index(again), axis=1),
+                       np.ones(kb), exact, np.arange(again.size), kb)
+            part[again] = exact
+        out[:, cols] += part
 
 
 def _exact_sse(rules, U, R, F, Yc, S, scale, out, rows, k):
@@ -837,28 +835,22 @@ def _exact_sse(rules, U, R, F, Yc, S, scale, out, rows, k):
             out[rows[a], cols] += to_host(xp.sum(E * E, axis=1))
 
 
-def _factor_chunks(rules, F, q, k):
-    """``[(alphas, A, B, eps)]``: the host factors ``F[alphas] ~= A B`` (on the device) of
-    each chunk of alphas, where the compressed kernel saves work, else None."""
+def _factors(rules, F, q, k):
+    """``(A, B, eps)``: the host factors ``F ~= A B`` (:func:`~spectralridge._filters.low_rank`,
+    on the device), where the compressed kernel saves work, else None."""
     m, d = F.shape
     if m < _scores.LOWRANK_MIN_ALPHAS or d == 0 or \
             float(q) * m * d * k < _scores.LOWRANK_MIN_WORK:
         return None
     dtype = np.dtype(rules.np_work)
     target = _scores.LOWRANK_RTOL[dtype] / _scores.LOWRANK_MARGIN
-    chunks = []
-    for a0 in range(0, m, _scores.LOWRANK_CHUNK):
-        a = slice(a0, min(m, a0 + _scores.LOWRANK_CHUNK))
-        mc = a.stop - a0
-        # multiply-adds per row and target: c (d + mc) + d (P) + mc (the bound)
-        max_rank = int((_scores.LOWRANK_MAX_COST * mc * d - d - mc) // (d + mc))
-        factors = low_rank(F[a], target, dtype, max_rank) if \
-            mc >= _scores.LOWRANK_MIN_ALPHAS and max_rank >= 1 else None
-        if factors is None:
-            return None
-        A, B, eps = factors
-        chunks.append((a, rules.to_device(A), rules.to_device(B), eps))
-    return chunks
+    # multiply-adds per row and target: c (d + m) + d (P) + m (the bound)
+    max_rank = int((_scores.LOWRANK_MAX_COST * m * d - d - m) // (d + m))
+    factors = low_rank(F, target, dtype, max_rank) if max_rank >= 1 else None
+    if factors is None:
+        return None
+    A, B, eps = factors
+    return rules.to_device(A), rules.to_device(B), eps
 
 
 def loo_sse(solver, spectrum, flt, grid, scale, name="alpha"):

@@ -107,8 +107,8 @@ def truncation_filter(rank, n_components):
 def low_rank(F, target, dtype, max_rank=None):
     """Factor ``F (m, r) ~= A @ B`` with ``A (m, q)``, ``B (q, r)`` of `dtype`.
 
-    Searches (by bisection, up to `max_rank`) the rank from that of the singular values of
-    `F` above `target` and the SVD's rounding: the truncated SVD refined by two alternating least-squares steps
+    Searches the rank upwards (by doubling steps, then bisection, up to `max_rank`) from
+    that of the singular values of `F` above `target` and the SVD's rounding: the truncated SVD refined by two alternating least-squares steps
     (``B += A^+ (F - A B)``, then ``A``), which bring the entrywise error down to the rounding
     of the factors even where the SVD itself is less accurate. Returns ``A, B`` and ``eps
     (m,)``, a bound on ``max_j |F[a, j] - (A B)[a, j]|`` for the factors as cast to `dtype`
@@ -152,11 +152,16 @@ def low_rank(F, target, dtype, max_rank=None):
         q = A.shape[1]
         return (err + 2 * (q + 2) * np.finfo(ld).eps * size).astype(np.float64) * (1 + 1e-15)
 
-    # bisection from the rank where the singular values reach the SVD's own rounding or
-    # `target` (the error decreases with the rank, up to rounding), then the bound
-    lo = min(int(np.count_nonzero(s > max(target, 8 * F.shape[0] * np.finfo(float).eps *
-                                           s[0]))), max_rank + 1) - 1
-    hi, best = max_rank, attempt(max_rank)
+    # search upwards from the rank where the singular values reach the SVD's own rounding
+    # or `target`: doubling the step until an attempt meets the estimate, then bisection
+    # (the error decreases with the rank up to rounding; far above the needed rank the
+    # refinement's least-squares problems are too ill-conditioned to trust), then the bound
+    floor = max(target, 8 * F.shape[0] * np.finfo(float).eps * s[0]) if s.size else target
+    lo = min(int(np.count_nonzero(s > floor)), max_rank) - 1
+    step, hi, best = 1, lo, None
+    while best is None and hi < max_rank:
+        lo, hi = hi, min(hi + step, max_rank)
+        best, step = attempt(hi), 2 * step
     while best is not None and hi - lo > 1:
         mid = (lo + hi) // 2
         found = attempt(mid)

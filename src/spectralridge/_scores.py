@@ -44,7 +44,6 @@ LOWRANK_MARGIN = 256
 LOWRANK_MIN_ALPHAS = 16
 LOWRANK_MAX_COST = 0.6
 LOWRANK_MIN_WORK = 1 << 30
-LOWRANK_CHUNK = 256  # alphas factored together
 # A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
 # grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
 DOF_EDGE = 5e-4
@@ -321,18 +320,11 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
         Y_g, sw_g = (Y, sw) if isinstance(group, slice) else (Y[group], sw[group])
         U, R = U.astype(dtype, copy=False), R.astype(dtype)
         step = U.shape[0] if tile is None else tile
-        # alphas a chunk at a time: a factorization of many more alphas than the rank needs
-        # would not reach the entrywise accuracy the bound asks for
-        for a0 in range(0, idx.size, LOWRANK_CHUNK):
-            c = slice(a0, a0 + LOWRANK_CHUNK)
-            whole = c.start == 0 and idx.size <= LOWRANK_CHUNK
-            try:
-                out[idx[c]] += _piece_sse(U, R, F if whole else F[c], Y_g, ym, sw_g,
-                                          hat if whole else hat.alphas(c), targets, step,
-                                          scale, dtype, compress, stats, memo)
-            except _NoLeverage as bad:
-                raise leverage_error(rows, group, bad.row, grid[idx[c]][bad.alpha],
-                                     name) from None
+        try:
+            out[idx] += _piece_sse(U, R, F, Y_g, ym, sw_g, hat, targets, step, scale, dtype,
+                                   compress, stats, memo)
+        except _NoLeverage as bad:
+            raise leverage_error(rows, group, bad.row, grid[idx][bad.alpha], name) from None
     return out
 
 
