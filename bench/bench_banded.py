@@ -7,7 +7,9 @@ Each tool runs in a fresh process (one call: wall and CPU time of the call, whol
 peak memory, getrusage ``ru_maxrss``; on a loaded machine the CPU time is the steadier):
 spectralridge 5-fold, himalaya ``GroupRidgeCV`` (numpy backend) 5-fold on the same candidate
 weights and alphas, spectralridge exact LOO. The 5-fold scores of both are checked equal
-first. Prints a Markdown table.
+first. Prints a Markdown table with the machine limit of the 5-fold search: per candidate and
+fold one decomposition of the training design (``syrk`` + ``syevd``, timed) and the held-out
+multiply-adds ``m n_test r k`` at the measured gemm rate, on the same BLAS threads.
 """
 import argparse
 import json
@@ -65,6 +67,27 @@ def run_one(tool, n, g, k, m, c, threads):
                       "peak_mib": peak}))
 
 
+def machine_limit(n, g, k, m, c, threads, folds=5):
+    """Seconds of the limit model of the 5-fold search (see the module docstring)."""
+    import os
+    from scipy.linalg import blas, lapack
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from workloads import gemm_rate
+    p, n_test = 3 * g, n // folds
+    X = np.random.default_rng(0).standard_normal((n - n_test, p))
+    with threadpool_limits(threads):
+        rate = gemm_rate()
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            lapack.dsyevd(blas.dsyrk(1.0, X.T, trans=0, lower=0), compute_v=1, lower=0,
+                          overwrite_a=1)
+            times.append(time.perf_counter() - t)
+    decomposition = float(np.median(times))
+    held_out = float(m) * n_test * min(n - n_test - 1, p) * k / rate
+    return c * folds * (decomposition + held_out), decomposition, rate
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=3000)
@@ -96,6 +119,12 @@ def main():
           "|---|---:|---:|---:|")
     for tool, r in out.items():
         print(f"| {tool} | {r['time']:.3g} s | {r['cpu']:.3g} s | {r['peak_mib']:.0f} |")
+    limit, decomposition, rate = machine_limit(*size, a.threads)
+    print(f"| machine limit of the 5-fold search | {limit:.3g} s | | |\n\n(one decomposition "
+          f"{decomposition * 1e3:.3g} ms, gemm {rate / 1e9:.3g} G multiply-adds/s)")
+    if "kfold" in out:
+        print(f"\n5-fold / limit: {out['kfold']['time'] / limit:.2f} by wall time, "
+              f"{out['kfold']['cpu'] / limit:.2f} by CPU time")
 
 
 if __name__ == "__main__":
