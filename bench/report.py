@@ -153,8 +153,9 @@ SWEEP_IMPLS = {
 SWEEP_VARIABLE = {"alphas": "m", "targets": "k", "samples": "n", "loo_alphas": "m"}
 
 
-def sweeps(quick):
-    """Time vs alphas (path), vs targets (LOO) and vs samples (LOO)."""
+def sweeps(quick, axes=None):
+    """Time vs alphas (path), vs targets (LOO), vs samples (LOO) and LOO vs alphas; only
+    the sweeps named in `axes` if given."""
     import warnings
     warnings.filterwarnings("ignore")
     if quick:
@@ -172,6 +173,8 @@ def sweeps(quick):
         cap, repeats = 30.0, 3
     results = {}
     for axis, kind, fixed, values in specs:
+        if axes is not None and axis not in axes:
+            continue
         curves = {}
         for impl, label in SWEEP_IMPLS[axis if axis in SWEEP_IMPLS else kind]:
             fn = wl.IMPLS_BY_ID[impl].make(wl.Workload("x", kind, (1,) * 4, (1,) * 4))
@@ -576,6 +579,8 @@ def main(argv=None):
                     help="reuse bench/memory[-quick].json instead of measuring memory")
     ap.add_argument("--no-figures", action="store_true",
                     help="reuse bench/sweeps[-quick].json instead of running the sweeps")
+    ap.add_argument("--sweeps", nargs="+", choices=sorted(SWEEP_VARIABLE),
+                    help="run only these sweeps, keeping the others from bench/sweeps[-quick].json")
     ap.add_argument("--pytest-args", default="", help="extra pytest arguments")
     args = ap.parse_args(argv)
     quick = args.quick or wl.quick_from_env()
@@ -604,13 +609,12 @@ def main(argv=None):
         _write_keyed(mem_path, mem)
 
     sweep_path = os.path.join(HERE, f"sweeps{suffix}.json")
-    if args.no_figures:
-        res = {}
-        if os.path.exists(sweep_path):
-            with open(sweep_path) as f:
-                res = json.load(f)
-    else:
-        res = sweeps(quick)
+    res = {}
+    if (args.no_figures or args.sweeps) and os.path.exists(sweep_path):
+        with open(sweep_path) as f:
+            res = json.load(f)
+    if not args.no_figures:
+        res.update(sweeps(quick, args.sweeps))
         with open(sweep_path, "w") as f:
             json.dump(res, f, indent=1)
     figs = plot_sweeps(res, suffix) if res else {}
