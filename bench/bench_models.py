@@ -1,6 +1,7 @@
 """Timings of the models of issue 13 against their baselines, as ratios in one run.
 
     python bench/bench_models.py [--threads 1] [--repeats 3] [--small]
+                                 [--only unpenalized kernel banded]
 
 Each comparison first checks that both sides give the same answer, then reports the median
 of `repeats` calls (one call for anything above 20 s). BLAS threads are limited with
@@ -117,11 +118,13 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--small", action="store_true")
+    parser.add_argument("--only", nargs="+", choices=["unpenalized", "kernel", "banded"],
+                        default=["unpenalized", "kernel", "banded"])
     args = parser.parse_args()
     print("| workload | baseline | time | ours | time | ratio |\n|---|---|---:|---|---:|---:|")
     warnings.simplefilter("ignore", sr.GridEdgeWarning)
     with threadpool_limits(args.threads), sr.loo_compression(True):
-        for bench in (unpenalized, kernel, banded):
+        for bench in (globals()[name] for name in args.only):
             for name, base, t0, impl, t1, ratio in bench(args.repeats, args.small):
                 print(f"| {name} | {base} | {t0:.3g} s | {impl} | {t1:.3g} s | {ratio:.2f}x |",
                       flush=True)
