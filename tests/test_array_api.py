@@ -839,3 +839,93 @@ def test_refine_r2_and_1d_target_match_numpy(backend, cv):
                                     backend.check(result.best_score))
         assert_allclose(got_alpha, want.best_alpha, rtol=1e-3)  # search tolerance
         assert_allclose(got_score, want.best_score, rtol=1e-6)
+
+
+# -- models beyond one scalar penalty ---------------------------------------------------------
+def _unpenalized_factors(p):
+    c = np.ones(p)
+    c[[0, 3]] = 0.0
+    c[1] = 4.0
+    return c
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_unpenalized_columns_match_numpy_and_normal_equations(backend, shape, fit_intercept,
+                                                              weighted, dtype):
+    """penalty_factor zeros on the device: the path against a direct solve with zero
+    penalty on those columns, the path, LOO, GCV and K-fold (both scorings) against the
+    NumPy path."""
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, 3, dtype=dtype)
+    w = weights(n, weighted)
+    kw = dict(fit_intercept=fit_intercept, penalty_factor=_unpenalized_factors(p))
+    dw = None if w is None else backend(w)
+    solver = sr.RidgeSolver(backend(X), backend(Y), sample_weight=dw, **kw)
+    ref = sr.RidgeSolver(X, Y, sample_weight=w, **kw)
+    tol = CRITERIA_RTOL[dtype]
+    coef = backend.check(solver.coef(ALPHAS), dtype)
+    intercept = backend.check(solver.intercept(ALPHAS), dtype)
+    pred = backend.check(solver.predict(backend(X[:7] + 0.5), ALPHAS), dtype)
+
+    def close(got, want, rtol=tol):
+        assert_allclose(got, want, rtol=rtol, atol=rtol * max(np.abs(want).max(), 1.0))
+
+    close(coef, ref.coef(ALPHAS))
+    close(intercept, ref.intercept(ALPHAS))
+    close(pred, ref.predict(X[:7] + 0.5, ALPHAS))
+    close(backend.check(solver.per_target([0.1, 1.0, 10.0]).coef),
+          ref.per_target([0.1, 1.0, 10.0]).coef)
+    assert solver.rank == ref.rank
+    assert_allclose(solver.dof(ALPHAS), ref.dof(ALPHAS), rtol=1e-5)
+    for i, a in enumerate(ALPHAS[1:], 1):  # the unpenalized columns' normal equations
+        W, b = ridge_oracle(X, Y, a, fit_intercept, w, kw["penalty_factor"])
+        close(coef[i], W, max(tol, RTOL[dtype]))
+        close(intercept[i], b, max(tol, RTOL[dtype]))
+    for cv in ("loo", "gcv", 4):
+        for scoring in ("mse", "r2"):
+            got = sr.ridge_cv(backend(X), backend(Y), ALPHAS, cv=cv, scoring=scoring,
+                              sample_weight=dw, **kw)
+            want = sr.ridge_cv(X, Y, ALPHAS, cv=cv, scoring=scoring, sample_weight=w, **kw)
+            close(backend.check(got.scores, dtype), want.scores, 10 * tol)
+            assert_array_equal(backend.check(got.best_index), want.best_index)
+            close(backend.check(got.coef, dtype), want.coef)
+            close(backend.check(got.intercept, dtype), want.intercept)
+
+
+def test_unpenalized_loo_and_kfold_against_brute_force(backend):
+    """Exact leave-one-out and K-fold with unpenalized columns on the device equal refits
+    of the normal equations without the held-out rows (weighted, with intercept)."""
+    n, p = 30, 5
+    X, Y = make_data(n, p, 2, seed=4)
+    w = weights(n, True)
+    c = _unpenalized_factors(p)
+    alphas = np.array([0.05, 2.0, 50.0])
+    folds = np.array_split(np.arange(n), 3)
+    for cv, splits in (("loo", loo_splits(n)),
+                       (3, [(np.setdiff1d(np.arange(n), f), f) for f in folds])):
+        got = sr.ridge_cv(backend(X), backend(Y), alphas, cv=cv, sample_weight=backend(w),
+                          penalty_factor=c)
+        sse, total = np.zeros((alphas.size, 2)), 0.0
+        for train, test in splits:
+            for i, a in enumerate(alphas):
+                W, b = ridge_oracle(X[train], Y[train], a, True, w[train], c)
+                sse[i] += w[test] @ (Y[test] - X[test] @ W - b) ** 2
+            total += w[test].sum()
+        assert_allclose(backend.check(got.scores, np.float64), sse / total, rtol=1e-10)
+
+
+def test_unpenalized_collinear_columns_are_named_on_the_device(backend):
+    X, Y = make_data(30, 5, 2)
+    X[:, 3] = 2.0 * X[:, 0] + 1.0
+    c = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    # which of the two is named depends on the pivoting
+    with pytest.raises(ValueError, match=r"unpenalized columns \[(0|3)\] of X are collinear "
+                                         r"with the other unpenalized columns \[(0|3)\] and "
+                                         r"the intercept"):
+        sr.RidgeSolver(backend(X), backend(Y), penalty_factor=c)
+    X[:, 3] = 0.0
+    with pytest.raises(ValueError, match=r"unpenalized columns \[3\] of X are zero"):
+        sr.RidgeSolver(backend(X), backend(Y), penalty_factor=c)

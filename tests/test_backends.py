@@ -359,5 +359,6 @@ def test_numpy_only_capabilities_refuse_other_backends_clearly(kind):
         sr.KernelRidgeSolver(Xb, Yb)
     with pytest.raises(TypeError, match="X is of type .*banded_ridge_cv"):
         sr.banded_ridge_cv(Xb, Yb, [np.arange(3), np.arange(3, 6)])
-    with pytest.raises(ValueError, match="penalty_factor"):
-        sr.RidgeSolver(Xb, Yb, penalty_factor=[0.0] + [1.0] * 5)
+    if kind == "dask":  # unpenalized columns: test_array_api on that backend
+        with pytest.raises(ValueError, match="penalty_factor"):
+            sr.RidgeSolver(Xb, Yb, penalty_factor=[0.0] + [1.0] * 5)

@@ -34,6 +34,34 @@ from ._spectrum import Centering, weighted_mean
 _EPS = np.finfo(np.float64).eps
 
 
+def check_free_norms(norms, free):
+    """Refuse unpenalized columns (indices `free`) whose weighted norms are zero."""
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        raise ValueError(
+            f"penalty_factor: the unpenalized columns {free[zero].tolist()} of X are "
+            "zero on every sample of positive weight; their coefficients are undetermined. "
+            "Drop them or give them a positive penalty factor.")
+
+
+def check_free_rank(R, piv, free, n, fit_intercept, eps=_EPS):
+    """Refuse unpenalized columns in the span of the others and the intercept, from the
+    pivoted QR ``A[:, piv] = Q R`` of their weighted, centred, normalized block `A`."""
+    diag = np.abs(np.diag(R)) if R.size else np.zeros(0)
+    u = free.size
+    rank = int(np.count_nonzero(diag > max(n, u) * eps))
+    if rank < u:
+        dependent = np.sort(free[piv[rank:]]).tolist()
+        others = np.sort(free[piv[:rank]]).tolist()
+        what = f"the other unpenalized columns {others}" if others else "no other column"
+        if fit_intercept:
+            what += " and the intercept" if others else " but the intercept"
+        raise ValueError(
+            f"penalty_factor: the unpenalized columns {dependent} of X are collinear with "
+            f"{what} (on the samples of positive weight), so their coefficients are not "
+            "unique. Drop them or give them a positive penalty factor.")
+
+
 class PenaltyMap:
     """The projection on the complement of the unpenalized columns and the way back.
 
@@ -102,27 +130,10 @@ class PenaltyMap:
         columns in the span of the others and the intercept."""
         A = self.sw[:, None] * self.Zc
         norms = np.linalg.norm(self.sw[:, None] * Z, axis=0)
-        zero = np.flatnonzero(norms == 0)
-        if zero.size:
-            raise ValueError(
-                f"penalty_factor: the unpenalized columns {self.free[zero].tolist()} of X are "
-                "zero on every sample of positive weight; their coefficients are undetermined. "
-                "Drop them or give them a positive penalty factor.")
+        check_free_norms(norms, self.free)
         A /= norms
         Q, R, piv = sla.qr(A, mode="economic", pivoting=True, check_finite=False)
-        diag = np.abs(np.diag(R)) if R.size else np.zeros(0)
-        u = self.free.size
-        rank = int(np.count_nonzero(diag > max(n, u) * _EPS))
-        if rank < u:
-            dependent = np.sort(self.free[piv[rank:]]).tolist()
-            others = np.sort(self.free[piv[:rank]]).tolist()
-            what = f"the other unpenalized columns {others}" if others else "no other column"
-            if self.fit_intercept:
-                what += " and the intercept" if others else " but the intercept"
-            raise ValueError(
-                f"penalty_factor: the unpenalized columns {dependent} of X are collinear with "
-                f"{what} (on the samples of positive weight), so their coefficients are not "
-                "unique. Drop them or give them a positive penalty factor.")
+        check_free_rank(R, piv, self.free, n, self.fit_intercept)
         self._Q, self._R, self._piv, self._norms = Q, R, piv, norms
 
     def _coefficients(self, T):
