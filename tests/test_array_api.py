@@ -929,3 +929,26 @@ def test_unpenalized_collinear_columns_are_named_on_the_device(backend):
     X[:, 3] = 0.0
     with pytest.raises(ValueError, match=r"unpenalized columns \[3\] of X are zero"):
         sr.RidgeSolver(backend(X), backend(Y), penalty_factor=c)
+
+
+@pytest.mark.parametrize("scale", ["correlation", "data"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_vif_on_the_device_matches_numpy(backend, shape, weighted, scale):
+    from spectralridge import stats
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, 2)
+    X[:, 2] = X[:, 0] - X[:, 1]  # an exact collinearity: inf at alpha = 0
+    w = weights(n, weighted)
+    alphas = np.array([0.0, 1e-3, 0.1, 10.0])
+    ref = sr.RidgeSolver(X, Y, sample_weight=w)
+    solver = sr.RidgeSolver(backend(X), backend(Y),
+                            sample_weight=None if w is None else backend(w))
+    got = backend.check(stats.vif(solver, alphas, scale=scale), np.float64)
+    want = stats.vif(ref, alphas, scale=scale)
+    assert_array_equal(np.isinf(got), np.isinf(want))
+    assert np.isinf(want[0]).any()
+    finite = np.isfinite(want)
+    assert_allclose(got[finite], want[finite], rtol=1e-9)
+    one = backend.check(stats.vif(solver, 0.1, scale=scale))
+    assert_allclose(one, want[2], rtol=1e-9)

@@ -325,7 +325,7 @@ def test_plot_and_stats_accept_every_solver(backend):
         with pytest.raises(ValueError, match="sparse X is not supported"):
             stats.vif(solver, ALPHAS)
     else:
-        with pytest.raises(TypeError, match="RidgeSolver of NumPy data"):
+        with pytest.raises(TypeError, match="RidgeSolver of NumPy or array-API data"):
             stats.vif(solver, ALPHAS)
 
 
