@@ -952,3 +952,26 @@ def test_vif_on_the_device_matches_numpy(backend, shape, weighted, scale):
     assert_allclose(got[finite], want[finite], rtol=1e-9)
     one = backend.check(stats.vif(solver, 0.1, scale=scale))
     assert_allclose(one, want[2], rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_banded_ridge_on_the_device_matches_numpy(backend, cv, dtype):
+    n, p = SHAPES["tall"]
+    X, Y = make_data(n, p, 3, seed=5, dtype=dtype)
+    w = weights(n, True)
+    groups = [[0, 1, 2], [3, 4], [5]]
+    kw = dict(n_candidates=4, random_state=0, cv=cv, scoring="r2" if cv == 3 else "mse")
+    ref = sr.banded_ridge_cv(X, Y, groups, ALPHAS, sample_weight=w, **kw)
+    got = sr.banded_ridge_cv(backend(X), backend(Y), groups, ALPHAS, sample_weight=backend(w),
+                             **kw)
+    tol = CRITERIA_RTOL[dtype]
+    scores = backend.check(got.scores, dtype)
+    assert scores.shape == ref.scores.shape
+    assert_allclose(scores, ref.scores, rtol=10 * tol, atol=10 * tol * np.abs(ref.scores).max())
+    assert_array_equal(backend.check(got.best_candidate), ref.best_candidate)
+    assert_allclose(backend.check(got.group_alphas), ref.group_alphas, rtol=1e-6)
+    coef = backend.check(got.coef, dtype)
+    assert_allclose(coef, ref.coef, rtol=tol, atol=tol * np.abs(ref.coef).max())
+    assert_allclose(backend.check(got.intercept, dtype), ref.intercept, rtol=tol,
+                    atol=tol * np.abs(ref.intercept).max())

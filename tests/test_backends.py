@@ -331,7 +331,7 @@ def test_plot_and_stats_accept_every_solver(backend):
 
 @pytest.mark.parametrize("kind", ["dask", "array_api_strict"])
 def test_numpy_only_capabilities_refuse_other_backends_clearly(kind):
-    # kernel and banded ridge are NumPy / scipy.sparse only for now, the spectral criteria
+    # kernel ridge is NumPy / scipy.sparse only for now, the spectral criteria
     # and inference NumPy, scipy.sparse and array-API only (test_array_api): a clear error
     # naming what is missing, never a crash or a silent copy
     X, Y = make_data(60, 6, 2)
@@ -357,8 +357,31 @@ def test_numpy_only_capabilities_refuse_other_backends_clearly(kind):
                 call()
     with pytest.raises(TypeError, match="X is of type .*KernelRidgeSolver"):
         sr.KernelRidgeSolver(Xb, Yb)
-    with pytest.raises(TypeError, match="X is of type .*banded_ridge_cv"):
-        sr.banded_ridge_cv(Xb, Yb, [np.arange(3), np.arange(3, 6)])
     if kind == "dask":  # unpenalized columns: test_array_api on that backend
         with pytest.raises(ValueError, match="penalty_factor"):
             sr.RidgeSolver(Xb, Yb, penalty_factor=[0.0] + [1.0] * 5)
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_banded_ridge_matches_numpy(backend, cv):
+    """banded_ridge_cv on every backend (one penalty-factor rescaling per candidate through
+    that backend's ridge_cv) equals the NumPy path, with weights and a left-out group."""
+    X, Y = make_data(60, 6, 3, seed=21)
+    w = weights(60)
+    groups = [[0, 1], [2, 3, 4], [5]]
+    candidates = [[1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0.0], [0.1, 0.2, 0.7]]
+    kw = dict(candidates=candidates, cv=cv, scoring="r2" if cv == 3 else "mse")
+    ref = sr.banded_ridge_cv(X, Y, groups, ALPHAS, sample_weight=w, **kw)
+    Xb, Yb, wb = put(backend, X, Y, w)
+    got = sr.banded_ridge_cv(Xb, Yb, groups, ALPHAS, sample_weight=wb, **kw)
+    close(got.scores, ref.scores, 1e-10)
+    assert_allclose(get(got.best_candidate), ref.best_candidate)
+    assert_allclose(get(got.best_alpha), ref.best_alpha)
+    assert_allclose(get(got.group_alphas), ref.group_alphas)
+    close(got.coef, ref.coef, 1e-10)
+    close(got.intercept, ref.intercept, 1e-10)
+    one = sr.banded_ridge_cv(Xb, put(backend, X, Y[:, 1])[1], groups, ALPHAS,
+                             sample_weight=wb, **kw)
+    close(one.coef, ref.coef[:, 1], 1e-10)
+    assert_allclose(get(one.group_alphas), ref.group_alphas[:, 1])
