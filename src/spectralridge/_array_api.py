@@ -726,13 +726,20 @@ class ArrayApiRidgeSolver(RidgeSolver):
         D = (xp.astype(Y, rules.compute) - mean) * rules.to_device(scale, rules.compute)
         return to_host(w @ (D * D)).astype(np.float64)
 
+    def mean_total_ss(self, scale=None):
+        """The denominator of R^2 per target (host (k,)), of `Y` as given: see
+        ``RidgeSolver.mean_total_ss``."""
+        c, Y = self._centering, self._given[1]
+        scale = np.ones(Y.shape[1]) if scale is None else scale
+        return self._sst(Y, c.w, c.mean(Y), scale) / c.sum_w
+
     def cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
                 score_se=None, scale=None):
         """CVResult from host (m, k) mean squared errors of the scaled targets: selection
         on the host (the engine's), the refit on the device."""
         rules, c = self._rules, self._centering
         if scoring == "r2" and sst is None:
-            sst = self._sst(self._Y, c.w, c.mean(self._Y), scale) / c.sum_w
+            sst = self.mean_total_ss(scale)
         scores = _scores.to_score(mse, sst, scoring)
         best = _scores.select(scores, scoring, alpha_per_target, path.filter.dof, rule,
                               score_se, _scores.mean_weights(scale, scoring))
