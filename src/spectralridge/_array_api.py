@@ -23,6 +23,10 @@ Rules (all here):
   (k), the (m, k) score matrices (selection happens on the host), the best indices (k,
   copied back to the device), and scalar checks (finiteness, weights, leverage). Split
   indices produced on the host (n integers per split) are copied to the device.
+* unpenalized columns (penalty factors of 0): :class:`DevicePenaltyMap` projects the
+  penalized columns and the targets on the device; its u x u triangular factor comes to the
+  host for the engine's collinearity check (``_penalty.check_free_rank``) and its inverse
+  goes back.
 * the spectral criteria (evidence, L-curve, discrepancy, quasi-optimality), the GCV
   refinement and the variance estimates of ``stats`` run on the host on the spectral problem
   (``lam`` and ``R^2``: ``R`` (r, k) is copied to the host once per decomposition); their

@@ -142,6 +142,9 @@ def banded_ridge_cv(X, Y, feature_groups, alphas=None, *, n_candidates=50,
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
+        NumPy, scipy.sparse, Dask or array-API (torch, CuPy, array_api_strict) data: each
+        candidate goes through that backend's :func:`~spectralridge.ridge_cv`, and the
+        result's per-target arrays are in the input's namespace (Dask: lazy).
     Y : array-like of shape (n_samples,) or (n_samples, n_targets)
     feature_groups : list of array-like of int, or array-like of shape (n_features,)
         The column indices of each group (together every column exactly once), or one group

@@ -67,8 +67,8 @@ class RidgeSolver(CriteriaMixin):
         on the columns divided by ``sqrt(c)`` and maps coefficients back, so singular values,
         shrinkage factors and filters refer to that rescaled design (early stopping is then
         gradient descent preconditioned by ``diag(1 / c)``). The largest positive factor may
-        be at most 1e12 times the smallest. A factor of 0 leaves a feature unpenalized (NumPy
-        or scipy.sparse X, kept sparse), as the intercept: the other columns and the targets
+        be at most 1e12 times the smallest. A factor of 0 leaves a feature unpenalized (on
+        every backend; scipy.sparse X is kept sparse), as the intercept: the other columns and the targets
         are projected on the complement of the unpenalized columns and the intercept
         (weighted), the projection is decomposed once, and the unpenalized coefficients
         follow by least squares on the residual; the hat matrix adds their leverage, so

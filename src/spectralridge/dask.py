@@ -575,9 +575,11 @@ class DaskRidgeSolver(RidgeSolver):
         ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram cannot
         serve to about 1e-10 relative (the guard of :class:`~spectralridge.RidgeSolver`).
     penalty_factor : array-like of shape (n_features,), default=None
-        Positive per-feature penalty factors, as in :class:`~spectralridge.RidgeSolver`: the
-        columns of X are divided by their square roots (lazily) and the coefficients mapped
-        back.
+        Non-negative per-feature penalty factors, as in :class:`~spectralridge.RidgeSolver`:
+        the columns of X are divided by the square roots of the positive ones (lazily) and
+        the coefficients mapped back; those of factor 0 are projected out of each set of rows
+        (all, and each K-fold training set) from its factor (not with ``method='kernel'``;
+        ``'auto'`` takes the QR route for wide X), see ``_penalty.FreeSetSpectrum``.
 
     Attributes
     ----------
