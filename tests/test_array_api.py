@@ -975,3 +975,26 @@ def test_banded_ridge_on_the_device_matches_numpy(backend, cv, dtype):
     assert_allclose(coef, ref.coef, rtol=tol, atol=tol * np.abs(ref.coef).max())
     assert_allclose(backend.check(got.intercept, dtype), ref.intercept, rtol=tol,
                     atol=tol * np.abs(ref.intercept).max())
+
+
+def test_unpenalized_criteria_and_refine_match_numpy(backend):
+    """The spectral criteria and refine=True on a device solver with unpenalized columns
+    (the fixed degrees of freedom count them; R^2 is of the targets as given)."""
+    n, p = SHAPES["tall"]
+    X, Y = make_data(n, p, 3, seed=6)
+    w = weights(n, True)
+    kw = dict(penalty_factor=_unpenalized_factors(p))
+    ref = sr.RidgeSolver(X, Y, sample_weight=w, **kw)
+    solver = sr.RidgeSolver(backend(X), backend(Y), sample_weight=backend(w), **kw)
+    for name in ("evidence", "lcurve"):
+        want, got = getattr(ref, name)(CRITERIA_ALPHAS), getattr(solver, name)(CRITERIA_ALPHAS)
+        assert_allclose(backend.check(got.scores), want.scores, rtol=1e-10, atol=1e-10)
+        assert_allclose(backend.check(got.coef), want.coef, rtol=1e-10, atol=1e-10)
+    for cv in ("loo", "gcv", 3):
+        want = sr.ridge_cv(X, Y, CRITERIA_ALPHAS, cv=cv, refine=True, scoring="r2",
+                           sample_weight=w, **kw)
+        got = sr.ridge_cv(backend(X), backend(Y), CRITERIA_ALPHAS, cv=cv, refine=True,
+                          scoring="r2", sample_weight=backend(w), **kw)
+        assert_allclose(backend.check(got.best_alpha), want.best_alpha, rtol=1e-6)
+        assert_allclose(backend.check(got.best_score), want.best_score, rtol=1e-10)
+        assert_allclose(backend.check(got.coef), want.coef, rtol=1e-7, atol=1e-9)
