@@ -835,3 +835,162 @@ def test_refine_r2_and_1d_target_match_numpy(backend, cv):
                                     backend.check(result.best_score))
         assert_allclose(got_alpha, want.best_alpha, rtol=1e-3)  # search tolerance
         assert_allclose(got_score, want.best_score, rtol=1e-6)
+
+
+# -- models beyond one scalar penalty ---------------------------------------------------------
+def _unpenalized_factors(p):
+    c = np.ones(p)
+    c[[0, 3]] = 0.0
+    c[1] = 4.0
+    return c
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_unpenalized_columns_match_numpy_and_normal_equations(backend, shape, fit_intercept,
+                                                              weighted, dtype):
+    """penalty_factor zeros on the device: the path against a direct solve with zero
+    penalty on those columns, the path, LOO, GCV and K-fold (both scorings) against the
+    NumPy path."""
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, 3, dtype=dtype)
+    w = weights(n, weighted)
+    kw = dict(fit_intercept=fit_intercept, penalty_factor=_unpenalized_factors(p))
+    dw = None if w is None else backend(w)
+    solver = sr.RidgeSolver(backend(X), backend(Y), sample_weight=dw, **kw)
+    ref = sr.RidgeSolver(X, Y, sample_weight=w, **kw)
+    tol = CRITERIA_RTOL[dtype]
+    coef = backend.check(solver.coef(ALPHAS), dtype)
+    intercept = backend.check(solver.intercept(ALPHAS), dtype)
+    pred = backend.check(solver.predict(backend(X[:7] + 0.5), ALPHAS), dtype)
+
+    def close(got, want, rtol=tol):
+        assert_allclose(got, want, rtol=rtol, atol=rtol * max(np.abs(want).max(), 1.0))
+
+    close(coef, ref.coef(ALPHAS))
+    close(intercept, ref.intercept(ALPHAS))
+    close(pred, ref.predict(X[:7] + 0.5, ALPHAS))
+    close(backend.check(solver.per_target([0.1, 1.0, 10.0]).coef),
+          ref.per_target([0.1, 1.0, 10.0]).coef)
+    assert solver.rank == ref.rank
+    assert_allclose(solver.dof(ALPHAS), ref.dof(ALPHAS), rtol=1e-5)
+    for i, a in enumerate(ALPHAS[1:], 1):  # the unpenalized columns' normal equations
+        W, b = ridge_oracle(X, Y, a, fit_intercept, w, kw["penalty_factor"])
+        close(coef[i], W, max(tol, RTOL[dtype]))
+        close(intercept[i], b, max(tol, RTOL[dtype]))
+    for cv in ("loo", "gcv", 4):
+        for scoring in ("mse", "r2"):
+            got = sr.ridge_cv(backend(X), backend(Y), ALPHAS, cv=cv, scoring=scoring,
+                              sample_weight=dw, **kw)
+            want = sr.ridge_cv(X, Y, ALPHAS, cv=cv, scoring=scoring, sample_weight=w, **kw)
+            close(backend.check(got.scores, dtype), want.scores, 10 * tol)
+            assert_array_equal(backend.check(got.best_index), want.best_index)
+            close(backend.check(got.coef, dtype), want.coef)
+            close(backend.check(got.intercept, dtype), want.intercept)
+
+
+def test_unpenalized_loo_and_kfold_against_brute_force(backend):
+    """Exact leave-one-out and K-fold with unpenalized columns on the device equal refits
+    of the normal equations without the held-out rows (weighted, with intercept)."""
+    n, p = 30, 5
+    X, Y = make_data(n, p, 2, seed=4)
+    w = weights(n, True)
+    c = _unpenalized_factors(p)
+    alphas = np.array([0.05, 2.0, 50.0])
+    folds = np.array_split(np.arange(n), 3)
+    for cv, splits in (("loo", loo_splits(n)),
+                       (3, [(np.setdiff1d(np.arange(n), f), f) for f in folds])):
+        got = sr.ridge_cv(backend(X), backend(Y), alphas, cv=cv, sample_weight=backend(w),
+                          penalty_factor=c)
+        sse, total = np.zeros((alphas.size, 2)), 0.0
+        for train, test in splits:
+            for i, a in enumerate(alphas):
+                W, b = ridge_oracle(X[train], Y[train], a, True, w[train], c)
+                sse[i] += w[test] @ (Y[test] - X[test] @ W - b) ** 2
+            total += w[test].sum()
+        assert_allclose(backend.check(got.scores, np.float64), sse / total, rtol=1e-10)
+
+
+def test_unpenalized_collinear_columns_are_named_on_the_device(backend):
+    X, Y = make_data(30, 5, 2)
+    X[:, 3] = 2.0 * X[:, 0] + 1.0
+    c = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    # which of the two is named depends on the pivoting
+    with pytest.raises(ValueError, match=r"unpenalized columns \[(0|3)\] of X are collinear "
+                                         r"with the other unpenalized columns \[(0|3)\] and "
+                                         r"the intercept"):
+        sr.RidgeSolver(backend(X), backend(Y), penalty_factor=c)
+    X[:, 3] = 0.0
+    with pytest.raises(ValueError, match=r"unpenalized columns \[3\] of X are zero"):
+        sr.RidgeSolver(backend(X), backend(Y), penalty_factor=c)
+
+
+@pytest.mark.parametrize("scale", ["correlation", "data"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_vif_on_the_device_matches_numpy(backend, shape, weighted, scale):
+    from spectralridge import stats
+    n, p = SHAPES[shape]
+    X, Y = make_data(n, p, 2)
+    X[:, 2] = X[:, 0] - X[:, 1]  # an exact collinearity: inf at alpha = 0
+    w = weights(n, weighted)
+    alphas = np.array([0.0, 1e-3, 0.1, 10.0])
+    ref = sr.RidgeSolver(X, Y, sample_weight=w)
+    solver = sr.RidgeSolver(backend(X), backend(Y),
+                            sample_weight=None if w is None else backend(w))
+    got = backend.check(stats.vif(solver, alphas, scale=scale), np.float64)
+    want = stats.vif(ref, alphas, scale=scale)
+    assert_array_equal(np.isinf(got), np.isinf(want))
+    assert np.isinf(want[0]).any()
+    finite = np.isfinite(want)
+    assert_allclose(got[finite], want[finite], rtol=1e-9)
+    one = backend.check(stats.vif(solver, 0.1, scale=scale))
+    assert_allclose(one, want[2], rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+def test_banded_ridge_on_the_device_matches_numpy(backend, cv, dtype):
+    n, p = SHAPES["tall"]
+    X, Y = make_data(n, p, 3, seed=5, dtype=dtype)
+    w = weights(n, True)
+    groups = [[0, 1, 2], [3, 4], [5]]
+    kw = dict(n_candidates=4, random_state=0, cv=cv, scoring="r2" if cv == 3 else "mse")
+    ref = sr.banded_ridge_cv(X, Y, groups, ALPHAS, sample_weight=w, **kw)
+    got = sr.banded_ridge_cv(backend(X), backend(Y), groups, ALPHAS, sample_weight=backend(w),
+                             **kw)
+    tol = CRITERIA_RTOL[dtype]
+    scores = backend.check(got.scores, dtype)
+    assert scores.shape == ref.scores.shape
+    assert_allclose(scores, ref.scores, rtol=10 * tol, atol=10 * tol * np.abs(ref.scores).max())
+    assert_array_equal(backend.check(got.best_candidate), ref.best_candidate)
+    assert_allclose(backend.check(got.group_alphas), ref.group_alphas, rtol=1e-6)
+    coef = backend.check(got.coef, dtype)
+    assert_allclose(coef, ref.coef, rtol=tol, atol=tol * np.abs(ref.coef).max())
+    assert_allclose(backend.check(got.intercept, dtype), ref.intercept, rtol=tol,
+                    atol=tol * np.abs(ref.intercept).max())
+
+
+def test_unpenalized_criteria_and_refine_match_numpy(backend):
+    """The spectral criteria and refine=True on a device solver with unpenalized columns
+    (the fixed degrees of freedom count them; R^2 is of the targets as given)."""
+    n, p = SHAPES["tall"]
+    X, Y = make_data(n, p, 3, seed=6)
+    w = weights(n, True)
+    kw = dict(penalty_factor=_unpenalized_factors(p))
+    ref = sr.RidgeSolver(X, Y, sample_weight=w, **kw)
+    solver = sr.RidgeSolver(backend(X), backend(Y), sample_weight=backend(w), **kw)
+    for name in ("evidence", "lcurve"):
+        want, got = getattr(ref, name)(CRITERIA_ALPHAS), getattr(solver, name)(CRITERIA_ALPHAS)
+        assert_allclose(backend.check(got.scores), want.scores, rtol=1e-10, atol=1e-10)
+        assert_allclose(backend.check(got.coef), want.coef, rtol=1e-10, atol=1e-10)
+    for cv in ("loo", "gcv", 3):
+        want = sr.ridge_cv(X, Y, CRITERIA_ALPHAS, cv=cv, refine=True, scoring="r2",
+                           sample_weight=w, **kw)
+        got = sr.ridge_cv(backend(X), backend(Y), CRITERIA_ALPHAS, cv=cv, refine=True,
+                          scoring="r2", sample_weight=backend(w), **kw)
+        assert_allclose(backend.check(got.best_alpha), want.best_alpha, rtol=1e-6)
+        assert_allclose(backend.check(got.best_score), want.best_score, rtol=1e-10)
+        assert_allclose(backend.check(got.coef), want.coef, rtol=1e-7, atol=1e-9)

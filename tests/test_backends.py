@@ -325,13 +325,13 @@ def test_plot_and_stats_accept_every_solver(backend):
         with pytest.raises(ValueError, match="sparse X is not supported"):
             stats.vif(solver, ALPHAS)
     else:
-        with pytest.raises(TypeError, match="RidgeSolver of NumPy data"):
+        with pytest.raises(TypeError, match="RidgeSolver of NumPy or array-API data"):
             stats.vif(solver, ALPHAS)
 
 
 @pytest.mark.parametrize("kind", ["dask", "array_api_strict"])
 def test_numpy_only_capabilities_refuse_other_backends_clearly(kind):
-    # kernel and banded ridge are NumPy / scipy.sparse only for now, the spectral criteria
+    # kernel ridge is NumPy / scipy.sparse only for now, the spectral criteria
     # and inference NumPy, scipy.sparse and array-API only (test_array_api): a clear error
     # naming what is missing, never a crash or a silent copy
     X, Y = make_data(60, 6, 2)
@@ -357,7 +357,91 @@ def test_numpy_only_capabilities_refuse_other_backends_clearly(kind):
                 call()
     with pytest.raises(TypeError, match="X is of type .*KernelRidgeSolver"):
         sr.KernelRidgeSolver(Xb, Yb)
-    with pytest.raises(TypeError, match="X is of type .*banded_ridge_cv"):
-        sr.banded_ridge_cv(Xb, Yb, [np.arange(3), np.arange(3, 6)])
-    with pytest.raises(ValueError, match="penalty_factor"):
-        sr.RidgeSolver(Xb, Yb, penalty_factor=[0.0] + [1.0] * 5)
+
+
+
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_banded_ridge_matches_numpy(backend, cv):
+    """banded_ridge_cv on every backend (one penalty-factor rescaling per candidate through
+    that backend's ridge_cv) equals the NumPy path, with weights and a left-out group."""
+    X, Y = make_data(60, 6, 3, seed=21)
+    w = weights(60)
+    groups = [[0, 1], [2, 3, 4], [5]]
+    candidates = [[1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0.0], [0.1, 0.2, 0.7]]
+    kw = dict(candidates=candidates, cv=cv, scoring="r2" if cv == 3 else "mse")
+    ref = sr.banded_ridge_cv(X, Y, groups, ALPHAS, sample_weight=w, **kw)
+    Xb, Yb, wb = put(backend, X, Y, w)
+    got = sr.banded_ridge_cv(Xb, Yb, groups, ALPHAS, sample_weight=wb, **kw)
+    close(got.scores, ref.scores, 1e-10)
+    assert_allclose(get(got.best_candidate), ref.best_candidate)
+    assert_allclose(get(got.best_alpha), ref.best_alpha)
+    assert_allclose(get(got.group_alphas), ref.group_alphas)
+    close(got.coef, ref.coef, 1e-10)
+    close(got.intercept, ref.intercept, 1e-10)
+    one = sr.banded_ridge_cv(Xb, put(backend, X, Y[:, 1])[1], groups, ALPHAS,
+                             sample_weight=wb, **kw)
+    close(one.coef, ref.coef[:, 1], 1e-10)
+    assert_allclose(get(one.group_alphas), ref.group_alphas[:, 1])
+
+
+@pytest.mark.parametrize("shape", [(50, 6), (14, 30)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("method", ["auto", "svd", "gram"])
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_unpenalized_columns(backend, method, fit_intercept, shape):
+    """penalty_factor zeros on every backend (Dask: projected out of each set of rows from
+    its factor): the path against the normal equations with zero penalty on those columns,
+    leave-one-out against refits without each sample, LOO, GCV, K-fold (both scorings) and
+    the leave-one-out errors against the NumPy path."""
+    n, p = shape
+    X, Y = make_data(n, p, 3, seed=23)
+    X[:, 4] = np.rint(X[:, 4])  # a coarse unpenalized covariate
+    w = weights(n)
+    c = np.ones(p)
+    c[[1, 4]] = 0.0
+    c[2] = 5.0
+    kw = dict(fit_intercept=fit_intercept, penalty_factor=c)
+    if method == "gram" and n < p and backend != "dask":
+        method = "auto"
+    solver = solver_for(backend, X, Y, w, method=method, **kw)
+    coef, intercept = oracle_path(X, Y, ALPHAS, sample_weight=w, **kw)
+    close(solver.coef(ALPHAS), coef, 1e-9)
+    close(solver.intercept(ALPHAS), intercept, 1e-9)
+    X_new = X[:5] + 0.5
+    close(solver.predict(put(backend, X_new, Y)[0], ALPHAS),
+          X_new @ coef + intercept[:, None, :], 1e-9)
+    Xb, Yb, wb = put(backend, X, Y, w)
+    for cv in ("loo", "gcv", 4):
+        for scoring in ("mse", "r2"):
+            got = sr.ridge_cv(Xb, Yb, ALPHAS, cv=cv, scoring=scoring, sample_weight=wb,
+                              method=method, **kw)
+            want = sr.ridge_cv(X, Y, ALPHAS, cv=cv, scoring=scoring, sample_weight=w, **kw)
+            close(got.scores, want.scores, 1e-10)
+            assert_allclose(get(got.best_index), want.best_index)
+            close(got.coef, want.coef, 1e-10)
+            close(got.intercept, want.intercept, 1e-10)
+    if n > p:
+        alpha = ALPHAS[1]
+        loo = get(solver.loo([alpha]).scores)[0]
+        sse = np.zeros(3)
+        for i in range(n):
+            keep = np.arange(n) != i
+            W, b = ridge_oracle(X[keep], Y[keep], alpha, fit_intercept, w[keep], c)
+            sse += w[i] * (Y[i] - X[i] @ W - b) ** 2
+        assert_allclose(loo, sse / w.sum(), rtol=1e-10)
+        close(solver.loo_errors(ALPHAS),
+              sr.RidgeSolver(X, Y, sample_weight=w, **kw).loo_errors(ALPHAS), 1e-9)
+
+
+def test_unpenalized_collinear_columns_are_named(backend):
+    X, Y = make_data(40, 5, 2, seed=24)
+    X[:, 3] = 2.0 * X[:, 0] - 1.0
+    c = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match=r"unpenalized columns \[(0|3)\] of X are collinear "
+                                         r"with the other unpenalized columns \[(0|3)\] and "
+                                         r"the intercept"):
+        get(solver_for(backend, X, Y, penalty_factor=c).coef(1.0))
+    X[:, 3] = 0.0
+    with pytest.raises(ValueError, match=r"unpenalized columns \[3\] of X are zero"):
+        get(solver_for(backend, X, Y, penalty_factor=c).coef(1.0))

@@ -1,5 +1,7 @@
 """Models beyond one scalar penalty: unpenalized columns, kernel ridge, positive ridge."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -125,6 +127,20 @@ def test_unpenalized_leave_one_out_and_gcv(fit_intercept, weights, n):
         rss = ww @ np.square(Y - X @ W - b)
         expected = (rss / ww.sum()) / (1 - np.trace(H) / n_eff) ** 2
         assert_allclose(gcv.scores[i], expected, rtol=1e-10)
+    # R^2 is relative to the targets as given (not projected off the unpenalized columns)
+    mean = ww @ Y / ww.sum()  # R^2 about the weighted mean, with or without intercept
+    tss = ww @ np.square(Y - mean) / ww.sum()
+    assert_allclose(solver.loo(alphas, scoring="r2").scores, 1 - loo.scores / tss,
+                    rtol=1e-10)
+    assert_allclose(solver.gcv(alphas, scoring="r2").scores, 1 - gcv.scores / tss,
+                    rtol=1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sr.GridEdgeWarning)
+        refined = sr.ridge_cv(X, Y, alphas, cv="gcv", scoring="r2", refine=True,
+                              fit_intercept=fit_intercept, sample_weight=w,
+                              penalty_factor=FACTORS)
+        at_best = solver.gcv(refined.best_alpha).scores.diagonal()
+    assert_allclose(refined.best_score, 1 - at_best / tss, rtol=1e-8)
     best = loo.best_alpha
     for t in range(Y.shape[1]):
         W, b = _normal_equations(X, Y[:, t], best[t], FACTORS, fit_intercept, ww)

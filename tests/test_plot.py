@@ -296,7 +296,8 @@ def test_plots_of_a_dask_solver():
     np.testing.assert_allclose(np.array([line.get_ydata() for line in ax.lines[:4]]).T,
                                sr.RidgeSolver(X, Y).coef(plot._path_alphas(solver))[:, :, 0],
                                rtol=1e-10)
-    with pytest.raises(TypeError, match="solver_or_X must be a RidgeSolver of NumPy data"):
+    with pytest.raises(TypeError,
+                       match="solver_or_X must be a RidgeSolver of NumPy or array-API data"):
         plot.vif_path(solver)
 
 

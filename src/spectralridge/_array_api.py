@@ -23,6 +23,10 @@ Rules (all here):
   (k), the (m, k) score matrices (selection happens on the host), the best indices (k,
   copied back to the device), and scalar checks (finiteness, weights, leverage). Split
   indices produced on the host (n integers per split) are copied to the device.
+* unpenalized columns (penalty factors of 0): :class:`DevicePenaltyMap` projects the
+  penalized columns and the targets on the device; its u x u triangular factor comes to the
+  host for the engine's collinearity check (``_penalty.check_free_rank``) and its inverse
+  goes back.
 * the spectral criteria (evidence, L-curve, discrepancy, quasi-optimality), the GCV
   refinement and the variance estimates of ``stats`` run on the host on the spectral problem
   (``lam`` and ``R^2``: ``R`` (r, k) is copied to the host once per decomposition); their
@@ -224,6 +228,7 @@ class DeviceCentering:
     def __init__(self, rules, X, Y, w, fit_intercept, penalty_factor=None):
         xp, n = rules.xp, X.shape[0]
         self.rules, self.fit_intercept = rules, fit_intercept
+        self.n_fixed, self.leverage = int(fit_intercept), None  # see DevicePenaltyMap
         self.w = xp.ones((n,), dtype=rules.compute, device=rules.device) if w is None else w
         self.sw = xp.sqrt(self.w)
         self.sum_w = float(xp.sum(self.w))
@@ -258,7 +263,118 @@ class DeviceCentering:
         return (xp.astype(Y[:, cols], self.rules.compute) - self.ym[cols]) * self.sw[:, None]
 
     def max_rank(self, n_features):
-        return min(self.n_effective - int(self.fit_intercept), n_features)
+        return min(self.n_effective - self.n_fixed, n_features)
+
+    def fixed_leverage(self):
+        """The unpenalized part's share of the hat diagonal (n,): the leverage of the
+        unpenalized columns and the intercept, ``w / sum(w)`` for the intercept alone, or
+        None."""
+        if self.leverage is not None:
+            return self.leverage
+        return self.w / self.sum_w if self.fit_intercept else None
+
+
+class DevicePenaltyMap:
+    """:class:`~spectralridge._penalty.PenaltyMap` on the device: the penalized columns and
+    the targets projected on the complement of the unpenalized columns and the intercept
+    (weighted), and the way back to all columns.
+
+    The data passes run on the device (compute dtype): a Householder QR of the weighted,
+    centred, normalized unpenalized block ``A = Q R`` (n x u), the least-squares
+    coefficients ``G = R^-1 Q^T sw T`` of the penalized columns and the targets with one
+    step of iterative refinement, the projected ``X_fit`` and ``Y_fit`` and the leverage
+    ``||Q_i||^2 (+ w_i / sum(w))``. On the host: ``R`` (u x u), whose pivoted QR refuses
+    collinear unpenalized columns (the engine's check), and ``R^-1``. Attributes as the
+    engine's map: ``X_fit``, ``Y_fit``, ``free``, ``penalized``, ``penalty_factor`` (of the
+    penalized columns), ``leverage``, ``n_fixed``, ``G_x`` (u, p'), ``G_y`` (u, k), ``xm``,
+    ``zm``, ``ym`` (device, compute dtype).
+    """
+
+    def __init__(self, rules, X, Y, w, fit_intercept, penalty_factor):
+        import scipy.linalg as sla
+        from ._penalty import check_free_norms, check_free_rank
+        xp = self.xp = rules.xp
+        self.rules, self.fit_intercept = rules, fit_intercept
+        self.free = np.flatnonzero(penalty_factor == 0)
+        self.penalized = np.flatnonzero(penalty_factor > 0)
+        self.penalty_factor = penalty_factor[self.penalized]
+        self.n_features = X.shape[1]
+        c = DeviceCentering(rules, X, Y, w, fit_intercept)  # the weighted means
+        self.w, self.sw, self.sum_w = c.w, c.sw, c.sum_w
+        free, pen = rules.index(self.free), rules.index(self.penalized)
+        # columns [penalized, free] back in the order of X
+        self.order = rules.index(np.argsort(np.concatenate([self.penalized, self.free])))
+        self.xm, self.zm, self.ym = xp.take(c.xm, pen), xp.take(c.xm, free), c.ym
+        X64 = xp.astype(X, rules.compute)
+        Z = xp.take(X64, free, axis=1)
+        self.Zc = Z - self.zm
+        sw = self.sw[:, None]
+        norms = to_host(xp.sqrt(xp.sum(xp.square(sw * Z), axis=0))).astype(np.float64)
+        check_free_norms(norms, self.free)
+        self._Q, R = xp.linalg.qr(sw * self.Zc / rules.to_device(norms, rules.compute))
+        R = to_host(R).astype(np.float64)
+        _, R_piv, piv = sla.qr(R, pivoting=True)
+        check_free_rank(R_piv, piv, self.free, X.shape[0], fit_intercept, rules.eps)
+        # G = C Q^T sw T with C = diag(1 / norms) R^-1 (u x u, on the host)
+        C = sla.solve_triangular(R, np.eye(R.shape[0])) / norms[:, None]
+        self._C = rules.to_device(C, rules.compute)
+        self.leverage = xp.sum(self._Q * self._Q, axis=1)
+        if fit_intercept:
+            self.leverage = self.leverage + self.w / self.sum_w
+        self.n_fixed = self.free.size + int(fit_intercept)
+        x_dtype = xp.float32 if X.dtype == xp.float32 else rules.compute
+        y_dtype = xp.float32 if Y.dtype == xp.float32 else rules.compute
+        self.G_x, X_fit = self._project_out(xp.take(X64, pen, axis=1) - self.xm)
+        self.X_fit = xp.astype(X_fit, x_dtype)
+        self.G_y, Y_fit = self._project_out(xp.astype(Y, rules.compute) - self.ym)
+        self.Y_fit = xp.astype(Y_fit, y_dtype)
+
+    def _project_out(self, T):
+        """The least-squares coefficients of `T` (n x q, compute dtype) on ``Zc`` and its
+        residual (one step of iterative refinement)."""
+        xp, sw = self.xp, self.sw[:, None]
+        QT = xp.matrix_transpose(self._Q)
+        G = self._C @ (QT @ (sw * T))
+        T = T - self.Zc @ G
+        step = self._C @ (QT @ (sw * T))
+        return G + step, T - self.Zc @ step
+
+    def centering(self, X_fit, Y_fit):
+        """The device centring of the projected problem: no intercept, the penalized
+        columns' factors, ``n_fixed`` fixed degrees of freedom and the leverage."""
+        c = DeviceCentering(self.rules, X_fit, Y_fit, self.w, False, self.penalty_factor)
+        c.n_fixed, c.leverage = self.n_fixed, self.leverage
+        return c
+
+    def coef(self, W):
+        """Coefficients (..., n_features, k) of all columns from the penalized ones
+        (..., n_penalized, k), in `W`'s dtype."""
+        xp = self.xp
+        W64 = xp.astype(W, self.rules.compute)
+        out = xp.concat([W64, self.G_y - self.G_x @ W64], axis=-2)
+        return xp.astype(xp.take(out, self.order, axis=W.ndim - 2), W.dtype)
+
+    def intercept(self, W):
+        """Intercepts (..., k) from the penalized coefficients (..., n_penalized, k)."""
+        xp = self.xp
+        if not self.fit_intercept:
+            return xp.zeros(W.shape[:-2] + (W.shape[-1],), dtype=W.dtype,
+                            device=self.rules.device)
+        W64 = xp.astype(W, self.rules.compute)
+        g = self.G_y - self.G_x @ W64
+        return xp.astype(self.ym - self.xm @ W64 - self.zm @ g, W.dtype)
+
+    def held_out(self, X, sw, V_coef):
+        """Held-out basis ``sw (X_p - xm - (Z - zm) G_x) V_coef`` (q, r) and offset ``ym +
+        (Z - zm) G_y`` (q, k) of new samples `X` (all columns; `sw` None: 1), compute
+        dtype."""
+        xp, rules = self.xp, self.rules
+        X64 = xp.astype(X, rules.compute)
+        Zc = xp.take(X64, rules.index(self.free), axis=1) - self.zm
+        Xp = xp.take(X64, rules.index(self.penalized), axis=1) - self.xm - Zc @ self.G_x
+        if sw is not None:
+            Xp = Xp * sw[:, None]
+        return Xp @ V_coef, self.ym + Zc @ self.G_y
 
 
 def _target_blocks(n_rows, k):
@@ -431,14 +547,21 @@ class ArrayApiRidgeSolver(RidgeSolver):
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self._requested_method = check_method(method)
         rules, X, Y, w, self._y_was_1d = check_device_data(X, Y, sample_weight)
-        self._rules, self._X, self._Y = rules, X, Y
-        self._map = None  # unpenalized columns are not supported on this backend
+        self._rules, self._given = rules, (X, Y)
         self.n_features_in_ = X.shape[1]
         self.penalty_factor = check_penalty_factor(
             to_host(penalty_factor) if is_device_array(penalty_factor) else penalty_factor,
-            X.shape[1])
-        self._centering = DeviceCentering(rules, X, Y, w, self.fit_intercept,
-                                          self.penalty_factor)
+            X.shape[1], allow_zero=True)
+        self._map = None  # unpenalized columns: the solver works on the projected problem
+        if self.penalty_factor is not None and not self.penalty_factor.all():
+            self._map = DevicePenaltyMap(rules, X, Y, w, self.fit_intercept,
+                                         self.penalty_factor)
+            X, Y = self._map.X_fit, self._map.Y_fit
+            self._centering = self._map.centering(X, Y)
+        else:
+            self._centering = DeviceCentering(rules, X, Y, w, self.fit_intercept,
+                                              self.penalty_factor)
+        self._X, self._Y = X, Y
         if method == "auto":
             method = "svd" if not rules.float64 else \
                 "gram" if X.shape[0] >= X.shape[1] else "kernel"
@@ -493,6 +616,8 @@ class ArrayApiRidgeSolver(RidgeSolver):
         factors = rules.to_device(flt.coef_factors(spectrum.s))  # (m, r)
         chosen = xp.matrix_transpose(xp.take(factors, rules.index(best), axis=0))  # (r, k)
         coef = spectrum.cast("V_coef", rules.work) @ (chosen * spectrum.cast("R", rules.work))
+        if self._map is not None:
+            return self._map.coef(coef), self._map.intercept(coef)
         intercept = c.ym - xp.astype(c.xm, rules.work) @ coef if self.fit_intercept else \
             xp.zeros((coef.shape[1],), dtype=rules.work, device=rules.device)
         return coef, xp.astype(intercept, rules.work)
@@ -535,7 +660,8 @@ class ArrayApiRidgeSolver(RidgeSolver):
 
     def held_out_basis(self, X, spectrum):
         """``(X - xm) V_coef`` (n_new, r), compute dtype, of new device samples `X`
-        (validated: namespace, device, dtype, shape, finiteness)."""
+        (validated: namespace, device, dtype, shape, finiteness); with unpenalized columns
+        the pair (basis, offset) of ``DevicePenaltyMap.held_out``."""
         rules = self._rules
         xp = rules.xp
         if not is_device_array(X):
@@ -556,6 +682,8 @@ class ArrayApiRidgeSolver(RidgeSolver):
             raise ValueError(f"X has {X.shape[1]} features, but the solver is expecting "
                              f"{self.n_features_in_} features as input.")
         _check_finite(xp, X, "X")
+        if self._map is not None:
+            return self._map.held_out(X, None, spectrum.cast("V_coef", rules.compute))
         return (xp.astype(X, rules.compute) - self._centering.xm) @ \
             spectrum.cast("V_coef", rules.compute)
 
@@ -602,13 +730,20 @@ class ArrayApiRidgeSolver(RidgeSolver):
         D = (xp.astype(Y, rules.compute) - mean) * rules.to_device(scale, rules.compute)
         return to_host(w @ (D * D)).astype(np.float64)
 
+    def mean_total_ss(self, scale=None):
+        """The denominator of R^2 per target (host (k,)), of `Y` as given: see
+        ``RidgeSolver.mean_total_ss``."""
+        c, Y = self._centering, self._given[1]
+        scale = np.ones(Y.shape[1]) if scale is None else scale
+        return self._sst(Y, c.w, c.mean(Y), scale) / c.sum_w
+
     def cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
                 score_se=None, scale=None):
         """CVResult from host (m, k) mean squared errors of the scaled targets: selection
         on the host (the engine's), the refit on the device."""
         rules, c = self._rules, self._centering
         if scoring == "r2" and sst is None:
-            sst = self._sst(self._Y, c.w, c.mean(self._Y), scale) / c.sum_w
+            sst = self.mean_total_ss(scale)
         scores = _scores.to_score(mse, sst, scoring)
         best = _scores.select(scores, scoring, alpha_per_target, path.filter.dof, rule,
                               score_se, _scores.mean_weights(scale, scoring))
@@ -669,6 +804,8 @@ class DeviceFilterPath(FilterGrid):
     def coef(self):
         """Coefficients (n_grid, n_features[, n_targets])."""
         out = self._apply(self.spectrum.cast("V_coef", self._solver._rules.work))
+        if self._solver.penalty_map is not None:
+            out = self._solver.penalty_map.coef(out)
         return self._solver._shape(out, self._scalar)
 
     def intercept(self):
@@ -677,6 +814,10 @@ class DeviceFilterPath(FilterGrid):
         rules, c = solver._rules, solver._centering
         xp = rules.xp
         V = self.spectrum.cast("V_coef", rules.compute)
+        if solver.penalty_map is not None:
+            out = solver.penalty_map.intercept(self._apply(self.spectrum.cast("V_coef",
+                                                                              rules.work)))
+            return solver._shape(out, self._scalar)
         if solver.fit_intercept:
             out = self._apply(-(c.xm[None, :] @ V), c.ym)
         else:
@@ -688,6 +829,10 @@ class DeviceFilterPath(FilterGrid):
         """Predictions (n_grid, n_new[, n_targets]) for device `X`."""
         solver = self._solver
         B = solver.held_out_basis(X, self.spectrum)
+        if solver.penalty_map is not None:
+            B, offset = B
+            out = self._apply(B) + solver._rules.xp.astype(offset, solver._rules.work)
+            return solver._shape(out, self._scalar)
         out = self._apply(B, solver._centering.ym if solver.fit_intercept else None)
         return solver._shape(out, self._scalar)
 
@@ -710,13 +855,13 @@ class DeviceFilterPath(FilterGrid):
         scale, yc_sq = solver.target_scale()
         Rs = sp.R * rules.to_device(scale, rules.compute)
         R2 = Rs * Rs
-        if sp.rank == c.n_effective - int(c.fit_intercept):
+        if _scores.spanning(sp, c):
             base = np.zeros(R2.shape[1])
         else:
             base = np.maximum(yc_sq - to_host(xp.sum(R2, axis=0)), 0.0)
         rss = base + to_host(rules.to_device(np.square(self.filter.resid), rules.compute) @
                              R2)
-        df_resid = c.n_effective - int(c.fit_intercept) - self.filter.dof
+        df_resid = c.n_effective - _scores.fixed_dof(c) - self.filter.dof
         bad = np.flatnonzero(df_resid <= 1e-9 * c.n_effective)
         if bad.size:
             raise ValueError(
@@ -875,13 +1020,14 @@ def loo_sse(solver, spectrum, flt, grid, scale, name="alpha"):
         if pos.size:
             parts.append((pos, r, Filter(flt.fit[pos], flt.resid[pos],
                                                  flt.resid_rel[pos])))
-    spans = spectrum.rank == c.n_effective - int(c.fit_intercept)
+    spans = _scores.spanning(spectrum, c)
+    fixed = c.fixed_leverage()
     for idx, d, part in parts:
         Ud = U[:, :d]
         U2 = Ud * Ud
         outside = 1.0 - xp.sum(U2, axis=1)
-        if c.fit_intercept:
-            outside = outside - c.w / c.sum_w
+        if fixed is not None:
+            outside = outside - fixed
         outside = xp.where(outside > 0, outside, xp.zeros_like(outside))
         inside = (c.w > 0) & (outside <= float(SPAN_TOL * (d + 1)))
         if spans and d == r:
@@ -940,8 +1086,8 @@ class DeviceLooRefiner:
         U = spectrum.U
         U2 = U * U
         outside = 1.0 - xp.sum(U2, axis=1)
-        if c.fit_intercept:
-            outside = outside - c.w / c.sum_w
+        if c.fixed_leverage() is not None:
+            outside = outside - c.fixed_leverage()
         zero = xp.zeros_like(outside)
         outside = xp.where(outside > 0, outside, zero)
         inside = (c.w > 0) & (outside <= float(SPAN_TOL * (spectrum.rank + 1)))
@@ -1031,7 +1177,7 @@ def array_api_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, sc
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
     splits = check_cv(cv, _Rows(n), None, groups) if not hasattr(cv, "split") else \
-        check_cv(cv, solver._X, solver._Y, groups)
+        check_cv(cv, *solver._given, groups)
     if rule == "1se" and len(splits) < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
     if rule == "1se" and refine:
@@ -1066,7 +1212,7 @@ def _split_sse(solver, splits, alphas, scoring, folds=None):
     :class:`DeviceFoldRefiner`."""
     rules, c = solver._rules, solver._centering
     xp = rules.xp
-    X, Y = solver._X, solver._Y
+    X, Y = solver._given
     m, k = alphas.size, Y.shape[1]
     mean = c.mean(Y) if scoring == "r2" else None
     scale, _ = solver.target_scale()
@@ -1077,22 +1223,28 @@ def _split_sse(solver, splits, alphas, scoring, folds=None):
         if not bool(xp.any(w_train > 0)):
             raise ValueError(f"cv split {i}: every training sample has zero sample_weight.")
         sub = ArrayApiRidgeSolver(xp.take(X, train_d, axis=0), xp.take(Y, train_d, axis=0),
-                                  fit_intercept=c.fit_intercept, sample_weight=w_train,
+                                  fit_intercept=solver.fit_intercept, sample_weight=w_train,
                                   method=solver._requested_method,
                                   penalty_factor=solver.penalty_factor)
         spectrum = sub.spectrum_for(alphas)
-        sc = sub._centering
         sw_test = xp.take(c.sw, test_d, axis=0)
-        B = (xp.astype(xp.take(X, test_d, axis=0), rules.compute) - sc.xm) * sw_test[:, None]
-        B = B @ spectrum.cast("V_coef", rules.compute)
+        X_test = xp.take(X, test_d, axis=0)
+        if sub.penalty_map is not None:  # offset: the training fit of the unpenalized part
+            B, offset = sub.penalty_map.held_out(X_test, sw_test,
+                                                 spectrum.cast("V_coef", rules.compute))
+        else:
+            sc = sub._centering
+            B = (xp.astype(X_test, rules.compute) - sc.xm) * sw_test[:, None]
+            B, offset = B @ spectrum.cast("V_coef", rules.compute), sc.ym[None, :]
         Y_test = xp.take(Y, test_d, axis=0)
-        def Yc_test(cols, Y_test=Y_test, sc=sc, sw_test=sw_test):
-            return (xp.astype(Y_test[:, cols], rules.compute) - sc.ym[cols]) * sw_test[:, None]
+        def Yc_test(cols, Y_test=Y_test, offset=offset, sw_test=sw_test):
+            return (xp.astype(Y_test[:, cols], rules.compute) - offset[:, cols]) * \
+                sw_test[:, None]
 
         if folds is not None:
-            def Yc_cols(cols, Y_test=Y_test, sc=sc, sw_test=sw_test):
+            def Yc_cols(cols, Y_test=Y_test, offset=offset, sw_test=sw_test):
                 return (xp.astype(xp.take(Y_test, cols, axis=1), rules.compute) -
-                        xp.take(sc.ym, cols, axis=0)) * sw_test[:, None]
+                        xp.take(offset, cols, axis=1)) * sw_test[:, None]
             folds.append((B, spectrum, Yc_cols))
         # as leave-one-out's residuals: U-like rows B / s and factors in [0, 1]
         F = -spectrum.ridge(alphas).fit

@@ -19,6 +19,7 @@ selection with banded ridge regression. NeuroImage 264, 119728.
 """
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -26,8 +27,9 @@ from ._cv import ridge_cv
 from ._scores import grid_edge_warnings
 from ._solver import RidgeSolver
 from ._validation import (check_alphas, check_bool, check_candidates, check_cv,
-                          check_data, check_feature_groups, check_in_memory,
-                          check_non_negative_int, check_scoring)
+                          check_data, check_feature_groups, check_non_negative_int,
+                          check_scoring, check_shapes, is_array_api_input, is_dask_input,
+                          is_device_array)
 
 # Group weights below this fraction of the largest are 0 (the group is left out): penalty
 # factors may span at most 1e12 (see _validation.PENALTY_FACTOR_RATIO).
@@ -72,6 +74,45 @@ class BandedResult:
     scoring: str
 
 
+def _namespace(a):
+    """NumPy for NumPy results, else the results' array namespace (array-api-compat's:
+    torch, CuPy, array_api_strict, Dask)."""
+    if isinstance(a, np.ndarray):
+        return np
+    import array_api_compat
+    return array_api_compat.array_namespace(a)
+
+
+def _like(xp, a, like):
+    """Host array `a` in `like`'s namespace and on its device."""
+    if xp is np:
+        return np.asarray(a)
+    import array_api_compat
+    return xp.asarray(a, device=array_api_compat.device(like))
+
+
+def _columns(X, cols, p):
+    """The columns `cols` of X (NumPy, scipy.sparse, Dask or a device array)."""
+    if cols.size == p:
+        return X
+    if is_device_array(X):
+        import array_api_compat
+        xp = array_api_compat.array_namespace(X)
+        return xp.take(X, _like(xp, cols, X), axis=1)
+    return X[:, cols]
+
+
+def _expand(xp, coef, cols, p):
+    """Coefficients (p, k) of all columns from those of the columns `cols` (zero
+    elsewhere)."""
+    if cols.size == p:
+        return coef
+    rows = np.full(p, cols.size)
+    rows[cols] = np.arange(cols.size)
+    padded = xp.concat([coef, xp.zeros_like(coef[:1, :])], axis=0)
+    return xp.take(padded, _like(xp, rows, coef), axis=0)
+
+
 def dirichlet_candidates(n_groups, n_candidates, concentration=(0.1, 1.0), random_state=None):
     """Candidate group weights: the centre of the simplex, its corners, then `n_candidates`
     Dirichlet samples cycling through the `concentration` values (as himalaya's
@@ -101,6 +142,9 @@ def banded_ridge_cv(X, Y, feature_groups, alphas=None, *, n_candidates=50,
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
+        NumPy, scipy.sparse, Dask or array-API (torch, CuPy, array_api_strict) data: each
+        candidate goes through that backend's :func:`~spectralridge.ridge_cv`, and the
+        result's per-target arrays are in the input's namespace (Dask: lazy).
     Y : array-like of shape (n_samples,) or (n_samples, n_targets)
     feature_groups : list of array-like of int, or array-like of shape (n_features,)
         The column indices of each group (together every column exactly once), or one group
@@ -139,9 +183,17 @@ def banded_ridge_cv(X, Y, feature_groups, alphas=None, *, n_candidates=50,
     """
     scoring = check_scoring(scoring)
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
-    check_in_memory("banded_ridge_cv", X=X, Y=Y, sample_weight=sample_weight)
-    X_checked, Y2, w, y_was_1d = check_data(X, Y, sample_weight)
-    n, p = X_checked.shape
+    in_memory = not (is_dask_input(X, Y, sample_weight) or is_array_api_input(X, Y))
+    if in_memory:
+        X, Y2, w, y_was_1d = check_data(X, Y, sample_weight)
+    else:  # the backend validates the data in each ridge_cv; shapes here
+        for name, a, ndims in (("X", X, (2,)), ("Y", Y, (1, 2))):
+            if getattr(a, "ndim", None) not in ndims:
+                raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in ndims)}, "
+                                 f"got {type(a).__name__} of shape {getattr(a, 'shape', None)}.")
+        Y2, y_was_1d = check_shapes(X, Y)
+        w = sample_weight
+    n, p = X.shape
     groups = check_feature_groups(feature_groups, p)
     if candidates is None:
         check_non_negative_int(n_candidates, "n_candidates")
@@ -153,48 +205,48 @@ def banded_ridge_cv(X, Y, feature_groups, alphas=None, *, n_candidates=50,
     for g, cols in enumerate(groups):
         column_group[cols] = g
     if alphas is None:
-        grid = RidgeSolver(X_checked, Y2, fit_intercept=fit_intercept, sample_weight=w,
+        grid = RidgeSolver(X, Y2, fit_intercept=fit_intercept, sample_weight=w,
                            method=method).default_alphas()
         alphas = np.logspace(np.log10(grid[0]) - 1, np.log10(grid[-1]) + 1, grid.size)
     else:
         alphas = check_alphas(alphas)[0]
     named = isinstance(cv, str) and cv in ("loo", "gcv")
-    splits = cv if named else check_cv(cv, X_checked, Y2, None)
-    k = Y2.shape[1]
-    scores = np.empty((candidates.shape[0], alphas.size, k))
-    best_loss = np.full(k, np.inf)
-    best_candidate = np.zeros(k, dtype=np.intp)
-    best_alpha = np.zeros(k)
-    best_score = np.zeros(k, dtype=Y2.dtype)
-    coef = np.zeros((p, k), dtype=Y2.dtype)
-    intercept = np.zeros(k, dtype=Y2.dtype)
+    splits = cv if named else check_cv(
+        cv, X if in_memory or hasattr(cv, "split") else SimpleNamespace(shape=(n, p)),
+        Y2 if in_memory or hasattr(cv, "split") else None, None)
     sign = -1.0 if scoring == "r2" else 1.0
+    best = None  # per target: loss, candidate, alpha, score, coef, intercept
+    scores = []
     for c, gamma in enumerate(candidates):
         kept = gamma > GAMMA_MIN * gamma.max()
         cols = np.flatnonzero(kept[column_group])
         with grid_edge_warnings(False):
-            res = ridge_cv(X_checked[:, cols], Y2, alphas, cv=splits, scoring=scoring,
+            res = ridge_cv(_columns(X, cols, p), Y2, alphas, cv=splits, scoring=scoring,
                            fit_intercept=fit_intercept, sample_weight=w, method=method,
                            penalty_factor=1.0 / gamma[column_group[cols]])
-        scores[c] = res.scores
-        loss = sign * np.asarray(res.best_score, dtype=np.float64)
-        better = np.flatnonzero(loss < best_loss)
-        if better.size:
-            best_loss[better] = loss[better]
-            best_candidate[better] = c
-            best_alpha[better] = res.best_alpha[better]
-            best_score[better] = res.best_score[better]
-            coef[:, better] = 0.0
-            coef[np.ix_(cols, better)] = res.coef[:, better]
-            intercept[better] = res.intercept[better]
-    chosen = candidates[best_candidate].T  # (n_groups, k)
-    with np.errstate(divide="ignore"):
-        group_alphas = np.where(chosen > GAMMA_MIN * chosen.max(axis=0), best_alpha / chosen,
-                                np.inf)
+        xp = _namespace(res.coef)
+        scores.append(res.scores)
+        loss = sign * xp.astype(res.best_score, xp.float64)
+        entry = (loss, xp.full_like(res.best_index, c), res.best_alpha, res.best_score,
+                 _expand(xp, res.coef, cols, p), res.intercept)
+        if best is None:
+            best = entry
+            continue
+        better = loss < best[0]
+        best = tuple(xp.where(better, new, old) for new, old in zip(entry, best))
+    _, best_candidate, best_alpha, best_score, coef, intercept = best
+    scores = xp.stack(scores)
+    chosen = xp.matrix_transpose(xp.take(_like(xp, candidates, coef), best_candidate, axis=0))
+    keep = chosen > GAMMA_MIN * xp.max(chosen, axis=0)
+    safe = xp.where(keep, chosen, xp.ones_like(chosen))
+    group_alphas = xp.where(keep, xp.astype(best_alpha, chosen.dtype) / safe,
+                            xp.full_like(chosen, np.inf))
     if y_was_1d:
         scores, coef, group_alphas = scores[..., 0], coef[:, 0], group_alphas[:, 0]
-        best_candidate, best_alpha = int(best_candidate[0]), float(best_alpha[0])
+        best_candidate, best_alpha = best_candidate[0], best_alpha[0]
         best_score, intercept = best_score[0], intercept[0]
+        if in_memory:
+            best_candidate, best_alpha = int(best_candidate), float(best_alpha)
     return BandedResult(candidates=candidates, alphas=alphas, scores=scores,
                           best_candidate=best_candidate, best_alpha=best_alpha,
                           group_alphas=group_alphas, best_score=best_score, coef=coef,

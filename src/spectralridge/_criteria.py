@@ -768,7 +768,8 @@ class CriteriaMixin:
     def _refined_cv(self, result, cv, scoring, alpha_per_target):
         """`result` of :meth:`loo` / :meth:`gcv` with each best alpha refined off the grid."""
         spectrum, problem = self.problem_for(result.alphas)
-        sst = (problem.base + problem.R2.sum(axis=0)) / problem.sum_w
+        sst = (problem.base + problem.R2.sum(axis=0)) / problem.sum_w if \
+            self.penalty_map is None else self.mean_total_ss()
         if cv == "gcv":
             def mse(a, idx=None):
                 return gcv_score(problem if idx is None else problem.columns(idx), a, True)

@@ -29,9 +29,40 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ._design import DenseDesign, SparseDesign, as_float64, sparse_weighted_mean
-from ._spectrum import Centering, weighted_mean
+from ._spectrum import (Centering, SetCentering, SetSpectrum, factor_spectrum, gram_eigen,
+                        set_sums, svd_ranks, thin_svd, weighted_mean)
 
 _EPS = np.finfo(np.float64).eps
+
+
+def check_free_norms(norms, free):
+    """Refuse unpenalized columns (indices `free`) whose weighted norms are zero."""
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        raise ValueError(
+            f"penalty_factor: the unpenalized columns {free[zero].tolist()} of X are "
+            "zero on every sample of positive weight; their coefficients are undetermined. "
+            "Drop them or give them a positive penalty factor.")
+
+
+def check_free_rank(R, piv, free, n, fit_intercept, eps=_EPS, tol=None):
+    """Refuse unpenalized columns in the span of the others and the intercept, from the
+    pivoted QR ``A[:, piv] = Q R`` of their weighted, centred, normalized block `A`: a
+    diagonal of `R` at most `tol` (default ``max(n, u) eps``)."""
+    diag = np.abs(np.diag(R)) if R.size else np.zeros(0)
+    u = free.size
+    tol = max(n, u) * eps if tol is None else tol
+    rank = int(np.count_nonzero(diag > tol))
+    if rank < u:
+        dependent = np.sort(free[piv[rank:]]).tolist()
+        others = np.sort(free[piv[:rank]]).tolist()
+        what = f"the other unpenalized columns {others}" if others else "no other column"
+        if fit_intercept:
+            what += " and the intercept" if others else " but the intercept"
+        raise ValueError(
+            f"penalty_factor: the unpenalized columns {dependent} of X are collinear with "
+            f"{what} (on the samples of positive weight), so their coefficients are not "
+            "unique. Drop them or give them a positive penalty factor.")
 
 
 class PenaltyMap:
@@ -102,28 +133,12 @@ class PenaltyMap:
         columns in the span of the others and the intercept."""
         A = self.sw[:, None] * self.Zc
         norms = np.linalg.norm(self.sw[:, None] * Z, axis=0)
-        zero = np.flatnonzero(norms == 0)
-        if zero.size:
-            raise ValueError(
-                f"penalty_factor: the unpenalized columns {self.free[zero].tolist()} of X are "
-                "zero on every sample of positive weight; their coefficients are undetermined. "
-                "Drop them or give them a positive penalty factor.")
+        check_free_norms(norms, self.free)
         A /= norms
         Q, R, piv = sla.qr(A, mode="economic", pivoting=True, check_finite=False)
-        diag = np.abs(np.diag(R)) if R.size else np.zeros(0)
-        u = self.free.size
-        rank = int(np.count_nonzero(diag > max(n, u) * _EPS))
-        if rank < u:
-            dependent = np.sort(self.free[piv[rank:]]).tolist()
-            others = np.sort(self.free[piv[:rank]]).tolist()
-            what = f"the other unpenalized columns {others}" if others else "no other column"
-            if self.fit_intercept:
-                what += " and the intercept" if others else " but the intercept"
-            raise ValueError(
-                f"penalty_factor: the unpenalized columns {dependent} of X are collinear with "
-                f"{what} (on the samples of positive weight), so their coefficients are not "
-                "unique. Drop them or give them a positive penalty factor.")
-        self._Q, self._R, self._piv, self._norms = Q, R, piv, norms
+        check_free_rank(R, piv, self.free, n, self.fit_intercept)
+        # C order: NumPy's Q^T T with the Fortran-ordered Q ran 10x slower
+        self._Q, self._R, self._piv, self._norms = np.ascontiguousarray(Q), R, piv, norms
 
     def _coefficients(self, T):
         """Weighted least-squares coefficients (u, k) of the columns of `T` on ``Zc``."""
@@ -300,3 +315,152 @@ class FoldDowndate:
         Y_scored = Yc_te - y_shift - M_c[:, :u] @ G_y
         return (np.ascontiguousarray(B, dtype=self.dtype), spectrum,
                 np.zeros(P.shape[1]), np.ascontiguousarray(Y_scored, dtype=self.dtype))
+
+
+# -- the same map from the statistics of a set of rows (the blockwise backends) --------------
+def set_spectrum(kind, F, sums, shift, fit_intercept, free=None):
+    """:class:`~spectralridge._spectrum.SetSpectrum` of a set of rows from the (q, q)
+    factor (R factor for ``kind='svd'``, else Gram) of ``A = [sw, sw (X - shift)]`` (without
+    intercept ``sw X``); with unpenalized columns `free` (indices, or None) a
+    :class:`FreeSetSpectrum` of the other columns projected off them and the intercept."""
+    if free is None or not free.size:
+        return factor_spectrum(kind, F, sums, shift, fit_intercept)
+    return FreeSetSpectrum(kind, F, sums, shift, fit_intercept, free)
+
+
+class FreeSetSpectrum(SetSpectrum):
+    """The spectrum of a set of rows with unpenalized columns, by block elimination on the
+    factor of ``A = [A_1, A_2]``: ``A_1 = [sw, sw (Z - shift)]`` (the intercept, when fitted,
+    and the unpenalized columns), ``A_2 = sw (X_p - shift)`` the penalized ones. With the
+    triangular ``R_11`` (``A_1^T A_1 = R_11^T R_11``) and ``R_12 = R_11^-T A_1^T A_2``, the
+    projection of ``A_2`` on the complement of ``A_1`` has the Gram ``A_2^T A_2 - R_12^T
+    R_12`` (for an R factor of A with ``A_1``'s columns first: its trailing block, no
+    cancellation); the targets' cross products follow the same way. The set's own
+    projection: exact for any union of row blocks (K-fold training sets).
+
+    Results are expressed on all columns so that the blockwise passes need no change of
+    form: ``V`` (p, r) holds ``V_p`` on the penalized rows and ``-G_z V_p`` on the
+    unpenalized ones (``G = R_11^-1 R_12``), ``xm`` is the shift plus the intercept's row
+    ``G_0`` on the penalized columns, so that ``sw (x - xm) V`` is the projected row's
+    basis; :meth:`cross` gives ``Xc^T Yc`` zero on the unpenalized rows and target means
+    that make ``ym - xm^T W`` the intercept. What depends on the targets and the unpenalized
+    values of each row (the coefficients ``G_y`` of the targets on ``A_1``) is added by
+    :meth:`free_coef`, :meth:`add_free` and :meth:`free_fit`; :meth:`leverage` gives the
+    rows' leverage of ``A_1``. Unpenalized columns collinear with each other or the
+    intercept are refused as :class:`PenaltyMap` refuses them; from a Gram (``kind='gram'``)
+    within ``sqrt(max(n, u) eps)`` of collinear already, the accuracy of its factor.
+    """
+
+    def __init__(self, kind, F, sums, shift, fit_intercept, free):
+        stats, _ = set_sums(sums, shift, fit_intercept)
+        off, p = int(fit_intercept), shift.size
+        pen = np.setdiff1d(np.arange(p), free)
+        fixed = np.concatenate([[0] if off else [], off + free]).astype(np.intp)
+        order = np.concatenate([fixed, off + pen])
+        f, u = fixed.size, free.size
+        lam_offset = 0.0
+        if kind == "svd":  # the R factor with A_1's columns first
+            R = sla.qr(np.asfortranarray(np.asarray(F)[:, order]), mode="r",
+                       check_finite=False)[0]
+            R11, R12, R22 = R[:f, :f], R[:f, f:], R[f:, f:]
+        else:
+            G = np.asarray(F)[np.ix_(order, order)]
+            R11 = _gram_factor(G[:f, :f])
+        # the engine's collinearity check, on the centred Z over its uncentred norms
+        col_sq = np.einsum("ij,ij->j", R11, R11)[off:]
+        zs = shift[free]
+        sx = stats["sx"][free]
+        norms = np.sqrt(np.maximum(col_sq + 2 * zs * sx + zs * zs * stats["sum_w"], 0.0))
+        check_free_norms(np.where(np.sqrt(col_sq) > 0, norms, 0.0), free)
+        _, Rz, piv = sla.qr(R11[off:, off:] / norms, pivoting=True, check_finite=False)
+        # from a Gram, R_11 is accurate to sqrt(eps) relative only
+        tol = None if kind == "svd" else np.sqrt(max(stats["n_rows"], u) * _EPS)
+        check_free_rank(Rz, piv, free, stats["n_rows"], fit_intercept, tol=tol)
+        if kind != "svd":
+            R12 = sla.solve_triangular(R11, G[:f, f:], trans="T", check_finite=False)
+            G22 = G[f:, f:] - R12.T @ R12
+            lam_offset = float(np.trace(G[f:, f:]))
+        n_pen = pen.size
+        max_rank = max(min(stats["n_eff"] - f, n_pen), 0)
+        if kind == "svd":
+            _, s, Vt, floor = thin_svd(R22, np.einsum("ij,ij->j", R22, R22))
+            r, ls_rank = svd_ranks(s, floor, stats["n_rows"], n_pen, max_rank)
+            s, V_p, lam_floor, Q_d = s[:r].copy(), Vt[:r].T, 0.0, None
+        else:
+            lam, Q, r, lam_floor = gram_eigen(np.asfortranarray(G22), stats["n_rows"],
+                                              max_rank, lam_offset)
+            s, V_p, ls_rank = np.sqrt(lam[:r]), Q[:, :r], None
+            Q_d = Q[:, r:] if 0 < r < n_pen else None
+        Gx = sla.solve_triangular(R11, R12, check_finite=False)  # (f, n_pen)
+        V = np.empty((p, s.size))
+        V[pen], V[free] = V_p, -Gx[off:] @ V_p
+        xm = np.array(shift, dtype=np.float64)
+        if off:
+            xm[pen] += Gx[0]
+        dropped = None
+        if Q_d is not None:
+            dropped = np.zeros((p, Q_d.shape[1]))
+            dropped[pen] = Q_d
+        super().__init__("svd" if kind == "svd" else "gram", s, np.ascontiguousarray(V),
+                         lam_floor, ls_rank=ls_rank,
+                         dropped=np.inf if dropped is not None else 0.0, Q_dropped=dropped,
+                         lam_offset=lam_offset, **dict(stats, xm=xm))
+        self.free, self.penalized, self.n_fixed = free, pen, f
+        self._fixed, self._off, self._R11, self._R12 = fixed, off, R11, R12
+        self._shift = np.array(shift, dtype=np.float64)
+
+    def centering(self, ym, fit_intercept):
+        return SetCentering(self.xm, ym, self.sum_w, self.n_eff, fit_intercept, self.n_fixed)
+
+    def _target_coef(self, AtY):
+        """``G_y = R_11^-1 c`` (f, k) and ``c = R_11^-T A_1^T sw (Y - y_shift)``."""
+        c = sla.solve_triangular(self._R11, AtY[self._fixed], trans="T", check_finite=False)
+        return sla.solve_triangular(self._R11, c, check_finite=False), c
+
+    def cross(self, AtY, yy, fit_intercept):
+        """As :meth:`SetSpectrum.cross`, projected off ``A_1``: ``Xc^T Yc`` (p, k) (zero on
+        the unpenalized rows), ``||Yc||^2`` and the target means less the shift that make
+        ``ym - xm^T W`` the intercept."""
+        AtY = np.asarray(AtY, dtype=np.float64)
+        Gy, c = self._target_coef(AtY)
+        off = self._off
+        XtY = np.zeros((self.xm.size, AtY.shape[1]))
+        XtY[self.penalized] = AtY[off + self.penalized] - self._R12.T @ c  # A_2^T (I - P) Yc
+        yc_sq = None if yy is None else np.maximum(yy - np.einsum("ij,ij->j", c, c), 0.0)
+        t = -self._shift[self.free] @ Gy[off:]
+        if off:
+            t = t + Gy[0]
+        return XtY, yc_sq, t
+
+    def free_coef(self, AtY):
+        """Coefficients (u, k) of the targets on the unpenalized columns, ``G_y``'s rows."""
+        return self._target_coef(np.asarray(AtY, dtype=np.float64))[0][self._off:]
+
+    def add_free(self, coef, AtY):
+        """`coef` (..., p, k) of all columns from :attr:`V`'s (``-G_z W`` on the unpenalized
+        rows): adds ``G_y`` there."""
+        coef[..., self.free, :] += self.free_coef(AtY)
+        return coef
+
+    def free_fit(self, X, AtY):
+        """``Z G_y`` (rows, k) of rows `X` (all columns): the part of the unpenalized fit
+        that :attr:`V` and :attr:`xm` leave out of ``ym + (x - xm)^T W``."""
+        return np.asarray(X, dtype=np.float64)[:, self.free] @ self.free_coef(AtY)
+
+    def leverage(self, X, w):
+        """The rows' leverage of ``A_1`` (the intercept and the unpenalized columns)."""
+        M = np.asarray(X, dtype=np.float64)[:, self.free] - self._shift[self.free]
+        if self._off:
+            M = np.column_stack([np.ones(M.shape[0]), M])
+        B = sla.solve_triangular(self._R11, M.T, trans="T", check_finite=False)
+        return np.asarray(w, dtype=np.float64) * np.einsum("ij,ij->j", B, B)
+
+
+def _gram_factor(G11):
+    """Upper-triangular ``R`` with ``R^T R = G11``; a singular ``G11`` (collinear columns)
+    gets a factor from its eigen-decomposition, which the rank check then refuses."""
+    try:
+        return sla.cholesky(G11, lower=False, check_finite=False)
+    except np.linalg.LinAlgError:
+        lam, Q = np.linalg.eigh(G11)
+        return sla.qr(np.sqrt(np.maximum(lam, 0.0))[:, None] * Q.T, mode="r")[0]

@@ -67,8 +67,8 @@ class RidgeSolver(CriteriaMixin):
         on the columns divided by ``sqrt(c)`` and maps coefficients back, so singular values,
         shrinkage factors and filters refer to that rescaled design (early stopping is then
         gradient descent preconditioned by ``diag(1 / c)``). The largest positive factor may
-        be at most 1e12 times the smallest. A factor of 0 leaves a feature unpenalized (NumPy
-        or scipy.sparse X, kept sparse), as the intercept: the other columns and the targets
+        be at most 1e12 times the smallest. A factor of 0 leaves a feature unpenalized (on
+        every backend; scipy.sparse X is kept sparse), as the intercept: the other columns and the targets
         are projected on the complement of the unpenalized columns and the intercept
         (weighted), the projection is decomposed once, and the unpenalized coefficients
         follow by least squares on the residual; the hat matrix adds their leverage, so
@@ -506,11 +506,9 @@ class RidgeSolver(CriteriaMixin):
         """CVResult from mean squared errors; `sst` is the mean total sum of squares for
         'r2', by default that of all samples about their weighted mean. With `scale` (see
         ``_scores.target_scale``), `mse`, `sst` and `score_se` are of the scaled targets."""
-        _, Y, c = self.data
+        c = self._centering
         if scoring == "r2" and sst is None:
-            w = np.square(c.sw)
-            sst = _scores.total_sum_of_squares(Y, w, weighted_sum(w, Y) / c.sum_w, scale)
-            sst /= c.sum_w
+            sst = self.mean_total_ss(scale)
         result = _scores.make_result(
             path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=c,
             scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
@@ -523,6 +521,15 @@ class RidgeSolver(CriteriaMixin):
         if self._y_was_1d:
             coef, intercept = coef[:, 0], intercept[0]
         return dataclasses.replace(result, coef=coef, intercept=intercept)
+
+    def mean_total_ss(self, scale=None):
+        """Per target, the weighted mean squared deviation of `Y` as given (not projected
+        off unpenalized columns) from its weighted mean (k,), of the targets times `scale`
+        where given: the denominator of R^2."""
+        _, Y, c = self.given_data
+        w = np.square(c.sw)
+        return _scores.total_sum_of_squares(Y, w, weighted_sum(w, Y) / c.sum_w,
+                                            scale) / c.sum_w
 
     def target_scale(self, spectrum):
         """Powers of two per target and ``||scale Yc||^2``: see ``_scores.target_scale``."""

@@ -542,13 +542,15 @@ def project(B, Y, ym, sw):
 
 # -- decompositions from the statistics of a set of rows (the blockwise backends) ----------------
 class SetCentering(NamedTuple):
-    """What the scores of :mod:`._scores` read of a centring, for a set of rows."""
+    """What the scores of :mod:`._scores` read of a centring, for a set of rows
+    (``n_fixed``: the unpenalized degrees of freedom, see ``_penalty.FreeSetSpectrum``)."""
 
     xm: np.ndarray
     ym: np.ndarray
     sum_w: float
     n_effective: int
     fit_intercept: bool
+    n_fixed: int
 
 
 class SetSpectrum(Spectrum):
@@ -562,16 +564,17 @@ class SetSpectrum(Spectrum):
     and, for the kernel, ``M_dropped = Q_d^T Xc Xc^T Q_d``)."""
 
     def __init__(self, method, s, V, lam_floor, *, sum_w, n_eff, n_rows, sx, xm,
-                 dropped=0.0, ls_rank=None, Q_dropped=None, M_dropped=None):
+                 dropped=0.0, ls_rank=None, Q_dropped=None, M_dropped=None, lam_offset=0.0):
         super().__init__(method, s, V, None, None, lam_floor, dropped=dropped,
-                         ls_rank=ls_rank)
+                         ls_rank=ls_rank, lam_offset=lam_offset)
         self.sum_w, self.n_eff, self.n_rows, self.sx, self.xm = sum_w, n_eff, n_rows, sx, xm
         self.Q_dropped, self.M_dropped = Q_dropped, M_dropped
 
     def spectrum(self, R=None, yc_sq=None):
         """The :class:`Spectrum` with projected targets `R` and ``||Yc||^2`` `yc_sq`."""
         return Spectrum(self.method, self.s, self.V, R, yc_sq, self.lam_floor,
-                        dropped=self.dropped, ls_rank=self.ls_rank)
+                        dropped=self.dropped, ls_rank=self.ls_rank,
+                        lam_offset=self.lam_scale - self.lam_max)
 
     def measured(self, dropped):
         """A copy with the dropped directions' share measured as `dropped`."""
@@ -580,7 +583,19 @@ class SetSpectrum(Spectrum):
         return out
 
     def centering(self, ym, fit_intercept):
-        return SetCentering(self.xm, ym, self.sum_w, self.n_eff, fit_intercept)
+        return SetCentering(self.xm, ym, self.sum_w, self.n_eff, fit_intercept,
+                            int(fit_intercept))
+
+    # the unpenalized columns' target-dependent parts (none here: see
+    # ``_penalty.FreeSetSpectrum``)
+    def add_free(self, coef, AtY):
+        return coef
+
+    def free_fit(self, X, AtY):
+        return None
+
+    def leverage(self, X, w):
+        return None
 
     def cross(self, AtY, yy, fit_intercept):
         """``Xc^T Yc`` (p, k), ``||Yc||^2`` and the set's target means less the shift, from
@@ -609,7 +624,7 @@ class SetSpectrum(Spectrum):
         return dropped_ratios(part_sq, self.s, R, yc_sq)
 
 
-def _set_sums(sums, shift, fit_intercept):
+def set_sums(sums, shift, fit_intercept):
     sum_w, n_eff, n_rows = float(sums[0]), int(round(sums[1])), int(round(sums[2]))
     sx = np.array(sums[3:])
     xm = shift + sx / sum_w if fit_intercept and sum_w > 0 else shift.copy()
@@ -620,7 +635,7 @@ def _set_sums(sums, shift, fit_intercept):
 def factor_spectrum(kind, F, sums, shift, fit_intercept):
     """:class:`SetSpectrum` from the (q, q) factor of ``A = [sw, sw (X - shift)]`` (without
     intercept ``sw X``) over a set of rows: its R factor (``kind='svd'``) or Gram."""
-    stats, max_rank = _set_sums(sums, shift, fit_intercept)
+    stats, max_rank = set_sums(sums, shift, fit_intercept)
     off = int(fit_intercept)
     p = shift.size
     if kind == "svd":
@@ -644,7 +659,7 @@ def kernel_set_spectrum(Ks, sums, sw, shift, fit_intercept, basis_pass):
     """:class:`SetSpectrum` of the kernel route from ``Ks = Xs Xs^T`` (n, n) with ``Xs = sw
     (X - shift)``, centred exactly as ``Xc = (I - u u^T) Xs`` with ``u = sw / ||sw||``;
     `basis_pass(Q)` returns ``Xs^T Q`` (a pass over the data) for ``V = Xc^T U / s``."""
-    stats, max_rank = _set_sums(sums, shift, fit_intercept)
+    stats, max_rank = set_sums(sums, shift, fit_intercept)
     K = np.array(Ks, dtype=np.float64, order="F")
     u = sw / np.sqrt(stats["sum_w"]) if fit_intercept else None
     if u is not None:

@@ -237,8 +237,8 @@ def check_penalty_factor(penalty_factor, n_features, allow_zero=False):
     if not valid.all():
         i = int(np.flatnonzero(~valid)[0])
         rule = "non-negative" if allow_zero else "positive"
-        hint = "" if allow_zero else (" here; unpenalized features (factor 0) need NumPy "
-                                      "or scipy.sparse input")
+        hint = "" if allow_zero else (" here; unpenalized features (factor 0) need NumPy, "
+                                      "scipy.sparse or array-API input")
         raise ValueError(f"penalty_factor must be {rule}{hint}, got penalty_factor[{i}]="
                          f"{float(c[i])!r}.")
     positive = c[c > 0]

@@ -38,9 +38,9 @@ from scipy.linalg import blas, lapack
 from . import _core, _scores
 from ._backends import is_dask_input
 from ._cv import fold_labels
+from ._penalty import set_spectrum
 from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
-from ._spectrum import (SetSpectrum, check_scale, factor_spectrum, kernel_set_spectrum,
-                        weighted_sum)
+from ._spectrum import SetSpectrum, check_scale, kernel_set_spectrum, weighted_sum
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_finite,
                           check_groups, check_nonnegative_weights, check_number_dtype,
                           check_penalty_factor, check_rule, check_sample_weight,
@@ -325,9 +325,14 @@ class _Ctx:
     extra: dict = field(default_factory=dict)
 
 
+def _all_rows(P):
+    """The cross products of all rows (q + 3, kb) from the folds' (K, q + 3, kb)."""
+    return P.sum(axis=0) if P.shape[0] > 1 else P[0]
+
+
 def _cross(P, ym0, ctx):
     """``Xc^T Yc`` (p, kb), ``||Yc||^2`` and target means of all rows."""
-    Pf = P.sum(axis=0) if P.shape[0] > 1 else P[0]
+    Pf = _all_rows(P)
     XtY, yc_sq, t = ctx.full.cross(Pf[:-3], Pf[-3], ctx.fit_intercept)
     return XtY, yc_sq, (np.asarray(ym0, dtype=np.float64) + t) if ctx.fit_intercept else t
 
@@ -363,7 +368,8 @@ def _apply_block(P, ym0, *, ctx, basis, with_mean):
 
 
 def _coef_block(P, ym0, *, ctx):
-    return _apply_block(P, ym0, ctx=ctx, basis=ctx.full.V, with_mean=False)
+    out = _apply_block(P, ym0, ctx=ctx, basis=ctx.full.V, with_mean=False)
+    return ctx.full.add_free(out, _all_rows(P)[:-3])  # unpenalized columns' G_y
 
 
 def _intercept_block(P, ym0, *, ctx):
@@ -375,7 +381,9 @@ def _intercept_block(P, ym0, *, ctx):
 
 def _predict_block(Xn, P, ym0, *, ctx):
     B = held_out_basis(Xn, None, ctx.full.xm, ctx.full.spectrum(), np.float64)
-    return _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
+    out = _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
+    fit = ctx.full.free_fit(Xn, _all_rows(P)[:-3])  # unpenalized columns: Z G_y
+    return out if fit is None else out + fit
 
 
 def _gcv_block(P, ym0, *, ctx):
@@ -397,13 +405,21 @@ def _loo_rows(X, w, rows, P, ym0, ctx):
     return _scores.LooRows(U, wb, spectrum.lam, spectrum.ls_rank, R, d.sum_w,
                            ctx.fit_intercept,
                            _scores.spanning(spectrum, d.centering(ym, ctx.fit_intercept)),
-                           np.asarray(rows)), ym, sw
+                           np.asarray(rows), d.leverage(X, wb)), ym, sw
+
+
+def _free_targets(X, Y, AtY, d):
+    """`Y` (float64) less the unpenalized columns' fit ``Z G_y`` under the set `d`, from its
+    cross products ``A^T Yc`` (q, kb)."""
+    Y = np.asarray(Y, dtype=np.float64)
+    fit = d.free_fit(X, AtY)
+    return Y if fit is None else Y - fit
 
 
 def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
     """(1, m, kb): weighted sums of squared leave-one-out errors over one row block."""
     loo, ym, sw = _loo_rows(X, w, rows, P, ym0, ctx)
-    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    Y = np.ascontiguousarray(_free_targets(X, Y, _all_rows(P)[:-3], ctx.full))
     return _scores.loo_sse_rows(loo, ctx.flt, ctx.grid, Y, ym, sw, np.float64, ctx.name,
                                 tile=_scores.LOO_TILE,
                                 compress=ctx.extra.get("loo_compression", True))[None]
@@ -421,18 +437,19 @@ def _held_out_block(X, Y, w, labels, P, ym0, *, ctx):
     for f in np.unique(labels):
         d = ctx.folds[f]
         rows = np.flatnonzero(labels == f)
-        XtY, _, ym = d.cross(P[[g for g in range(K) if g != f], :q].sum(axis=0), None,
-                             ctx.fit_intercept)
+        AtY = P[[g for g in range(K) if g != f], :q].sum(axis=0)
+        XtY, _, ym = d.cross(AtY, None, ctx.fit_intercept)
         R = d.project(XtY)
         ym += ym0
-        if not d.rank:  # the fit is the training mean
-            resid = sw[rows, None] * (Y[rows] - ym)
+        Y_f = _free_targets(X[rows], Y[rows], AtY, d)
+        if not d.rank:  # the fit is the training mean (and unpenalized columns)
+            resid = sw[rows, None] * (Y_f - ym)
             out[0, f] = np.einsum("ij,ij->j", resid, resid)
             continue
         spectrum = d.spectrum(R)
         B = held_out_basis(X[rows], sw[rows], d.xm, spectrum, np.float64)
-        out[0, f] = _scores.held_out_sse(B, spectrum, ctx.extra["fold_filters"][f], Y[rows],
-                                         ym, sw[rows], np.float64,
+        out[0, f] = _scores.held_out_sse(B, spectrum, ctx.extra["fold_filters"][f],
+                                         np.ascontiguousarray(Y_f), ym, sw[rows], np.float64,
                                          compress=ctx.extra["loo_compression"])
     return out
 
@@ -499,6 +516,7 @@ def _pack_block(scores, *args, ctx, best=None):
     coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
                                     ctx.full.centering(ym, ctx.fit_intercept), ctx.flt, best,
                                     np.float64)
+    coef = ctx.full.add_free(coef, _all_rows(P)[:-3])
     out = np.empty((4 + coef.shape[0], kb))
     out[0], out[1], out[2] = best, ctx.grid[best], scores[best, np.arange(kb)]
     out[3:-1], out[-1] = coef, intercept
@@ -513,18 +531,20 @@ def _refit_block(alphas, P, ym0, *, ctx):
     coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
                                     ctx.full.centering(ym, ctx.fit_intercept), flt,
                                     np.arange(alphas.size), np.float64)
+    coef = ctx.full.add_free(coef, _all_rows(P)[:-3])
     return np.concatenate([coef, intercept[None]])
 
 
 def _loo_errors_block(X, Y, w, rows, P, ym0, *, ctx):
     """(m, b, kb): leave-one-out errors of one row block (plain residuals at zero weight)."""
     loo, ym, sw = _loo_rows(X, w, rows, P, ym0, ctx)
-    errors = _scores.loo_errors_rows(loo, ctx.flt, ctx.grid, np.asarray(Y), ym, sw, ctx.name)
+    Y = _free_targets(X, Y, _all_rows(P)[:-3], ctx.full)
+    errors = _scores.loo_errors_rows(loo, ctx.flt, ctx.grid, Y, ym, sw, ctx.name)
     zero = sw == 0
     if zero.any():  # the plain residual, with the fit from the other samples
         B = held_out_basis(X[zero], None, ctx.full.xm, ctx.full.spectrum(), np.float64)
         fitted = _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
-        errors[:, zero] = np.asarray(Y, dtype=np.float64)[zero] - fitted
+        errors[:, zero] = Y[zero] - fitted
     return errors
 
 
@@ -555,9 +575,11 @@ class DaskRidgeSolver(RidgeSolver):
         ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram cannot
         serve to about 1e-10 relative (the guard of :class:`~spectralridge.RidgeSolver`).
     penalty_factor : array-like of shape (n_features,), default=None
-        Positive per-feature penalty factors, as in :class:`~spectralridge.RidgeSolver`: the
-        columns of X are divided by their square roots (lazily) and the coefficients mapped
-        back.
+        Non-negative per-feature penalty factors, as in :class:`~spectralridge.RidgeSolver`:
+        the columns of X are divided by the square roots of the positive ones (lazily) and
+        the coefficients mapped back; those of factor 0 are projected out of each set of rows
+        (all, and each K-fold training set) from its factor (not with ``method='kernel'``;
+        ``'auto'`` takes the QR route for wide X), see ``_penalty.FreeSetSpectrum``.
 
     Attributes
     ----------
@@ -605,11 +627,14 @@ class DaskRidgeSolver(RidgeSolver):
         X, Y, w, self._dtype, self._y_was_1d = _prepare(X, Y, sample_weight)
         n, p = X.shape
         self.n_features_in_ = p
-        # penalty factors c: the solver works on the columns divided by sqrt(c), as NumPy's
-        self.penalty_factor = check_penalty_factor(penalty_factor, p)
-        self._col_scale = None
+        # penalty factors c: the solver works on the columns divided by sqrt(c), as NumPy's;
+        # those of factor 0 are projected out of each set of rows (_penalty.set_spectrum)
+        self.penalty_factor = check_penalty_factor(penalty_factor, p, allow_zero=True)
+        self._col_scale = self._free = None
         if self.penalty_factor is not None:
-            self._col_scale = 1.0 / np.sqrt(self.penalty_factor)
+            c = self.penalty_factor
+            self._col_scale = 1.0 / np.sqrt(np.where(c > 0, c, 1.0))
+            self._free = np.flatnonzero(c == 0) if not c.all() else None
             X = X * self._col_scale
         X_cols, X = X, X.rechunk({1: -1}) if X.numblocks[1] > 1 else X
         self._X, self._Y, self._w = X, Y, w
@@ -647,7 +672,11 @@ class DaskRidgeSolver(RidgeSolver):
         Y = self._Y = Y * self._lazy_scale.astype(Y.dtype)
         # pass 2: factors of X, cross products with Y
         if method == "auto":
-            kind = "gram" if n >= p else "svd" if folds is not None else "kernel"
+            kind = "gram" if n >= p else "svd" if folds is not None or \
+                self._free is not None else "kernel"
+        elif method == "kernel" and self._free is not None:
+            raise ValueError("method='kernel' does not take unpenalized columns "
+                             "(penalty_factor entries of 0) on Dask: use 'svd' or 'auto'.")
         else:
             kind = method
         labels = () if self._labels is None else (self._labels, "i")
@@ -719,8 +748,8 @@ class DaskRidgeSolver(RidgeSolver):
 
     def _set_factors(self, kind, F, sums):
         def make(folds, set_sums):
-            return factor_spectrum(kind, _combine(kind, [F[g] for g in folds]), set_sums,
-                                   self._xm0, self.fit_intercept)
+            return set_spectrum(kind, _combine(kind, [F[g] for g in folds]), set_sums,
+                                self._xm0, self.fit_intercept, self._free)
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
             self._state = _State(kind, *self._decompose_all(sums, make), F, sums[:, 0].copy())
 

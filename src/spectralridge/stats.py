@@ -282,21 +282,26 @@ def _check_no_penalty_factor(solver, name, hint=""):
 
 
 def _centred_design(solver_or_X, fit_intercept):
+    """The centred (weighted) design, its namespace and a function putting host arrays
+    there: NumPy, or the device of an array-API solver."""
     if isinstance(solver_or_X, RidgeSolver):
         solver = solver_or_X
         _check_no_penalty_factor(solver, "vif", "; pass the design matrix")
-        if solver.backend != "numpy":
-            raise TypeError(f"solver_or_X must be a RidgeSolver of NumPy data or a design X; "
-                            f"got a {type(solver).__name__} (vif needs the rows of X in "
-                            "memory).")
+        if solver.backend not in ("numpy", "array_api"):
+            raise TypeError(f"solver_or_X must be a RidgeSolver of NumPy or array-API data or "
+                            f"a design X; got a {type(solver).__name__} (vif needs the rows "
+                            "of X in memory).")
         X, _, centering = solver.data
+        if solver.backend == "array_api":  # on the device, in the compute dtype
+            return (centering.center_X(X), solver.namespace,
+                    lambda a: solver.from_host(a, np.float64))
         if sp.issparse(X):
             raise ValueError("vif: a solver fitted on sparse X is not supported; pass the "
                              "design matrix (X.toarray() if it fits in memory).")
-        return centering.center_X(X)
+        return centering.center_X(X), np, np.asarray
     fit_intercept = check_bool(fit_intercept, "fit_intercept")
     X = check_design(solver_or_X)
-    return X - X.mean(axis=0) if fit_intercept else X
+    return (X - X.mean(axis=0) if fit_intercept else X), np, np.asarray
 
 
 def vif(solver_or_X, alphas, *, scale="correlation", fit_intercept=True):
@@ -310,7 +315,9 @@ def vif(solver_or_X, alphas, *, scale="correlation", fit_intercept=True):
     Parameters
     ----------
     solver_or_X : RidgeSolver or array-like of shape (n_samples, n_features)
-        A solver (its centring and sample weights are used) or a design matrix.
+        A solver (its centring and sample weights are used) or a design matrix. For a
+        solver of array-API data (torch, CuPy, array_api_strict) the SVD of its centred
+        design runs on its device and the result is in its namespace there.
     alphas : float or array-like of shape (n_alphas,)
         Non-negative penalties, on the scale chosen by `scale`.
     scale : {'correlation', 'data'}, default='correlation'
@@ -328,7 +335,7 @@ def vif(solver_or_X, alphas, *, scale="correlation", fit_intercept=True):
 
     Returns
     -------
-    ndarray of shape (n_alphas, n_features)
+    ndarray (or the solver's array type) of shape (n_alphas, n_features)
         A scalar alpha gives shape (n_features,). ``inf`` at ``alpha = 0`` for columns
         involved in an exact collinearity.
 
@@ -365,26 +372,29 @@ def vif(solver_or_X, alphas, *, scale="correlation", fit_intercept=True):
     """
     scale = check_option(scale, "scale", ("correlation", "data"))
     alphas, scalar = check_alphas(alphas)
-    Xc = _centred_design(solver_or_X, fit_intercept)
-    norms = np.sqrt(np.square(Xc).sum(axis=0))
+    Xc, xp, put = _centred_design(solver_or_X, fit_intercept)
+    norms = np.sqrt(_array_api.to_host(xp.sum(Xc * Xc, axis=0)).astype(np.float64))
     if scale == "correlation":
-        Xc = Xc / check_column_scale(norms)
+        Xc = Xc / put(check_column_scale(norms))
         column_factor = np.ones(Xc.shape[1])
     else:
         column_factor = np.square(norms)
-    _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+    _, s, Vt = xp.linalg.svd(Xc, full_matrices=False)
+    s = _array_api.to_host(s).astype(np.float64)
     rank = int(np.count_nonzero(s > max(Xc.shape) * np.finfo(float).eps * s[0])) \
         if s.size and s[0] > 0 else 0
-    s, Vt = s[:rank], Vt[:rank]
-    lam = np.square(s)
+    Vt2 = xp.square(Vt[:rank, :])
+    lam = np.square(s[:rank])
     # (G + a I)^+ G (G + a I)^+ = V diag(lam / (lam + a)^2) V^T on the range of G
     weights = lam / np.square(lam + alphas[:, None])                   # (m, r)
-    out = (weights @ np.square(Vt)) * column_factor                    # (m, p)
+    out = (put(weights) @ Vt2) * put(column_factor)                     # (m, p)
     # at alpha = 0 a column with a component in the null space has infinite variance
-    null = 1.0 - np.square(Vt).sum(axis=0)
+    null = 1.0 - _array_api.to_host(xp.sum(Vt2, axis=0)).astype(np.float64)
     collinear = (null > 1e-8) & (column_factor > 0)
-    out[np.ix_(alphas == 0, collinear)] = np.inf
-    return out[0] if scalar else out
+    infinite = (alphas == 0)[:, None] & collinear[None, :]
+    if infinite.any():
+        out = xp.where(put(infinite.astype(np.float64)) > 0, put(np.full(1, np.inf)), out)
+    return out[0, ...] if scalar else out
 
 
 # -- glmnet ---------------------------------------------------------------------------------------
