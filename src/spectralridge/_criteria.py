@@ -387,7 +387,7 @@ class CriteriaMixin:
     Needs the solver's engine interface: ``alpha_grid``, ``spectrum_for``, ``data``,
     ``y_was_1d``, ``penalty_map``, ``dtype``; the refinement of leave-one-out and GCV calls
     its ``loo`` / ``gcv``. A backend whose data live elsewhere (the array-API backend)
-    overrides the hooks :meth:`problem_for`, :meth:`_refit`, :meth:`_loo_refiner`,
+    overrides the hooks :meth:`problem_for`, :meth:`_refit_rows`, :meth:`_loo_refiner`,
     :meth:`host_array`, :meth:`_place` and :attr:`_host_dtype`: the criteria themselves run on
     the host, on the O(rank x n_targets) spectral problem.
     """
@@ -411,11 +411,14 @@ class CriteriaMixin:
         return _LooRefiner(spectrum, self.data.centering, self.data.Y)
 
     def _refit(self, spectrum, alphas):
-        """Coefficients (p, k) and intercepts (k,) at one alpha per target, mapped back to
-        the features as given where some are unpenalized."""
+        """Coefficients (p, k) and intercepts (k,) at one alpha per target."""
         flt = spectrum.ridge(np.ascontiguousarray(alphas, dtype=np.float64))
-        coef, intercept = _scores.refit(spectrum, self.data.centering, flt,
-                                        np.arange(np.size(alphas)), self.dtype)
+        return self._refit_rows(spectrum, flt, np.arange(np.size(alphas)))
+
+    def _refit_rows(self, spectrum, flt, best):
+        """Coefficients (p, k) and intercepts (k,) with row ``best[t]`` of the filter `flt`
+        for target t, mapped back to the features as given where some are unpenalized."""
+        coef, intercept = _scores.refit(spectrum, self.data.centering, flt, best, self.dtype)
         if self.penalty_map is not None:
             coef, intercept = self.penalty_map.coef(coef), self.penalty_map.intercept(coef)
         return coef, intercept

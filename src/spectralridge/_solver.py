@@ -1,6 +1,5 @@
 """RidgeSolver: one decomposition, every alpha."""
 
-import dataclasses
 import numbers
 import threading
 from typing import NamedTuple
@@ -400,12 +399,7 @@ class RidgeSolver(CriteriaMixin):
         if alphas.size != self._Y.shape[1]:
             raise ValueError(f"alphas must have one entry per target: expected "
                              f"({self._Y.shape[1]},), got shape {alphas.shape}.")
-        spectrum = self.spectrum_for(alphas)
-        flt = spectrum.ridge(alphas)
-        coef, intercept = _scores.refit(spectrum, self._centering, flt,
-                                        np.arange(alphas.size), self.dtype)
-        if self._map is not None:
-            coef, intercept = self._map.coef(coef), self._map.intercept(coef)
+        coef, intercept = self._refit(self.spectrum_for(alphas), alphas)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
@@ -511,18 +505,12 @@ class RidgeSolver(CriteriaMixin):
             w = np.square(c.sw)
             sst = _scores.total_sum_of_squares(Y, w, weighted_sum(w, Y) / c.sum_w, scale)
             sst /= c.sum_w
-        result = _scores.make_result(
-            path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=c,
+        return _scores.select_refit(
+            path.grid, path.filter, _scores.to_score(mse, sst, scoring), rank=path.spectrum.rank,
             scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
-            dtype=self.dtype, cv=cv, name=path.name, rule=rule, score_se=score_se,
-            scale=scale)
-        if self._map is None:
-            return result
-        coef = result.coef[:, None] if self._y_was_1d else result.coef
-        coef, intercept = self._map.coef(coef), self._map.intercept(coef)
-        if self._y_was_1d:
-            coef, intercept = coef[:, 0], intercept[0]
-        return dataclasses.replace(result, coef=coef, intercept=intercept)
+            dtype=self.dtype, cv=cv, n_features=self.n_features_in_, name=path.name,
+            rule=rule, score_se=score_se, scale=scale,
+            refit=lambda best: self._refit_rows(path.spectrum, path.filter, best))
 
     def target_scale(self, spectrum):
         """Powers of two per target and ``||scale Yc||^2``: see ``_scores.target_scale``."""
