@@ -471,49 +471,75 @@ def _se_block(split_scores, *, K=None):
     return _scores.standard_error((v.sum(axis=0), np.square(v).sum(axis=0)), v.shape[0])
 
 
-def _global_best(mean_loss, se_mean, dof, rule, edges):
-    """The shared best index from the mean loss over targets (m,), and its grid-edge
-    warning (`edges`: the arguments of ``_scores.warn_grid_edges`` but the index)."""
-    se = None if se_mean is None else se_mean[:, None]
-    best = _scores.best_indices(mean_loss[:, None], se, dof, rule)
-    grid, rank, name, enabled, n_targets = edges
-    _scores.warn_grid_edges(np.full(n_targets, best[0]), grid, dof, rank, name, enabled)
-    return int(best[0])
-
-
-def _pack_block(scores, *args, ctx, best=None):
-    """(4 + p, kb): best index, best alpha, best score, coefficients (p), intercept.
-
-    `args` are ``(P, ym0)`` or, with per-target standard errors for rule '1se',
-    ``(se, P, ym0)``."""
-    se, (P, ym0) = (args[0], args[1:]) if len(args) == 3 else (None, args)
-    kb = scores.shape[1]
-    if best is None:
-        best = _scores.best_indices(_scores.to_loss(scores, ctx.scoring), se, ctx.flt.dof,
-                                    ctx.extra["rule"])
-        _scores.warn_grid_edges(best, ctx.grid, ctx.flt.dof, ctx.full.rank, ctx.name,
-                                ctx.extra["warn_edges"])
-    else:
-        best = np.full(kb, int(best))
+def _refit_targets(P, ym0, scale, ctx, flt, best, col_scale):
+    """Coefficients (p, kb) and intercepts (kb,) of one block of targets with row ``best[t]``
+    of `flt` for target t, in the units of Y and of the columns as given (float64)."""
     R, yc_sq, ym = _targets(P, ym0, ctx)
     coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
-                                    ctx.full.centering(ym, ctx.fit_intercept), ctx.flt, best,
+                                    ctx.full.centering(ym, ctx.fit_intercept), flt, best,
                                     np.float64)
-    out = np.empty((4 + coef.shape[0], kb))
-    out[0], out[1], out[2] = best, ctx.grid[best], scores[best, np.arange(kb)]
-    out[3:-1], out[-1] = coef, intercept
-    return out
+    coef, intercept = _scores.unscale(coef, scale, 1), _scores.unscale(intercept, scale, 1)
+    return (coef if col_scale is None else coef * col_scale[:, None]), intercept
 
 
-def _refit_block(alphas, P, ym0, *, ctx):
+def _refit_block(alphas, scale, P, ym0, *, ctx, col_scale):
     """(p + 1, kb): coefficients and intercept with alpha ``alphas[t]`` for target t."""
-    R, yc_sq, ym = _targets(P, ym0, ctx)
     alphas = np.asarray(alphas, dtype=np.float64)
-    flt = ctx.full.ridge(alphas)
-    coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
-                                    ctx.full.centering(ym, ctx.fit_intercept), flt,
-                                    np.arange(alphas.size), np.float64)
+    coef, intercept = _refit_targets(P, ym0, scale, ctx, ctx.full.ridge(alphas),
+                                     np.arange(alphas.size), col_scale)
     return np.concatenate([coef, intercept[None]])
+
+
+def _engine_block(*blocks, work, layout, present, ctx, col_scale, kwargs):
+    """One block of targets of the engine's per-target `work` (see :class:`_Targets`):
+    its fields stacked as float64 rows (the given arrays, then scale, ``P`` and ``ym0``)."""
+    *given, scale, P, ym0 = blocks
+    given = iter(given)
+    arrays = [next(given) if p else None for p in present]
+
+    def refit(best):
+        return _refit_targets(P, ym0, scale, ctx, ctx.flt, best, col_scale)
+    fields = work(refit, *arrays, **kwargs)
+    kb = P.shape[-1]
+    return np.concatenate([np.asarray(fields[name], dtype=np.float64).reshape(1 if rows is None else rows, kb)
+                           for name, rows, _ in layout])
+
+
+class _Targets:
+    """The per-target hooks of ``_scores.select_refit`` on Dask: the engine's functions run
+    per block of targets (one task each, refit from that block's cross products), the
+    shared choice as one delayed task; fields are Dask arrays."""
+
+    def __init__(self, solver, ctx):
+        self._solver, self._ctx = solver, ctx
+
+    @staticmethod
+    def call(func, *args):
+        dask, _ = _import_dask()
+        return dask.delayed(func, pure=True)(*args)
+
+    def map(self, func, layout, *arrays, **kwargs):
+        _, da = _import_dask()
+        s = self._solver
+        args = []
+        for a in arrays:
+            if a is None:
+                continue
+            if not is_dask_input(a):
+                a = da.from_array(np.asarray(a), chunks=a.shape[:-1] + (s._Y.chunks[1],))
+            args += [a, "abcd"[:a.ndim - 1] + "j"]
+        rows = [1 if r is None else r for _, r, _ in layout]
+        out = da.blockwise(_engine_block, "rj", *args, s._lazy_scale, "j", s._P, "Fbj",
+                           s._ym0, "j", new_axes={"r": sum(rows)}, concatenate=True,
+                           dtype=np.float64, work=func, layout=layout,
+                           present=tuple(a is not None for a in arrays), ctx=self._ctx,
+                           col_scale=s._col_scale, kwargs=kwargs)
+        fields, start = {}, 0
+        for (name, r, dtype), n in zip(layout, rows):
+            part = out[start:start + n]
+            fields[name] = (part if r is not None else part[0]).astype(dtype)
+            start += n
+        return fields
 
 
 def _loo_errors_block(X, Y, w, rows, P, ym0, *, ctx):
@@ -870,10 +896,9 @@ class DaskRidgeSolver(RidgeSolver):
             raise ValueError(f"alphas must be non-negative, got a minimum of {low!r}.")
         state = self._state_for(np.atleast_1d(low))
         out = self._per_targets(_refit_block, (self.n_features_in_ + 1,), (alphas, "j"),
+                                (self._lazy_scale, "j"), col_scale=self._col_scale,
                                 ctx=self._ctx(state, None, np.zeros(0), "alpha"))
-        out = self._unscale(out)
-        coef = self._coef_units(out[:-1], 0).astype(self.dtype)
-        intercept = out[-1].astype(self.dtype)
+        coef, intercept = out[:-1].astype(self.dtype), out[-1].astype(self.dtype)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
@@ -987,49 +1012,27 @@ class DaskFilterPath(FilterGrid):
         return self._result(mse, scoring, alpha_per_target, "loo")
 
     def _result(self, mse, scoring, alpha_per_target, cv, rule="min", split_scores=None):
-        """Scores, selection and refit per block of targets, as a CVResult of Dask arrays."""
-        dask, da = _import_dask()
+        """The engine's selection and refit of mean squared errors `mse` (m, k) per block
+        of targets (``split_scores`` (K m, k): the per-split scores for rule '1se'), as a
+        CVResult of Dask arrays."""
         s = self._solver
         m = self.grid.size
-        # the warning is emitted when the selection runs, as set where the graph is built
-        warn_edges = _scores.grid_edge_warnings_enabled()
-        ctx = self._ctx(scoring=scoring, extra={"rule": rule, "warn_edges": warn_edges})
+        ctx = self._ctx(scoring=scoring)
         scores = s._per_targets(_score_block, (m,), (mse, "zj"), ctx=ctx)
-        se = se_mean = None
-        weights = _scores.mean_weights(s._scale, scoring)  # the mean over targets, in Y's units
-        weights = 1.0 if weights is None else da.from_array(weights, chunks=(s._Y.chunks[1],))
+        score_se = None
         if split_scores is not None:
             K = split_scores.shape[0] // m
             se = split_scores.map_blocks(_se_block, K=K, chunks=((m,), split_scores.chunks[1]),
                                          dtype=np.float64)
-            split_means = (split_scores * weights).mean(axis=1).reshape(K, m)
-            if scoring == "r2":
-                split_means = -split_means
-            se_mean = split_means.map_blocks(_se_block, drop_axis=0, dtype=np.float64)
-        best = None
-        if not alpha_per_target:
-            mean_loss = (_scores.to_loss(scores, scoring) * weights).mean(axis=1)
-            edges = (self.grid, self._decomp.rank, self.name, warn_edges, s.n_targets)
-            best = dask.delayed(_global_best, pure=True)(mean_loss, se_mean, self.filter.dof,
-                                                          rule, edges)
-        arrays = [(scores, "zj")] + ([(se, "yj")] if se is not None else [])
-        packed = s._per_targets(_pack_block, (4 + s.n_features_in_,), *arrays, ctx=ctx,
-                                best=best)
-        dtype = s.dtype
-        power = 2 if scoring == "mse" else 0
-        fields = dict(scores=s._unscale(scores, power).astype(dtype),
-                      best_index=packed[0].astype(np.intp), best_alpha=packed[1],
-                      best_score=s._unscale(packed[2], power).astype(dtype),
-                      coef=s._coef_units(s._unscale(packed[3:-1]), 0).astype(dtype),
-                      intercept=s._unscale(packed[-1]).astype(dtype))
-        if se is not None:
-            fields["score_se"] = s._unscale(se, power)
-        fields["at_grid_edge"] = _scores.at_grid_edge(fields["best_index"], self.filter.dof,
-                                                      self._decomp.rank)
-        if s._y_was_1d:
-            fields = {k: v[..., 0] for k, v in fields.items()}
-        return _scores.CVResult(alphas=self.grid.copy(), dof=self.filter.dof, cv=cv,
-                                scoring=scoring, rule=rule, **fields)
+            weights = _scores.mean_weights(s._scale, scoring)
+            means = (split_scores if weights is None else split_scores * weights).mean(axis=1)
+            score_se = (se, means.reshape(K, m).map_blocks(_se_block, drop_axis=0,
+                                                           dtype=np.float64))
+        return _scores.select_refit(
+            self.grid, self.filter, scores, rank=self._decomp.rank, scoring=scoring,
+            alpha_per_target=alpha_per_target, y_was_1d=s._y_was_1d, dtype=s.dtype, cv=cv,
+            n_features=s.n_features_in_, name=self.name, rule=rule, score_se=score_se,
+            scale=s._scale, targets=_Targets(s, ctx))
 
 
 # -- functions -------------------------------------------------------------------------------
