@@ -569,12 +569,7 @@ class FilterPath(FilterGrid):
 
     def _apply(self, B, offset):
         """``B @ diag(fit / s) R + offset`` for every grid value: (m, q, k)."""
-        solver, sp = self._solver, self.spectrum
-        dtype = solver.dtype
-        factors = self.filter.coef_factors(sp.s).astype(dtype)
-        out = np.empty((self.grid.size, B.shape[0], sp.R.shape[1]), dtype=dtype)
-        _core.apply_filter(B, sp.cast("R", dtype), factors, offset, out)
-        return out
+        return apply_path(B, self.spectrum, self.filter, offset, self._solver.dtype)
 
     def _offset(self, with_mean):
         solver = self._solver
@@ -599,11 +594,8 @@ class FilterPath(FilterGrid):
         solver = self._solver
         if solver.penalty_map is not None:
             return solver._shape(solver.penalty_map.intercept(self._coef()), self._scalar)
-        dtype = solver.dtype
-        B = np.zeros((1, self.spectrum.rank), dtype=dtype)
-        if solver.fit_intercept:
-            xm = solver._centering.xm[None, :].astype(dtype)
-            _core.gemm(xm, self.spectrum.cast("V_coef", dtype), B, alpha=-1.0)
+        B = intercept_basis(self.spectrum, solver._centering.xm, solver.fit_intercept,
+                            solver.dtype)
         return solver._shape(self._apply(B, self._offset(True))[:, 0], self._scalar)
 
     def predict(self, X):
@@ -646,6 +638,24 @@ class FilterPath(FilterGrid):
         mse = _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
                               self.name, scale, yc_sq)
         return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
+
+
+def apply_path(B, spectrum, flt, offset, dtype):
+    """``B @ diag(fit / s) R + offset`` for every row of the filter `flt` (an empty `offset`:
+    none): (m, q, k) in the working `dtype`, for a basis `B` (q, r) such as ``V_coef``,
+    :func:`intercept_basis` or :func:`held_out_basis`."""
+    factors = flt.coef_factors(spectrum.s).astype(dtype)
+    out = np.empty((factors.shape[0], B.shape[0], spectrum.R.shape[1]), dtype=dtype)
+    _core.apply_filter(B, spectrum.cast("R", dtype), factors, offset, out)
+    return out
+
+
+def intercept_basis(spectrum, xm, fit_intercept, dtype):
+    """The basis (1, r) of the intercepts ``ym - xm^T W`` for :func:`apply_path`."""
+    B = np.zeros((1, spectrum.rank), dtype=dtype)
+    if fit_intercept:
+        _core.gemm(xm[None, :].astype(dtype), spectrum.cast("V_coef", dtype), B, alpha=-1.0)
+    return B
 
 
 def held_out_basis(X, sw, xm, spectrum, dtype):

@@ -38,7 +38,8 @@ from scipy.linalg import blas, lapack
 from . import _core, _scores
 from ._backends import is_dask_input
 from ._cv import fold_labels
-from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
+from ._solver import (FilterGrid, RidgePath, RidgeSolver, apply_path, held_out_basis,
+                      intercept_basis)
 from ._spectrum import (SetSpectrum, check_scale, factor_spectrum, kernel_set_spectrum,
                         weighted_sum)
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_finite,
@@ -353,24 +354,14 @@ def _dropped_block(*args, ctx):
 
 
 def _apply_block(P, ym0, *, ctx, basis, with_mean):
-    """``basis @ diag(coef factors) R (+ ym)`` for every grid value: (m, q, kb)."""
+    """The engine's ``apply_path`` on one block of targets: (m, q, kb); `basis` None:
+    that of the intercepts."""
     R, _, ym = _targets(P, ym0, ctx)
-    F = ctx.flt.coef_factors(ctx.full.s) if ctx.full.rank else np.zeros((ctx.grid.size, 0))
+    spectrum = ctx.full.spectrum(R)
+    if basis is None:
+        basis = intercept_basis(spectrum, ctx.full.xm, ctx.fit_intercept, np.float64)
     offset = ym if with_mean and ctx.fit_intercept else np.zeros(0)  # empty: no offset
-    out = np.empty((ctx.grid.size, basis.shape[0], R.shape[1]))
-    _core.apply_filter(basis, R, np.ascontiguousarray(F), offset, out)
-    return out
-
-
-def _coef_block(P, ym0, *, ctx):
-    return _apply_block(P, ym0, ctx=ctx, basis=ctx.full.V, with_mean=False)
-
-
-def _intercept_block(P, ym0, *, ctx):
-    B = np.zeros((1, ctx.full.rank))
-    if ctx.fit_intercept:
-        _core.gemm(ctx.full.xm[None, :], ctx.full.V, B, alpha=-1.0)
-    return _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)[:, 0]
+    return apply_path(basis, spectrum, ctx.flt, offset, np.float64)
 
 
 def _predict_block(Xn, P, ym0, *, ctx):
@@ -958,13 +949,15 @@ class DaskFilterPath(FilterGrid):
     def coef(self):
         """Coefficients: dask array of shape (n_grid, n_features[, n_targets])."""
         s = self._solver
-        out = s._per_targets(_coef_block, (self.grid.size, s.n_features_in_), ctx=self._ctx())
+        out = s._per_targets(_apply_block, (self.grid.size, s.n_features_in_), ctx=self._ctx(),
+                             basis=self._decomp.V, with_mean=False)
         return s._shape(s._coef_units(s._unscale(out), 1).astype(s.dtype), self._scalar)
 
     def intercept(self):
         """Intercepts: dask array of shape (n_grid[, n_targets])."""
         s = self._solver
-        out = s._per_targets(_intercept_block, (self.grid.size,), ctx=self._ctx())
+        out = s._per_targets(_apply_block, (self.grid.size, 1), ctx=self._ctx(), basis=None,
+                             with_mean=True)[:, 0]
         return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
 
     def predict(self, X):
