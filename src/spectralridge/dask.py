@@ -345,12 +345,25 @@ def _projected_block(P, ym0, *, ctx):
     return np.vstack([R, yc_sq[None]])
 
 
-def _dropped_block(*args, ctx):
-    """(1, kb): per target, what the dropped directions carry of ``Xc^T Yc``; `args`:
-    ``(P, ym0)``, or ``(c, P, ym0)`` for the kernel route with ``c = Q_d^T Yc``."""
-    XtY, yc_sq, _ = _cross(*args[-2:], ctx)
-    c = args[0] if len(args) == 3 else None
-    return ctx.full.dropped_ratios(XtY, ctx.full.project(XtY), yc_sq, c)[None]
+def _dropped_block(*args, ctx, sets, widths):
+    """(len(sets), kb): per target, what the dropped directions of each decomposition in
+    `sets` (0: all rows, f + 1: the training set of fold f) carry of its ``Xc^T Yc``;
+    `args`: ``(P, ym0)``, or for the kernel route ``(C, P, ym0)`` with ``C`` the stacked
+    ``Q_d^T Yc`` of the sets (their `widths` rows each)."""
+    P, ym0 = args[-2:]
+    K, q = P.shape[0], P.shape[1] - 3
+    out = np.empty((len(sets), P.shape[2]))
+    starts = np.cumsum([0, *widths])
+    for i, j in enumerate(sets):
+        if j == 0:
+            d, (XtY, yc_sq, _) = ctx.full, _cross(P, ym0, ctx)
+        else:
+            d = ctx.folds[j - 1]
+            others = P[[g for g in range(K) if g != j - 1]].sum(axis=0)
+            XtY, yc_sq, _ = d.cross(others[:q], others[q], ctx.fit_intercept)
+        c = args[0][starts[i]:starts[i + 1]] if len(args) == 3 else None
+        out[i] = d.dropped_ratios(XtY, d.project(XtY), yc_sq, c)
+    return out
 
 
 def _apply_block(P, ym0, *, ctx, basis, with_mean):
@@ -568,9 +581,11 @@ class DaskRidgeSolver(RidgeSolver):
         factor. ``'gram'``: eigh of the Gram (faster, squares the condition number).
         ``'kernel'``: eigh of the n x n kernel (wide X; K-fold training sets: its
         submatrices, one more pass over X per fold). ``'auto'``: ``'gram'`` when
-        n_samples >= n_features, else ``'kernel'`` (``'svd'`` for K-fold), replaced by
-        ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram cannot
-        serve to about 1e-10 relative (the guard of :class:`~spectralridge.RidgeSolver`).
+        n_samples >= n_features, else ``'kernel'`` (K-fold too, as in NumPy), replaced by
+        ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram or
+        kernel of all rows or of a K-fold training set cannot serve to about 1e-10 relative
+        (the guard of :class:`~spectralridge.RidgeSolver`, with the dropped directions
+        measured against each set's targets).
     penalty_factor : array-like of shape (n_features,), default=None
         Positive per-feature penalty factors, as in :class:`~spectralridge.RidgeSolver`: the
         columns of X are divided by their square roots (lazily) and the coefficients mapped
@@ -664,7 +679,7 @@ class DaskRidgeSolver(RidgeSolver):
         Y = self._Y = Y * self._lazy_scale.astype(Y.dtype)
         # pass 2: factors of X, cross products with Y
         if method == "auto":
-            kind = "gram" if n >= p else "svd" if folds is not None else "kernel"
+            kind = "gram" if n >= p else "kernel"
         else:
             kind = method
         labels = () if self._labels is None else (self._labels, "i")
@@ -699,6 +714,7 @@ class DaskRidgeSolver(RidgeSolver):
                                (E * sw[:, None]).T @ Xs], axis=1)
         Ks, sums, sw, labels, self._P = dask.persist(Xs @ Xs.T, sums, sw, labels, cross)
         Ks, sums, sw, labels = dask.compute(Ks, sums, sw, labels)
+        self._kernel_labels = labels
 
         def make(folds, set_sums):
             rows = np.flatnonzero(np.isin(labels, folds))
@@ -774,21 +790,34 @@ class DaskRidgeSolver(RidgeSolver):
         return state
 
     def _measure_dropped(self, state):
-        """`state` with the full decomposition's dropped directions measured against the
-        targets (one pass over the cross products ``A^T Yc``, not over the data); the
-        training sets of folds keep the conservative ``inf``."""
-        full = state.full
-        if state.kind == "svd" or full.Q_dropped is None or np.isfinite(full.dropped):
+        """`state` with the dropped directions of every decomposition (all rows and each
+        training set) measured against its targets, as NumPy's guard: from the cross
+        products ``A^T Yc`` (no pass over the data; the kernel route: one pass over Y for
+        ``Q_d^T Yc``)."""
+        sets = (state.full, *state.train)
+        todo = [j for j, d in enumerate(sets)
+                if d.Q_dropped is not None and not np.isfinite(d.dropped)]
+        if state.kind == "svd" or not todo:
             return state
         ctx = self._ctx(state, None, np.zeros(0), "alpha")
+        widths = [sets[j].Q_dropped.shape[1] for j in todo]
         arrays = ()
-        if state.kind == "kernel":  # c = Q_d^T Yc: one more pass over Y
+        if state.kind == "kernel":  # the sets' Q_d stacked, zero outside their rows
             _, da = _import_dask()
-            Q = da.from_array(full.Q_dropped, chunks=(self._Y.chunks[0], -1))
+            Q = np.zeros((self._Y.shape[0], sum(widths)))
+            col = 0
+            for j, width in zip(todo, widths):
+                rows = slice(None) if j == 0 else self._kernel_labels != j - 1
+                Q[rows, col:col + width] = sets[j].Q_dropped
+                col += width
+            Q = da.from_array(Q, chunks=(self._Y.chunks[0], -1))
             Yc = (self._Y - self._ym0) * da.sqrt(self._w)[:, None]
             arrays = ((Q.T @ Yc).astype(np.float64), "dj"),
-        ratio = self._per_targets(_dropped_block, (1,), *arrays, ctx=ctx).max().compute()
-        self._state = state._replace(full=full.measured(float(ratio)))
+        ratios = self._per_targets(_dropped_block, (len(todo),), *arrays, ctx=ctx,
+                                   sets=todo, widths=widths).max(axis=1).compute()
+        for j, ratio in zip(todo, ratios):
+            sets = sets[:j] + (sets[j].measured(float(ratio)),) + sets[j + 1:]
+        self._state = state._replace(full=sets[0], train=sets[1:])
         return self._state
 
     @property
