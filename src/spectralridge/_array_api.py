@@ -46,7 +46,7 @@ from . import _scores
 from ._config import loo_compression_enabled, scratch_values
 from ._criteria import SpectralProblem
 from ._filters import Filter, low_rank, ridge_filter
-from ._scores import SAFE_SQ_MIN, SPAN_TOL, CVResult
+from ._scores import SAFE_SQ_MIN, SPAN_TOL
 from ._solver import FilterGrid, RidgePath, RidgeSolver
 from ._spectrum import Spectrum, check_scale, dropped_ratios, svd_ranks
 from ._validation import (CRITERIA, check_alphas, check_bool, check_cv, check_groups,

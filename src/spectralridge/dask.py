@@ -29,19 +29,15 @@ the graph runs. The projection through ``Xc^T Yc`` costs ``cond(X) eps`` relativ
 
 import numbers
 import threading
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg import blas, lapack
 
-from . import _core, _scores
+from . import _blocks, _scores
 from ._backends import is_dask_input
 from ._cv import fold_labels
-from ._solver import (FilterGrid, RidgePath, RidgeSolver, apply_path, held_out_basis,
-                      intercept_basis)
-from ._spectrum import (SetSpectrum, check_scale, factor_spectrum, kernel_set_spectrum,
-                        weighted_sum)
+from ._design import householder_r
+from ._solver import FilterGrid, RidgePath, RidgeSolver
+from ._spectrum import factor_spectrum, kernel_set_spectrum
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_finite,
                           check_groups, check_nonnegative_weights, check_number_dtype,
                           check_penalty_factor, check_rule, check_sample_weight,
@@ -132,110 +128,10 @@ def _prepare(X, Y, sample_weight):
     return X, Y, w, dtype, y_was_1d
 
 
-# -- per row block: means, factors, cross products --------------------------------------------
-def _design(X, w, xm, fit_intercept, order="C"):
-    """``A = [sw, sw (X - xm)]`` (or ``sw X``) in float64 of the given memory order, and
-    ``sw``."""
-    sw = np.sqrt(np.asarray(w, dtype=np.float64))
-    n, p = X.shape
-    off = int(fit_intercept)
-    A = np.empty((n, p + off), order=order)
-    if fit_intercept:
-        A[:, 0] = sw
-        np.subtract(X, xm, out=A[:, 1:])
-    else:
-        A[:] = X
-    A[:, off:] *= sw[:, None]
-    return A, sw
-
-
-def _fold_rows(labels, f, K):
-    if K == 1:
-        return slice(None)
-    return np.flatnonzero(labels == f)
-
-
-def _means_block(X, w):
-    """(1, 3 + p): sum of weights, count of positive weights, rows, ``w^T X``."""
-    w = np.asarray(w, dtype=np.float64)
-    out = np.empty((1, 3 + X.shape[1]))
-    out[0, :3] = w.sum(), np.count_nonzero(w), w.size
-    out[0, 3:] = weighted_sum(w, X)
-    return out
-
-
-def _ysum_block(Y, w):
-    """(1, 2, kb): ``w^T Y`` and ``max |Y|`` per target."""
-    Y = np.asarray(Y)
-    peak = np.abs(Y).max(axis=0, initial=0.0) if Y.shape[0] else np.zeros(Y.shape[1])
-    return np.stack([weighted_sum(np.asarray(w, dtype=np.float64), Y), peak])[None]
-
-
-def _r_factor(A):
-    """Upper-triangular (q, q) R with ``A^T A = R^T R`` (LAPACK geqrf on a Fortran-ordered A;
-    zero rows if A has fewer than q rows)."""
-    n, q = A.shape
-    R = np.zeros((q, q))
-    if n == 0:
-        return R
-    work, info = lapack.dgeqrf_lwork(n, q)
-    qr, _, _, info = lapack.dgeqrf(A, lwork=int(work.real), overwrite_a=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"QR of a row block failed (LAPACK geqrf info={info}).")
-    k = min(n, q)
-    R[:k] = np.triu(qr[:k])
-    return R
-
-
-# Rows per tile of the QR inside a row block: small enough for the panel to stay in cache
-# (twice the rate of one geqrf over 1e5 rows here), large enough to keep the stack of tile
-# factors small.
-QR_TILE = 2048
-
-
-def _block_factor_sums(X, w, xm, fit_intercept, kind):
-    """Factor (R or Gram) of A over the rows of X, and ``[sum w, count w > 0, rows, sx]``."""
-    n, p = X.shape
-    q = p + int(fit_intercept)
-    sums = np.zeros(3 + p)
-    w = np.asarray(w, dtype=np.float64)
-    sums[:3] = w.sum(), np.count_nonzero(w), n
-    if n == 0:
-        return np.zeros((q, q)), sums
-    if kind == "gram":
-        A, sw = _design(X, w, xm, fit_intercept)
-        G = blas.dsyrk(1.0, A.T, trans=0, lower=0)  # A.T is Fortran-ordered: no copy
-        if not np.isfinite(np.diag(G)).all():  # overflow; the sums get the full check later
-            check_scale(np.diag(G), A)
-        if fit_intercept:
-            sums[3:] = G[0, 1:]
-        return np.triu(G) + np.triu(G, 1).T, sums
-    tiles = []
-    for t0 in range(0, n, QR_TILE):
-        A, sw = _design(X[t0:t0 + QR_TILE], w[t0:t0 + QR_TILE], xm, fit_intercept, order="F")
-        if fit_intercept:
-            sums[3:] += blas.dgemv(1.0, A[:, 1:], sw, trans=1)
-        R = _r_factor(A)
-        tiles.append(R[:min(A.shape[0], q)])
-    if len(tiles) == 1:
-        R = np.zeros((q, q))
-        R[:tiles[0].shape[0]] = tiles[0]
-        return R, sums
-    return _r_factor(np.asfortranarray(np.concatenate(tiles))), sums
-
-
-def _factor_block(X, w, labels=None, *, xm, K, kind, fit_intercept):
-    """(1, K, q, q + 3 + p): per fold, the factor of A (R or Gram), then the sums
-    ``[sum w, count w > 0, rows, sum w (x - xm)]``."""
-    p = X.shape[1]
-    q = p + int(fit_intercept)
-    out = np.zeros((1, K, q, q + 3 + p))
-    for f in range(K):
-        idx = _fold_rows(labels, f, K)
-        Xf, wf = (X, w) if K == 1 else (X[idx], np.asarray(w)[idx])
-        out[0, f, :, :q], out[0, f, 0, q:] = _block_factor_sums(Xf, wf, xm, fit_intercept,
-                                                                kind)
-    return out
+# -- per row block (Dask only) -------------------------------------------------------------
+def _row_indices(w, block_info=None):
+    start = block_info[0]["array-location"][0][0]
+    return np.arange(start, start + w.shape[0])
 
 
 def _qr_tree(x, axis, keepdims):
@@ -243,270 +139,12 @@ def _qr_tree(x, axis, keepdims):
     g, K, q, _ = x.shape
     out = np.empty((K, q, q))
     for f in range(K):
-        out[f] = _r_factor(np.asfortranarray(x[:, f].reshape(g * q, q)))
+        out[f] = householder_r(np.asfortranarray(x[:, f].reshape(g * q, q)), square=True)
     return out[None] if keepdims else out
 
 
 def _identity_chunk(x, axis, keepdims):
     return x
-
-
-def _cross_block(X, Y, w, ym, t, labels=None, *, xm, K, fit_intercept):
-    """(1, K, q + 3, kb): per fold ``A^T sw (Y - ym)``, ``||sw (Y - ym)||^2``, then
-    ``sw^T sw (Y - t)`` and ``||sw (Y - t)||^2`` about a shift `t` near the mean, for the R^2
-    about the weighted mean also without intercept (where ``ym`` is 0)."""
-    A, sw = _design(X, w, xm, fit_intercept)
-    Y = np.ascontiguousarray(Y, dtype=np.float64)
-    q, kb = A.shape[1], Y.shape[1]
-    ym = np.ascontiguousarray(ym, dtype=np.float64)  # dask's zeros are broadcast views
-    out = np.zeros((1, K, q + 3, kb))
-    for f in range(K):
-        idx = _fold_rows(labels, f, K)
-        if K == 1:
-            Af, Yf, swf = A, Y, sw
-        else:
-            Af, Yf, swf = A[idx], Y[idx], sw[idx]
-        if Af.shape[0]:
-            _core.project(Af, Yf, ym, swf, out[0, f, :q], out[0, f, q])
-            Yt = Yf - t
-            out[0, f, q + 1] = np.square(swf) @ Yt
-            out[0, f, q + 2] = np.square(swf) @ np.square(Yt)
-    return out
-
-
-def _row_indices(w, block_info=None):
-    start = block_info[0]["array-location"][0][0]
-    return np.arange(start, start + w.shape[0])
-
-
-def _contiguous_labels(rows, bounds):
-    return np.searchsorted(bounds, rows, side="right") - 1
-
-
-# -- eager decompositions of X -----------------------------------------------------------------
-def _combine(kind, factors):
-    """Factor of the union of sets from their (q, q) factors."""
-    if kind == "svd":
-        q = factors[0].shape[0]
-        return _r_factor(np.asfortranarray(np.concatenate(factors).reshape(-1, q)))
-    return np.sum(factors, axis=0)
-
-
-class _State(NamedTuple):
-    """The decompositions of one method: all rows, and each training set of the folds."""
-
-    kind: str
-    full: SetSpectrum
-    train: tuple
-    fold_factors: np.ndarray  # (K, q, q) R factors or Grams of the folds (kernel: None)
-    fold_weight: np.ndarray  # (K,) sum of weights of each fold
-
-    # what RidgeSolver reads of a decomposition: the full data's
-    method = property(lambda self: self.full.method)
-    s = property(lambda self: self.full.s)
-    lam = property(lambda self: self.full.lam)
-    rank = property(lambda self: self.full.rank)
-
-    def ridge(self, alphas):
-        return self.full.ridge(alphas)
-
-
-# -- per block of targets -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Ctx:
-    """Everything a task over a block of targets needs, shipped once per call."""
-
-    fit_intercept: bool
-    full: SetSpectrum
-    folds: tuple = ()  # decompositions of the training sets
-    flt: object = None
-    grid: np.ndarray = None
-    name: str = "alpha"
-    scoring: str = "mse"
-    extra: dict = field(default_factory=dict)
-
-
-def _cross(P, ym0, ctx):
-    """``Xc^T Yc`` (p, kb), ``||Yc||^2`` and target means of all rows."""
-    Pf = P.sum(axis=0) if P.shape[0] > 1 else P[0]
-    XtY, yc_sq, t = ctx.full.cross(Pf[:-3], Pf[-3], ctx.fit_intercept)
-    return XtY, yc_sq, (np.asarray(ym0, dtype=np.float64) + t) if ctx.fit_intercept else t
-
-
-def _targets(P, ym0, ctx):
-    """Projected targets ``R`` (r, kb), ``||Yc||^2`` and target means of all rows."""
-    XtY, yc_sq, ym = _cross(P, ym0, ctx)
-    return ctx.full.project(XtY), yc_sq, ym
-
-
-def _projected_block(P, ym0, *, ctx):
-    """(r + 1, kb): ``R`` and ``||Yc||^2`` of the full data."""
-    R, yc_sq, _ = _targets(P, ym0, ctx)
-    return np.vstack([R, yc_sq[None]])
-
-
-def _dropped_block(*args, ctx, sets, widths):
-    """(len(sets), kb): per target, what the dropped directions of each decomposition in
-    `sets` (0: all rows, f + 1: the training set of fold f) carry of its ``Xc^T Yc``;
-    `args`: ``(P, ym0)``, or for the kernel route ``(C, P, ym0)`` with ``C`` the stacked
-    ``Q_d^T Yc`` of the sets (their `widths` rows each)."""
-    P, ym0 = args[-2:]
-    K, q = P.shape[0], P.shape[1] - 3
-    out = np.empty((len(sets), P.shape[2]))
-    starts = np.cumsum([0, *widths])
-    for i, j in enumerate(sets):
-        if j == 0:
-            d, (XtY, yc_sq, _) = ctx.full, _cross(P, ym0, ctx)
-        else:
-            d = ctx.folds[j - 1]
-            others = P[[g for g in range(K) if g != j - 1]].sum(axis=0)
-            XtY, yc_sq, _ = d.cross(others[:q], others[q], ctx.fit_intercept)
-        c = args[0][starts[i]:starts[i + 1]] if len(args) == 3 else None
-        out[i] = d.dropped_ratios(XtY, d.project(XtY), yc_sq, c)
-    return out
-
-
-def _apply_block(P, ym0, *, ctx, basis, with_mean):
-    """The engine's ``apply_path`` on one block of targets: (m, q, kb); `basis` None:
-    that of the intercepts."""
-    R, _, ym = _targets(P, ym0, ctx)
-    spectrum = ctx.full.spectrum(R)
-    if basis is None:
-        basis = intercept_basis(spectrum, ctx.full.xm, ctx.fit_intercept, np.float64)
-    offset = ym if with_mean and ctx.fit_intercept else np.zeros(0)  # empty: no offset
-    return apply_path(basis, spectrum, ctx.flt, offset, np.float64)
-
-
-def _predict_block(Xn, P, ym0, *, ctx):
-    B = held_out_basis(Xn, None, ctx.full.xm, ctx.full.spectrum(), np.float64)
-    return _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
-
-
-def _gcv_block(P, ym0, *, ctx):
-    R, yc_sq, ym = _targets(P, ym0, ctx)
-    return _scores.gcv_mse(ctx.full.spectrum(R, yc_sq), ctx.full.centering(ym, ctx.fit_intercept),
-                           ctx.flt, ctx.grid, ctx.name)
-
-
-def _loo_rows(X, w, rows, P, ym0, ctx):
-    """:class:`~spectralridge._scores.LooRows` of one row block, its centred targets' mean,
-    and the square roots of its weights."""
-    d = ctx.full
-    R, _, ym = _targets(P, ym0, ctx)
-    spectrum = d.spectrum(R)
-    wb = np.asarray(w, dtype=np.float64)
-    sw = np.sqrt(wb)
-    U = held_out_basis(X, sw, d.xm, spectrum, np.float64)
-    U /= d.s
-    return _scores.LooRows(U, wb, spectrum.lam, spectrum.ls_rank, R, d.sum_w,
-                           ctx.fit_intercept,
-                           _scores.spanning(spectrum, d.centering(ym, ctx.fit_intercept)),
-                           np.asarray(rows)), ym, sw
-
-
-def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
-    """(1, m, kb): weighted sums of squared leave-one-out errors over one row block."""
-    loo, ym, sw = _loo_rows(X, w, rows, P, ym0, ctx)
-    Y = np.ascontiguousarray(Y, dtype=np.float64)
-    return _scores.loo_sse_rows(loo, ctx.flt, ctx.grid, Y, ym, sw, np.float64, ctx.name,
-                                tile=_scores.LOO_TILE,
-                                compress=ctx.extra.get("loo_compression", True))[None]
-
-
-def _held_out_block(X, Y, w, labels, P, ym0, *, ctx):
-    """(1, K, m, kb): per fold, the weighted sums of squared held-out errors of the rows of
-    this block in that fold, under the fit on the other folds (formed from the rows)."""
-    K, q3, kb = P.shape
-    q = q3 - 3
-    out = np.zeros((1, K, ctx.grid.size, kb))
-    labels = np.asarray(labels)
-    Y = np.asarray(Y, dtype=np.float64)
-    sw = np.sqrt(np.asarray(w, dtype=np.float64))
-    for f in np.unique(labels):
-        d = ctx.folds[f]
-        rows = np.flatnonzero(labels == f)
-        XtY, _, ym = d.cross(P[[g for g in range(K) if g != f], :q].sum(axis=0), None,
-                             ctx.fit_intercept)
-        R = d.project(XtY)
-        ym += ym0
-        if not d.rank:  # the fit is the training mean
-            resid = sw[rows, None] * (Y[rows] - ym)
-            out[0, f] = np.einsum("ij,ij->j", resid, resid)
-            continue
-        spectrum = d.spectrum(R)
-        B = held_out_basis(X[rows], sw[rows], d.xm, spectrum, np.float64)
-        out[0, f] = _scores.held_out_sse(B, spectrum, ctx.extra["fold_filters"][f], Y[rows],
-                                         ym, sw[rows], np.float64,
-                                         compress=ctx.extra["loo_compression"])
-    return out
-
-
-def _kfold_block(sse, P, ym0, *, ctx):
-    """(m + K m, kb): pooled held-out mean squared errors, then the score of every split,
-    from the per-fold sums of squared errors `sse` (K, m, kb)."""
-    K, q3, kb = P.shape
-    q = q3 - 3
-    m = ctx.grid.size
-    out = np.zeros((m + K * m, kb))
-    out[:m] = sse.sum(axis=0) / ctx.full.sum_w
-    dy = P[:, q + 1].sum(axis=0) / ctx.full.sum_w  # global weighted mean minus the shift t
-    for f in range(K):
-        ys, yt = P[f, q + 1], P[f, q + 2]
-        weight = ctx.extra["fold_weight"][f]
-        sst = None
-        if ctx.scoring == "r2":  # about the global weighted mean, as in NumPy
-            sst = (yt - 2.0 * dy * ys + weight * dy * dy) / weight
-        out[m * (f + 1):m * (f + 2)] = _scores.to_score(sse[f] / weight, sst, ctx.scoring)
-    return out
-
-
-def _score_block(mse, P, ym0, *, ctx):
-    sst = None
-    if ctx.scoring == "r2":  # about the weighted mean, with or without intercept
-        ys, yt = P.sum(axis=0)[-2:]
-        sst = np.maximum(yt - ys * ys / ctx.full.sum_w, 0.0) / ctx.full.sum_w
-    return _scores.to_score(mse, sst, ctx.scoring)
-
-
-def _se_block(split_scores, *, K=None):
-    """Standard errors over the K splits stacked along axis 0 (K m, ...) or (K, ...)."""
-    v = split_scores if K is None else \
-        split_scores.reshape(K, split_scores.shape[0] // K, *split_scores.shape[1:])
-    return _scores.standard_error((v.sum(axis=0), np.square(v).sum(axis=0)), v.shape[0])
-
-
-def _refit_targets(P, ym0, scale, ctx, flt, best, col_scale):
-    """Coefficients (p, kb) and intercepts (kb,) of one block of targets with row ``best[t]``
-    of `flt` for target t, in the units of Y and of the columns as given (float64)."""
-    R, yc_sq, ym = _targets(P, ym0, ctx)
-    coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
-                                    ctx.full.centering(ym, ctx.fit_intercept), flt, best,
-                                    np.float64)
-    coef, intercept = _scores.unscale(coef, scale, 1), _scores.unscale(intercept, scale, 1)
-    return (coef if col_scale is None else coef * col_scale[:, None]), intercept
-
-
-def _refit_block(alphas, scale, P, ym0, *, ctx, col_scale):
-    """(p + 1, kb): coefficients and intercept with alpha ``alphas[t]`` for target t."""
-    alphas = np.asarray(alphas, dtype=np.float64)
-    coef, intercept = _refit_targets(P, ym0, scale, ctx, ctx.full.ridge(alphas),
-                                     np.arange(alphas.size), col_scale)
-    return np.concatenate([coef, intercept[None]])
-
-
-def _engine_block(*blocks, work, layout, present, ctx, col_scale, kwargs):
-    """One block of targets of the engine's per-target `work` (see :class:`_Targets`):
-    its fields stacked as float64 rows (the given arrays, then scale, ``P`` and ``ym0``)."""
-    *given, scale, P, ym0 = blocks
-    given = iter(given)
-    arrays = [next(given) if p else None for p in present]
-
-    def refit(best):
-        return _refit_targets(P, ym0, scale, ctx, ctx.flt, best, col_scale)
-    fields = work(refit, *arrays, **kwargs)
-    kb = P.shape[-1]
-    return np.concatenate([np.asarray(fields[name], dtype=np.float64).reshape(1 if rows is None else rows, kb)
-                           for name, rows, _ in layout])
 
 
 class _Targets:
@@ -533,7 +171,7 @@ class _Targets:
                 a = da.from_array(np.asarray(a), chunks=a.shape[:-1] + (s._Y.chunks[1],))
             args += [a, "abcd"[:a.ndim - 1] + "j"]
         rows = [1 if r is None else r for _, r, _ in layout]
-        out = da.blockwise(_engine_block, "rj", *args, s._lazy_scale, "j", s._P, "Fbj",
+        out = da.blockwise(_blocks.engine_block, "rj", *args, s._lazy_scale, "j", s._P, "Fbj",
                            s._ym0, "j", new_axes={"r": sum(rows)}, concatenate=True,
                            dtype=np.float64, work=func, layout=layout,
                            present=tuple(a is not None for a in arrays), ctx=self._ctx,
@@ -544,18 +182,6 @@ class _Targets:
             fields[name] = (part if r is not None else part[0]).astype(dtype)
             start += n
         return fields
-
-
-def _loo_errors_block(X, Y, w, rows, P, ym0, *, ctx):
-    """(m, b, kb): leave-one-out errors of one row block (plain residuals at zero weight)."""
-    loo, ym, sw = _loo_rows(X, w, rows, P, ym0, ctx)
-    errors = _scores.loo_errors_rows(loo, ctx.flt, ctx.grid, np.asarray(Y), ym, sw, ctx.name)
-    zero = sw == 0
-    if zero.any():  # the plain residual, with the fit from the other samples
-        B = held_out_basis(X[zero], None, ctx.full.xm, ctx.full.spectrum(), np.float64)
-        fitted = _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
-        errors[:, zero] = np.asarray(Y, dtype=np.float64)[zero] - fitted
-    return errors
 
 
 # -- the solver -----------------------------------------------------------------------------------
@@ -652,16 +278,16 @@ class DaskRidgeSolver(RidgeSolver):
         if folds is not None:
             self._K, bounds, labels = folds
             self._labels = da.from_array(labels, chunks=self._rows.chunks) if bounds is None \
-                else self._rows.map_blocks(_contiguous_labels, bounds=bounds, dtype=np.intp)
+                else self._rows.map_blocks(_blocks.contiguous_labels, bounds=bounds, dtype=np.intp)
         # pass 1: weighted means, and a power of two per target that scales it to max |Y| ~ 1
         # (the squared errors of all criteria then stay in range whatever the scale of Y)
-        ystats = da.blockwise(_ysum_block, "isj", Y, "ij", w, "i", new_axes={"s": 2},
+        ystats = da.blockwise(_blocks.ysum_block, "isj", Y, "ij", w, "i", new_axes={"s": 2},
                               adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
         peak = ystats[:, 1].max(axis=0, split_every=SPLIT_EVERY)
         self._xm0 = np.zeros(p)
         self._ym0 = da.zeros(Y.shape[1], chunks=(Y.chunks[1],))
         if self.fit_intercept:
-            parts = da.blockwise(_means_block, "ic", X, "ij", w, "i", new_axes={"c": 3 + p},
+            parts = da.blockwise(_blocks.means_block, "ic", X, "ij", w, "i", new_axes={"c": 3 + p},
                                  adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
             sums, ysum, peak = dask.persist(parts.sum(axis=0, split_every=SPLIT_EVERY),
                                             ystats[:, 0].sum(axis=0, split_every=SPLIT_EVERY),
@@ -687,7 +313,7 @@ class DaskRidgeSolver(RidgeSolver):
         shift = self._ym0 if self.fit_intercept else \
             Y[:Y.chunks[0][0]].mean(axis=0, dtype=np.float64)
         cross = da.blockwise(
-            _cross_block, "iFaj", X, "ix", Y, "ij", w, "i", self._ym0, "j", shift, "j",
+            _blocks.cross_block, "iFaj", X, "ix", Y, "ij", w, "i", self._ym0, "j", shift, "j",
             *labels, new_axes={"F": self._K, "a": p + int(self.fit_intercept) + 3},
             adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64, xm=self._xm0,
             K=self._K, fit_intercept=self.fit_intercept)
@@ -726,7 +352,7 @@ class DaskRidgeSolver(RidgeSolver):
             return kernel_set_spectrum(Ks[np.ix_(rows, rows)], set_sums, sw[rows], self._xm0,
                                        self.fit_intercept, basis_pass)
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._state = _State("kernel", *self._decompose_all(sums, make), None,
+            self._state = _blocks.SetState("kernel", *self._decompose_all(sums, make), None,
                                  sums[:, 0].copy())
 
     def _factor_blocks(self, kind):
@@ -736,7 +362,7 @@ class DaskRidgeSolver(RidgeSolver):
         q = p + int(self.fit_intercept)
         labels = () if self._labels is None else (self._labels, "i")
         blocks = da.blockwise(
-            _factor_block, "iFab", self._X, "ij", self._w, "i", *labels,
+            _blocks.factor_block, "iFab", self._X, "ij", self._w, "i", *labels,
             new_axes={"F": self._K, "a": q, "b": q + 3 + p}, adjust_chunks={"i": 1},
             concatenate=True, dtype=np.float64, xm=self._xm0, K=self._K, kind=kind,
             fit_intercept=self.fit_intercept)
@@ -752,10 +378,11 @@ class DaskRidgeSolver(RidgeSolver):
 
     def _set_factors(self, kind, F, sums):
         def make(folds, set_sums):
-            return factor_spectrum(kind, _combine(kind, [F[g] for g in folds]), set_sums,
-                                   self._xm0, self.fit_intercept)
+            return factor_spectrum(kind, _blocks.union_factor(kind, [F[g] for g in folds]),
+                                   set_sums, self._xm0, self.fit_intercept)
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._state = _State(kind, *self._decompose_all(sums, make), F, sums[:, 0].copy())
+            self._state = _blocks.SetState(kind, *self._decompose_all(sums, make), F,
+                                           sums[:, 0].copy())
 
     def _decompose_all(self, sums, make):
         """The decompositions of all rows and of each training set: `make(folds, sums)` is
@@ -813,7 +440,7 @@ class DaskRidgeSolver(RidgeSolver):
             Q = da.from_array(Q, chunks=(self._Y.chunks[0], -1))
             Yc = (self._Y - self._ym0) * da.sqrt(self._w)[:, None]
             arrays = ((Q.T @ Yc).astype(np.float64), "dj"),
-        ratios = self._per_targets(_dropped_block, (len(todo),), *arrays, ctx=ctx,
+        ratios = self._per_targets(_blocks.dropped_block, (len(todo),), *arrays, ctx=ctx,
                                    sets=todo, widths=widths).max(axis=1).compute()
         for j, ratio in zip(todo, ratios):
             sets = sets[:j] + (sets[j].measured(float(ratio)),) + sets[j + 1:]
@@ -850,7 +477,7 @@ class DaskRidgeSolver(RidgeSolver):
         n_targets) and ``||Yc||^2`` computed (NumPy)."""
         state = self._state_for(alphas)
         d = state.full
-        out = self._per_targets(_projected_block, (d.rank + 1,),
+        out = self._per_targets(_blocks.projected_block, (d.rank + 1,),
                                 ctx=self._ctx(state, None, np.zeros(0), "alpha"))
         dask, _ = _import_dask()
         R, yc_sq = dask.compute(self._unscale(out[:-1]), self._unscale(out[-1], 2))
@@ -874,7 +501,7 @@ class DaskRidgeSolver(RidgeSolver):
 
     def _ctx(self, state, flt, grid, name, **kw):
         dask, _ = _import_dask()
-        ctx = _Ctx(self.fit_intercept, state.full, state.train, flt, grid, name, **kw)
+        ctx = _blocks.Ctx(self.fit_intercept, state.full, state.train, flt, grid, name, **kw)
         return dask.delayed(ctx, pure=True, traverse=False)
 
     def _per_targets(self, func, new_axes, *arrays, **kwargs):
@@ -915,7 +542,7 @@ class DaskRidgeSolver(RidgeSolver):
         if low < 0:
             raise ValueError(f"alphas must be non-negative, got a minimum of {low!r}.")
         state = self._state_for(np.atleast_1d(low))
-        out = self._per_targets(_refit_block, (self.n_features_in_ + 1,), (alphas, "j"),
+        out = self._per_targets(_blocks.refit_block, (self.n_features_in_ + 1,), (alphas, "j"),
                                 (self._lazy_scale, "j"), col_scale=self._col_scale,
                                 ctx=self._ctx(state, None, np.zeros(0), "alpha"))
         coef, intercept = out[:-1].astype(self.dtype), out[-1].astype(self.dtype)
@@ -933,8 +560,8 @@ class DaskRidgeSolver(RidgeSolver):
         _, da = _import_dask()
         path = self.ridge(alphas)
         ctx = path._ctx()
-        out = da.blockwise(_loo_errors_block, "aij", self._X, "ix", self._Y, "ij", self._w, "i",
-                           self._rows, "i", self._P, "Fbj", self._ym0, "j",
+        out = da.blockwise(_blocks.loo_errors_block, "aij", self._X, "ix", self._Y, "ij",
+                           self._w, "i", self._rows, "i", self._P, "Fbj", self._ym0, "j",
                            new_axes={"a": path.grid.size}, concatenate=True,
                            dtype=np.float64, ctx=ctx)
         return self._shape(self._unscale(out), path._scalar)
@@ -951,12 +578,12 @@ class DaskRidgeSolver(RidgeSolver):
                                "loo_compression": _scores.loo_compression_enabled()})
         # one pass over the rows: held-out errors of each row block in its fold
         _, da = _import_dask()
-        sse = da.blockwise(_held_out_block, "izaj", self._X, "ix", self._Y, "ij", self._w, "i",
-                           self._labels, "i", self._P, "Fbj", self._ym0, "j",
+        sse = da.blockwise(_blocks.held_out_block, "izaj", self._X, "ix", self._Y, "ij",
+                           self._w, "i", self._labels, "i", self._P, "Fbj", self._ym0, "j",
                            new_axes={"z": self._K, "a": m}, adjust_chunks={"i": 1},
                            concatenate=True, dtype=np.float64, ctx=ctx)
         sse = sse.sum(axis=0, split_every=SPLIT_EVERY)
-        out = self._per_targets(_kfold_block, (m + self._K * m,), (sse, "zyj"), ctx=ctx)
+        out = self._per_targets(_blocks.kfold_block, (m + self._K * m,), (sse, "zyj"), ctx=ctx)
         return path._result(out[:m], scoring, alpha_per_target, f"{self._K} splits", rule,
                             out[m:])
 
@@ -978,14 +605,14 @@ class DaskFilterPath(FilterGrid):
     def coef(self):
         """Coefficients: dask array of shape (n_grid, n_features[, n_targets])."""
         s = self._solver
-        out = s._per_targets(_apply_block, (self.grid.size, s.n_features_in_), ctx=self._ctx(),
-                             basis=self._decomp.V, with_mean=False)
+        out = s._per_targets(_blocks.apply_block, (self.grid.size, s.n_features_in_),
+                             ctx=self._ctx(), basis=self._decomp.V, with_mean=False)
         return s._shape(s._coef_units(s._unscale(out), 1).astype(s.dtype), self._scalar)
 
     def intercept(self):
         """Intercepts: dask array of shape (n_grid[, n_targets])."""
         s = self._solver
-        out = s._per_targets(_apply_block, (self.grid.size, 1), ctx=self._ctx(), basis=None,
+        out = s._per_targets(_blocks.apply_block, (self.grid.size, 1), ctx=self._ctx(), basis=None,
                              with_mean=True)[:, 0]
         return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
 
@@ -1003,7 +630,7 @@ class DaskFilterPath(FilterGrid):
         check_X_new_shape(X.shape, p)
         if s._col_scale is not None:
             X = X * s._col_scale
-        out = da.blockwise(_predict_block, "aij", X, "ix", s._P, "Fbj", s._ym0, "j",
+        out = da.blockwise(_blocks.predict_block, "aij", X, "ix", s._P, "Fbj", s._ym0, "j",
                            new_axes={"a": self.grid.size}, concatenate=True,
                            dtype=np.float64, ctx=self._ctx())
         return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
@@ -1017,7 +644,7 @@ class DaskFilterPath(FilterGrid):
         _scores.gcv_mse(d.spectrum(np.zeros((d.rank, 1)), np.zeros(1)),
                         d.centering(np.zeros(1), s.fit_intercept), self.filter, self.grid,
                         self.name)
-        mse = s._per_targets(_gcv_block, (self.grid.size,), ctx=self._ctx())
+        mse = s._per_targets(_blocks.gcv_block, (self.grid.size,), ctx=self._ctx())
         return self._result(mse, scoring, alpha_per_target, "gcv")
 
     def loo(self, *, scoring="mse", alpha_per_target=True):
@@ -1026,8 +653,9 @@ class DaskFilterPath(FilterGrid):
         scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
         s, d = self._solver, self._decomp
         ctx = self._ctx(extra={"loo_compression": _scores.loo_compression_enabled()})
-        parts = da.blockwise(_loo_block, "iaj", s._X, "ix", s._Y, "ij", s._w, "i", s._rows, "i",
-                             s._P, "Fbj", s._ym0, "j", new_axes={"a": self.grid.size},
+        parts = da.blockwise(_blocks.loo_block, "iaj", s._X, "ix", s._Y, "ij", s._w, "i",
+                             s._rows, "i", s._P, "Fbj", s._ym0, "j",
+                             new_axes={"a": self.grid.size},
                              adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64,
                              ctx=ctx)
         mse = parts.sum(axis=0, split_every=SPLIT_EVERY) / d.sum_w
@@ -1040,15 +668,15 @@ class DaskFilterPath(FilterGrid):
         s = self._solver
         m = self.grid.size
         ctx = self._ctx(scoring=scoring)
-        scores = s._per_targets(_score_block, (m,), (mse, "zj"), ctx=ctx)
+        scores = s._per_targets(_blocks.score_block, (m,), (mse, "zj"), ctx=ctx)
         score_se = None
         if split_scores is not None:
             K = split_scores.shape[0] // m
-            se = split_scores.map_blocks(_se_block, K=K, chunks=((m,), split_scores.chunks[1]),
-                                         dtype=np.float64)
+            se = split_scores.map_blocks(_blocks.se_block, K=K,
+                                         chunks=((m,), split_scores.chunks[1]), dtype=np.float64)
             weights = _scores.mean_weights(s._scale, scoring)
             means = (split_scores if weights is None else split_scores * weights).mean(axis=1)
-            score_se = (se, means.reshape(K, m).map_blocks(_se_block, drop_axis=0,
+            score_se = (se, means.reshape(K, m).map_blocks(_blocks.se_block, drop_axis=0,
                                                            dtype=np.float64))
         return _scores.select_refit(
             self.grid, self.filter, scores, rank=self._decomp.rank, scoring=scoring,
