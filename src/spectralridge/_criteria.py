@@ -437,7 +437,6 @@ class CriteriaMixin:
                           *, cv, scoring, rule="min", edges=True, at_edge=None):
         """A :class:`~spectralridge.CVResult` refit at `best_alpha` (k,), which may lie off
         the grid; `best_index` (k,) is the grid index the choice came from."""
-        k = scores.shape[1]
         dof = spectrum.ridge(grid).dof
         coef, intercept = self._refit(spectrum, best_alpha)
         if edges:
@@ -446,17 +445,12 @@ class CriteriaMixin:
         with np.errstate(over="ignore", under="ignore"):
             scores = scores.astype(self._host_dtype)
             best_score = np.asarray(best_score, dtype=np.float64).astype(self._host_dtype)
-        best_alpha = np.asarray(best_alpha, dtype=np.float64)
-        if self.y_was_1d:
-            return self._place(_scores.CVResult(
-                alphas=grid.copy(), scores=scores[:, 0], best_index=int(best_index[0]),
-                best_alpha=float(best_alpha[0]), best_score=float(best_score[0]),
-                coef=coef[:, 0], intercept=intercept[0], dof=dof, cv=cv, scoring=scoring,
-                rule=rule, at_grid_edge=bool(at_edge[0])))
-        return self._place(_scores.CVResult(
-            alphas=grid.copy(), scores=scores, best_index=best_index, best_alpha=best_alpha,
-            best_score=best_score, coef=coef, intercept=intercept, dof=dof, cv=cv,
-            scoring=scoring, rule=rule, at_grid_edge=np.asarray(at_edge)))
+        return self._place(_scores.cv_result(
+            grid, dof, dict(scores=scores, best_index=best_index,
+                            best_alpha=np.asarray(best_alpha, dtype=np.float64),
+                            best_score=best_score, coef=coef, intercept=intercept,
+                            at_grid_edge=np.asarray(at_edge)),
+            cv=cv, scoring=scoring, rule=rule, y_was_1d=self.y_was_1d))
 
     def _spectral_choice(self, alphas, score_fn, maximize, alpha_per_target, refine, cv,
                          scoring, candidates=None):

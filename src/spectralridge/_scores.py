@@ -821,6 +821,12 @@ def select_refit(grid, flt, scores, *, rank, scoring, alpha_per_target, y_was_1d
                  ("coef", n_features, dtype), ("intercept", None, dtype)],
         scores, se, scale, scoring=scoring, rule=rule, dof=dof, grid=grid, rank=rank,
         name=name, dtype=dtype, enabled=enabled, best=best))
+    return cv_result(grid, dof, fields, cv=cv, scoring=scoring, rule=rule, y_was_1d=y_was_1d)
+
+
+def cv_result(grid, dof, fields, *, cv, scoring, rule, y_was_1d):
+    """The :class:`CVResult` of per-target `fields` (the attributes indexed by target), with
+    the target axis dropped for a 1-D Y."""
     if y_was_1d:
         fields = {key: _first_target(key, value) for key, value in fields.items()}
     return CVResult(alphas=grid.copy(), dof=dof, cv=cv, scoring=scoring, rule=rule, **fields)
