@@ -17,7 +17,11 @@ Passes
        target statistics stay Dask arrays, persisted.
     3. Leave-one-out and K-fold: one row pass each (hat diagonals and residuals per row
        block; the held-out rows' basis under each training fit), reduced per alpha and
-       target by the engine's ``_scores`` functions.
+       target.
+
+The NumPy work of each task (one row block, one block of targets) is the engine's
+(:mod:`._blocks`, on :mod:`._scores` and :mod:`._solver`); the selection and refit is
+``_scores.select_refit``, run per block of targets through :class:`_Targets`.
 
 Everything indexed by target is a lazy Dask array chunked by blocks of targets (compute
 several together, ``dask.compute(res.scores, res.coef)``); spectral quantities of ``X``
