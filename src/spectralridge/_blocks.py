@@ -156,6 +156,26 @@ def union_factor(kind, factors):
     return np.sum(factors, axis=0)
 
 
+def set_spectra(sums, make):
+    """The decompositions of all rows and of each training set of the K folds whose sums
+    (K, 3 + p) are `sums` (K = 1: no folds): `make(folds, sums)` is that of the union of
+    `folds` with the total `sums`."""
+    K = sums.shape[0]
+    total = sums.sum(axis=0)
+    if total[0] <= 0:
+        raise ValueError("sample_weight must have at least one positive entry; all "
+                         "weights are zero.")
+    train = []
+    for f in range(K if K > 1 else 0):
+        others = [g for g in range(K) if g != f]
+        sums_f = sums[others].sum(axis=0)
+        if sums_f[0] <= 0:
+            raise ValueError(f"cv split {f}: the training set has no sample of positive "
+                             "weight.")
+        train.append(make(others, sums_f))
+    return make(list(range(K)), total), tuple(train)
+
+
 class SetState(NamedTuple):
     """The decompositions of one method: all rows, and each training set of the folds."""
 

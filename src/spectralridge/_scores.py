@@ -765,7 +765,8 @@ def shared_best(mean_loss, mean_se, dof, rule, n_targets, edges):
 
 def report(refit, scores, se, scale, *, scoring, dtype):
     """Scores (m, k) and their standard errors of the scaled targets in the units of Y:
-    scores in `dtype` (inf / 0 beyond its range), standard errors float64."""
+    scores in `dtype` (inf / 0 beyond its range), standard errors float64 (per-target work
+    of :func:`select_refit`: `refit` is not needed here)."""
     if scale is not None and scoring == "mse":
         scores = unscale(scores, scale)
         se = None if se is None else unscale(se, scale)

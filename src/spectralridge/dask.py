@@ -356,7 +356,7 @@ class DaskRidgeSolver(RidgeSolver):
             return kernel_set_spectrum(Ks[np.ix_(rows, rows)], set_sums, sw[rows], self._xm0,
                                        self.fit_intercept, basis_pass)
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._state = _blocks.SetState("kernel", *self._decompose_all(sums, make), None,
+            self._state = _blocks.SetState("kernel", *_blocks.set_spectra(sums, make), None,
                                  sums[:, 0].copy())
 
     def _factor_blocks(self, kind):
@@ -385,26 +385,8 @@ class DaskRidgeSolver(RidgeSolver):
             return factor_spectrum(kind, _blocks.union_factor(kind, [F[g] for g in folds]),
                                    set_sums, self._xm0, self.fit_intercept)
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._state = _blocks.SetState(kind, *self._decompose_all(sums, make), F,
+            self._state = _blocks.SetState(kind, *_blocks.set_spectra(sums, make), F,
                                            sums[:, 0].copy())
-
-    def _decompose_all(self, sums, make):
-        """The decompositions of all rows and of each training set: `make(folds, sums)` is
-        that of the union of `folds` with the total `sums`."""
-        K = self._K
-        total = sums.sum(axis=0)
-        if total[0] <= 0:
-            raise ValueError("sample_weight must have at least one positive entry; all "
-                             "weights are zero.")
-        train = []
-        for f in range(K if K > 1 else 0):
-            others = [g for g in range(K) if g != f]
-            sums_f = sums[others].sum(axis=0)
-            if sums_f[0] <= 0:
-                raise ValueError(f"cv split {f}: the training set has no sample of positive "
-                                 "weight.")
-            train.append(make(others, sums_f))
-        return make(list(range(K)), total), tuple(train)
 
     def _state_for(self, alphas):
         """The decompositions for `alphas`, upgraded to 'svd' where 'auto' needs it."""
