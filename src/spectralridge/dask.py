@@ -151,6 +151,7 @@ def _identity_chunk(x, axis, keepdims):
     return x
 
 
+# -- per block of targets --------------------------------------------------------------------
 class _Targets:
     """The per-target hooks of ``_scores.select_refit`` on Dask: the engine's functions run
     per block of targets (one task each, refit from that block's cross products), the
