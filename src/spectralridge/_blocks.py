@@ -282,10 +282,8 @@ def row_block_loo(X, w, rows, P, ym0, ctx):
     sw = np.sqrt(wb)
     U = held_out_basis(X, sw, d.xm, spectrum, np.float64)
     U /= d.s
-    return _scores.LooRows(U, wb, spectrum.lam, spectrum.ls_rank, R, d.sum_w,
-                           ctx.fit_intercept,
-                           _scores.spanning(spectrum, d.centering(ym, ctx.fit_intercept)),
-                           np.asarray(rows)), ym, sw
+    return _scores.loo_rows(spectrum, d.centering(ym, ctx.fit_intercept), np.asarray(rows), U,
+                            wb), ym, sw
 
 
 def loo_block(X, Y, w, rows, P, ym0, *, ctx):

@@ -176,11 +176,17 @@ class LooRows(NamedTuple):
     leverage: np.ndarray = None
 
 
-def loo_rows(spectrum, centering):
-    """:class:`LooRows` of all samples of a NumPy solver."""
-    return LooRows(spectrum.U, np.square(centering.sw), spectrum.lam, spectrum.ls_rank,
-                   spectrum.R, centering.sum_w, centering.fit_intercept,
-                   spanning(spectrum, centering), leverage=getattr(centering, "leverage", None))
+def loo_rows(spectrum, centering, rows=None, U=None, w=None):
+    """:class:`LooRows` of all samples of a NumPy solver, or of the samples `rows` (a slice
+    or indices, their names) with their ``U`` and weights `w`."""
+    leverage = getattr(centering, "leverage", None)
+    if rows is None:
+        U, w = spectrum.U, np.square(centering.sw)
+    else:
+        leverage = None if leverage is None else leverage[rows]
+        rows = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
+    return LooRows(U, w, spectrum.lam, spectrum.ls_rank, spectrum.R, centering.sum_w,
+                   centering.fit_intercept, spanning(spectrum, centering), rows, leverage)
 
 
 class Hat(NamedTuple):
@@ -466,10 +472,7 @@ def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
     size = max(LOO_TILE, scratch_values() // max(1, spectrum.rank))
     memo = {}
     for rows, U in spectrum.U_blocks(size):
-        part = LooRows(U, w[rows], spectrum.lam, spectrum.ls_rank, spectrum.R,
-                       centering.sum_w, centering.fit_intercept, spanning(spectrum, centering),
-                       np.arange(rows.start, rows.stop),
-                       None if centering.leverage is None else centering.leverage[rows])
+        part = loo_rows(spectrum, centering, rows, U, w[rows])
         out += loo_sse_rows(part, flt, grid, Y[rows], centering.ym, sw[rows], Y.dtype, name,
                             tile=LOO_TILE, scale=scale, memo=memo)
     return out
