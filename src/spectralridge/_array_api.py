@@ -681,20 +681,13 @@ class DeviceFilterPath(FilterGrid):
         scale, yc_sq = solver.target_scale()
         Rs = sp.R * rules.to_device(scale, rules.compute)
         R2 = Rs * Rs
-        if sp.rank == c.n_effective - int(c.fit_intercept):
+        if _scores.spanning(sp, c):
             base = np.zeros(R2.shape[1])
         else:
             base = np.maximum(yc_sq - to_host(xp.sum(R2, axis=0)), 0.0)
         rss = base + to_host(rules.to_device(np.square(self.filter.resid), rules.compute) @
                              R2)
-        df_resid = c.n_effective - int(c.fit_intercept) - self.filter.dof
-        bad = np.flatnonzero(df_resid <= 1e-9 * c.n_effective)
-        if bad.size:
-            raise ValueError(
-                f"GCV is undefined at {self.name}={float(self.grid[bad[0]])!r}: the fit "
-                f"interpolates (effective dof + intercept = n_samples = {c.n_effective}). "
-                "Regularize more.")
-        mse = (rss / c.sum_w) / np.square(df_resid / c.n_effective)[:, None]
+        mse = _scores.gcv_of_rss(rss, c, self.filter, self.grid, self.name)
         return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
 
 

@@ -147,6 +147,12 @@ def gcv_mse(spectrum, centering, flt, grid, name="alpha", scale=None, yc_sq=None
     rss = np.empty((grid.size, R2.shape[1]))
     rss[:] = base
     _core.gemm(np.square(flt.resid), R2, rss, beta=1.0)
+    return gcv_of_rss(rss, centering, flt, grid, name)
+
+
+def gcv_of_rss(rss, centering, flt, grid, name="alpha"):
+    """GCV ``(RSS / sum_w) / (1 - (dof + unpenalized dof) / n)^2`` (m, k) from the residual
+    sums of squares `rss` (m, k); a ValueError where the fit interpolates."""
     df_resid = centering.n_effective - fixed_dof(centering) - flt.dof
     bad = np.flatnonzero(df_resid <= 1e-9 * centering.n_effective)
     if bad.size:
