@@ -459,15 +459,8 @@ class ArrayApiRidgeSolver(RidgeSolver):
         """Working dtype of coefficients, intercepts, predictions and scores."""
         return self._rules.work
 
-    def spectrum_for(self, alphas):
-        spectrum = self._spectrum
-        if self._requested_method == "auto" and not spectrum.accurate_for(alphas.min()):
-            with self._lock:
-                if self._spectrum.method != "svd":
-                    self._spectrum = decompose(self._rules, self._X, self._Y,
-                                               self._centering, "svd")
-                spectrum = self._spectrum
-        return spectrum
+    def _decompose(self, method):
+        return decompose(self._rules, self._X, self._Y, self._centering, method)
 
     def _path(self, decomposition, flt, grid, scalar, name):
         return DeviceFilterPath(self, decomposition, flt, grid, scalar, name)

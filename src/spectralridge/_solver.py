@@ -219,9 +219,14 @@ class RidgeSolver(CriteriaMixin):
         if self._requested_method == "auto" and not spectrum.accurate_for(alphas.min()):
             with self._lock:
                 if self._spectrum.method != "svd":
-                    self._spectrum = decompose(self._X, self._Y, self._centering, "svd")
+                    self._spectrum = self._decompose("svd")
                 spectrum = self._spectrum
         return spectrum
+
+    def _decompose(self, method):
+        """The spectrum of this solver's data by `method` (a backend's override: on its
+        arrays)."""
+        return decompose(self._X, self._Y, self._centering, method)
 
     # -- backend hooks: a backend's subclass overrides these two --------------------------
     def _decomposition(self, alphas=None):
