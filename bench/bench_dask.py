@@ -83,6 +83,7 @@ def peak_rss_mb():
 def per_block(quick):
     from threadpoolctl import threadpool_limits
 
+    from spectralridge import _blocks as blocks
     from spectralridge import dask as srd
     from spectralridge._cv import fold_labels
     from spectralridge._filters import ridge_filter
@@ -108,24 +109,24 @@ def per_block(quick):
         X = rng.standard_normal((b, p)) + 3.0
         Y = rng.standard_normal((b, k))
         for kind in ("svd", "gram"):
-            out[f"factor_{kind}"] = timed(lambda: srd._factor_block(
+            out[f"factor_{kind}"] = timed(lambda: blocks.factor_block(
                 X, w, xm=xm, K=1, kind=kind, fit_intercept=True))
-        out["cross"] = timed(lambda: srd._cross_block(X, Y, w, np.zeros(k), np.zeros(k), xm=xm,
+        out["cross"] = timed(lambda: blocks.cross_block(X, Y, w, np.zeros(k), np.zeros(k), xm=xm,
                                                       K=1, fit_intercept=True))
         # leave-one-out for one (row block, target block): tall (k targets), wide (kb)
-        stats = srd._block_factor_sums(X, w, xm, True, "svd")
+        stats = blocks.block_factor_sums(X, w, xm, True, "svd")
         d = factor_spectrum("svd", stats[0], stats[1], xm, True)
         alphas = np.logspace(-2, 4, m)
-        ctx = srd._Ctx(True, d, flt=ridge_filter(d.lam, alphas), grid=alphas,
+        ctx = blocks.Ctx(True, d, flt=ridge_filter(d.lam, alphas), grid=alphas,
                        extra={"spanning": False})
         for name, kk in (("loo_tall", k), ("loo_1000_targets", kb)):
             Yk = rng.standard_normal((b, kk))
-            P = srd._cross_block(X, Yk, w, np.zeros(kk), np.zeros(kk), xm=xm, K=1,
+            P = blocks.cross_block(X, Yk, w, np.zeros(kk), np.zeros(kk), xm=xm, K=1,
                                  fit_intercept=True)[0]
-            out[name] = timed(lambda: srd._loo_block(X, Yk, w, rows, P, np.zeros(kk), ctx=ctx),
+            out[name] = timed(lambda: blocks.loo_block(X, Yk, w, rows, P, np.zeros(kk), ctx=ctx),
                               repeat=1)
             if name == "loo_1000_targets":
-                out["cross_1000_targets"] = timed(lambda: srd._cross_block(
+                out["cross_1000_targets"] = timed(lambda: blocks.cross_block(
                     X, Yk, w, np.zeros(kk), np.zeros(kk), xm=xm, K=1, fit_intercept=True),
                     repeat=1)
         # 5-fold scores of one block of 1000 targets: the held-out errors of this row
@@ -137,14 +138,14 @@ def per_block(quick):
                 da.from_array(X), da.from_array(Yk), fold_labels(5, X, Yk, None, "Dask"),
                 fit_intercept=True, sample_weight=None, method="svd")
             state = solver._state_for(alphas)
-            ctx = srd._Ctx(True, state.full, state.train, ridge_filter(d.lam, alphas), alphas,
+            ctx = blocks.Ctx(True, state.full, state.train, ridge_filter(d.lam, alphas), alphas,
                            extra={"fold_filters": [t.ridge(alphas) for t in state.train],
                                   "fold_weight": state.fold_weight,
                                   "loo_compression": True})
             P, ym0 = solver._P.compute(), solver._ym0.compute()
             labels, Ys = solver._labels.compute(), solver._Y.compute()
-        out["kfold5_1000_targets"] = timed(lambda: srd._kfold_block(
-            srd._held_out_block(X, Ys, w, labels, P, ym0, ctx=ctx)[0], P, ym0, ctx=ctx),
+        out["kfold5_1000_targets"] = timed(lambda: blocks.kfold_block(
+            blocks.held_out_block(X, Ys, w, labels, P, ym0, ctx=ctx)[0], P, ym0, ctx=ctx),
             repeat=1)
     return out
 

@@ -117,6 +117,33 @@ def test_methods_and_fold_statistics(method):
         assert_array_equal(got.best_index.compute(), want.best_index)
 
 
+@pytest.mark.parametrize("shape", [(40, 70), (120, 6)])
+def test_kfold_auto_route_and_training_set_guard_as_in_numpy(shape):
+    # method='auto' with K-fold: the kernel route on wide X, the Gram on tall, as NumPy's
+    # training solvers; an exactly collinear column leaves a dropped direction in every
+    # training set that carries nothing, so the guard (measured per training set, as NumPy
+    # measures it) keeps the route; an ill-conditioned X upgrades to the QR route
+    X, Y = make_data(*shape, 3, seed=3)
+    X = np.column_stack([X, X[:, 0] - X[:, 1]])
+    w = weights(shape[0])
+    folds = sr._cv.fold_labels(4, X, Y, None, "Dask")
+    route = "kernel" if shape[0] < shape[1] else "gram"
+    for data, alphas, want_route in ((X, ALPHAS, route),
+                                     (make_data(*shape, 3, seed=13, decay=25.0)[0],
+                                      np.array([1e-9, 1e-3, 1.0]), "svd")):
+        dX, dY, dw = to_dask(data, Y, w, rows=13)
+        solver = DaskRidgeSolver._with_folds(dX, dY, folds, fit_intercept=True,
+                                             sample_weight=dw, method="auto")
+        assert solver.method == route
+        got = solver._kfold(alphas, "mse", True, "min")
+        want = sr.ridge_cv(data, Y, alphas, cv=4, sample_weight=w)
+        close(got.scores, want.scores, 1e-9)
+        close(got.coef, want.coef, 1e-9)
+        assert solver.method == want_route
+        if want_route != "svd":
+            assert all(np.isfinite(t.dropped) for t in solver._state.train)
+
+
 def test_auto_upgrades_to_the_qr_route_when_the_gram_is_not_accurate():
     X, Y = make_data(300, 8, 2, seed=3, decay=12.0)  # cond(X) ~ 1.6e5: Gram guard fails
     solver = DaskRidgeSolver(*to_dask(X, Y)[:2])

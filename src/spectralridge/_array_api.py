@@ -50,7 +50,7 @@ from . import _scores
 from ._config import loo_compression_enabled, scratch_values
 from ._criteria import SpectralProblem
 from ._filters import Filter, low_rank, ridge_filter
-from ._scores import SAFE_SQ_MIN, SPAN_TOL, CVResult
+from ._scores import SAFE_SQ_MIN, SPAN_TOL
 from ._solver import FilterGrid, RidgePath, RidgeSolver
 from ._spectrum import Spectrum, check_scale, dropped_ratios, svd_ranks
 from ._validation import (CRITERIA, check_alphas, check_bool, check_cv, check_groups,
@@ -582,15 +582,8 @@ class ArrayApiRidgeSolver(RidgeSolver):
         """Working dtype of coefficients, intercepts, predictions and scores."""
         return self._rules.work
 
-    def spectrum_for(self, alphas):
-        spectrum = self._spectrum
-        if self._requested_method == "auto" and not spectrum.accurate_for(alphas.min()):
-            with self._lock:
-                if self._spectrum.method != "svd":
-                    self._spectrum = decompose(self._rules, self._X, self._Y,
-                                               self._centering, "svd")
-                spectrum = self._spectrum
-        return spectrum
+    def _decompose(self, method):
+        return decompose(self._rules, self._X, self._Y, self._centering, method)
 
     def _path(self, decomposition, flt, grid, scalar, name):
         return DeviceFilterPath(self, decomposition, flt, grid, scalar, name)
@@ -603,12 +596,12 @@ class ArrayApiRidgeSolver(RidgeSolver):
             raise ValueError(f"alphas must have one entry per target: expected ({k},), got "
                              f"shape {alphas.shape}.")
         spectrum = self.spectrum_for(alphas)
-        coef, intercept = self._device_refit(spectrum, spectrum.ridge(alphas), np.arange(k))
+        coef, intercept = self._refit(spectrum, alphas)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
 
-    def _device_refit(self, spectrum, flt, best):
+    def _refit_rows(self, spectrum, flt, best):
         """Coefficients (p, k) and intercepts (k,) with filter row ``best[t]`` for target t:
         only the (m, r) factors and the k indices travel to the device."""
         rules, c = self._rules, self._centering
@@ -635,10 +628,6 @@ class ArrayApiRidgeSolver(RidgeSolver):
         """The spectrum for `alphas` and its spectral problem, on the host."""
         spectrum = self.spectrum_for(alphas)
         return spectrum, spectrum.problem()
-
-    def _refit(self, spectrum, alphas):
-        flt = spectrum.ridge(np.ascontiguousarray(alphas, dtype=np.float64))
-        return self._device_refit(spectrum, flt, np.arange(np.size(alphas)))
 
     def _place(self, result):
         """The per-target arrays of a host-built CVResult on the device (as
@@ -738,43 +727,17 @@ class ArrayApiRidgeSolver(RidgeSolver):
         return self._sst(Y, c.w, c.mean(Y), scale) / c.sum_w
 
     def cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
-                score_se=None, scale=None):
-        """CVResult from host (m, k) mean squared errors of the scaled targets: selection
-        on the host (the engine's), the refit on the device."""
-        rules, c = self._rules, self._centering
+                  score_se=None, scale=None):
+        """CVResult from host (m, k) mean squared errors of the scaled targets: the engine's
+        selection on the host, the refit on the device."""
         if scoring == "r2" and sst is None:
             sst = self.mean_total_ss(scale)
-        scores = _scores.to_score(mse, sst, scoring)
-        best = _scores.select(scores, scoring, alpha_per_target, path.filter.dof, rule,
-                              score_se, _scores.mean_weights(scale, scoring))
-        if scoring == "mse":
-            scores = _scores.unscale(scores, scale)
-            if score_se is not None:
-                score_se = (_scores.unscale(score_se[0], scale), score_se[1])
-        with np.errstate(over="ignore", under="ignore"):
-            scores = scores.astype(rules.np_work)
-        grid, dof, rank = path.grid, path.filter.dof, path.spectrum.rank
-        cols = np.arange(scores.shape[1])
-        best_alpha, best_score = grid[best], scores[best, cols]
-        coef, intercept = self._device_refit(path.spectrum, path.filter, best)
-        _scores.warn_grid_edges(best, grid, dof, rank, path.name)
-        edge = _scores.at_grid_edge(best, dof, rank)
-        se = None if score_se is None else score_se[0]
-        if self._y_was_1d:
-            return CVResult(alphas=grid.copy(), scores=rules.to_device(scores[:, 0]),
-                            best_index=int(best[0]), best_alpha=float(best_alpha[0]),
-                            best_score=float(best_score[0]), coef=coef[:, 0],
-                            intercept=intercept[0], dof=dof, cv=cv, scoring=scoring,
-                            score_se=None if se is None else rules.to_device(se[:, 0]),
-                            rule=rule, at_grid_edge=bool(edge[0]))
-        xp = rules.xp
-        return CVResult(alphas=grid.copy(), scores=rules.to_device(scores),
-                        best_index=rules.index(best),
-                        best_alpha=rules.to_device(best_alpha),
-                        best_score=rules.to_device(best_score), coef=coef,
-                        intercept=intercept, dof=dof, cv=cv, scoring=scoring,
-                        score_se=None if se is None else rules.to_device(se), rule=rule,
-                        at_grid_edge=xp.asarray(np.asarray(edge), device=rules.device))
+        return self._place(_scores.select_refit(
+            path.grid, path.filter, _scores.to_score(mse, sst, scoring),
+            rank=path.spectrum.rank, scoring=scoring, alpha_per_target=alpha_per_target,
+            y_was_1d=self._y_was_1d, dtype=self._rules.np_work, cv=cv,
+            n_features=self.n_features_in_, name=path.name, rule=rule, score_se=score_se,
+            scale=scale, refit=lambda best: self._refit_rows(path.spectrum, path.filter, best)))
 
 
 class DeviceFilterPath(FilterGrid):
@@ -861,14 +824,7 @@ class DeviceFilterPath(FilterGrid):
             base = np.maximum(yc_sq - to_host(xp.sum(R2, axis=0)), 0.0)
         rss = base + to_host(rules.to_device(np.square(self.filter.resid), rules.compute) @
                              R2)
-        df_resid = c.n_effective - _scores.fixed_dof(c) - self.filter.dof
-        bad = np.flatnonzero(df_resid <= 1e-9 * c.n_effective)
-        if bad.size:
-            raise ValueError(
-                f"GCV is undefined at {self.name}={float(self.grid[bad[0]])!r}: the fit "
-                f"interpolates (effective dof + intercept = n_samples = {c.n_effective}). "
-                "Regularize more.")
-        mse = (rss / c.sum_w) / np.square(df_resid / c.n_effective)[:, None]
+        mse = _scores.gcv_of_rss(rss, c, self.filter, self.grid, self.name)
         return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
 
 

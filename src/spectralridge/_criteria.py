@@ -387,7 +387,7 @@ class CriteriaMixin:
     Needs the solver's engine interface: ``alpha_grid``, ``spectrum_for``, ``data``,
     ``y_was_1d``, ``penalty_map``, ``dtype``; the refinement of leave-one-out and GCV calls
     its ``loo`` / ``gcv``. A backend whose data live elsewhere (the array-API backend)
-    overrides the hooks :meth:`problem_for`, :meth:`_refit`, :meth:`_loo_refiner`,
+    overrides the hooks :meth:`problem_for`, :meth:`_refit_rows`, :meth:`_loo_refiner`,
     :meth:`host_array`, :meth:`_place` and :attr:`_host_dtype`: the criteria themselves run on
     the host, on the O(rank x n_targets) spectral problem.
     """
@@ -411,11 +411,14 @@ class CriteriaMixin:
         return _LooRefiner(spectrum, self.data.centering, self.data.Y)
 
     def _refit(self, spectrum, alphas):
-        """Coefficients (p, k) and intercepts (k,) at one alpha per target, mapped back to
-        the features as given where some are unpenalized."""
+        """Coefficients (p, k) and intercepts (k,) at one alpha per target."""
         flt = spectrum.ridge(np.ascontiguousarray(alphas, dtype=np.float64))
-        coef, intercept = _scores.refit(spectrum, self.data.centering, flt,
-                                        np.arange(np.size(alphas)), self.dtype)
+        return self._refit_rows(spectrum, flt, np.arange(np.size(alphas)))
+
+    def _refit_rows(self, spectrum, flt, best):
+        """Coefficients (p, k) and intercepts (k,) with row ``best[t]`` of the filter `flt`
+        for target t, mapped back to the features as given where some are unpenalized."""
+        coef, intercept = _scores.refit(spectrum, self.data.centering, flt, best, self.dtype)
         if self.penalty_map is not None:
             coef, intercept = self.penalty_map.coef(coef), self.penalty_map.intercept(coef)
         return coef, intercept
@@ -434,7 +437,6 @@ class CriteriaMixin:
                           *, cv, scoring, rule="min", edges=True, at_edge=None):
         """A :class:`~spectralridge.CVResult` refit at `best_alpha` (k,), which may lie off
         the grid; `best_index` (k,) is the grid index the choice came from."""
-        k = scores.shape[1]
         dof = spectrum.ridge(grid).dof
         coef, intercept = self._refit(spectrum, best_alpha)
         if edges:
@@ -443,17 +445,12 @@ class CriteriaMixin:
         with np.errstate(over="ignore", under="ignore"):
             scores = scores.astype(self._host_dtype)
             best_score = np.asarray(best_score, dtype=np.float64).astype(self._host_dtype)
-        best_alpha = np.asarray(best_alpha, dtype=np.float64)
-        if self.y_was_1d:
-            return self._place(_scores.CVResult(
-                alphas=grid.copy(), scores=scores[:, 0], best_index=int(best_index[0]),
-                best_alpha=float(best_alpha[0]), best_score=float(best_score[0]),
-                coef=coef[:, 0], intercept=intercept[0], dof=dof, cv=cv, scoring=scoring,
-                rule=rule, at_grid_edge=bool(at_edge[0])))
-        return self._place(_scores.CVResult(
-            alphas=grid.copy(), scores=scores, best_index=best_index, best_alpha=best_alpha,
-            best_score=best_score, coef=coef, intercept=intercept, dof=dof, cv=cv,
-            scoring=scoring, rule=rule, at_grid_edge=np.asarray(at_edge)))
+        return self._place(_scores.cv_result(
+            grid, dof, dict(scores=scores, best_index=best_index,
+                            best_alpha=np.asarray(best_alpha, dtype=np.float64),
+                            best_score=best_score, coef=coef, intercept=intercept,
+                            at_grid_edge=np.asarray(at_edge)),
+            cv=cv, scoring=scoring, rule=rule, y_was_1d=self.y_was_1d))
 
     def _spectral_choice(self, alphas, score_fn, maximize, alpha_per_target, refine, cv,
                          scoring, candidates=None):

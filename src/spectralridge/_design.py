@@ -290,7 +290,7 @@ class SparseDesign:
         for t0 in range(0, n if tall else p, step):
             idx = np.arange(t0, min(n if tall else p, t0 + step))
             block = self.rows(idx) if tall else self._column_block(idx)
-            R = _r_factor(np.concatenate([R, block]))
+            R = householder_r(np.concatenate([R, block]))
         q = R.shape[1]
         if R.shape[0] < q:
             R = np.concatenate([R, np.zeros((q - R.shape[0], q))])
@@ -308,10 +308,19 @@ class SparseDesign:
         return block
 
 
-def _r_factor(A):
-    """The upper triangular factor of a Householder QR of `A` (LAPACK geqrf)."""
-    qr, _, _, info = lapack.dgeqrf(np.asfortranarray(A), overwrite_a=1)
+def householder_r(A, square=False):
+    """The upper triangular factor ``R`` of a Householder QR of `A` (n, q) (LAPACK geqrf,
+    optimal workspace; `A` is overwritten where it is already Fortran-ordered float64):
+    (min(n, q), q), or with `square` (q, q) padded with zero rows."""
+    n, q = A.shape
+    k = min(n, q)
+    R = np.zeros((q if square else k, q))
+    if n == 0:
+        return R
+    work, info = lapack.dgeqrf_lwork(n, q)
+    qr, _, _, info = lapack.dgeqrf(np.asfortranarray(A, dtype=np.float64),
+                                   lwork=int(work.real), overwrite_a=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"QR failed (LAPACK geqrf info={info}).")
-    k = min(A.shape)
-    return np.triu(qr[:k])
+    R[:k] = np.triu(qr[:k])
+    return R

@@ -146,6 +146,12 @@ def gcv_mse(spectrum, centering, flt, grid, name="alpha", scale=None, yc_sq=None
     rss = np.empty((grid.size, R2.shape[1]))
     rss[:] = base
     _core.gemm(np.square(flt.resid), R2, rss, beta=1.0)
+    return gcv_of_rss(rss, centering, flt, grid, name)
+
+
+def gcv_of_rss(rss, centering, flt, grid, name="alpha"):
+    """GCV ``(RSS / sum_w) / (1 - (dof + unpenalized dof) / n)^2`` (m, k) from the residual
+    sums of squares `rss` (m, k); a ValueError where the fit interpolates."""
     df_resid = centering.n_effective - fixed_dof(centering) - flt.dof
     bad = np.flatnonzero(df_resid <= 1e-9 * centering.n_effective)
     if bad.size:
@@ -175,11 +181,17 @@ class LooRows(NamedTuple):
     leverage: np.ndarray = None
 
 
-def loo_rows(spectrum, centering):
-    """:class:`LooRows` of all samples of a NumPy solver."""
-    return LooRows(spectrum.U, np.square(centering.sw), spectrum.lam, spectrum.ls_rank,
-                   spectrum.R, centering.sum_w, centering.fit_intercept,
-                   spanning(spectrum, centering), leverage=getattr(centering, "leverage", None))
+def loo_rows(spectrum, centering, rows=None, U=None, w=None):
+    """:class:`LooRows` of all samples of a NumPy solver, or of the samples `rows` (a slice
+    or indices, their names) with their ``U`` and weights `w`."""
+    leverage = getattr(centering, "leverage", None)
+    if rows is None:
+        U, w = spectrum.U, np.square(centering.sw)
+    else:
+        leverage = None if leverage is None else leverage[rows]
+        rows = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
+    return LooRows(U, w, spectrum.lam, spectrum.ls_rank, spectrum.R, centering.sum_w,
+                   centering.fit_intercept, spanning(spectrum, centering), rows, leverage)
 
 
 class Hat(NamedTuple):
@@ -458,10 +470,7 @@ def loo_sse(spectrum, centering, Y, flt, grid, name="alpha", scale=None):
     size = max(LOO_TILE, scratch_values() // max(1, spectrum.rank))
     memo = {}
     for rows, U in spectrum.U_blocks(size):
-        part = LooRows(U, w[rows], spectrum.lam, spectrum.ls_rank, spectrum.R,
-                       centering.sum_w, centering.fit_intercept, spanning(spectrum, centering),
-                       np.arange(rows.start, rows.stop),
-                       None if centering.leverage is None else centering.leverage[rows])
+        part = loo_rows(spectrum, centering, rows, U, w[rows])
         out += loo_sse_rows(part, flt, grid, Y[rows], centering.ym, sw[rows], Y.dtype, name,
                             tile=LOO_TILE, scale=scale, memo=memo)
     return out
@@ -601,21 +610,6 @@ def mean_weights(scale, scoring):
     return np.square(scale.min() / scale)
 
 
-def select(scores, scoring, alpha_per_target, dof, rule="min", score_se=None, weights=None):
-    """Index of the best grid value per target (or one shared index).
-
-    ``rule='1se'`` takes the most regularized value (fewest dof) whose score is within one
-    standard error (`score_se`: per target and of the target mean) of the best. The shared
-    index minimizes the mean over targets, with `weights` (k,) if given.
-    """
-    loss = to_loss(scores, scoring)
-    se = None if score_se is None else score_se[0]
-    if not alpha_per_target:
-        loss = (loss if weights is None else loss * weights).mean(axis=1, keepdims=True)
-        se = None if score_se is None else score_se[1][:, None]
-    return np.broadcast_to(best_indices(loss, se, dof, rule), (scores.shape[1],)).copy()
-
-
 def to_loss(scores, scoring):
     """Scores as losses (lower is better)."""
     return -scores if scoring == "r2" else scores
@@ -741,37 +735,124 @@ def default_alphas(solver, n_alphas=30):
     return np.logspace(np.log10(lo), np.log10(hi), n_alphas)
 
 
+class InMemory:
+    """The per-target hooks of :func:`select_refit` for results held in memory (NumPy or a
+    device): run now, on all targets at once. `refit(best)` gives the coefficients (p, k)
+    and intercepts (k,) with filter row ``best[t]`` for target t, in the working dtype."""
+
+    def __init__(self, refit):
+        self.refit = refit
+
+    @staticmethod
+    def call(func, *args):
+        """``func(*args)``, once (a lazy backend defers it)."""
+        return func(*args)
+
+    def map(self, func, layout, *arrays, **kwargs):
+        """``func(refit, *arrays, **kwargs)`` on blocks of targets (here: one block): a dict
+        of the fields named in `layout` (name, rows, dtype), each (rows, k) or (k,)."""
+        return func(self.refit, *arrays, **kwargs)
+
+
+def shared_best(mean_loss, mean_se, dof, rule, n_targets, edges):
+    """The one best index of all targets from their mean loss (m,), with its grid-edge
+    warning (`edges`: ``(grid, rank, name, enabled)``)."""
+    se = None if mean_se is None else mean_se[:, None]
+    best = int(best_indices(mean_loss[:, None], se, dof, rule)[0])
+    grid, rank, name, enabled = edges
+    warn_grid_edges(np.full(n_targets, best), grid, dof, rank, name, enabled)
+    return best
+
+
+def report(refit, scores, se, scale, *, scoring, dtype):
+    """Scores (m, k) and their standard errors of the scaled targets in the units of Y:
+    scores in `dtype` (inf / 0 beyond its range), standard errors float64 (per-target work
+    of :func:`select_refit`: `refit` is not needed here)."""
+    if scale is not None and scoring == "mse":
+        scores = unscale(scores, scale)
+        se = None if se is None else unscale(se, scale)
+    with np.errstate(over="ignore", under="ignore"):
+        scores = scores.astype(dtype)
+    return dict(scores=scores, score_se=se)
+
+
+def choose(refit, scores, se, scale, *, scoring, rule, dof, grid, rank, name, dtype,
+           enabled, best=None):
+    """Per target: the best index (the given shared `best`, or the minimum / 1-SE choice,
+    with its grid-edge warning), its alpha and score, the refit and the edge flag."""
+    k = scores.shape[1]
+    if best is None:
+        best = best_indices(to_loss(scores, scoring), se, dof, rule)
+        warn_grid_edges(best, grid, dof, rank, name, enabled)
+    else:
+        best = np.full(k, int(best))
+    reported = report(refit, scores, None, scale, scoring=scoring, dtype=dtype)["scores"]
+    coef, intercept = refit(best)
+    return dict(best_index=best, best_alpha=grid[best],
+                best_score=reported[best, np.arange(k)], at_grid_edge=at_grid_edge(best, dof, rank),
+                coef=coef, intercept=intercept)
+
+
+def select_refit(grid, flt, scores, *, rank, scoring, alpha_per_target, y_was_1d, dtype, cv,
+                 n_features, name="alpha", rule="min", score_se=None, scale=None,
+                 targets=None, refit=None):
+    """A :class:`CVResult` from `scores` (m, k) of the scaled targets (:func:`target_scale`;
+    `scale` None: unscaled): selection (per target, or one index by the mean over targets
+    weighted by :func:`mean_weights`; rule 'min' or '1se' with ``score_se = (per target (m,
+    k), of the target mean (m,))``), grid-edge warning, refit, and the shapes of a 1-D Y.
+
+    `targets` runs the per-target work (:class:`InMemory` of `refit` by default); a lazy
+    backend's hooks give lazy arrays, the warning emitted where the selection runs.
+    """
+    targets = InMemory(refit) if targets is None else targets
+    dof, m = flt.dof, grid.size
+    enabled = grid_edge_warnings_enabled()
+    se = None if score_se is None else score_se[0]
+    best = None
+    if not alpha_per_target:
+        loss, weights = to_loss(scores, scoring), mean_weights(scale, scoring)
+        mean_loss = (loss if weights is None else loss * weights).mean(axis=1)
+        best = targets.call(shared_best, mean_loss, None if se is None else score_se[1], dof,
+                            rule, scores.shape[1], (grid, rank, name, enabled))
+    fields = targets.map(report, [("scores", m, dtype)] + (
+        [] if se is None else [("score_se", m, np.float64)]), scores, se, scale,
+        scoring=scoring, dtype=dtype)
+    fields.update(targets.map(
+        choose, [("best_index", None, np.intp), ("best_alpha", None, np.float64),
+                 ("best_score", None, dtype), ("at_grid_edge", None, np.bool_),
+                 ("coef", n_features, dtype), ("intercept", None, dtype)],
+        scores, se, scale, scoring=scoring, rule=rule, dof=dof, grid=grid, rank=rank,
+        name=name, dtype=dtype, enabled=enabled, best=best))
+    return cv_result(grid, dof, fields, cv=cv, scoring=scoring, rule=rule, y_was_1d=y_was_1d)
+
+
+def cv_result(grid, dof, fields, *, cv, scoring, rule, y_was_1d):
+    """The :class:`CVResult` of per-target `fields` (the attributes indexed by target), with
+    the target axis dropped for a 1-D Y."""
+    if y_was_1d:
+        fields = {key: _first_target(key, value) for key, value in fields.items()}
+    return CVResult(alphas=grid.copy(), dof=dof, cv=cv, scoring=scoring, rule=rule, **fields)
+
+
+_SCALARS = dict(best_index=int, best_alpha=float, best_score=float, at_grid_edge=bool)
+
+
+def _first_target(key, value):
+    """Field `key` of target 0 for a 1-D Y (the selection of an in-memory result as Python
+    scalars)."""
+    if value is None:
+        return None
+    value = value[(slice(None),) * (value.ndim - 1) + (0,)]
+    return _SCALARS[key](value) if key in _SCALARS and isinstance(value, np.generic) else value
+
+
 def make_result(alphas, flt, mse, sst_over_sum_w, *, spectrum, centering, scoring,
                 alpha_per_target, y_was_1d, dtype, cv, name="alpha", rule="min",
                 score_se=None, scale=None):
-    """Scores, selection, refit and the edge warning, shaped as documented.
-
-    With `scale` (k,), `mse`, `sst_over_sum_w` and `score_se` are of the scaled targets
-    (:func:`target_scale`): the selection uses them, the reported scores are unscaled.
-    """
-    scores = to_score(mse, sst_over_sum_w, scoring)
-    best = select(scores, scoring, alpha_per_target, flt.dof, rule, score_se,
-                  mean_weights(scale, scoring))
-    if scale is not None and scoring == "mse":
-        scores = unscale(scores, scale)
-        if score_se is not None:
-            score_se = (unscale(score_se[0], scale), score_se[1])
-    best_alpha = alphas[best]
-    with np.errstate(over="ignore", under="ignore"):  # inf / 0 beyond the dtype's range
-        scores = scores.astype(dtype)
-    best_score = scores[best, np.arange(scores.shape[1])]
-    coef, intercept = refit(spectrum, centering, flt, best, dtype)
-    dof = flt.dof
-    warn_grid_edges(best, alphas, dof, spectrum.rank, name)
-    edge = at_grid_edge(best, dof, spectrum.rank)
-    se = None if score_se is None else score_se[0]
-    if y_was_1d:
-        scores, coef = scores[:, 0], coef[:, 0]
-        se = None if se is None else se[:, 0]
-        best, best_alpha, best_score, intercept = (int(best[0]), float(best_alpha[0]),
-                                                   float(best_score[0]), intercept[0])
-        edge = bool(edge[0])
-    return CVResult(alphas=alphas.copy(), scores=scores, best_index=best,
-                    best_alpha=best_alpha, best_score=best_score, coef=coef,
-                    intercept=intercept, dof=dof, cv=cv, scoring=scoring, score_se=se,
-                    rule=rule, at_grid_edge=edge)
+    """:func:`select_refit` of the mean squared errors `mse` (and total sums of squares
+    `sst_over_sum_w` for 'r2') of a NumPy solver's spectrum."""
+    return select_refit(
+        alphas, flt, to_score(mse, sst_over_sum_w, scoring), rank=spectrum.rank,
+        scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=y_was_1d, dtype=dtype,
+        cv=cv, n_features=spectrum.V.shape[0], name=name, rule=rule, score_se=score_se,
+        scale=scale, refit=lambda best: refit(spectrum, centering, flt, best, dtype))

@@ -1,6 +1,5 @@
 """RidgeSolver: one decomposition, every alpha."""
 
-import dataclasses
 import numbers
 import threading
 from typing import NamedTuple
@@ -220,9 +219,14 @@ class RidgeSolver(CriteriaMixin):
         if self._requested_method == "auto" and not spectrum.accurate_for(alphas.min()):
             with self._lock:
                 if self._spectrum.method != "svd":
-                    self._spectrum = decompose(self._X, self._Y, self._centering, "svd")
+                    self._spectrum = self._decompose("svd")
                 spectrum = self._spectrum
         return spectrum
+
+    def _decompose(self, method):
+        """The spectrum of this solver's data by `method` (a backend's override: on its
+        arrays)."""
+        return decompose(self._X, self._Y, self._centering, method)
 
     # -- backend hooks: a backend's subclass overrides these two --------------------------
     def _decomposition(self, alphas=None):
@@ -400,12 +404,7 @@ class RidgeSolver(CriteriaMixin):
         if alphas.size != self._Y.shape[1]:
             raise ValueError(f"alphas must have one entry per target: expected "
                              f"({self._Y.shape[1]},), got shape {alphas.shape}.")
-        spectrum = self.spectrum_for(alphas)
-        flt = spectrum.ridge(alphas)
-        coef, intercept = _scores.refit(spectrum, self._centering, flt,
-                                        np.arange(alphas.size), self.dtype)
-        if self._map is not None:
-            coef, intercept = self._map.coef(coef), self._map.intercept(coef)
+        coef, intercept = self._refit(self.spectrum_for(alphas), alphas)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
@@ -506,21 +505,14 @@ class RidgeSolver(CriteriaMixin):
         """CVResult from mean squared errors; `sst` is the mean total sum of squares for
         'r2', by default that of all samples about their weighted mean. With `scale` (see
         ``_scores.target_scale``), `mse`, `sst` and `score_se` are of the scaled targets."""
-        c = self._centering
         if scoring == "r2" and sst is None:
             sst = self.mean_total_ss(scale)
-        result = _scores.make_result(
-            path.grid, path.filter, mse, sst, spectrum=path.spectrum, centering=c,
+        return _scores.select_refit(
+            path.grid, path.filter, _scores.to_score(mse, sst, scoring), rank=path.spectrum.rank,
             scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
-            dtype=self.dtype, cv=cv, name=path.name, rule=rule, score_se=score_se,
-            scale=scale)
-        if self._map is None:
-            return result
-        coef = result.coef[:, None] if self._y_was_1d else result.coef
-        coef, intercept = self._map.coef(coef), self._map.intercept(coef)
-        if self._y_was_1d:
-            coef, intercept = coef[:, 0], intercept[0]
-        return dataclasses.replace(result, coef=coef, intercept=intercept)
+            dtype=self.dtype, cv=cv, n_features=self.n_features_in_, name=path.name,
+            rule=rule, score_se=score_se, scale=scale,
+            refit=lambda best: self._refit_rows(path.spectrum, path.filter, best))
 
     def mean_total_ss(self, scale=None):
         """Per target, the weighted mean squared deviation of `Y` as given (not projected
@@ -588,12 +580,7 @@ class FilterPath(FilterGrid):
 
     def _apply(self, B, offset):
         """``B @ diag(fit / s) R + offset`` for every grid value: (m, q, k)."""
-        solver, sp = self._solver, self.spectrum
-        dtype = solver.dtype
-        factors = self.filter.coef_factors(sp.s).astype(dtype)
-        out = np.empty((self.grid.size, B.shape[0], sp.R.shape[1]), dtype=dtype)
-        _core.apply_filter(B, sp.cast("R", dtype), factors, offset, out)
-        return out
+        return apply_path(B, self.spectrum, self.filter, offset, self._solver.dtype)
 
     def _offset(self, with_mean):
         solver = self._solver
@@ -618,11 +605,8 @@ class FilterPath(FilterGrid):
         solver = self._solver
         if solver.penalty_map is not None:
             return solver._shape(solver.penalty_map.intercept(self._coef()), self._scalar)
-        dtype = solver.dtype
-        B = np.zeros((1, self.spectrum.rank), dtype=dtype)
-        if solver.fit_intercept:
-            xm = solver._centering.xm[None, :].astype(dtype)
-            _core.gemm(xm, self.spectrum.cast("V_coef", dtype), B, alpha=-1.0)
+        B = intercept_basis(self.spectrum, solver._centering.xm, solver.fit_intercept,
+                            solver.dtype)
         return solver._shape(self._apply(B, self._offset(True))[:, 0], self._scalar)
 
     def predict(self, X):
@@ -665,6 +649,24 @@ class FilterPath(FilterGrid):
         mse = _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
                               self.name, scale, yc_sq)
         return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
+
+
+def apply_path(B, spectrum, flt, offset, dtype):
+    """``B @ diag(fit / s) R + offset`` for every row of the filter `flt` (an empty `offset`:
+    none): (m, q, k) in the working `dtype`, for a basis `B` (q, r) such as ``V_coef``,
+    :func:`intercept_basis` or :func:`held_out_basis`."""
+    factors = flt.coef_factors(spectrum.s).astype(dtype)
+    out = np.empty((factors.shape[0], B.shape[0], spectrum.R.shape[1]), dtype=dtype)
+    _core.apply_filter(B, spectrum.cast("R", dtype), factors, offset, out)
+    return out
+
+
+def intercept_basis(spectrum, xm, fit_intercept, dtype):
+    """The basis (1, r) of the intercepts ``ym - xm^T W`` for :func:`apply_path`."""
+    B = np.zeros((1, spectrum.rank), dtype=dtype)
+    if fit_intercept:
+        _core.gemm(xm[None, :].astype(dtype), spectrum.cast("V_coef", dtype), B, alpha=-1.0)
+    return B
 
 
 def held_out_basis(X, sw, xm, spectrum, dtype):

@@ -13,11 +13,15 @@ Passes
        route the n x n ``Xs Xs^T`` (summed over X's column blocks too), with ``A^T sw (Y -
        ym)`` and ``||sw (Y - ym)||^2`` per target. The weights being a column of ``A``, any
        union of blocks is re-centred exactly, so K-fold training sets are too. The engine
-       (``_spectrum.factor_spectrum``, ``kernel_set_spectrum``) decomposes them eagerly; the
+       (``_penalty.set_spectrum``, ``kernel_set_spectrum``) decomposes them eagerly; the
        target statistics stay Dask arrays, persisted.
     3. Leave-one-out and K-fold: one row pass each (hat diagonals and residuals per row
        block; the held-out rows' basis under each training fit), reduced per alpha and
-       target by the engine's ``_scores`` functions.
+       target.
+
+The NumPy work of each task (one row block, one block of targets) is the engine's
+(:mod:`._blocks`, on :mod:`._scores` and :mod:`._solver`); the selection and refit is
+``_scores.select_refit``, run per block of targets through :class:`_Targets`.
 
 Everything indexed by target is a lazy Dask array chunked by blocks of targets (compute
 several together, ``dask.compute(res.scores, res.coef)``); spectral quantities of ``X``
@@ -29,18 +33,16 @@ the graph runs. The projection through ``Xc^T Yc`` costs ``cond(X) eps`` relativ
 
 import numbers
 import threading
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg import blas, lapack
 
-from . import _core, _scores
+from . import _blocks, _scores
 from ._backends import is_dask_input
 from ._cv import fold_labels
+from ._design import householder_r
 from ._penalty import set_spectrum
-from ._solver import FilterGrid, RidgePath, RidgeSolver, held_out_basis
-from ._spectrum import SetSpectrum, check_scale, kernel_set_spectrum, weighted_sum
+from ._solver import FilterGrid, RidgePath, RidgeSolver
+from ._spectrum import kernel_set_spectrum
 from ._validation import (METHODS, as_array, check_alphas, check_bool, check_finite,
                           check_groups, check_nonnegative_weights, check_number_dtype,
                           check_penalty_factor, check_rule, check_sample_weight,
@@ -131,110 +133,10 @@ def _prepare(X, Y, sample_weight):
     return X, Y, w, dtype, y_was_1d
 
 
-# -- per row block: means, factors, cross products --------------------------------------------
-def _design(X, w, xm, fit_intercept, order="C"):
-    """``A = [sw, sw (X - xm)]`` (or ``sw X``) in float64 of the given memory order, and
-    ``sw``."""
-    sw = np.sqrt(np.asarray(w, dtype=np.float64))
-    n, p = X.shape
-    off = int(fit_intercept)
-    A = np.empty((n, p + off), order=order)
-    if fit_intercept:
-        A[:, 0] = sw
-        np.subtract(X, xm, out=A[:, 1:])
-    else:
-        A[:] = X
-    A[:, off:] *= sw[:, None]
-    return A, sw
-
-
-def _fold_rows(labels, f, K):
-    if K == 1:
-        return slice(None)
-    return np.flatnonzero(labels == f)
-
-
-def _means_block(X, w):
-    """(1, 3 + p): sum of weights, count of positive weights, rows, ``w^T X``."""
-    w = np.asarray(w, dtype=np.float64)
-    out = np.empty((1, 3 + X.shape[1]))
-    out[0, :3] = w.sum(), np.count_nonzero(w), w.size
-    out[0, 3:] = weighted_sum(w, X)
-    return out
-
-
-def _ysum_block(Y, w):
-    """(1, 2, kb): ``w^T Y`` and ``max |Y|`` per target."""
-    Y = np.asarray(Y)
-    peak = np.abs(Y).max(axis=0, initial=0.0) if Y.shape[0] else np.zeros(Y.shape[1])
-    return np.stack([weighted_sum(np.asarray(w, dtype=np.float64), Y), peak])[None]
-
-
-def _r_factor(A):
-    """Upper-triangular (q, q) R with ``A^T A = R^T R`` (LAPACK geqrf on a Fortran-ordered A;
-    zero rows if A has fewer than q rows)."""
-    n, q = A.shape
-    R = np.zeros((q, q))
-    if n == 0:
-        return R
-    work, info = lapack.dgeqrf_lwork(n, q)
-    qr, _, _, info = lapack.dgeqrf(A, lwork=int(work.real), overwrite_a=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"QR of a row block failed (LAPACK geqrf info={info}).")
-    k = min(n, q)
-    R[:k] = np.triu(qr[:k])
-    return R
-
-
-# Rows per tile of the QR inside a row block: small enough for the panel to stay in cache
-# (twice the rate of one geqrf over 1e5 rows here), large enough to keep the stack of tile
-# factors small.
-QR_TILE = 2048
-
-
-def _block_factor_sums(X, w, xm, fit_intercept, kind):
-    """Factor (R or Gram) of A over the rows of X, and ``[sum w, count w > 0, rows, sx]``."""
-    n, p = X.shape
-    q = p + int(fit_intercept)
-    sums = np.zeros(3 + p)
-    w = np.asarray(w, dtype=np.float64)
-    sums[:3] = w.sum(), np.count_nonzero(w), n
-    if n == 0:
-        return np.zeros((q, q)), sums
-    if kind == "gram":
-        A, sw = _design(X, w, xm, fit_intercept)
-        G = blas.dsyrk(1.0, A.T, trans=0, lower=0)  # A.T is Fortran-ordered: no copy
-        if not np.isfinite(np.diag(G)).all():  # overflow; the sums get the full check later
-            check_scale(np.diag(G), A)
-        if fit_intercept:
-            sums[3:] = G[0, 1:]
-        return np.triu(G) + np.triu(G, 1).T, sums
-    tiles = []
-    for t0 in range(0, n, QR_TILE):
-        A, sw = _design(X[t0:t0 + QR_TILE], w[t0:t0 + QR_TILE], xm, fit_intercept, order="F")
-        if fit_intercept:
-            sums[3:] += blas.dgemv(1.0, A[:, 1:], sw, trans=1)
-        R = _r_factor(A)
-        tiles.append(R[:min(A.shape[0], q)])
-    if len(tiles) == 1:
-        R = np.zeros((q, q))
-        R[:tiles[0].shape[0]] = tiles[0]
-        return R, sums
-    return _r_factor(np.asfortranarray(np.concatenate(tiles))), sums
-
-
-def _factor_block(X, w, labels=None, *, xm, K, kind, fit_intercept):
-    """(1, K, q, q + 3 + p): per fold, the factor of A (R or Gram), then the sums
-    ``[sum w, count w > 0, rows, sum w (x - xm)]``."""
-    p = X.shape[1]
-    q = p + int(fit_intercept)
-    out = np.zeros((1, K, q, q + 3 + p))
-    for f in range(K):
-        idx = _fold_rows(labels, f, K)
-        Xf, wf = (X, w) if K == 1 else (X[idx], np.asarray(w)[idx])
-        out[0, f, :, :q], out[0, f, 0, q:] = _block_factor_sums(Xf, wf, xm, fit_intercept,
-                                                                kind)
-    return out
+# -- per row block (Dask only) -------------------------------------------------------------
+def _row_indices(w, block_info=None):
+    start = block_info[0]["array-location"][0][0]
+    return np.arange(start, start + w.shape[0])
 
 
 def _qr_tree(x, axis, keepdims):
@@ -242,7 +144,7 @@ def _qr_tree(x, axis, keepdims):
     g, K, q, _ = x.shape
     out = np.empty((K, q, q))
     for f in range(K):
-        out[f] = _r_factor(np.asfortranarray(x[:, f].reshape(g * q, q)))
+        out[f] = householder_r(np.asfortranarray(x[:, f].reshape(g * q, q)), square=True)
     return out[None] if keepdims else out
 
 
@@ -250,302 +152,42 @@ def _identity_chunk(x, axis, keepdims):
     return x
 
 
-def _cross_block(X, Y, w, ym, t, labels=None, *, xm, K, fit_intercept):
-    """(1, K, q + 3, kb): per fold ``A^T sw (Y - ym)``, ``||sw (Y - ym)||^2``, then
-    ``sw^T sw (Y - t)`` and ``||sw (Y - t)||^2`` about a shift `t` near the mean, for the R^2
-    about the weighted mean also without intercept (where ``ym`` is 0)."""
-    A, sw = _design(X, w, xm, fit_intercept)
-    Y = np.ascontiguousarray(Y, dtype=np.float64)
-    q, kb = A.shape[1], Y.shape[1]
-    ym = np.ascontiguousarray(ym, dtype=np.float64)  # dask's zeros are broadcast views
-    out = np.zeros((1, K, q + 3, kb))
-    for f in range(K):
-        idx = _fold_rows(labels, f, K)
-        if K == 1:
-            Af, Yf, swf = A, Y, sw
-        else:
-            Af, Yf, swf = A[idx], Y[idx], sw[idx]
-        if Af.shape[0]:
-            _core.project(Af, Yf, ym, swf, out[0, f, :q], out[0, f, q])
-            Yt = Yf - t
-            out[0, f, q + 1] = np.square(swf) @ Yt
-            out[0, f, q + 2] = np.square(swf) @ np.square(Yt)
-    return out
+# -- per block of targets --------------------------------------------------------------------
+class _Targets:
+    """The per-target hooks of ``_scores.select_refit`` on Dask: the engine's functions run
+    per block of targets (one task each, refit from that block's cross products), the
+    shared choice as one delayed task; fields are Dask arrays."""
 
+    def __init__(self, solver, ctx):
+        self._solver, self._ctx = solver, ctx
 
-def _row_indices(w, block_info=None):
-    start = block_info[0]["array-location"][0][0]
-    return np.arange(start, start + w.shape[0])
+    @staticmethod
+    def call(func, *args):
+        dask, _ = _import_dask()
+        return dask.delayed(func, pure=True)(*args)
 
-
-def _contiguous_labels(rows, bounds):
-    return np.searchsorted(bounds, rows, side="right") - 1
-
-
-# -- eager decompositions of X -----------------------------------------------------------------
-def _combine(kind, factors):
-    """Factor of the union of sets from their (q, q) factors."""
-    if kind == "svd":
-        q = factors[0].shape[0]
-        return _r_factor(np.asfortranarray(np.concatenate(factors).reshape(-1, q)))
-    return np.sum(factors, axis=0)
-
-
-class _State(NamedTuple):
-    """The decompositions of one method: all rows, and each training set of the folds."""
-
-    kind: str
-    full: SetSpectrum
-    train: tuple
-    fold_factors: np.ndarray  # (K, q, q) R factors or Grams of the folds (kernel: None)
-    fold_weight: np.ndarray  # (K,) sum of weights of each fold
-
-    # what RidgeSolver reads of a decomposition: the full data's
-    method = property(lambda self: self.full.method)
-    s = property(lambda self: self.full.s)
-    lam = property(lambda self: self.full.lam)
-    rank = property(lambda self: self.full.rank)
-
-    def ridge(self, alphas):
-        return self.full.ridge(alphas)
-
-
-# -- per block of targets -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Ctx:
-    """Everything a task over a block of targets needs, shipped once per call."""
-
-    fit_intercept: bool
-    full: SetSpectrum
-    folds: tuple = ()  # decompositions of the training sets
-    flt: object = None
-    grid: np.ndarray = None
-    name: str = "alpha"
-    scoring: str = "mse"
-    extra: dict = field(default_factory=dict)
-
-
-def _all_rows(P):
-    """The cross products of all rows (q + 3, kb) from the folds' (K, q + 3, kb)."""
-    return P.sum(axis=0) if P.shape[0] > 1 else P[0]
-
-
-def _cross(P, ym0, ctx):
-    """``Xc^T Yc`` (p, kb), ``||Yc||^2`` and target means of all rows."""
-    Pf = _all_rows(P)
-    XtY, yc_sq, t = ctx.full.cross(Pf[:-3], Pf[-3], ctx.fit_intercept)
-    return XtY, yc_sq, (np.asarray(ym0, dtype=np.float64) + t) if ctx.fit_intercept else t
-
-
-def _targets(P, ym0, ctx):
-    """Projected targets ``R`` (r, kb), ``||Yc||^2`` and target means of all rows."""
-    XtY, yc_sq, ym = _cross(P, ym0, ctx)
-    return ctx.full.project(XtY), yc_sq, ym
-
-
-def _projected_block(P, ym0, *, ctx):
-    """(r + 1, kb): ``R`` and ``||Yc||^2`` of the full data."""
-    R, yc_sq, _ = _targets(P, ym0, ctx)
-    return np.vstack([R, yc_sq[None]])
-
-
-def _dropped_block(*args, ctx):
-    """(1, kb): per target, what the dropped directions carry of ``Xc^T Yc``; `args`:
-    ``(P, ym0)``, or ``(c, P, ym0)`` for the kernel route with ``c = Q_d^T Yc``."""
-    XtY, yc_sq, _ = _cross(*args[-2:], ctx)
-    c = args[0] if len(args) == 3 else None
-    return ctx.full.dropped_ratios(XtY, ctx.full.project(XtY), yc_sq, c)[None]
-
-
-def _apply_block(P, ym0, *, ctx, basis, with_mean):
-    """``basis @ diag(coef factors) R (+ ym)`` for every grid value: (m, q, kb)."""
-    R, _, ym = _targets(P, ym0, ctx)
-    F = ctx.flt.coef_factors(ctx.full.s) if ctx.full.rank else np.zeros((ctx.grid.size, 0))
-    offset = ym if with_mean and ctx.fit_intercept else np.zeros(0)  # empty: no offset
-    out = np.empty((ctx.grid.size, basis.shape[0], R.shape[1]))
-    _core.apply_filter(basis, R, np.ascontiguousarray(F), offset, out)
-    return out
-
-
-def _coef_block(P, ym0, *, ctx):
-    out = _apply_block(P, ym0, ctx=ctx, basis=ctx.full.V, with_mean=False)
-    return ctx.full.add_free(out, _all_rows(P)[:-3])  # unpenalized columns' G_y
-
-
-def _intercept_block(P, ym0, *, ctx):
-    B = np.zeros((1, ctx.full.rank))
-    if ctx.fit_intercept:
-        _core.gemm(ctx.full.xm[None, :], ctx.full.V, B, alpha=-1.0)
-    return _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)[:, 0]
-
-
-def _predict_block(Xn, P, ym0, *, ctx):
-    B = held_out_basis(Xn, None, ctx.full.xm, ctx.full.spectrum(), np.float64)
-    out = _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
-    fit = ctx.full.free_fit(Xn, _all_rows(P)[:-3])  # unpenalized columns: Z G_y
-    return out if fit is None else out + fit
-
-
-def _gcv_block(P, ym0, *, ctx):
-    R, yc_sq, ym = _targets(P, ym0, ctx)
-    return _scores.gcv_mse(ctx.full.spectrum(R, yc_sq), ctx.full.centering(ym, ctx.fit_intercept),
-                           ctx.flt, ctx.grid, ctx.name)
-
-
-def _loo_rows(X, w, rows, P, ym0, ctx):
-    """:class:`~spectralridge._scores.LooRows` of one row block, its centred targets' mean,
-    and the square roots of its weights."""
-    d = ctx.full
-    R, _, ym = _targets(P, ym0, ctx)
-    spectrum = d.spectrum(R)
-    wb = np.asarray(w, dtype=np.float64)
-    sw = np.sqrt(wb)
-    U = held_out_basis(X, sw, d.xm, spectrum, np.float64)
-    U /= d.s
-    return _scores.LooRows(U, wb, spectrum.lam, spectrum.ls_rank, R, d.sum_w,
-                           ctx.fit_intercept,
-                           _scores.spanning(spectrum, d.centering(ym, ctx.fit_intercept)),
-                           np.asarray(rows), d.leverage(X, wb)), ym, sw
-
-
-def _free_targets(X, Y, AtY, d):
-    """`Y` (float64) less the unpenalized columns' fit ``Z G_y`` under the set `d`, from its
-    cross products ``A^T Yc`` (q, kb)."""
-    Y = np.asarray(Y, dtype=np.float64)
-    fit = d.free_fit(X, AtY)
-    return Y if fit is None else Y - fit
-
-
-def _loo_block(X, Y, w, rows, P, ym0, *, ctx):
-    """(1, m, kb): weighted sums of squared leave-one-out errors over one row block."""
-    loo, ym, sw = _loo_rows(X, w, rows, P, ym0, ctx)
-    Y = np.ascontiguousarray(_free_targets(X, Y, _all_rows(P)[:-3], ctx.full))
-    return _scores.loo_sse_rows(loo, ctx.flt, ctx.grid, Y, ym, sw, np.float64, ctx.name,
-                                tile=_scores.LOO_TILE,
-                                compress=ctx.extra.get("loo_compression", True))[None]
-
-
-def _held_out_block(X, Y, w, labels, P, ym0, *, ctx):
-    """(1, K, m, kb): per fold, the weighted sums of squared held-out errors of the rows of
-    this block in that fold, under the fit on the other folds (formed from the rows)."""
-    K, q3, kb = P.shape
-    q = q3 - 3
-    out = np.zeros((1, K, ctx.grid.size, kb))
-    labels = np.asarray(labels)
-    Y = np.asarray(Y, dtype=np.float64)
-    sw = np.sqrt(np.asarray(w, dtype=np.float64))
-    for f in np.unique(labels):
-        d = ctx.folds[f]
-        rows = np.flatnonzero(labels == f)
-        AtY = P[[g for g in range(K) if g != f], :q].sum(axis=0)
-        XtY, _, ym = d.cross(AtY, None, ctx.fit_intercept)
-        R = d.project(XtY)
-        ym += ym0
-        Y_f = _free_targets(X[rows], Y[rows], AtY, d)
-        if not d.rank:  # the fit is the training mean (and unpenalized columns)
-            resid = sw[rows, None] * (Y_f - ym)
-            out[0, f] = np.einsum("ij,ij->j", resid, resid)
-            continue
-        spectrum = d.spectrum(R)
-        B = held_out_basis(X[rows], sw[rows], d.xm, spectrum, np.float64)
-        out[0, f] = _scores.held_out_sse(B, spectrum, ctx.extra["fold_filters"][f],
-                                         np.ascontiguousarray(Y_f), ym, sw[rows], np.float64,
-                                         compress=ctx.extra["loo_compression"])
-    return out
-
-
-def _kfold_block(sse, P, ym0, *, ctx):
-    """(m + K m, kb): pooled held-out mean squared errors, then the score of every split,
-    from the per-fold sums of squared errors `sse` (K, m, kb)."""
-    K, q3, kb = P.shape
-    q = q3 - 3
-    m = ctx.grid.size
-    out = np.zeros((m + K * m, kb))
-    out[:m] = sse.sum(axis=0) / ctx.full.sum_w
-    dy = P[:, q + 1].sum(axis=0) / ctx.full.sum_w  # global weighted mean minus the shift t
-    for f in range(K):
-        ys, yt = P[f, q + 1], P[f, q + 2]
-        weight = ctx.extra["fold_weight"][f]
-        sst = None
-        if ctx.scoring == "r2":  # about the global weighted mean, as in NumPy
-            sst = (yt - 2.0 * dy * ys + weight * dy * dy) / weight
-        out[m * (f + 1):m * (f + 2)] = _scores.to_score(sse[f] / weight, sst, ctx.scoring)
-    return out
-
-
-def _score_block(mse, P, ym0, *, ctx):
-    sst = None
-    if ctx.scoring == "r2":  # about the weighted mean, with or without intercept
-        ys, yt = P.sum(axis=0)[-2:]
-        sst = np.maximum(yt - ys * ys / ctx.full.sum_w, 0.0) / ctx.full.sum_w
-    return _scores.to_score(mse, sst, ctx.scoring)
-
-
-def _se_block(split_scores, *, K=None):
-    """Standard errors over the K splits stacked along axis 0 (K m, ...) or (K, ...)."""
-    v = split_scores if K is None else \
-        split_scores.reshape(K, split_scores.shape[0] // K, *split_scores.shape[1:])
-    return _scores.standard_error((v.sum(axis=0), np.square(v).sum(axis=0)), v.shape[0])
-
-
-def _global_best(mean_loss, se_mean, dof, rule, edges):
-    """The shared best index from the mean loss over targets (m,), and its grid-edge
-    warning (`edges`: the arguments of ``_scores.warn_grid_edges`` but the index)."""
-    se = None if se_mean is None else se_mean[:, None]
-    best = _scores.best_indices(mean_loss[:, None], se, dof, rule)
-    grid, rank, name, enabled, n_targets = edges
-    _scores.warn_grid_edges(np.full(n_targets, best[0]), grid, dof, rank, name, enabled)
-    return int(best[0])
-
-
-def _pack_block(scores, *args, ctx, best=None):
-    """(4 + p, kb): best index, best alpha, best score, coefficients (p), intercept.
-
-    `args` are ``(P, ym0)`` or, with per-target standard errors for rule '1se',
-    ``(se, P, ym0)``."""
-    se, (P, ym0) = (args[0], args[1:]) if len(args) == 3 else (None, args)
-    kb = scores.shape[1]
-    if best is None:
-        best = _scores.best_indices(_scores.to_loss(scores, ctx.scoring), se, ctx.flt.dof,
-                                    ctx.extra["rule"])
-        _scores.warn_grid_edges(best, ctx.grid, ctx.flt.dof, ctx.full.rank, ctx.name,
-                                ctx.extra["warn_edges"])
-    else:
-        best = np.full(kb, int(best))
-    R, yc_sq, ym = _targets(P, ym0, ctx)
-    coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
-                                    ctx.full.centering(ym, ctx.fit_intercept), ctx.flt, best,
-                                    np.float64)
-    coef = ctx.full.add_free(coef, _all_rows(P)[:-3])
-    out = np.empty((4 + coef.shape[0], kb))
-    out[0], out[1], out[2] = best, ctx.grid[best], scores[best, np.arange(kb)]
-    out[3:-1], out[-1] = coef, intercept
-    return out
-
-
-def _refit_block(alphas, P, ym0, *, ctx):
-    """(p + 1, kb): coefficients and intercept with alpha ``alphas[t]`` for target t."""
-    R, yc_sq, ym = _targets(P, ym0, ctx)
-    alphas = np.asarray(alphas, dtype=np.float64)
-    flt = ctx.full.ridge(alphas)
-    coef, intercept = _scores.refit(ctx.full.spectrum(R, yc_sq),
-                                    ctx.full.centering(ym, ctx.fit_intercept), flt,
-                                    np.arange(alphas.size), np.float64)
-    coef = ctx.full.add_free(coef, _all_rows(P)[:-3])
-    return np.concatenate([coef, intercept[None]])
-
-
-def _loo_errors_block(X, Y, w, rows, P, ym0, *, ctx):
-    """(m, b, kb): leave-one-out errors of one row block (plain residuals at zero weight)."""
-    loo, ym, sw = _loo_rows(X, w, rows, P, ym0, ctx)
-    Y = _free_targets(X, Y, _all_rows(P)[:-3], ctx.full)
-    errors = _scores.loo_errors_rows(loo, ctx.flt, ctx.grid, Y, ym, sw, ctx.name)
-    zero = sw == 0
-    if zero.any():  # the plain residual, with the fit from the other samples
-        B = held_out_basis(X[zero], None, ctx.full.xm, ctx.full.spectrum(), np.float64)
-        fitted = _apply_block(P, ym0, ctx=ctx, basis=B, with_mean=True)
-        errors[:, zero] = Y[zero] - fitted
-    return errors
+    def map(self, func, layout, *arrays, **kwargs):
+        _, da = _import_dask()
+        s = self._solver
+        args = []
+        for a in arrays:
+            if a is None:
+                continue
+            if not is_dask_input(a):
+                a = da.from_array(np.asarray(a), chunks=a.shape[:-1] + (s._Y.chunks[1],))
+            args += [a, "abcd"[:a.ndim - 1] + "j"]
+        rows = [1 if r is None else r for _, r, _ in layout]
+        out = da.blockwise(_blocks.engine_block, "rj", *args, s._lazy_scale, "j", s._P, "Fbj",
+                           s._ym0, "j", new_axes={"r": sum(rows)}, concatenate=True,
+                           dtype=np.float64, work=func, layout=layout,
+                           present=tuple(a is not None for a in arrays), ctx=self._ctx,
+                           col_scale=s._col_scale, kwargs=kwargs)
+        fields, start = {}, 0
+        for (name, r, dtype), n in zip(layout, rows):
+            part = out[start:start + n]
+            fields[name] = (part if r is not None else part[0]).astype(dtype)
+            start += n
+        return fields
 
 
 # -- the solver -----------------------------------------------------------------------------------
@@ -571,9 +213,11 @@ class DaskRidgeSolver(RidgeSolver):
         factor. ``'gram'``: eigh of the Gram (faster, squares the condition number).
         ``'kernel'``: eigh of the n x n kernel (wide X; K-fold training sets: its
         submatrices, one more pass over X per fold). ``'auto'``: ``'gram'`` when
-        n_samples >= n_features, else ``'kernel'`` (``'svd'`` for K-fold), replaced by
-        ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram cannot
-        serve to about 1e-10 relative (the guard of :class:`~spectralridge.RidgeSolver`).
+        n_samples >= n_features, else ``'kernel'`` (K-fold too, as in NumPy), replaced by
+        ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram or
+        kernel of all rows or of a K-fold training set cannot serve to about 1e-10 relative
+        (the guard of :class:`~spectralridge.RidgeSolver`, with the dropped directions
+        measured against each set's targets).
     penalty_factor : array-like of shape (n_features,), default=None
         Non-negative per-feature penalty factors, as in :class:`~spectralridge.RidgeSolver`:
         the columns of X are divided by the square roots of the positive ones (lazily) and
@@ -645,16 +289,16 @@ class DaskRidgeSolver(RidgeSolver):
         if folds is not None:
             self._K, bounds, labels = folds
             self._labels = da.from_array(labels, chunks=self._rows.chunks) if bounds is None \
-                else self._rows.map_blocks(_contiguous_labels, bounds=bounds, dtype=np.intp)
+                else self._rows.map_blocks(_blocks.contiguous_labels, bounds=bounds, dtype=np.intp)
         # pass 1: weighted means, and a power of two per target that scales it to max |Y| ~ 1
         # (the squared errors of all criteria then stay in range whatever the scale of Y)
-        ystats = da.blockwise(_ysum_block, "isj", Y, "ij", w, "i", new_axes={"s": 2},
+        ystats = da.blockwise(_blocks.ysum_block, "isj", Y, "ij", w, "i", new_axes={"s": 2},
                               adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
         peak = ystats[:, 1].max(axis=0, split_every=SPLIT_EVERY)
         self._xm0 = np.zeros(p)
         self._ym0 = da.zeros(Y.shape[1], chunks=(Y.chunks[1],))
         if self.fit_intercept:
-            parts = da.blockwise(_means_block, "ic", X, "ij", w, "i", new_axes={"c": 3 + p},
+            parts = da.blockwise(_blocks.means_block, "ic", X, "ij", w, "i", new_axes={"c": 3 + p},
                                  adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64)
             sums, ysum, peak = dask.persist(parts.sum(axis=0, split_every=SPLIT_EVERY),
                                             ystats[:, 0].sum(axis=0, split_every=SPLIT_EVERY),
@@ -672,8 +316,7 @@ class DaskRidgeSolver(RidgeSolver):
         Y = self._Y = Y * self._lazy_scale.astype(Y.dtype)
         # pass 2: factors of X, cross products with Y
         if method == "auto":
-            kind = "gram" if n >= p else "svd" if folds is not None or \
-                self._free is not None else "kernel"
+            kind = "gram" if n >= p else "svd" if self._free is not None else "kernel"
         elif method == "kernel" and self._free is not None:
             raise ValueError("method='kernel' does not take unpenalized columns "
                              "(penalty_factor entries of 0) on Dask: use 'svd' or 'auto'.")
@@ -684,7 +327,7 @@ class DaskRidgeSolver(RidgeSolver):
         shift = self._ym0 if self.fit_intercept else \
             Y[:Y.chunks[0][0]].mean(axis=0, dtype=np.float64)
         cross = da.blockwise(
-            _cross_block, "iFaj", X, "ix", Y, "ij", w, "i", self._ym0, "j", shift, "j",
+            _blocks.cross_block, "iFaj", X, "ix", Y, "ij", w, "i", self._ym0, "j", shift, "j",
             *labels, new_axes={"F": self._K, "a": p + int(self.fit_intercept) + 3},
             adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64, xm=self._xm0,
             K=self._K, fit_intercept=self.fit_intercept)
@@ -711,6 +354,7 @@ class DaskRidgeSolver(RidgeSolver):
                                (E * sw[:, None]).T @ Xs], axis=1)
         Ks, sums, sw, labels, self._P = dask.persist(Xs @ Xs.T, sums, sw, labels, cross)
         Ks, sums, sw, labels = dask.compute(Ks, sums, sw, labels)
+        self._kernel_labels = labels
 
         def make(folds, set_sums):
             rows = np.flatnonzero(np.isin(labels, folds))
@@ -722,7 +366,7 @@ class DaskRidgeSolver(RidgeSolver):
             return kernel_set_spectrum(Ks[np.ix_(rows, rows)], set_sums, sw[rows], self._xm0,
                                        self.fit_intercept, basis_pass)
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._state = _State("kernel", *self._decompose_all(sums, make), None,
+            self._state = _blocks.SetState("kernel", *_blocks.set_spectra(sums, make), None,
                                  sums[:, 0].copy())
 
     def _factor_blocks(self, kind):
@@ -732,7 +376,7 @@ class DaskRidgeSolver(RidgeSolver):
         q = p + int(self.fit_intercept)
         labels = () if self._labels is None else (self._labels, "i")
         blocks = da.blockwise(
-            _factor_block, "iFab", self._X, "ij", self._w, "i", *labels,
+            _blocks.factor_block, "iFab", self._X, "ij", self._w, "i", *labels,
             new_axes={"F": self._K, "a": q, "b": q + 3 + p}, adjust_chunks={"i": 1},
             concatenate=True, dtype=np.float64, xm=self._xm0, K=self._K, kind=kind,
             fit_intercept=self.fit_intercept)
@@ -748,28 +392,11 @@ class DaskRidgeSolver(RidgeSolver):
 
     def _set_factors(self, kind, F, sums):
         def make(folds, set_sums):
-            return set_spectrum(kind, _combine(kind, [F[g] for g in folds]), set_sums,
-                                self._xm0, self.fit_intercept, self._free)
+            return set_spectrum(kind, _blocks.union_factor(kind, [F[g] for g in folds]),
+                                set_sums, self._xm0, self.fit_intercept, self._free)
         with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._state = _State(kind, *self._decompose_all(sums, make), F, sums[:, 0].copy())
-
-    def _decompose_all(self, sums, make):
-        """The decompositions of all rows and of each training set: `make(folds, sums)` is
-        that of the union of `folds` with the total `sums`."""
-        K = self._K
-        total = sums.sum(axis=0)
-        if total[0] <= 0:
-            raise ValueError("sample_weight must have at least one positive entry; all "
-                             "weights are zero.")
-        train = []
-        for f in range(K if K > 1 else 0):
-            others = [g for g in range(K) if g != f]
-            sums_f = sums[others].sum(axis=0)
-            if sums_f[0] <= 0:
-                raise ValueError(f"cv split {f}: the training set has no sample of positive "
-                                 "weight.")
-            train.append(make(others, sums_f))
-        return make(list(range(K)), total), tuple(train)
+            self._state = _blocks.SetState(kind, *_blocks.set_spectra(sums, make), F,
+                                           sums[:, 0].copy())
 
     def _state_for(self, alphas):
         """The decompositions for `alphas`, upgraded to 'svd' where 'auto' needs it."""
@@ -786,21 +413,34 @@ class DaskRidgeSolver(RidgeSolver):
         return state
 
     def _measure_dropped(self, state):
-        """`state` with the full decomposition's dropped directions measured against the
-        targets (one pass over the cross products ``A^T Yc``, not over the data); the
-        training sets of folds keep the conservative ``inf``."""
-        full = state.full
-        if state.kind == "svd" or full.Q_dropped is None or np.isfinite(full.dropped):
+        """`state` with the dropped directions of every decomposition (all rows and each
+        training set) measured against its targets, as NumPy's guard: from the cross
+        products ``A^T Yc`` (no pass over the data; the kernel route: one pass over Y for
+        ``Q_d^T Yc``)."""
+        sets = (state.full, *state.train)
+        todo = [j for j, d in enumerate(sets)
+                if d.Q_dropped is not None and not np.isfinite(d.dropped)]
+        if state.kind == "svd" or not todo:
             return state
         ctx = self._ctx(state, None, np.zeros(0), "alpha")
+        widths = [sets[j].Q_dropped.shape[1] for j in todo]
         arrays = ()
-        if state.kind == "kernel":  # c = Q_d^T Yc: one more pass over Y
+        if state.kind == "kernel":  # the sets' Q_d stacked, zero outside their rows
             _, da = _import_dask()
-            Q = da.from_array(full.Q_dropped, chunks=(self._Y.chunks[0], -1))
+            Q = np.zeros((self._Y.shape[0], sum(widths)))
+            col = 0
+            for j, width in zip(todo, widths):
+                rows = slice(None) if j == 0 else self._kernel_labels != j - 1
+                Q[rows, col:col + width] = sets[j].Q_dropped
+                col += width
+            Q = da.from_array(Q, chunks=(self._Y.chunks[0], -1))
             Yc = (self._Y - self._ym0) * da.sqrt(self._w)[:, None]
             arrays = ((Q.T @ Yc).astype(np.float64), "dj"),
-        ratio = self._per_targets(_dropped_block, (1,), *arrays, ctx=ctx).max().compute()
-        self._state = state._replace(full=full.measured(float(ratio)))
+        ratios = self._per_targets(_blocks.dropped_block, (len(todo),), *arrays, ctx=ctx,
+                                   sets=todo, widths=widths).max(axis=1).compute()
+        for j, ratio in zip(todo, ratios):
+            sets = sets[:j] + (sets[j].measured(float(ratio)),) + sets[j + 1:]
+        self._state = state._replace(full=sets[0], train=sets[1:])
         return self._state
 
     @property
@@ -833,7 +473,7 @@ class DaskRidgeSolver(RidgeSolver):
         n_targets) and ``||Yc||^2`` computed (NumPy)."""
         state = self._state_for(alphas)
         d = state.full
-        out = self._per_targets(_projected_block, (d.rank + 1,),
+        out = self._per_targets(_blocks.projected_block, (d.rank + 1,),
                                 ctx=self._ctx(state, None, np.zeros(0), "alpha"))
         dask, _ = _import_dask()
         R, yc_sq = dask.compute(self._unscale(out[:-1]), self._unscale(out[-1], 2))
@@ -857,7 +497,7 @@ class DaskRidgeSolver(RidgeSolver):
 
     def _ctx(self, state, flt, grid, name, **kw):
         dask, _ = _import_dask()
-        ctx = _Ctx(self.fit_intercept, state.full, state.train, flt, grid, name, **kw)
+        ctx = _blocks.Ctx(self.fit_intercept, state.full, state.train, flt, grid, name, **kw)
         return dask.delayed(ctx, pure=True, traverse=False)
 
     def _per_targets(self, func, new_axes, *arrays, **kwargs):
@@ -898,11 +538,10 @@ class DaskRidgeSolver(RidgeSolver):
         if low < 0:
             raise ValueError(f"alphas must be non-negative, got a minimum of {low!r}.")
         state = self._state_for(np.atleast_1d(low))
-        out = self._per_targets(_refit_block, (self.n_features_in_ + 1,), (alphas, "j"),
+        out = self._per_targets(_blocks.refit_block, (self.n_features_in_ + 1,), (alphas, "j"),
+                                (self._lazy_scale, "j"), col_scale=self._col_scale,
                                 ctx=self._ctx(state, None, np.zeros(0), "alpha"))
-        out = self._unscale(out)
-        coef = self._coef_units(out[:-1], 0).astype(self.dtype)
-        intercept = out[-1].astype(self.dtype)
+        coef, intercept = out[:-1].astype(self.dtype), out[-1].astype(self.dtype)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
@@ -917,8 +556,8 @@ class DaskRidgeSolver(RidgeSolver):
         _, da = _import_dask()
         path = self.ridge(alphas)
         ctx = path._ctx()
-        out = da.blockwise(_loo_errors_block, "aij", self._X, "ix", self._Y, "ij", self._w, "i",
-                           self._rows, "i", self._P, "Fbj", self._ym0, "j",
+        out = da.blockwise(_blocks.loo_errors_block, "aij", self._X, "ix", self._Y, "ij",
+                           self._w, "i", self._rows, "i", self._P, "Fbj", self._ym0, "j",
                            new_axes={"a": path.grid.size}, concatenate=True,
                            dtype=np.float64, ctx=ctx)
         return self._shape(self._unscale(out), path._scalar)
@@ -935,12 +574,12 @@ class DaskRidgeSolver(RidgeSolver):
                                "loo_compression": _scores.loo_compression_enabled()})
         # one pass over the rows: held-out errors of each row block in its fold
         _, da = _import_dask()
-        sse = da.blockwise(_held_out_block, "izaj", self._X, "ix", self._Y, "ij", self._w, "i",
-                           self._labels, "i", self._P, "Fbj", self._ym0, "j",
+        sse = da.blockwise(_blocks.held_out_block, "izaj", self._X, "ix", self._Y, "ij",
+                           self._w, "i", self._labels, "i", self._P, "Fbj", self._ym0, "j",
                            new_axes={"z": self._K, "a": m}, adjust_chunks={"i": 1},
                            concatenate=True, dtype=np.float64, ctx=ctx)
         sse = sse.sum(axis=0, split_every=SPLIT_EVERY)
-        out = self._per_targets(_kfold_block, (m + self._K * m,), (sse, "zyj"), ctx=ctx)
+        out = self._per_targets(_blocks.kfold_block, (m + self._K * m,), (sse, "zyj"), ctx=ctx)
         return path._result(out[:m], scoring, alpha_per_target, f"{self._K} splits", rule,
                             out[m:])
 
@@ -962,13 +601,15 @@ class DaskFilterPath(FilterGrid):
     def coef(self):
         """Coefficients: dask array of shape (n_grid, n_features[, n_targets])."""
         s = self._solver
-        out = s._per_targets(_coef_block, (self.grid.size, s.n_features_in_), ctx=self._ctx())
+        out = s._per_targets(_blocks.coef_block, (self.grid.size, s.n_features_in_),
+                             ctx=self._ctx())
         return s._shape(s._coef_units(s._unscale(out), 1).astype(s.dtype), self._scalar)
 
     def intercept(self):
         """Intercepts: dask array of shape (n_grid[, n_targets])."""
         s = self._solver
-        out = s._per_targets(_intercept_block, (self.grid.size,), ctx=self._ctx())
+        out = s._per_targets(_blocks.apply_block, (self.grid.size, 1), ctx=self._ctx(), basis=None,
+                             with_mean=True)[:, 0]
         return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
 
     def predict(self, X):
@@ -985,7 +626,7 @@ class DaskFilterPath(FilterGrid):
         check_X_new_shape(X.shape, p)
         if s._col_scale is not None:
             X = X * s._col_scale
-        out = da.blockwise(_predict_block, "aij", X, "ix", s._P, "Fbj", s._ym0, "j",
+        out = da.blockwise(_blocks.predict_block, "aij", X, "ix", s._P, "Fbj", s._ym0, "j",
                            new_axes={"a": self.grid.size}, concatenate=True,
                            dtype=np.float64, ctx=self._ctx())
         return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
@@ -999,7 +640,7 @@ class DaskFilterPath(FilterGrid):
         _scores.gcv_mse(d.spectrum(np.zeros((d.rank, 1)), np.zeros(1)),
                         d.centering(np.zeros(1), s.fit_intercept), self.filter, self.grid,
                         self.name)
-        mse = s._per_targets(_gcv_block, (self.grid.size,), ctx=self._ctx())
+        mse = s._per_targets(_blocks.gcv_block, (self.grid.size,), ctx=self._ctx())
         return self._result(mse, scoring, alpha_per_target, "gcv")
 
     def loo(self, *, scoring="mse", alpha_per_target=True):
@@ -1008,57 +649,36 @@ class DaskFilterPath(FilterGrid):
         scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
         s, d = self._solver, self._decomp
         ctx = self._ctx(extra={"loo_compression": _scores.loo_compression_enabled()})
-        parts = da.blockwise(_loo_block, "iaj", s._X, "ix", s._Y, "ij", s._w, "i", s._rows, "i",
-                             s._P, "Fbj", s._ym0, "j", new_axes={"a": self.grid.size},
+        parts = da.blockwise(_blocks.loo_block, "iaj", s._X, "ix", s._Y, "ij", s._w, "i",
+                             s._rows, "i", s._P, "Fbj", s._ym0, "j",
+                             new_axes={"a": self.grid.size},
                              adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64,
                              ctx=ctx)
         mse = parts.sum(axis=0, split_every=SPLIT_EVERY) / d.sum_w
         return self._result(mse, scoring, alpha_per_target, "loo")
 
     def _result(self, mse, scoring, alpha_per_target, cv, rule="min", split_scores=None):
-        """Scores, selection and refit per block of targets, as a CVResult of Dask arrays."""
-        dask, da = _import_dask()
+        """The engine's selection and refit of mean squared errors `mse` (m, k) per block
+        of targets (``split_scores`` (K m, k): the per-split scores for rule '1se'), as a
+        CVResult of Dask arrays."""
         s = self._solver
         m = self.grid.size
-        # the warning is emitted when the selection runs, as set where the graph is built
-        warn_edges = _scores.grid_edge_warnings_enabled()
-        ctx = self._ctx(scoring=scoring, extra={"rule": rule, "warn_edges": warn_edges})
-        scores = s._per_targets(_score_block, (m,), (mse, "zj"), ctx=ctx)
-        se = se_mean = None
-        weights = _scores.mean_weights(s._scale, scoring)  # the mean over targets, in Y's units
-        weights = 1.0 if weights is None else da.from_array(weights, chunks=(s._Y.chunks[1],))
+        ctx = self._ctx(scoring=scoring)
+        scores = s._per_targets(_blocks.score_block, (m,), (mse, "zj"), ctx=ctx)
+        score_se = None
         if split_scores is not None:
             K = split_scores.shape[0] // m
-            se = split_scores.map_blocks(_se_block, K=K, chunks=((m,), split_scores.chunks[1]),
-                                         dtype=np.float64)
-            split_means = (split_scores * weights).mean(axis=1).reshape(K, m)
-            if scoring == "r2":
-                split_means = -split_means
-            se_mean = split_means.map_blocks(_se_block, drop_axis=0, dtype=np.float64)
-        best = None
-        if not alpha_per_target:
-            mean_loss = (_scores.to_loss(scores, scoring) * weights).mean(axis=1)
-            edges = (self.grid, self._decomp.rank, self.name, warn_edges, s.n_targets)
-            best = dask.delayed(_global_best, pure=True)(mean_loss, se_mean, self.filter.dof,
-                                                          rule, edges)
-        arrays = [(scores, "zj")] + ([(se, "yj")] if se is not None else [])
-        packed = s._per_targets(_pack_block, (4 + s.n_features_in_,), *arrays, ctx=ctx,
-                                best=best)
-        dtype = s.dtype
-        power = 2 if scoring == "mse" else 0
-        fields = dict(scores=s._unscale(scores, power).astype(dtype),
-                      best_index=packed[0].astype(np.intp), best_alpha=packed[1],
-                      best_score=s._unscale(packed[2], power).astype(dtype),
-                      coef=s._coef_units(s._unscale(packed[3:-1]), 0).astype(dtype),
-                      intercept=s._unscale(packed[-1]).astype(dtype))
-        if se is not None:
-            fields["score_se"] = s._unscale(se, power)
-        fields["at_grid_edge"] = _scores.at_grid_edge(fields["best_index"], self.filter.dof,
-                                                      self._decomp.rank)
-        if s._y_was_1d:
-            fields = {k: v[..., 0] for k, v in fields.items()}
-        return _scores.CVResult(alphas=self.grid.copy(), dof=self.filter.dof, cv=cv,
-                                scoring=scoring, rule=rule, **fields)
+            se = split_scores.map_blocks(_blocks.se_block, K=K,
+                                         chunks=((m,), split_scores.chunks[1]), dtype=np.float64)
+            weights = _scores.mean_weights(s._scale, scoring)
+            means = (split_scores if weights is None else split_scores * weights).mean(axis=1)
+            score_se = (se, means.reshape(K, m).map_blocks(_blocks.se_block, drop_axis=0,
+                                                           dtype=np.float64))
+        return _scores.select_refit(
+            self.grid, self.filter, scores, rank=self._decomp.rank, scoring=scoring,
+            alpha_per_target=alpha_per_target, y_was_1d=s._y_was_1d, dtype=s.dtype, cv=cv,
+            n_features=s.n_features_in_, name=self.name, rule=rule, score_se=score_se,
+            scale=s._scale, targets=_Targets(s, ctx))
 
 
 # -- functions -------------------------------------------------------------------------------
