@@ -117,8 +117,7 @@ def per_block(quick):
         stats = blocks.block_factor_sums(X, w, xm, True, "svd")
         d = factor_spectrum("svd", stats[0], stats[1], xm, True)
         alphas = np.logspace(-2, 4, m)
-        ctx = blocks.Ctx(True, d, flt=ridge_filter(d.lam, alphas), grid=alphas,
-                       extra={"spanning": False})
+        ctx = blocks.Ctx(True, d, flt=ridge_filter(d.lam, alphas), grid=alphas)
         for name, kk in (("loo_tall", k), ("loo_1000_targets", kb)):
             Yk = rng.standard_normal((b, kk))
             P = blocks.cross_block(X, Yk, w, np.zeros(kk), np.zeros(kk), xm=xm, K=1,

@@ -294,7 +294,7 @@ def test_blocks_of_targets_and_alphas(backend):
             expected = sr.ridge_cv(X, Y, alphas, cv=cv)
             assert_allclose(backend.check(result.scores), expected.scores, rtol=1e-4)
             assert np.mean(backend.check(result.best_index) == expected.best_index) >= 0.99
-        assert _array_api._blocks(300, 10, 4, 300) == (218, 1)
+        assert _array_api._block_sizes(300, 10, 4, 300) == (218, 1)
 
 
 def test_float32_fallback_without_float64():

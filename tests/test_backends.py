@@ -442,6 +442,11 @@ def test_unpenalized_collinear_columns_are_named(backend):
                                          r"with the other unpenalized columns \[(0|3)\] and "
                                          r"the intercept"):
         get(solver_for(backend, X, Y, penalty_factor=c).coef(1.0))
+    X[:, 3] = 2.5  # constant: zero once centred, collinear with the intercept
+    with pytest.raises(ValueError, match=r"unpenalized columns \[3\] of X are collinear "
+                                         r"with the other unpenalized columns \[0\] and "
+                                         r"the intercept"):
+        get(solver_for(backend, X, Y, penalty_factor=c).coef(1.0))
     X[:, 3] = 0.0
     with pytest.raises(ValueError, match=r"unpenalized columns \[3\] of X are zero"):
         get(solver_for(backend, X, Y, penalty_factor=c).coef(1.0))

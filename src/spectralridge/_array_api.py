@@ -551,7 +551,7 @@ class ArrayApiRidgeSolver(RidgeSolver):
         self.n_features_in_ = X.shape[1]
         self.penalty_factor = check_penalty_factor(
             to_host(penalty_factor) if is_device_array(penalty_factor) else penalty_factor,
-            X.shape[1], allow_zero=True)
+            X.shape[1])
         self._map = None  # unpenalized columns: the solver works on the projected problem
         if self.penalty_factor is not None and not self.penalty_factor.all():
             self._map = DevicePenaltyMap(rules, X, Y, w, self.fit_intercept,
@@ -829,7 +829,7 @@ class DeviceFilterPath(FilterGrid):
 
 
 # -- exact leave-one-out and held-out errors: blocked GEMMs with the epilogue on the device --
-def _blocks(n_rows, r, m, k):
+def _block_sizes(n_rows, r, m, k):
     """Target and alpha block sizes: an (m_b, n_rows, k_b) residual block holds about
     ``scratch_values()`` values."""
     width = max(n_rows, r, 1)
@@ -865,7 +865,7 @@ def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
         return
     xp, work, acc = rules.xp, rules.work, rules.compute
     A, B, eps = factors
-    k_b, _ = _blocks(q, d, m, k)
+    k_b, _ = _block_sizes(q, d, m, k)
     k_b = max(1, min(k_b, scratch_values() // max(1, q * A.shape[1])))  # Z: (c, q, k_b)
     m_b = max(1, min(m, scratch_values() // (max(q, d, 1) * k_b)))  # E: (m_b, q, k_b)
     scale_dev = rules.to_device(scale, work)
@@ -918,7 +918,7 @@ def _exact_sse(rules, U, R, F, Yc, S, scale, out, rows, k):
     xp = rules.xp
     q, d = U.shape
     m = F.shape[0]
-    k_b, m_b = _blocks(q, d, m, k)
+    k_b, m_b = _block_sizes(q, d, m, k)
     scale_dev = rules.to_device(scale, rules.work)
     acc = rules.compute
     for t0 in range(0, k, k_b):

@@ -91,6 +91,11 @@ def _like(xp, a, like):
     return xp.asarray(a, device=array_api_compat.device(like))
 
 
+def _astype(xp, a, dtype):
+    """`a` as `dtype` (NumPy before 2.0 has no ``np.astype``)."""
+    return a.astype(dtype) if xp is np else xp.astype(a, dtype)
+
+
 def _columns(X, cols, p):
     """The columns `cols` of X (NumPy, scipy.sparse, Dask or a device array)."""
     if cols.size == p:
@@ -109,7 +114,8 @@ def _expand(xp, coef, cols, p):
         return coef
     rows = np.full(p, cols.size)
     rows[cols] = np.arange(cols.size)
-    padded = xp.concat([coef, xp.zeros_like(coef[:1, :])], axis=0)
+    padded = (np.concatenate if xp is np else xp.concat)([coef, xp.zeros_like(coef[:1, :])],
+                                                         axis=0)
     return xp.take(padded, _like(xp, rows, coef), axis=0)
 
 
@@ -226,7 +232,7 @@ def banded_ridge_cv(X, Y, feature_groups, alphas=None, *, n_candidates=50,
                            penalty_factor=1.0 / gamma[column_group[cols]])
         xp = _namespace(res.coef)
         scores.append(res.scores)
-        loss = sign * xp.astype(res.best_score, xp.float64)
+        loss = sign * _astype(xp, res.best_score, xp.float64)
         entry = (loss, xp.full_like(res.best_index, c), res.best_alpha, res.best_score,
                  _expand(xp, res.coef, cols, p), res.intercept)
         if best is None:
@@ -236,10 +242,10 @@ def banded_ridge_cv(X, Y, feature_groups, alphas=None, *, n_candidates=50,
         best = tuple(xp.where(better, new, old) for new, old in zip(entry, best))
     _, best_candidate, best_alpha, best_score, coef, intercept = best
     scores = xp.stack(scores)
-    chosen = xp.matrix_transpose(xp.take(_like(xp, candidates, coef), best_candidate, axis=0))
+    chosen = xp.take(_like(xp, candidates, coef), best_candidate, axis=0).T
     keep = chosen > GAMMA_MIN * xp.max(chosen, axis=0)
     safe = xp.where(keep, chosen, xp.ones_like(chosen))
-    group_alphas = xp.where(keep, xp.astype(best_alpha, chosen.dtype) / safe,
+    group_alphas = xp.where(keep, _astype(xp, best_alpha, chosen.dtype) / safe,
                             xp.full_like(chosen, np.inf))
     if y_was_1d:
         scores, coef, group_alphas = scores[..., 0], coef[:, 0], group_alphas[:, 0]

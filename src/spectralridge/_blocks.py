@@ -402,7 +402,7 @@ def refit_block(alphas, scale, P, ym0, *, ctx, col_scale):
 
 
 def engine_block(*blocks, work, layout, present, ctx, col_scale, kwargs):
-    """One block of targets of the engine's per-target `work` (see :class:`_Targets`):
+    """One block of targets of the engine's per-target `work` (see ``dask._Targets``):
     its fields stacked as float64 rows (the given arrays, then scale, ``P`` and ``ym0``)."""
     *given, scale, P, ym0 = blocks
     given = iter(given)

@@ -329,7 +329,7 @@ default='auto'
         if is_dask_input(X, Y, sample_weight):
             raise ValueError("positive=True needs NumPy or scipy.sparse input; got Dask "
                              "arrays (the bound-constrained solve is not distributed).")
-        factor = check_penalty_factor(self.penalty_factor, X.shape[1], allow_zero=True)
+        factor = check_penalty_factor(self.penalty_factor, X.shape[1])
         alphas = np.full(Y.shape[1], alpha) if np.ndim(alpha) == 0 else alpha
         coef, intercept = positive_ridge(X, np.ascontiguousarray(Y), alphas, fit_intercept=self.fit_intercept,
                                          sample_weight=sample_weight, penalty_factor=factor)

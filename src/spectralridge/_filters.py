@@ -108,13 +108,14 @@ def low_rank(F, target, dtype, max_rank=None):
     """Factor ``F (m, r) ~= A @ B`` with ``A (m, q)``, ``B (q, r)`` of `dtype`.
 
     Searches the rank upwards (by doubling steps, then bisection, up to `max_rank`) from
-    that of the singular values of `F` above `target` and the SVD's rounding: the truncated SVD refined by two alternating least-squares steps
-    (``B += A^+ (F - A B)``, then ``A``), which bring the entrywise error down to the rounding
-    of the factors even where the SVD itself is less accurate. Returns ``A, B`` and ``eps
-    (m,)``, a bound on ``max_j |F[a, j] - (A B)[a, j]|`` for the factors as cast to `dtype`
-    (the product evaluated in extended precision, its rounding added), for the smallest
-    rank found with ``max(eps) <= target``; None if there is none. Filter matrices of ridge over many
-    alphas are Cauchy-like: their singular values decay geometrically [1]_, so ``q`` grows
+    that of the singular values of `F` above `target` and the SVD's rounding: the truncated
+    SVD refined by two alternating least-squares steps (``B += A^+ (F - A B)``, then ``A``),
+    which bring the entrywise error down to the rounding of the factors even where the SVD
+    itself is less accurate. Returns ``A, B`` and ``eps (m,)``, a bound on ``max_j |F[a, j]
+    - (A B)[a, j]|`` for the factors as cast to `dtype` (the product evaluated in extended
+    precision, its rounding added), for the smallest rank found with ``max(eps) <=
+    target``; None if there is none. Filter matrices of ridge over many alphas are
+    Cauchy-like: their singular values decay geometrically [1]_, so ``q`` grows
     with the logarithms of the range of the spectrum and alphas and of ``1 / target`` only.
 
     References

@@ -29,8 +29,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ._design import DenseDesign, SparseDesign, as_float64, sparse_weighted_mean
-from ._spectrum import (Centering, SetCentering, SetSpectrum, factor_spectrum, gram_eigen,
-                        set_sums, svd_ranks, thin_svd, weighted_mean)
+from ._spectrum import (Centering, SetCentering, SetSpectrum, check_scale, factor_spectrum,
+                        gram_eigen, set_sums, svd_ranks, thin_svd, weighted_mean)
 
 _EPS = np.finfo(np.float64).eps
 
@@ -365,13 +365,15 @@ class FreeSetSpectrum(SetSpectrum):
             R11, R12, R22 = R[:f, :f], R[:f, f:], R[f:, f:]
         else:
             G = np.asarray(F)[np.ix_(order, order)]
+            check_scale(np.diag(G)[f:], G[f:, f:])
             R11 = _gram_factor(G[:f, :f])
         # the engine's collinearity check, on the centred Z over its uncentred norms
         col_sq = np.einsum("ij,ij->j", R11, R11)[off:]
         zs = shift[free]
         sx = stats["sx"][free]
         norms = np.sqrt(np.maximum(col_sq + 2 * zs * sx + zs * zs * stats["sum_w"], 0.0))
-        check_free_norms(np.where(np.sqrt(col_sq) > 0, norms, 0.0), free)
+        # a constant column (zero once centred) is left to the rank check: the intercept's
+        check_free_norms(norms, free)
         _, Rz, piv = sla.qr(R11[off:, off:] / norms, pivoting=True, check_finite=False)
         # from a Gram, R_11 is accurate to sqrt(eps) relative only
         tol = None if kind == "svd" else np.sqrt(max(stats["n_rows"], u) * _EPS)

@@ -140,8 +140,7 @@ class RidgeSolver(CriteriaMixin):
         self._requested_method = check_method(method)
         X, Y, w, self._y_was_1d = check_data(X, Y, sample_weight)
         self.n_features_in_ = X.shape[1]
-        self.penalty_factor = check_penalty_factor(penalty_factor, X.shape[1],
-                                                   allow_zero=True)
+        self.penalty_factor = check_penalty_factor(penalty_factor, X.shape[1])
         self._map = None  # unpenalized columns: the solver works on the projected problem
         if self.penalty_factor is not None and not self.penalty_factor.all():
             self._map = PenaltyMap(X, Y, w, self.fit_intercept, self.penalty_factor)

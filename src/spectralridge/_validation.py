@@ -224,22 +224,19 @@ def check_sample_weight(sample_weight, n_samples):
 PENALTY_FACTOR_RATIO = 1e12
 
 
-def check_penalty_factor(penalty_factor, n_features, allow_zero=False):
-    """Per-feature penalty factors as a float64 copy (n_features,), or None: positive, or
-    with `allow_zero` non-negative with at least one positive (0: unpenalized feature)."""
+def check_penalty_factor(penalty_factor, n_features):
+    """Per-feature penalty factors as a float64 copy (n_features,), or None: non-negative
+    with at least one positive (0: unpenalized feature)."""
     if penalty_factor is None:
         return None
     c = np.array(as_array(penalty_factor, "penalty_factor", ndims=(1,), keep_float32=False))
     if c.shape[0] != n_features:
         raise ValueError(f"penalty_factor must have one entry per feature: expected "
                          f"({n_features},), got shape {c.shape}.")
-    valid = c >= 0 if allow_zero else c > 0
+    valid = c >= 0
     if not valid.all():
         i = int(np.flatnonzero(~valid)[0])
-        rule = "non-negative" if allow_zero else "positive"
-        hint = "" if allow_zero else (" here; unpenalized features (factor 0) need NumPy, "
-                                      "scipy.sparse or array-API input")
-        raise ValueError(f"penalty_factor must be {rule}{hint}, got penalty_factor[{i}]="
+        raise ValueError(f"penalty_factor must be non-negative, got penalty_factor[{i}]="
                          f"{float(c[i])!r}.")
     positive = c[c > 0]
     if not positive.size:

@@ -273,8 +273,9 @@ class DaskRidgeSolver(RidgeSolver):
         self.n_features_in_ = p
         # penalty factors c: the solver works on the columns divided by sqrt(c), as NumPy's;
         # those of factor 0 are projected out of each set of rows (_penalty.set_spectrum)
-        self.penalty_factor = check_penalty_factor(penalty_factor, p, allow_zero=True)
+        self.penalty_factor = check_penalty_factor(penalty_factor, p)
         self._col_scale = self._free = None
+        self._map = None  # no PenaltyMap: each set's spectrum projects (set_spectrum)
         if self.penalty_factor is not None:
             c = self.penalty_factor
             self._col_scale = 1.0 / np.sqrt(np.where(c > 0, c, 1.0))

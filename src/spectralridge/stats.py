@@ -380,9 +380,9 @@ def vif(solver_or_X, alphas, *, scale="correlation", fit_intercept=True):
     else:
         column_factor = np.square(norms)
     _, s, Vt = xp.linalg.svd(Xc, full_matrices=False)
+    eps = float(xp.finfo(Xc.dtype).eps)  # float32 on a device without float64
     s = _array_api.to_host(s).astype(np.float64)
-    rank = int(np.count_nonzero(s > max(Xc.shape) * np.finfo(float).eps * s[0])) \
-        if s.size and s[0] > 0 else 0
+    rank = int(np.count_nonzero(s > max(Xc.shape) * eps * s[0])) if s.size and s[0] > 0 else 0
     Vt2 = xp.square(Vt[:rank, :])
     lam = np.square(s[:rank])
     # (G + a I)^+ G (G + a I)^+ = V diag(lam / (lam + a)^2) V^T on the range of G
@@ -390,7 +390,7 @@ def vif(solver_or_X, alphas, *, scale="correlation", fit_intercept=True):
     out = (put(weights) @ Vt2) * put(column_factor)                     # (m, p)
     # at alpha = 0 a column with a component in the null space has infinite variance
     null = 1.0 - _array_api.to_host(xp.sum(Vt2, axis=0)).astype(np.float64)
-    collinear = (null > 1e-8) & (column_factor > 0)
+    collinear = (null > max(1e-8, 1e3 * eps)) & (column_factor > 0)
     infinite = (alphas == 0)[:, None] & collinear[None, :]
     if infinite.any():
         out = xp.where(put(infinite.astype(np.float64)) > 0, put(np.full(1, np.inf)), out)
