@@ -78,6 +78,9 @@ def merge_json(path, update):
     fresh = {b["fullname"]: b for b in new["benchmarks"]}
     base["benchmarks"] = [fresh.pop(b["fullname"], b) for b in base["benchmarks"]]
     base["benchmarks"] += list(fresh.values())
+    for key in ("machine_info", "commit_info", "datetime"):  # of the rerun's period
+        if key in new:
+            base[key] = new[key]
     with open(path, "w") as f:
         json.dump(base, f, indent=1)
 
@@ -592,7 +595,8 @@ def main(argv=None):
     if args.rerun:
         # Time again the cases matching the pattern; replace them in the existing JSON.
         tmp = os.path.join(HERE, f"benchmark-rerun{suffix}.json")
-        run_suite(quick, tmp, ["-k", args.rerun, *args.pytest_args.split()])
+        # the gemm rates of the limits are measured again with the rows
+        run_suite(quick, tmp, ["-k", f"({args.rerun}) or gemm_rate", *args.pytest_args.split()])
         merge_json(json_path, tmp)
         os.remove(tmp)
     elif not args.json:
