@@ -466,17 +466,30 @@ def limit_multiply_adds(d, complete=False):
     return ma + extra if complete else ma
 
 
-def gemm_rate(dtype="float64", size=1500, repeats=7):
-    """Multiply-adds per second of SciPy's BLAS gemm on size x size (median of repeats)."""
-    A = np.asfortranarray(np.random.default_rng(0).standard_normal((size, size)), dtype=dtype)
-    gemm = blas.get_blas_funcs("gemm", (A,))
-    gemm(1.0, A, A)
+def gemm_rate(dtype="float64", size=1500, repeats=7, lib="scipy"):
+    """Multiply-adds per second of gemm on size x size (median of repeats) through SciPy's
+    BLAS or NumPy's (``lib="numpy"``: each wheel bundles its own OpenBLAS build)."""
+    A = np.random.default_rng(0).standard_normal((size, size)).astype(dtype)
+    if lib == "scipy":
+        A = np.asfortranarray(A)
+        call, args = blas.get_blas_funcs("gemm", (A,)), (1.0, A, A)
+    else:
+        call, args = np.matmul, (A, A)
+    call(*args)
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        gemm(1.0, A, A)
+        call(*args)
         times.append(time.perf_counter() - t)
     return size ** 3 / float(np.median(times))
+
+
+def machine_rate(dtype="float64", size=1500, repeats=7):
+    """The machine's multiply-add rate for the limits: the faster of SciPy's and NumPy's
+    BLAS, measured apart (a pause between them lets the first one's threads stop spinning)."""
+    scipy_rate = gemm_rate(dtype, size, repeats, "scipy")
+    time.sleep(0.2)
+    return max(scipy_rate, gemm_rate(dtype, size, repeats, "numpy"))
 
 
 def copy_bandwidth(mib=128, repeats=5):
