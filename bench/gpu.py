@@ -12,7 +12,9 @@ W6 is himalaya's own benchmark configuration: n=3000, p=1000, 30000 targets, 20 
    ``torch_cuda`` or ``cupy``) with the same data and folds, and optionally against
    himalaya's NumPy backend and spectralridge's NumPy path (``--numpy``);
 4. prints a table with the GEMM-bound limit: the ``m n r k`` held-out multiply-adds at the
-   device's measured float32 matmul rate.
+   device's measured float32 matmul rate, and the CPU machine limit of the NumPy path (one
+   decomposition per training set and of all rows, plus those multiply-adds at the CPU's
+   float32 gemm rate).
 
 Usage::
 
@@ -125,6 +127,26 @@ def himalaya_fit(backend, X, Y, alphas, splits):
     return RidgeCV(alphas=alphas, fit_intercept=True, cv=splits).fit(X, Y)
 
 
+def cpu_limit(X, splits, threads, repeat=3):
+    """The CPU's float32 machine rate and the median time of one training set's
+    decomposition (float64 Gram and ``dsyevd``), for the machine limit of the NumPy path."""
+    from scipy.linalg import blas, lapack
+    from threadpoolctl import threadpool_limits
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from workloads import machine_rate
+    Xt = X[splits[0][0]].astype(np.float64)
+    Xt -= Xt.mean(axis=0)
+    with threadpool_limits(threads):
+        rate = machine_rate("float32")
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            lapack.dsyevd(blas.dsyrk(1.0, Xt.T, trans=0, lower=0), compute_v=1, lower=0,
+                          overwrite_a=1)
+            times.append(time.perf_counter() - t)
+    return rate, float(np.median(times))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -199,6 +221,12 @@ def main(argv=None):
     for name, t in rows:
         print(f"| {name} | {t:.2f} | {t / t_dev:.2f}x |")
     print(f"\nspectralridge {args.backend} / GEMM-bound limit: {t_dev / limit:.2f}x")
+    cpu_rate, decomposition = cpu_limit(X, splits, args.threads)
+    cpu = (K + 1) * decomposition + macs / cpu_rate
+    print(f"CPU machine limit: {K + 1} decompositions of {decomposition:.2f} s (float64 Gram "
+          f"and eigh) + m n r k at {cpu_rate / 1e9:.1f} G/s (float32 gemm, the faster of "
+          f"NumPy's and SciPy's BLAS) = {cpu:.2f} s; spectralridge NumPy / CPU limit: "
+          f"{t_np / cpu:.2f}x")
     if agree is not None:
         print(f"himalaya chose the same alpha for {100 * agree:.2f}% of targets")
     print("\n| check | value | rule | ok |\n|---|---:|---|---|")
