@@ -5,7 +5,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spectralridge as sr
-from spectralridge import _core, _scores
+from spectralridge import _core, _filters, _scores
+from spectralridge._filters import ridge_filter
 
 from helpers import RTOL, brute_force_scores, make_data, ridge_oracle, traced_peak
 
@@ -694,3 +695,60 @@ def test_kernel_threads_pin_blas_once_and_restore():
             assert threads == 1 and blas() == before
         with _scores.kernel_threads(40) as threads:  # too few targets for two threads
             assert threads == 1 and blas() == before
+
+
+def test_norm_bound_covers_the_compressed_error():
+    # the spectral-norm bound on the scaled residuals' error of factored filters, against
+    # the error itself (coarse factors, rank for 1e-7, so that it shows above rounding)
+    n, p, m = 200, 150, 150
+    X, Y = make_data(n, p, 6, decay=4.0)
+    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    U, s, _ = np.linalg.svd(Xc, full_matrices=False)
+    R = U.T @ Yc
+    alphas = np.logspace(-3, 5, m)
+    flt = ridge_filter(s ** 2, alphas)
+    A, B, eps = _filters.low_rank(-flt.fit, 1e-7, np.float64)
+    hat = _scores.Hat(U, flt.resid, 1 - np.einsum("ij,ij->i", U, U) - 1 / n, False)
+    S = 1 / hat.one_minus_h()
+    err_sq = np.empty((m, Y.shape[1]))
+    entrywise = np.empty_like(err_sq)
+    for a in range(m):
+        exact = Yc - U @ (flt.fit[a][:, None] * R)
+        compressed = Yc + U @ ((A[a] @ B)[:, None] * R)
+        err_sq[a] = np.sum(np.square(S[:, a:a + 1] * (compressed - exact)), axis=0)
+        entrywise[a] = eps[a] ** 2 * np.sum(np.square(S[:, a:a + 1] * (np.abs(U) @ np.abs(R))),
+                                            axis=0)
+    bound = _scores.norm_bound(U, R, hat, None, eps)
+    assert np.all(err_sq <= bound)
+    assert np.median(bound / entrywise) < 0.1  # sharper than the entrywise bound
+    scale = np.linspace(0.5, 2.0, Y.shape[1])  # targets rescaled as the kernels take them
+    assert_allclose(_scores.norm_bound(U, R, hat, scale, eps), bound * scale ** 2, rtol=1e-12)
+    assert np.all(_scores.norm_bound(U, R, None, None, eps) <= bound)  # no scaling: S = 1
+
+
+def test_norm_bound_spares_closely_fitted_targets_the_exact_kernel(monkeypatch):
+    # targets fitted closely fail the entrywise certificate; the spectral-norm one proves
+    # most of them, so fewer pairs go back to the exact kernel, with the same scores
+    X, Y = make_data(200, 150, 40, decay=4.0)
+    Y[:, :20] = X[:, :20] @ np.ones((20, 20)) + 1e-3 * Y[:, :20]  # high signal to noise
+    alphas = np.logspace(-3, 5, 150)
+    with sr.loo_compression(False):
+        exact = sr.ridge_cv(X, Y, alphas)
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
+    loo_sse_rows = _scores.loo_sse_rows
+    counts = []
+    for second in (False, True):
+        if not second:
+            monkeypatch.setattr(_scores, "norm_bound", lambda U, R, hat, scale, eps:
+                                np.full((eps.size, R.shape[1]), np.inf))
+        else:
+            monkeypatch.undo()
+            monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
+        stats = {}
+        monkeypatch.setattr(_scores, "loo_sse_rows",
+                            lambda *a, **kw: loo_sse_rows(*a, **kw, stats=stats))
+        result = sr.ridge_cv(X, Y, alphas)
+        counts.append(stats["recomputed"])
+        assert_allclose(result.scores, exact.scores, rtol=1e-11, atol=0)
+        assert_array_equal(result.best_index, exact.best_index)
+    assert counts[0] > 0 and counts[1] < 0.6 * counts[0]

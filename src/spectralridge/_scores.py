@@ -316,10 +316,11 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
     Bound: the scaled residuals differ from the exact ones by at most ``d_iat = S_ia eps_a
     (|U| |R|)_it`` entrywise, so with ``D_at = sum_i d_iat^2`` the triangle inequality in
     l2 gives ``|SSE'_at - SSE_at| <= 2 sqrt(SSE'_at D_at) + D_at`` and
-    ``SSE_at >= (sqrt(SSE'_at) - sqrt(D_at))_+^2``. Every (alpha, target) whose bound is
-    not below ``LOWRANK_RTOL[dtype]`` times that lower bound is recomputed by the exact
-    kernel, so each sum is within that relative tolerance of the exact kernel's up to the
-    rounding both kernels share (order ``(r + q) u |U| |R|`` per residual). The bound on
+    ``SSE_at >= (sqrt(SSE'_at) - sqrt(D_at))_+^2``. Where that fails, :func:`norm_bound`
+    gives a second ``D_at`` (in the spectral norm of U: sharper for targets fitted closely).
+    Every (alpha, target) whose bound is not below ``LOWRANK_RTOL[dtype]`` times that lower
+    bound with either ``D_at`` is recomputed by the exact kernel, so each sum is within
+    that relative tolerance of the exact kernel's up to the rounding both kernels share (order ``(r + q) u |U| |R|`` per residual). The bound on
     the filter matrix is that of Beckermann and Townsend (SIAM Review 61, 2019). `stats`,
     a dict if given, receives the ranks used and the number of recomputed pairs; `memo`, a
     dict if given, keeps the factors for the next row blocks of the same pass.
@@ -368,6 +369,8 @@ def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, s
     grow = (1 + 4 * (R.shape[0] + 2) * np.finfo(dtype).eps) * \
         (1 + 2 * (U.shape[0] + 4) * np.finfo(np.float64).eps)
     redo = ~certified(part, bound * np.square(eps)[:, None] * grow, LOWRANK_RTOL[dtype])
+    if redo.any():  # a second bound, sharper where U has (nearly) orthonormal columns
+        redo &= ~certified(part, norm_bound(U, R, hat, scale, eps), LOWRANK_RTOL[dtype])
     if stats is not None:
         stats.setdefault("ranks", []).append(A.shape[1])
         stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
@@ -395,6 +398,34 @@ def _loo_factors(F, dtype, memo=None):
     if key not in memo:
         memo[key] = _loo_factors(F, dtype)
     return memo[key]
+
+
+def norm_bound(U, R, hat, scale, eps):
+    """A bound (m, k) on the squared error of the compressed kernel's scaled residuals in
+    the spectral norm: the error of target t at alpha a is ``S_a (U diag(d_a) R_t)`` with
+    ``|d_aj| <= eps_a``, so its squared norm is at most ``max_i S_ia^2 ||U||_2^2 eps_a^2
+    ||R_t||^2``. ``||U||_2^2`` is bounded by Gershgorin's theorem on ``U^T U`` (with its
+    rounding): about 1 for leave-one-out's U, where this beats the entrywise bound of
+    :func:`loo_sse_rows` by up to a factor of the rank. `hat` None: no scaling (S = 1)."""
+    q, r = U.shape
+    rows = max(1, scratch_values() // max(r, hat.F.shape[0] if hat is not None else 1))
+    G, spread = np.zeros((r, r)), np.zeros(r)
+    min_1mh = None
+    for i0 in range(0, q, rows):
+        U_b = U[i0:i0 + rows].astype(np.float64)
+        G += U_b.T @ U_b
+        spread += np.abs(U_b).T @ np.abs(U_b).sum(axis=1)
+        if hat is not None:
+            low = hat.rows(slice(i0, i0 + rows)).one_minus_h().min(axis=0)
+            min_1mh = low if min_1mh is None else np.minimum(min_1mh, low)
+    u = np.finfo(np.float64).eps
+    # |fl(U^T U) - U^T U| <= q u / (1 - q u) |U|^T |U| entrywise, whose row sums are `spread`
+    norm_sq = float((np.abs(G).sum(axis=1) + 2 * (q + 2) * u * spread).max(initial=0))
+    R64 = R.astype(np.float64)
+    R_sq = np.einsum("jt,jt->t", R64, R64) * (1.0 if scale is None else np.square(scale))
+    s_max_sq = 1.0 if hat is None else np.where(min_1mh > 0, 1 / np.square(min_1mh), np.inf)
+    grow = 1 + 8 * (q + r + (hat.F.shape[1] if hat is not None else 0) + 8) * u
+    return (np.square(eps) * s_max_sq * norm_sq * grow)[:, None] * R_sq[None, :]
 
 
 def certified(sse, err_sq, rtol):
