@@ -754,6 +754,43 @@ def test_banded_each_candidate_is_a_direct_solve(cv):
         assert res.best_score[t] == res.scores[res.best_candidate[t]].min(axis=0)[t]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", ["plain", "r2-no-intercept", "collinear"])
+def test_banded_kfold_from_fold_grams_equals_per_candidate_ridge_cv(case, dtype):
+    """The K-fold search (one Gram per fold for every candidate, dense tall X) scores each
+    candidate as ridge_cv does, and its refit is the direct solve at the chosen alpha; a
+    nearly collinear design with tiny alphas takes the rows' SVD where the Gram is not
+    accurate enough."""
+    sklearn = pytest.importorskip("sklearn.model_selection")
+    X, Y, groups = _banded_data(n=90, seed=11)
+    alphas = np.logspace(-2, 3, 7)
+    w = np.random.default_rng(3).uniform(0.0, 2.0, 90)
+    kw = dict(sample_weight=w, cv=sklearn.KFold(4, shuffle=True, random_state=0))
+    if case == "r2-no-intercept":
+        kw.update(scoring="r2", fit_intercept=False)
+    if case == "collinear":
+        X[:, 1] = X[:, 0] + 1e-7 * np.random.default_rng(4).standard_normal(90)
+        alphas = np.logspace(-12, 2, 8)
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    candidates = np.vstack([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0],
+                            np.random.default_rng(5).dirichlet([1.0] * 3, 3)])
+    res = sr.banded_ridge_cv(X, Y, groups, alphas, candidates=candidates, **kw)
+    assert res.scores.dtype == dtype and res.coef.dtype == dtype
+    tol = 1e-9 if dtype == np.float64 else 1e-4
+    for c, gamma in enumerate(res.candidates):
+        keep = gamma[groups] > 0
+        ref = sr.ridge_cv(X[:, keep], Y, alphas, penalty_factor=1 / gamma[groups][keep], **kw)
+        assert_allclose(res.scores[c], ref.scores, rtol=tol)
+    for t in range(Y.shape[1]):
+        gamma = res.candidates[res.best_candidate[t]]
+        keep = gamma[groups] > 0
+        W, b = _normal_equations(X[:, keep].astype(np.float64), Y[:, t], res.best_alpha[t],
+                                 1 / gamma[groups][keep], kw.get("fit_intercept", True), w)
+        assert_allclose(res.coef[keep, t], W, rtol=10 * tol, atol=10 * tol * np.abs(W).max())
+        assert_allclose(res.coef[~keep, t], 0.0)
+        assert_allclose(res.intercept[t], b, rtol=10 * tol, atol=10 * tol * np.abs(W).max())
+
+
 def test_banded_recovers_planted_groups():
     pytest.importorskip("sklearn")
     rng = np.random.default_rng(10)

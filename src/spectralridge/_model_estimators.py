@@ -5,10 +5,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import _array_api
 from ._banded import banded_ridge_cv
 from ._kernel import KernelRidgeSolver, kernel_matrix
 from ._scores import grid_edge_warnings
-from ._validation import check_alphas, check_bool, check_groups, check_rule
+from ._validation import (check_alphas, check_bool, check_groups, check_rule,
+                          is_device_array)
 
 __all__ = ["BandedRidgeCV", "KernelRidgeCV"]
 
@@ -295,41 +297,61 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 self.scoring not in _SCORING:
             raise ValueError("scoring must be None, 'neg_mean_squared_error' or 'r2', got "
                              f"{self.scoring!r}.")
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
-                             multi_output=True, y_numeric=True)
-        Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
+        device = _array_api.dispatching(X, y, sample_weight)
+        if device:  # fitted attributes in X's namespace, as RidgeCV's
+            X, Y, sample_weight, y_ndim = _array_api.validate_estimator_fit(self, X, y,
+                                                                            sample_weight)
+        else:
+            X, y = validate_data(self, X, y, accept_sparse="csr",
+                                 dtype=[np.float64, np.float32], multi_output=True,
+                                 y_numeric=True)
+            Y, y_ndim = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False), y.ndim
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                     ensure_non_negative=True)
         groups = [np.arange(X.shape[1])] if self.groups is None else self.groups
         cv = "loo" if self.cv is None else self.cv
         mode = cv if isinstance(cv, str) else "splits"
-        n_positive = X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+        n_positive = X.shape[0] if sample_weight is None else \
+            _array_api.count_positive(sample_weight)
         if mode != "splits" and n_positive < 2:
             raise ValueError(f"cv={cv!r} needs at least 2 samples of positive weight, got "
                              f"n_samples={n_positive}.")
         ours, sign = (("r2", 1.0) if mode == "splits" else ("mse", -1.0)) \
             if self.scoring is None else _SCORING[self.scoring]
-        res = banded_ridge_cv(X, Y if y.ndim == 2 else Y[:, 0], groups, self.alphas,
+        res = banded_ridge_cv(X, Y if y_ndim == 2 else Y[:, 0], groups, self.alphas,
                               n_candidates=self.n_candidates,
                               concentration=self.concentration, cv=cv, scoring=ours,
                               fit_intercept=check_bool(self.fit_intercept, "fit_intercept"),
                               sample_weight=sample_weight, random_state=self.random_state)
-        self.coef_ = np.ascontiguousarray(res.coef.T)
+        host = {name: _array_api.to_host(v) if is_device_array(v) else np.asarray(v)
+                for name, v in ((name, getattr(res, name)) for name in (
+                    "scores", "best_candidate", "best_alpha", "group_alphas", "best_score"))}
+        if y_ndim == 2:
+            self.coef_ = res.coef.T if device else np.ascontiguousarray(res.coef.T)
+        else:
+            self.coef_ = res.coef
         self.intercept_ = res.intercept if self.fit_intercept else 0.0
-        self.alphas_ = res.group_alphas
-        self.alpha_ = res.best_alpha
-        self.weights_ = res.candidates[res.best_candidate].T
+        self.alphas_ = host["group_alphas"]
+        self.alpha_ = host["best_alpha"] if y_ndim == 2 else float(host["best_alpha"])
+        self.weights_ = res.candidates[host["best_candidate"]].T
         self.candidates_ = res.candidates
-        self.cv_scores_ = sign * res.scores.astype(np.float64)
-        self.best_score_ = sign * np.float64(res.best_score) if y.ndim == 1 else \
-            sign * res.best_score.astype(np.float64)
+        self.cv_scores_ = sign * host["scores"].astype(np.float64)
+        self.best_score_ = sign * np.float64(host["best_score"]) if y_ndim == 1 else \
+            sign * host["best_score"].astype(np.float64)
         self.groups_ = res.groups
+        if device:
+            _array_api.attributes_to_device(self, X, ("alphas_", "alpha_", "weights_",
+                                                      "candidates_", "cv_scores_",
+                                                      "best_score_"))
         return self
 
     def predict(self, X):
         """Predictions ``X coef_^T + intercept_``: ndarray of shape (n_samples[, n_targets])."""
         check_is_fitted(self)
+        if _array_api.dispatching(X):
+            X = _array_api.validate_estimator_predict(self, X)
+            return _array_api.linear_predict(X, self.coef_, self.intercept_)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                           reset=False)
         return X @ self.coef_.T + self.intercept_
@@ -346,6 +368,8 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ndarray of shape (n_groups, n_targets)
         """
         check_is_fitted(self)
+        if _array_api.dispatching(X, y):
+            return self._device_score_split(_array_api.validate_estimator_predict(self, X), y)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                           reset=False)
         Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
@@ -360,6 +384,24 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.array([(2 * np.einsum("ik,ik->k", p, yc) - np.einsum("ik,ik->k", p, total))
                              / ss for p in parts])
+
+    def _device_score_split(self, X, y):
+        """:meth:`score_split` in the namespace of device arrays, in X's dtype."""
+        import array_api_compat
+        xp = array_api_compat.array_namespace(X, y)
+        device = array_api_compat.device(X)
+        coef = xp.reshape(xp.astype(self.coef_, X.dtype), (-1, X.shape[1]))  # (k, p)
+        Y = xp.reshape(xp.astype(y, X.dtype), (X.shape[0], -1))
+        yc = Y - xp.mean(Y, axis=0)
+        parts = []
+        for cols in self.groups_:
+            idx = xp.asarray(cols, device=device)
+            p_g = xp.take(X, idx, axis=1) @ xp.matrix_transpose(xp.take(coef, idx, axis=1))
+            parts.append(p_g - xp.mean(p_g, axis=0))
+        total = sum(parts)
+        ss = xp.sum(yc * yc, axis=0)
+        return xp.stack([(2 * xp.sum(p * yc, axis=0) - xp.sum(p * total, axis=0)) / ss
+                         for p in parts])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
