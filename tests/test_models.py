@@ -598,6 +598,55 @@ def test_kernel_ridge_float32_and_default_grid():
                     rtol=1e-6)
 
 
+@pytest.mark.parametrize("cv", ["loo", "gcv", 4])
+@pytest.mark.parametrize("kernel", ["rbf", "poly", "precomputed"])
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_kernel_ridge_on_dask_matches_numpy(kernel, cv):
+    """Dask X (the kernel from its row blocks, or a Dask precomputed kernel), y and weights:
+    the solver's scores and dual coefficients equal NumPy's, predictions of Dask rows are
+    lazy; the estimator equals its NumPy fit and, without intercept, scikit-learn's
+    KernelRidge."""
+    da = pytest.importorskip("dask.array")
+    from sklearn.kernel_ridge import KernelRidge
+    rng = np.random.default_rng(12)
+    X = rng.uniform(-3, 3, (70, 3))
+    Y = np.c_[np.sin(X[:, 0]), X[:, 1] * X[:, 2]] + 0.1 * rng.standard_normal((70, 2))
+    w = rng.uniform(0.5, 2.0, 70)
+    alphas = np.logspace(-3, 1, 9)
+    params = dict(kernel=kernel, gamma=0.3)
+    if kernel == "precomputed":
+        params = dict(kernel="precomputed")
+        X = np.exp(-0.3 * np.square(X[:, None] - X[None]).sum(axis=2))
+    dX = da.from_array(X, chunks=(25, X.shape[1]))
+    dY, dw = da.from_array(Y, chunks=(25, 2)), da.from_array(w, chunks=25)
+    ref = sr.KernelRidgeSolver(X, Y, sample_weight=w, **params)
+    got = sr.KernelRidgeSolver(dX, dY, sample_weight=dw, **params)
+    assert isinstance(got.X_fit_, da.Array)
+    run = {"loo": lambda s: s.loo(alphas), "gcv": lambda s: s.gcv(alphas),
+           4: lambda s: s.cross_validate(alphas, cv=4)}[cv]
+    want, have = run(ref), run(got)
+    assert_allclose(have.scores, want.scores, rtol=1e-10)
+    assert_allclose(have.coef, want.coef, rtol=1e-9, atol=1e-12)
+    lazy = got.predict(dX[:30], alphas)
+    assert isinstance(lazy, da.Array)
+    assert_allclose(lazy.compute(), ref.predict(X[:30], alphas), rtol=1e-9, atol=1e-12)
+    est_kw = dict(cv=None if cv == "loo" else cv, **params)
+    est = sr.KernelRidgeCV(alphas, **est_kw).fit(dX, dY, sample_weight=dw)
+    est_ref = sr.KernelRidgeCV(alphas, **est_kw).fit(X, Y, sample_weight=w)
+    assert_allclose(est.dual_coef_, est_ref.dual_coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(est.alpha_, est_ref.alpha_)
+    pred = est.predict(dX)
+    assert isinstance(pred, da.Array)
+    assert_allclose(pred.compute(), est_ref.predict(X), rtol=1e-9, atol=1e-12)
+    one = sr.KernelRidgeCV([0.1], fit_intercept=False, **est_kw).fit(dX, dY)
+    sk = KernelRidge(alpha=0.1, **params).fit(X, Y)
+    assert_allclose(one.dual_coef_, sk.dual_coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(one.predict(dX[:10]).compute(), sk.predict(X[:10]), rtol=1e-9,
+                    atol=1e-12)
+    with pytest.raises(ValueError, match="X has 2 columns"):
+        got.predict(dX[:, :2], alphas)
+
+
 def test_kernel_ridge_bad_kernels():
     X, Y, _ = _kernel_data(n=20)
     with pytest.raises(ValueError, match="must be square"):

@@ -7,10 +7,10 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _array_api
 from ._banded import banded_ridge_cv
-from ._kernel import KernelRidgeSolver, kernel_matrix
+from ._kernel import KernelRidgeSolver, dask_kernel, kernel_matrix
 from ._scores import grid_edge_warnings
 from ._validation import (check_alphas, check_bool, check_groups, check_rule,
-                          is_device_array)
+                          check_sample_weight, is_dask_input, is_device_array)
 
 __all__ = ["BandedRidgeCV", "KernelRidgeCV"]
 
@@ -127,14 +127,17 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             raise ValueError("cv must be None, 'loo', 'gcv', an int >= 2, a splitter or an "
                              f"iterable of (train, test) index arrays; got {cv!r}.")
         check_rule(self.rule, None if mode == "splits" else "loo" if cv is None else cv)
-        X, y = validate_data(self, X, y, accept_sparse=not self._precomputed() and "csr",
-                             dtype=[np.float64, np.float32], multi_output=True,
-                             y_numeric=True)
-        y_ndim = y.ndim
-        Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
+        if is_dask_input(X, y, sample_weight):  # X stays lazy; the kernel from its blocks
+            X, Y, y_ndim, sample_weight = self._validate_dask(X, y, sample_weight)
+        else:
+            X, y = validate_data(self, X, y, accept_sparse=not self._precomputed() and "csr",
+                                 dtype=[np.float64, np.float32], multi_output=True,
+                                 y_numeric=True)
+            y_ndim = y.ndim
+            Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                     ensure_non_negative=True)
         groups = check_groups(groups, X.shape[0], cv)
         n_positive = X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
         if mode != "splits" and n_positive < 2:
@@ -178,24 +181,53 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.X_fit_ = X
         return self
 
+    def _validate_dask(self, X, y, sample_weight):
+        """Dask input: X checked lazily and kept (the kernel is formed from its row blocks),
+        y and the weights computed into memory (the dual coefficients are n x k anyway)."""
+        from .dask import check_dask_array
+        X = check_dask_array(X, "X", (2,)) if is_dask_input(X) else \
+            validate_data(self, X, dtype=[np.float64, np.float32])
+        y = np.asarray(check_dask_array(y, "y", (1, 2)).compute() if is_dask_input(y) else y)
+        if sample_weight is not None and is_dask_input(sample_weight):
+            sample_weight = np.asarray(sample_weight.compute())
+        if y.shape[0] != X.shape[0]:
+            raise ValueError("X and y must have the same number of samples; got "
+                             f"X.shape={X.shape} and y.shape={y.shape}.")
+        self.n_features_in_ = X.shape[1]
+        Y = np.asarray(y, dtype=X.dtype).reshape(y.shape[0], -1)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        return X, Y, y.ndim, sample_weight
+
     def predict(self, X):
         """Predictions ``k(X, X_fit_) dual_coef_ + intercept_``.
 
         Parameters
         ----------
-        X : array-like of shape (n_new, n_features), or (n_new, n_samples_fit) for
-            ``kernel='precomputed'``
+        X : array-like or Dask array of shape (n_new, n_features), or (n_new,
+            n_samples_fit) for ``kernel='precomputed'``
 
         Returns
         -------
         ndarray of shape (n_new,) or (n_new, n_targets)
+            A lazy Dask array when `X` or the training data were Dask arrays (the cross
+            kernel one task per pair of row blocks).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=not self._precomputed() and "csr",
-                          dtype=[np.float64, np.float32], reset=False)
-        K = kernel_matrix(X, None if self._precomputed() else self.X_fit_, kernel=self.kernel,
-                          gamma=self.gamma, degree=self.degree, coef0=self.coef0,
-                          kernel_params=self.kernel_params)
+        params = dict(kernel=self.kernel, gamma=self.gamma, degree=self.degree,
+                      coef0=self.coef0, kernel_params=self.kernel_params)
+        if is_dask_input(X, self.X_fit_):
+            from .dask import check_dask_array
+            X = check_dask_array(X, "X", (2,)) if is_dask_input(X) else \
+                validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} features, but KernelRidgeCV is "
+                                 f"expecting {self.n_features_in_} features as input.")
+            K = dask_kernel(X, None if self._precomputed() else self.X_fit_, **params)
+        else:
+            X = validate_data(self, X, accept_sparse=not self._precomputed() and "csr",
+                              dtype=[np.float64, np.float32], reset=False)
+            K = kernel_matrix(X, None if self._precomputed() else self.X_fit_, **params)
         out = K @ self.dual_coef_ + self.intercept_
         return out.astype(self.dual_coef_.dtype, copy=False)
 
