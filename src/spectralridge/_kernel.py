@@ -34,7 +34,7 @@ from ._spectrum import Centering, Spectrum, gram_eigen, project, weighted_sum
 from ._validation import (as_array, as_sparse, check_alphas, check_bool, check_cv, check_dofs,
                           check_groups, check_kernel_matrix, check_kernel_psd, check_on_host,
                           check_rule, check_sample_weight, check_scoring, check_shapes,
-                          is_dask_input, is_sparse)
+                          is_array_api_input, is_dask_input, is_sparse)
 
 KERNELS = ("linear", "poly", "polynomial", "rbf", "laplacian", "sigmoid", "cosine",
            "additive_chi2", "chi2", "precomputed")
@@ -136,6 +136,12 @@ class KernelRidgeSolver:
     >>> solver.predict([[0.0], [1.5]], result.best_alpha).round(1)
     array([0.1, 1. ])
     """
+
+    def __new__(cls, X=None, Y=None, **kwargs):
+        if cls is KernelRidgeSolver and is_array_api_input(X, Y):  # computed on the device
+            from ._kernel_device import DeviceKernelRidgeSolver
+            cls = DeviceKernelRidgeSolver
+        return super().__new__(cls)
 
     def __init__(self, X, Y, *, kernel="linear", gamma=None, degree=3, coef0=1,
                  kernel_params=None, fit_intercept=True, sample_weight=None):

@@ -127,7 +127,11 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             raise ValueError("cv must be None, 'loo', 'gcv', an int >= 2, a splitter or an "
                              f"iterable of (train, test) index arrays; got {cv!r}.")
         check_rule(self.rule, None if mode == "splits" else "loo" if cv is None else cv)
-        if is_dask_input(X, y, sample_weight):  # X stays lazy; the kernel from its blocks
+        device = _array_api.dispatching(X, y, sample_weight)
+        if device:  # computed on the device, fitted attributes there (as RidgeCV's)
+            X, Y, sample_weight, y_ndim = _array_api.validate_estimator_fit(self, X, y,
+                                                                            sample_weight)
+        elif is_dask_input(X, y, sample_weight):  # X stays lazy; the kernel from its blocks
             X, Y, y_ndim, sample_weight = self._validate_dask(X, y, sample_weight)
         else:
             X, y = validate_data(self, X, y, accept_sparse=not self._precomputed() and "csr",
@@ -139,7 +143,8 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                                      ensure_non_negative=True)
         groups = check_groups(groups, X.shape[0], cv)
-        n_positive = X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+        n_positive = X.shape[0] if sample_weight is None else \
+            _array_api.count_positive(sample_weight)
         if mode != "splits" and n_positive < 2:
             name = "Leave-one-out" if mode == "loo" else "Generalized"
             raise ValueError(f"{name} cross-validation needs at least 2 samples of positive "
@@ -160,25 +165,29 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             else:
                 score = solver.loo if mode == "loo" else solver.gcv
                 result = score(alphas, scoring=ours, alpha_per_target=per_target)
+        result = _array_api.scores_to_host(result)  # device dual coefficients stay there
         table = sign * result.scores.astype(np.float64).reshape(result.alphas.size, -1)
         best = sign * np.atleast_1d(result.best_score).astype(np.float64)
         if self.scoring is None and mode != "splits" and sample_weight is not None:
-            scale = sample_weight.sum() / X.shape[0]  # scikit-learn's: mean of w_i e_i^2
+            # scikit-learn's: mean of w_i e_i^2
+            scale = _array_api.weight_total(sample_weight) / X.shape[0]
             table, best = table * scale, best * scale
         self.best_score_ = (best if y_ndim == 2 else best[0]) if per_target else best.mean()
         best_alpha = np.atleast_1d(result.best_alpha)
         self.alpha_ = best_alpha if per_target and Y.shape[1] > 1 else float(best_alpha[0])
-        coef = result.coef.reshape(X.shape[0], -1)
-        self.dual_coef_ = coef if y_ndim == 2 else coef[:, 0]
-        intercept = np.atleast_1d(result.intercept)
+        # Y is 2-D here: coefficients (n, k), intercepts (k,)
+        self.dual_coef_ = result.coef if y_ndim == 2 else result.coef[:, 0]
         if not self.fit_intercept:
             self.intercept_ = 0.0
         else:
-            self.intercept_ = intercept if y_ndim == 2 else intercept[0]
+            self.intercept_ = result.intercept if y_ndim == 2 else result.intercept[0]
         self.cv_scores_ = table if y_ndim == 2 else table[:, 0]
         self.alphas_ = result.alphas
         self.dof_ = result.dof
         self.X_fit_ = X
+        if device:
+            _array_api.attributes_to_device(self, X, ("alpha_", "best_score_", "cv_scores_",
+                                                      "alphas_", "dof_"))
         return self
 
     def _validate_dask(self, X, y, sample_weight):
@@ -216,6 +225,14 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         params = dict(kernel=self.kernel, gamma=self.gamma, degree=self.degree,
                       coef0=self.coef0, kernel_params=self.kernel_params)
+        if _array_api.dispatching(X):
+            from ._kernel_device import device_kernel
+            X = _array_api.validate_estimator_predict(self, X)
+            xp = _array_api.namespace(X, X)[0]
+            K = device_kernel(xp, X, None if self._precomputed() else self.X_fit_,
+                              self.kernel, self.gamma, self.degree, self.coef0,
+                              self.dual_coef_.dtype)
+            return K @ self.dual_coef_ + self.intercept_
         if is_dask_input(X, self.X_fit_):
             from .dask import check_dask_array
             X = check_dask_array(X, "X", (2,)) if is_dask_input(X) else \
