@@ -138,8 +138,8 @@ def main():
     blas = sorted({b for r in out.values() for b in r["blas"]})
     limit, decomposition, rates = machine_limit(*size, a.threads)
     print(f"| machine limit of the 5-fold search | {limit:.3g} s | | |\n\n(one decomposition "
-          f"{decomposition * 1e3:.3g} ms; gemm G multiply-adds/s: SciPy {rates['scipy'] / 1e9:.3g}, "
-          f"NumPy {rates['numpy'] / 1e9:.3g}, the faster taken)\n\nBLAS during the calls "
+          f"{decomposition * 1e3:.3g} ms; gemm G multiply-adds/s: SciPy "
+          f"{rates['scipy'] / 1e9:.3g}, NumPy {rates['numpy'] / 1e9:.3g}, the faster taken)\n\nBLAS during the calls "
           f"(threadpoolctl): {'; '.join(blas)}")
     if "kfold" in out:
         print(f"\n5-fold / limit: {out['kfold']['time'] / limit:.2f} by wall time, "

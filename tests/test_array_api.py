@@ -1136,3 +1136,5 @@ def test_kernel_ridge_on_the_device_matches_numpy(backend, kernel, dtype):
         sr.KernelRidgeSolver(backend(X), backend(Y), kernel="chi2")
     with pytest.raises((TypeError, ValueError), match="Y"):
         sr.KernelRidgeSolver(backend(X), Y, kernel=kernel)
+    with pytest.raises(TypeError, match="sample_weight is of type"):
+        sr.KernelRidgeSolver(X, Y, kernel=kernel, sample_weight=backend(w))

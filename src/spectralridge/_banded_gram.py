@@ -6,9 +6,9 @@ the unscaled design, ``D G_f D`` and ``D X_f^T Y_f``: formed once per fold (the 
 Gram less the held-out rows', re-centred on the training means, as ``ridge_cv`` does for one
 penalty), and per candidate and fold only the decomposition, the projected targets and the
 held-out scores remain. Scores are pooled over the folds; each target takes the best
-(candidate, alpha), and one solver per chosen candidate refits its targets on all rows. A
-fold whose Gram fails the accuracy guard of the ``auto`` rule for a candidate is decomposed
-again from its rows (by SVD where needed), as ``ridge_cv`` does.
+(candidate, alpha), and one decomposition of the full Gram per chosen candidate refits its
+targets. A fold (or the refit) whose Gram fails the accuracy guard of the ``auto`` rule for
+a candidate is decomposed again from its rows (by SVD where needed), as ``ridge_cv`` does.
 """
 
 from types import SimpleNamespace

@@ -259,9 +259,10 @@ class DeviceKernelRidgeSolver(KernelRidgeSolver):
         n = engine._X.shape[0]
         want = n if precomputed else self.X_fit_.shape[1]
         if X.ndim != 2 or X.shape[1] != want:
-            raise ValueError(f"X must be of shape (n_new, {want}) ("
-                             f"{'its kernel against the training samples' if precomputed else 'the training features'}"
-                             f"), got shape {tuple(X.shape)}.")
+            what = "its kernel against the training samples" if precomputed else \
+                "the training features"
+            raise ValueError(f"X must be of shape (n_new, {want}) ({what}), got shape "
+                             f"{tuple(X.shape)}.")
         K_new = device_kernel(rules.xp, X, None if precomputed else self.X_fit_, self.kernel,
                               self.gamma, self.degree, self.coef0, rules.compute)
         return engine.predict(K_new, alphas)
