@@ -122,6 +122,16 @@ class KernelRidgeSolver:
     rank : int
     X_fit_ : the training `X` (or kernel), as given
 
+    Notes
+    -----
+    Dask `X` (or a Dask precomputed kernel): the kernel is computed from its row blocks, one
+    task per pair of blocks, into memory (n x n float64); Dask `Y` and weights are computed
+    too (the dual coefficients are n x n_targets), `X_fit_` stays lazy, and predictions of
+    Dask rows are lazy. torch, CuPy or array_api_strict arrays: a
+    ``DeviceKernelRidgeSolver`` (a subclass) forms the kernel, its ``eigh`` and every filter
+    on their device, results there (``eigenvalues``, ``dof`` and the grids NumPy); see
+    :mod:`spectralridge._kernel_device` for its kernels.
+
     Examples
     --------
     >>> import numpy as np
