@@ -994,3 +994,147 @@ def test_unpenalized_criteria_and_refine_match_numpy(backend):
         assert_allclose(backend.check(got.best_alpha), want.best_alpha, rtol=1e-6)
         assert_allclose(backend.check(got.best_score), want.best_score, rtol=1e-10)
         assert_allclose(backend.check(got.coef), want.coef, rtol=1e-7, atol=1e-9)
+
+
+MODEL_ESTIMATOR_SCRIPT = textwrap.dedent("""
+    import numpy as np, array_api_strict as xp, sklearn
+    import spectralridge as sr
+    from spectralridge._array_api import to_host
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 6))
+    Y = X @ rng.standard_normal((6, 2)) + rng.standard_normal((40, 2))
+    groups, w = [[0, 1, 2], [3, 4], [5]], rng.uniform(0.5, 2.0, 40)
+    spaces = [(xp, None), (xp, xp.Device("device1"))]
+    try:
+        import torch
+        spaces.append((torch, torch.device("cpu")))
+    except ImportError:
+        pass
+    names = ("coef_", "intercept_", "alphas_", "alpha_", "weights_", "candidates_",
+             "cv_scores_", "best_score_")
+    for mod, dev in spaces:
+        for dtype in (np.float64, np.float32):
+            put = lambda a: mod.asarray(np.asarray(a, dtype=dtype), device=dev)
+            tol = 1e-9 if dtype == np.float64 else 2e-4
+            for cv in (None, "gcv", 3):
+                kw = dict(alphas=np.logspace(-2, 3, 6), n_candidates=3, random_state=0, cv=cv)
+                with sklearn.config_context(array_api_dispatch=True):
+                    est = sr.BandedRidgeCV(groups, **kw).fit(put(X), put(Y),
+                                                             sample_weight=put(w))
+                    pred, split = est.predict(put(X)), est.score_split(put(X), put(Y))
+                    one = sr.BandedRidgeCV(groups, **kw).fit(put(X), put(Y[:, 0]))
+                ref = sr.BandedRidgeCV(groups, **kw).fit(X.astype(dtype), Y.astype(dtype),
+                                                         sample_weight=w)
+                ref1 = sr.BandedRidgeCV(groups, **kw).fit(X.astype(dtype),
+                                                          Y[:, 0].astype(dtype))
+                for name in names:
+                    got = getattr(est, name)
+                    assert type(got) is type(put(1.0)) and got.device == put(1.0).device, name
+                    np.testing.assert_allclose(to_host(got), getattr(ref, name), rtol=tol,
+                                               atol=tol, err_msg=name)
+                assert est.coef_.dtype == put(1.0).dtype
+                for got, want in ((pred, ref.predict(X.astype(dtype))),
+                                  (split, ref.score_split(X, Y)), (one.coef_, ref1.coef_)):
+                    assert type(got) is type(put(1.0))
+                    np.testing.assert_allclose(to_host(got), want, rtol=10 * tol, atol=10 * tol)
+                assert one.coef_.shape == (6,) and isinstance(one.alpha_, float)
+                kw = dict(alphas=np.logspace(-3, 1, 6), kernel="rbf", gamma=0.3, cv=cv,
+                          alpha_per_target=True)
+                with sklearn.config_context(array_api_dispatch=True):
+                    est = sr.KernelRidgeCV(**kw).fit(put(X), put(Y), sample_weight=put(w))
+                    pred = est.predict(put(X[:5]))
+                    one = sr.KernelRidgeCV(**kw).fit(put(X), put(Y[:, 0]))
+                ref = sr.KernelRidgeCV(**kw).fit(X.astype(dtype), Y.astype(dtype),
+                                                 sample_weight=w)
+                ref1 = sr.KernelRidgeCV(**kw).fit(X.astype(dtype), Y[:, 0].astype(dtype))
+                for name in ("dual_coef_", "intercept_", "alpha_", "best_score_",
+                             "cv_scores_", "alphas_", "dof_"):
+                    got = getattr(est, name)
+                    assert type(got) is type(put(1.0)) and got.device == put(1.0).device, name
+                    np.testing.assert_allclose(to_host(got), getattr(ref, name),
+                                               rtol=10 * tol, atol=10 * tol, err_msg=name)
+                for got, want in ((pred, ref.predict(X[:5].astype(dtype))),
+                                  (one.dual_coef_, ref1.dual_coef_)):
+                    assert type(got) is type(put(1.0))
+                    np.testing.assert_allclose(to_host(got), want, rtol=10 * tol, atol=10 * tol)
+                assert one.dual_coef_.shape == (40,) and isinstance(one.alpha_, float)
+    from sklearn.kernel_ridge import KernelRidge
+    with sklearn.config_context(array_api_dispatch=True):
+        est = sr.KernelRidgeCV([0.1], kernel="rbf", gamma=0.3, fit_intercept=False).fit(
+            xp.asarray(X), xp.asarray(Y))
+    kr = KernelRidge(alpha=0.1, kernel="rbf", gamma=0.3).fit(X, Y)
+    np.testing.assert_allclose(to_host(est.dual_coef_), kr.dual_coef_, rtol=1e-9)
+    from sklearn.utils.estimator_checks import check_array_api_input
+    for device in (None, "device1"):
+        for dtype in ("float64", "float32"):
+            for est in (sr.BandedRidgeCV(n_candidates=2), sr.KernelRidgeCV(kernel="rbf"),
+                        sr.KernelRidgeCV(kernel="rbf", cv=3)):
+                check_array_api_input(type(est).__name__, est, "array_api_strict",
+                                      device_name=device, dtype_name=dtype,
+                                      check_values=True, check_sample_weight=True)
+    est = sr.BandedRidgeCV(groups, n_candidates=2).fit(xp.asarray(X), xp.asarray(Y))
+    assert isinstance(est.coef_, np.ndarray)  # without dispatch: scikit-learn's conversion
+    print("ok")
+""")
+
+
+def test_model_estimators_follow_array_api_dispatch():
+    """BandedRidgeCV and KernelRidgeCV under ``array_api_dispatch=True``: fitted attributes,
+    predictions (and the split R^2) in the input's namespace and on its device
+    (array_api_strict, torch CPU where installed), equal to the NumPy fit; kernel ridge
+    without intercept equals scikit-learn's KernelRidge."""
+    pytest.importorskip("sklearn")
+    env = dict(os.environ, SCIPY_ARRAY_API="1")
+    out = subprocess.run([sys.executable, "-c", MODEL_ESTIMATOR_SCRIPT], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kernel", ["rbf", "linear", "laplacian", "precomputed"])
+def test_kernel_ridge_on_the_device_matches_numpy(backend, kernel, dtype):
+    """KernelRidgeSolver of device arrays: the kernel, eigh and filters on the device,
+    results there, equal to the NumPy solver's (LOO, GCV, K-fold, dual coefficients,
+    intercepts, predictions), with and without intercept and weights."""
+    rng = np.random.default_rng(13)
+    X = rng.uniform(-3, 3, (36, 3))
+    Y = np.c_[np.sin(X[:, 0]), X[:, 1] * X[:, 2]] + 0.1 * rng.standard_normal((36, 2))
+    if kernel == "precomputed":
+        X = np.exp(-0.3 * np.square(X[:, None] - X[None]).sum(axis=2))
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    w = weights(36, True)
+    alphas = np.logspace(-3, 1, 7)
+    tol = 1e-9 if dtype == np.float64 else 2e-3
+    for fit_intercept in (True, False):
+        kw = dict(kernel=kernel, gamma=0.3, fit_intercept=fit_intercept, sample_weight=w)
+        ref = sr.KernelRidgeSolver(X, Y, **kw)
+        got = sr.KernelRidgeSolver(backend(X), backend(Y), **dict(kw, sample_weight=backend(w)))
+        for run in (lambda s: s.loo(alphas), lambda s: s.gcv(alphas, scoring="r2"),
+                    lambda s: s.cross_validate(alphas, cv=4, scoring="r2")):
+            want, have = run(ref), run(got)
+            assert_allclose(backend.check(have.scores, dtype), want.scores, rtol=tol,
+                            atol=tol * np.abs(want.scores).max())
+            assert_array_equal(backend.check(have.best_index), want.best_index)
+            for name in ("coef", "intercept"):
+                a = getattr(want, name)
+                assert_allclose(backend.check(getattr(have, name), dtype), a, rtol=tol,
+                                atol=tol * np.abs(a).max())
+        for name, args in (("predict", (backend(X[:7]), alphas)), ("dual_coef", (alphas,)),
+                           ("intercept", (alphas,))):
+            a = getattr(ref, name)(*((X[:7],) + args[1:] if name == "predict" else args))
+            assert_allclose(backend.check(getattr(got, name)(*args), dtype), a, rtol=tol,
+                            atol=tol * np.abs(a).max())
+        assert isinstance(got.eigenvalues, np.ndarray) and isinstance(got.dof(alphas),
+                                                                        np.ndarray)
+    if kernel == "precomputed":  # bad kernels: clear errors, as on the host
+        with pytest.raises(ValueError, match="must be symmetric"):
+            sr.KernelRidgeSolver(backend(X + np.triu(X, 1)), backend(Y), kernel="precomputed")
+        with pytest.raises(ValueError, match="positive semi-definite"):
+            sr.KernelRidgeSolver(backend(-X), backend(Y), kernel="precomputed")
+    with pytest.raises(ValueError, match="On a device, kernel must be one of"):
+        sr.KernelRidgeSolver(backend(X), backend(Y), kernel="chi2")
+    with pytest.raises((TypeError, ValueError), match="Y"):
+        sr.KernelRidgeSolver(backend(X), Y, kernel=kernel)
+    with pytest.raises(TypeError, match="sample_weight is of type"):
+        sr.KernelRidgeSolver(X, Y, kernel=kernel, sample_weight=backend(w))

@@ -598,6 +598,55 @@ def test_kernel_ridge_float32_and_default_grid():
                     rtol=1e-6)
 
 
+@pytest.mark.parametrize("cv", ["loo", "gcv", 4])
+@pytest.mark.parametrize("kernel", ["rbf", "poly", "precomputed"])
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_kernel_ridge_on_dask_matches_numpy(kernel, cv):
+    """Dask X (the kernel from its row blocks, or a Dask precomputed kernel), y and weights:
+    the solver's scores and dual coefficients equal NumPy's, predictions of Dask rows are
+    lazy; the estimator equals its NumPy fit and, without intercept, scikit-learn's
+    KernelRidge."""
+    da = pytest.importorskip("dask.array")
+    from sklearn.kernel_ridge import KernelRidge
+    rng = np.random.default_rng(12)
+    X = rng.uniform(-3, 3, (70, 3))
+    Y = np.c_[np.sin(X[:, 0]), X[:, 1] * X[:, 2]] + 0.1 * rng.standard_normal((70, 2))
+    w = rng.uniform(0.5, 2.0, 70)
+    alphas = np.logspace(-3, 1, 9)
+    params = dict(kernel=kernel, gamma=0.3)
+    if kernel == "precomputed":
+        params = dict(kernel="precomputed")
+        X = np.exp(-0.3 * np.square(X[:, None] - X[None]).sum(axis=2))
+    dX = da.from_array(X, chunks=(25, X.shape[1]))
+    dY, dw = da.from_array(Y, chunks=(25, 2)), da.from_array(w, chunks=25)
+    ref = sr.KernelRidgeSolver(X, Y, sample_weight=w, **params)
+    got = sr.KernelRidgeSolver(dX, dY, sample_weight=dw, **params)
+    assert isinstance(got.X_fit_, da.Array)
+    run = {"loo": lambda s: s.loo(alphas), "gcv": lambda s: s.gcv(alphas),
+           4: lambda s: s.cross_validate(alphas, cv=4)}[cv]
+    want, have = run(ref), run(got)
+    assert_allclose(have.scores, want.scores, rtol=1e-10)
+    assert_allclose(have.coef, want.coef, rtol=1e-9, atol=1e-12)
+    lazy = got.predict(dX[:30], alphas)
+    assert isinstance(lazy, da.Array)
+    assert_allclose(lazy.compute(), ref.predict(X[:30], alphas), rtol=1e-9, atol=1e-12)
+    est_kw = dict(cv=None if cv == "loo" else cv, **params)
+    est = sr.KernelRidgeCV(alphas, **est_kw).fit(dX, dY, sample_weight=dw)
+    est_ref = sr.KernelRidgeCV(alphas, **est_kw).fit(X, Y, sample_weight=w)
+    assert_allclose(est.dual_coef_, est_ref.dual_coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(est.alpha_, est_ref.alpha_)
+    pred = est.predict(dX)
+    assert isinstance(pred, da.Array)
+    assert_allclose(pred.compute(), est_ref.predict(X), rtol=1e-9, atol=1e-12)
+    one = sr.KernelRidgeCV([0.1], fit_intercept=False, **est_kw).fit(dX, dY)
+    sk = KernelRidge(alpha=0.1, **params).fit(X, Y)
+    assert_allclose(one.dual_coef_, sk.dual_coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(one.predict(dX[:10]).compute(), sk.predict(X[:10]), rtol=1e-9,
+                    atol=1e-12)
+    with pytest.raises(ValueError, match="X has 2 columns"):
+        got.predict(dX[:, :2], alphas)
+
+
 def test_kernel_ridge_bad_kernels():
     X, Y, _ = _kernel_data(n=20)
     with pytest.raises(ValueError, match="must be square"):
@@ -752,6 +801,43 @@ def test_banded_each_candidate_is_a_direct_solve(cv):
         assert_allclose(res.coef[~keep, t], 0.0)
         assert_allclose(res.intercept[t], b, rtol=1e-9)
         assert res.best_score[t] == res.scores[res.best_candidate[t]].min(axis=0)[t]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", ["plain", "r2-no-intercept", "collinear"])
+def test_banded_kfold_from_fold_grams_equals_per_candidate_ridge_cv(case, dtype):
+    """The K-fold search (one Gram per fold for every candidate, dense tall X) scores each
+    candidate as ridge_cv does, and its refit is the direct solve at the chosen alpha; a
+    nearly collinear design with tiny alphas takes the rows' SVD where the Gram is not
+    accurate enough."""
+    sklearn = pytest.importorskip("sklearn.model_selection")
+    X, Y, groups = _banded_data(n=90, seed=11)
+    alphas = np.logspace(-2, 3, 7)
+    w = np.random.default_rng(3).uniform(0.0, 2.0, 90)
+    kw = dict(sample_weight=w, cv=sklearn.KFold(4, shuffle=True, random_state=0))
+    if case == "r2-no-intercept":
+        kw.update(scoring="r2", fit_intercept=False)
+    if case == "collinear":
+        X[:, 1] = X[:, 0] + 1e-7 * np.random.default_rng(4).standard_normal(90)
+        alphas = np.logspace(-12, 2, 8)
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    candidates = np.vstack([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0],
+                            np.random.default_rng(5).dirichlet([1.0] * 3, 3)])
+    res = sr.banded_ridge_cv(X, Y, groups, alphas, candidates=candidates, **kw)
+    assert res.scores.dtype == dtype and res.coef.dtype == dtype
+    tol = 1e-9 if dtype == np.float64 else 1e-4
+    for c, gamma in enumerate(res.candidates):
+        keep = gamma[groups] > 0
+        ref = sr.ridge_cv(X[:, keep], Y, alphas, penalty_factor=1 / gamma[groups][keep], **kw)
+        assert_allclose(res.scores[c], ref.scores, rtol=tol)
+    for t in range(Y.shape[1]):
+        gamma = res.candidates[res.best_candidate[t]]
+        keep = gamma[groups] > 0
+        W, b = _normal_equations(X[:, keep].astype(np.float64), Y[:, t], res.best_alpha[t],
+                                 1 / gamma[groups][keep], kw.get("fit_intercept", True), w)
+        assert_allclose(res.coef[keep, t], W, rtol=10 * tol, atol=10 * tol * np.abs(W).max())
+        assert_allclose(res.coef[~keep, t], 0.0)
+        assert_allclose(res.intercept[t], b, rtol=10 * tol, atol=10 * tol * np.abs(W).max())
 
 
 def test_banded_recovers_planted_groups():

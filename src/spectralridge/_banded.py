@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from . import _banded_gram
 from ._cv import ridge_cv
 from ._scores import grid_edge_warnings
 from ._solver import RidgeSolver
@@ -220,28 +221,15 @@ def banded_ridge_cv(X, Y, feature_groups, alphas=None, *, n_candidates=50,
     splits = cv if named else check_cv(
         cv, X if in_memory or hasattr(cv, "split") else SimpleNamespace(shape=(n, p)),
         Y2 if in_memory or hasattr(cv, "split") else None, None)
-    sign = -1.0 if scoring == "r2" else 1.0
-    best = None  # per target: loss, candidate, alpha, score, coef, intercept
-    scores = []
-    for c, gamma in enumerate(candidates):
-        kept = gamma > GAMMA_MIN * gamma.max()
-        cols = np.flatnonzero(kept[column_group])
-        with grid_edge_warnings(False):
-            res = ridge_cv(_columns(X, cols, p), Y2, alphas, cv=splits, scoring=scoring,
-                           fit_intercept=fit_intercept, sample_weight=w, method=method,
-                           penalty_factor=1.0 / gamma[column_group[cols]])
-        xp = _namespace(res.coef)
-        scores.append(res.scores)
-        loss = sign * _astype(xp, res.best_score, xp.float64)
-        entry = (loss, xp.full_like(res.best_index, c), res.best_alpha, res.best_score,
-                 _expand(xp, res.coef, cols, p), res.intercept)
-        if best is None:
-            best = entry
-            continue
-        better = loss < best[0]
-        best = tuple(xp.where(better, new, old) for new, old in zip(entry, best))
-    _, best_candidate, best_alpha, best_score, coef, intercept = best
-    scores = xp.stack(scores)
+    if in_memory and _banded_gram.applies(X, splits, method):
+        scores, best_candidate, best_index, best_score, coef, intercept = \
+            _banded_gram.fold_search(X, Y2, w, fit_intercept, method, splits, candidates,
+                                     column_group, alphas, scoring, GAMMA_MIN)
+        xp, best_alpha = np, alphas[best_index]
+    else:
+        scores, best_candidate, best_alpha, best_score, coef, intercept, xp = _search(
+            X, Y2, w, fit_intercept, method, splits, candidates, column_group, alphas,
+            scoring)
     chosen = xp.take(_like(xp, candidates, coef), best_candidate, axis=0).T
     keep = chosen > GAMMA_MIN * xp.max(chosen, axis=0)
     safe = xp.where(keep, chosen, xp.ones_like(chosen))
@@ -258,3 +246,32 @@ def banded_ridge_cv(X, Y, feature_groups, alphas=None, *, n_candidates=50,
                           group_alphas=group_alphas, best_score=best_score, coef=coef,
                           intercept=intercept, groups=groups,
                           cv=cv if named else f"{len(splits)} splits", scoring=scoring)
+
+
+def _search(X, Y, w, fit_intercept, method, splits, candidates, column_group, alphas,
+            scoring):
+    """The search through :func:`~spectralridge.ridge_cv` of each candidate (any backend):
+    scores, best candidate, alpha and score per target, the refit and the namespace."""
+    p = X.shape[1]
+    sign = -1.0 if scoring == "r2" else 1.0
+    best = None  # per target: loss, candidate, alpha, score, coef, intercept
+    scores = []
+    for c, gamma in enumerate(candidates):
+        kept = gamma > GAMMA_MIN * gamma.max()
+        cols = np.flatnonzero(kept[column_group])
+        with grid_edge_warnings(False):
+            res = ridge_cv(_columns(X, cols, p), Y, alphas, cv=splits, scoring=scoring,
+                           fit_intercept=fit_intercept, sample_weight=w, method=method,
+                           penalty_factor=1.0 / gamma[column_group[cols]])
+        xp = _namespace(res.coef)
+        scores.append(res.scores)
+        loss = sign * _astype(xp, res.best_score, xp.float64)
+        entry = (loss, xp.full_like(res.best_index, c), res.best_alpha, res.best_score,
+                 _expand(xp, res.coef, cols, p), res.intercept)
+        if best is None:
+            best = entry
+            continue
+        better = loss < best[0]
+        best = tuple(xp.where(better, new, old) for new, old in zip(entry, best))
+    _, best_candidate, best_alpha, best_score, coef, intercept = best
+    return xp.stack(scores), best_candidate, best_alpha, best_score, coef, intercept, xp

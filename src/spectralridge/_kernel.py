@@ -32,9 +32,9 @@ from . import _core, _scores
 from ._filters import ridge_alphas_for_dof
 from ._spectrum import Centering, Spectrum, gram_eigen, project, weighted_sum
 from ._validation import (as_array, as_sparse, check_alphas, check_bool, check_cv, check_dofs,
-                          check_groups, check_in_memory, check_kernel_matrix,
-                          check_kernel_psd, check_rule, check_sample_weight, check_scoring,
-                          check_shapes, is_sparse)
+                          check_groups, check_kernel_matrix, check_kernel_psd, check_on_host,
+                          check_rule, check_sample_weight, check_scoring, check_shapes,
+                          is_array_api_input, is_dask_input, is_sparse)
 
 KERNELS = ("linear", "poly", "polynomial", "rbf", "laplacian", "sigmoid", "cosine",
            "additive_chi2", "chi2", "precomputed")
@@ -70,6 +70,27 @@ def kernel_matrix(X, Y=None, *, kernel="linear", gamma=None, degree=3, coef0=1,
                       dtype=np.float64)
 
 
+def dask_kernel(X, Y=None, **params):
+    """The kernel between the rows of Dask (or NumPy) `X` and `Y` (default `X`) as a lazy
+    Dask array (n_X, n_Y) float64: one task per pair of row blocks, each computed by
+    :func:`kernel_matrix` (``'precomputed'``: `X` itself, as float64)."""
+    import dask.array as da
+    if params.get("kernel") == "precomputed":
+        return da.asarray(X).astype(np.float64)
+    A = da.asarray(X).rechunk({1: -1})
+    B = A if Y is None else da.asarray(Y).rechunk({1: -1})
+    return da.blockwise(lambda a, b: kernel_matrix(a, b, **params), "ij", A, "ik", B, "jk",
+                        dtype=np.float64, concatenate=True)
+
+
+def _in_memory(a, name, ndims):
+    """A Dask array computed into memory (validated lazily first); other input as given."""
+    if not is_dask_input(a):
+        return a
+    from .dask import check_dask_array
+    return check_dask_array(a, name, ndims).compute()
+
+
 class KernelRidgeSolver:
     r"""Kernel ridge regression for any number of alphas from one eigendecomposition.
 
@@ -101,6 +122,16 @@ class KernelRidgeSolver:
     rank : int
     X_fit_ : the training `X` (or kernel), as given
 
+    Notes
+    -----
+    Dask `X` (or a Dask precomputed kernel): the kernel is computed from its row blocks, one
+    task per pair of blocks, into memory (n x n float64); Dask `Y` and weights are computed
+    too (the dual coefficients are n x n_targets), `X_fit_` stays lazy, and predictions of
+    Dask rows are lazy. torch, CuPy or array_api_strict arrays: a
+    ``DeviceKernelRidgeSolver`` (a subclass) forms the kernel, its ``eigh`` and every filter
+    on their device, results there (``eigenvalues``, ``dof`` and the grids NumPy); see
+    :mod:`spectralridge._kernel_device` for its kernels.
+
     Examples
     --------
     >>> import numpy as np
@@ -116,23 +147,37 @@ class KernelRidgeSolver:
     array([0.1, 1. ])
     """
 
+    def __new__(cls, X=None, Y=None, **kwargs):
+        if cls is KernelRidgeSolver and is_array_api_input(X, Y):  # computed on the device
+            from ._kernel_device import DeviceKernelRidgeSolver
+            cls = DeviceKernelRidgeSolver
+        return super().__new__(cls)
+
     def __init__(self, X, Y, *, kernel="linear", gamma=None, degree=3, coef0=1,
                  kernel_params=None, fit_intercept=True, sample_weight=None):
-        check_in_memory("KernelRidgeSolver", X=X, Y=Y, sample_weight=sample_weight)
+        check_on_host("KernelRidgeSolver", X=X, Y=Y, sample_weight=sample_weight)
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self.kernel, self.gamma, self.degree, self.coef0 = kernel, gamma, degree, coef0
         self.kernel_params = kernel_params
         precomputed = isinstance(kernel, str) and kernel == "precomputed"
-        X = as_sparse(X, "X") if is_sparse(X) and not precomputed else \
-            as_array(X, "X", ndims=(2,))
-        Y, self._y_was_1d = check_shapes(X, as_array(Y, "Y", ndims=(1, 2)))
+        if is_dask_input(X):
+            from .dask import check_dask_array
+            if is_sparse(X._meta):
+                raise TypeError("X is a Dask array of sparse blocks: KernelRidgeSolver "
+                                "needs dense Dask blocks.")
+            X = check_dask_array(X, "X", (2,))
+        else:
+            X = as_sparse(X, "X") if is_sparse(X) and not precomputed else \
+                as_array(X, "X", ndims=(2,))
+        Y = as_array(_in_memory(Y, "Y", (1, 2)), "Y", ndims=(1, 2))
+        Y, self._y_was_1d = check_shapes(X, Y)
         dtype = np.float32 if X.dtype == np.float32 and Y.dtype == np.float32 else np.float64
         self._Y = np.ascontiguousarray(Y, dtype=dtype)
         self.X_fit_ = X
-        K = kernel_matrix(X, kernel=kernel, gamma=gamma, degree=degree, coef0=coef0,
-                          kernel_params=kernel_params)
+        K = self._kernel_of(X)
         K = check_kernel_matrix(K, X.dtype if precomputed else np.float64)
         n = K.shape[0]
+        sample_weight = _in_memory(sample_weight, "sample_weight", (1,))
         w = None if sample_weight is None else check_sample_weight(sample_weight, n)
         self._centering = Centering(K, self._Y, w, self.fit_intercept)  # xm = K w / sum w
         self._spectrum = _kernel_spectrum(K, self._Y, self._centering,
@@ -226,14 +271,44 @@ class KernelRidgeSolver:
         """
         alphas, scalar = check_alphas(alphas)
         K_new = self._cross_kernel(X)
+        if is_dask_input(K_new):  # lazy, a block of new rows per task
+            k = self._Y.shape[1]
+            out = K_new.rechunk({1: -1}).map_blocks(
+                self._predict_kernel, alphas, new_axis=0, dtype=self.dtype,
+                chunks=((alphas.size,), K_new.chunks[0], (k,)))
+        else:
+            out = self._predict_kernel(K_new, alphas)
+        return self._shape(out, scalar)
+
+    def _predict_kernel(self, K_new, alphas):
+        """Predictions (m, q, k) from the cross kernel `K_new` (q, n)."""
         B = self._held_out_basis(K_new, None)
         offset = self._centering.ym.astype(self.dtype) if self.fit_intercept else \
             np.empty(0, self.dtype)
-        return self._shape(_apply(B, self._spectrum, alphas, self.dtype, offset), scalar)
+        return _apply(B, self._spectrum, alphas, self.dtype, offset)
+
+    def _params(self):
+        return dict(kernel=self.kernel, gamma=self.gamma, degree=self.degree,
+                    coef0=self.coef0, kernel_params=self.kernel_params)
+
+    def _kernel_of(self, X, Z=None):
+        """The kernel between the rows of `X` and `Z` (default `X`) in memory (float64):
+        from Dask data one task per pair of row blocks, then computed."""
+        if is_dask_input(X, Z):
+            return np.asarray(dask_kernel(X, Z, **self._params()).compute())
+        return kernel_matrix(X, Z, **self._params())
 
     def _cross_kernel(self, X):
         precomputed = isinstance(self.kernel, str) and self.kernel == "precomputed"
         n = self._Y.shape[0]
+        if is_dask_input(X):
+            from .dask import check_dask_array
+            X = check_dask_array(X, "X", (2,))
+            want = n if precomputed else self.X_fit_.shape[1]
+            if X.shape[1] != want:
+                raise ValueError(f"X has {X.shape[1]} columns, but the solver was fitted "
+                                 f"with {want} {'samples' if precomputed else 'features'}.")
+            return dask_kernel(X, None if precomputed else self.X_fit_, **self._params())
         if precomputed:
             K = as_array(X, "X", ndims=(2,))
             if K.shape[1] != n:
@@ -244,9 +319,7 @@ class KernelRidgeSolver:
         if X.shape[1] != self.X_fit_.shape[1]:
             raise ValueError(f"X has {X.shape[1]} features, but the solver was fitted with "
                              f"{self.X_fit_.shape[1]} features.")
-        return kernel_matrix(X, self.X_fit_, kernel=self.kernel, gamma=self.gamma,
-                             degree=self.degree, coef0=self.coef0,
-                             kernel_params=self.kernel_params)
+        return self._kernel_of(X, self.X_fit_)
 
     def _held_out_basis(self, K_new, sw):
         """``sw (Kc_new S Q) / s`` for the cross kernel `K_new` (q, n): centred as the
@@ -374,9 +447,7 @@ class KernelRidgeSolver:
 
     def _kernel(self):
         """The training kernel (formed again: the solver keeps only its eigenvectors)."""
-        K = kernel_matrix(self.X_fit_, kernel=self.kernel, gamma=self.gamma,
-                          degree=self.degree, coef0=self.coef0,
-                          kernel_params=self.kernel_params)
+        K = self._kernel_of(self.X_fit_)
         return (K + K.T) / 2
 
 

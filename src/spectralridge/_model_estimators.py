@@ -5,10 +5,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import _array_api
 from ._banded import banded_ridge_cv
-from ._kernel import KernelRidgeSolver, kernel_matrix
+from ._kernel import KernelRidgeSolver, dask_kernel, kernel_matrix
 from ._scores import grid_edge_warnings
-from ._validation import check_alphas, check_bool, check_groups, check_rule
+from ._validation import (check_alphas, check_bool, check_groups, check_rule,
+                          check_sample_weight, is_dask_input, is_device_array)
 
 __all__ = ["BandedRidgeCV", "KernelRidgeCV"]
 
@@ -125,16 +127,24 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             raise ValueError("cv must be None, 'loo', 'gcv', an int >= 2, a splitter or an "
                              f"iterable of (train, test) index arrays; got {cv!r}.")
         check_rule(self.rule, None if mode == "splits" else "loo" if cv is None else cv)
-        X, y = validate_data(self, X, y, accept_sparse=not self._precomputed() and "csr",
-                             dtype=[np.float64, np.float32], multi_output=True,
-                             y_numeric=True)
-        y_ndim = y.ndim
-        Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
+        device = _array_api.dispatching(X, y, sample_weight)
+        if device:  # computed on the device, fitted attributes there (as RidgeCV's)
+            X, Y, sample_weight, y_ndim = _array_api.validate_estimator_fit(self, X, y,
+                                                                            sample_weight)
+        elif is_dask_input(X, y, sample_weight):  # X stays lazy; the kernel from its blocks
+            X, Y, y_ndim, sample_weight = self._validate_dask(X, y, sample_weight)
+        else:
+            X, y = validate_data(self, X, y, accept_sparse=not self._precomputed() and "csr",
+                                 dtype=[np.float64, np.float32], multi_output=True,
+                                 y_numeric=True)
+            y_ndim = y.ndim
+            Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                     ensure_non_negative=True)
         groups = check_groups(groups, X.shape[0], cv)
-        n_positive = X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+        n_positive = X.shape[0] if sample_weight is None else \
+            _array_api.count_positive(sample_weight)
         if mode != "splits" and n_positive < 2:
             name = "Leave-one-out" if mode == "loo" else "Generalized"
             raise ValueError(f"{name} cross-validation needs at least 2 samples of positive "
@@ -155,45 +165,86 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             else:
                 score = solver.loo if mode == "loo" else solver.gcv
                 result = score(alphas, scoring=ours, alpha_per_target=per_target)
+        result = _array_api.scores_to_host(result)  # device dual coefficients stay there
         table = sign * result.scores.astype(np.float64).reshape(result.alphas.size, -1)
         best = sign * np.atleast_1d(result.best_score).astype(np.float64)
         if self.scoring is None and mode != "splits" and sample_weight is not None:
-            scale = sample_weight.sum() / X.shape[0]  # scikit-learn's: mean of w_i e_i^2
+            # scikit-learn's: mean of w_i e_i^2
+            scale = _array_api.weight_total(sample_weight) / X.shape[0]
             table, best = table * scale, best * scale
         self.best_score_ = (best if y_ndim == 2 else best[0]) if per_target else best.mean()
         best_alpha = np.atleast_1d(result.best_alpha)
         self.alpha_ = best_alpha if per_target and Y.shape[1] > 1 else float(best_alpha[0])
-        coef = result.coef.reshape(X.shape[0], -1)
-        self.dual_coef_ = coef if y_ndim == 2 else coef[:, 0]
-        intercept = np.atleast_1d(result.intercept)
+        # Y is 2-D here: coefficients (n, k), intercepts (k,)
+        self.dual_coef_ = result.coef if y_ndim == 2 else result.coef[:, 0]
         if not self.fit_intercept:
             self.intercept_ = 0.0
         else:
-            self.intercept_ = intercept if y_ndim == 2 else intercept[0]
+            self.intercept_ = result.intercept if y_ndim == 2 else result.intercept[0]
         self.cv_scores_ = table if y_ndim == 2 else table[:, 0]
         self.alphas_ = result.alphas
         self.dof_ = result.dof
         self.X_fit_ = X
+        if device:
+            _array_api.attributes_to_device(self, X, ("alpha_", "best_score_", "cv_scores_",
+                                                      "alphas_", "dof_"))
         return self
+
+    def _validate_dask(self, X, y, sample_weight):
+        """Dask input: X checked lazily and kept (the kernel is formed from its row blocks),
+        y and the weights computed into memory (the dual coefficients are n x k anyway)."""
+        from .dask import check_dask_array
+        X = check_dask_array(X, "X", (2,)) if is_dask_input(X) else \
+            validate_data(self, X, dtype=[np.float64, np.float32])
+        y = np.asarray(check_dask_array(y, "y", (1, 2)).compute() if is_dask_input(y) else y)
+        if sample_weight is not None and is_dask_input(sample_weight):
+            sample_weight = np.asarray(sample_weight.compute())
+        if y.shape[0] != X.shape[0]:
+            raise ValueError("X and y must have the same number of samples; got "
+                             f"X.shape={X.shape} and y.shape={y.shape}.")
+        self.n_features_in_ = X.shape[1]
+        Y = np.asarray(y, dtype=X.dtype).reshape(y.shape[0], -1)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        return X, Y, y.ndim, sample_weight
 
     def predict(self, X):
         """Predictions ``k(X, X_fit_) dual_coef_ + intercept_``.
 
         Parameters
         ----------
-        X : array-like of shape (n_new, n_features), or (n_new, n_samples_fit) for
-            ``kernel='precomputed'``
+        X : array-like or Dask array of shape (n_new, n_features), or (n_new,
+            n_samples_fit) for ``kernel='precomputed'``
 
         Returns
         -------
         ndarray of shape (n_new,) or (n_new, n_targets)
+            A lazy Dask array when `X` or the training data were Dask arrays (the cross
+            kernel one task per pair of row blocks).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=not self._precomputed() and "csr",
-                          dtype=[np.float64, np.float32], reset=False)
-        K = kernel_matrix(X, None if self._precomputed() else self.X_fit_, kernel=self.kernel,
-                          gamma=self.gamma, degree=self.degree, coef0=self.coef0,
-                          kernel_params=self.kernel_params)
+        params = dict(kernel=self.kernel, gamma=self.gamma, degree=self.degree,
+                      coef0=self.coef0, kernel_params=self.kernel_params)
+        if _array_api.dispatching(X):
+            from ._kernel_device import device_kernel
+            X = _array_api.validate_estimator_predict(self, X)
+            xp = _array_api.namespace(X, X)[0]
+            K = device_kernel(xp, X, None if self._precomputed() else self.X_fit_,
+                              self.kernel, self.gamma, self.degree, self.coef0,
+                              self.dual_coef_.dtype)
+            return K @ self.dual_coef_ + self.intercept_
+        if is_dask_input(X, self.X_fit_):
+            from .dask import check_dask_array
+            X = check_dask_array(X, "X", (2,)) if is_dask_input(X) else \
+                validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {X.shape[1]} features, but KernelRidgeCV is "
+                                 f"expecting {self.n_features_in_} features as input.")
+            K = dask_kernel(X, None if self._precomputed() else self.X_fit_, **params)
+        else:
+            X = validate_data(self, X, accept_sparse=not self._precomputed() and "csr",
+                              dtype=[np.float64, np.float32], reset=False)
+            K = kernel_matrix(X, None if self._precomputed() else self.X_fit_, **params)
         out = K @ self.dual_coef_ + self.intercept_
         return out.astype(self.dual_coef_.dtype, copy=False)
 
@@ -295,41 +346,61 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 self.scoring not in _SCORING:
             raise ValueError("scoring must be None, 'neg_mean_squared_error' or 'r2', got "
                              f"{self.scoring!r}.")
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
-                             multi_output=True, y_numeric=True)
-        Y = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
+        device = _array_api.dispatching(X, y, sample_weight)
+        if device:  # fitted attributes in X's namespace, as RidgeCV's
+            X, Y, sample_weight, y_ndim = _array_api.validate_estimator_fit(self, X, y,
+                                                                            sample_weight)
+        else:
+            X, y = validate_data(self, X, y, accept_sparse="csr",
+                                 dtype=[np.float64, np.float32], multi_output=True,
+                                 y_numeric=True)
+            Y, y_ndim = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False), y.ndim
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                     ensure_non_negative=True)
         groups = [np.arange(X.shape[1])] if self.groups is None else self.groups
         cv = "loo" if self.cv is None else self.cv
         mode = cv if isinstance(cv, str) else "splits"
-        n_positive = X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+        n_positive = X.shape[0] if sample_weight is None else \
+            _array_api.count_positive(sample_weight)
         if mode != "splits" and n_positive < 2:
             raise ValueError(f"cv={cv!r} needs at least 2 samples of positive weight, got "
                              f"n_samples={n_positive}.")
         ours, sign = (("r2", 1.0) if mode == "splits" else ("mse", -1.0)) \
             if self.scoring is None else _SCORING[self.scoring]
-        res = banded_ridge_cv(X, Y if y.ndim == 2 else Y[:, 0], groups, self.alphas,
+        res = banded_ridge_cv(X, Y if y_ndim == 2 else Y[:, 0], groups, self.alphas,
                               n_candidates=self.n_candidates,
                               concentration=self.concentration, cv=cv, scoring=ours,
                               fit_intercept=check_bool(self.fit_intercept, "fit_intercept"),
                               sample_weight=sample_weight, random_state=self.random_state)
-        self.coef_ = np.ascontiguousarray(res.coef.T)
+        host = {name: _array_api.to_host(v) if is_device_array(v) else np.asarray(v)
+                for name, v in ((name, getattr(res, name)) for name in (
+                    "scores", "best_candidate", "best_alpha", "group_alphas", "best_score"))}
+        if y_ndim == 2:
+            self.coef_ = res.coef.T if device else np.ascontiguousarray(res.coef.T)
+        else:
+            self.coef_ = res.coef
         self.intercept_ = res.intercept if self.fit_intercept else 0.0
-        self.alphas_ = res.group_alphas
-        self.alpha_ = res.best_alpha
-        self.weights_ = res.candidates[res.best_candidate].T
+        self.alphas_ = host["group_alphas"]
+        self.alpha_ = host["best_alpha"] if y_ndim == 2 else float(host["best_alpha"])
+        self.weights_ = res.candidates[host["best_candidate"]].T
         self.candidates_ = res.candidates
-        self.cv_scores_ = sign * res.scores.astype(np.float64)
-        self.best_score_ = sign * np.float64(res.best_score) if y.ndim == 1 else \
-            sign * res.best_score.astype(np.float64)
+        self.cv_scores_ = sign * host["scores"].astype(np.float64)
+        self.best_score_ = sign * np.float64(host["best_score"]) if y_ndim == 1 else \
+            sign * host["best_score"].astype(np.float64)
         self.groups_ = res.groups
+        if device:
+            _array_api.attributes_to_device(self, X, ("alphas_", "alpha_", "weights_",
+                                                      "candidates_", "cv_scores_",
+                                                      "best_score_"))
         return self
 
     def predict(self, X):
         """Predictions ``X coef_^T + intercept_``: ndarray of shape (n_samples[, n_targets])."""
         check_is_fitted(self)
+        if _array_api.dispatching(X):
+            X = _array_api.validate_estimator_predict(self, X)
+            return _array_api.linear_predict(X, self.coef_, self.intercept_)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                           reset=False)
         return X @ self.coef_.T + self.intercept_
@@ -346,6 +417,8 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ndarray of shape (n_groups, n_targets)
         """
         check_is_fitted(self)
+        if _array_api.dispatching(X, y):
+            return self._device_score_split(_array_api.validate_estimator_predict(self, X), y)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                           reset=False)
         Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
@@ -360,6 +433,24 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.array([(2 * np.einsum("ik,ik->k", p, yc) - np.einsum("ik,ik->k", p, total))
                              / ss for p in parts])
+
+    def _device_score_split(self, X, y):
+        """:meth:`score_split` in the namespace of device arrays, in X's dtype."""
+        import array_api_compat
+        xp = array_api_compat.array_namespace(X, y)
+        device = array_api_compat.device(X)
+        coef = xp.reshape(xp.astype(self.coef_, X.dtype), (-1, X.shape[1]))  # (k, p)
+        Y = xp.reshape(xp.astype(y, X.dtype), (X.shape[0], -1))
+        yc = Y - xp.mean(Y, axis=0)
+        parts = []
+        for cols in self.groups_:
+            idx = xp.asarray(cols, device=device)
+            p_g = xp.take(X, idx, axis=1) @ xp.matrix_transpose(xp.take(coef, idx, axis=1))
+            parts.append(p_g - xp.mean(p_g, axis=0))
+        total = sum(parts)
+        ss = xp.sum(yc * yc, axis=0)
+        return xp.stack([(2 * xp.sum(p * yc, axis=0) - xp.sum(p * total, axis=0)) / ss
+                         for p in parts])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

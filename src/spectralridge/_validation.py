@@ -113,14 +113,14 @@ def is_array_api_input(*objs):
     return any(is_device_array(o) for o in objs)
 
 
-def check_in_memory(what, **arrays):
-    """A TypeError naming the argument where a Dask or device (array-API) array is given to
-    `what`, which needs NumPy or scipy.sparse data."""
+def check_on_host(what, **arrays):
+    """A TypeError naming the argument where a device (array-API) array is given to `what`,
+    which needs NumPy, scipy.sparse or Dask data."""
     for name, a in arrays.items():
-        if is_dask_input(a) or is_device_array(a):
+        if is_device_array(a):
             kind = f"{type(a).__module__.split('.')[0]} {describe(a)}"
-            raise TypeError(f"{name} is of type {kind}: {what} needs NumPy or scipy.sparse "
-                            f"input (convert {name} first).")
+            raise TypeError(f"{name} is of type {kind}: {what} needs NumPy, scipy.sparse or "
+                            f"Dask input (convert {name} first).")
 
 
 def refuse_sparse_with_dask(*arrays):
