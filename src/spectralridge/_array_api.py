@@ -46,15 +46,15 @@ import numpy as np
 
 import dataclasses
 
-from . import _scores
+from . import _cv, _scores
 from ._config import loo_compression_enabled, scratch_values
 from ._criteria import SpectralProblem
 from ._filters import Filter, low_rank, ridge_filter
 from ._scores import SAFE_SQ_MIN, SPAN_TOL
 from ._solver import FilterGrid, RidgePath, RidgeSolver
-from ._spectrum import Spectrum, check_scale, dropped_ratios, svd_ranks
-from ._validation import (CRITERIA, check_alphas, check_bool, check_cv, check_groups,
-                          check_method, check_penalty_factor, check_rule, check_scoring,
+from ._spectrum import Spectrum, check_scale, dropped_ratios, starting_method, svd_ranks
+from ._validation import (check_alphas, check_bool, check_cv, check_groups,
+                          check_method, check_penalty_factor, check_scoring,
                           check_shapes, is_array_api_input, is_device_array)
 
 
@@ -562,10 +562,8 @@ class ArrayApiRidgeSolver(RidgeSolver):
             self._centering = DeviceCentering(rules, X, Y, w, self.fit_intercept,
                                               self.penalty_factor)
         self._X, self._Y = X, Y
-        if method == "auto":
-            method = "svd" if not rules.float64 else \
-                "gram" if X.shape[0] >= X.shape[1] else "kernel"
-        self._spectrum = decompose(rules, X, Y, self._centering, method)
+        self._spectrum = decompose(rules, X, Y, self._centering,
+                                   starting_method(method, *X.shape, float64=rules.float64))
         self._lock = threading.Lock()
 
     @property
@@ -1084,8 +1082,8 @@ class DeviceFoldRefiner:
     (k',)) at one alpha per target, from each split's training spectrum and held-out basis
     (n_test x r, compute dtype): one (n_test x r) @ (r x k') product per split per call."""
 
-    def __init__(self, rules, folds, weight, scale):
-        self.rules, self.folds, self.weight, self.scale = rules, folds, weight, scale
+    def __init__(self, solver, folds, weight, scale):
+        self.rules, self.folds, self.weight, self.scale = solver._rules, folds, weight, scale
 
     def __call__(self, alphas, idx=None):
         rules = self.rules
@@ -1107,50 +1105,21 @@ class DeviceFoldRefiner:
 
 
 # -- K-fold and splitters -----------------------------------------------------------------------
-def array_api_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
-                       rule="min", fit_intercept=True, sample_weight=None, method="auto",
-                       groups=None, penalty_factor=None, noise_level=None, refine=False):
-    """:func:`~spectralridge.ridge_cv` for device arrays: one decomposition per training
-    set on the device, held-out residuals of every alpha and target in blocked GEMMs; the
-    spectral criteria on the host from the full-data spectrum."""
-    solver = ArrayApiRidgeSolver(X, Y, fit_intercept=fit_intercept,
-                                 sample_weight=sample_weight, method=method,
-                                 penalty_factor=penalty_factor)
-    scoring = check_scoring(scoring)
-    alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-    is_named = isinstance(cv, str) and cv in ("loo", "gcv")
-    criterion = isinstance(cv, str) and cv in CRITERIA
-    rule = check_rule(rule, cv if is_named or criterion else None)
+def cv_splits(X, Y, cv, groups, kwargs):
+    """The device solver of all rows and the (train, test) splits of `cv` (host)."""
+    solver = ArrayApiRidgeSolver(X, Y, **kwargs)
     n = solver._X.shape[0]
-    if groups is not None and is_device_array(groups):
-        groups = to_host(groups)
-    groups = check_groups(groups, n, cv)
-    if criterion or (refine and is_named):
-        return solver.select_alpha(cv, alphas, scoring=scoring,
-                                   alpha_per_target=alpha_per_target,
-                                   noise_level=noise_level, refine=refine)
-    if is_named:
-        score = solver.loo if cv == "loo" else solver.gcv
-        return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
+    groups = check_groups(to_host(groups) if is_device_array(groups) else groups, n, cv)
     splits = check_cv(cv, _Rows(n), None, groups) if not hasattr(cv, "split") else \
         check_cv(cv, *solver._given, groups)
-    if rule == "1se" and len(splits) < 2:
-        raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
-    if rule == "1se" and refine:
-        raise ValueError("refine=True refines the minimum of the held-out error; it does "
-                         "not combine with rule='1se'.")
-    path = solver.ridge(solver.alpha_grid(alphas))
-    folds = [] if refine else None
-    sse, sst, weight, score_se, scale = _split_sse(solver, splits, path.grid, scoring, folds)
-    result = solver.cv_result(path, sse / weight, scoring, alpha_per_target,
-                              f"{len(splits)} splits",
-                              sst=None if sst is None else sst / weight, rule=rule,
-                              score_se=score_se, scale=scale)
-    if not refine:
-        return result
-    refiner = DeviceFoldRefiner(solver._rules, folds, weight, scale)
-    sst_unscaled = None if sst is None else sst / np.square(scale) / weight
-    return solver.refine_result(result, refiner, scoring, alpha_per_target, sst_unscaled)
+    return solver, splits
+
+
+def kfold(solver, splits, alphas, scoring, alpha_per_target, rule, refine):
+    """``_cv.kfold`` on the device: one decomposition per training set, held-out residuals
+    of every alpha and target in blocked GEMMs."""
+    return _cv.kfold(solver, splits, alphas, scoring, alpha_per_target, rule, refine,
+                     split_sse=_split_sse, refiner=DeviceFoldRefiner)
 
 
 class _Rows:
@@ -1293,5 +1262,4 @@ def attributes_to_device(estimator, like, names):
 
 # the backend registry's names (see ``_backends``)
 Solver = ArrayApiRidgeSolver
-ridge_cv = array_api_ridge_cv
-criteria = True  # ridge_cv takes the spectral criteria, noise_level and refine
+criteria = True  # cross-validation takes the spectral criteria, noise_level and refine

@@ -13,7 +13,7 @@ from ._design import as_float64
 from ._criteria import CriteriaMixin
 from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
 from ._penalty import PenaltyMap
-from ._spectrum import Centering, decompose, weighted_sum
+from ._spectrum import Centering, decompose, starting_method, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
                           check_method, check_n_components, check_penalty_factor,
                           check_scoring, check_steps, check_X_new,
@@ -149,9 +149,7 @@ class RidgeSolver(CriteriaMixin):
         else:
             self._centering = Centering(X, Y, w, self.fit_intercept, self.penalty_factor)
         self._X, self._Y = X, Y
-        if method == "auto":
-            method = "gram" if X.shape[0] >= X.shape[1] else "kernel"
-        self._spectrum = decompose(X, Y, self._centering, method)
+        self._spectrum = decompose(X, Y, self._centering, starting_method(method, *X.shape))
         self._lock = threading.Lock()
 
     def __getstate__(self):

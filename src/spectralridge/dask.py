@@ -32,20 +32,21 @@ the graph runs. The projection through ``Xc^T Yc`` costs ``cond(X) eps`` relativ
 """
 
 import numbers
+import sys
 import threading
 
 import numpy as np
 
 from . import _blocks, _scores
 from ._backends import is_dask_input
-from ._cv import fold_labels
+from ._cv import cross_validate, fold_labels
 from ._design import householder_r
 from ._penalty import set_spectrum
 from ._solver import FilterGrid, RidgePath, RidgeSolver
-from ._spectrum import kernel_set_spectrum
-from ._validation import (METHODS, as_array, check_alphas, check_bool, check_finite,
-                          check_groups, check_nonnegative_weights, check_number_dtype,
-                          check_penalty_factor, check_rule, check_sample_weight,
+from ._spectrum import kernel_set_spectrum, starting_method
+from ._validation import (as_array, check_alphas, check_bool, check_finite,
+                          check_groups, check_method, check_nonnegative_weights, check_number_dtype,
+                          check_penalty_factor, check_sample_weight,
                           check_scoring, check_shapes, check_X_new_shape)
 
 __all__ = ["DaskFilterPath", "DaskRidgeSolver", "dask_ridge_cv", "dask_ridge_path",
@@ -265,9 +266,7 @@ class DaskRidgeSolver(RidgeSolver):
         dask, da = _import_dask()
         self._lock = threading.Lock()
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
-        if not isinstance(method, str) or method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-        self._requested_method = method
+        self._requested_method = check_method(method)
         X, Y, w, self._dtype, self._y_was_1d = _prepare(X, Y, sample_weight)
         n, p = X.shape
         self.n_features_in_ = p
@@ -316,13 +315,10 @@ class DaskRidgeSolver(RidgeSolver):
         self._lazy_scale = da.from_array(self._scale, chunks=(Y.chunks[1],))
         Y = self._Y = Y * self._lazy_scale.astype(Y.dtype)
         # pass 2: factors of X, cross products with Y
-        if method == "auto":
-            kind = "gram" if n >= p else "svd" if self._free is not None else "kernel"
-        elif method == "kernel" and self._free is not None:
+        if method == "kernel" and self._free is not None:
             raise ValueError("method='kernel' does not take unpenalized columns "
                              "(penalty_factor entries of 0) on Dask: use 'svd' or 'auto'.")
-        else:
-            kind = method
+        kind = starting_method(method, n, p, unpenalized=self._free is not None)
         labels = () if self._labels is None else (self._labels, "i")
         # shift of the R^2 sums: the mean, or without intercept the first row block's mean
         shift = self._ym0 if self.fit_intercept else \
@@ -705,26 +701,26 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     NumPy; ``scores``, ``best_index``, ``best_alpha``, ``best_score``, ``coef``,
     ``intercept`` and ``at_grid_edge`` are Dask arrays chunked by blocks of targets.
     """
-    scoring = check_scoring(scoring)
-    alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-    is_named = isinstance(cv, str) and cv in ("loo", "gcv")
-    rule = check_rule(rule, cv if is_named else None)
+    return cross_validate(sys.modules[__name__], X, Y, alphas, cv=cv,
+                          alpha_per_target=alpha_per_target, scoring=scoring, rule=rule,
+                          groups=groups, fit_intercept=fit_intercept,
+                          sample_weight=sample_weight, method=method,
+                          penalty_factor=penalty_factor)
+
+
+def cv_splits(X, Y, cv, groups, kwargs):
+    """The solver with per-fold factors and the folds (``range(K)``) of `cv`, whose test
+    sets must partition the samples (``_cv.fold_labels``: NumPy's errors for a bad cv)."""
     if not (is_dask_input(X) or hasattr(X, "shape")):
         X = np.asarray(X)
-    groups = check_groups(groups, X.shape[0], cv)
-    kwargs = dict(fit_intercept=fit_intercept, sample_weight=sample_weight, method=method,
-                  penalty_factor=penalty_factor)
-    if is_named:
-        solver = DaskRidgeSolver(X, Y, **kwargs)
-        score = solver.loo if cv == "loo" else solver.gcv
-        return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
-    folds = fold_labels(cv, X, Y, groups, "Dask")  # NumPy's errors for a bad cv
-    if rule == "1se" and folds[0] < 2:
-        raise ValueError(f"rule='1se' needs at least 2 splits, got {folds[0]}.")
-    return DaskRidgeSolver._with_folds(X, Y, folds, **kwargs)._kfold(alphas, scoring,
-                                                                     alpha_per_target, rule)
+    folds = fold_labels(cv, X, Y, check_groups(groups, X.shape[0], cv), "Dask")
+    return DaskRidgeSolver._with_folds(X, Y, folds, **kwargs), range(folds[0])
+
+
+def kfold(solver, splits, alphas, scoring, alpha_per_target, rule, refine):
+    return solver._kfold(alphas, scoring, alpha_per_target, rule)
 
 
 # The backend interface (see spectralridge._backends).
 Solver = DaskRidgeSolver
-ridge_cv = dask_ridge_cv
+criteria = False
