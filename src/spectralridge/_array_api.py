@@ -51,7 +51,7 @@ from ._config import loo_compression_enabled, scratch_values
 from ._criteria import SpectralProblem
 from ._filters import Filter, low_rank, ridge_filter
 from ._scores import SAFE_SQ_MIN, SPAN_TOL
-from ._solver import FilterGrid, RidgePath, RidgeSolver
+from ._solver import FilterGrid, RidgeSolver
 from ._spectrum import Spectrum, check_scale, dropped_ratios, starting_method, svd_ranks
 from ._validation import (check_alphas, check_bool, check_cv, check_groups,
                           check_method, check_penalty_factor, check_scoring,
@@ -586,18 +586,8 @@ class ArrayApiRidgeSolver(RidgeSolver):
     def _path(self, decomposition, flt, grid, scalar, name):
         return DeviceFilterPath(self, decomposition, flt, grid, scalar, name)
 
-    def per_target(self, alphas):
-        """Coefficients and intercepts with alpha ``alphas[t]`` for target t."""
-        alphas, _ = check_alphas(to_host(alphas) if is_device_array(alphas) else alphas)
-        k = self._Y.shape[1]
-        if alphas.size != k:
-            raise ValueError(f"alphas must have one entry per target: expected ({k},), got "
-                             f"shape {alphas.shape}.")
-        spectrum = self.spectrum_for(alphas)
-        coef, intercept = self._refit(spectrum, alphas)
-        if self._y_was_1d:
-            return RidgePath(coef[:, 0], intercept[0])
-        return RidgePath(coef, intercept)
+    def _target_alphas(self, alphas):
+        return check_alphas(to_host(alphas) if is_device_array(alphas) else alphas)[0]
 
     def _refit_rows(self, spectrum, flt, best):
         """Coefficients (p, k) and intercepts (k,) with filter row ``best[t]`` for target t:

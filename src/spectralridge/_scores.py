@@ -545,6 +545,13 @@ def total_sum_of_squares(Y, w, mean, scale=None):
     return out[0]
 
 
+def total_ss_from_sums(ys, yt, weight, d):
+    """``sum_i w_i (y_i - t - d)^2`` per target from the sums about a shift ``t``: ``ys =
+    sum w (y - t)``, ``yt = sum w (y - t)^2`` and ``weight = sum w`` (for a backend that
+    gathers the sums in its passes; :func:`total_sum_of_squares` from the rows)."""
+    return np.maximum(yt - 2.0 * d * ys + weight * d * d, 0.0)
+
+
 def target_scale(Y, centering, yc_sq):
     """Per-target powers of two ``scale`` and ``||scale Yc||^2``: (k,), (k,).
 
@@ -639,7 +646,7 @@ class SplitTotals:
         self.moments, self.mean_moments = np.zeros((2, m, k)), np.zeros((2, m))
 
     def add(self, sse, weight, sst=None):
-        """One split's SSE (m, k), held-out weight and, for 'r2', TSS (k,)."""
+        """One split's SSE (m, k), held-out weight and, for 'r2', TSS (k,): its scores."""
         self.sse += sse
         self.weight += weight
         self.count += 1
@@ -647,8 +654,10 @@ class SplitTotals:
             self.sst += sst
         score = to_score(sse / weight, None if sst is None else sst / weight, self.scoring)
         self.moments += score, np.square(score)
-        mean = (score if self.weights is None else score * self.weights).mean(axis=1)
+        weighted = score if self.weights is None else score * self.weights
+        mean = weighted.sum(axis=1) / max(score.shape[1], 1)  # an empty block of targets: 0
         self.mean_moments += mean, np.square(mean)
+        return score
 
     def standard_errors(self):
         """Standard errors over the splits: of each score (m, k), of their mean (m,)."""

@@ -397,14 +397,23 @@ class RidgeSolver(CriteriaMixin):
             ``coef`` of shape (n_features[, n_targets]), ``intercept`` (n_targets,) or
             scalar, as the ``coef`` and ``intercept`` of a :class:`CVResult`.
         """
-        alphas, _ = check_alphas(alphas)
-        if alphas.size != self._Y.shape[1]:
-            raise ValueError(f"alphas must have one entry per target: expected "
-                             f"({self._Y.shape[1]},), got shape {alphas.shape}.")
-        coef, intercept = self._refit(self.spectrum_for(alphas), alphas)
+        alphas = self._target_alphas(alphas)
+        k = self._Y.shape[1]
+        if alphas.shape[0] != k:
+            raise ValueError(f"alphas must have one entry per target: expected ({k},), got "
+                             f"shape {alphas.shape}.")
+        coef, intercept = self._refit_targets(alphas)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
+
+    def _target_alphas(self, alphas):
+        """`alphas` validated, 1-D (a backend's override: from its arrays)."""
+        return check_alphas(alphas)[0]
+
+    def _refit_targets(self, alphas):
+        """Coefficients (p, k) and intercepts (k,) with alpha ``alphas[t]`` for target t."""
+        return self._refit(self.spectrum_for(alphas), alphas)
 
     # -- cross-validation ------------------------------------------------------------------
     def loo_errors(self, alphas):
