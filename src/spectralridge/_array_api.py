@@ -714,19 +714,6 @@ class ArrayApiRidgeSolver(RidgeSolver):
         scale = np.ones(Y.shape[1]) if scale is None else scale
         return self._sst(Y, c.w, c.mean(Y), scale) / c.sum_w
 
-    def cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
-                  score_se=None, scale=None):
-        """CVResult from host (m, k) mean squared errors of the scaled targets: the engine's
-        selection on the host, the refit on the device."""
-        if scoring == "r2" and sst is None:
-            sst = self.mean_total_ss(scale)
-        return self._place(_scores.select_refit(
-            path.grid, path.filter, _scores.to_score(mse, sst, scoring),
-            rank=path.spectrum.rank, scoring=scoring, alpha_per_target=alpha_per_target,
-            y_was_1d=self._y_was_1d, dtype=self._rules.np_work, cv=cv,
-            n_features=self.n_features_in_, name=path.name, rule=rule, score_se=score_se,
-            scale=scale, refit=lambda best: self._refit_rows(path.spectrum, path.filter, best)))
-
 
 class DeviceFilterPath(FilterGrid):
     """A spectral filter over a grid on a device solver: ``factors`` and ``dof`` NumPy

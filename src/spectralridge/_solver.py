@@ -508,17 +508,26 @@ class RidgeSolver(CriteriaMixin):
 
     def cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
                   score_se=None, scale=None):
-        """CVResult from mean squared errors; `sst` is the mean total sum of squares for
-        'r2', by default that of all samples about their weighted mean. With `scale` (see
-        ``_scores.target_scale``), `mse`, `sst` and `score_se` are of the scaled targets."""
+        """CVResult from mean squared errors, for every backend; `sst` is the mean total sum
+        of squares for 'r2', by default that of all samples about their weighted mean. With
+        `scale` (see ``_scores.target_scale``), `mse`, `sst` and `score_se` are of the scaled
+        targets."""
+        return self._place(_scores.select_refit(
+            path.grid, path.filter, self._scores_of(path, mse, scoring, sst, scale),
+            rank=path.spectrum.rank, scoring=scoring, alpha_per_target=alpha_per_target,
+            y_was_1d=self._y_was_1d, dtype=self._host_dtype, cv=cv,
+            n_features=self.n_features_in_, name=path.name, rule=rule, score_se=score_se,
+            scale=scale, targets=self._targets(path)))
+
+    def _scores_of(self, path, mse, scoring, sst, scale):
+        """The scores (m, k) of the mean squared errors `mse` (a backend's hook)."""
         if scoring == "r2" and sst is None:
             sst = self.mean_total_ss(scale)
-        return _scores.select_refit(
-            path.grid, path.filter, _scores.to_score(mse, sst, scoring), rank=path.spectrum.rank,
-            scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
-            dtype=self.dtype, cv=cv, n_features=self.n_features_in_, name=path.name,
-            rule=rule, score_se=score_se, scale=scale,
-            refit=lambda best: self._refit_rows(path.spectrum, path.filter, best))
+        return _scores.to_score(mse, sst, scoring)
+
+    def _targets(self, path):
+        """The per-target hooks of ``_scores.select_refit`` (a lazy backend's own)."""
+        return _scores.InMemory(lambda best: self._refit_rows(path.spectrum, path.filter, best))
 
     def mean_total_ss(self, scale=None):
         """Per target, the weighted mean squared deviation of `Y` as given (not projected

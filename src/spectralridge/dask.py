@@ -515,8 +515,20 @@ class DaskRidgeSolver(RidgeSolver):
         sse = sse.sum(axis=0, split_every=SPLIT_EVERY)
         out = self._per_targets(_blocks.kfold_block, ((2 + self._K) * m,), (sse, "zyj"),
                                 ctx=ctx)
-        return path._result(out[:m], scoring, alpha_per_target, f"{self._K} splits", rule,
-                            (out[m:2 * m], out[2 * m:]))
+        # the standard error of the mean score over targets, from the scores of the splits
+        weights = _scores.mean_weights(self._scale, scoring)
+        means = (out[2 * m:] if weights is None else out[2 * m:] * weights).mean(axis=1)
+        score_se = (out[m:2 * m], means.reshape(self._K, m).map_blocks(
+            _blocks.se_block, drop_axis=0, dtype=np.float64))
+        return self.cv_result(path, out[:m], scoring, alpha_per_target, f"{self._K} splits",
+                              rule=rule, score_se=score_se, scale=self._scale)
+
+    def _scores_of(self, path, mse, scoring, sst, scale):
+        return self._per_targets(_blocks.score_block, (path.grid.size,), (mse, "zj"),
+                                 ctx=path._ctx(scoring=scoring))
+
+    def _targets(self, path):
+        return _Targets(self, path._ctx())
 
 
 class DaskFilterPath(FilterGrid):
@@ -528,7 +540,7 @@ class DaskFilterPath(FilterGrid):
 
     def __init__(self, solver, state, flt, grid, scalar, name):
         super().__init__(solver, flt, grid, scalar, name)
-        self._state, self._decomp = state, state.full
+        self._state, self.spectrum = state, state.full
 
     def _ctx(self, **kw):
         return self._solver._ctx(self._state, self.filter, self.grid, self.name, **kw)
@@ -572,44 +584,23 @@ class DaskFilterPath(FilterGrid):
         """Generalized cross-validation: CVResult of Dask arrays (see ``RidgeSolver.gcv``)."""
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-        s, d = self._solver, self._decomp
+        s, d = self._solver, self.spectrum
         # the errors that depend on X alone are raised now, as in NumPy
         _scores.gcv_mse(d.spectrum(np.zeros((d.rank, 1)), np.zeros(1)),
                         d.centering(np.zeros(1), s.fit_intercept), self.filter, self.grid,
                         self.name)
         mse = s._per_targets(_blocks.gcv_block, (self.grid.size,), ctx=self._ctx())
-        return self._result(mse, scoring, alpha_per_target, "gcv")
+        return s.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=s._scale)
 
     def loo(self, *, scoring="mse", alpha_per_target=True):
         """Exact leave-one-out: CVResult of Dask arrays (see ``RidgeSolver.loo``)."""
         scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
-        s, d = self._solver, self._decomp
+        s = self._solver
         ctx = self._ctx(extra={"loo_compression": _scores.loo_compression_enabled()})
         parts = s._per_rows(_blocks.loo_block, "iaj", {"a": self.grid.size}, s._rows,
                             adjust_chunks={"i": 1}, ctx=ctx)
-        mse = parts.sum(axis=0, split_every=SPLIT_EVERY) / d.sum_w
-        return self._result(mse, scoring, alpha_per_target, "loo")
-
-    def _result(self, mse, scoring, alpha_per_target, cv, rule="min", split_scores=None):
-        """The engine's selection and refit of mean squared errors `mse` (m, k) per block
-        of targets (``split_scores``: the standard errors (m, k) and the scores (K m, k) of
-        the splits, for rule '1se'), as a CVResult of Dask arrays."""
-        s = self._solver
-        m = self.grid.size
-        ctx = self._ctx(scoring=scoring)
-        scores = s._per_targets(_blocks.score_block, (m,), (mse, "zj"), ctx=ctx)
-        score_se = None
-        if split_scores is not None:  # (per-target standard errors, per-split scores)
-            se, split_scores = split_scores
-            weights = _scores.mean_weights(s._scale, scoring)
-            means = (split_scores if weights is None else split_scores * weights).mean(axis=1)
-            score_se = (se, means.reshape(-1, m).map_blocks(_blocks.se_block, drop_axis=0,
-                                                            dtype=np.float64))
-        return _scores.select_refit(
-            self.grid, self.filter, scores, rank=self._decomp.rank, scoring=scoring,
-            alpha_per_target=alpha_per_target, y_was_1d=s._y_was_1d, dtype=s.dtype, cv=cv,
-            n_features=s.n_features_in_, name=self.name, rule=rule, score_se=score_se,
-            scale=s._scale, targets=_Targets(s, ctx))
+        mse = parts.sum(axis=0, split_every=SPLIT_EVERY) / self.spectrum.sum_w
+        return s.cv_result(self, mse, scoring, alpha_per_target, "loo", scale=s._scale)
 
 
 # -- functions -------------------------------------------------------------------------------
