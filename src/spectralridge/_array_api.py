@@ -51,7 +51,7 @@ from ._config import loo_compression_enabled, scratch_values
 from ._criteria import SpectralProblem
 from ._filters import Filter, low_rank, ridge_filter
 from ._scores import SAFE_SQ_MIN, SPAN_TOL
-from ._solver import FilterGrid, RidgeSolver
+from ._solver import FilterPath, RidgeSolver
 from ._spectrum import Spectrum, check_scale, dropped_ratios, starting_method, svd_ranks
 from ._validation import (check_alphas, check_bool, check_cv, check_groups,
                           check_method, check_penalty_factor, check_scoring,
@@ -715,13 +715,10 @@ class ArrayApiRidgeSolver(RidgeSolver):
         return self._sst(Y, c.w, c.mean(Y), scale) / c.sum_w
 
 
-class DeviceFilterPath(FilterGrid):
+class DeviceFilterPath(FilterPath):
     """A spectral filter over a grid on a device solver: ``factors`` and ``dof`` NumPy
-    (host), everything else on the device."""
-
-    def __init__(self, solver, spectrum, flt, grid, scalar, name):
-        super().__init__(solver, flt, grid, scalar, name)
-        self.spectrum = spectrum
+    (host), everything else on the device; ``coef``, ``intercept`` and ``predict`` are
+    :class:`~spectralridge.FilterPath`'s, on the device's application of the filter."""
 
     def _apply(self, B, offset=None):
         """``B diag(fit / s) R + offset`` for every grid value: (m, q, k), one batched
@@ -739,40 +736,19 @@ class DeviceFilterPath(FilterGrid):
             parts.append(out)
         return xp.concat(parts, axis=2)
 
-    def coef(self):
-        """Coefficients (n_grid, n_features[, n_targets])."""
-        out = self._apply(self.spectrum.cast("V_coef", self._solver._rules.work))
-        if self._solver.penalty_map is not None:
-            out = self._solver.penalty_map.coef(out)
-        return self._solver._shape(out, self._scalar)
+    def _cast(self, a):
+        return self._solver._rules.xp.astype(a, self._solver._rules.work)
 
-    def intercept(self):
-        """Intercepts ``ym - xm^T W`` (n_grid[, n_targets])."""
+    def _intercept_basis(self):
         solver = self._solver
         rules, c = solver._rules, solver._centering
-        xp = rules.xp
         V = self.spectrum.cast("V_coef", rules.compute)
-        if solver.penalty_map is not None:
-            out = solver.penalty_map.intercept(self._apply(self.spectrum.cast("V_coef",
-                                                                              rules.work)))
-            return solver._shape(out, self._scalar)
         if solver.fit_intercept:
-            out = self._apply(-(c.xm[None, :] @ V), c.ym)
-        else:
-            out = self._apply(xp.zeros((1, V.shape[1]), dtype=rules.work,
-                                       device=rules.device))
-        return solver._shape(out[:, 0, :], self._scalar)
+            return -(c.xm[None, :] @ V)
+        return rules.xp.zeros((1, V.shape[1]), dtype=rules.work, device=rules.device)
 
-    def predict(self, X):
-        """Predictions (n_grid, n_new[, n_targets]) for device `X`."""
-        solver = self._solver
-        B = solver.held_out_basis(X, self.spectrum)
-        if solver.penalty_map is not None:
-            B, offset = B
-            out = self._apply(B) + solver._rules.xp.astype(offset, solver._rules.work)
-            return solver._shape(out, self._scalar)
-        out = self._apply(B, solver._centering.ym if solver.fit_intercept else None)
-        return solver._shape(out, self._scalar)
+    def _new_basis(self, X):
+        return self._solver.held_out_basis(X, self.spectrum)
 
     def loo(self, *, scoring="mse", alpha_per_target=True):
         """Exact leave-one-out scores for every grid value and target: CVResult."""

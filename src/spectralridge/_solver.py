@@ -593,49 +593,63 @@ class FilterPath(FilterGrid):
         super().__init__(solver, flt, grid, scalar, name)
         self.spectrum = spectrum
 
-    def _apply(self, B, offset):
-        """``B @ diag(fit / s) R + offset`` for every grid value: (m, q, k)."""
-        return apply_path(B, self.spectrum, self.filter, offset, self._solver.dtype)
+    # The filter's application (a backend's path overrides these four): see apply_path.
+    def _apply(self, B, offset=None):
+        """``B @ diag(fit / s) R + offset`` for every grid value: (m, q, k); None: no
+        offset."""
+        dtype = self._solver.dtype
+        offset = np.empty(0, dtype=dtype) if offset is None else offset.astype(dtype)
+        return apply_path(B, self.spectrum, self.filter, offset, dtype)
 
-    def _offset(self, with_mean):
+    def _cast(self, a):
+        return a.astype(self._solver.dtype)
+
+    def _intercept_basis(self):
         solver = self._solver
-        if with_mean and solver.fit_intercept:
-            return solver._centering.ym.astype(solver.dtype)
-        return np.empty(0, dtype=solver.dtype)  # none
+        return intercept_basis(self.spectrum, solver._centering.xm, solver.fit_intercept,
+                               solver.dtype)
+
+    def _new_basis(self, X):
+        """The basis of the predictions for new samples `X` (validated here); with
+        unpenalized columns the pair (basis, their fit)."""
+        solver = self._solver
+        X = check_X_new(X, solver.n_features_in_, solver.dtype)
+        if solver.penalty_map is not None:
+            return solver.penalty_map.held_out(X, None, self.spectrum, solver.dtype)
+        return held_out_basis(X, None, solver._centering.xm, self.spectrum, solver.dtype)
+
+    def _mean(self):
+        """The offset of intercepts and predictions: the targets' means (None: none)."""
+        solver = self._solver
+        return solver._centering.ym if solver.fit_intercept else None
 
     def _coef(self):
         """Coefficients of the decomposed columns: (n_grid, n_columns, n_targets)."""
-        return self._apply(self.spectrum.cast("V_coef", self._solver.dtype),
-                           self._offset(False))
+        return self._apply(self.spectrum.cast("V_coef", self._solver.dtype))
 
     def coef(self):
-        """Coefficients: ndarray of shape (n_grid, n_features[, n_targets])."""
+        """Coefficients: array of shape (n_grid, n_features[, n_targets])."""
         out = self._coef()
         if self._solver.penalty_map is not None:
             out = self._solver.penalty_map.coef(out)
         return self._solver._shape(out, self._scalar)
 
     def intercept(self):
-        """Intercepts ``ym - xm^T W``: ndarray of shape (n_grid[, n_targets])."""
+        """Intercepts ``ym - xm^T W``: array of shape (n_grid[, n_targets])."""
         solver = self._solver
         if solver.penalty_map is not None:
             return solver._shape(solver.penalty_map.intercept(self._coef()), self._scalar)
-        B = intercept_basis(self.spectrum, solver._centering.xm, solver.fit_intercept,
-                            solver.dtype)
-        return solver._shape(self._apply(B, self._offset(True))[:, 0], self._scalar)
+        return solver._shape(self._apply(self._intercept_basis(), self._mean())[:, 0, ...],
+                             self._scalar)
 
     def predict(self, X):
-        """Predictions: ndarray of shape (n_grid, n_new[, n_targets])."""
+        """Predictions: array of shape (n_grid, n_new[, n_targets])."""
         solver = self._solver
-        dtype = solver.dtype
-        X = check_X_new(X, solver.n_features_in_, dtype)
+        B = self._new_basis(X)
         if solver.penalty_map is not None:
-            B, offset = solver.penalty_map.held_out(X, None, self.spectrum, dtype)
-            out = self._apply(B, np.empty(0, dtype=dtype))
-            out += offset.astype(dtype)
-            return solver._shape(out, self._scalar)
-        B = held_out_basis(X, None, solver._centering.xm, self.spectrum, dtype)
-        return solver._shape(self._apply(B, self._offset(True)), self._scalar)
+            B, offset = B
+            return solver._shape(self._apply(B) + self._cast(offset), self._scalar)
+        return solver._shape(self._apply(B, self._mean()), self._scalar)
 
     def loo(self, *, scoring="mse", alpha_per_target=True):
         """Exact leave-one-out scores for every alpha and target: :class:`CVResult`.
