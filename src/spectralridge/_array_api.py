@@ -681,28 +681,28 @@ class ArrayApiRidgeSolver(RidgeSolver):
                                   "scores without forming it.")
 
     def target_scale(self, spectrum=None):
-        """Per-target powers of two and ``||scale Yc||^2`` (host, (k,)), as
-        ``_scores.target_scale``; targets whose ``||Yc||^2`` was not summed safely get
-        theirs from ``max |Y - ym|`` (a pass over Y on the device)."""
-        xp, c = self._rules.xp, self._centering
-        yc_sq = self._spectrum.yc_sq
-        low = SAFE_SQ_MIN if self._rules.float64 else 2.0 ** -100
-        safe = np.isfinite(yc_sq) & (yc_sq >= low)
-        peak = np.sqrt(np.where(safe, yc_sq, 0.0))
-        if not safe.all():
-            Yc = xp.astype(self._Y, self._rules.compute) - c.ym
-            peak = np.where(safe, peak, to_host(xp.max(xp.abs(Yc), axis=0)))
-        exponent = np.clip(np.frexp(peak)[1], -1000, 1000)
-        scale = np.ldexp(1.0, -exponent)
-        scaled_sq = np.ldexp(np.where(safe, yc_sq, 0.0), -2 * exponent)
-        if not safe.all():
-            scale_dev = self._rules.to_device(scale, self._rules.compute)
-            Ys = (xp.astype(self._Y, self._rules.compute) - c.ym) * scale_dev
-            scaled_sq = np.where(safe, scaled_sq, to_host(c.w @ (Ys * Ys)))
-        return scale, scaled_sq
+        """``_scores.power_scale`` of the device targets (host, (k,)); the targets whose
+        ``||Yc||^2`` was not summed safely are passed over on the device."""
+        rules, c = self._rules, self._centering
+        xp = rules.xp
+
+        def columns(redo):
+            idx = rules.index(redo)
+            return xp.take(self._Y, idx, axis=1), xp.take(c.ym, idx, axis=0)
+
+        def peaks(redo):
+            Y, ym = columns(redo)
+            return to_host(xp.max(xp.abs(xp.astype(Y, rules.compute) - ym), axis=0))
+
+        def sums(redo, scale):
+            Y, ym = columns(redo)
+            return self._sst(Y, c.w, ym, scale)
+        return _scores.power_scale(self._spectrum.yc_sq, peaks, sums,
+                                   SAFE_SQ_MIN if rules.float64 else 2.0 ** -100)
 
     def _sst(self, Y, w, mean, scale):
-        """``sum_i w_i (scale (y_i - mean))^2`` per target (host float64)."""
+        """``sum_i w_i (scale (y_i - mean))^2`` per target (host float64): the device's
+        ``_scores.total_sum_of_squares``."""
         xp, rules = self._rules.xp, self._rules
         D = (xp.astype(Y, rules.compute) - mean) * rules.to_device(scale, rules.compute)
         return to_host(w @ (D * D)).astype(np.float64)

@@ -553,28 +553,41 @@ def total_ss_from_sums(ys, yt, weight, d):
 
 
 def target_scale(Y, centering, yc_sq):
-    """Per-target powers of two ``scale`` and ``||scale Yc||^2``: (k,), (k,).
+    """:func:`power_scale` of NumPy or scipy.sparse-backed targets `Y` (n, k)."""
+    def peaks(redo):
+        peak = np.empty(redo.size)
+        for cols, block in column_blocks(Y[:, redo]):
+            block -= centering.ym[redo][cols]
+            peak[cols] = np.abs(block).max(axis=0, initial=0.0)
+        return peak
 
-    ``scale`` brings ``||Yc||`` (from `yc_sq`, ``||Yc||^2``, where it lies in
-    ``[SAFE_SQ_MIN, inf)``) or else ``max |Y - ym|`` (a pass over those targets) into
-    ``[0.5, 1)``; 1 for a constant target. Multiplying by it is exact, and squares of the
-    scaled targets can neither overflow nor underflow to a loss of accuracy.
+    def sums(redo, scale):
+        return total_sum_of_squares(Y[:, redo], np.square(centering.sw), centering.ym[redo],
+                                    scale)
+    return power_scale(yc_sq, peaks, sums)
+
+
+def power_scale(yc_sq, peaks, sums, low=SAFE_SQ_MIN):
+    """Per-target powers of two ``scale`` and ``||scale Yc||^2``: (k,), (k,), for every
+    backend.
+
+    ``scale`` brings ``||Yc||`` (from `yc_sq`, ``||Yc||^2``, where it lies in ``[low,
+    inf)``) or else ``max |Y - ym|`` (``peaks(redo)`` of the other targets, a pass over
+    them) into ``[0.5, 1)``; 1 for a constant target; ``sums(redo, scale[redo])`` gives their
+    ``||scale Yc||^2``. Multiplying by it is exact, and squares of the scaled targets can
+    neither overflow nor underflow to a loss of accuracy.
     """
     yc_sq = np.asarray(yc_sq, dtype=np.float64)
-    safe = np.isfinite(yc_sq) & (yc_sq >= SAFE_SQ_MIN)
+    safe = np.isfinite(yc_sq) & (yc_sq >= low)
     peak = np.sqrt(np.where(safe, yc_sq, 0.0))
     redo = np.flatnonzero(~safe)
     if redo.size:
-        ym = centering.ym[redo]
-        for cols, block in column_blocks(Y[:, redo]):
-            block -= ym[cols]
-            peak[redo[cols]] = np.abs(block).max(axis=0, initial=0.0)
+        peak[redo] = peaks(redo)
     exponent = np.clip(np.frexp(peak)[1], -1000, 1000)
     scale = np.ldexp(1.0, -exponent)
     scaled_sq = np.ldexp(np.where(safe, yc_sq, 0.0), -2 * exponent)
     if redo.size:
-        scaled_sq[redo] = total_sum_of_squares(Y[:, redo], np.square(centering.sw),
-                                               centering.ym[redo], scale[redo])
+        scaled_sq[redo] = sums(redo, scale[redo])
     return scale, scaled_sq
 
 
