@@ -195,6 +195,36 @@ class SetState(NamedTuple):
     def ridge(self, alphas):
         return self.full.ridge(alphas)
 
+    @property
+    def sets(self):
+        """All rows' decomposition, then each training set's."""
+        return (self.full, *self.train)
+
+    def unmeasured(self):
+        """Indices in :attr:`sets` of the decompositions whose dropped directions are not
+        measured against their targets yet (none for the SVD)."""
+        return [] if self.kind == "svd" else [
+            j for j, d in enumerate(self.sets) if d.Q_dropped is not None and
+            not np.isfinite(d.dropped)]
+
+    def measured(self, todo, ratios):
+        """This state with the dropped-direction ratios of the sets `todo`."""
+        sets = list(self.sets)
+        for j, ratio in zip(todo, ratios):
+            sets[j] = sets[j].measured(float(ratio))
+        return self._replace(full=sets[0], train=tuple(sets[1:]))
+
+    def accurate_for(self, alpha_min):
+        """Whether every set's decomposition serves `alpha_min` (the 'auto' guard)."""
+        return all(d.spectrum().accurate_for(alpha_min) for d in self.sets)
+
+
+def set_state(kind, sums, make, fold_factors=None):
+    """The :class:`SetState` of `kind` from the folds' `sums` and `make` (see
+    :func:`set_spectra`)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
+        return SetState(kind, *set_spectra(sums, make), fold_factors, sums[:, 0].copy())
+
 
 # -- per block of targets -------------------------------------------------------------------------
 @dataclass(frozen=True)

@@ -328,9 +328,7 @@ class DaskRidgeSolver(RidgeSolver):
                 return (Xs.T @ da.from_array(Q_all, chunks=(Xs.chunks[0], -1))).compute()
             return kernel_set_spectrum(Ks[np.ix_(rows, rows)], set_sums, sw[rows], self._xm0,
                                        self.fit_intercept, basis_pass)
-        with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._state = _blocks.SetState("kernel", *_blocks.set_spectra(sums, make), None,
-                                 sums[:, 0].copy())
+        self._state = _blocks.set_state("kernel", sums, make)
 
     def _factor_blocks(self, kind):
         """Lazy per-fold factors of A (K, q, q) and sums (K, 3 + p)."""
@@ -357,19 +355,15 @@ class DaskRidgeSolver(RidgeSolver):
         def make(folds, set_sums):
             return set_spectrum(kind, _blocks.union_factor(kind, [F[g] for g in folds]),
                                 set_sums, self._xm0, self.fit_intercept, self._free)
-        with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._state = _blocks.SetState(kind, *_blocks.set_spectra(sums, make), F,
-                                           sums[:, 0].copy())
+        self._state = _blocks.set_state(kind, sums, make, F)
 
     def _state_for(self, alphas):
         """The decompositions for `alphas`, upgraded to 'svd' where 'auto' needs it."""
         state = self._state
         if self._requested_method == "auto" and state.kind != "svd":
-            a = float(np.min(alphas))
             with self._lock:
                 state = self._measure_dropped(self._state)
-                if state.kind != "svd" and not all(
-                        d.spectrum().accurate_for(a) for d in (state.full, *state.train)):
+                if state.kind != "svd" and not state.accurate_for(float(np.min(alphas))):
                     dask, _ = _import_dask()
                     self._set_factors("svd", *dask.compute(*self._factor_blocks("svd")))
                     state = self._state
@@ -380,10 +374,8 @@ class DaskRidgeSolver(RidgeSolver):
         training set) measured against its targets, as NumPy's guard: from the cross
         products ``A^T Yc`` (no pass over the data; the kernel route: one pass over Y for
         ``Q_d^T Yc``)."""
-        sets = (state.full, *state.train)
-        todo = [j for j, d in enumerate(sets)
-                if d.Q_dropped is not None and not np.isfinite(d.dropped)]
-        if state.kind == "svd" or not todo:
+        sets, todo = state.sets, state.unmeasured()
+        if not todo:
             return state
         ctx = self._ctx(state, None, np.zeros(0), "alpha")
         widths = [sets[j].Q_dropped.shape[1] for j in todo]
@@ -401,9 +393,7 @@ class DaskRidgeSolver(RidgeSolver):
             arrays = ((Q.T @ Yc).astype(np.float64), "dj"),
         ratios = self._per_targets(_blocks.dropped_block, (len(todo),), *arrays, ctx=ctx,
                                    sets=todo, widths=widths).max(axis=1).compute()
-        for j, ratio in zip(todo, ratios):
-            sets = sets[:j] + (sets[j].measured(float(ratio)),) + sets[j + 1:]
-        self._state = state._replace(full=sets[0], train=sets[1:])
+        self._state = state.measured(todo, ratios)
         return self._state
 
     @property
