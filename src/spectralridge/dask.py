@@ -31,7 +31,6 @@ import numpy as np
 from . import _blocks, _scores
 from ._backends import is_dask_input
 from ._cv import cross_validate, fold_labels
-from ._design import householder_r
 from ._penalty import set_spectrum
 from ._solver import FilterGrid, RidgePath, RidgeSolver
 from ._spectrum import kernel_set_spectrum, starting_method
@@ -133,10 +132,7 @@ def _row_indices(w, block_info=None):
 
 def _qr_tree(x, axis, keepdims):
     """Combine stacked R factors (g, K, q, q) fold by fold: R of the union of the blocks."""
-    g, K, q, _ = x.shape
-    out = np.empty((K, q, q))
-    for f in range(K):
-        out[f] = householder_r(np.asfortranarray(x[:, f].reshape(g * q, q)), square=True)
+    out = np.stack([_blocks.union_factor("svd", x[:, f]) for f in range(x.shape[1])])
     return out[None] if keepdims else out
 
 
