@@ -54,7 +54,7 @@ from ._scores import SAFE_SQ_MIN, SPAN_TOL
 from ._solver import FilterPath, RidgeSolver
 from ._spectrum import Spectrum, check_scale, dropped_ratios, starting_method, svd_ranks
 from ._validation import (check_alphas, check_bool, check_cv, check_groups,
-                          check_method, check_penalty_factor, check_scoring,
+                          check_method, check_penalty_factor,
                           check_shapes, is_array_api_input, is_device_array)
 
 
@@ -750,19 +750,13 @@ class DeviceFilterPath(FilterPath):
     def _new_basis(self, X):
         return self._solver.held_out_basis(X, self.spectrum)
 
-    def loo(self, *, scoring="mse", alpha_per_target=True):
-        """Exact leave-one-out scores for every grid value and target: CVResult."""
-        scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
+    def _loo_mse(self):
         solver = self._solver
         scale, _ = solver.target_scale()
         sse = loo_sse(solver, self.spectrum, self.filter, self.grid, scale, self.name)
-        return solver.cv_result(self, sse / solver._centering.sum_w, scoring, alpha_per_target,
-                              "loo", scale=scale)
+        return sse / solver._centering.sum_w, scale
 
-    def gcv(self, *, scoring="mse", alpha_per_target=True):
-        """Generalized cross-validation for every grid value and target: CVResult."""
-        scoring = check_scoring(scoring)
-        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+    def _gcv_mse(self):
         solver = self._solver
         rules, c, sp = solver._rules, solver._centering, self.spectrum
         xp = rules.xp
@@ -775,8 +769,7 @@ class DeviceFilterPath(FilterPath):
             base = np.maximum(yc_sq - to_host(xp.sum(R2, axis=0)), 0.0)
         rss = base + to_host(rules.to_device(np.square(self.filter.resid), rules.compute) @
                              R2)
-        mse = _scores.gcv_of_rss(rss, c, self.filter, self.grid, self.name)
-        return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
+        return _scores.gcv_of_rss(rss, c, self.filter, self.grid, self.name), scale
 
 
 # -- exact leave-one-out and held-out errors: blocked GEMMs with the epilogue on the device --

@@ -660,11 +660,9 @@ class FilterPath(FilterGrid):
         approximation. Use :meth:`gcv` for those.
         """
         scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
-        solver = self._solver
-        scale, _ = solver.target_scale(self.spectrum)
-        mse = _scores.loo_sse(self.spectrum, solver._centering, solver._Y, self.filter,
-                              self.grid, self.name, scale) / solver._centering.sum_w
-        return solver.cv_result(self, mse, scoring, alpha_per_target, "loo", scale=scale)
+        mse, scale = self._loo_mse()
+        return self._solver.cv_result(self, mse, scoring, alpha_per_target, "loo",
+                                      scale=scale)
 
     def gcv(self, *, scoring="mse", alpha_per_target=True):
         """Generalized cross-validation for every grid value and target: :class:`CVResult`.
@@ -673,11 +671,23 @@ class FilterPath(FilterGrid):
         """
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        mse, scale = self._gcv_mse()
+        return self._solver.cv_result(self, mse, scoring, alpha_per_target, "gcv",
+                                      scale=scale)
+
+    # The criteria's errors (a backend's path overrides these two): the mean squared
+    # errors (m, k) of the targets times their power-of-two scale, and the scale.
+    def _loo_mse(self):
+        solver = self._solver
+        scale, _ = solver.target_scale(self.spectrum)
+        return _scores.loo_sse(self.spectrum, solver._centering, solver._Y, self.filter,
+                               self.grid, self.name, scale) / solver._centering.sum_w, scale
+
+    def _gcv_mse(self):
         solver = self._solver
         scale, yc_sq = solver.target_scale(self.spectrum)
-        mse = _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
-                              self.name, scale, yc_sq)
-        return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
+        return _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
+                               self.name, scale, yc_sq), scale
 
 
 def apply_path(B, spectrum, flt, offset, dtype):

@@ -32,12 +32,12 @@ from . import _blocks, _scores
 from ._backends import is_dask_input
 from ._cv import cross_validate, fold_labels
 from ._penalty import set_spectrum
-from ._solver import FilterGrid, RidgePath, RidgeSolver
+from ._solver import FilterPath, RidgePath, RidgeSolver
 from ._spectrum import kernel_set_spectrum, starting_method
 from ._validation import (as_array, check_alphas, check_bool, check_finite,
                           check_groups, check_method, check_nonnegative_weights, check_number_dtype,
                           check_penalty_factor, check_sample_weight,
-                          check_scoring, check_shapes, check_X_new_shape)
+                          check_shapes, check_X_new_shape)
 
 __all__ = ["DaskFilterPath", "DaskRidgeSolver", "dask_ridge_cv", "dask_ridge_path",
            "is_dask_input"]
@@ -517,16 +517,17 @@ class DaskRidgeSolver(RidgeSolver):
         return _Targets(self, path._ctx())
 
 
-class DaskFilterPath(FilterGrid):
+class DaskFilterPath(FilterPath):
     """One spectral filter family over a grid on a :class:`DaskRidgeSolver`.
 
-    The counterpart of :class:`~spectralridge.FilterPath`: ``grid``, ``name``, ``factors`` and
-    ``dof`` are NumPy; ``coef``, ``intercept``, ``predict``, ``gcv`` and ``loo`` give Dask arrays.
+    A :class:`~spectralridge.FilterPath` (its ``gcv`` and ``loo``, on this backend's errors):
+    ``grid``, ``name``, ``factors`` and ``dof`` are NumPy; ``coef``, ``intercept``,
+    ``predict``, ``gcv`` and ``loo`` give Dask arrays.
     """
 
     def __init__(self, solver, state, flt, grid, scalar, name):
-        super().__init__(solver, flt, grid, scalar, name)
-        self._state, self.spectrum = state, state.full
+        super().__init__(solver, state.full, flt, grid, scalar, name)
+        self._state = state
 
     def _ctx(self, **kw):
         return self._solver._ctx(self._state, self.filter, self.grid, self.name, **kw)
@@ -566,27 +567,20 @@ class DaskFilterPath(FilterGrid):
                            dtype=np.float64, ctx=self._ctx())
         return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
 
-    def gcv(self, *, scoring="mse", alpha_per_target=True):
-        """Generalized cross-validation: CVResult of Dask arrays (see ``RidgeSolver.gcv``)."""
-        scoring = check_scoring(scoring)
-        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+    def _gcv_mse(self):
         s, d = self._solver, self.spectrum
         # the errors that depend on X alone are raised now, as in NumPy
         _scores.gcv_mse(d.spectrum(np.zeros((d.rank, 1)), np.zeros(1)),
                         d.centering(np.zeros(1), s.fit_intercept), self.filter, self.grid,
                         self.name)
-        mse = s._per_targets(_blocks.gcv_block, (self.grid.size,), ctx=self._ctx())
-        return s.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=s._scale)
+        return s._per_targets(_blocks.gcv_block, (self.grid.size,), ctx=self._ctx()), s._scale
 
-    def loo(self, *, scoring="mse", alpha_per_target=True):
-        """Exact leave-one-out: CVResult of Dask arrays (see ``RidgeSolver.loo``)."""
-        scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
+    def _loo_mse(self):
         s = self._solver
         ctx = self._ctx(extra={"loo_compression": _scores.loo_compression_enabled()})
         parts = s._per_rows(_blocks.loo_block, "iaj", {"a": self.grid.size}, s._rows,
                             adjust_chunks={"i": 1}, ctx=ctx)
-        mse = parts.sum(axis=0, split_every=SPLIT_EVERY) / self.spectrum.sum_w
-        return s.cv_result(self, mse, scoring, alpha_per_target, "loo", scale=s._scale)
+        return parts.sum(axis=0, split_every=SPLIT_EVERY) / self.spectrum.sum_w, s._scale
 
 
 # -- functions -------------------------------------------------------------------------------
