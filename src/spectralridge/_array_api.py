@@ -46,15 +46,15 @@ import numpy as np
 
 import dataclasses
 
-from . import _scores
+from . import _cv, _scores
 from ._config import loo_compression_enabled, scratch_values
 from ._criteria import SpectralProblem
 from ._filters import Filter, low_rank, ridge_filter
 from ._scores import SAFE_SQ_MIN, SPAN_TOL
-from ._solver import FilterGrid, RidgePath, RidgeSolver
-from ._spectrum import Spectrum, check_scale, dropped_ratios, svd_ranks
-from ._validation import (CRITERIA, check_alphas, check_bool, check_cv, check_groups,
-                          check_method, check_penalty_factor, check_rule, check_scoring,
+from ._solver import FilterPath, RidgeSolver
+from ._spectrum import Spectrum, check_scale, dropped_ratios, starting_method, svd_ranks
+from ._validation import (check_alphas, check_bool, check_cv, check_groups,
+                          check_method, check_penalty_factor,
                           check_shapes, is_array_api_input, is_device_array)
 
 
@@ -562,10 +562,8 @@ class ArrayApiRidgeSolver(RidgeSolver):
             self._centering = DeviceCentering(rules, X, Y, w, self.fit_intercept,
                                               self.penalty_factor)
         self._X, self._Y = X, Y
-        if method == "auto":
-            method = "svd" if not rules.float64 else \
-                "gram" if X.shape[0] >= X.shape[1] else "kernel"
-        self._spectrum = decompose(rules, X, Y, self._centering, method)
+        self._spectrum = decompose(rules, X, Y, self._centering,
+                                   starting_method(method, *X.shape, float64=rules.float64))
         self._lock = threading.Lock()
 
     @property
@@ -588,18 +586,8 @@ class ArrayApiRidgeSolver(RidgeSolver):
     def _path(self, decomposition, flt, grid, scalar, name):
         return DeviceFilterPath(self, decomposition, flt, grid, scalar, name)
 
-    def per_target(self, alphas):
-        """Coefficients and intercepts with alpha ``alphas[t]`` for target t."""
-        alphas, _ = check_alphas(to_host(alphas) if is_device_array(alphas) else alphas)
-        k = self._Y.shape[1]
-        if alphas.size != k:
-            raise ValueError(f"alphas must have one entry per target: expected ({k},), got "
-                             f"shape {alphas.shape}.")
-        spectrum = self.spectrum_for(alphas)
-        coef, intercept = self._refit(spectrum, alphas)
-        if self._y_was_1d:
-            return RidgePath(coef[:, 0], intercept[0])
-        return RidgePath(coef, intercept)
+    def _target_alphas(self, alphas):
+        return check_alphas(to_host(alphas) if is_device_array(alphas) else alphas)[0]
 
     def _refit_rows(self, spectrum, flt, best):
         """Coefficients (p, k) and intercepts (k,) with filter row ``best[t]`` for target t:
@@ -693,28 +681,28 @@ class ArrayApiRidgeSolver(RidgeSolver):
                                   "scores without forming it.")
 
     def target_scale(self, spectrum=None):
-        """Per-target powers of two and ``||scale Yc||^2`` (host, (k,)), as
-        ``_scores.target_scale``; targets whose ``||Yc||^2`` was not summed safely get
-        theirs from ``max |Y - ym|`` (a pass over Y on the device)."""
-        xp, c = self._rules.xp, self._centering
-        yc_sq = self._spectrum.yc_sq
-        low = SAFE_SQ_MIN if self._rules.float64 else 2.0 ** -100
-        safe = np.isfinite(yc_sq) & (yc_sq >= low)
-        peak = np.sqrt(np.where(safe, yc_sq, 0.0))
-        if not safe.all():
-            Yc = xp.astype(self._Y, self._rules.compute) - c.ym
-            peak = np.where(safe, peak, to_host(xp.max(xp.abs(Yc), axis=0)))
-        exponent = np.clip(np.frexp(peak)[1], -1000, 1000)
-        scale = np.ldexp(1.0, -exponent)
-        scaled_sq = np.ldexp(np.where(safe, yc_sq, 0.0), -2 * exponent)
-        if not safe.all():
-            scale_dev = self._rules.to_device(scale, self._rules.compute)
-            Ys = (xp.astype(self._Y, self._rules.compute) - c.ym) * scale_dev
-            scaled_sq = np.where(safe, scaled_sq, to_host(c.w @ (Ys * Ys)))
-        return scale, scaled_sq
+        """``_scores.power_scale`` of the device targets (host, (k,)); the targets whose
+        ``||Yc||^2`` was not summed safely are passed over on the device."""
+        rules, c = self._rules, self._centering
+        xp = rules.xp
+
+        def columns(redo):
+            idx = rules.index(redo)
+            return xp.take(self._Y, idx, axis=1), xp.take(c.ym, idx, axis=0)
+
+        def peaks(redo):
+            Y, ym = columns(redo)
+            return to_host(xp.max(xp.abs(xp.astype(Y, rules.compute) - ym), axis=0))
+
+        def sums(redo, scale):
+            Y, ym = columns(redo)
+            return self._sst(Y, c.w, ym, scale)
+        return _scores.power_scale(self._spectrum.yc_sq, peaks, sums,
+                                   SAFE_SQ_MIN if rules.float64 else 2.0 ** -100)
 
     def _sst(self, Y, w, mean, scale):
-        """``sum_i w_i (scale (y_i - mean))^2`` per target (host float64)."""
+        """``sum_i w_i (scale (y_i - mean))^2`` per target (host float64): the device's
+        ``_scores.total_sum_of_squares``."""
         xp, rules = self._rules.xp, self._rules
         D = (xp.astype(Y, rules.compute) - mean) * rules.to_device(scale, rules.compute)
         return to_host(w @ (D * D)).astype(np.float64)
@@ -726,27 +714,11 @@ class ArrayApiRidgeSolver(RidgeSolver):
         scale = np.ones(Y.shape[1]) if scale is None else scale
         return self._sst(Y, c.w, c.mean(Y), scale) / c.sum_w
 
-    def cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
-                  score_se=None, scale=None):
-        """CVResult from host (m, k) mean squared errors of the scaled targets: the engine's
-        selection on the host, the refit on the device."""
-        if scoring == "r2" and sst is None:
-            sst = self.mean_total_ss(scale)
-        return self._place(_scores.select_refit(
-            path.grid, path.filter, _scores.to_score(mse, sst, scoring),
-            rank=path.spectrum.rank, scoring=scoring, alpha_per_target=alpha_per_target,
-            y_was_1d=self._y_was_1d, dtype=self._rules.np_work, cv=cv,
-            n_features=self.n_features_in_, name=path.name, rule=rule, score_se=score_se,
-            scale=scale, refit=lambda best: self._refit_rows(path.spectrum, path.filter, best)))
 
-
-class DeviceFilterPath(FilterGrid):
+class DeviceFilterPath(FilterPath):
     """A spectral filter over a grid on a device solver: ``factors`` and ``dof`` NumPy
-    (host), everything else on the device."""
-
-    def __init__(self, solver, spectrum, flt, grid, scalar, name):
-        super().__init__(solver, flt, grid, scalar, name)
-        self.spectrum = spectrum
+    (host), everything else on the device; ``coef``, ``intercept`` and ``predict`` are
+    :class:`~spectralridge.FilterPath`'s, on the device's application of the filter."""
 
     def _apply(self, B, offset=None):
         """``B diag(fit / s) R + offset`` for every grid value: (m, q, k), one batched
@@ -764,54 +736,27 @@ class DeviceFilterPath(FilterGrid):
             parts.append(out)
         return xp.concat(parts, axis=2)
 
-    def coef(self):
-        """Coefficients (n_grid, n_features[, n_targets])."""
-        out = self._apply(self.spectrum.cast("V_coef", self._solver._rules.work))
-        if self._solver.penalty_map is not None:
-            out = self._solver.penalty_map.coef(out)
-        return self._solver._shape(out, self._scalar)
+    def _cast(self, a):
+        return self._solver._rules.xp.astype(a, self._solver._rules.work)
 
-    def intercept(self):
-        """Intercepts ``ym - xm^T W`` (n_grid[, n_targets])."""
+    def _intercept_basis(self):
         solver = self._solver
         rules, c = solver._rules, solver._centering
-        xp = rules.xp
         V = self.spectrum.cast("V_coef", rules.compute)
-        if solver.penalty_map is not None:
-            out = solver.penalty_map.intercept(self._apply(self.spectrum.cast("V_coef",
-                                                                              rules.work)))
-            return solver._shape(out, self._scalar)
         if solver.fit_intercept:
-            out = self._apply(-(c.xm[None, :] @ V), c.ym)
-        else:
-            out = self._apply(xp.zeros((1, V.shape[1]), dtype=rules.work,
-                                       device=rules.device))
-        return solver._shape(out[:, 0, :], self._scalar)
+            return -(c.xm[None, :] @ V)
+        return rules.xp.zeros((1, V.shape[1]), dtype=rules.work, device=rules.device)
 
-    def predict(self, X):
-        """Predictions (n_grid, n_new[, n_targets]) for device `X`."""
-        solver = self._solver
-        B = solver.held_out_basis(X, self.spectrum)
-        if solver.penalty_map is not None:
-            B, offset = B
-            out = self._apply(B) + solver._rules.xp.astype(offset, solver._rules.work)
-            return solver._shape(out, self._scalar)
-        out = self._apply(B, solver._centering.ym if solver.fit_intercept else None)
-        return solver._shape(out, self._scalar)
+    def _new_basis(self, X):
+        return self._solver.held_out_basis(X, self.spectrum)
 
-    def loo(self, *, scoring="mse", alpha_per_target=True):
-        """Exact leave-one-out scores for every grid value and target: CVResult."""
-        scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
+    def _loo_mse(self):
         solver = self._solver
         scale, _ = solver.target_scale()
         sse = loo_sse(solver, self.spectrum, self.filter, self.grid, scale, self.name)
-        return solver.cv_result(self, sse / solver._centering.sum_w, scoring, alpha_per_target,
-                              "loo", scale=scale)
+        return sse / solver._centering.sum_w, scale
 
-    def gcv(self, *, scoring="mse", alpha_per_target=True):
-        """Generalized cross-validation for every grid value and target: CVResult."""
-        scoring = check_scoring(scoring)
-        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+    def _gcv_mse(self):
         solver = self._solver
         rules, c, sp = solver._rules, solver._centering, self.spectrum
         xp = rules.xp
@@ -824,8 +769,7 @@ class DeviceFilterPath(FilterGrid):
             base = np.maximum(yc_sq - to_host(xp.sum(R2, axis=0)), 0.0)
         rss = base + to_host(rules.to_device(np.square(self.filter.resid), rules.compute) @
                              R2)
-        mse = _scores.gcv_of_rss(rss, c, self.filter, self.grid, self.name)
-        return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
+        return _scores.gcv_of_rss(rss, c, self.filter, self.grid, self.name), scale
 
 
 # -- exact leave-one-out and held-out errors: blocked GEMMs with the epilogue on the device --
@@ -1084,8 +1028,8 @@ class DeviceFoldRefiner:
     (k',)) at one alpha per target, from each split's training spectrum and held-out basis
     (n_test x r, compute dtype): one (n_test x r) @ (r x k') product per split per call."""
 
-    def __init__(self, rules, folds, weight, scale):
-        self.rules, self.folds, self.weight, self.scale = rules, folds, weight, scale
+    def __init__(self, solver, folds, weight, scale):
+        self.rules, self.folds, self.weight, self.scale = solver._rules, folds, weight, scale
 
     def __call__(self, alphas, idx=None):
         rules = self.rules
@@ -1107,50 +1051,21 @@ class DeviceFoldRefiner:
 
 
 # -- K-fold and splitters -----------------------------------------------------------------------
-def array_api_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring="mse",
-                       rule="min", fit_intercept=True, sample_weight=None, method="auto",
-                       groups=None, penalty_factor=None, noise_level=None, refine=False):
-    """:func:`~spectralridge.ridge_cv` for device arrays: one decomposition per training
-    set on the device, held-out residuals of every alpha and target in blocked GEMMs; the
-    spectral criteria on the host from the full-data spectrum."""
-    solver = ArrayApiRidgeSolver(X, Y, fit_intercept=fit_intercept,
-                                 sample_weight=sample_weight, method=method,
-                                 penalty_factor=penalty_factor)
-    scoring = check_scoring(scoring)
-    alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-    is_named = isinstance(cv, str) and cv in ("loo", "gcv")
-    criterion = isinstance(cv, str) and cv in CRITERIA
-    rule = check_rule(rule, cv if is_named or criterion else None)
+def cv_splits(X, Y, cv, groups, kwargs):
+    """The device solver of all rows and the (train, test) splits of `cv` (host)."""
+    solver = ArrayApiRidgeSolver(X, Y, **kwargs)
     n = solver._X.shape[0]
-    if groups is not None and is_device_array(groups):
-        groups = to_host(groups)
-    groups = check_groups(groups, n, cv)
-    if criterion or (refine and is_named):
-        return solver.select_alpha(cv, alphas, scoring=scoring,
-                                   alpha_per_target=alpha_per_target,
-                                   noise_level=noise_level, refine=refine)
-    if is_named:
-        score = solver.loo if cv == "loo" else solver.gcv
-        return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
+    groups = check_groups(to_host(groups) if is_device_array(groups) else groups, n, cv)
     splits = check_cv(cv, _Rows(n), None, groups) if not hasattr(cv, "split") else \
         check_cv(cv, *solver._given, groups)
-    if rule == "1se" and len(splits) < 2:
-        raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
-    if rule == "1se" and refine:
-        raise ValueError("refine=True refines the minimum of the held-out error; it does "
-                         "not combine with rule='1se'.")
-    path = solver.ridge(solver.alpha_grid(alphas))
-    folds = [] if refine else None
-    sse, sst, weight, score_se, scale = _split_sse(solver, splits, path.grid, scoring, folds)
-    result = solver.cv_result(path, sse / weight, scoring, alpha_per_target,
-                              f"{len(splits)} splits",
-                              sst=None if sst is None else sst / weight, rule=rule,
-                              score_se=score_se, scale=scale)
-    if not refine:
-        return result
-    refiner = DeviceFoldRefiner(solver._rules, folds, weight, scale)
-    sst_unscaled = None if sst is None else sst / np.square(scale) / weight
-    return solver.refine_result(result, refiner, scoring, alpha_per_target, sst_unscaled)
+    return solver, splits
+
+
+def kfold(solver, splits, alphas, scoring, alpha_per_target, rule, refine):
+    """``_cv.kfold`` on the device: one decomposition per training set, held-out residuals
+    of every alpha and target in blocked GEMMs."""
+    return _cv.kfold(solver, splits, alphas, scoring, alpha_per_target, rule, refine,
+                     split_sse=_split_sse, refiner=DeviceFoldRefiner)
 
 
 class _Rows:
@@ -1293,5 +1208,4 @@ def attributes_to_device(estimator, like, names):
 
 # the backend registry's names (see ``_backends``)
 Solver = ArrayApiRidgeSolver
-ridge_cv = array_api_ridge_cv
-criteria = True  # ridge_cv takes the spectral criteria, noise_level and refine
+criteria = True  # cross-validation takes the spectral criteria, noise_level and refine

@@ -2,8 +2,9 @@
 
 The engine (``_solver``, ``_cv``) is written for NumPy and scipy.sparse data. A backend for
 another kind of array is a module that imports the engine and exposes ``Solver`` (a
-subclass of :class:`~spectralridge.RidgeSolver`) and ``ridge_cv`` (and ``criteria = True``
-where its ``ridge_cv`` takes the spectral criteria, ``noise_level`` and ``refine``); it is
+subclass of :class:`~spectralridge.RidgeSolver`), the K-fold hooks ``cv_splits`` and
+``kfold`` of ``_cv.cross_validate`` and ``criteria`` (whether cross-validation takes the
+spectral criteria, ``noise_level`` and ``refine``); it is
 named here and imported only when its kind of input arrives, so the engine never imports a
 backend and no two modules import each other.
 """

@@ -195,6 +195,36 @@ class SetState(NamedTuple):
     def ridge(self, alphas):
         return self.full.ridge(alphas)
 
+    @property
+    def sets(self):
+        """All rows' decomposition, then each training set's."""
+        return (self.full, *self.train)
+
+    def unmeasured(self):
+        """Indices in :attr:`sets` of the decompositions whose dropped directions are not
+        measured against their targets yet (none for the SVD)."""
+        return [] if self.kind == "svd" else [
+            j for j, d in enumerate(self.sets) if d.Q_dropped is not None and
+            not np.isfinite(d.dropped)]
+
+    def measured(self, todo, ratios):
+        """This state with the dropped-direction ratios of the sets `todo`."""
+        sets = list(self.sets)
+        for j, ratio in zip(todo, ratios):
+            sets[j] = sets[j].measured(float(ratio))
+        return self._replace(full=sets[0], train=tuple(sets[1:]))
+
+    def accurate_for(self, alpha_min):
+        """Whether every set's decomposition serves `alpha_min` (the 'auto' guard)."""
+        return all(d.spectrum().accurate_for(alpha_min) for d in self.sets)
+
+
+def set_state(kind, sums, make, fold_factors=None):
+    """The :class:`SetState` of `kind` from the folds' `sums` and `make` (see
+    :func:`set_spectra`)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
+        return SetState(kind, *set_spectra(sums, make), fold_factors, sums[:, 0].copy())
+
 
 # -- per block of targets -------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -348,36 +378,35 @@ def held_out_block(X, Y, w, labels, P, ym0, *, ctx):
 
 
 def kfold_block(sse, P, ym0, *, ctx):
-    """(m + K m, kb): pooled held-out mean squared errors, then the score of every split,
-    from the per-fold sums of squared errors `sse` (K, m, kb)."""
+    """(2 m + K m, kb): pooled held-out mean squared errors, the standard errors of the
+    per-split scores and the scores of every split (``_scores.SplitTotals``), from the
+    per-fold sums of squared errors `sse` (K, m, kb)."""
     K, q3, kb = P.shape
     q = q3 - 3
-    m = ctx.grid.size
-    out = np.zeros((m + K * m, kb))
-    out[:m] = sse.sum(axis=0) / ctx.full.sum_w
+    totals = _scores.SplitTotals(ctx.grid.size, kb, ctx.scoring, None)
     dy = P[:, q + 1].sum(axis=0) / ctx.full.sum_w  # global weighted mean minus the shift t
+    scores = []
     for f in range(K):
-        ys, yt = P[f, q + 1], P[f, q + 2]
         weight = ctx.extra["fold_weight"][f]
-        sst = None
-        if ctx.scoring == "r2":  # about the global weighted mean, as in NumPy
-            sst = (yt - 2.0 * dy * ys + weight * dy * dy) / weight
-        out[m * (f + 1):m * (f + 2)] = _scores.to_score(sse[f] / weight, sst, ctx.scoring)
-    return out
+        sst = _scores.total_ss_from_sums(P[f, q + 1], P[f, q + 2], weight, dy) if \
+            ctx.scoring == "r2" else None  # about the global weighted mean, as in NumPy
+        scores.append(totals.add(sse[f], weight, sst))
+    se, _ = totals.standard_errors()  # that of the mean over targets spans all blocks
+    return np.concatenate([totals.sse / totals.weight, se, *scores])
 
 
 def score_block(mse, P, ym0, *, ctx):
     sst = None
     if ctx.scoring == "r2":  # about the weighted mean, with or without intercept
         ys, yt = P.sum(axis=0)[-2:]
-        sst = np.maximum(yt - ys * ys / ctx.full.sum_w, 0.0) / ctx.full.sum_w
+        sst = _scores.total_ss_from_sums(ys, yt, ctx.full.sum_w, ys / ctx.full.sum_w) / \
+            ctx.full.sum_w
     return _scores.to_score(mse, sst, ctx.scoring)
 
 
-def se_block(split_scores, *, K=None):
-    """Standard errors over the K splits stacked along axis 0 (K m, ...) or (K, ...)."""
-    v = split_scores if K is None else \
-        split_scores.reshape(K, split_scores.shape[0] // K, *split_scores.shape[1:])
+def se_block(split_scores):
+    """Standard errors over the splits stacked along axis 0."""
+    v = split_scores
     return _scores.standard_error((v.sum(axis=0), np.square(v).sum(axis=0)), v.shape[0])
 
 

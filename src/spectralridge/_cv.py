@@ -9,6 +9,7 @@ decomposed again from its rows by SVD.
 """
 
 import numbers
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -104,57 +105,75 @@ iterable, default='loo'
     >>> bool(result.best_alpha[0] < result.best_alpha[1])  # noisier target, more shrinkage
     True
     """
+    return cross_validate(backend_for(X, Y, sample_weight), X, Y, alphas, cv=cv,
+                          alpha_per_target=alpha_per_target, scoring=scoring, rule=rule,
+                          groups=groups, noise_level=noise_level, refine=refine,
+                          fit_intercept=fit_intercept, sample_weight=sample_weight,
+                          method=method, penalty_factor=penalty_factor)
+
+
+def cross_validate(backend, X, Y, alphas, *, cv, alpha_per_target, scoring, rule, groups,
+                   noise_level=None, refine=False, **kwargs):
+    """:func:`ridge_cv` on `backend` (a module of ``_backends``; None: NumPy and
+    scipy.sparse data): the checks of the arguments and the choice of the criterion, for
+    every backend. K-fold runs through the backend's ``cv_splits(X, Y, cv, groups,
+    kwargs)`` (its solver and splits) and ``kfold(solver, splits, alphas, scoring,
+    alpha_per_target, rule, refine)``; `kwargs` are the solver's."""
     refine = check_criterion_options(cv, noise_level, refine)
     criterion = isinstance(cv, str) and cv in CRITERIA
-    backend = backend_for(X, Y, sample_weight)
-    if backend is not None:
-        options = {}
-        if criterion or refine:
-            if not getattr(backend, "criteria", False):
-                what = f"cv={cv!r}" if criterion else "refine=True"
-                raise ValueError(f"{what} needs NumPy, scipy.sparse or array-API data (not "
-                                 f"available for {backend.__name__.rsplit('.', 1)[-1]} "
-                                 "input yet); use cv='loo', 'gcv' or a splitter without "
-                                 "refine.")
-            options = {"noise_level": noise_level, "refine": refine}
-        return backend.ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=alpha_per_target,
-                                scoring=scoring, rule=rule, fit_intercept=fit_intercept,
-                                sample_weight=sample_weight, method=method, groups=groups,
-                                penalty_factor=penalty_factor, **options)
-    solver = RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=sample_weight,
-                         method=method, penalty_factor=penalty_factor)
+    is_named = isinstance(cv, str) and cv in ("loo", "gcv")
+    ops = NUMPY if backend is None else backend
+    if (criterion or refine) and not ops.criteria:
+        what = f"cv={cv!r}" if criterion else "refine=True"
+        raise ValueError(f"{what} needs NumPy, scipy.sparse or array-API data (not "
+                         f"available for {backend.__name__.rsplit('.', 1)[-1]} "
+                         "input yet); use cv='loo', 'gcv' or a splitter without refine.")
     scoring = check_scoring(scoring)
     alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-    is_named = isinstance(cv, str) and cv in ("loo", "gcv")
     rule = check_rule(rule, cv if is_named or criterion else None)
-    X, Y = solver.data[:2]
-    groups = check_groups(groups, X.shape[0], cv)
-    if criterion or (refine and is_named):
-        return solver.select_alpha(cv, alphas, scoring=scoring,
-                                    alpha_per_target=alpha_per_target,
-                                    noise_level=noise_level, refine=refine)
-    if is_named:
+    if is_named or criterion:
+        check_groups(groups, None, cv)  # raises: these criteria do not split the samples
+        solver = ops.Solver(X, Y, **kwargs)
+        if criterion or refine:
+            return solver.select_alpha(cv, alphas, scoring=scoring,
+                                       alpha_per_target=alpha_per_target,
+                                       noise_level=noise_level, refine=refine)
         score = solver.loo if cv == "loo" else solver.gcv
         return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
-    splits = check_cv(cv, *solver.given_data[:2], groups)
+    solver, splits = ops.cv_splits(X, Y, cv, groups, kwargs)
     if rule == "1se" and len(splits) < 2:
         raise ValueError(f"rule='1se' needs at least 2 splits, got {len(splits)}.")
     if rule == "1se" and refine:
         raise ValueError("refine=True refines the minimum of the held-out error; it does "
                          "not combine with rule='1se'.")
+    return ops.kfold(solver, splits, alphas, scoring, alpha_per_target, rule, refine)
+
+
+def cv_splits(X, Y, cv, groups, kwargs):
+    """The solver of all rows and the (train, test) splits of `cv`."""
+    solver = RidgeSolver(X, Y, **kwargs)
+    X, Y = solver.given_data[:2]
+    return solver, check_cv(cv, X, Y, check_groups(groups, X.shape[0], cv))
+
+
+def kfold(solver, splits, alphas, scoring, alpha_per_target, rule, refine, *,
+          split_sse=None, refiner=None):
+    """K-fold (any splitter) scored split by split: the pooled held-out errors of
+    `split_sse(solver, splits, grid, scoring, folds)` (default :func:`_split_sse`), the
+    selection and refit on all rows, and with `refine` the search off the grid with
+    `refiner(solver, folds, weight, scale)` (default :class:`_FoldRefiner`)."""
+    split_sse, refiner = split_sse or _split_sse, refiner or _FoldRefiner
     path = solver.ridge(solver.alpha_grid(alphas))  # the full-data fit, refit at the best alphas
     folds = [] if refine else None
-    sse, sst, held_out_weight, score_se, scale = _split_sse(solver, splits, path.grid,
-                                                             scoring, folds)
-    result = solver.cv_result(path, sse / held_out_weight, scoring, alpha_per_target,
-                              f"{len(splits)} splits",
-                              sst=None if sst is None else sst / held_out_weight,
+    sse, sst, weight, score_se, scale = split_sse(solver, splits, path.grid, scoring, folds)
+    result = solver.cv_result(path, sse / weight, scoring, alpha_per_target,
+                              f"{len(splits)} splits", sst=None if sst is None else sst / weight,
                               rule=rule, score_se=score_se, scale=scale)
     if not refine:
         return result
-    refiner = _FoldRefiner(folds, solver.given_data.Y, held_out_weight, scale)
-    sst_unscaled = None if sst is None else sst / np.square(scale) / held_out_weight
-    return solver.refine_result(result, refiner, scoring, alpha_per_target, sst_unscaled)
+    sst_unscaled = None if sst is None else sst / np.square(scale) / weight
+    return solver.refine_result(result, refiner(solver, folds, weight, scale), scoring,
+                                alpha_per_target, sst_unscaled)
 
 
 def _split_sse(solver, splits, alphas, scoring, folds=None):
@@ -200,8 +219,9 @@ class _FoldRefiner:
     training spectra: per split one (n_test x r) @ (r x k) product, in float64 (the targets
     multiplied by their power-of-two `scale` while the squares are summed)."""
 
-    def __init__(self, folds, Y, weight, scale):
-        self.folds, self.Y, self.weight, self.scale = folds, Y, weight, scale
+    def __init__(self, solver, folds, weight, scale):
+        self.folds, self.Y = folds, solver.given_data.Y
+        self.weight, self.scale = weight, scale
 
     def __call__(self, alphas, idx=None):
         idx = np.arange(self.Y.shape[1]) if idx is None else idx
@@ -323,3 +343,7 @@ def fold_labels(cv, X, Y, groups, backend):
         raise ValueError(f"With {backend} arrays, cv splits must partition the samples: sample "
                          f"{int(np.flatnonzero(labels < 0)[0])} is in no test set.")
     return len(splits), None, labels
+
+
+# The NumPy and scipy.sparse "backend" of cross_validate.
+NUMPY = SimpleNamespace(Solver=RidgeSolver, cv_splits=cv_splits, kfold=kfold, criteria=True)

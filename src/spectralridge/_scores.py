@@ -576,29 +576,49 @@ def total_sum_of_squares(Y, w, mean, scale=None):
     return out[0]
 
 
-def target_scale(Y, centering, yc_sq):
-    """Per-target powers of two ``scale`` and ``||scale Yc||^2``: (k,), (k,).
+def total_ss_from_sums(ys, yt, weight, d):
+    """``sum_i w_i (y_i - t - d)^2`` per target from the sums about a shift ``t``: ``ys =
+    sum w (y - t)``, ``yt = sum w (y - t)^2`` and ``weight = sum w`` (for a backend that
+    gathers the sums in its passes; :func:`total_sum_of_squares` from the rows)."""
+    return np.maximum(yt - 2.0 * d * ys + weight * d * d, 0.0)
 
-    ``scale`` brings ``||Yc||`` (from `yc_sq`, ``||Yc||^2``, where it lies in
-    ``[SAFE_SQ_MIN, inf)``) or else ``max |Y - ym|`` (a pass over those targets) into
-    ``[0.5, 1)``; 1 for a constant target. Multiplying by it is exact, and squares of the
-    scaled targets can neither overflow nor underflow to a loss of accuracy.
+
+def target_scale(Y, centering, yc_sq):
+    """:func:`power_scale` of NumPy or scipy.sparse-backed targets `Y` (n, k)."""
+    def peaks(redo):
+        peak = np.empty(redo.size)
+        for cols, block in column_blocks(Y[:, redo]):
+            block -= centering.ym[redo][cols]
+            peak[cols] = np.abs(block).max(axis=0, initial=0.0)
+        return peak
+
+    def sums(redo, scale):
+        return total_sum_of_squares(Y[:, redo], np.square(centering.sw), centering.ym[redo],
+                                    scale)
+    return power_scale(yc_sq, peaks, sums)
+
+
+def power_scale(yc_sq, peaks, sums, low=SAFE_SQ_MIN):
+    """Per-target powers of two ``scale`` and ``||scale Yc||^2``: (k,), (k,), for every
+    backend.
+
+    ``scale`` brings ``||Yc||`` (from `yc_sq`, ``||Yc||^2``, where it lies in ``[low,
+    inf)``) or else ``max |Y - ym|`` (``peaks(redo)`` of the other targets, a pass over
+    them) into ``[0.5, 1)``; 1 for a constant target; ``sums(redo, scale[redo])`` gives their
+    ``||scale Yc||^2``. Multiplying by it is exact, and squares of the scaled targets can
+    neither overflow nor underflow to a loss of accuracy.
     """
     yc_sq = np.asarray(yc_sq, dtype=np.float64)
-    safe = np.isfinite(yc_sq) & (yc_sq >= SAFE_SQ_MIN)
+    safe = np.isfinite(yc_sq) & (yc_sq >= low)
     peak = np.sqrt(np.where(safe, yc_sq, 0.0))
     redo = np.flatnonzero(~safe)
     if redo.size:
-        ym = centering.ym[redo]
-        for cols, block in column_blocks(Y[:, redo]):
-            block -= ym[cols]
-            peak[redo[cols]] = np.abs(block).max(axis=0, initial=0.0)
+        peak[redo] = peaks(redo)
     exponent = np.clip(np.frexp(peak)[1], -1000, 1000)
     scale = np.ldexp(1.0, -exponent)
     scaled_sq = np.ldexp(np.where(safe, yc_sq, 0.0), -2 * exponent)
     if redo.size:
-        scaled_sq[redo] = total_sum_of_squares(Y[:, redo], np.square(centering.sw),
-                                               centering.ym[redo], scale[redo])
+        scaled_sq[redo] = sums(redo, scale[redo])
     return scale, scaled_sq
 
 
@@ -670,7 +690,7 @@ class SplitTotals:
         self.moments, self.mean_moments = np.zeros((2, m, k)), np.zeros((2, m))
 
     def add(self, sse, weight, sst=None):
-        """One split's SSE (m, k), held-out weight and, for 'r2', TSS (k,)."""
+        """One split's SSE (m, k), held-out weight and, for 'r2', TSS (k,): its scores."""
         self.sse += sse
         self.weight += weight
         self.count += 1
@@ -678,8 +698,10 @@ class SplitTotals:
             self.sst += sst
         score = to_score(sse / weight, None if sst is None else sst / weight, self.scoring)
         self.moments += score, np.square(score)
-        mean = (score if self.weights is None else score * self.weights).mean(axis=1)
+        weighted = score if self.weights is None else score * self.weights
+        mean = weighted.sum(axis=1) / max(score.shape[1], 1)  # an empty block of targets: 0
         self.mean_moments += mean, np.square(mean)
+        return score
 
     def standard_errors(self):
         """Standard errors over the splits: of each score (m, k), of their mean (m,)."""

@@ -13,7 +13,7 @@ from ._design import as_float64
 from ._criteria import CriteriaMixin
 from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
 from ._penalty import PenaltyMap
-from ._spectrum import Centering, decompose, weighted_sum
+from ._spectrum import Centering, decompose, starting_method, weighted_sum
 from ._validation import (check_alphas, check_bool, check_data, check_dofs, check_lr,
                           check_method, check_n_components, check_penalty_factor,
                           check_scoring, check_steps, check_X_new,
@@ -149,9 +149,7 @@ class RidgeSolver(CriteriaMixin):
         else:
             self._centering = Centering(X, Y, w, self.fit_intercept, self.penalty_factor)
         self._X, self._Y = X, Y
-        if method == "auto":
-            method = "gram" if X.shape[0] >= X.shape[1] else "kernel"
-        self._spectrum = decompose(X, Y, self._centering, method)
+        self._spectrum = decompose(X, Y, self._centering, starting_method(method, *X.shape))
         self._lock = threading.Lock()
 
     def __getstate__(self):
@@ -399,14 +397,23 @@ class RidgeSolver(CriteriaMixin):
             ``coef`` of shape (n_features[, n_targets]), ``intercept`` (n_targets,) or
             scalar, as the ``coef`` and ``intercept`` of a :class:`CVResult`.
         """
-        alphas, _ = check_alphas(alphas)
-        if alphas.size != self._Y.shape[1]:
-            raise ValueError(f"alphas must have one entry per target: expected "
-                             f"({self._Y.shape[1]},), got shape {alphas.shape}.")
-        coef, intercept = self._refit(self.spectrum_for(alphas), alphas)
+        alphas = self._target_alphas(alphas)
+        k = self._Y.shape[1]
+        if alphas.shape[0] != k:
+            raise ValueError(f"alphas must have one entry per target: expected ({k},), got "
+                             f"shape {alphas.shape}.")
+        coef, intercept = self._refit_targets(alphas)
         if self._y_was_1d:
             return RidgePath(coef[:, 0], intercept[0])
         return RidgePath(coef, intercept)
+
+    def _target_alphas(self, alphas):
+        """`alphas` validated, 1-D (a backend's override: from its arrays)."""
+        return check_alphas(alphas)[0]
+
+    def _refit_targets(self, alphas):
+        """Coefficients (p, k) and intercepts (k,) with alpha ``alphas[t]`` for target t."""
+        return self._refit(self.spectrum_for(alphas), alphas)
 
     # -- cross-validation ------------------------------------------------------------------
     def loo_errors(self, alphas):
@@ -501,17 +508,26 @@ class RidgeSolver(CriteriaMixin):
 
     def cv_result(self, path, mse, scoring, alpha_per_target, cv, sst=None, rule="min",
                   score_se=None, scale=None):
-        """CVResult from mean squared errors; `sst` is the mean total sum of squares for
-        'r2', by default that of all samples about their weighted mean. With `scale` (see
-        ``_scores.target_scale``), `mse`, `sst` and `score_se` are of the scaled targets."""
+        """CVResult from mean squared errors, for every backend; `sst` is the mean total sum
+        of squares for 'r2', by default that of all samples about their weighted mean. With
+        `scale` (see ``_scores.target_scale``), `mse`, `sst` and `score_se` are of the scaled
+        targets."""
+        return self._place(_scores.select_refit(
+            path.grid, path.filter, self._scores_of(path, mse, scoring, sst, scale),
+            rank=path.spectrum.rank, scoring=scoring, alpha_per_target=alpha_per_target,
+            y_was_1d=self._y_was_1d, dtype=self._host_dtype, cv=cv,
+            n_features=self.n_features_in_, name=path.name, rule=rule, score_se=score_se,
+            scale=scale, targets=self._targets(path)))
+
+    def _scores_of(self, path, mse, scoring, sst, scale):
+        """The scores (m, k) of the mean squared errors `mse` (a backend's hook)."""
         if scoring == "r2" and sst is None:
             sst = self.mean_total_ss(scale)
-        return _scores.select_refit(
-            path.grid, path.filter, _scores.to_score(mse, sst, scoring), rank=path.spectrum.rank,
-            scoring=scoring, alpha_per_target=alpha_per_target, y_was_1d=self._y_was_1d,
-            dtype=self.dtype, cv=cv, n_features=self.n_features_in_, name=path.name,
-            rule=rule, score_se=score_se, scale=scale,
-            refit=lambda best: self._refit_rows(path.spectrum, path.filter, best))
+        return _scores.to_score(mse, sst, scoring)
+
+    def _targets(self, path):
+        """The per-target hooks of ``_scores.select_refit`` (a lazy backend's own)."""
+        return _scores.InMemory(lambda best: self._refit_rows(path.spectrum, path.filter, best))
 
     def mean_total_ss(self, scale=None):
         """Per target, the weighted mean squared deviation of `Y` as given (not projected
@@ -577,49 +593,63 @@ class FilterPath(FilterGrid):
         super().__init__(solver, flt, grid, scalar, name)
         self.spectrum = spectrum
 
-    def _apply(self, B, offset):
-        """``B @ diag(fit / s) R + offset`` for every grid value: (m, q, k)."""
-        return apply_path(B, self.spectrum, self.filter, offset, self._solver.dtype)
+    # The filter's application (a backend's path overrides these four): see apply_path.
+    def _apply(self, B, offset=None):
+        """``B @ diag(fit / s) R + offset`` for every grid value: (m, q, k); None: no
+        offset."""
+        dtype = self._solver.dtype
+        offset = np.empty(0, dtype=dtype) if offset is None else offset.astype(dtype)
+        return apply_path(B, self.spectrum, self.filter, offset, dtype)
 
-    def _offset(self, with_mean):
+    def _cast(self, a):
+        return a.astype(self._solver.dtype)
+
+    def _intercept_basis(self):
         solver = self._solver
-        if with_mean and solver.fit_intercept:
-            return solver._centering.ym.astype(solver.dtype)
-        return np.empty(0, dtype=solver.dtype)  # none
+        return intercept_basis(self.spectrum, solver._centering.xm, solver.fit_intercept,
+                               solver.dtype)
+
+    def _new_basis(self, X):
+        """The basis of the predictions for new samples `X` (validated here); with
+        unpenalized columns the pair (basis, their fit)."""
+        solver = self._solver
+        X = check_X_new(X, solver.n_features_in_, solver.dtype)
+        if solver.penalty_map is not None:
+            return solver.penalty_map.held_out(X, None, self.spectrum, solver.dtype)
+        return held_out_basis(X, None, solver._centering.xm, self.spectrum, solver.dtype)
+
+    def _mean(self):
+        """The offset of intercepts and predictions: the targets' means (None: none)."""
+        solver = self._solver
+        return solver._centering.ym if solver.fit_intercept else None
 
     def _coef(self):
         """Coefficients of the decomposed columns: (n_grid, n_columns, n_targets)."""
-        return self._apply(self.spectrum.cast("V_coef", self._solver.dtype),
-                           self._offset(False))
+        return self._apply(self.spectrum.cast("V_coef", self._solver.dtype))
 
     def coef(self):
-        """Coefficients: ndarray of shape (n_grid, n_features[, n_targets])."""
+        """Coefficients: array of shape (n_grid, n_features[, n_targets])."""
         out = self._coef()
         if self._solver.penalty_map is not None:
             out = self._solver.penalty_map.coef(out)
         return self._solver._shape(out, self._scalar)
 
     def intercept(self):
-        """Intercepts ``ym - xm^T W``: ndarray of shape (n_grid[, n_targets])."""
+        """Intercepts ``ym - xm^T W``: array of shape (n_grid[, n_targets])."""
         solver = self._solver
         if solver.penalty_map is not None:
             return solver._shape(solver.penalty_map.intercept(self._coef()), self._scalar)
-        B = intercept_basis(self.spectrum, solver._centering.xm, solver.fit_intercept,
-                            solver.dtype)
-        return solver._shape(self._apply(B, self._offset(True))[:, 0], self._scalar)
+        return solver._shape(self._apply(self._intercept_basis(), self._mean())[:, 0, ...],
+                             self._scalar)
 
     def predict(self, X):
-        """Predictions: ndarray of shape (n_grid, n_new[, n_targets])."""
+        """Predictions: array of shape (n_grid, n_new[, n_targets])."""
         solver = self._solver
-        dtype = solver.dtype
-        X = check_X_new(X, solver.n_features_in_, dtype)
+        B = self._new_basis(X)
         if solver.penalty_map is not None:
-            B, offset = solver.penalty_map.held_out(X, None, self.spectrum, dtype)
-            out = self._apply(B, np.empty(0, dtype=dtype))
-            out += offset.astype(dtype)
-            return solver._shape(out, self._scalar)
-        B = held_out_basis(X, None, solver._centering.xm, self.spectrum, dtype)
-        return solver._shape(self._apply(B, self._offset(True)), self._scalar)
+            B, offset = B
+            return solver._shape(self._apply(B) + self._cast(offset), self._scalar)
+        return solver._shape(self._apply(B, self._mean()), self._scalar)
 
     def loo(self, *, scoring="mse", alpha_per_target=True):
         """Exact leave-one-out scores for every alpha and target: :class:`CVResult`.
@@ -630,11 +660,9 @@ class FilterPath(FilterGrid):
         approximation. Use :meth:`gcv` for those.
         """
         scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
-        solver = self._solver
-        scale, _ = solver.target_scale(self.spectrum)
-        mse = _scores.loo_sse(self.spectrum, solver._centering, solver._Y, self.filter,
-                              self.grid, self.name, scale) / solver._centering.sum_w
-        return solver.cv_result(self, mse, scoring, alpha_per_target, "loo", scale=scale)
+        mse, scale = self._loo_mse()
+        return self._solver.cv_result(self, mse, scoring, alpha_per_target, "loo",
+                                      scale=scale)
 
     def gcv(self, *, scoring="mse", alpha_per_target=True):
         """Generalized cross-validation for every grid value and target: :class:`CVResult`.
@@ -643,11 +671,23 @@ class FilterPath(FilterGrid):
         """
         scoring = check_scoring(scoring)
         alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
+        mse, scale = self._gcv_mse()
+        return self._solver.cv_result(self, mse, scoring, alpha_per_target, "gcv",
+                                      scale=scale)
+
+    # The criteria's errors (a backend's path overrides these two): the mean squared
+    # errors (m, k) of the targets times their power-of-two scale, and the scale.
+    def _loo_mse(self):
+        solver = self._solver
+        scale, _ = solver.target_scale(self.spectrum)
+        return _scores.loo_sse(self.spectrum, solver._centering, solver._Y, self.filter,
+                               self.grid, self.name, scale) / solver._centering.sum_w, scale
+
+    def _gcv_mse(self):
         solver = self._solver
         scale, yc_sq = solver.target_scale(self.spectrum)
-        mse = _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
-                              self.name, scale, yc_sq)
-        return solver.cv_result(self, mse, scoring, alpha_per_target, "gcv", scale=scale)
+        return _scores.gcv_mse(self.spectrum, solver._centering, self.filter, self.grid,
+                               self.name, scale, yc_sq), scale
 
 
 def apply_path(B, spectrum, flt, offset, dtype):

@@ -260,6 +260,18 @@ class Spectrum:
         return self._U
 
 
+def starting_method(method, n, p, *, unpenalized=False, float64=True):
+    """The decomposition a solver starts with for `method`: as given, or for 'auto' the
+    Gram for n >= p, else the kernel (the SVD where the kernel route cannot take
+    `unpenalized` columns, or without float64 on the device); the accuracy guard
+    (:meth:`Spectrum.accurate_for`) may later replace a Gram route by the SVD."""
+    if method != "auto":
+        return method
+    if not float64:
+        return "svd"
+    return "gram" if n >= p else "svd" if unpenalized else "kernel"
+
+
 def decompose(X, Y, centering, method):
     """Factorize the centred `X` by `method` ('svd', 'gram' or 'kernel'), project `Y`."""
     spectrum = _factorize(X, Y, centering, method)

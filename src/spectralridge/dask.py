@@ -3,50 +3,41 @@
 Dask is optional (``pip install 'spectralridge[dask]'``) and imported only when a Dask array
 reaches spectralridge. :class:`DaskRidgeSolver` is a :class:`~spectralridge.RidgeSolver`;
 :func:`dask_ridge_path` and :func:`dask_ridge_cv` mirror ``ridge_path`` and ``ridge_cv``.
-What this module holds is only what is Dask's: ``X`` chunked by rows, ``Y`` by rows and
-blocks of targets (NumPy ``X`` or ``Y`` with a Dask other is fine).
+``X`` is chunked by rows, ``Y`` by rows and blocks of targets (NumPy ``X`` or ``Y`` with a
+Dask other is fine). What is here is only the passes and their wiring:
 
-Passes
-    1. Weighted means and a power of two per target (``_scores.peak_scale``).
-    2. Per row block and fold, the factor of ``A = [sw, sw (X - xm)]`` (the R factor of a
-       Householder QR, reduced as a tall-skinny QR tree, or the Gram), or for the kernel
-       route the n x n ``Xs Xs^T`` (summed over X's column blocks too), with ``A^T sw (Y -
-       ym)`` and ``||sw (Y - ym)||^2`` per target. The weights being a column of ``A``, any
-       union of blocks is re-centred exactly, so K-fold training sets are too. The engine
-       (``_penalty.set_spectrum``, ``kernel_set_spectrum``) decomposes them eagerly; the
-       target statistics stay Dask arrays, persisted.
-    3. Leave-one-out and K-fold: one row pass each (hat diagonals and residuals per row
-       block; the held-out rows' basis under each training fit), reduced per alpha and
-       target.
+1. weighted means and a power of two per target (``_scores.peak_scale``);
+2. per row block and fold, the factor of ``A = [sw, sw (X - xm)]`` (Householder R factors
+   reduced as a tall-skinny QR tree, or the Gram; the kernel route: ``Xs Xs^T``) and the
+   cross products ``A^T sw (Y - ym)``, ``||sw (Y - ym)||^2``. The weights being a column of
+   ``A``, any union of folds is re-centred exactly; the engine decomposes them eagerly;
+3. leave-one-out and K-fold: one row pass each (hat diagonals and residuals per row block;
+   the held-out rows under each training fit).
 
-The NumPy work of each task (one row block, one block of targets) is the engine's
-(:mod:`._blocks`, on :mod:`._scores` and :mod:`._solver`); the selection and refit is
-``_scores.select_refit``, run per block of targets through :class:`_Targets`.
-
-Everything indexed by target is a lazy Dask array chunked by blocks of targets (compute
-several together, ``dask.compute(res.scores, res.coef)``); spectral quantities of ``X``
-alone are NumPy. Data-dependent errors (NaN, negative weights, leverage 1) are raised when
-the graph runs. The projection through ``Xc^T Yc`` costs ``cond(X) eps`` relative. The
-:class:`~spectralridge.GridEdgeWarning` is emitted where the selection runs (a worker under
-``distributed``), as enabled where the results are built.
+The NumPy work of each task is the engine's (:mod:`._blocks`); selection and refit is
+``_scores.select_refit`` run per block of targets through :class:`_Targets`. Everything
+indexed by target is a lazy Dask array chunked by blocks of targets (compute several
+together, ``dask.compute(res.scores, res.coef)``); spectral quantities are NumPy. The
+projection through ``Xc^T Yc`` costs ``cond(X) eps`` relative. Data-dependent errors (NaN, negative weights, leverage 1) and the
+:class:`~spectralridge.GridEdgeWarning` arise where the graph runs.
 """
 
 import numbers
+import sys
 import threading
 
 import numpy as np
 
 from . import _blocks, _scores
 from ._backends import is_dask_input
-from ._cv import fold_labels
-from ._design import householder_r
+from ._cv import cross_validate, fold_labels
 from ._penalty import set_spectrum
-from ._solver import FilterGrid, RidgePath, RidgeSolver
-from ._spectrum import kernel_set_spectrum
-from ._validation import (METHODS, as_array, check_alphas, check_bool, check_finite,
-                          check_groups, check_nonnegative_weights, check_number_dtype,
-                          check_penalty_factor, check_rule, check_sample_weight,
-                          check_scoring, check_shapes, check_X_new_shape)
+from ._solver import FilterPath, RidgePath, RidgeSolver
+from ._spectrum import kernel_set_spectrum, starting_method
+from ._validation import (as_array, check_alphas, check_bool, check_finite,
+                          check_groups, check_method, check_nonnegative_weights, check_number_dtype,
+                          check_penalty_factor, check_sample_weight,
+                          check_shapes, check_X_new_shape)
 
 __all__ = ["DaskFilterPath", "DaskRidgeSolver", "dask_ridge_cv", "dask_ridge_path",
            "is_dask_input"]
@@ -141,10 +132,7 @@ def _row_indices(w, block_info=None):
 
 def _qr_tree(x, axis, keepdims):
     """Combine stacked R factors (g, K, q, q) fold by fold: R of the union of the blocks."""
-    g, K, q, _ = x.shape
-    out = np.empty((K, q, q))
-    for f in range(K):
-        out[f] = householder_r(np.asfortranarray(x[:, f].reshape(g * q, q)), square=True)
+    out = np.stack([_blocks.union_factor("svd", x[:, f]) for f in range(x.shape[1])])
     return out[None] if keepdims else out
 
 
@@ -194,43 +182,18 @@ class _Targets:
 class DaskRidgeSolver(RidgeSolver):
     r"""Ridge regression for any number of alphas on Dask arrays.
 
-    A :class:`~spectralridge.RidgeSolver` (``sr.RidgeSolver`` returns one of these when it
-    receives a Dask array): the same methods, written once there, on this backend's
-    decompositions and filter paths (:class:`DaskFilterPath`), so that everything indexed
-    by target is a Dask array. See the module docstring for the algorithm, the laziness of
-    the outputs and the numerics.
+    A :class:`~spectralridge.RidgeSolver` (``sr.RidgeSolver`` returns one for a Dask array):
+    the same parameters and methods, written once there; everything indexed by target is a
+    Dask array (:class:`DaskFilterPath`). Dask specifics:
 
-    Parameters
-    ----------
-    X : dask array or array-like of shape (n_samples, n_features)
-        Chunked by rows; rechunked to one column chunk if needed.
-    Y : dask array or array-like of shape (n_samples,) or (n_samples, n_targets)
-        Chunked by columns (blocks of targets); its row chunks are aligned with X's.
-    fit_intercept : bool, default=True
-    sample_weight : float, array-like or dask array of shape (n_samples,), default=None
-    method : {'auto', 'svd', 'gram', 'kernel'}, default='auto'
-        ``'svd'``: tall-skinny QR of the centred, weighted X, then the SVD of its small R
-        factor. ``'gram'``: eigh of the Gram (faster, squares the condition number).
-        ``'kernel'``: eigh of the n x n kernel (wide X; K-fold training sets: its
-        submatrices, one more pass over X per fold). ``'auto'``: ``'gram'`` when
-        n_samples >= n_features, else ``'kernel'`` (K-fold too, as in NumPy), replaced by
-        ``'svd'`` (one more pass over X) as soon as a call asks for an alpha the Gram or
-        kernel of all rows or of a K-fold training set cannot serve to about 1e-10 relative
-        (the guard of :class:`~spectralridge.RidgeSolver`, with the dropped directions
-        measured against each set's targets).
-    penalty_factor : array-like of shape (n_features,), default=None
-        Non-negative per-feature penalty factors, as in :class:`~spectralridge.RidgeSolver`:
-        the columns of X are divided by the square roots of the positive ones (lazily) and
-        the coefficients mapped back; those of factor 0 are projected out of each set of rows
-        (all, and each K-fold training set) from its factor (not with ``method='kernel'``;
-        ``'auto'`` takes the QR route for wide X), see ``_penalty.FreeSetSpectrum``.
-
-    Attributes
-    ----------
-    method : str
-    singular_values : ndarray of shape (rank,)
-    rank : int
-    n_features_in_ : int
+    - `X` is chunked by rows (rechunked to one column chunk), `Y` by blocks of targets;
+      `sample_weight` may be a Dask array.
+    - ``method='svd'`` is a tall-skinny QR of the centred, weighted X, then the SVD of its R
+      factor; ``'kernel'`` on K-fold training sets takes submatrices of the n x n kernel (one
+      more pass over X per fold). ``'auto'`` starts and upgrades as in NumPy, the SVD costing
+      one more pass over X; unpenalized columns (`penalty_factor` 0) are projected out of
+      each set's factor (``_penalty.FreeSetSpectrum``), not with ``'kernel'`` (``'auto'``
+      takes the QR route for wide X).
 
     Examples
     --------
@@ -265,9 +228,7 @@ class DaskRidgeSolver(RidgeSolver):
         dask, da = _import_dask()
         self._lock = threading.Lock()
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
-        if not isinstance(method, str) or method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
-        self._requested_method = method
+        self._requested_method = check_method(method)
         X, Y, w, self._dtype, self._y_was_1d = _prepare(X, Y, sample_weight)
         n, p = X.shape
         self.n_features_in_ = p
@@ -316,13 +277,10 @@ class DaskRidgeSolver(RidgeSolver):
         self._lazy_scale = da.from_array(self._scale, chunks=(Y.chunks[1],))
         Y = self._Y = Y * self._lazy_scale.astype(Y.dtype)
         # pass 2: factors of X, cross products with Y
-        if method == "auto":
-            kind = "gram" if n >= p else "svd" if self._free is not None else "kernel"
-        elif method == "kernel" and self._free is not None:
+        if method == "kernel" and self._free is not None:
             raise ValueError("method='kernel' does not take unpenalized columns "
                              "(penalty_factor entries of 0) on Dask: use 'svd' or 'auto'.")
-        else:
-            kind = method
+        kind = starting_method(method, n, p, unpenalized=self._free is not None)
         labels = () if self._labels is None else (self._labels, "i")
         # shift of the R^2 sums: the mean, or without intercept the first row block's mean
         shift = self._ym0 if self.fit_intercept else \
@@ -366,9 +324,7 @@ class DaskRidgeSolver(RidgeSolver):
                 return (Xs.T @ da.from_array(Q_all, chunks=(Xs.chunks[0], -1))).compute()
             return kernel_set_spectrum(Ks[np.ix_(rows, rows)], set_sums, sw[rows], self._xm0,
                                        self.fit_intercept, basis_pass)
-        with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._state = _blocks.SetState("kernel", *_blocks.set_spectra(sums, make), None,
-                                 sums[:, 0].copy())
+        self._state = _blocks.set_state("kernel", sums, make)
 
     def _factor_blocks(self, kind):
         """Lazy per-fold factors of A (K, q, q) and sums (K, 3 + p)."""
@@ -395,19 +351,15 @@ class DaskRidgeSolver(RidgeSolver):
         def make(folds, set_sums):
             return set_spectrum(kind, _blocks.union_factor(kind, [F[g] for g in folds]),
                                 set_sums, self._xm0, self.fit_intercept, self._free)
-        with np.errstate(over="ignore", invalid="ignore"):  # check_scale sees overflow
-            self._state = _blocks.SetState(kind, *_blocks.set_spectra(sums, make), F,
-                                           sums[:, 0].copy())
+        self._state = _blocks.set_state(kind, sums, make, F)
 
     def _state_for(self, alphas):
         """The decompositions for `alphas`, upgraded to 'svd' where 'auto' needs it."""
         state = self._state
         if self._requested_method == "auto" and state.kind != "svd":
-            a = float(np.min(alphas))
             with self._lock:
                 state = self._measure_dropped(self._state)
-                if state.kind != "svd" and not all(
-                        d.spectrum().accurate_for(a) for d in (state.full, *state.train)):
+                if state.kind != "svd" and not state.accurate_for(float(np.min(alphas))):
                     dask, _ = _import_dask()
                     self._set_factors("svd", *dask.compute(*self._factor_blocks("svd")))
                     state = self._state
@@ -418,10 +370,8 @@ class DaskRidgeSolver(RidgeSolver):
         training set) measured against its targets, as NumPy's guard: from the cross
         products ``A^T Yc`` (no pass over the data; the kernel route: one pass over Y for
         ``Q_d^T Yc``)."""
-        sets = (state.full, *state.train)
-        todo = [j for j, d in enumerate(sets)
-                if d.Q_dropped is not None and not np.isfinite(d.dropped)]
-        if state.kind == "svd" or not todo:
+        sets, todo = state.sets, state.unmeasured()
+        if not todo:
             return state
         ctx = self._ctx(state, None, np.zeros(0), "alpha")
         widths = [sets[j].Q_dropped.shape[1] for j in todo]
@@ -439,9 +389,7 @@ class DaskRidgeSolver(RidgeSolver):
             arrays = ((Q.T @ Yc).astype(np.float64), "dj"),
         ratios = self._per_targets(_blocks.dropped_block, (len(todo),), *arrays, ctx=ctx,
                                    sets=todo, widths=widths).max(axis=1).compute()
-        for j, ratio in zip(todo, ratios):
-            sets = sets[:j] + (sets[j].measured(float(ratio)),) + sets[j + 1:]
-        self._state = state._replace(full=sets[0], train=sets[1:])
+        self._state = state.measured(todo, ratios)
         return self._state
 
     @property
@@ -449,13 +397,9 @@ class DaskRidgeSolver(RidgeSolver):
         """Working dtype of coefficients, intercepts and predictions."""
         return np.dtype(self._dtype)
 
-    @property
-    def n_targets(self):
-        return self._Y.shape[1]
-
     def __repr__(self):
-        n, p = self._X.shape
-        return (f"DaskRidgeSolver(n_samples={n}, n_features={p}, n_targets={self.n_targets}, "
+        (n, p), k = self._X.shape, self._Y.shape[1]
+        return (f"DaskRidgeSolver(n_samples={n}, n_features={p}, n_targets={k}, "
                 f"method={self.method!r}, rank={self.rank})")
 
     def _decomposition(self, alphas=None):
@@ -480,14 +424,6 @@ class DaskRidgeSolver(RidgeSolver):
         R, yc_sq = dask.compute(self._unscale(out[:-1]), self._unscale(out[-1], 2))
         return d.spectrum(R, yc_sq)
 
-    def _coef_units(self, coef, axis):
-        """Coefficients of the rescaled columns (feature axis `axis`) for the original ones."""
-        if self._col_scale is None:
-            return coef
-        shape = [1] * coef.ndim
-        shape[axis] = -1
-        return coef * self._col_scale.reshape(shape)
-
     def _unscale(self, out, power=1):
         """Values (..., n_targets) computed on the scaled targets, in the units of Y (exact:
         powers of two; beyond the float64 range inf or 0)."""
@@ -501,6 +437,14 @@ class DaskRidgeSolver(RidgeSolver):
         ctx = _blocks.Ctx(self.fit_intercept, state.full, state.train, flt, grid, name, **kw)
         return dask.delayed(ctx, pure=True, traverse=False)
 
+    def _per_rows(self, func, index, new_axes, extra, **kwargs):
+        """``func(X, Y, w, extra, P, ym0)`` per row block and block of targets (`extra`: the
+        row indices or the fold labels), output `index` (float64)."""
+        _, da = _import_dask()
+        return da.blockwise(func, index, self._X, "ix", self._Y, "ij", self._w, "i", extra, "i",
+                            self._P, "Fbj", self._ym0, "j", new_axes=new_axes,
+                            concatenate=True, dtype=np.float64, **kwargs)
+
     def _per_targets(self, func, new_axes, *arrays, **kwargs):
         """blockwise over blocks of targets: output (*new_axes, n_targets)."""
         _, da = _import_dask()
@@ -512,28 +456,13 @@ class DaskRidgeSolver(RidgeSolver):
                             new_axes=dict(zip(letters, new_axes)), concatenate=True,
                             dtype=np.float64, **kwargs)
 
-    def per_target(self, alphas):
-        """Coefficients and intercepts with a different alpha for each target.
-
-        Parameters
-        ----------
-        alphas : array-like or dask array of shape (n_targets,)
-
-        Returns
-        -------
-        RidgePath
-            Dask arrays: ``coef`` of shape (n_features[, n_targets]), ``intercept``
-            (n_targets,) or 0-d.
-        """
-        dask, da = _import_dask()
-        k = self.n_targets
+    def _target_alphas(self, alphas):
+        _, da = _import_dask()
         if is_dask_input(alphas):
-            alphas = check_dask_array(alphas, "alphas", (1,)).astype(np.float64)
-        else:
-            alphas = da.from_array(check_alphas(alphas)[0], chunks=-1)
-        if alphas.shape[0] != k:
-            raise ValueError(f"alphas must have one entry per target: expected ({k},), got "
-                             f"shape {alphas.shape}.")
+            return check_dask_array(alphas, "alphas", (1,)).astype(np.float64)
+        return da.from_array(check_alphas(alphas)[0], chunks=-1)
+
+    def _refit_targets(self, alphas):
         alphas = alphas.rechunk((self._Y.chunks[1],))
         low = float(alphas.min().compute())
         if low < 0:
@@ -542,10 +471,7 @@ class DaskRidgeSolver(RidgeSolver):
         out = self._per_targets(_blocks.refit_block, (self.n_features_in_ + 1,), (alphas, "j"),
                                 (self._lazy_scale, "j"), col_scale=self._col_scale,
                                 ctx=self._ctx(state, None, np.zeros(0), "alpha"))
-        coef, intercept = out[:-1].astype(self.dtype), out[-1].astype(self.dtype)
-        if self._y_was_1d:
-            return RidgePath(coef[:, 0], intercept[0])
-        return RidgePath(coef, intercept)
+        return out[:-1].astype(self.dtype), out[-1].astype(self.dtype)
 
     # -- cross-validation -------------------------------------------------------------------
     def loo_errors(self, alphas):
@@ -554,13 +480,9 @@ class DaskRidgeSolver(RidgeSolver):
         A dask array of shape (n_alphas, n_samples[, n_targets]) chunked like X's rows and
         Y's blocks of targets (samples of zero weight get their plain residual).
         """
-        _, da = _import_dask()
         path = self.ridge(alphas)
-        ctx = path._ctx()
-        out = da.blockwise(_blocks.loo_errors_block, "aij", self._X, "ix", self._Y, "ij",
-                           self._w, "i", self._rows, "i", self._P, "Fbj", self._ym0, "j",
-                           new_axes={"a": path.grid.size}, concatenate=True,
-                           dtype=np.float64, ctx=ctx)
+        out = self._per_rows(_blocks.loo_errors_block, "aij", {"a": path.grid.size}, self._rows,
+                             ctx=path._ctx())
         return self._shape(self._unscale(out), path._scalar)
 
     def _kfold(self, alphas, scoring, alpha_per_target, rule):
@@ -574,27 +496,38 @@ class DaskRidgeSolver(RidgeSolver):
                                "fold_weight": state.fold_weight,
                                "loo_compression": _scores.loo_compression_enabled()})
         # one pass over the rows: held-out errors of each row block in its fold
-        _, da = _import_dask()
-        sse = da.blockwise(_blocks.held_out_block, "izaj", self._X, "ix", self._Y, "ij",
-                           self._w, "i", self._labels, "i", self._P, "Fbj", self._ym0, "j",
-                           new_axes={"z": self._K, "a": m}, adjust_chunks={"i": 1},
-                           concatenate=True, dtype=np.float64, ctx=ctx)
+        sse = self._per_rows(_blocks.held_out_block, "izaj", {"z": self._K, "a": m}, self._labels,
+                             adjust_chunks={"i": 1}, ctx=ctx)
         sse = sse.sum(axis=0, split_every=SPLIT_EVERY)
-        out = self._per_targets(_blocks.kfold_block, (m + self._K * m,), (sse, "zyj"), ctx=ctx)
-        return path._result(out[:m], scoring, alpha_per_target, f"{self._K} splits", rule,
-                            out[m:])
+        out = self._per_targets(_blocks.kfold_block, ((2 + self._K) * m,), (sse, "zyj"),
+                                ctx=ctx)
+        # the standard error of the mean score over targets, from the scores of the splits
+        weights = _scores.mean_weights(self._scale, scoring)
+        means = (out[2 * m:] if weights is None else out[2 * m:] * weights).mean(axis=1)
+        score_se = (out[m:2 * m], means.reshape(self._K, m).map_blocks(
+            _blocks.se_block, drop_axis=0, dtype=np.float64))
+        return self.cv_result(path, out[:m], scoring, alpha_per_target, f"{self._K} splits",
+                              rule=rule, score_se=score_se, scale=self._scale)
+
+    def _scores_of(self, path, mse, scoring, sst, scale):
+        return self._per_targets(_blocks.score_block, (path.grid.size,), (mse, "zj"),
+                                 ctx=path._ctx(scoring=scoring))
+
+    def _targets(self, path):
+        return _Targets(self, path._ctx())
 
 
-class DaskFilterPath(FilterGrid):
+class DaskFilterPath(FilterPath):
     """One spectral filter family over a grid on a :class:`DaskRidgeSolver`.
 
-    The counterpart of :class:`~spectralridge.FilterPath`: ``grid``, ``name``, ``factors`` and
-    ``dof`` are NumPy; ``coef``, ``intercept``, ``predict``, ``gcv`` and ``loo`` give Dask arrays.
+    A :class:`~spectralridge.FilterPath` (its ``gcv`` and ``loo``, on this backend's errors):
+    ``grid``, ``name``, ``factors`` and ``dof`` are NumPy; ``coef``, ``intercept``,
+    ``predict``, ``gcv`` and ``loo`` give Dask arrays.
     """
 
     def __init__(self, solver, state, flt, grid, scalar, name):
-        super().__init__(solver, flt, grid, scalar, name)
-        self._state, self._decomp = state, state.full
+        super().__init__(solver, state.full, flt, grid, scalar, name)
+        self._state = state
 
     def _ctx(self, **kw):
         return self._solver._ctx(self._state, self.filter, self.grid, self.name, **kw)
@@ -602,9 +535,11 @@ class DaskFilterPath(FilterGrid):
     def coef(self):
         """Coefficients: dask array of shape (n_grid, n_features[, n_targets])."""
         s = self._solver
-        out = s._per_targets(_blocks.coef_block, (self.grid.size, s.n_features_in_),
-                             ctx=self._ctx())
-        return s._shape(s._coef_units(s._unscale(out), 1).astype(s.dtype), self._scalar)
+        out = s._unscale(s._per_targets(_blocks.coef_block, (self.grid.size, s.n_features_in_),
+                                        ctx=self._ctx()))
+        if s._col_scale is not None:  # the coefficients of the columns as given
+            out = out * s._col_scale[:, None]
+        return s._shape(out.astype(s.dtype), self._scalar)
 
     def intercept(self):
         """Intercepts: dask array of shape (n_grid[, n_targets])."""
@@ -632,54 +567,20 @@ class DaskFilterPath(FilterGrid):
                            dtype=np.float64, ctx=self._ctx())
         return s._shape(s._unscale(out).astype(s.dtype), self._scalar)
 
-    def gcv(self, *, scoring="mse", alpha_per_target=True):
-        """Generalized cross-validation: CVResult of Dask arrays (see ``RidgeSolver.gcv``)."""
-        scoring = check_scoring(scoring)
-        alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-        s, d = self._solver, self._decomp
+    def _gcv_mse(self):
+        s, d = self._solver, self.spectrum
         # the errors that depend on X alone are raised now, as in NumPy
         _scores.gcv_mse(d.spectrum(np.zeros((d.rank, 1)), np.zeros(1)),
                         d.centering(np.zeros(1), s.fit_intercept), self.filter, self.grid,
                         self.name)
-        mse = s._per_targets(_blocks.gcv_block, (self.grid.size,), ctx=self._ctx())
-        return self._result(mse, scoring, alpha_per_target, "gcv")
+        return s._per_targets(_blocks.gcv_block, (self.grid.size,), ctx=self._ctx()), s._scale
 
-    def loo(self, *, scoring="mse", alpha_per_target=True):
-        """Exact leave-one-out: CVResult of Dask arrays (see ``RidgeSolver.loo``)."""
-        _, da = _import_dask()
-        scoring, alpha_per_target = self._loo_options(scoring, alpha_per_target)
-        s, d = self._solver, self._decomp
-        ctx = self._ctx(extra={"loo_compression": _scores.loo_compression_enabled()})
-        parts = da.blockwise(_blocks.loo_block, "iaj", s._X, "ix", s._Y, "ij", s._w, "i",
-                             s._rows, "i", s._P, "Fbj", s._ym0, "j",
-                             new_axes={"a": self.grid.size},
-                             adjust_chunks={"i": 1}, concatenate=True, dtype=np.float64,
-                             ctx=ctx)
-        mse = parts.sum(axis=0, split_every=SPLIT_EVERY) / d.sum_w
-        return self._result(mse, scoring, alpha_per_target, "loo")
-
-    def _result(self, mse, scoring, alpha_per_target, cv, rule="min", split_scores=None):
-        """The engine's selection and refit of mean squared errors `mse` (m, k) per block
-        of targets (``split_scores`` (K m, k): the per-split scores for rule '1se'), as a
-        CVResult of Dask arrays."""
+    def _loo_mse(self):
         s = self._solver
-        m = self.grid.size
-        ctx = self._ctx(scoring=scoring)
-        scores = s._per_targets(_blocks.score_block, (m,), (mse, "zj"), ctx=ctx)
-        score_se = None
-        if split_scores is not None:
-            K = split_scores.shape[0] // m
-            se = split_scores.map_blocks(_blocks.se_block, K=K,
-                                         chunks=((m,), split_scores.chunks[1]), dtype=np.float64)
-            weights = _scores.mean_weights(s._scale, scoring)
-            means = (split_scores if weights is None else split_scores * weights).mean(axis=1)
-            score_se = (se, means.reshape(K, m).map_blocks(_blocks.se_block, drop_axis=0,
-                                                           dtype=np.float64))
-        return _scores.select_refit(
-            self.grid, self.filter, scores, rank=self._decomp.rank, scoring=scoring,
-            alpha_per_target=alpha_per_target, y_was_1d=s._y_was_1d, dtype=s.dtype, cv=cv,
-            n_features=s.n_features_in_, name=self.name, rule=rule, score_se=score_se,
-            scale=s._scale, targets=_Targets(s, ctx))
+        ctx = self._ctx(extra={"loo_compression": _scores.loo_compression_enabled()})
+        parts = s._per_rows(_blocks.loo_block, "iaj", {"a": self.grid.size}, s._rows,
+                            adjust_chunks={"i": 1}, ctx=ctx)
+        return parts.sum(axis=0, split_every=SPLIT_EVERY) / self.spectrum.sum_w, s._scale
 
 
 # -- functions -------------------------------------------------------------------------------
@@ -705,26 +606,26 @@ def dask_ridge_cv(X, Y, alphas=None, *, cv="loo", alpha_per_target=True, scoring
     NumPy; ``scores``, ``best_index``, ``best_alpha``, ``best_score``, ``coef``,
     ``intercept`` and ``at_grid_edge`` are Dask arrays chunked by blocks of targets.
     """
-    scoring = check_scoring(scoring)
-    alpha_per_target = check_bool(alpha_per_target, "alpha_per_target")
-    is_named = isinstance(cv, str) and cv in ("loo", "gcv")
-    rule = check_rule(rule, cv if is_named else None)
+    return cross_validate(sys.modules[__name__], X, Y, alphas, cv=cv,
+                          alpha_per_target=alpha_per_target, scoring=scoring, rule=rule,
+                          groups=groups, fit_intercept=fit_intercept,
+                          sample_weight=sample_weight, method=method,
+                          penalty_factor=penalty_factor)
+
+
+def cv_splits(X, Y, cv, groups, kwargs):
+    """The solver with per-fold factors and the folds (``range(K)``) of `cv`, whose test
+    sets must partition the samples (``_cv.fold_labels``: NumPy's errors for a bad cv)."""
     if not (is_dask_input(X) or hasattr(X, "shape")):
         X = np.asarray(X)
-    groups = check_groups(groups, X.shape[0], cv)
-    kwargs = dict(fit_intercept=fit_intercept, sample_weight=sample_weight, method=method,
-                  penalty_factor=penalty_factor)
-    if is_named:
-        solver = DaskRidgeSolver(X, Y, **kwargs)
-        score = solver.loo if cv == "loo" else solver.gcv
-        return score(alphas, scoring=scoring, alpha_per_target=alpha_per_target)
-    folds = fold_labels(cv, X, Y, groups, "Dask")  # NumPy's errors for a bad cv
-    if rule == "1se" and folds[0] < 2:
-        raise ValueError(f"rule='1se' needs at least 2 splits, got {folds[0]}.")
-    return DaskRidgeSolver._with_folds(X, Y, folds, **kwargs)._kfold(alphas, scoring,
-                                                                     alpha_per_target, rule)
+    folds = fold_labels(cv, X, Y, check_groups(groups, X.shape[0], cv), "Dask")
+    return DaskRidgeSolver._with_folds(X, Y, folds, **kwargs), range(folds[0])
+
+
+def kfold(solver, splits, alphas, scoring, alpha_per_target, rule, refine):
+    return solver._kfold(alphas, scoring, alpha_per_target, rule)
 
 
 # The backend interface (see spectralridge._backends).
 Solver = DaskRidgeSolver
-ridge_cv = dask_ridge_cv
+criteria = False
