@@ -598,6 +598,34 @@ def test_kernel_ridge_float32_and_default_grid():
                     rtol=1e-6)
 
 
+@pytest.mark.parametrize("cv", ["loo", "gcv", 3])
+@pytest.mark.parametrize("one_target", [False, True])
+@pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")
+def test_banded_ridge_cv_estimator_on_dask_matches_numpy(cv, one_target):
+    """Dask X, y and weights: the selection computed in one pass, coef_ and predictions
+    lazy, every attribute equal to the NumPy fit's."""
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((90, 9)) * np.repeat([1.0, 0.3, 3.0], 3)
+    Y = X @ rng.standard_normal((9, 4)) + rng.standard_normal((90, 4))
+    Y = Y[:, 0] if one_target else Y
+    w = rng.uniform(0.5, 2.0, 90)
+    kw = dict(alphas=np.logspace(-2, 3, 7), n_candidates=4, cv=cv, random_state=0)
+    groups = [np.arange(3), np.arange(3, 6), np.arange(6, 9)]
+    ref = sr.BandedRidgeCV(groups, **kw).fit(X, Y, sample_weight=w)
+    dX = da.from_array(X, chunks=(30, 9))
+    dY = da.from_array(Y, chunks=(30,) if one_target else (30, 2))
+    got = sr.BandedRidgeCV(groups, **kw).fit(dX, dY, sample_weight=da.from_array(w, chunks=30))
+    assert isinstance(got.coef_, da.Array)
+    assert_allclose(got.coef_.compute(), ref.coef_, rtol=1e-10, atol=1e-13)
+    assert_allclose(np.asarray(got.intercept_), ref.intercept_, rtol=1e-10, atol=1e-13)
+    for name in ("alphas_", "alpha_", "weights_", "cv_scores_", "best_score_"):
+        assert_allclose(getattr(got, name), getattr(ref, name), rtol=1e-10, err_msg=name)
+    pred = got.predict(dX)
+    assert isinstance(pred, da.Array)
+    assert_allclose(pred.compute(), ref.predict(X), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("cv", ["loo", "gcv", 4])
 @pytest.mark.parametrize("kernel", ["rbf", "poly", "precomputed"])
 @pytest.mark.filterwarnings("ignore::spectralridge.GridEdgeWarning")

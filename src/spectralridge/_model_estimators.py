@@ -7,6 +7,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _array_api
 from ._banded import banded_ridge_cv
+from ._estimators import _RidgeBase
 from ._kernel import KernelRidgeSolver, dask_kernel, kernel_matrix
 from ._scores import grid_edge_warnings
 from ._validation import (check_alphas, check_bool, check_groups, check_rule,
@@ -144,6 +145,7 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                                                      ensure_non_negative=True)
         groups = check_groups(groups, X.shape[0], cv)
         n_positive = X.shape[0] if sample_weight is None else \
+            int((sample_weight > 0).sum().compute()) if is_dask_input(sample_weight) else \
             _array_api.count_positive(sample_weight)
         if mode != "splits" and n_positive < 2:
             name = "Leave-one-out" if mode == "loo" else "Generalized"
@@ -255,7 +257,7 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return tags
 
 
-class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
+class BandedRidgeCV(_RidgeBase):
     """Banded ridge regression: one alpha per feature group and per target, by CV.
 
     The penalty is ``sum_g alpha_g ||W_g||^2`` with ``alpha_g = alpha / gamma_g``; candidate
@@ -285,7 +287,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    coef_ : ndarray or Dask array of shape (n_features,) or (n_targets, n_features)
     intercept_ : float or ndarray of shape (n_targets,)
     alphas_ : ndarray of shape (n_groups, n_targets)
         Per-group alphas of each target (inf: the group is left out). A 1-D `y` drops the
@@ -334,9 +336,11 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        sample_weight : float or array-like of shape (n_samples,), default=None
+        X : array-like, scipy.sparse or Dask array of shape (n_samples, n_features)
+        y : array-like or Dask array of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : float, array-like or Dask array of shape (n_samples,), default=None
+            With Dask input the selection is computed in one pass; ``coef_``,
+            ``intercept_`` and predictions stay lazy Dask arrays.
 
         Returns
         -------
@@ -347,21 +351,13 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             raise ValueError("scoring must be None, 'neg_mean_squared_error' or 'r2', got "
                              f"{self.scoring!r}.")
         device = _array_api.dispatching(X, y, sample_weight)
-        if device:  # fitted attributes in X's namespace, as RidgeCV's
-            X, Y, sample_weight, y_ndim = _array_api.validate_estimator_fit(self, X, y,
-                                                                            sample_weight)
-        else:
-            X, y = validate_data(self, X, y, accept_sparse="csr",
-                                 dtype=[np.float64, np.float32], multi_output=True,
-                                 y_numeric=True)
-            Y, y_ndim = y.reshape(y.shape[0], -1).astype(X.dtype, copy=False), y.ndim
-            if sample_weight is not None:
-                sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                     ensure_non_negative=True)
+        lazy = is_dask_input(X, y, sample_weight)
+        X, Y, sample_weight, y_ndim = self._validate_fit(X, y, sample_weight)
         groups = [np.arange(X.shape[1])] if self.groups is None else self.groups
         cv = "loo" if self.cv is None else self.cv
         mode = cv if isinstance(cv, str) else "splits"
         n_positive = X.shape[0] if sample_weight is None else \
+            int((sample_weight > 0).sum().compute()) if is_dask_input(sample_weight) else \
             _array_api.count_positive(sample_weight)
         if mode != "splits" and n_positive < 2:
             raise ValueError(f"cv={cv!r} needs at least 2 samples of positive weight, got "
@@ -373,11 +369,15 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                               concentration=self.concentration, cv=cv, scoring=ours,
                               fit_intercept=check_bool(self.fit_intercept, "fit_intercept"),
                               sample_weight=sample_weight, random_state=self.random_state)
-        host = {name: _array_api.to_host(v) if is_device_array(v) else np.asarray(v)
-                for name, v in ((name, getattr(res, name)) for name in (
-                    "scores", "best_candidate", "best_alpha", "group_alphas", "best_score"))}
+        names = ("scores", "best_candidate", "best_alpha", "group_alphas", "best_score")
+        if lazy:  # the per-target selection in one pass; coef_ and intercept_ stay lazy
+            import dask
+            host = dict(zip(names, dask.compute(*(getattr(res, name) for name in names))))
+        else:
+            host = {name: _array_api.to_host(v) if is_device_array(v) else np.asarray(v)
+                    for name, v in ((name, getattr(res, name)) for name in names)}
         if y_ndim == 2:
-            self.coef_ = res.coef.T if device else np.ascontiguousarray(res.coef.T)
+            self.coef_ = res.coef.T if device or lazy else np.ascontiguousarray(res.coef.T)
         else:
             self.coef_ = res.coef
         self.intercept_ = res.intercept if self.fit_intercept else 0.0
@@ -394,16 +394,6 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                                                       "candidates_", "cv_scores_",
                                                       "best_score_"))
         return self
-
-    def predict(self, X):
-        """Predictions ``X coef_^T + intercept_``: ndarray of shape (n_samples[, n_targets])."""
-        check_is_fitted(self)
-        if _array_api.dispatching(X):
-            X = _array_api.validate_estimator_predict(self, X)
-            return _array_api.linear_predict(X, self.coef_, self.intercept_)
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                          reset=False)
-        return X @ self.coef_.T + self.intercept_
 
     def score_split(self, X, y):
         """Per-group share of R^2 (the product measure, himalaya's ``r2_score_split``).
@@ -451,8 +441,3 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ss = xp.sum(yc * yc, axis=0)
         return xp.stack([(2 * xp.sum(p * yc, axis=0) - xp.sum(p * total, axis=0)) / ss
                          for p in parts])
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
