@@ -8,7 +8,6 @@ import math
 import os
 import time
 
-import numpy as np
 import pytest
 
 import workloads as wl
@@ -78,13 +77,7 @@ def test_gemm_rate(benchmark, dtype, lib):
     """gemm on 1500 x 1500 through SciPy's and NumPy's BLAS (each bundles its own OpenBLAS):
     the faster is the machine's multiply-add rate."""
     size = 1500
-    A = np.random.default_rng(0).standard_normal((size, size)).astype(dtype)
-    if lib == "scipy":
-        from scipy.linalg import blas
-        A = np.asfortranarray(A)
-        call, args = blas.get_blas_funcs("gemm", (A,)), (1.0, A, A)
-    else:
-        call, args = np.matmul, (A, A)
+    call, args = wl.gemm_call(dtype, size, lib)
     call(*args)
     time.sleep(0.2)  # the other library's BLAS threads stop spinning
     benchmark.group = "machine: BLAS gemm 1500 x 1500"

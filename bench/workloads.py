@@ -466,15 +466,19 @@ def limit_multiply_adds(d, complete=False):
     return ma + extra if complete else ma
 
 
-def gemm_rate(dtype="float64", size=1500, repeats=7, lib="scipy"):
-    """Multiply-adds per second of gemm on size x size (median of repeats) through SciPy's
-    BLAS or NumPy's (``lib="numpy"``: each wheel bundles its own OpenBLAS build)."""
+def gemm_call(dtype="float64", size=1500, lib="scipy"):
+    """``(function, args)`` of a size x size gemm through SciPy's BLAS or NumPy's
+    (``lib="numpy"``: each wheel bundles its own OpenBLAS build)."""
     A = np.random.default_rng(0).standard_normal((size, size)).astype(dtype)
     if lib == "scipy":
         A = np.asfortranarray(A)
-        call, args = blas.get_blas_funcs("gemm", (A,)), (1.0, A, A)
-    else:
-        call, args = np.matmul, (A, A)
+        return blas.get_blas_funcs("gemm", (A,)), (1.0, A, A)
+    return np.matmul, (A, A)
+
+
+def gemm_rate(dtype="float64", size=1500, repeats=7, lib="scipy"):
+    """Multiply-adds per second of :func:`gemm_call` (median of repeats)."""
+    call, args = gemm_call(dtype, size, lib)
     call(*args)
     times = []
     for _ in range(repeats):
