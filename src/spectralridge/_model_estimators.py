@@ -18,6 +18,15 @@ __all__ = ["BandedRidgeCV", "KernelRidgeCV"]
 _SCORING = {None: None, "neg_mean_squared_error": ("mse", -1.0), "r2": ("r2", 1.0)}
 
 
+def _count_positive(X, sample_weight):
+    """Samples of positive weight (NumPy, Dask or device weights; None: all of X's rows)."""
+    if sample_weight is None:
+        return X.shape[0]
+    if is_dask_input(sample_weight):
+        return int((sample_weight > 0).sum().compute())
+    return _array_api.count_positive(sample_weight)
+
+
 class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
     """Kernel ridge regression with the alpha(s) chosen by exact cross-validation.
 
@@ -144,9 +153,7 @@ class KernelRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                                      ensure_non_negative=True)
         groups = check_groups(groups, X.shape[0], cv)
-        n_positive = X.shape[0] if sample_weight is None else \
-            int((sample_weight > 0).sum().compute()) if is_dask_input(sample_weight) else \
-            _array_api.count_positive(sample_weight)
+        n_positive = _count_positive(X, sample_weight)
         if mode != "splits" and n_positive < 2:
             name = "Leave-one-out" if mode == "loo" else "Generalized"
             raise ValueError(f"{name} cross-validation needs at least 2 samples of positive "
@@ -356,9 +363,7 @@ class BandedRidgeCV(_RidgeBase):
         groups = [np.arange(X.shape[1])] if self.groups is None else self.groups
         cv = "loo" if self.cv is None else self.cv
         mode = cv if isinstance(cv, str) else "splits"
-        n_positive = X.shape[0] if sample_weight is None else \
-            int((sample_weight > 0).sum().compute()) if is_dask_input(sample_weight) else \
-            _array_api.count_positive(sample_weight)
+        n_positive = _count_positive(X, sample_weight)
         if mode != "splits" and n_positive < 2:
             raise ValueError(f"cv={cv!r} needs at least 2 samples of positive weight, got "
                              f"n_samples={n_positive}.")
