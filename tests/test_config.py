@@ -10,11 +10,11 @@ from helpers import make_data
 
 
 def test_defaults_and_context_restore():
-    assert sr.get_config() == {"working_memory": 64, "loo_compression": True, "kernel_threads": 1}
+    assert sr.get_config() == {"working_memory": 64, "loo_compression": True, "kernel_threads": "auto"}
     with sr.config_context(working_memory=8):
         with sr.config_context(loo_compression=False):
             assert sr.get_config() == {"working_memory": 8.0, "loo_compression": False,
-                                      "kernel_threads": 1}
+                                      "kernel_threads": "auto"}
         assert sr.get_config()["loo_compression"] is True
     assert sr.get_config()["working_memory"] == 64
 
@@ -39,7 +39,7 @@ def test_set_config_is_global_and_context_is_thread_local():
     ({"working_memory": True}, ValueError), ({"working_memory": np.inf}, ValueError),
     ({"loo_compression": 1}, TypeError), ({"kernel_threads": 0}, ValueError),
     ({"kernel_threads": -2}, ValueError), ({"kernel_threads": 2.0}, ValueError),
-    ({"kernel_threads": True}, ValueError)])
+    ({"kernel_threads": True}, ValueError), ({"kernel_threads": "all"}, ValueError)])
 def test_bad_settings_are_refused(kwargs, error):
     name = next(iter(kwargs))
     with pytest.raises(error, match=name):
@@ -47,7 +47,7 @@ def test_bad_settings_are_refused(kwargs, error):
     with pytest.raises(error, match=name):
         with sr.config_context(**kwargs):
             pass
-    assert sr.get_config() == {"working_memory": 64, "loo_compression": True, "kernel_threads": 1}
+    assert sr.get_config() == {"working_memory": 64, "loo_compression": True, "kernel_threads": "auto"}
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -70,7 +70,11 @@ def test_kernel_threads_setting_limits_the_kernels():
     with threadpool_limits(2, user_api="openmp"):
         openmp = _core.max_threads()  # 1 without OpenMP
         with _scores.kernel_threads(1000) as threads:
-            assert threads == 1  # the default: serial kernels
+            assert threads == 1  # the default: the exact kernel serial,
+        with _scores.kernel_threads(1000, 30) as threads:
+            assert threads == openmp  # the compressed one on OpenMP's threads
+        with sr.config_context(kernel_threads=1), _scores.kernel_threads(1000, 30) as threads:
+            assert threads == 1
         with sr.config_context(kernel_threads=2), _scores.kernel_threads(1000) as threads:
             assert threads == min(2, openmp)
         with sr.config_context(kernel_threads=8), _scores.kernel_threads(1000) as threads:

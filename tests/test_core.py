@@ -262,6 +262,53 @@ def test_sse_lowrank(shape, dtype):
             assert_allclose(bound, 1.0 + np.square(S.T) @ np.square(P), rtol=10 * TOL[dtype])
 
 
+# (rows, r, k, m, column blocks, their ranks): blocks of unequal widths and ranks, a block
+# of rank 0, an empty block, one block
+BLOCK_SHAPES = [(700, 30, 300, 17, [0, 7, 20, 30], [0, 3, 5, 9]),
+                (90, 12, 40, 5, [0, 4, 4, 12], [0, 2, 2, 2]),
+                (60, 10, 7, 6, [0, 5, 10], [0, 0, 3]), (40, 6, 9, 4, [0, 6], [0, 4])]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", BLOCK_SHAPES)
+def test_sse_lowrank_blocks(shape, dtype):
+    # block-diagonal FB: only the blocks are read (NaN elsewhere), the result as the dense
+    # product of the blocks
+    q, r, k, m, cols, ranks = shape
+    c = ranks[-1]
+    rng = np.random.default_rng(5)
+    B, R, FA, Y = (rng.standard_normal(sh).astype(dtype)
+                   for sh in ((q, r), (r, k), (m, c), (q, k)))
+    FB = np.full((c, r), np.nan, dtype=dtype)
+    dense = np.zeros((c, r))
+    for g in range(len(cols) - 1):
+        block = rng.standard_normal((ranks[g + 1] - ranks[g], cols[g + 1] - cols[g]))
+        FB[ranks[g]:ranks[g + 1], cols[g]:cols[g + 1]] = block
+        dense[ranks[g]:ranks[g + 1], cols[g]:cols[g + 1]] = block.astype(dtype)
+    ym, sw = rng.standard_normal(k).astype(dtype), rng.uniform(0, 2, q).astype(dtype)
+    S = rng.uniform(0.5, 2, (q, m)).astype(dtype)
+    F = FA.astype(float) @ dense
+    E = np.einsum("qr,ar,rk->aqk", B.astype(float), F, R.astype(float)) + \
+        sw[:, None].astype(float) * (Y - ym)
+    E *= S.T[:, :, None]
+    P = np.abs(B.astype(float)) @ np.abs(R.astype(float))
+    out, bound = np.zeros((m, k)), np.zeros((m, k))
+    _core.sse_lowrank(B, R, FA, FB, Y, ym, sw, S, True, out, bound,
+                      blocks=(np.array(cols), np.array(ranks)))
+    assert_allclose(out, (E ** 2).sum(axis=1), rtol=10 * max(1, c) * TOL[dtype])
+    assert_allclose(bound, np.square(S.T) @ np.square(P), rtol=10 * TOL[dtype])
+
+
+def test_sse_lowrank_refuses_inconsistent_blocks():
+    B, R, FA, FB = np.ones((4, 3)), np.ones((3, 2)), np.ones((5, 2)), np.ones((2, 3))
+    args = (np.ones((4, 2)), np.zeros(2), np.ones(4), np.ones((4, 5)), True, np.zeros((5, 2)),
+            np.zeros((5, 2)))
+    for blocks in [([0, 3], [0, 1]), ([0, 2], [0, 2]), ([0, 2, 1, 3], [0, 1, 1, 2]),
+                   ([0, 1, 3], [0, 2])]:
+        with pytest.raises(ValueError, match="inconsistent blocks"):
+            _core.sse_lowrank(B, R, FA, FB, *args, blocks=blocks)
+
+
 def test_sse_lowrank_refuses_inconsistent_shapes():
     B, R, FA, FB = np.ones((4, 3)), np.ones((3, 2)), np.ones((5, 2)), np.ones((2, 3))
     args = (np.ones((4, 2)), np.zeros(2), np.ones(4), np.ones((4, 5)), True)

@@ -557,8 +557,9 @@ def _count_lowrank_calls(monkeypatch):
     calls = []
     kernel = _core.sse_lowrank
 
-    def counting(*args):
-        calls.append(args[2].shape[1])
+    def counting(*args):  # the largest rank of a block of the factors
+        blocks = args[14] if len(args) > 14 else None
+        calls.append(args[2].shape[1] if blocks is None else int(np.diff(blocks[1]).max()))
         return kernel(*args)
 
     monkeypatch.setattr(_core, "sse_lowrank", counting)
@@ -589,6 +590,29 @@ def test_compressed_loo_matches_the_exact_kernel(shape, fit_intercept, weighted,
         assert_allclose(compressed.scores, exact.scores, rtol=2e-3)
 
 
+@pytest.mark.parametrize("cv", ["loo", 4])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compressed_blocks_of_eigenvalues_match_the_exact_kernel(cv, dtype, monkeypatch):
+    # a spectrum over 10 decades of eigenvalues: the factors come in blocks of nearby
+    # eigenvalues (block-diagonal B), certified as one
+    X, Y = make_data(600, 400, 30, decay=11.5, dtype=dtype)
+    alphas = np.logspace(-6, 4, 200)
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
+    blocks = []
+    kernel = _core.sse_lowrank
+    monkeypatch.setattr(_core, "sse_lowrank",
+                        lambda *args: blocks.append(len(args[14][0]) - 1) or kernel(*args))
+    compressed = sr.ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=True)
+    assert blocks and min(blocks) > 1
+    with sr.loo_compression(False):
+        exact = sr.ridge_cv(X, Y, alphas, cv=cv, alpha_per_target=True)
+    if dtype == np.float64:
+        assert_allclose(compressed.scores, exact.scores, rtol=1e-11, atol=0)
+        assert_array_equal(compressed.best_index, exact.best_index)
+    else:
+        assert_allclose(compressed.scores, exact.scores, rtol=2e-3)
+
+
 def test_exact_loo_on_request(monkeypatch):
     X, Y = make_data(200, 150, 3, decay=4.0)
     calls = _count_lowrank_calls(monkeypatch)
@@ -612,7 +636,7 @@ def test_certificate_recomputes_what_it_cannot_prove(how, monkeypatch):
     X, Y = make_data(200, 150, 40, decay=4.0)
     Y[:, :20] = X[:, :20] @ np.ones((20, 20)) + 1e-3 * Y[:, :20]  # high signal to noise
     alphas = np.logspace(-3, 5, 150)
-    low_rank = _scores.low_rank
+    low_rank = _filters.low_rank
 
     def patched(F, target, dtype, max_rank=None):
         if how == "coarse factors":
@@ -623,7 +647,7 @@ def test_certificate_recomputes_what_it_cannot_prove(how, monkeypatch):
     with sr.loo_compression(False):
         exact = sr.ridge_cv(X, Y, alphas)
     monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
-    monkeypatch.setattr(_scores, "low_rank", patched)
+    monkeypatch.setattr(_filters, "low_rank", patched)
     stats = {}
     loo_sse_rows = _scores.loo_sse_rows
     monkeypatch.setattr(_scores, "loo_sse_rows",
@@ -660,8 +684,8 @@ def test_compressed_kfold_matches_the_exact_kernel(dtype, coarse, monkeypatch):
         exact = sr.ridge_cv(X, Y, alphas, cv=5, sample_weight=w)
     calls = _count_lowrank_calls(monkeypatch)
     if coarse:
-        low_rank = _scores.low_rank
-        monkeypatch.setattr(_scores, "low_rank",
+        low_rank = _filters.low_rank
+        monkeypatch.setattr(_filters, "low_rank",
                             lambda F, target, dtype, max_rank=None:
                             low_rank(F, 1e-7, dtype, max_rank))
     compressed = sr.ridge_cv(X, Y, alphas, cv=5, sample_weight=w)

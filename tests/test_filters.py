@@ -165,3 +165,28 @@ def test_low_rank_factors_cauchy_like_filters(dtype, target):
     assert np.all(err <= eps + slack) and eps.max() <= target
     assert np.all(eps < 2 * err + slack)  # and a bound, not a blanket
     assert _filters.low_rank(F, target, dtype, max_rank=10) is None
+
+
+@pytest.mark.parametrize("dtype, target", [(np.float64, 4e-15), (np.float32, 4e-7)])
+def test_block_low_rank_factors_blocks_of_nearby_eigenvalues(dtype, target):
+    # eigenvalues over 10 decades: blocks of them are of lower rank than the whole, so the
+    # cheapest factors have several blocks; B is block-diagonal and eps bounds the error
+    lam = 1e4 * np.exp(-23.0 * np.arange(400) / 400)
+    F = _filters.ridge_filter(lam, np.logspace(-6, 4, 100)).resid
+    m, r = F.shape
+    A, B, eps, (cols, ranks) = _filters.block_low_rank(F, target, dtype, budget=m * r)
+    assert A.dtype == B.dtype == dtype and A.shape == (m, ranks[-1]) and B.shape == (ranks[-1], r)
+    assert len(cols) > 2 and cols[0] == 0 and cols[-1] == r and (np.diff(cols) > 0).all()
+    inside = np.zeros(B.shape, dtype=bool)
+    for g in range(len(cols) - 1):
+        inside[ranks[g]:ranks[g + 1], cols[g]:cols[g + 1]] = True
+    assert (B[~inside] == 0).all()
+    err = np.abs(F - A.astype(np.float64) @ B.astype(np.float64)).max(axis=1)
+    slack = 2 * A.shape[1] * np.finfo(np.float64).eps * (np.abs(A) @ np.abs(B)).max(axis=1)
+    assert np.all(err <= eps + slack) and eps.max() <= target
+    # cheaper than one block, whose factors the planner also priced
+    one = _filters.low_rank(F, target, dtype)
+    cost = _filters._block_cost(cols, np.diff(ranks), m)
+    assert cost < one[0].shape[1] * (r + m)
+    # and None where no plan fits the budget
+    assert _filters.block_low_rank(F, target, dtype, budget=cost / 4) is None

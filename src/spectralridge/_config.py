@@ -4,7 +4,7 @@ import contextlib
 import contextvars
 import numbers
 
-_DEFAULTS = {"working_memory": 64, "loo_compression": True, "kernel_threads": 1}
+_DEFAULTS = {"working_memory": 64, "loo_compression": True, "kernel_threads": "auto"}
 _GLOBAL = dict(_DEFAULTS)
 _LOCAL = contextvars.ContextVar("spectralridge_config", default=None)
 # Scratch arrays a blocked pass keeps alive at once: each gets this share of the budget.
@@ -29,11 +29,15 @@ def _checked(working_memory, loo_compression, kernel_threads):
             raise TypeError(f"loo_compression must be True or False, got {loo_compression!r}.")
         out["loo_compression"] = loo_compression
     if kernel_threads is not None:
-        if isinstance(kernel_threads, bool) or not isinstance(kernel_threads, numbers.Integral) \
-                or not (kernel_threads == -1 or kernel_threads >= 1):
-            raise ValueError(f"kernel_threads must be -1 or an int >= 1, got "
+        if isinstance(kernel_threads, str) and kernel_threads == "auto":
+            out["kernel_threads"] = "auto"
+        elif isinstance(kernel_threads, bool) or \
+                not isinstance(kernel_threads, numbers.Integral) or \
+                not (kernel_threads == -1 or kernel_threads >= 1):
+            raise ValueError(f"kernel_threads must be 'auto', -1 or an int >= 1, got "
                              f"{kernel_threads!r}.")
-        out["kernel_threads"] = int(kernel_threads)
+        else:
+            out["kernel_threads"] = int(kernel_threads)
     return out
 
 
@@ -51,14 +55,15 @@ def set_config(*, working_memory=None, loo_compression=None, kernel_threads=None
     loo_compression : bool, default=True
         Allow the compressed exact leave-one-out kernel over many alphas (see
         :func:`loo_compression`); False runs the exact kernel always.
-    kernel_threads : int, default=1
+    kernel_threads : 'auto' or int, default='auto'
         Threads of the fused leave-one-out and held-out kernels. 1: they run serially and
-        BLAS threads their products (measured as fast or faster on 2 cores, see
-        bench/RESULTS.md); n > 1: their blocks of targets are split over at most n OpenMP
-        threads, each calling BLAS with one thread (set with threadpoolctl for the call);
-        -1: OpenMP's count (``OMP_NUM_THREADS``, threadpoolctl's openmp limit). A kernel
-        uses more than one thread only with at least 32 targets per thread and when the
-        core was built with OpenMP; the scores agree up to rounding whatever the count.
+        BLAS threads their products; n > 1: their blocks of targets are split over at most
+        n OpenMP threads, each calling BLAS with one thread (set with threadpoolctl for the
+        call); -1: OpenMP's count (``OMP_NUM_THREADS``, threadpoolctl's openmp limit).
+        'auto': -1 for the compressed kernel (its products are smaller, its serial work
+        between them larger), 1 for the exact one (see bench/RESULTS.md). A kernel uses
+        more than one thread only with at least 32 targets per thread and when the core
+        was built with OpenMP; the scores agree up to rounding whatever the count.
 
     Notes
     -----
@@ -121,9 +126,12 @@ def loo_compression_enabled():
     return get_config()["loo_compression"]
 
 
-def kernel_thread_limit():
-    """The most threads the settings in force let a fused kernel use (None: OpenMP's)."""
+def kernel_thread_limit(compressed=False):
+    """The most threads the settings in force let the exact (or `compressed`) fused kernel
+    use (None: OpenMP's)."""
     n = get_config()["kernel_threads"]
+    if n == "auto":
+        return None if compressed else 1
     return None if n == -1 else n
 
 

@@ -606,24 +606,36 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
                          const floating *sw, const floating *S, const double *scale,
                          bint targets, double *out, double *bound, Py_ssize_t q,
                          Py_ssize_t r, Py_ssize_t k, Py_ssize_t m, Py_ssize_t c,
+                         const Py_ssize_t *cols, const Py_ssize_t *ranks, Py_ssize_t nb,
                          Py_ssize_t t0, Py_ssize_t kb, Py_ssize_t tile, Py_ssize_t sub,
-                         floating *W, floating *Z, floating *fit, floating *absB,
+                         floating *W, floating *Z, floating *fit, floating *pairs,
+                         floating *absB,
                          floating *absR, floating *P, floating *S2, floating *btile,
                          floating *acc_w, double *acc, double *bacc, double *work,
                          int *flag) noexcept nogil:
     """`sse_lowrank` of the targets ``t0 : t0 + kb`` with one thread's scratch (`scale`
     NULL for none). Stops once `flag` is set."""
-    cdef Py_ssize_t i0, nt, s0, ns, a, i, j, l, t, base
-    cdef double f
+    cdef Py_ssize_t i0, nt, s0, ns, a, i, j, l, t, base, g, j0, nj, l0, nl, w0
+    cdef double f, stage_one = 0
     cdef floating y, v
     cdef const floating *srow
-    # W (r, kb * c): W[j, t c + l] = FB[l, j] R[j, t]; |R| of the block
+    cdef const floating *src
+    # per block g (columns j0 : j0 + nj, factors l0 : l0 + nl): W_g (nj, kb * nl) at W + w0,
+    # W_g[j - j0, t nl + l - l0] = FB[l, j] R[j, t]; |R| of the block
     for j in range(r):
         for t in range(kb):
             f = <double>R[j * k + t0 + t] * (scale[t0 + t] if scale != NULL else 1)
             absR[j * kb + t] = <floating>(f if f >= 0 else -f)
-            for l in range(c):
-                W[j * kb * c + t * c + l] = <floating>(FB[l * r + j] * f)
+    w0 = 0
+    for g in range(nb):
+        j0, nj, l0, nl = cols[g], cols[g + 1] - cols[g], ranks[g], ranks[g + 1] - ranks[g]
+        stage_one += <double>nj * nl
+        for j in range(j0, j0 + nj):
+            for t in range(kb):
+                f = <double>R[j * k + t0 + t] * (scale[t0 + t] if scale != NULL else 1)
+                for l in range(nl):
+                    W[w0 + (j - j0) * kb * nl + t * nl + l] = <floating>(FB[(l0 + l) * r + j] * f)
+        w0 += nj * kb * nl
     for i in range(kb * m):
         acc[i] = 0
         bacc[i] = 0
@@ -631,9 +643,15 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
     i0 = 0
     while i0 < q and not flag[0]:
         nt = min(tile, q - i0)
-        # Z (nt, kb * c) = B_tile @ W, read as (nt * kb, c); P (nt, kb) = |B_tile| |R|
-        _gemm(False, False, nt, kb * c, r, <floating>1, B + i0 * r, max(r, 1),
-              W, kb * c, <floating>0, Z, kb * c)
+        # Z_g (nt, kb * nl) = B_tile[:, j0 : j0 + nj] @ W_g at Z + tile kb l0, read as
+        # (nt * kb, nl); P (nt, kb) = |B_tile| |R|
+        w0 = 0
+        for g in range(nb):
+            j0, nj, l0, nl = cols[g], cols[g + 1] - cols[g], ranks[g], ranks[g + 1] - ranks[g]
+            if nl > 0:
+                _gemm(False, False, nt, kb * nl, nj, <floating>1, B + i0 * r + j0, max(r, 1),
+                      W + w0, kb * nl, <floating>0, Z + tile * kb * l0, kb * nl)
+            w0 += nj * kb * nl
         for i in range(nt * r):
             v = B[i0 * r + i]
             absB[i] = v if v >= 0 else -v
@@ -650,9 +668,19 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
         s0 = 0
         while s0 < nt:
             ns = min(sub, nt - s0)
-            # fit (ns * kb, m) = Z[rows s0 : s0 + ns] @ FA^T
-            _gemm(False, True, ns * kb, m, c, <floating>1, Z + s0 * kb * c, c,
-                  FA, c, <floating>0, fit, m)
+            # fit (ns * kb, m) = Z[pairs of rows s0 : s0 + ns] @ FA^T, Z (nt * kb, c) the
+            # blocks' Z_g side by side (gathered into `pairs` where there are several)
+            src = Z + s0 * kb * c
+            if nb > 1:
+                for g in range(nb):
+                    l0, nl = ranks[g], ranks[g + 1] - ranks[g]
+                    srow = Z + tile * kb * l0 + s0 * kb * nl
+                    for i in range(ns * kb):
+                        for l in range(nl):
+                            pairs[i * c + l0 + l] = srow[i * nl + l]
+                src = pairs
+            _gemm(False, True, ns * kb, m, c, <floating>1, src, max(c, 1), FA, max(c, 1),
+                  <floating>0, fit, m)
             for i in range(ns):
                 srow = S + (i0 + s0 + i) * m if S != NULL else NULL
                 for t in range(kb):
@@ -678,7 +706,7 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
                 acc[i] += acc_w[i]
                 acc_w[i] = 0
             s0 += ns
-            if _halted(work, <double>ns * kb * (c * (r + m) + r + m), flag):
+            if _halted(work, <double>ns * kb * (stage_one + c * m + r + m), flag):
                 return
         i0 += nt
     for t in range(kb):
@@ -692,7 +720,7 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
                 const floating[:, ::1] Y, const floating[::1] ym, const floating[::1] sw,
                 const floating[:, ::1] S, bint targets, double[:, ::1] out,
                 double[:, ::1] bound, const double[::1] scale=None, int n_threads=1,
-                hat=None):
+                hat=None, blocks=None):
     """`sse` with the filter factors given in factored form ``F ~= FA @ FB``.
 
     Accumulates ``out[a, t] += sum_i (S[i, a] * E_a[i, t])^2`` for
@@ -705,7 +733,11 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
     summed in the working dtype over at most ACC_ROWS rows, then in float64.
     B (q, r), R (r, k), FA (m, rank), FB (rank, r), Y (q, k), S (q, m), out and bound (m, k)
     float64. Cost ``rank q r k + m rank q k`` multiply-adds (plus ``q r k`` for ``P``)
-    instead of ``m q r k``. Scratch per thread: about ``LOWRANK_COLS`` x (r + ROW_TILE)
+    instead of ``m q r k``. `blocks` ``(cols, ranks)`` (intp, nb + 1 boundaries each, from 0
+    to r and to rank) says that rows ``ranks[g] : ranks[g + 1]`` of FB vanish outside the
+    columns ``cols[g] : cols[g + 1]`` (FB block-diagonal; its other entries are not read):
+    the first term is then ``sum_g (ranks[g + 1] - ranks[g]) (cols[g + 1] - cols[g]) q k``.
+    Default: one block. Scratch per thread: about ``LOWRANK_COLS`` x (r + ROW_TILE)
     values, plus ``LOWRANK_FIT`` x m; never q x k x m. Target blocks run on up to
     `n_threads` threads as in `sse`, with the same result whatever their number. S may be
     empty (shape (0, m): no scaling) or, with `hat`, formed per tile of rows as in `sse`
@@ -725,6 +757,14 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
         raise ValueError("sse_lowrank: inconsistent shapes")
     if n_threads < 1:
         raise ValueError(f"sse_lowrank: n_threads must be >= 1, got {n_threads}")
+    cols_a, ranks_a = (np.array([0, r]), np.array([0, c])) if blocks is None else \
+        (np.ascontiguousarray(a, dtype=np.intp) for a in blocks)
+    if cols_a.ndim != 1 or cols_a.shape != ranks_a.shape or cols_a.size < 2 or \
+            cols_a[0] != 0 or cols_a[-1] != r or ranks_a[0] != 0 or ranks_a[-1] != c or \
+            (np.diff(cols_a) < 0).any() or (np.diff(ranks_a) < 0).any():
+        raise ValueError("sse_lowrank: inconsistent blocks")
+    cdef const Py_ssize_t[::1] cols = cols_a, ranks = ranks_a
+    cdef Py_ssize_t nb = cols.shape[0] - 1
     HU_a, HF_a, Ho_a, check_a = _hat_arrays(hat, q, m)
     cdef bint has_hat = HU_a is not None, check = check_a
     if k == 0 or m == 0 or q == 0:
@@ -747,6 +787,8 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
     cdef floating[:, ::1] W = np.empty((threads, max(r, 1) * block * max(c, 1)), dtype=dtype)
     cdef floating[:, ::1] Z = np.empty((threads, tile * block * max(c, 1)), dtype=dtype)
     cdef floating[:, ::1] fit = np.empty((threads, sub * block * m), dtype=dtype)
+    cdef floating[:, ::1] pairs = np.empty((threads, sub * block * c if nb > 1 else 1),
+                                           dtype=dtype)
     cdef floating[:, ::1] absB = np.empty((threads, tile * max(r, 1)), dtype=dtype)
     cdef floating[:, ::1] absR = np.empty((threads, max(r, 1) * block), dtype=dtype)
     cdef floating[:, ::1] P = np.empty((threads, tile * block), dtype=dtype)
@@ -778,9 +820,11 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
                 if not flag[0]:
                     _lowrank_block(&B[h0, 0], &R[0, 0], &FA[0, 0], &FB[0, 0], &Y[h0, 0],
                                    &ym[0], &sw[h0], S_p, scale_p, targets, &out[0, 0],
-                                   &bound[0, 0], nh, r, k, m, c, t0, min(block, k - t0), tile,
-                                   sub, &W[tid, 0], &Z[tid, 0], &fit[tid, 0], &absB[tid, 0],
-                                   &absR[tid, 0], &P[tid, 0], &S2[tid, 0], &btile[tid, 0],
+                                   &bound[0, 0], nh, r, k, m, c, &cols[0], &ranks[0], nb,
+                                   t0, min(block, k - t0), tile, sub, &W[tid, 0], &Z[tid, 0],
+                                   &fit[tid, 0], &pairs[tid, 0], &absB[tid, 0],
+                                   &absR[tid, 0], &P[tid, 0],
+                                   &S2[tid, 0], &btile[tid, 0],
                                    &acc_w[tid, 0], &acc[tid, 0], &bacc[tid, 0],
                                    &work[tid, 0], &flag[0])
             h0 += nh

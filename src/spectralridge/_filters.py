@@ -16,6 +16,7 @@ from scipy.optimize import brentq
 from . import _core
 
 _LOG_MAX = np.log(np.finfo(np.float64).max)
+_EPS = np.finfo(np.float64).eps
 
 
 class Filter(NamedTuple):
@@ -174,3 +175,64 @@ def low_rank(F, target, dtype, max_rank=None):
         hi += 1
         best = attempt(hi) if hi <= max_rank else None
     return None
+
+
+# Column blocks tried by `block_low_rank`, the fewest columns per block, and the columns
+# that each factor of a block is charged beyond its own where there are several (narrower
+# blocks' products run below the rate of a single one).
+BLOCK_COUNTS = (1, 2, 3, 4, 6, 8, 12, 16)
+MIN_BLOCK_COLS = 32
+BLOCK_OVERHEAD = 32
+
+
+def block_low_rank(F, target, dtype, budget):
+    """Factor ``F (m, r) ~= A @ B`` with ``B`` block-diagonal over contiguous column blocks.
+
+    Each block of columns is factored by :func:`low_rank` to `target`; ``A (m, c)`` stacks
+    their left factors, ``B (c, r)`` their right ones (zero outside the blocks). Of
+    `BLOCK_COUNTS` equal blocks, the one of least cost ``sum_g q_g w_g + m c`` (the
+    multiply-adds per row and target of ``_core.sse_lowrank``: ``q_g`` the rank of a block
+    of ``w_g`` columns, ``c = sum_g q_g``; with several blocks, ``BLOCK_OVERHEAD c`` more)
+    is chosen, ranked by the ranks the singular
+    values suggest and checked once factored; None if none costs at most `budget`. The
+    columns of ridge's filter matrix are the eigenvalues (descending): a block of nearby
+    eigenvalues has a lower rank than all of them, since the singular values of a Cauchy-like
+    block decay the faster, the narrower its range of eigenvalues [1]_ (see
+    :func:`low_rank`). Returns ``A, B, eps, (cols, ranks)``: ``eps (m,)`` bounds ``max_j |F
+    - A B|`` per row, block g spans columns ``cols[g] : cols[g + 1]`` and rows
+    ``ranks[g] : ranks[g + 1]`` of ``B``.
+    """
+    F = np.ascontiguousarray(F, dtype=np.float64)
+    m, r = F.shape
+    plans = []
+    for nb in BLOCK_COUNTS:
+        if nb > 1 and r < nb * MIN_BLOCK_COLS:
+            break
+        cols = np.linspace(0, r, nb + 1).round().astype(np.intp)
+        ranks = []
+        for j0, j1 in zip(cols[:-1], cols[1:]):
+            s = sla.svdvals(F[:, j0:j1])
+            ranks.append(int(np.count_nonzero(s > max(target, 8 * m * _EPS * s[0]))))
+        plans.append((_block_cost(cols, ranks, m), nb, cols))
+    for estimate, _, cols in sorted(plans, key=lambda plan: plan[:2]):
+        if estimate > budget:
+            break
+        parts = [low_rank(F[:, j0:j1], target, dtype) for j0, j1 in zip(cols[:-1], cols[1:])]
+        if any(part is None for part in parts):
+            continue
+        ranks = np.concatenate([[0], np.cumsum([A.shape[1] for A, _, _ in parts])])
+        if _block_cost(cols, np.diff(ranks), m) > budget:
+            continue
+        A = np.concatenate([A for A, _, _ in parts], axis=1)
+        B = np.zeros((ranks[-1], r), dtype=dtype)
+        for g, (_, B_g, _) in enumerate(parts):
+            B[ranks[g]:ranks[g + 1], cols[g]:cols[g + 1]] = B_g
+        eps = np.max([eps for _, _, eps in parts], axis=0)
+        return np.ascontiguousarray(A, dtype=dtype), B, eps, (cols, ranks.astype(np.intp))
+    return None
+
+
+def _block_cost(cols, ranks, m):
+    extra = BLOCK_OVERHEAD if len(cols) > 2 else 0
+    return float(np.dot(np.diff(cols) + extra, ranks)) + m * float(np.sum(ranks))
+

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _core
 from ._config import kernel_thread_limit, loo_compression_enabled, scratch_values
-from ._filters import Filter, low_rank, ridge_filter
+from ._filters import Filter, block_low_rank, ridge_filter
 from ._spectrum import column_blocks, weighted_sum
 
 # Rows per call of the fused residual kernel (cache-sized: U's tile stays in cache; the
@@ -308,11 +308,13 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
     on the targets multiplied by `scale` (k,) if given (see :func:`target_scale`).
 
     With many alphas the residual factors ``F`` (m, r) of each piece are factored as
-    ``A B`` of rank q (:func:`~spectralridge._filters.low_rank`, ``eps_a >= max_j |F - A
-    B|_aj``), and ``_core.sse_lowrank`` forms the residuals from q products (``q n r k + m q
-    n k`` multiply-adds instead of ``m n r k``), where that costs at most LOWRANK_MAX_COST of
-    the exact kernel, the exact kernel would take at least LOWRANK_MIN_WORK multiply-adds,
-    and `compress` (default: :func:`loo_compression_enabled`) allows it.
+    ``A B`` with B block-diagonal over blocks of nearby eigenvalues, block g of ``w_g``
+    columns and rank ``q_g`` (:func:`~spectralridge._filters.block_low_rank`, ``eps_a >=
+    max_j |F - A B|_aj``), and ``_core.sse_lowrank`` forms the residuals from ``c = sum_g
+    q_g`` products (``sum_g q_g w_g n k + m c n k`` multiply-adds instead of ``m n r k``),
+    where that costs at most LOWRANK_MAX_COST of the exact kernel, the exact kernel would
+    take at least LOWRANK_MIN_WORK multiply-adds, and `compress` (default:
+    :func:`loo_compression_enabled`) allows it.
     Bound: the scaled residuals differ from the exact ones by at most ``d_iat = S_ia eps_a
     (|U| |R|)_it`` entrywise, so with ``D_at = sum_i d_iat^2`` the triangle inequality in
     l2 gives ``|SSE'_at - SSE_at| <= 2 sqrt(SSE'_at D_at) + D_at`` and
@@ -358,13 +360,13 @@ def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, s
                 _run(_core.sse, t0, U[t], R, F, Y[t], ym, sw[t], none, targets, part, scale,
                      threads, None if hat is None else hat.rows(t))
         return part
-    A, B, eps = factors
+    A, B, eps, blocks = factors
     bound = np.zeros_like(part)
     with kernel_threads(Y.shape[1], A.shape[1]) as threads:
         for t0 in range(0, U.shape[0], step):
             t = slice(t0, t0 + step)
             _run(_core.sse_lowrank, t0, U[t], R, A, B, Y[t], ym, sw[t], none, targets, part,
-                 bound, scale, threads, None if hat is None else hat.rows(t))
+                 bound, scale, threads, None if hat is None else hat.rows(t), blocks)
     # rounding of |U| |R| (nonnegative terms) and of the float64 sums of squares
     grow = (1 + 4 * (R.shape[0] + 2) * np.finfo(dtype).eps) * \
         (1 + 2 * (U.shape[0] + 4) * np.finfo(np.float64).eps)
@@ -381,18 +383,20 @@ def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, s
 
 
 def _loo_factors(F, dtype, memo=None):
-    """``(A, B, eps)`` of :func:`~spectralridge._filters.low_rank` for residual factors `F`
-    (m, r) where the compressed kernel saves enough work, else None; kept in the dict
-    `memo` if given (the row blocks of one leave-one-out pass share their factors)."""
+    """``(A, B, eps, blocks)`` of :func:`~spectralridge._filters.block_low_rank` for
+    residual factors `F` (m, r) where the compressed kernel saves enough work, else None;
+    kept in the dict `memo` if given (the row blocks of one leave-one-out pass share their
+    factors)."""
     m, r = F.shape
     if m < LOWRANK_MIN_ALPHAS or r == 0:
         return None
-    # multiply-adds per row and target: q (r + m) + r (the bound) + 2 m (its epilogue)
-    max_rank = int((LOWRANK_MAX_COST * m * r - r - 2 * m) // (r + m))
-    if max_rank < 1:
+    # multiply-adds per row and target beyond the factors' terms: r (the bound) + 2 m (the
+    # epilogue)
+    budget = LOWRANK_MAX_COST * m * r - r - 2 * m
+    if budget < r + m:
         return None
     if memo is None:
-        return low_rank(F, LOWRANK_RTOL[dtype] / LOWRANK_MARGIN, dtype, max_rank)
+        return block_low_rank(F, LOWRANK_RTOL[dtype] / LOWRANK_MARGIN, dtype, budget)
     F = np.ascontiguousarray(F, dtype=np.float64)
     key = (np.dtype(dtype).str, F.shape, hashlib.blake2b(F.data).digest())
     if key not in memo:
@@ -462,7 +466,7 @@ def kernel_threads(n_targets, rank=None):
     `_core.sse_lowrank` (factors of `rank`) on `n_targets` targets, as the setting
     ``kernel_threads`` and OpenMP's count allow: with more than one, every thread calls
     BLAS, which runs one thread itself inside this context."""
-    limit, available = kernel_thread_limit(), _core.max_threads()
+    limit, available = kernel_thread_limit(rank is not None), _core.max_threads()
     threads = _core.kernel_threads(n_targets, rank,
                                    available if limit is None else min(limit, available))
     if threads == 1:
