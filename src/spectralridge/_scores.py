@@ -37,13 +37,13 @@ SAFE_SQ_MIN = 2.0 ** -600
 # (the tolerance / LOWRANK_MARGIN: the bound then holds for residuals up to about
 # LOWRANK_MARGIN / 2 times smaller than |U| |R|), the fewest alphas for which it is tried, and the
 # largest fraction of the exact kernel's multiply-adds for which it is used, and the fewest
-# multiply-adds of the exact kernel for which it is (the factorization has a fixed cost of
-# some small LAPACK calls).
+# multiply-adds of the exact kernel for which it is (choosing and certifying the factors
+# takes some tens of small LAPACK calls).
 LOWRANK_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}
 LOWRANK_MARGIN = 256
 LOWRANK_MIN_ALPHAS = 16
 LOWRANK_MAX_COST = 0.6
-LOWRANK_MIN_WORK = 1 << 30
+LOWRANK_MIN_WORK = 1 << 33
 # A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
 # grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
 DOF_EDGE = 5e-4
