@@ -260,6 +260,9 @@ def test_sse_lowrank(shape, dtype):
             _core.sse_lowrank(B, R, FA, FB, Y, ym, sw, S, targets, out, bound, sc)
             assert_allclose(out, 1.0 + (E ** 2).sum(axis=1), rtol=10 * max(1, c) * TOL[dtype])
             assert_allclose(bound, 1.0 + np.square(S.T) @ np.square(P), rtol=10 * TOL[dtype])
+            alone = np.ones((m, k))  # without the bound: the same sums
+            _core.sse_lowrank(B, R, FA, FB, Y, ym, sw, S, targets, alone, None, sc)
+            assert_allclose(alone, out, rtol=TOL[dtype])
 
 
 # (rows, r, k, m, column blocks, their ranks): blocks of unequal widths and ranks, a block

@@ -721,7 +721,7 @@ def test_kernel_threads_pin_blas_once_and_restore():
             assert threads == 1 and blas() == before
 
 
-def test_norm_bound_covers_the_compressed_error():
+def test_bounds_cover_the_compressed_error():
     # the spectral-norm bound on the scaled residuals' error of factored filters, against
     # the error itself (coarse factors, rank for 1e-7, so that it shows above rounding)
     n, p, m = 200, 150, 150
@@ -748,6 +748,13 @@ def test_norm_bound_covers_the_compressed_error():
     scale = np.linspace(0.5, 2.0, Y.shape[1])  # targets rescaled as the kernels take them
     assert_allclose(_scores.norm_bound(U, R, hat, scale, eps), bound * scale ** 2, rtol=1e-12)
     assert np.all(_scores.norm_bound(U, R, None, None, eps) <= bound)  # no scaling: S = 1
+    # the entrywise bound of a subset of targets, in row tiles, covers the error too
+    cols = np.array([0, 2, 5])
+    tiled = _scores.entrywise_bound(U, R, hat, None, eps, cols, 64)
+    assert np.all(err_sq[:, cols] <= tiled)
+    assert_allclose(tiled, entrywise[:, cols], rtol=1e-12)
+    assert_allclose(_scores.entrywise_bound(U, R, hat, scale, eps, cols, 64),
+                    tiled * scale[cols] ** 2, rtol=1e-12)
 
 
 def test_norm_bound_spares_closely_fitted_targets_the_exact_kernel(monkeypatch):

@@ -652,19 +652,20 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
                 _gemm(False, False, nt, kb * nl, nj, <floating>1, B + i0 * r + j0, max(r, 1),
                       W + w0, kb * nl, <floating>0, Z + tile * kb * l0, kb * nl)
             w0 += nj * kb * nl
-        for i in range(nt * r):
-            v = B[i0 * r + i]
-            absB[i] = v if v >= 0 else -v
-        _gemm(False, False, nt, kb, r, <floating>1, absB, max(r, 1), absR, kb,
-              <floating>0, P, kb)
-        # bound block (kb, m) += (P^2)^T (S^2) over the tile
-        for i in range(nt * kb):
-            P[i] = P[i] * P[i]
-        for i in range(nt * m):
-            S2[i] = S[i0 * m + i] * S[i0 * m + i] if S != NULL else 1
-        _gemm(True, False, kb, m, nt, <floating>1, P, kb, S2, m, <floating>0, btile, m)
-        for i in range(kb * m):
-            bacc[i] += btile[i]
+        if bound != NULL:
+            for i in range(nt * r):
+                v = B[i0 * r + i]
+                absB[i] = v if v >= 0 else -v
+            _gemm(False, False, nt, kb, r, <floating>1, absB, max(r, 1), absR, kb,
+                  <floating>0, P, kb)
+            # bound block (kb, m) += (P^2)^T (S^2) over the tile
+            for i in range(nt * kb):
+                P[i] = P[i] * P[i]
+            for i in range(nt * m):
+                S2[i] = S[i0 * m + i] * S[i0 * m + i] if S != NULL else 1
+            _gemm(True, False, kb, m, nt, <floating>1, P, kb, S2, m, <floating>0, btile, m)
+            for i in range(kb * m):
+                bacc[i] += btile[i]
         s0 = 0
         while s0 < nt:
             ns = min(sub, nt - s0)
@@ -706,13 +707,15 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
                 acc[i] += acc_w[i]
                 acc_w[i] = 0
             s0 += ns
-            if _halted(work, <double>ns * kb * (stage_one + c * m + r + m), flag):
+            if _halted(work, <double>ns * kb * (stage_one + c * m + (r if bound != NULL else 0)
+                                                + m), flag):
                 return
         i0 += nt
     for t in range(kb):
         for a in range(m):
             out[a * k + t0 + t] += acc[t * m + a]
-            bound[a * k + t0 + t] += bacc[t * m + a]
+            if bound != NULL:
+                bound[a * k + t0 + t] += bacc[t * m + a]
 
 
 def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
@@ -732,8 +735,8 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
     error of the scaled residuals (see ``_scores.loo_sse_rows``). The squares of `out` are
     summed in the working dtype over at most ACC_ROWS rows, then in float64.
     B (q, r), R (r, k), FA (m, rank), FB (rank, r), Y (q, k), S (q, m), out and bound (m, k)
-    float64. Cost ``rank q r k + m rank q k`` multiply-adds (plus ``q r k`` for ``P``)
-    instead of ``m q r k``. `blocks` ``(cols, ranks)`` (intp, nb + 1 boundaries each, from 0
+    float64; `bound` None: not computed. Cost ``rank q r k + m rank q k`` multiply-adds
+    (plus ``q r k`` for ``P``) instead of ``m q r k``. `blocks` ``(cols, ranks)`` (intp, nb + 1 boundaries each, from 0
     to r and to rank) says that rows ``ranks[g] : ranks[g + 1]`` of FB vanish outside the
     columns ``cols[g] : cols[g + 1]`` (FB block-diagonal; its other entries are not read):
     the first term is then ``sum_g (ranks[g + 1] - ranks[g]) (cols[g + 1] - cols[g]) q k``.
@@ -749,9 +752,10 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
     cdef Py_ssize_t bad = -1
     cdef bint rescaled = scale is not None
     cdef bint scaled = S.shape[0] > 0
+    cdef bint bounded = bound is not None
     if R.shape[0] != r or FB.shape[0] != c or FB.shape[1] != r or Y.shape[0] != q or \
             Y.shape[1] != k or ym.shape[0] != k or sw.shape[0] != q or out.shape[0] != m or \
-            out.shape[1] != k or bound.shape[0] != m or bound.shape[1] != k or \
+            out.shape[1] != k or (bounded and (bound.shape[0] != m or bound.shape[1] != k)) or \
             (scaled and (S.shape[0] != q or hat is not None)) or S.shape[1] != m or \
             (rescaled and scale.shape[0] != k):
         raise ValueError("sse_lowrank: inconsistent shapes")
@@ -801,6 +805,7 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
     cdef int[::1] flag = np.zeros(1, dtype=np.intc)
     cdef const double *scale_p = &scale[0] if rescaled else NULL
     cdef const floating *S_p = NULL
+    cdef double *bound_p = &bound[0, 0] if bounded else NULL
     with nogil:
         h0 = 0
         while h0 < q and not flag[0]:  # tiles of 1 - h (one tile without `hat`)
@@ -820,7 +825,7 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
                 if not flag[0]:
                     _lowrank_block(&B[h0, 0], &R[0, 0], &FA[0, 0], &FB[0, 0], &Y[h0, 0],
                                    &ym[0], &sw[h0], S_p, scale_p, targets, &out[0, 0],
-                                   &bound[0, 0], nh, r, k, m, c, &cols[0], &ranks[0], nb,
+                                   bound_p, nh, r, k, m, c, &cols[0], &ranks[0], nb,
                                    t0, min(block, k - t0), tile, sub, &W[tid, 0], &Z[tid, 0],
                                    &fit[tid, 0], &pairs[tid, 0], &absB[tid, 0],
                                    &absR[tid, 0], &P[tid, 0],

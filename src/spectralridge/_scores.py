@@ -315,14 +315,16 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
     where that costs at most LOWRANK_MAX_COST of the exact kernel, the exact kernel would
     take at least LOWRANK_MIN_WORK multiply-adds, and `compress` (default:
     :func:`loo_compression_enabled`) allows it.
-    Bound: the scaled residuals differ from the exact ones by at most ``d_iat = S_ia eps_a
-    (|U| |R|)_it`` entrywise, so with ``D_at = sum_i d_iat^2`` the triangle inequality in
-    l2 gives ``|SSE'_at - SSE_at| <= 2 sqrt(SSE'_at D_at) + D_at`` and
-    ``SSE_at >= (sqrt(SSE'_at) - sqrt(D_at))_+^2``. Where that fails, :func:`norm_bound`
-    gives a second ``D_at`` (in the spectral norm of U: sharper for targets fitted closely).
+    Bound: with ``D_at`` a bound on the squared l2 error of the scaled residuals of target
+    t at alpha a, the triangle inequality gives ``|SSE'_at - SSE_at| <= 2 sqrt(SSE'_at
+    D_at) + D_at`` and ``SSE_at >= (sqrt(SSE'_at) - sqrt(D_at))_+^2``. :func:`norm_bound`
+    gives one ``D_at`` from the spectral norm of U (cheap, and about 1 for leave-one-out's
+    U); where it does not prove the tolerance, :func:`entrywise_bound` gives a second from
+    ``S_ia eps_a (|U| |R|)_it`` (sharper where a few rows of high leverage dominate).
     Every (alpha, target) whose bound is not below ``LOWRANK_RTOL[dtype]`` times that lower
     bound with either ``D_at`` is recomputed by the exact kernel, so each sum is within
-    that relative tolerance of the exact kernel's up to the rounding both kernels share (order ``(r + q) u |U| |R|`` per residual). The bound on
+    that relative tolerance of the exact kernel's up to the rounding both kernels share
+    (order ``(r + q) u |U| |R|`` per residual). The bound on
     the filter matrix is that of Beckermann and Townsend (SIAM Review 61, 2019). `stats`,
     a dict if given, receives the ranks used and the number of recomputed pairs; `memo`, a
     dict if given, keeps the factors for the next row blocks of the same pass.
@@ -361,18 +363,17 @@ def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, s
                      threads, None if hat is None else hat.rows(t))
         return part
     A, B, eps, blocks = factors
-    bound = np.zeros_like(part)
     with kernel_threads(Y.shape[1], A.shape[1]) as threads:
         for t0 in range(0, U.shape[0], step):
             t = slice(t0, t0 + step)
             _run(_core.sse_lowrank, t0, U[t], R, A, B, Y[t], ym, sw[t], none, targets, part,
-                 bound, scale, threads, None if hat is None else hat.rows(t), blocks)
-    # rounding of |U| |R| (nonnegative terms) and of the float64 sums of squares
-    grow = (1 + 4 * (R.shape[0] + 2) * np.finfo(dtype).eps) * \
-        (1 + 2 * (U.shape[0] + 4) * np.finfo(np.float64).eps)
-    redo = ~certified(part, bound * np.square(eps)[:, None] * grow, LOWRANK_RTOL[dtype])
-    if redo.any():  # a second bound, sharper where U has (nearly) orthonormal columns
-        redo &= ~certified(part, norm_bound(U, R, hat, scale, eps), LOWRANK_RTOL[dtype])
+                 None, scale, threads, None if hat is None else hat.rows(t), blocks)
+    rtol = LOWRANK_RTOL[dtype]
+    redo = ~certified(part, norm_bound(U, R, hat, scale, eps), rtol)
+    cols = np.flatnonzero(redo.any(axis=0))
+    if cols.size:  # the entrywise bound, sharper where a few rows of high leverage dominate
+        redo[:, cols] &= ~certified(part[:, cols],
+                                    entrywise_bound(U, R, hat, scale, eps, cols, step), rtol)
     if stats is not None:
         stats.setdefault("ranks", []).append(A.shape[1])
         stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
@@ -404,13 +405,34 @@ def _loo_factors(F, dtype, memo=None):
     return memo[key]
 
 
+def entrywise_bound(U, R, hat, scale, eps, cols, step):
+    """A bound (m, cols.size) on the squared error of the compressed kernel's scaled
+    residuals of the targets `cols`, entrywise: ``eps_a^2 sum_i S_ia^2 P_it^2`` with ``P =
+    |U| |R|`` (see :func:`loo_sse_rows`), in float64 over row tiles of `step`, with its
+    rounding and that of the kernel's S in the working dtype. `hat` None: S = 1."""
+    absR = np.abs(R[:, cols].astype(np.float64))
+    if scale is not None:
+        absR *= scale[cols]
+    out = np.zeros((eps.size, cols.size))
+    for t0 in range(0, U.shape[0], step):
+        t = slice(t0, t0 + step)
+        P_sq = np.square(np.abs(U[t].astype(np.float64)) @ absR)
+        if hat is None:
+            out += P_sq.sum(axis=0)
+        else:
+            out += np.square(1 / hat.rows(t).one_minus_h()).T @ P_sq
+    u, u_s = np.finfo(np.float64).eps, np.finfo(U.dtype).eps
+    grow = (1 + 4 * (R.shape[0] + 2) * u) * (1 + 2 * (U.shape[0] + 4) * u) * (1 + 8 * u_s)
+    return out * np.square(eps)[:, None] * grow
+
+
 def norm_bound(U, R, hat, scale, eps):
     """A bound (m, k) on the squared error of the compressed kernel's scaled residuals in
     the spectral norm: the error of target t at alpha a is ``S_a (U diag(d_a) R_t)`` with
     ``|d_aj| <= eps_a``, so its squared norm is at most ``max_i S_ia^2 ||U||_2^2 eps_a^2
     ||R_t||^2``. ``||U||_2^2`` is bounded by Gershgorin's theorem on ``U^T U`` (with its
-    rounding): about 1 for leave-one-out's U, where this beats the entrywise bound of
-    :func:`loo_sse_rows` by up to a factor of the rank. `hat` None: no scaling (S = 1)."""
+    rounding): about 1 for leave-one-out's U, where this beats :func:`entrywise_bound` by
+    up to a factor of the rank. `hat` None: no scaling (S = 1)."""
     q, r = U.shape
     rows = max(1, scratch_values() // max(r, hat.F.shape[0] if hat is not None else 1))
     G, spread = np.zeros((r, r)), np.zeros(r)
