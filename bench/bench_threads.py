@@ -9,8 +9,9 @@ himalaya's NumPy-backend ``RidgeCV`` on the same folds) on one workload, per-tar
 - ``w6``: W6 at one tenth of the targets (n=3000, p=1000, 3000 targets, 20 alphas
   ``logspace(-1, 6)``, 3 contiguous folds, float32; data of ``bench/gpu.py``).
 
-``--threads`` sets ``kernel_threads`` (1, the default: the kernels run serially, BLAS on
-every core; more: target blocks over that many OpenMP threads, BLAS one thread each). Run each configuration in a fresh
+``--threads`` sets ``kernel_threads`` (1: the kernels run serially, BLAS on every core;
+more: target blocks over that many OpenMP threads, BLAS one thread each; the default
+'auto' is 1 for the exact kernel and OpenMP's count for the compressed one). Run each configuration in a fresh
 process, alternating, to compare them on a shared machine.
 """
 import argparse

@@ -307,7 +307,7 @@ def test_sse_lowrank_refuses_inconsistent_blocks():
     args = (np.ones((4, 2)), np.zeros(2), np.ones(4), np.ones((4, 5)), True, np.zeros((5, 2)),
             np.zeros((5, 2)))
     for blocks in [([0, 3], [0, 1]), ([0, 2], [0, 2]), ([0, 2, 1, 3], [0, 1, 1, 2]),
-                   ([0, 1, 3], [0, 2])]:
+                   ([0, 1, 3], [0, 2]), ([0.0, 3.0], [0, 2]), ([0, 3],), ([0, 3], [0, 2], [0])]:
         with pytest.raises(ValueError, match="inconsistent blocks"):
             _core.sse_lowrank(B, R, FA, FB, *args, blocks=blocks)
 

@@ -794,8 +794,9 @@ def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
     :func:`~spectralridge.loo_compression_enabled`, allows and it saves work) `F` is factored
     on the host as ``A B`` of rank c (every alpha at once), and the
     residuals come from ``Z_l = U diag(B_l) R`` (c batched GEMMs) and ``A Z``: ``c q d k + m c
-    q k`` multiply-adds instead of ``m q d k``. Its certificate is the NumPy kernel's: with
-    ``P = |U| |R|`` and ``eps_a >= max_j |F - A B|_aj`` the bound ``eps_a^2 sum_i S_ia^2
+    q k`` multiply-adds instead of ``m q d k`` (one block: the NumPy kernel's blocks of
+    eigenvalues are not used on the device). Its certificate is the entrywise one of
+    :func:`~spectralridge._scores.entrywise_bound`: with ``P = |U| |R|`` and ``eps_a >= max_j |F - A B|_aj`` the bound ``eps_a^2 sum_i S_ia^2
     P_it^2`` on the squared error proves each sum within ``LOWRANK_RTOL`` (relative) of the
     exact one, or the pair's alpha is recomputed by the exact product on that block of
     targets. `stats`, a dict if given, receives the ranks used and the recomputed pairs.

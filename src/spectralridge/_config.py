@@ -98,8 +98,9 @@ def config_context(*, working_memory=None, loo_compression=None, kernel_threads=
 def loo_compression(enabled):
     """Allow (default) or forbid the compressed leave-one-out kernel in this context.
 
-    Exact leave-one-out over many alphas factors the filter matrix (alphas x eigenvalues)
-    to its numerical rank q and forms the residuals of all alphas from q products, with an
+    Exact leave-one-out and K-fold over many alphas factor the filter matrix (alphas x
+    eigenvalues), per block of nearby eigenvalues, to its numerical rank and form the
+    residuals of all alphas from that many products, with an
     a-posteriori error bound per alpha and target that keeps every sum of squared errors
     within a relative 1e-12 (float64; 1e-4 for float32 data, below the float32 kernel's own
     rounding) of the exact kernel's, recomputing exactly wherever the bound does not

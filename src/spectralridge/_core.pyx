@@ -622,10 +622,11 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
     cdef const floating *src
     # per block g (columns j0 : j0 + nj, factors l0 : l0 + nl): W_g (nj, kb * nl) at W + w0,
     # W_g[j - j0, t nl + l - l0] = FB[l, j] R[j, t]; |R| of the block
-    for j in range(r):
-        for t in range(kb):
-            f = <double>R[j * k + t0 + t] * (scale[t0 + t] if scale != NULL else 1)
-            absR[j * kb + t] = <floating>(f if f >= 0 else -f)
+    if bound != NULL:
+        for j in range(r):
+            for t in range(kb):
+                f = <double>R[j * k + t0 + t] * (scale[t0 + t] if scale != NULL else 1)
+                absR[j * kb + t] = <floating>(f if f >= 0 else -f)
     w0 = 0
     for g in range(nb):
         j0, nj, l0, nl = cols[g], cols[g + 1] - cols[g], ranks[g], ranks[g + 1] - ranks[g]
@@ -638,8 +639,9 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
         w0 += nj * kb * nl
     for i in range(kb * m):
         acc[i] = 0
-        bacc[i] = 0
         acc_w[i] = 0
+        if bound != NULL:
+            bacc[i] = 0
     i0 = 0
     while i0 < q and not flag[0]:
         nt = min(tile, q - i0)
@@ -728,20 +730,21 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
 
     Accumulates ``out[a, t] += sum_i (S[i, a] * E_a[i, t])^2`` for
     ``E_a = Yc + sum_l FA[a, l] Z_l`` (or without ``Yc``), ``Z_l = B @ (FB[l][:, None] * R)``,
-    and ``bound[a, t] += sum_i S[i, a]^2 P[i, t]^2`` with ``P = |B| |R|`` (entrywise
-    absolute values, `R` scaled as in `sse`; in the working dtype, summed over row tiles of
-    ROW_TILE in float64): with ``eps_a >= max_j |F[a, j] - (FA FB)[a, j]|``,
-    ``|E_a - E_a^exact| <= eps_a P`` entrywise, so ``eps_a^2 bound`` bounds the squared
-    error of the scaled residuals (see ``_scores.loo_sse_rows``). The squares of `out` are
-    summed in the working dtype over at most ACC_ROWS rows, then in float64.
-    B (q, r), R (r, k), FA (m, rank), FB (rank, r), Y (q, k), S (q, m), out and bound (m, k)
-    float64; `bound` None: not computed. Cost ``rank q r k + m rank q k`` multiply-adds
-    (plus ``q r k`` for ``P``) instead of ``m q r k``. `blocks` ``(cols, ranks)`` (intp, nb + 1 boundaries each, from 0
+    and, unless `bound` is None, ``bound[a, t] += sum_i S[i, a]^2 P[i, t]^2`` with ``P =
+    |B| |R|`` (entrywise absolute values, `R` scaled as in `sse`; in the working dtype,
+    summed over row tiles of ROW_TILE in float64): with ``eps_a >= max_j |F[a, j] - (FA
+    FB)[a, j]|``, ``|E_a - E_a^exact| <= eps_a P`` entrywise, so ``eps_a^2 bound`` bounds
+    the squared error of the scaled residuals (``_scores.entrywise_bound`` computes the
+    same outside the kernel). The squares of `out` are summed in the working dtype over at
+    most ACC_ROWS rows, then in float64.
+    B (q, r), R (r, k), FA (m, c), FB (c, r), Y (q, k), S (q, m), out and bound (m, k)
+    float64. Cost ``c q r k + m c q k`` multiply-adds (plus ``q r k`` for ``P`` with
+    `bound`) instead of ``m q r k``. `blocks` ``(cols, ranks)`` (intp, nb + 1 boundaries each, from 0
     to r and to rank) says that rows ``ranks[g] : ranks[g + 1]`` of FB vanish outside the
     columns ``cols[g] : cols[g + 1]`` (FB block-diagonal; its other entries are not read):
     the first term is then ``sum_g (ranks[g + 1] - ranks[g]) (cols[g + 1] - cols[g]) q k``.
     Default: one block. Scratch per thread: about ``LOWRANK_COLS`` x (r + ROW_TILE)
-    values, plus ``LOWRANK_FIT`` x m; never q x k x m. Target blocks run on up to
+    values, plus ``LOWRANK_FIT`` x (m + c); never q x k x m. Target blocks run on up to
     `n_threads` threads as in `sse`, with the same result whatever their number. S may be
     empty (shape (0, m): no scaling) or, with `hat`, formed per tile of rows as in `sse`
     (the return value as there).
@@ -761,8 +764,12 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
         raise ValueError("sse_lowrank: inconsistent shapes")
     if n_threads < 1:
         raise ValueError(f"sse_lowrank: n_threads must be >= 1, got {n_threads}")
-    cols_a, ranks_a = (np.array([0, r]), np.array([0, c])) if blocks is None else \
-        (np.ascontiguousarray(a, dtype=np.intp) for a in blocks)
+    if blocks is None:
+        blocks = (np.array([0, r], dtype=np.intp), np.array([0, c], dtype=np.intp))
+    if len(blocks) != 2 or not all(np.issubdtype(np.asarray(a).dtype, np.integer)
+                                   for a in blocks):
+        raise ValueError("sse_lowrank: inconsistent blocks")
+    cols_a, ranks_a = (np.ascontiguousarray(a, dtype=np.intp) for a in blocks)
     if cols_a.ndim != 1 or cols_a.shape != ranks_a.shape or cols_a.size < 2 or \
             cols_a[0] != 0 or cols_a[-1] != r or ranks_a[0] != 0 or ranks_a[-1] != c or \
             (np.diff(cols_a) < 0).any() or (np.diff(ranks_a) < 0).any():
@@ -788,19 +795,21 @@ def sse_lowrank(const floating[:, ::1] B, const floating[:, ::1] R,
     n_blocks = (k + block - 1) // block
     cdef Py_ssize_t tile = min(hrows, ROW_TILE)
     cdef Py_ssize_t sub = max(1, min(tile, <Py_ssize_t>ACC_ROWS, LOWRANK_FIT // block))
-    cdef floating[:, ::1] W = np.empty((threads, max(r, 1) * block * max(c, 1)), dtype=dtype)
+    cdef Py_ssize_t stage_one = int(np.dot(np.diff(cols_a), np.diff(ranks_a)))
+    cdef Py_ssize_t nbound = 1 if bound is None else 0  # one-value scratch without the bound
+    cdef floating[:, ::1] W = np.empty((threads, max(1, block * stage_one)), dtype=dtype)
     cdef floating[:, ::1] Z = np.empty((threads, tile * block * max(c, 1)), dtype=dtype)
     cdef floating[:, ::1] fit = np.empty((threads, sub * block * m), dtype=dtype)
     cdef floating[:, ::1] pairs = np.empty((threads, sub * block * c if nb > 1 else 1),
                                            dtype=dtype)
-    cdef floating[:, ::1] absB = np.empty((threads, tile * max(r, 1)), dtype=dtype)
-    cdef floating[:, ::1] absR = np.empty((threads, max(r, 1) * block), dtype=dtype)
-    cdef floating[:, ::1] P = np.empty((threads, tile * block), dtype=dtype)
-    cdef floating[:, ::1] S2 = np.empty((threads, tile * m), dtype=dtype)
-    cdef floating[:, ::1] btile = np.empty((threads, block * m), dtype=dtype)
+    cdef floating[:, ::1] absB = np.empty((threads, nbound or tile * max(r, 1)), dtype=dtype)
+    cdef floating[:, ::1] absR = np.empty((threads, nbound or max(r, 1) * block), dtype=dtype)
+    cdef floating[:, ::1] P = np.empty((threads, nbound or tile * block), dtype=dtype)
+    cdef floating[:, ::1] S2 = np.empty((threads, nbound or tile * m), dtype=dtype)
+    cdef floating[:, ::1] btile = np.empty((threads, nbound or block * m), dtype=dtype)
     cdef floating[:, ::1] acc_w = np.empty((threads, block * m), dtype=dtype)
     cdef double[:, ::1] acc = np.empty((threads, block * m))
-    cdef double[:, ::1] bacc = np.empty((threads, block * m))
+    cdef double[:, ::1] bacc = np.empty((threads, nbound or block * m))
     cdef double[:, ::1] work = np.zeros((threads, 8))  # a cache line per thread
     cdef int[::1] flag = np.zeros(1, dtype=np.intc)
     cdef const double *scale_p = &scale[0] if rescaled else NULL

@@ -190,12 +190,12 @@ def block_low_rank(F, target, dtype, budget):
 
     Each block of columns is factored by :func:`low_rank` to `target`; ``A (m, c)`` stacks
     their left factors, ``B (c, r)`` their right ones (zero outside the blocks). Of
-    `BLOCK_COUNTS` equal blocks (up to the first that costs more than the one before), the
-    one of least cost ``sum_g q_g w_g + m c`` (the
+    `BLOCK_COUNTS` equal blocks (past 2, up to the first that costs more than the one
+    before), the first of least estimated cost ``sum_g q_g w_g + m c`` (the
     multiply-adds per row and target of ``_core.sse_lowrank``: ``q_g`` the rank of a block
     of ``w_g`` columns, ``c = sum_g q_g``; with several blocks, ``BLOCK_OVERHEAD c`` more)
-    is chosen, ranked by the ranks the singular
-    values suggest and checked once factored; None if none costs at most `budget`. The
+    is chosen among those whose factors stay within `budget` (the blocks' ranks estimated
+    from their singular values, then checked once factored); None if none costs at most `budget`. The
     columns of ridge's filter matrix are the eigenvalues (descending): a block of nearby
     eigenvalues has a lower rank than all of them, since the singular values of a Cauchy-like
     block decay the faster, the narrower its range of eigenvalues [1]_ (see
@@ -206,9 +206,9 @@ def block_low_rank(F, target, dtype, budget):
     F = np.ascontiguousarray(F, dtype=np.float64)
     m, r = F.shape
     plans = []
-    for nb in BLOCK_COUNTS:  # up to the first count that costs more than the one before
+    for nb in BLOCK_COUNTS:  # past 2 blocks, up to the first count that costs more
         if (nb > 1 and r < nb * MIN_BLOCK_COLS) or \
-                (len(plans) > 1 and plans[-1][0] > plans[-2][0]):
+                (len(plans) > 2 and plans[-1][0] > plans[-2][0]):
             break
         cols = np.linspace(0, r, nb + 1).round().astype(np.intp)
         ranks = []

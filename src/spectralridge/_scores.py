@@ -318,13 +318,14 @@ def loo_sse_rows(rows, flt, grid, Y, ym, sw, dtype, name="alpha", tile=None, sca
     Bound: with ``D_at`` a bound on the squared l2 error of the scaled residuals of target
     t at alpha a, the triangle inequality gives ``|SSE'_at - SSE_at| <= 2 sqrt(SSE'_at
     D_at) + D_at`` and ``SSE_at >= (sqrt(SSE'_at) - sqrt(D_at))_+^2``. :func:`norm_bound`
-    gives one ``D_at`` from the spectral norm of U (cheap, and about 1 for leave-one-out's
-    U); where it does not prove the tolerance, :func:`entrywise_bound` gives a second from
-    ``S_ia eps_a (|U| |R|)_it`` (sharper where a few rows of high leverage dominate).
+    gives one ``D_at`` from the spectral norm of U (about 1 for leave-one-out's U),
+    :func:`entrywise_bound` a second from ``S_ia eps_a (|U| |R|)_it`` (sharper where a few
+    rows of high leverage dominate); the cheaper is computed first, the other for the
+    targets it leaves unproven.
     Every (alpha, target) whose bound is not below ``LOWRANK_RTOL[dtype]`` times that lower
     bound with either ``D_at`` is recomputed by the exact kernel, so each sum is within
     that relative tolerance of the exact kernel's up to the rounding both kernels share
-    (order ``(r + q) u |U| |R|`` per residual). The bound on
+    (order ``(r + c) u |U| |R|`` per residual). The bound on
     the filter matrix is that of Beckermann and Townsend (SIAM Review 61, 2019). `stats`,
     a dict if given, receives the ranks used and the number of recomputed pairs; `memo`, a
     dict if given, keeps the factors for the next row blocks of the same pass.
@@ -368,12 +369,15 @@ def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, s
             t = slice(t0, t0 + step)
             _run(_core.sse_lowrank, t0, U[t], R, A, B, Y[t], ym, sw[t], none, targets, part,
                  None, scale, threads, None if hat is None else hat.rows(t), blocks)
-    rtol = LOWRANK_RTOL[dtype]
-    redo = ~certified(part, norm_bound(U, R, hat, scale, eps), rtol)
-    cols = np.flatnonzero(redo.any(axis=0))
-    if cols.size:  # the entrywise bound, sharper where a few rows of high leverage dominate
-        redo[:, cols] &= ~certified(part[:, cols],
-                                    entrywise_bound(U, R, hat, scale, eps, cols, step), rtol)
+    bounds = [lambda cols: norm_bound(U, R, hat, scale, eps)[:, cols],
+              lambda cols: entrywise_bound(U, R, hat, scale, eps, cols, step)]
+    if Y.shape[1] < R.shape[0]:  # the cheaper first: U^T U costs n r^2, the other n r k
+        bounds.reverse()
+    redo = np.ones(part.shape, dtype=bool)
+    for bound in bounds:
+        cols = np.flatnonzero(redo.any(axis=0))
+        if cols.size:
+            redo[:, cols] &= ~certified(part[:, cols], bound(cols), LOWRANK_RTOL[dtype])
     if stats is not None:
         stats.setdefault("ranks", []).append(A.shape[1])
         stats["recomputed"] = stats.get("recomputed", 0) + int(redo.sum())
@@ -391,8 +395,8 @@ def _loo_factors(F, dtype, memo=None):
     m, r = F.shape
     if m < LOWRANK_MIN_ALPHAS or r == 0:
         return None
-    # multiply-adds per row and target beyond the factors' terms: r (the bound) + 2 m (the
-    # epilogue)
+    # multiply-adds per row and target beyond the factors' terms: r (the first certificate,
+    # at most n r min(r, k)) + 2 m (the epilogue)
     budget = LOWRANK_MAX_COST * m * r - r - 2 * m
     if budget < r + m:
         return None
