@@ -141,8 +141,8 @@ def low_rank(F, target, dtype, max_rank=None):
         A, B = U[:, :q] * s[:q], Vt[:q]
         if q:
             for _ in range(2):
-                B = B + sla.lstsq(A, residual(A, B))[0]
-                A = A + sla.lstsq(B.T, residual(A, B).T)[0].T
+                B = B + _lstsq(A, residual(A, B))
+                A = A + _lstsq(B.T, residual(A, B).T).T
         A, B = np.ascontiguousarray(A, dtype=dtype), np.ascontiguousarray(B, dtype=dtype)
         estimate = np.abs(residual(A.astype(np.float64), B.astype(np.float64)))
         return (A, B) if estimate.max(initial=0) <= target / 2 else None
@@ -154,13 +154,21 @@ def low_rank(F, target, dtype, max_rank=None):
         q = A.shape[1]
         return (err + 2 * (q + 2) * np.finfo(ld).eps * size).astype(np.float64) * (1 + 1e-15)
 
-    # search upwards from the rank where the singular values reach the SVD's own rounding
-    # or `target`: doubling the step until an attempt meets the estimate, then bisection
-    # (the error decreases with the rank up to rounding; far above the needed rank the
-    # refinement's least-squares problems are too ill-conditioned to trust), then the bound
+    # search from the rank where the singular values reach the SVD's own rounding or
+    # `target` (too small: the refinement goes below the SVD's rounding) and from where their
+    # geometric decay extrapolates to `target`: down by one step, or up by doubling steps
+    # until an attempt meets the estimate; then bisection (the error decreases with the rank
+    # up to rounding; far above the needed rank the refinement's least-squares problems are
+    # too ill-conditioned to trust), then the bound
     floor = max(target, 8 * F.shape[0] * np.finfo(float).eps * s[0]) if s.size else target
-    lo = min(int(np.count_nonzero(s > floor)), max_rank) - 1
-    step, hi, best = 1, lo, None
+    count = min(int(np.count_nonzero(s > floor)), max_rank)
+    lo = count - 1
+    hi = min(max(count, _extrapolated_rank(s, count, target) - 1), max_rank)
+    best = attempt(hi) if hi > lo else None
+    if best is not None and hi - 1 > lo:
+        found = attempt(hi - 1)
+        lo, hi, best = (hi - 1, hi, best) if found is None else (lo, hi - 1, found)
+    step = 1
     while best is None and hi < max_rank:
         lo, hi = hi, min(hi + step, max_rank)
         best, step = attempt(hi), 2 * step
@@ -175,6 +183,23 @@ def low_rank(F, target, dtype, max_rank=None):
         hi += 1
         best = attempt(hi) if hi <= max_rank else None
     return None
+
+
+def _lstsq(A, b):
+    return sla.lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0]
+
+
+def _extrapolated_rank(s, count, target):
+    """Where the singular values `s` (descending), decaying geometrically as over the last
+    few of the `count` above the rounding, would fall to `target` (`count` if they do not
+    decay)."""
+    first = max(count - 4, 0)
+    if count < 2 or count >= s.size or s[count - 1] <= target:
+        return count
+    rate = (s[count - 1] / s[first]) ** (1.0 / (count - 1 - first))
+    if not 0 < rate < 1:
+        return count
+    return count - 1 + int(np.ceil(np.log(target / s[count - 1]) / np.log(rate)))
 
 
 # Column blocks tried by `block_low_rank`, the fewest columns per block, and the columns

@@ -414,17 +414,20 @@ def entrywise_bound(U, R, hat, scale, eps, cols, step):
     residuals of the targets `cols`, entrywise: ``eps_a^2 sum_i S_ia^2 P_it^2`` with ``P =
     |U| |R|`` (see :func:`loo_sse_rows`), in float64 over row tiles of `step`, with its
     rounding and that of the kernel's S in the working dtype. `hat` None: S = 1."""
-    absR = np.abs(R[:, cols].astype(np.float64))
+    absR = np.abs(np.ascontiguousarray(R[:, cols], dtype=np.float64))
     if scale is not None:
         absR *= scale[cols]
     out = np.zeros((eps.size, cols.size))
     for t0 in range(0, U.shape[0], step):
         t = slice(t0, t0 + step)
-        P_sq = np.square(np.abs(U[t].astype(np.float64)) @ absR)
+        P_sq = np.empty((U[t].shape[0], cols.size))
+        _core.gemm(np.abs(np.ascontiguousarray(U[t], dtype=np.float64)), absR, P_sq)
+        np.square(P_sq, out=P_sq)
         if hat is None:
             out += P_sq.sum(axis=0)
         else:
-            out += np.square(1 / hat.rows(t).one_minus_h()).T @ P_sq
+            _core.gemm(np.square(1 / hat.rows(t).one_minus_h()), P_sq, out, trans_a=True,
+                       beta=1.0)
     u, u_s = np.finfo(np.float64).eps, np.finfo(U.dtype).eps
     grow = (1 + 4 * (R.shape[0] + 2) * u) * (1 + 2 * (U.shape[0] + 4) * u) * (1 + 8 * u_s)
     return out * np.square(eps)[:, None] * grow
@@ -439,18 +442,19 @@ def norm_bound(U, R, hat, scale, eps):
     up to a factor of the rank. `hat` None: no scaling (S = 1)."""
     q, r = U.shape
     rows = max(1, scratch_values() // max(r, hat.F.shape[0] if hat is not None else 1))
-    G, spread = np.zeros((r, r)), np.zeros(r)
+    G, spread = np.zeros((r, r)), np.zeros((r, 1))
     min_1mh = None
     for i0 in range(0, q, rows):
-        U_b = U[i0:i0 + rows].astype(np.float64)
-        G += U_b.T @ U_b
-        spread += np.abs(U_b).T @ np.abs(U_b).sum(axis=1)
+        U_b = np.array(U[i0:i0 + rows], dtype=np.float64, order="C")
+        _core.gemm(U_b, U_b, G, trans_a=True, beta=1.0)
+        np.abs(U_b, out=U_b)
+        _core.gemm(U_b, U_b.sum(axis=1, keepdims=True), spread, trans_a=True, beta=1.0)
         if hat is not None:
             low = hat.rows(slice(i0, i0 + rows)).one_minus_h().min(axis=0)
             min_1mh = low if min_1mh is None else np.minimum(min_1mh, low)
     u = np.finfo(np.float64).eps
     # |fl(U^T U) - U^T U| <= q u / (1 - q u) |U|^T |U| entrywise, whose row sums are `spread`
-    norm_sq = float((np.abs(G).sum(axis=1) + 2 * (q + 2) * u * spread).max(initial=0))
+    norm_sq = float((np.abs(G).sum(axis=1) + 2 * (q + 2) * u * spread[:, 0]).max(initial=0))
     R64 = R.astype(np.float64)
     R_sq = np.einsum("jt,jt->t", R64, R64) * (1.0 if scale is None else np.square(scale))
     s_max_sq = 1.0 if hat is None else np.where(min_1mh > 0, 1 / np.square(min_1mh), np.inf)
