@@ -43,7 +43,7 @@ LOWRANK_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}
 LOWRANK_MARGIN = 256
 LOWRANK_MIN_ALPHAS = 16
 LOWRANK_MAX_COST = 0.6
-LOWRANK_MIN_WORK = 1 << 33
+LOWRANK_MIN_WORK = 1 << 32
 # A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
 # grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
 DOF_EDGE = 5e-4
