@@ -13,7 +13,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spectralridge as sr
-from spectralridge import _array_api
+from spectralridge import _array_api, _filters
 
 from helpers import RTOL, brute_force_scores, make_data, ridge_oracle
 
@@ -776,7 +776,7 @@ def test_device_certificate_recomputes_what_it_cannot_prove(backend, how, monkey
     X, Y = make_data(200, 150, 12, decay=4.0)
     Y[:, :6] = X[:, :6] @ np.ones((6, 6)) + 1e-3 * Y[:, :6]  # high signal to noise
     alphas = np.logspace(-3, 5, 150)
-    low_rank = _array_api.low_rank
+    low_rank = _filters.low_rank
 
     def patched(F, target, dtype, max_rank=None):
         if how == "coarse factors":
@@ -790,7 +790,7 @@ def test_device_certificate_recomputes_what_it_cannot_prove(backend, how, monkey
     with sr.loo_compression(False):
         exact = [sr.ridge_cv(Xd, Yd, grid, cv=cv) for cv, grid in cases]
     monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
-    monkeypatch.setattr(_array_api, "low_rank", patched)
+    monkeypatch.setattr(_filters, "low_rank", patched)
     stats = {}
     sse_block = _array_api.sse_block
     monkeypatch.setattr(_array_api, "sse_block",

@@ -49,7 +49,7 @@ import dataclasses
 from . import _cv, _scores
 from ._config import loo_compression_enabled, scratch_values
 from ._criteria import SpectralProblem
-from ._filters import Filter, low_rank, ridge_filter
+from ._filters import Filter, ridge_filter
 from ._scores import SAFE_SQ_MIN, SPAN_TOL
 from ._solver import FilterPath, RidgeSolver
 from ._spectrum import Spectrum, check_scale, dropped_ratios, starting_method, svd_ranks
@@ -792,10 +792,10 @@ def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
 
     With many alphas (as ``_scores.loo_sse_rows``, where `compress`, by default
     :func:`~spectralridge.loo_compression_enabled`, allows and it saves work) `F` is factored
-    on the host as ``A B`` of rank c (every alpha at once), and the
-    residuals come from ``Z_l = U diag(B_l) R`` (c batched GEMMs) and ``A Z``: ``c q d k + m c
-    q k`` multiply-adds instead of ``m q d k`` (one block: the NumPy kernel's blocks of
-    eigenvalues are not used on the device). Its certificate is the entrywise one of
+    on the host as ``A B`` of rank ``c = sum_g q_g`` with ``B`` block-diagonal over blocks of
+    ``w_g`` eigenvalues (as the NumPy kernel's), and the residuals come from ``Z_l = U_g
+    diag(B_l) R_g`` (per block g, q_g batched GEMMs) and ``A Z``: ``sum_g q_g w_g q k + m c q
+    k`` multiply-adds instead of ``m q d k``. Its certificate is the entrywise one of
     :func:`~spectralridge._scores.entrywise_bound`: with ``P = |U| |R|`` and ``eps_a >= max_j |F - A B|_aj`` the bound ``eps_a^2 sum_i S_ia^2
     P_it^2`` on the squared error proves each sum within ``LOWRANK_RTOL`` (relative) of the
     exact one, or the pair's alpha is recomputed by the exact product on that block of
@@ -809,7 +809,7 @@ def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
         _exact_sse(rules, U, R, rules.to_device(F), Yc, S, scale, out, np.arange(m), k)
         return
     xp, work, acc = rules.xp, rules.work, rules.compute
-    A, B, eps = factors
+    A, blocks, eps = factors
     k_b, _ = _block_sizes(q, d, m, k)
     k_b = max(1, min(k_b, scratch_values() // max(1, q * A.shape[1])))  # Z: (c, q, k_b)
     m_b = max(1, min(m, scratch_values() // (max(q, d, 1) * k_b)))  # E: (m_b, q, k_b)
@@ -828,7 +828,8 @@ def sse_block(rules, U, R, F, Yc, S, scale, out, compress=None, stats=None):
             xp.astype(Yc(cols), work)[None, :, :] * scale_dev[cols]
         P = absU @ xp.abs(R_t)                                              # (q, kb)
         P2 = xp.astype(P * P, acc)
-        Z = xp.reshape(U @ (B[:, :, None] * R_t[None, :, :]), (A.shape[1], q * kb))
+        Z = xp.concat([xp.reshape(U[:, j] @ (B_g[:, :, None] * R_t[None, j, :]),
+                                  (B_g.shape[0], q * kb)) for j, B_g in blocks], axis=0)
         part = np.zeros((A.shape[0], kb))
         for b0 in range(0, A.shape[0], m_b):
             b = slice(b0, min(A.shape[0], b0 + m_b))
@@ -882,21 +883,22 @@ def _exact_sse(rules, U, R, F, Yc, S, scale, out, rows, k):
 
 
 def _factors(rules, F, q, k):
-    """``(A, B, eps)``: the host factors ``F ~= A B`` (:func:`~spectralridge._filters.low_rank`,
-    on the device), where the compressed kernel saves work, else None."""
+    """``(A, blocks, eps)``: the factors ``F ~= A B`` by blocks of eigenvalues of
+    :func:`~spectralridge._scores._loo_factors` (on the host) where the compressed kernel
+    saves work, else None; ``A`` (m, c) on the device, ``blocks`` the pairs of a column
+    slice of ``F`` and its block of ``B`` (q_g, w_g) on the device."""
     m, d = F.shape
-    if m < _scores.LOWRANK_MIN_ALPHAS or d == 0 or \
-            float(q) * m * d * k < _scores.LOWRANK_MIN_WORK:
+    if float(q) * m * d * k < _scores.LOWRANK_MIN_WORK:
         return None
-    dtype = np.dtype(rules.np_work)
-    target = _scores.LOWRANK_RTOL[dtype] / _scores.LOWRANK_MARGIN
-    # multiply-adds per row and target: c (d + m) + d (P) + m (the bound)
-    max_rank = int((_scores.LOWRANK_MAX_COST * m * d - d - m) // (d + m))
-    factors = low_rank(F, target, dtype, max_rank) if max_rank >= 1 else None
+    factors = _scores._loo_factors(F, np.dtype(rules.np_work))
     if factors is None:
         return None
-    A, B, eps = factors
-    return rules.to_device(A), rules.to_device(B), eps
+    A, B, eps, (cols, ranks) = factors
+    blocks = [(slice(int(cols[g]), int(cols[g + 1])),
+               rules.to_device(np.ascontiguousarray(B[ranks[g]:ranks[g + 1],
+                                                      cols[g]:cols[g + 1]])))
+              for g in range(len(cols) - 1)]
+    return rules.to_device(A), blocks, eps
 
 
 def loo_sse(solver, spectrum, flt, grid, scale, name="alpha"):
