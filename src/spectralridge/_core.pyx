@@ -621,12 +621,7 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
     cdef const floating *srow
     cdef const floating *src
     # per block g (columns j0 : j0 + nj, factors l0 : l0 + nl): W_g (nj, kb * nl) at W + w0,
-    # W_g[j - j0, t nl + l - l0] = FB[l, j] R[j, t]; |R| of the block
-    if bound != NULL:
-        for j in range(r):
-            for t in range(kb):
-                f = <double>R[j * k + t0 + t] * (scale[t0 + t] if scale != NULL else 1)
-                absR[j * kb + t] = <floating>(f if f >= 0 else -f)
+    # W_g[j - j0, t nl + l - l0] = FB[l, j] R[j, t]; |R| (the blocks cover every column)
     w0 = 0
     for g in range(nb):
         j0, nj, l0, nl = cols[g], cols[g + 1] - cols[g], ranks[g], ranks[g + 1] - ranks[g]
@@ -634,6 +629,8 @@ cdef void _lowrank_block(const floating *B, const floating *R, const floating *F
         for j in range(j0, j0 + nj):
             for t in range(kb):
                 f = <double>R[j * k + t0 + t] * (scale[t0 + t] if scale != NULL else 1)
+                if bound != NULL:
+                    absR[j * kb + t] = <floating>(f if f >= 0 else -f)
                 for l in range(nl):
                     W[w0 + (j - j0) * kb * nl + t * nl + l] = <floating>(FB[(l0 + l) * r + j] * f)
         w0 += nj * kb * nl

@@ -160,8 +160,7 @@ def low_rank(F, target, dtype, max_rank=None):
     # until an attempt meets the estimate; then bisection (the error decreases with the rank
     # up to rounding; far above the needed rank the refinement's least-squares problems are
     # too ill-conditioned to trust), then the bound
-    floor = max(target, 8 * F.shape[0] * np.finfo(float).eps * s[0]) if s.size else target
-    count = min(int(np.count_nonzero(s > floor)), max_rank)
+    count = min(_rank_above_rounding(s, F.shape[0], target), max_rank)
     lo = count - 1
     hi = min(max(count, _extrapolated_rank(s, count, target) - 1), max_rank)
     best = attempt(hi) if hi > lo else None
@@ -183,6 +182,12 @@ def low_rank(F, target, dtype, max_rank=None):
         hi += 1
         best = attempt(hi) if hi <= max_rank else None
     return None
+
+
+def _rank_above_rounding(s, m, target):
+    """How many singular values `s` (descending) of an m-row matrix exceed `target` and
+    their SVD's rounding."""
+    return int(np.count_nonzero(s > max(target, 8 * m * _EPS * s[0]))) if s.size else 0
 
 
 def _lstsq(A, b):
@@ -238,8 +243,7 @@ def block_low_rank(F, target, dtype, budget):
         cols = np.linspace(0, r, nb + 1).round().astype(np.intp)
         ranks = []
         for j0, j1 in zip(cols[:-1], cols[1:]):
-            s = sla.svdvals(F[:, j0:j1])
-            ranks.append(int(np.count_nonzero(s > max(target, 8 * m * _EPS * s[0]))))
+            ranks.append(_rank_above_rounding(sla.svdvals(F[:, j0:j1]), m, target))
         plans.append((_block_cost(cols, ranks, m), nb, cols))
     for estimate, _, cols in sorted(plans, key=lambda plan: plan[:2]):
         if estimate > budget:

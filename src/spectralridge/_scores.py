@@ -458,7 +458,8 @@ def norm_bound(U, R, hat, scale, eps):
     R64 = R.astype(np.float64)
     R_sq = np.einsum("jt,jt->t", R64, R64) * (1.0 if scale is None else np.square(scale))
     s_max_sq = 1.0 if hat is None else np.where(min_1mh > 0, 1 / np.square(min_1mh), np.inf)
-    grow = 1 + 8 * (q + r + (hat.F.shape[1] if hat is not None else 0) + 8) * u
+    grow = (1 + 8 * (q + r + (hat.F.shape[1] if hat is not None else 0) + 8) * u) * \
+        (1 + 8 * np.finfo(U.dtype).eps)  # and the kernel's S in the working dtype
     return (np.square(eps) * s_max_sq * norm_sq * grow)[:, None] * R_sq[None, :]
 
 
