@@ -804,6 +804,40 @@ def test_device_certificate_recomputes_what_it_cannot_prove(backend, how, monkey
         assert_array_equal(backend.check(result.best_index), backend.check(want.best_index))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_device_compression_by_blocks_of_eigenvalues(backend, dtype, monkeypatch):
+    # four blocks of eigenvalues forced: each block's Z_g and the one A Z give the scores
+    # of the exact device kernel and of NumPy's (which factors the same way)
+    from spectralridge import _scores
+    X, Y = make_data(200, 150, 4, decay=4.0)
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    alphas = np.logspace(-3, 5, 150)
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
+    monkeypatch.setattr(_scores, "LOWRANK_MAX_COST", 2.0)  # whatever the plan costs
+    monkeypatch.setattr(_filters, "BLOCK_COUNTS", (4,))
+    blocks = []
+    factors = _array_api._factors
+
+    def recording(*args):
+        blocks.append(factors(*args))
+        return blocks[-1]
+
+    monkeypatch.setattr(_array_api, "_factors", recording)
+    for cv in ("loo", 3):
+        blocks.clear()
+        compressed = sr.ridge_cv(backend(X), backend(Y), alphas, cv=cv)
+        assert blocks and all(f is not None and len(f[1]) == 4 for f in blocks)
+        with sr.loo_compression(False):
+            exact = sr.ridge_cv(backend(X), backend(Y), alphas, cv=cv)
+        ref = sr.ridge_cv(X, Y, alphas, cv=cv)
+        got = backend.check(compressed.scores, dtype)
+        rtol = 1e-11 if dtype == np.float64 else 2e-3
+        assert_allclose(got, backend.check(exact.scores), rtol=rtol, atol=0)
+        assert_allclose(got, ref.scores, rtol=10 * rtol, atol=0)
+        if dtype == np.float64:
+            assert_array_equal(backend.check(compressed.best_index), ref.best_index)
+
+
 def test_device_compressed_loo_over_a_thousand_alphas(backend, monkeypatch):
     # many more alphas than the filter rank needs: one factorization of every alpha
     X, Y = make_data(200, 150, 4, decay=4.0)
