@@ -887,10 +887,7 @@ def _factors(rules, F, q, k):
     :func:`~spectralridge._scores._loo_factors` (on the host) where the compressed kernel
     saves work, else None; ``A`` (m, c) on the device, ``blocks`` the pairs of a column
     slice of ``F`` and its block of ``B`` (q_g, w_g) on the device."""
-    m, d = F.shape
-    if float(q) * m * d * k < _scores.LOWRANK_MIN_WORK:
-        return None
-    factors = _scores._loo_factors(F, np.dtype(rules.np_work))
+    factors = _scores._loo_factors(F, np.dtype(rules.np_work), q, k)
     if factors is None:
         return None
     A, B, eps, (cols, ranks) = factors

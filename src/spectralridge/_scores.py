@@ -351,9 +351,8 @@ def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, s
     """Sums of squared leave-one-out errors (m_b, k) of one piece of :func:`loo_parts`: the
     compressed kernel with its certificate where it pays, else the exact one. `hat` (a
     :class:`Hat`) None: no scaling of the residuals (held-out rows)."""
-    work = float(U.shape[0]) * F.shape[0] * F.shape[1] * Y.shape[1]
     none = np.empty((0, F.shape[0]), dtype=dtype)
-    factors = _loo_factors(F, dtype, memo) if compress and work >= LOWRANK_MIN_WORK else None
+    factors = _loo_factors(F, dtype, U.shape[0], Y.shape[1], memo) if compress else None
     part = np.zeros((F.shape[0], Y.shape[1]))
     if factors is None:
         F = F.astype(dtype)
@@ -387,25 +386,27 @@ def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, s
     return part
 
 
-def _loo_factors(F, dtype, memo=None):
+def _loo_factors(F, dtype, rows, targets, memo=None):
     """``(A, B, eps, blocks)`` of :func:`~spectralridge._filters.block_low_rank` for
-    residual factors `F` (m, r) where the compressed kernel saves enough work, else None;
+    residual factors `F` (m, r) of `rows` rows and `targets` targets where the compressed
+    kernel saves enough work (the exact kernel's at least LOWRANK_MIN_WORK), else None;
     kept in the dict `memo` if given (the row blocks of one leave-one-out pass share their
     factors)."""
     m, r = F.shape
-    if m < LOWRANK_MIN_ALPHAS or r == 0:
+    if m < LOWRANK_MIN_ALPHAS or r == 0 or float(rows) * m * r * targets < LOWRANK_MIN_WORK:
         return None
     # multiply-adds per row and target beyond the factors' terms: r (the first certificate,
     # at most n r min(r, k)) + 2 m (the epilogue)
     budget = LOWRANK_MAX_COST * m * r - r - 2 * m
     if budget < r + m:
         return None
+    target = LOWRANK_RTOL[dtype] / LOWRANK_MARGIN
     if memo is None:
-        return block_low_rank(F, LOWRANK_RTOL[dtype] / LOWRANK_MARGIN, dtype, budget)
+        return block_low_rank(F, target, dtype, budget)
     F = np.ascontiguousarray(F, dtype=np.float64)
     key = (np.dtype(dtype).str, F.shape, hashlib.blake2b(F.data).digest())
     if key not in memo:
-        memo[key] = _loo_factors(F, dtype)
+        memo[key] = block_low_rank(F, target, dtype, budget)
     return memo[key]
 
 
