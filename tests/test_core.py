@@ -28,6 +28,21 @@ SHAPES = [(7, 4, 1, 5), (5000, 3, 2, 300), (4101, 5, 3, 100), (9, 6, 300, 3),
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gemm_into_a_block_of_columns(dtype):
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((300, 7)).astype(dtype), rng.standard_normal((7, 40)).astype(dtype)
+    C = np.full((300, 90), 2.0, dtype=dtype)
+    _core.gemm(A, B, C[:, 30:70], beta=1.0)
+    assert_allclose(C[:, 30:70], A.astype(float) @ B + 2.0, rtol=TOL[dtype], atol=TOL[dtype])
+    assert (C[:, :30] == 2).all() and (C[:, 70:] == 2).all()
+    _core.gemm(A[:1], B, C[:1, 50:90])  # one row: any row stride
+    assert_allclose(C[0, 50:90], A[0].astype(float) @ B, rtol=TOL[dtype], atol=TOL[dtype])
+    for bad in (C[:, ::2][:, :40], C[::-1, :40]):
+        with pytest.raises(ValueError, match="unit stride"):
+            _core.gemm(A, B, bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_apply_filter(shape, dtype):
     q, r, k, m = shape

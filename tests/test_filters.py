@@ -189,7 +189,7 @@ def test_block_low_rank_factors_blocks_of_nearby_eigenvalues(dtype, target):
     assert np.all(err <= eps + slack) and eps.max() <= target
     # cheaper than one block, whose factors the planner also priced
     one = _filters.low_rank(F, target, dtype)
-    cost = _filters._block_cost(cols, np.diff(ranks), m)
+    cost = _filters.block_cost(cols, np.diff(ranks), m)
     assert cost < one[0].shape[1] * (r + m)
     # and None where no plan fits the budget
     assert _filters.block_low_rank(F, target, dtype, budget=cost / 4) is None

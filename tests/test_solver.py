@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 import spectralridge as sr
-from spectralridge import _spectrum
+from spectralridge import _filters, _scores, _spectrum
 from spectralridge._datasets import LONGLEY_CERTIFIED, load_longley
 
 from helpers import RTOL, make_data, ridge_oracle
@@ -248,6 +248,104 @@ def test_ridge_path_matches_solver():
     assert_allclose(path.intercept, 0.0)
     coef, intercept = sr.ridge_path(X, Y[:, 0], 3.0)
     assert coef.shape == (6,) and intercept.shape == ()
+
+
+def _path_plans(monkeypatch):
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)  # small problems, to be fast
+    plans = []
+    factors = _scores.path_factors
+
+    def recording(*args):
+        plan = factors(*args)
+        if plan is not None:
+            plans.append(plan)
+        return plan
+
+    monkeypatch.setattr(_scores, "path_factors", recording)
+    return plans
+
+
+def _eigen_errors(got, want):
+    """Relative 2-norm errors per alpha and target of coefficients (m, p, k)."""
+    got, want = got.astype(np.float64), want.astype(np.float64)
+    return np.linalg.norm(got - want, axis=1) / np.linalg.norm(want, axis=1)
+
+
+@pytest.mark.parametrize("shape, fit_intercept, weighted, penalty, dtype", [
+    ((200, 150), True, False, False, np.float64), ((200, 150), False, True, True, np.float64),
+    ((120, 300), True, True, False, np.float64), ((200, 150), True, True, False, np.float32),
+    ((120, 300), True, False, True, np.float32)])
+def test_compressed_path_matches_the_exact_filter(shape, fit_intercept, weighted, penalty,
+                                                  dtype, monkeypatch):
+    # eigenvalues over e^8 and 200 alphas: coefficients, intercepts and predictions from
+    # factors of rank well below 200, proven within PATH_RTOL of the exact filter
+    n, p = shape
+    X, Y = make_data(n, p, 40, decay=4.0, dtype=dtype)
+    w = np.random.default_rng(1).uniform(0.2, 2, n) if weighted else None
+    c = np.random.default_rng(2).uniform(0.5, 2, p) if penalty else None
+    X_new = make_data(30, p, seed=5)[0].astype(dtype)
+    alphas = np.logspace(-3, 5, 200)
+    solver = sr.RidgeSolver(X, Y, fit_intercept=fit_intercept, sample_weight=w,
+                            penalty_factor=c)
+    with sr.loo_compression(False):
+        want = solver.coef(alphas), solver.intercept(alphas), solver.predict(X_new, alphas)
+    plans = _path_plans(monkeypatch)
+    got = solver.coef(alphas), solver.intercept(alphas), solver.predict(X_new, alphas)
+    assert len(plans) >= 2 and max(A.shape[1] for A, *_ in plans) < 120
+    tol = 2 * _scores.PATH_RTOL[np.dtype(dtype)] + (0 if dtype == np.float64 else 2e-6)
+    assert _eigen_errors(got[0], want[0]).max() <= tol * (1 if c is None else c.max() / c.min())
+    size = np.abs(X_new).max() * np.linalg.norm(want[0].astype(float), axis=1) * np.sqrt(p)
+    assert (np.abs(got[2] - want[2]) <= 4 * tol * size[:, None] + tol).all()
+    scale = np.abs(want[1]).max() + np.abs(want[0]).max() * np.abs(X).max() * p
+    assert_allclose(got[1], want[1], rtol=0, atol=4 * tol * scale)
+    for i in (0, 77, 199):
+        W, b = ridge_oracle(X, Y, alphas[i], fit_intercept, w, c)
+        assert_allclose(got[0][i], W, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(W).max())
+
+
+@pytest.mark.parametrize("how", ["coarse factors", "few pairs in the plan"])
+def test_compressed_path_recomputes_what_it_cannot_prove(how, monkeypatch):
+    # honest factors 30 times too coarse for their target, or factored for only a third of the
+    # pairs: the pairs the bound does not prove come from the exact filter
+    X, Y = make_data(200, 150, 40, decay=4.0)
+    Y[:, :10] = X[:, -10:] + 1e-3 * Y[:, :10]  # coefficients along the flat directions
+    alphas = np.logspace(-3, 5, 200)
+    with sr.loo_compression(False):
+        want = sr.ridge_path(X, Y, alphas).coef
+    plans = _path_plans(monkeypatch)
+    monkeypatch.setattr(_scores, "LOWRANK_MAX_COST", 2.0)  # whatever the recomputation costs
+    if how == "coarse factors":
+        low_rank = _filters.low_rank
+        monkeypatch.setattr(_filters, "low_rank", lambda F, target, dtype, max_rank=None:
+                            low_rank(F, 30 * target, dtype, max_rank))
+    else:
+        monkeypatch.setattr(_scores, "PATH_QUANTILE", 0.3)
+    got = sr.ridge_path(X, Y, alphas).coef
+    redo = plans[0][3]
+    assert 0 < redo.sum() < redo.size
+    errors = _eigen_errors(got, want)
+    assert errors.max() <= 2e-12
+    assert (errors[~redo] > 0).any() and (errors[redo] <= 1e-14).all()
+
+
+def test_exact_path_on_request_or_where_it_is_cheaper(monkeypatch):
+    X, Y = make_data(200, 150, 20, decay=4.0)
+    plans = _path_plans(monkeypatch)
+    with sr.loo_compression(False):
+        sr.ridge_path(X, Y, np.logspace(-3, 5, 200))
+    assert not plans
+    sr.ridge_path(X, Y, np.logspace(-3, 5, 10))  # few alphas
+    assert not plans
+    sr.ridge_path(X, Y, np.logspace(-3, 5, 200))
+    assert plans
+    plans.clear()
+    monkeypatch.setattr(_scores, "PATH_QUANTILE", 0.01)  # most pairs left to recompute
+    sr.ridge_path(X, Y, np.logspace(-3, 5, 200))
+    assert not plans
+    monkeypatch.setattr(_scores, "PATH_QUANTILE", 0.99)
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 1 << 40)  # too little work
+    sr.ridge_path(X, Y, np.logspace(-3, 5, 200))
+    assert not plans
 
 
 @pytest.mark.parametrize("layout", ["fortran", "strided", "big_endian", "readonly", "list"])

@@ -1,5 +1,6 @@
 """Settings that change how, never what, spectralridge computes: one place for the scratch
-memory budget, the compressed leave-one-out switch and the kernels' threads."""
+memory budget, the switch of the compressed kernels over many alphas and the kernels'
+threads."""
 import contextlib
 import contextvars
 import numbers
@@ -53,8 +54,9 @@ def set_config(*, working_memory=None, loo_compression=None, kernel_threads=None
         problems. The compiled kernels' tiles (residuals, leave-one-out hat diagonals) are
         cache-sized, one set per thread, and do not depend on it.
     loo_compression : bool, default=True
-        Allow the compressed exact leave-one-out kernel over many alphas (see
-        :func:`loo_compression`); False runs the exact kernel always.
+        Allow the compressed kernels over many alphas: exact leave-one-out and K-fold, and
+        coefficient, intercept and prediction paths (see :func:`loo_compression`); False
+        runs the exact kernels always.
     kernel_threads : 'auto' or int, default='auto'
         Threads of the fused leave-one-out and held-out kernels. 1: they run serially and
         BLAS threads their products; n > 1: their blocks of targets are split over at most
@@ -96,7 +98,7 @@ def config_context(*, working_memory=None, loo_compression=None, kernel_threads=
 
 @contextlib.contextmanager
 def loo_compression(enabled):
-    """Allow (default) or forbid the compressed leave-one-out kernel in this context.
+    """Allow (default) or forbid the compressed kernels over many alphas in this context.
 
     Exact leave-one-out and K-fold over many alphas factor the filter matrix (alphas x
     eigenvalues), per block of nearby eigenvalues, to its numerical rank and form the
@@ -104,8 +106,12 @@ def loo_compression(enabled):
     a-posteriori error bound per alpha and target that keeps every sum of squared errors
     within a relative 1e-12 (float64; 1e-4 for float32 data, below the float32 kernel's own
     rounding) of the exact kernel's, recomputing exactly wherever the bound does not
-    prove it. It is used only where it saves work; ``loo_compression(False)`` runs the
-    exact kernel always. The same as ``config_context(loo_compression=enabled)``.
+    prove it. Paths over many alphas (coefficients, intercepts, predictions) factor the
+    coefficient filter the same way, with a bound that keeps the eigen-coordinates of every
+    coefficient vector within a relative 1e-12 (float64; 1e-5 for float32, about the
+    float32 filter's own rounding) in the 2-norm, recomputing exactly the pairs it does not
+    prove. Both are used only where they save work; ``loo_compression(False)`` runs the
+    exact kernels always. The same as ``config_context(loo_compression=enabled)``.
 
     Examples
     --------
@@ -123,7 +129,7 @@ def loo_compression(enabled):
 
 
 def loo_compression_enabled():
-    """Whether the settings in force allow the compressed leave-one-out kernel."""
+    """Whether the settings in force allow the compressed kernels over many alphas."""
     return get_config()["loo_compression"]
 
 

@@ -196,9 +196,10 @@ cdef bint _gemm_split(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py
     return False
 
 
-def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, ::1] C,
+def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, :] C,
          bint trans_a=False, bint trans_b=False, double alpha=1.0, double beta=0.0):
-    """``C = alpha op(A) op(B) + beta C`` for row-major arrays, in place."""
+    """``C = alpha op(A) op(B) + beta C`` for row-major arrays, in place; `C` may also be a
+    block of columns of one (its rows of unit stride)."""
     cdef Py_ssize_t M = C.shape[0], N = C.shape[1]
     cdef Py_ssize_t K = A.shape[0] if trans_a else A.shape[1]
     if (A.shape[1] if trans_a else A.shape[0]) != M or \
@@ -209,9 +210,12 @@ def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, ::1] C,
     cdef bint stopped
     if M == 0 or N == 0:
         return
+    cdef Py_ssize_t size = sizeof(floating), ldc = C.strides[0] // size if M > 1 else N
+    if (N > 1 and C.strides[1] != size) or (M > 1 and (C.strides[0] % size or ldc < N)):
+        raise ValueError("gemm: C must have rows of unit stride")
     with nogil:
         stopped = _gemm_split(trans_a, trans_b, M, N, K, <floating>alpha, &A[0, 0],
-                              A.shape[1], &B[0, 0], B.shape[1], <floating>beta, &C[0, 0], N,
+                              A.shape[1], &B[0, 0], B.shape[1], <floating>beta, &C[0, 0], ldc,
                               &work)
     if stopped:
         _raise_pending()

@@ -244,7 +244,7 @@ def block_low_rank(F, target, dtype, budget):
         ranks = []
         for j0, j1 in zip(cols[:-1], cols[1:]):
             ranks.append(_rank_above_rounding(sla.svdvals(F[:, j0:j1]), m, target))
-        plans.append((_block_cost(cols, ranks, m), nb, cols))
+        plans.append((block_cost(cols, ranks, m), nb, cols))
     for estimate, _, cols in sorted(plans, key=lambda plan: plan[:2]):
         if estimate > budget:
             break
@@ -252,7 +252,7 @@ def block_low_rank(F, target, dtype, budget):
         if any(part is None for part in parts):
             continue
         ranks = np.concatenate([[0], np.cumsum([A.shape[1] for A, _, _ in parts])])
-        if _block_cost(cols, np.diff(ranks), m) > budget:
+        if block_cost(cols, np.diff(ranks), m) > budget:
             continue
         A = np.concatenate([A for A, _, _ in parts], axis=1)
         B = np.zeros((ranks[-1], r), dtype=dtype)
@@ -263,7 +263,7 @@ def block_low_rank(F, target, dtype, budget):
     return None
 
 
-def _block_cost(cols, ranks, m):
+def block_cost(cols, ranks, m):
     extra = BLOCK_OVERHEAD if len(cols) > 2 else 0
     return float(np.dot(np.diff(cols) + extra, ranks)) + m * float(np.sum(ranks))
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _core
 from ._config import kernel_thread_limit, loo_compression_enabled, scratch_values
-from ._filters import Filter, block_low_rank, ridge_filter
+from ._filters import Filter, block_cost, block_low_rank, ridge_filter
 from ._spectrum import column_blocks, weighted_sum
 
 # Rows per call of the fused residual kernel (cache-sized: U's tile stays in cache; the
@@ -44,6 +44,12 @@ LOWRANK_MARGIN = 256
 LOWRANK_MIN_ALPHAS = 16
 LOWRANK_MAX_COST = 0.6
 LOWRANK_MIN_WORK = 1 << 32
+# Compressed paths (see `path_factors`): the relative error they may add to the
+# eigen-coordinates of a coefficient vector, per working dtype, and the fraction of the
+# (alpha, target) pairs whose size sets the factors' accuracy (the rest, if not proven, are
+# recomputed exactly).
+PATH_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
+PATH_QUANTILE = 0.99
 # A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
 # grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
 DOF_EDGE = 5e-4
@@ -408,6 +414,51 @@ def _loo_factors(F, dtype, rows, targets, memo=None):
     if key not in memo:
         memo[key] = block_low_rank(F, target, dtype, budget)
     return memo[key]
+
+
+def path_factors(C, R, rows, dtype):
+    """Factors of the coefficient filter `C` (m, r) for `rows` rows of a basis and the
+    projected targets `R` (r, k) where they save work (as :func:`_loo_factors`), and the
+    pairs they leave to the exact filter: ``(A, B, blocks, redo)`` of
+    :func:`~spectralridge._filters.block_low_rank`, ``A`` scaled back to `C`, ``redo (m,
+    k)``; else None.
+
+    With ``C ~= A B`` the eigen-coordinates of the coefficients of alpha a and target t,
+    ``C_a o R_t``, are off by ``(C_a - (A B)_a) o R_t``, of norm at most ``eps_a ||R_t||``.
+    A pair is proven where that is at most ``PATH_RTOL ||C_a o R_t||``; each basis row
+    ``b`` then gets ``b (C_a o R_t)`` within ``PATH_RTOL ||b|| ||C_a o R_t||`` (relative
+    in the 2-norm for the coefficients, ``b`` a row of an orthonormal ``V``), besides the
+    rounding that the exact filter has too. The rows of ``C`` are scaled by powers of two to
+    a largest entry in (1/2, 1], and factored to ``PATH_RTOL`` over the
+    ``PATH_QUANTILE`` quantile of ``max_j |C_aj| ||R_t|| / ||C_a o R_t||``: the pairs beyond
+    it are those the bound may not prove.
+    """
+    m, r = C.shape
+    k = R.shape[1]
+    if m < LOWRANK_MIN_ALPHAS or r == 0 or float(rows) * m * r * k < LOWRANK_MIN_WORK:
+        return None
+    R_sq = np.square(R, dtype=np.float64)
+    norm_sq = R_sq.sum(axis=0)
+    size_sq = np.empty((m, k))
+    _core.gemm(np.square(C), R_sq, size_sq)
+    peak = np.abs(C).max(axis=1)
+    scale = np.exp2(np.ceil(np.log2(np.where(peak > 0, peak, 1.0))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = scale[:, None] * np.sqrt(norm_sq / size_sq)
+    ratio = ratio[np.isfinite(ratio)]
+    rtol = PATH_RTOL[np.dtype(dtype)]
+    target = rtol / max(np.quantile(ratio, PATH_QUANTILE), 1.0) if ratio.size else rtol
+    found = block_low_rank(C / scale[:, None], target, dtype, LOWRANK_MAX_COST * m * r)
+    if found is None:
+        return None
+    A, B, eps, blocks = found
+    u = np.finfo(np.float64).eps
+    err_sq = np.square(eps * scale)[:, None] * norm_sq * (1 + 4 * (r + 2) * u)
+    redo = ~(err_sq <= rtol ** 2 * size_sq * (1 - 4 * (r + 2) * u))
+    redone = np.count_nonzero(redo.any(axis=1)) * np.count_nonzero(redo.any(axis=0)) / k
+    if block_cost(blocks[0], np.diff(blocks[1]), m) + redone * r > LOWRANK_MAX_COST * m * r:
+        return None
+    return A * scale[:, None].astype(dtype), B, blocks, redo
 
 
 def entrywise_bound(U, R, hat, scale, eps, cols, step):

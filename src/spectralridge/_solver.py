@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from . import _core, _scores
 from ._backends import backend_for
+from ._config import loo_compression_enabled, scratch_values
 from ._design import as_float64
 from ._criteria import CriteriaMixin
 from ._filters import early_stopping_filter, ridge_alphas_for_dof, truncation_filter
@@ -693,11 +694,56 @@ class FilterPath(FilterGrid):
 def apply_path(B, spectrum, flt, offset, dtype):
     """``B @ diag(fit / s) R + offset`` for every row of the filter `flt` (an empty `offset`:
     none): (m, q, k) in the working `dtype`, for a basis `B` (q, r) such as ``V_coef``,
-    :func:`intercept_basis` or :func:`held_out_basis`."""
-    factors = flt.coef_factors(spectrum.s).astype(dtype)
-    out = np.empty((factors.shape[0], B.shape[0], spectrum.R.shape[1]), dtype=dtype)
-    _core.apply_filter(B, spectrum.cast("R", dtype), factors, offset, out)
+    :func:`intercept_basis` or :func:`held_out_basis`.
+
+    Over many alphas (where :func:`~spectralridge.loo_compression` allows it and it saves
+    work) the filter is factored, ``C ~= A B_f`` by blocks of eigenvalues (see
+    :func:`~spectralridge._scores.path_factors` for the error bound), and applied as
+    ``out[a] = sum_l A[a, l] Z_l`` with ``Z_l = B diag(B_f[l]) R``, a block of rows of `B` at
+    a time; the pairs (alpha, target) whose error the bound does not prove are recomputed
+    with the exact filter.
+    """
+    factors = flt.coef_factors(spectrum.s)
+    R = spectrum.cast("R", dtype)
+    out = np.empty((factors.shape[0], B.shape[0], R.shape[1]), dtype=dtype)
+    plan = _scores.path_factors(factors, R, B.shape[0], dtype) \
+        if loo_compression_enabled() else None
+    if plan is None:
+        _core.apply_filter(B, R, factors.astype(dtype), offset, out)
+        return out
+    _apply_compressed(B, R, factors, offset, out, *plan)
     return out
+
+
+def _apply_compressed(B, R, factors, offset, out, A, B_f, blocks, redo):
+    """:func:`apply_path` with the factors of :func:`~spectralridge._scores.path_factors`,
+    a block of rows of `B` at a time (scratch of at most ``scratch_values`` values), then
+    the exact filter on the pairs in `redo`, a block of their targets at a time."""
+    m, q, k = out.shape
+    c = A.shape[1]
+    flat = out.reshape(m, q * k)
+    none = np.empty(0, dtype=out.dtype)
+    cols, ranks = blocks
+    parts = [(j0, j1, np.ascontiguousarray(R[j0:j1]), np.ascontiguousarray(B_f[l0:l1, j0:j1]),
+              slice(l0, l1)) for j0, j1, l0, l1 in zip(cols[:-1], cols[1:], ranks[:-1],
+                                                         ranks[1:])]
+    rows = max(1, min(q, scratch_values() // max(c * k, 1)))
+    scratch = np.empty(c * rows * k, dtype=out.dtype)
+    for i0 in range(0, q, rows):
+        i1 = min(q, i0 + rows)
+        Z = scratch[:c * (i1 - i0) * k].reshape(c, i1 - i0, k)
+        for j0, j1, R_g, F_g, l in parts:
+            _core.apply_filter(np.ascontiguousarray(B[i0:i1, j0:j1]), R_g, F_g, none, Z[l])
+        out[:, i0:i1] = offset if offset.size else 0
+        _core.gemm(A, Z.reshape(c, -1), flat[:, i0 * k:i1 * k], beta=1.0)
+    alphas, targets = np.flatnonzero(redo.any(axis=1)), np.flatnonzero(redo.any(axis=0))
+    F = np.ascontiguousarray(factors[alphas], dtype=out.dtype)
+    step = max(1, scratch_values() // max(alphas.size * q, 1))
+    for t in (targets[t0:t0 + step] for t0 in range(0, targets.size, step)):
+        exact = np.empty((alphas.size, q, t.size), dtype=out.dtype)
+        _core.apply_filter(B, np.ascontiguousarray(R[:, t]), F,
+                           np.ascontiguousarray(offset[t]) if offset.size else none, exact)
+        out[np.ix_(alphas, np.arange(q), t)] = exact
 
 
 def intercept_basis(spectrum, xm, fit_intercept, dtype):
