@@ -305,6 +305,10 @@ def goals(rows, lim, mem):
     add_limit("path-single: <= 1.5x machine limit", "path-single", 1.5)
     add_ratio("path-multi: >= 2x faster than naive per-alpha solve (Gram once)",
               "path-multi", "naive-solve", 2)
+    add_ratio("path-many-alphas: >= 2x faster than naive per-alpha solve (Gram once)",
+              "path-many-alphas", "naive-solve", 2)
+    add_ratio("path-many-alphas: compressed faster than the exact kernel", "path-many-alphas",
+              "sr-exact", 1)
     add_ratio("loo-goal: >= 2x faster than sklearn RidgeCV(alphas, alpha_per_target=True), "
               "default gcv_mode", "loo-goal", "sklearn-ridgecv-default", 2)
     modes = [(ratio("loo-goal", f"sklearn-ridgecv-{m}"), m) for m in ("default", "svd", "eigen")]

@@ -56,6 +56,8 @@ WORKLOADS = {w.name: w for w in [
              title="ridge path, many targets"),
     Workload("path-multi-f32", "path", (2000, 500, 1000, 30), (400, 100, 100, 30),
              dtype="float32", title="ridge path, many targets, float32"),
+    Workload("path-many-alphas", "path", (2000, 500, 1000, 100), (400, 100, 100, 100),
+             title="ridge path, many targets, 100 alphas (compressed filters)"),
     Workload("loo-goal", "loo", (2000, 500, 1000, 20), (400, 100, 100, 20),
              title="exact leave-one-out, per-target alpha (issue 3 goal size)"),
     Workload("loo-many-alphas", "loo", (2000, 500, 1000, 100), (400, 100, 100, 100),
@@ -217,10 +219,10 @@ def sr_cv(method, cv=None, alpha_per_target=True):
     return run
 
 
-def sr_exact_loo(d):
-    """spectralridge with the compressed leave-one-out kernel turned off."""
+def sr_exact(d):
+    """spectralridge with the compressed kernels turned off."""
     with _sr().loo_compression(False):
-        return sr_cv("auto")(d)
+        return (sr_path if d.workload.kind == "path" else sr_cv)("auto")(d)
 
 
 # -- naive and plain-NumPy baselines -----------------------------------------------------------
@@ -548,13 +550,14 @@ IMPLS = [
     Impl("sr-kernel", "spectralridge (method='kernel')", "sr", ("path", "loo", "gcv"),
          lambda w: sr_path("kernel") if w.kind == "path" else sr_cv("kernel"), when=_wide,
          warnings=_SR_WARNINGS),
-    Impl("sr-exact", "spectralridge (method='auto', loo_compression(False))", "sr", ("loo",),
-         lambda w: sr_exact_loo, when=lambda w: w.name == "loo-many-alphas",
+    Impl("sr-exact", "spectralridge (method='auto', loo_compression(False))", "sr",
+         ("loo", "path"), lambda w: sr_exact, when=lambda w: w.name.endswith("-many-alphas"),
          warnings=_SR_WARNINGS),
     Impl("naive-solve", "naive: scipy.linalg.solve(G + aI, X^T y, assume_a='pos') per alpha, "
          "Gram once", "naive", ("path",), lambda w: naive_solve),
     Impl("sklearn-ridge-refit", "naive: sklearn Ridge(alpha).fit per alpha", "naive",
-         ("path",), lambda w: sklearn_ridge_refit, requires=("sklearn",)),
+         ("path",), lambda w: sklearn_ridge_refit, requires=("sklearn",),
+         when=lambda w: w.name != "path-many-alphas"),
     Impl("numpy-svd", "plain NumPy: one numpy.linalg.svd, closed form per alpha", "peer",
          ("path", "loo", "gcv", "kfold"),
          lambda w: {"path": numpy_path, "loo": numpy_loo, "gcv": numpy_gcv,
