@@ -838,6 +838,54 @@ def test_device_compression_by_blocks_of_eigenvalues(backend, dtype, monkeypatch
             assert_array_equal(backend.check(compressed.best_index), ref.best_index)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("unproven", [False, True])
+def test_device_compressed_path_matches_numpy(backend, dtype, unproven, monkeypatch):
+    # coefficients, intercepts and predictions over 200 alphas from the NumPy path's
+    # factors; the targets of the pairs a plan leaves unproven (here: coarse factors, two
+    # targets marked) come from the exact product
+    from spectralridge import _scores
+    X, Y = make_data(200, 150, 12, decay=4.0)
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    X_new = make_data(9, 150, seed=5)[0].astype(dtype)
+    alphas = np.logspace(-3, 5, 200)
+    with sr.loo_compression(False):
+        exact = sr.RidgeSolver(X, Y)
+        want = exact.coef(alphas), exact.intercept(alphas), exact.predict(X_new, alphas)
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
+    marked = np.isin(np.arange(12), [2, 7])
+    factors = _scores.path_factors
+    if unproven:
+        monkeypatch.setattr(_scores, "LOWRANK_MAX_COST", 2.0)  # whatever the plan costs
+        low_rank = _filters.low_rank
+        monkeypatch.setattr(_filters, "low_rank", lambda F, target, dtype, max_rank=None:
+                            low_rank(F, 1e3 * target, dtype, max_rank))
+        monkeypatch.setattr(_scores, "path_factors",
+                            lambda *args: factors(*args)[:3] + (np.broadcast_to(
+                                marked, (alphas.size, 12)),))
+    plans = []
+    path_factors = _scores.path_factors
+    monkeypatch.setattr(_scores, "path_factors",
+                        lambda *args: plans.append(path_factors(*args)) or plans[-1])
+    solver = sr.RidgeSolver(backend(X), backend(Y))
+    got = solver.coef(alphas), solver.intercept(alphas), solver.predict(backend(X_new), alphas)
+    assert len(plans) == 3 and all(plan is not None for plan in plans)
+    coef = backend.check(got[0], dtype).astype(np.float64)
+    error = np.linalg.norm(coef - want[0], axis=1) / np.linalg.norm(want[0], axis=1)
+    tol = 2 * _scores.PATH_RTOL[np.dtype(dtype)] + (0 if dtype == np.float64 else 2e-6)
+    if unproven:  # the device's exact product where marked, coarse elsewhere
+        with sr.loo_compression(False):
+            own = backend.check(solver.coef(alphas), dtype).astype(np.float64)
+        own_error = np.linalg.norm(coef - own, axis=1) / np.linalg.norm(own, axis=1)
+        assert own_error[:, marked].max() <= (1e-15 if dtype == np.float64 else 1e-6)
+        assert own_error[:, ~marked].max(axis=0).min() > 10 * own_error[:, marked].max()
+        return
+    assert not plans[0][3].any() and error.max() <= tol
+    for value, ref in zip(got[1:], want[1:]):
+        assert_allclose(backend.check(value, dtype), ref, rtol=0,
+                        atol=8 * tol * np.abs(ref).max())
+
+
 def test_device_compressed_loo_over_a_thousand_alphas(backend, monkeypatch):
     # many more alphas than the filter rank needs: one factorization of every alpha
     X, Y = make_data(200, 150, 4, decay=4.0)

@@ -722,19 +722,59 @@ class DeviceFilterPath(FilterPath):
 
     def _apply(self, B, offset=None):
         """``B diag(fit / s) R + offset`` for every grid value: (m, q, k), one batched
-        GEMM per block of targets."""
+        GEMM per block of targets; over many alphas by the factors of the NumPy path
+        (``_solver.apply_path``): ``A Z`` with ``Z_l = B_g diag(B_f[l]) R_g`` per block g of
+        eigenvalues, the targets with a pair the bound does not prove by the exact
+        product."""
         rules = self._solver._rules
         xp = rules.xp
-        F = rules.to_device(self.filter.coef_factors(self.spectrum.s))  # (m, r)
+        C = self.filter.coef_factors(self.spectrum.s)  # (m, r) host
         R = self.spectrum.cast("R", rules.work)
         B = xp.astype(B, rules.work)
+        offset = None if offset is None else xp.astype(offset, rules.work)
+        (m, r), (q, k) = C.shape, (B.shape[0], R.shape[1])
+        plan = None
+        if loo_compression_enabled() and _scores.path_pays(m, r, q, k):
+            R_sq = self.spectrum.cast("R", rules.compute) ** 2
+            plan = _scores.path_factors(
+                C, to_host(xp.sum(R_sq, axis=0)).astype(np.float64),
+                to_host(rules.to_device(np.square(C), rules.compute) @ R_sq).astype(
+                    np.float64), np.dtype(rules.np_work),
+                float(np.finfo(np.float64 if rules.compute == xp.float64 else
+                               np.float32).eps))
+        F = rules.to_device(C)
+        if plan is None:
+            return xp.concat([self._exact(B, F, R[:, cols], offset, cols)
+                              for cols in _target_blocks(m * max(q, r), k)], axis=2)
+        A, B_f, (cols, ranks), redo = plan
+        A = rules.to_device(A)
+        blocks = [(slice(int(j0), int(j1)), rules.to_device(np.ascontiguousarray(
+            B_f[l0:l1, j0:j1]))) for j0, j1, l0, l1 in zip(cols[:-1], cols[1:], ranks[:-1],
+                                                         ranks[1:])]
+        again = redo.any(axis=0)
+        order = np.concatenate([np.flatnonzero(~again), np.flatnonzero(again)])
+        if again.any():
+            R = xp.take(R, rules.index(order), axis=1)
+            offset = None if offset is None else xp.take(offset, rules.index(order))
+        good = k - int(again.sum())
         parts = []
-        for cols in _target_blocks(self.grid.size * max(B.shape[0], R.shape[0]), R.shape[1]):
-            out = B @ (F[:, :, None] * R[None, :, cols])
-            if offset is not None:
-                out = out + xp.astype(offset[cols], rules.work)
-            parts.append(out)
-        return xp.concat(parts, axis=2)
+        for t in _target_blocks((m + A.shape[1]) * max(q, r), good):
+            R_t = R[:, t]
+            Z = xp.concat([xp.reshape(B[:, j] @ (B_g[:, :, None] * R_t[None, j, :]),
+                                      (B_g.shape[0], q * (t.stop - t.start)))
+                           for j, B_g in blocks], axis=0)
+            out = xp.reshape(A @ Z, (m, q, t.stop - t.start))
+            parts.append(out if offset is None else out + offset[t])
+        parts += [self._exact(B, F, R[:, good + t.start:good + t.stop], offset,
+                              slice(good + t.start, good + t.stop))
+                  for t in _target_blocks(m * max(q, r), k - good)]
+        out = xp.concat(parts, axis=2)
+        return out if good == k else xp.take(out, rules.index(np.argsort(order)), axis=2)
+
+    @staticmethod
+    def _exact(B, F, R_t, offset, cols):
+        out = B @ (F[:, :, None] * R_t[None, :, :])
+        return out if offset is None else out + offset[cols]
 
     def _cast(self, a):
         return self._solver._rules.xp.astype(a, self._solver._rules.work)

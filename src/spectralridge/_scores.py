@@ -416,12 +416,27 @@ def _loo_factors(F, dtype, rows, targets, memo=None):
     return memo[key]
 
 
-def path_factors(C, R, rows, dtype):
-    """Factors of the coefficient filter `C` (m, r) for `rows` rows of a basis and the
-    projected targets `R` (r, k) where they save work (as :func:`_loo_factors`), and the
-    pairs they leave to the exact filter: ``(A, B, blocks, redo)`` of
+def path_pays(m, r, rows, k):
+    """Whether factoring the coefficient filter of `m` alphas and rank `r` for `rows` basis
+    rows and `k` targets may pay (as :func:`_loo_factors`): :func:`path_factors` decides."""
+    return m >= LOWRANK_MIN_ALPHAS and r > 0 and float(rows) * m * r * k >= LOWRANK_MIN_WORK
+
+
+def path_sizes(C, R):
+    """``||R_t||^2`` (k,) and ``||C_a o R_t||^2`` (m, k) of the filter `C` (m, r) and the
+    projected targets `R` (r, k), in float64, for :func:`path_factors`."""
+    R_sq = np.square(R, dtype=np.float64)
+    size_sq = np.empty((C.shape[0], R.shape[1]))
+    _core.gemm(np.square(C), R_sq, size_sq)
+    return R_sq.sum(axis=0), size_sq
+
+
+def path_factors(C, norm_sq, size_sq, dtype, size_eps=np.finfo(np.float64).eps):
+    """Factors of the coefficient filter `C` (m, r) where they save work, and the pairs
+    they leave to the exact filter: ``(A, B, blocks, redo)`` of
     :func:`~spectralridge._filters.block_low_rank`, ``A`` scaled back to `C`, ``redo (m,
-    k)``; else None.
+    k)``; else None. `norm_sq` and `size_sq` are :func:`path_sizes`, their values rounded
+    at most by about ``r`` times `size_eps`.
 
     With ``C ~= A B`` the eigen-coordinates of the coefficients of alpha a and target t,
     ``C_a o R_t``, are off by ``(C_a - (A B)_a) o R_t``, of norm at most ``eps_a ||R_t||``.
@@ -431,16 +446,12 @@ def path_factors(C, R, rows, dtype):
     rounding that the exact filter has too. The rows of ``C`` are scaled by powers of two to
     a largest entry in (1/2, 1], and factored to ``PATH_RTOL`` over the
     ``PATH_QUANTILE`` quantile of ``max_j |C_aj| ||R_t|| / ||C_a o R_t||``: the pairs beyond
-    it are those the bound may not prove.
+    it are those the bound may not prove. The plan is dropped where its multiply-adds and
+    those of recomputing the unproven pairs (all the alphas of a target with one) exceed
+    ``LOWRANK_MAX_COST`` of the exact filter's.
     """
     m, r = C.shape
-    k = R.shape[1]
-    if m < LOWRANK_MIN_ALPHAS or r == 0 or float(rows) * m * r * k < LOWRANK_MIN_WORK:
-        return None
-    R_sq = np.square(R, dtype=np.float64)
-    norm_sq = R_sq.sum(axis=0)
-    size_sq = np.empty((m, k))
-    _core.gemm(np.square(C), R_sq, size_sq)
+    k = size_sq.shape[1]
     peak = np.abs(C).max(axis=1)
     scale = np.exp2(np.ceil(np.log2(np.where(peak > 0, peak, 1.0))))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -448,15 +459,16 @@ def path_factors(C, R, rows, dtype):
     ratio = ratio[np.isfinite(ratio)]
     rtol = PATH_RTOL[np.dtype(dtype)]
     target = rtol / max(np.quantile(ratio, PATH_QUANTILE), 1.0) if ratio.size else rtol
-    found = block_low_rank(C / scale[:, None], target, dtype, LOWRANK_MAX_COST * m * r)
+    budget = LOWRANK_MAX_COST * m * r
+    found = block_low_rank(C / scale[:, None], target, dtype, budget)
     if found is None:
         return None
     A, B, eps, blocks = found
-    u = np.finfo(np.float64).eps
-    err_sq = np.square(eps * scale)[:, None] * norm_sq * (1 + 4 * (r + 2) * u)
-    redo = ~(err_sq <= rtol ** 2 * size_sq * (1 - 4 * (r + 2) * u))
-    redone = np.count_nonzero(redo.any(axis=1)) * np.count_nonzero(redo.any(axis=0)) / k
-    if block_cost(blocks[0], np.diff(blocks[1]), m) + redone * r > LOWRANK_MAX_COST * m * r:
+    grow = 4 * (r + 2) * max(size_eps, np.finfo(np.float64).eps)
+    err_sq = np.square(eps * scale)[:, None] * norm_sq * (1 + grow)
+    redo = ~(err_sq <= rtol ** 2 * size_sq * (1 - grow))
+    if block_cost(blocks[0], np.diff(blocks[1]), m) + \
+            np.count_nonzero(redo.any(axis=0)) / k * m * r > budget:
         return None
     return A * scale[:, None].astype(dtype), B, blocks, redo
 

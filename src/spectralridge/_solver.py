@@ -706,8 +706,9 @@ def apply_path(B, spectrum, flt, offset, dtype):
     factors = flt.coef_factors(spectrum.s)
     R = spectrum.cast("R", dtype)
     out = np.empty((factors.shape[0], B.shape[0], R.shape[1]), dtype=dtype)
-    plan = _scores.path_factors(factors, R, B.shape[0], dtype) \
-        if loo_compression_enabled() else None
+    plan = None
+    if loo_compression_enabled() and _scores.path_pays(*factors.shape, *out.shape[1:]):
+        plan = _scores.path_factors(factors, *_scores.path_sizes(factors, R), dtype)
     if plan is None:
         _core.apply_filter(B, R, factors.astype(dtype), offset, out)
         return out
