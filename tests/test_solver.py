@@ -303,6 +303,29 @@ def test_compressed_path_matches_the_exact_filter(shape, fit_intercept, weighted
         assert_allclose(got[0][i], W, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(W).max())
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compressed_path_in_blocks_of_targets(dtype, monkeypatch):
+    # scratch too small for all targets at PATH_ROWS rows: blocks of targets and rows, the
+    # same products
+    from spectralridge import _core
+    X, Y = make_data(200, 150, 80, decay=4.0, dtype=dtype)
+    alphas = np.logspace(-3, 5, 200)
+    plans = _path_plans(monkeypatch)
+    solver = sr.RidgeSolver(X, Y)
+    X_new = make_data(30, 150, seed=5)[0].astype(dtype)
+    whole = solver.coef(alphas), solver.predict(X_new, alphas)
+    widths = []
+    apply_filter = _core.apply_filter
+    monkeypatch.setattr(_core, "apply_filter",
+                        lambda B, R, *a: widths.append(R.shape[1]) or apply_filter(B, R, *a))
+    with sr.config_context(working_memory=1):
+        blocked = solver.coef(alphas), solver.predict(X_new, alphas)
+    assert plans and 0 < min(widths) < 80
+    for got, want in zip(blocked, whole):
+        assert_allclose(got, want, rtol=0, atol=(1e-13 if dtype == np.float64 else 1e-5) *
+                        np.abs(want).max())
+
+
 @pytest.mark.parametrize("how", ["coarse factors", "few pairs in the plan"])
 def test_compressed_path_recomputes_what_it_cannot_prove(how, monkeypatch):
     # honest factors 30 times too coarse for their target, or factored for only a third of the

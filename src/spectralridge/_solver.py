@@ -691,6 +691,11 @@ class FilterPath(FilterGrid):
                                self.name, scale, yc_sq), scale
 
 
+# Fewest rows of the basis per block of a compressed path's products (for their GEMMs' rate):
+# below it, the targets are blocked too.
+PATH_ROWS = 64
+
+
 def apply_path(B, spectrum, flt, offset, dtype):
     """``B @ diag(fit / s) R + offset`` for every row of the filter `flt` (an empty `offset`:
     none): (m, q, k) in the working `dtype`, for a basis `B` (q, r) such as ``V_coef``,
@@ -718,28 +723,42 @@ def apply_path(B, spectrum, flt, offset, dtype):
 
 def _apply_compressed(B, R, factors, offset, out, A, B_f, blocks, redo):
     """:func:`apply_path` with the factors of :func:`~spectralridge._scores.path_factors`,
-    a block of rows of `B` at a time (scratch of at most ``scratch_values`` values), then
-    the exact filter on the pairs in `redo`, a block of their targets at a time."""
+    by blocks of rows of `B` (and of targets, where all of them would leave fewer than
+    PATH_ROWS rows per block) within ``scratch_values`` values per scratch array, then the
+    exact filter on the pairs in `redo`, a block of their targets at a time."""
     m, q, k = out.shape
     c = A.shape[1]
-    flat = out.reshape(m, q * k)
     none = np.empty(0, dtype=out.dtype)
     cols, ranks = blocks
-    parts = [(j0, j1, np.ascontiguousarray(R[j0:j1]), np.ascontiguousarray(B_f[l0:l1, j0:j1]),
-              slice(l0, l1)) for j0, j1, l0, l1 in zip(cols[:-1], cols[1:], ranks[:-1],
-                                                         ranks[1:])]
-    rows = max(1, min(q, scratch_values() // max(c * k, 1)))
-    scratch = np.empty(c * rows * k, dtype=out.dtype)
-    for i0 in range(0, q, rows):
-        i1 = min(q, i0 + rows)
-        Z = scratch[:c * (i1 - i0) * k].reshape(c, i1 - i0, k)
-        for j0, j1, R_g, F_g, l in parts:
-            _core.apply_filter(np.ascontiguousarray(B[i0:i1, j0:j1]), R_g, F_g, none, Z[l])
-        out[:, i0:i1] = offset if offset.size else 0
-        _core.gemm(A, Z.reshape(c, -1), flat[:, i0 * k:i1 * k], beta=1.0)
+    budget = scratch_values()
+    kb = k if c * k * PATH_ROWS <= budget else max(1, budget // (max(c, m) * PATH_ROWS))
+    rows = max(1, min(q, budget // ((c if kb == k else max(c, m)) * kb)))
+    Z_buf = np.empty(c * rows * kb, dtype=out.dtype)
+    T_buf = np.empty(m * rows * kb, dtype=out.dtype) if kb < k else None
+    for t0 in range(0, k, kb):
+        t = slice(t0, min(k, t0 + kb))
+        nt = t.stop - t0
+        parts = [(j0, j1, np.ascontiguousarray(R[j0:j1, t]),
+                  np.ascontiguousarray(B_f[l0:l1, j0:j1]), slice(l0, l1))
+                 for j0, j1, l0, l1 in zip(cols[:-1], cols[1:], ranks[:-1], ranks[1:])]
+        for i0 in range(0, q, rows):
+            i1 = min(q, i0 + rows)
+            Z = Z_buf[:c * (i1 - i0) * nt].reshape(c, i1 - i0, nt)
+            for j0, j1, R_g, F_g, l in parts:
+                _core.apply_filter(np.ascontiguousarray(B[i0:i1, j0:j1]), R_g, F_g, none,
+                                   Z[l])
+            if T_buf is None:  # straight into the rows i0:i1 of `out`
+                out[:, i0:i1] = offset if offset.size else 0
+                dst = out.reshape(m, q * k)[:, i0 * k:i1 * k]
+            else:
+                dst = T_buf[:m * (i1 - i0) * nt].reshape(m, i1 - i0, nt)
+                dst[...] = offset[t] if offset.size else 0
+            _core.gemm(A, Z.reshape(c, -1), dst.reshape(m, -1), beta=1.0)
+            if T_buf is not None:
+                out[:, i0:i1, t] = dst
     alphas, targets = np.flatnonzero(redo.any(axis=1)), np.flatnonzero(redo.any(axis=0))
     F = np.ascontiguousarray(factors[alphas], dtype=out.dtype)
-    step = max(1, scratch_values() // max(alphas.size * q, 1))
+    step = max(1, budget // max(alphas.size * q, 1))
     for t in (targets[t0:t0 + step] for t0 in range(0, targets.size, step)):
         exact = np.empty((alphas.size, q, t.size), dtype=out.dtype)
         _core.apply_filter(B, np.ascontiguousarray(R[:, t]), F,
