@@ -880,7 +880,7 @@ def test_device_compressed_path_matches_numpy(backend, dtype, unproven, monkeypa
         assert own_error[:, marked].max() <= (1e-15 if dtype == np.float64 else 1e-6)
         assert own_error[:, ~marked].max(axis=0).min() > 10 * own_error[:, marked].max()
         return
-    assert not plans[0][3].any() and error.max() <= tol
+    assert error.max() <= tol
     for value, ref in zip(got[1:], want[1:]):
         assert_allclose(backend.check(value, dtype), ref, rtol=0,
                         atol=8 * tol * np.abs(ref).max())

@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 import spectralridge as sr
 from spectralridge import _filters, _scores, _spectrum
@@ -351,6 +351,35 @@ def test_compressed_path_recomputes_what_it_cannot_prove(how, monkeypatch):
     assert (errors[~redo] > 0).any() and (errors[redo] <= 1e-14).all()
 
 
+def test_compressed_path_edge_cases(monkeypatch):
+    # alpha = 0 in the grid, rows of the output written in place by blocks, one target,
+    # filters with zero rows (no step) and non-finite rows (divergent steps)
+    X, Y = make_data(200, 150, 20, decay=4.0)
+    alphas = np.concatenate([[0.0], np.logspace(-3, 5, 199)])
+    solver, single = sr.RidgeSolver(X, Y), sr.RidgeSolver(X, Y[:, 3])
+    lr = 1.0 / solver.singular_values[0] ** 2
+    steps = np.arange(0, 400, 2)
+    with sr.loo_compression(False):
+        want = solver.coef(alphas), single.coef(alphas), solver.early_stopping(lr, steps).coef()
+        with pytest.warns(RuntimeWarning, match="does not converge"):
+            diverging = solver.early_stopping(3 * lr, 10 * steps).coef()
+    plans = _path_plans(monkeypatch)
+    with sr.config_context(working_memory=1):  # all 20 targets, blocks of rows
+        got = solver.coef(alphas)
+    assert len(plans) == 1
+    assert _eigen_errors(got, want[0]).max() <= 2e-12
+    got = single.coef(alphas)
+    assert len(plans) == 2
+    assert np.abs(got - want[1]).max() <= 2e-12 * np.abs(want[1]).max()
+    early = solver.early_stopping(lr, steps).coef()
+    assert len(plans) == 3 and (early[0] == 0).all()
+    assert _eigen_errors(early[1:], want[2][1:]).max() <= 2e-12
+    with pytest.warns(RuntimeWarning, match="does not converge"):
+        assert_array_equal(solver.early_stopping(3 * lr, 10 * steps).coef(), diverging)
+    assert not np.isfinite(diverging).all()
+    assert len(plans) == 3  # non-finite factors: the exact filter
+
+
 def test_exact_path_on_request_or_where_it_is_cheaper(monkeypatch):
     X, Y = make_data(200, 150, 20, decay=4.0)
     plans = _path_plans(monkeypatch)
@@ -362,10 +391,12 @@ def test_exact_path_on_request_or_where_it_is_cheaper(monkeypatch):
     sr.ridge_path(X, Y, np.logspace(-3, 5, 200))
     assert plans
     plans.clear()
-    monkeypatch.setattr(_scores, "PATH_QUANTILE", 0.01)  # most pairs left to recompute
-    sr.ridge_path(X, Y, np.logspace(-3, 5, 200))
+    low_rank = _filters.low_rank
+    with monkeypatch.context() as patch:  # factors too coarse: every pair left to recompute
+        patch.setattr(_filters, "low_rank", lambda F, target, dtype, max_rank=None:
+                      low_rank(F, 1e3 * target, dtype, max_rank))
+        sr.ridge_path(X, Y, np.logspace(-3, 5, 200))
     assert not plans
-    monkeypatch.setattr(_scores, "PATH_QUANTILE", 0.99)
     monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 1 << 40)  # too little work
     sr.ridge_path(X, Y, np.logspace(-3, 5, 200))
     assert not plans

@@ -735,10 +735,11 @@ class DeviceFilterPath(FilterPath):
         (m, r), (q, k) = C.shape, (B.shape[0], R.shape[1])
         plan = None
         if loo_compression_enabled() and _scores.path_pays(m, r, q, k):
-            R_sq = self.spectrum.cast("R", rules.compute) ** 2
+            R_abs = xp.abs(self.spectrum.cast("R", rules.compute))
+            R_sq = (R_abs * rules.to_device(_scores.power_of_two_scale(
+                to_host(xp.max(R_abs, axis=0)).astype(np.float64)), rules.compute)) ** 2
             plan = _scores.path_factors(
-                C, to_host(xp.sum(R_sq, axis=0)).astype(np.float64),
-                to_host(rules.to_device(np.square(C), rules.compute) @ R_sq).astype(
+                C, lambda M: to_host(rules.to_device(M, rules.compute) @ R_sq).astype(
                     np.float64), np.dtype(rules.np_work),
                 float(np.finfo(np.float64 if rules.compute == xp.float64 else
                                np.float32).eps))
@@ -769,6 +770,7 @@ class DeviceFilterPath(FilterPath):
                               slice(good + t.start, good + t.stop))
                   for t in _target_blocks(m * max(q, r), k - good)]
         out = xp.concat(parts, axis=2)
+        del parts  # at most two outputs at once
         return out if good == k else xp.take(out, rules.index(np.argsort(order)), axis=2)
 
     @staticmethod

@@ -213,6 +213,8 @@ def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, :] C,
     cdef Py_ssize_t size = sizeof(floating), ldc = C.strides[0] // size if M > 1 else N
     if (N > 1 and C.strides[1] != size) or (M > 1 and (C.strides[0] % size or ldc < N)):
         raise ValueError("gemm: C must have rows of unit stride")
+    if <Py_ssize_t><blas_int>ldc != ldc:
+        raise ValueError("gemm: the row stride of C exceeds BLAS's integers")
     with nogil:
         stopped = _gemm_split(trans_a, trans_b, M, N, K, <floating>alpha, &A[0, 0],
                               A.shape[1], &B[0, 0], B.shape[1], <floating>beta, &C[0, 0], ldc,

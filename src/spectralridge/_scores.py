@@ -45,10 +45,12 @@ LOWRANK_MIN_ALPHAS = 16
 LOWRANK_MAX_COST = 0.6
 LOWRANK_MIN_WORK = 1 << 32
 # Compressed paths (see `path_factors`): the relative error they may add to the
-# eigen-coordinates of a coefficient vector, per working dtype, and the fraction of the
-# (alpha, target) pairs whose size sets the factors' accuracy (the rest, if not proven, are
-# recomputed exactly).
-PATH_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
+# eigen-coordinates of a coefficient vector beyond the exact filter's rounding bound, per
+# working dtype (their own rounding included); the factor by which the factored filter's
+# error stays below it, and the fraction of the (alpha, target) pairs whose size sets the
+# factors' accuracy (the rest, if not proven, are recomputed exactly).
+PATH_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}
+PATH_MARGIN = 2
 PATH_QUANTILE = 0.99
 # A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
 # grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
@@ -422,55 +424,95 @@ def path_pays(m, r, rows, k):
     return m >= LOWRANK_MIN_ALPHAS and r > 0 and float(rows) * m * r * k >= LOWRANK_MIN_WORK
 
 
-def path_sizes(C, R):
-    """``||R_t||^2`` (k,) and ``||C_a o R_t||^2`` (m, k) of the filter `C` (m, r) and the
-    projected targets `R` (r, k), in float64, for :func:`path_factors`."""
-    R_sq = np.square(R, dtype=np.float64)
-    size_sq = np.empty((C.shape[0], R.shape[1]))
-    _core.gemm(np.square(C), R_sq, size_sq)
-    return R_sq.sum(axis=0), size_sq
+def path_weights(R):
+    """For :func:`path_factors` on the NumPy path: ``M -> M @ Rn^2`` (float64) with ``Rn``
+    the projected targets `R` (r, k), each column scaled by a power of two to a largest entry
+    in [1/2, 1)."""
+    R_sq = np.abs(R, dtype=np.float64)
+    R_sq *= power_of_two_scale(R_sq.max(axis=0, initial=0))
+    np.square(R_sq, out=R_sq)
+
+    def weighted(M):
+        out = np.empty((M.shape[0], R_sq.shape[1]))
+        _core.gemm(np.ascontiguousarray(M, dtype=np.float64), R_sq, out)
+        return out
+    return weighted
 
 
-def path_factors(C, norm_sq, size_sq, dtype, size_eps=np.finfo(np.float64).eps):
+def power_of_two_scale(peak):
+    """``2^-e`` with ``peak = f 2^e``, f in [1/2, 1) (1 where `peak` is 0): multiplying by
+    it is exact."""
+    return np.ldexp(1.0, -np.frexp(np.where(peak > 0, peak, 1.0))[1])
+
+
+def path_factors(C, weighted, dtype, weight_eps=np.finfo(np.float64).eps):
     """Factors of the coefficient filter `C` (m, r) where they save work, and the pairs
     they leave to the exact filter: ``(A, B, blocks, redo)`` of
     :func:`~spectralridge._filters.block_low_rank`, ``A`` scaled back to `C`, ``redo (m,
-    k)``; else None. `norm_sq` and `size_sq` are :func:`path_sizes`, their values rounded
-    at most by about ``r`` times `size_eps`.
+    k)``; else None. `weighted` maps a host float64 ``M`` (m', r) to ``M @ Rn^2`` (m', k),
+    ``Rn`` the projected targets with each column scaled by a power of two
+    (:func:`path_weights`), its values rounded by at most about ``r`` times `weight_eps`.
 
     With ``C ~= A B`` the eigen-coordinates of the coefficients of alpha a and target t,
-    ``C_a o R_t``, are off by ``(C_a - (A B)_a) o R_t``, of norm at most ``eps_a ||R_t||``.
-    A pair is proven where that is at most ``PATH_RTOL ||C_a o R_t||``; each basis row
-    ``b`` then gets ``b (C_a o R_t)`` within ``PATH_RTOL ||b|| ||C_a o R_t||`` (relative
-    in the 2-norm for the coefficients, ``b`` a row of an orthonormal ``V``), besides the
-    rounding that the exact filter has too. The rows of ``C`` are scaled by powers of two to
-    a largest entry in (1/2, 1], and factored to ``PATH_RTOL`` over the
-    ``PATH_QUANTILE`` quantile of ``max_j |C_aj| ||R_t|| / ||C_a o R_t||``: the pairs beyond
-    it are those the bound may not prove. The plan is dropped where its multiply-adds and
-    those of recomputing the unproven pairs (all the alphas of a target with one) exceed
-    ``LOWRANK_MAX_COST`` of the exact filter's.
+    ``C_a o R_t``, are off by ``(C_a - (A B)_a) o R_t``, of norm at most ``eps_a ||R_t||``,
+    and the products ``Z_l = B_g diag(B[l]) R_g`` and ``A Z`` in the working dtype (unit
+    roundoff u) round by at most ``g(w + c) ||(|A| |B|)_a o R_t||`` more in those
+    coordinates, ``g(n) = (n + 4) u / (1 - (n + 4) u)``, for blocks of at most w eigenvalues
+    and c factors; the exact filter's own rounding is at most ``g(r) ||C_a o R_t||``. A pair
+    is proven where the compressed one's bound is at most ``(PATH_RTOL + g(r)) ||C_a o
+    R_t||``: the compressed coefficients are then within ``PATH_RTOL`` (relative, in the
+    eigen-coordinates' 2-norm) of the exact filter's bound on its own rounding, and a
+    basis row ``b`` gets ``b (C_a o R_t)`` within ``(PATH_RTOL + g(r)) ||b|| ||C_a o R_t||``
+    (relative in the 2-norm for the coefficients, ``b`` a row of an orthonormal ``V``).
+    The rows of ``C`` are scaled by powers of two to a largest entry in [1/2, 1), and
+    factored to ``PATH_RTOL / PATH_MARGIN`` over the ``PATH_QUANTILE`` quantile of
+    ``max_j |C_aj| ||R_t|| / ||C_a o R_t||`` (the pairs beyond it are those the bound may
+    not prove), or over its largest value where the unproven pairs would cost too much: a
+    plan is kept where its multiply-adds and those of recomputing the unproven pairs (all
+    the alphas of a target with one) are at most ``LOWRANK_MAX_COST`` of the exact filter's.
+    None for a filter with a non-finite or no nonzero entry.
     """
     m, r = C.shape
-    k = size_sq.shape[1]
     peak = np.abs(C).max(axis=1)
-    scale = np.exp2(np.ceil(np.log2(np.where(peak > 0, peak, 1.0))))
+    if not np.isfinite(peak).all() or not peak.any():
+        return None
+    scale = power_of_two_scale(peak)
+    info = np.finfo(dtype)
+    if scale.max() > 2.0 ** -64 / info.tiny or scale.min() < 4 / info.max:
+        return None  # A / scale would be near the ends of the working dtype's range
+    Cn = C * scale[:, None]
+    sizes = weighted(np.concatenate([np.ones((1, r)), np.square(Cn)]))
+    norm_sq, size_sq = sizes[0], sizes[1:]
+    k = size_sq.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = scale[:, None] * np.sqrt(norm_sq / size_sq)
+        ratio = np.sqrt(norm_sq / size_sq)
     ratio = ratio[np.isfinite(ratio)]
     rtol = PATH_RTOL[np.dtype(dtype)]
-    target = rtol / max(np.quantile(ratio, PATH_QUANTILE), 1.0) if ratio.size else rtol
     budget = LOWRANK_MAX_COST * m * r
-    found = block_low_rank(C / scale[:, None], target, dtype, budget)
-    if found is None:
-        return None
-    A, B, eps, blocks = found
-    grow = 4 * (r + 2) * max(size_eps, np.finfo(np.float64).eps)
-    err_sq = np.square(eps * scale)[:, None] * norm_sq * (1 + grow)
-    redo = ~(err_sq <= rtol ** 2 * size_sq * (1 - grow))
-    if block_cost(blocks[0], np.diff(blocks[1]), m) + \
-            np.count_nonzero(redo.any(axis=0)) / k * m * r > budget:
-        return None
-    return A * scale[:, None].astype(dtype), B, blocks, redo
+    u = info.eps / 2
+
+    def g(n):
+        return (n + 4) * u / (1 - (n + 4) * u)
+
+    grow = 4 * (r + 2) * max(weight_eps, np.finfo(np.float64).eps)
+    for quantile in (PATH_QUANTILE, 1.0):  # the second where the first leaves too many
+        target = rtol / PATH_MARGIN / max(np.quantile(ratio, quantile) if ratio.size else 1,
+                                          1.0)
+        found = block_low_rank(Cn, target, dtype, budget)
+        if found is None or found[0].shape[1] == 0:
+            return None
+        A, B, eps, blocks = found
+        A[peak == 0], eps[peak == 0] = 0, 0  # those rows exactly
+        absAB = np.abs(A).astype(np.float64) @ np.abs(B).astype(np.float64)
+        err = (np.sqrt(np.square(eps)[:, None] * norm_sq) +
+               g(int(np.diff(blocks[0]).max()) + A.shape[1]) *
+               np.sqrt(weighted(np.square(absAB)))) * (1 + grow)
+        with np.errstate(invalid="ignore"):
+            redo = ~((err <= (rtol + g(r)) * np.sqrt(size_sq) * (1 - grow)) | (norm_sq == 0))
+        if block_cost(blocks[0], np.diff(blocks[1]), m) + \
+                np.count_nonzero(redo.any(axis=0)) / k * m * r <= budget:
+            return A / scale[:, None].astype(dtype), B, blocks, redo
+    return None
 
 
 def entrywise_bound(U, R, hat, scale, eps, cols, step):

@@ -713,7 +713,7 @@ def apply_path(B, spectrum, flt, offset, dtype):
     out = np.empty((factors.shape[0], B.shape[0], R.shape[1]), dtype=dtype)
     plan = None
     if loo_compression_enabled() and _scores.path_pays(*factors.shape, *out.shape[1:]):
-        plan = _scores.path_factors(factors, *_scores.path_sizes(factors, R), dtype)
+        plan = _scores.path_factors(factors, _scores.path_weights(R), dtype)
     if plan is None:
         _core.apply_filter(B, R, factors.astype(dtype), offset, out)
         return out
@@ -731,7 +731,9 @@ def _apply_compressed(B, R, factors, offset, out, A, B_f, blocks, redo):
     none = np.empty(0, dtype=out.dtype)
     cols, ranks = blocks
     budget = scratch_values()
-    kb = k if c * k * PATH_ROWS <= budget else max(1, budget // (max(c, m) * PATH_ROWS))
+    least = min(q, PATH_ROWS)
+    kb = k if c * k * least <= budget and q * k < 2 ** 31 else \
+        max(1, min(k, budget // (max(c, m) * least)))
     rows = max(1, min(q, budget // ((c if kb == k else max(c, m)) * kb)))
     Z_buf = np.empty(c * rows * kb, dtype=out.dtype)
     T_buf = np.empty(m * rows * kb, dtype=out.dtype) if kb < k else None
