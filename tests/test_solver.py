@@ -305,9 +305,9 @@ def test_compressed_path_matches_the_exact_filter(shape, fit_intercept, weighted
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_compressed_path_in_blocks_of_targets(dtype, monkeypatch):
-    # scratch too small for all targets at PATH_ROWS rows: blocks of targets and rows, the
-    # same products
-    from spectralridge import _core
+    # outputs too wide for one GEMM per block of rows (as beyond BLAS's 32-bit integers):
+    # blocks of targets, one product per row, the same values
+    from spectralridge import _core, _solver
     X, Y = make_data(200, 150, 80, decay=4.0, dtype=dtype)
     alphas = np.logspace(-3, 5, 200)
     plans = _path_plans(monkeypatch)
@@ -318,9 +318,9 @@ def test_compressed_path_in_blocks_of_targets(dtype, monkeypatch):
     apply_filter = _core.apply_filter
     monkeypatch.setattr(_core, "apply_filter",
                         lambda B, R, *a: widths.append(R.shape[1]) or apply_filter(B, R, *a))
-    with sr.config_context(working_memory=1):
-        blocked = solver.coef(alphas), solver.predict(X_new, alphas)
-    assert plans and 0 < min(widths) < 80
+    monkeypatch.setattr(_solver, "PATH_MAX_COLUMNS", 150 * 30)
+    blocked = solver.coef(alphas), solver.predict(X_new, alphas)
+    assert plans and 0 < min(widths) <= 30
     for got, want in zip(blocked, whole):
         assert_allclose(got, want, rtol=0, atol=(1e-13 if dtype == np.float64 else 1e-5) *
                         np.abs(want).max())

@@ -196,10 +196,25 @@ cdef bint _gemm_split(bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py
     return False
 
 
-def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, :] C,
+cdef Py_ssize_t _row_stride(const floating[:, :] M, str name) except -1:
+    """The leading dimension of a row-major matrix `M` whose rows have unit stride (its
+    row length where it has one row), checked against BLAS's integers."""
+    cdef Py_ssize_t size = sizeof(floating), ld = M.strides[0] // size
+    if M.shape[0] <= 1:
+        ld = max(1, M.shape[1])
+    elif M.strides[0] % size or ld < M.shape[1]:
+        ld = -1
+    if ld < 0 or (M.shape[1] > 1 and M.strides[1] != size):
+        raise ValueError(f"gemm: {name} must have rows of unit stride")
+    if <Py_ssize_t><blas_int>ld != ld:
+        raise ValueError(f"gemm: the row stride of {name} exceeds BLAS's integers")
+    return ld
+
+
+def gemm(const floating[:, ::1] A, const floating[:, :] B, floating[:, :] C,
          bint trans_a=False, bint trans_b=False, double alpha=1.0, double beta=0.0):
-    """``C = alpha op(A) op(B) + beta C`` for row-major arrays, in place; `C` may also be a
-    block of columns of one (its rows of unit stride)."""
+    """``C = alpha op(A) op(B) + beta C`` for row-major arrays, in place; `B` and `C` may
+    also be blocks of columns of one (their rows of unit stride)."""
     cdef Py_ssize_t M = C.shape[0], N = C.shape[1]
     cdef Py_ssize_t K = A.shape[0] if trans_a else A.shape[1]
     if (A.shape[1] if trans_a else A.shape[0]) != M or \
@@ -210,15 +225,13 @@ def gemm(const floating[:, ::1] A, const floating[:, ::1] B, floating[:, :] C,
     cdef bint stopped
     if M == 0 or N == 0:
         return
-    cdef Py_ssize_t size = sizeof(floating), ldc = C.strides[0] // size if M > 1 else N
-    if (N > 1 and C.strides[1] != size) or (M > 1 and (C.strides[0] % size or ldc < N)):
-        raise ValueError("gemm: C must have rows of unit stride")
-    if <Py_ssize_t><blas_int>ldc != ldc:
-        raise ValueError("gemm: the row stride of C exceeds BLAS's integers")
+    cdef Py_ssize_t ldb = _row_stride(B, "B"), ldc = _row_stride(C, "C")
+    if K == 0:  # B's data is not read
+        ldb = max(1, B.shape[1])
     with nogil:
         stopped = _gemm_split(trans_a, trans_b, M, N, K, <floating>alpha, &A[0, 0],
-                              A.shape[1], &B[0, 0], B.shape[1], <floating>beta, &C[0, 0], ldc,
-                              &work)
+                              A.shape[1], &B[0, 0] if K > 0 else NULL, ldb, <floating>beta,
+                              &C[0, 0], ldc, &work)
     if stopped:
         _raise_pending()
 

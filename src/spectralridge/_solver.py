@@ -691,9 +691,11 @@ class FilterPath(FilterGrid):
                                self.name, scale, yc_sq), scale
 
 
-# Fewest rows of the basis per block of a compressed path's products (for their GEMMs' rate):
-# below it, the targets are blocked too.
+# Fewest rows of the basis per block of a compressed path's products (for their GEMMs'
+# rate), even where that takes more scratch than `scratch_values`; and the most columns of
+# the output one of its GEMMs may span (BLAS's 32-bit integers): beyond, blocks of targets.
 PATH_ROWS = 64
+PATH_MAX_COLUMNS = 2 ** 31 - 1
 
 
 def apply_path(B, spectrum, flt, offset, dtype):
@@ -723,20 +725,19 @@ def apply_path(B, spectrum, flt, offset, dtype):
 
 def _apply_compressed(B, R, factors, offset, out, A, B_f, blocks, redo):
     """:func:`apply_path` with the factors of :func:`~spectralridge._scores.path_factors`,
-    by blocks of rows of `B` (and of targets, where all of them would leave fewer than
-    PATH_ROWS rows per block) within ``scratch_values`` values per scratch array, then the
-    exact filter on the pairs in `redo`, a block of their targets at a time."""
+    by blocks of rows of `B` (``scratch_values`` values of ``Z``, or PATH_ROWS rows if that
+    is more) written straight into `out` (by blocks of targets, one product per row, where
+    a block of rows would span more than PATH_MAX_COLUMNS of its columns); then the exact
+    filter on the pairs in `redo`, a block of their targets at a time."""
     m, q, k = out.shape
     c = A.shape[1]
     none = np.empty(0, dtype=out.dtype)
     cols, ranks = blocks
     budget = scratch_values()
-    least = min(q, PATH_ROWS)
-    kb = k if c * k * least <= budget and q * k < 2 ** 31 else \
-        max(1, min(k, budget // (max(c, m) * least)))
-    rows = max(1, min(q, budget // ((c if kb == k else max(c, m)) * kb)))
+    kb = k if q * k <= PATH_MAX_COLUMNS else max(1, PATH_MAX_COLUMNS // q)
+    rows = min(q, max(PATH_ROWS, budget // (c * kb)))
     Z_buf = np.empty(c * rows * kb, dtype=out.dtype)
-    T_buf = np.empty(m * rows * kb, dtype=out.dtype) if kb < k else None
+    flat = out.reshape(m, q * k)
     for t0 in range(0, k, kb):
         t = slice(t0, min(k, t0 + kb))
         nt = t.stop - t0
@@ -749,15 +750,12 @@ def _apply_compressed(B, R, factors, offset, out, A, B_f, blocks, redo):
             for j0, j1, R_g, F_g, l in parts:
                 _core.apply_filter(np.ascontiguousarray(B[i0:i1, j0:j1]), R_g, F_g, none,
                                    Z[l])
-            if T_buf is None:  # straight into the rows i0:i1 of `out`
-                out[:, i0:i1] = offset if offset.size else 0
-                dst = out.reshape(m, q * k)[:, i0 * k:i1 * k]
+            out[:, i0:i1, t] = offset[t] if offset.size else 0
+            if kb == k:  # rows i0:i1 of `out` are one block of its columns
+                _core.gemm(A, Z.reshape(c, -1), flat[:, i0 * k:i1 * k], beta=1.0)
             else:
-                dst = T_buf[:m * (i1 - i0) * nt].reshape(m, i1 - i0, nt)
-                dst[...] = offset[t] if offset.size else 0
-            _core.gemm(A, Z.reshape(c, -1), dst.reshape(m, -1), beta=1.0)
-            if T_buf is not None:
-                out[:, i0:i1, t] = dst
+                for i in range(i0, i1):
+                    _core.gemm(A, Z[:, i - i0], out[:, i, t], beta=1.0)
     alphas, targets = np.flatnonzero(redo.any(axis=1)), np.flatnonzero(redo.any(axis=0))
     F = np.ascontiguousarray(factors[alphas], dtype=out.dtype)
     step = max(1, budget // max(alphas.size * q, 1))
