@@ -736,8 +736,9 @@ class DeviceFilterPath(FilterPath):
         plan = None
         if loo_compression_enabled() and _scores.path_pays(m, r, q, k):
             R_abs = xp.abs(self.spectrum.cast("R", rules.compute))
-            R_sq = (R_abs * rules.to_device(_scores.power_of_two_scale(
-                to_host(xp.max(R_abs, axis=0)).astype(np.float64)), rules.compute)) ** 2
+            R_sq = (R_abs * rules.to_device(_scores.peak_scale(
+                to_host(xp.max(R_abs, axis=0)).astype(np.float64), np.float64),
+                rules.compute)) ** 2
             plan = _scores.path_factors(
                 C, lambda M: to_host(rules.to_device(M, rules.compute) @ R_sq).astype(
                     np.float64), np.dtype(rules.np_work),

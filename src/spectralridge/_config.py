@@ -102,17 +102,18 @@ def loo_compression(enabled):
 
     Exact leave-one-out and K-fold over many alphas factor the filter matrix (alphas x
     eigenvalues), per block of nearby eigenvalues, to its numerical rank and form the
-    residuals of all alphas from that many products, with an
-    a-posteriori error bound per alpha and target that keeps every sum of squared errors
-    within a relative 1e-12 (float64; 1e-4 for float32 data, below the float32 kernel's own
-    rounding) of the exact kernel's, recomputing exactly wherever the bound does not
-    prove (the bound covers the factored filter; its products round as the exact kernel's
-    do, with ``|A| |B|`` in place of ``|F|`` in their worst case). Paths over many alphas (coefficients, intercepts, predictions) factor the
-    coefficient filter the same way, with a bound, their rounding included, that keeps the
-    eigen-coordinates of every coefficient vector within a relative 1e-12 (float64; 1e-4
-    for float32) in the 2-norm of the exact filter's bound on its own rounding,
-    recomputing exactly the pairs it does not prove. Both are used only where they save work; ``loo_compression(False)`` runs the
-    exact kernels always. The same as ``config_context(loo_compression=enabled)``.
+    residuals of all alphas from that many products, with an a-posteriori error bound per
+    alpha and target that keeps every sum of squared errors within a relative 1e-12
+    (float64; 1e-4 for float32 data, below the float32 kernel's own rounding) of the exact
+    kernel's, recomputing exactly wherever the bound does not prove it (the bound covers the
+    factored filter; its products round as the exact kernel's do, with ``|A| |B|`` in place
+    of ``|F|`` in their worst case). Paths over many alphas (coefficients, intercepts,
+    predictions) factor the coefficient filter the same way, with a bound, their rounding
+    included, that keeps the eigen-coordinates of every coefficient vector within a relative
+    1e-12 (float64; 1e-4 for float32) in the 2-norm of the exact filter's bound on its own
+    rounding, recomputing exactly the pairs it does not prove. Both are used only where they
+    save work; ``loo_compression(False)`` runs the exact kernels always. The same as
+    ``config_context(loo_compression=enabled)``.
 
     Examples
     --------

@@ -215,7 +215,7 @@ MIN_BLOCK_COLS = 32
 BLOCK_OVERHEAD = 32
 
 
-def block_low_rank(F, target, dtype, budget):
+def block_low_rank(F, target, dtype, budget, overhead=BLOCK_OVERHEAD):
     """Factor ``F (m, r) ~= A @ B`` with ``B`` block-diagonal over contiguous column blocks.
 
     Each block of columns is factored by :func:`low_rank` to `target`; ``A (m, c)`` stacks
@@ -223,7 +223,7 @@ def block_low_rank(F, target, dtype, budget):
     `BLOCK_COUNTS` equal blocks (past 2, up to the first that costs more than the one
     before), the first of least estimated cost ``sum_g q_g w_g + m c`` (the
     multiply-adds per row and target of ``_core.sse_lowrank``: ``q_g`` the rank of a block
-    of ``w_g`` columns, ``c = sum_g q_g``; with several blocks, ``BLOCK_OVERHEAD c`` more)
+    of ``w_g`` columns, ``c = sum_g q_g``; with several blocks, `overhead` ``c`` more)
     is chosen among those whose factors stay within `budget` (the blocks' ranks estimated
     from their singular values, then checked once factored); None if none costs at most `budget`. The
     columns of ridge's filter matrix are the eigenvalues (descending): a block of nearby
@@ -244,7 +244,7 @@ def block_low_rank(F, target, dtype, budget):
         ranks = []
         for j0, j1 in zip(cols[:-1], cols[1:]):
             ranks.append(_rank_above_rounding(sla.svdvals(F[:, j0:j1]), m, target))
-        plans.append((block_cost(cols, ranks, m), nb, cols))
+        plans.append((block_cost(cols, ranks, m, overhead), nb, cols))
     for estimate, _, cols in sorted(plans, key=lambda plan: plan[:2]):
         if estimate > budget:
             break
@@ -252,7 +252,7 @@ def block_low_rank(F, target, dtype, budget):
         if any(part is None for part in parts):
             continue
         ranks = np.concatenate([[0], np.cumsum([A.shape[1] for A, _, _ in parts])])
-        if block_cost(cols, np.diff(ranks), m) > budget:
+        if block_cost(cols, np.diff(ranks), m, overhead) > budget:
             continue
         A = np.concatenate([A for A, _, _ in parts], axis=1)
         B = np.zeros((ranks[-1], r), dtype=dtype)
@@ -263,7 +263,7 @@ def block_low_rank(F, target, dtype, budget):
     return None
 
 
-def block_cost(cols, ranks, m):
-    extra = BLOCK_OVERHEAD if len(cols) > 2 else 0
+def block_cost(cols, ranks, m, overhead=BLOCK_OVERHEAD):
+    extra = overhead if len(cols) > 2 else 0
     return float(np.dot(np.diff(cols) + extra, ranks)) + m * float(np.sum(ranks))
 

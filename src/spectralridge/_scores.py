@@ -52,6 +52,10 @@ LOWRANK_MIN_WORK = 1 << 32
 PATH_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}
 PATH_MARGIN = 2
 PATH_QUANTILE = 0.99
+# The columns each factor of a block is charged beyond its own where there are several
+# (`_filters.block_low_rank`): the paths' narrow blocks run further below the GEMM rate than
+# the leave-one-out kernel's.
+PATH_BLOCK_OVERHEAD = 48
 # A default grid spans dof from DOF_EDGE to (1 - DOF_EDGE) times the rank; a best alpha on a
 # grid edge warns unless the grid already reaches within 2 x DOF_EDGE of saturation there.
 DOF_EDGE = 5e-4
@@ -429,7 +433,7 @@ def path_weights(R):
     the projected targets `R` (r, k), each column scaled by a power of two to a largest entry
     in [1/2, 1)."""
     R_sq = np.abs(R, dtype=np.float64)
-    R_sq *= power_of_two_scale(R_sq.max(axis=0, initial=0))
+    R_sq *= peak_scale(R_sq.max(axis=0, initial=0), np.float64)
     np.square(R_sq, out=R_sq)
 
     def weighted(M):
@@ -437,12 +441,6 @@ def path_weights(R):
         _core.gemm(np.ascontiguousarray(M, dtype=np.float64), R_sq, out)
         return out
     return weighted
-
-
-def power_of_two_scale(peak):
-    """``2^-e`` with ``peak = f 2^e``, f in [1/2, 1) (1 where `peak` is 0): multiplying by
-    it is exact."""
-    return np.ldexp(1.0, -np.frexp(np.where(peak > 0, peak, 1.0))[1])
 
 
 def path_factors(C, weighted, dtype, weight_eps=np.finfo(np.float64).eps):
@@ -476,7 +474,7 @@ def path_factors(C, weighted, dtype, weight_eps=np.finfo(np.float64).eps):
     peak = np.abs(C).max(axis=1)
     if not np.isfinite(peak).all() or not peak.any():
         return None
-    scale = power_of_two_scale(peak)
+    scale = peak_scale(peak, np.float64)
     info = np.finfo(dtype)
     if scale.max() > 2.0 ** -64 / info.tiny or scale.min() < 4 / info.max:
         return None  # A / scale would be near the ends of the working dtype's range
@@ -498,7 +496,7 @@ def path_factors(C, weighted, dtype, weight_eps=np.finfo(np.float64).eps):
     for quantile in (PATH_QUANTILE, 1.0):  # the second where the first leaves too many
         target = rtol / PATH_MARGIN / max(np.quantile(ratio, quantile) if ratio.size else 1,
                                           1.0)
-        found = block_low_rank(Cn, target, dtype, budget)
+        found = block_low_rank(Cn, target, dtype, budget, PATH_BLOCK_OVERHEAD)
         if found is None or found[0].shape[1] == 0:
             return None
         A, B, eps, blocks = found
@@ -509,7 +507,7 @@ def path_factors(C, weighted, dtype, weight_eps=np.finfo(np.float64).eps):
                np.sqrt(weighted(np.square(absAB)))) * (1 + grow)
         with np.errstate(invalid="ignore"):
             redo = ~((err <= (rtol + g(r)) * np.sqrt(size_sq) * (1 - grow)) | (norm_sq == 0))
-        if block_cost(blocks[0], np.diff(blocks[1]), m) + \
+        if block_cost(blocks[0], np.diff(blocks[1]), m, PATH_BLOCK_OVERHEAD) + \
                 np.count_nonzero(redo.any(axis=0)) / k * m * r <= budget:
             return A / scale[:, None].astype(dtype), B, blocks, redo
     return None
