@@ -884,6 +884,11 @@ def test_device_compressed_path_matches_numpy(backend, dtype, unproven, monkeypa
     for value, ref in zip(got[1:], want[1:]):
         assert_allclose(backend.check(value, dtype), ref, rtol=0,
                         atol=8 * tol * np.abs(ref).max())
+    path = solver.ridge(alphas)  # one plan for all that a path gives
+    again = path.coef(), path.intercept(), path.predict(backend(X_new))
+    assert len(plans) == 4
+    for value, ref in zip(again, got):
+        assert_array_equal(backend.check(value, dtype), backend.check(ref, dtype))
 
 
 def test_device_compressed_loo_over_a_thousand_alphas(backend, monkeypatch):

@@ -436,6 +436,41 @@ def test_kernel_ridge_matches_sklearn_without_intercept(kernel, params, weights)
     assert est.intercept_ == 0.0
 
 
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_ridge_paths_over_many_alphas_are_compressed(dtype, monkeypatch):
+    # dual coefficients, intercepts and predictions over 200 alphas through the engine's
+    # compressed paths: the exact filter's values, and scikit-learn's
+    from sklearn.kernel_ridge import KernelRidge
+    from spectralridge import _scores
+    X, Y, w = _kernel_data(n=150, k=3, dtype=dtype)
+    X_new = (X[:20] + 0.1).astype(dtype)
+    alphas = np.logspace(-3, 5, 200)
+    solver = sr.KernelRidgeSolver(X, Y, kernel="laplacian", gamma=0.2, sample_weight=w)
+    with sr.loo_compression(False):
+        want = (solver.dual_coef(alphas), solver.intercept(alphas),
+                solver.predict(X_new, alphas))
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
+    plans = []
+    factors = _scores.path_factors
+    monkeypatch.setattr(_scores, "path_factors",
+                        lambda *a: plans.append(factors(*a)) or plans[-1])
+    got = solver.dual_coef(alphas), solver.intercept(alphas), solver.predict(X_new, alphas)
+    assert len(plans) == 3 and all(plan is not None and plan[0].shape[1] < 100
+                                   for plan in plans)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    for g, want_g in zip(got, want):
+        size = np.abs(want_g).reshape(alphas.size, -1).max(axis=1)
+        assert (np.abs(g - want_g).reshape(alphas.size, -1).max(axis=1) <= tol * size).all()
+    X64, Y64 = X.astype(float), Y.astype(float)
+    plain = sr.KernelRidgeSolver(X, Y, kernel="laplacian", gamma=0.2, fit_intercept=False)
+    dual = plain.dual_coef(alphas)
+    for i in (0, 120, 199):
+        ref = KernelRidge(alpha=alphas[i], kernel="laplacian", gamma=0.2).fit(X64, Y64)
+        assert_allclose(dual[i], ref.dual_coef_, rtol=RTOL[dtype],
+                        atol=RTOL[dtype] * np.abs(ref.dual_coef_).max())
+
+
 def _feature_map(K):
     """Rows of a feature map of the PSD kernel K (n x n) and the map of new cross kernels."""
     lam, Q = np.linalg.eigh(K)

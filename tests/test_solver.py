@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spectralridge as sr
-from spectralridge import _filters, _scores, _spectrum
+from spectralridge import _core, _filters, _scores, _spectrum
 from spectralridge._datasets import LONGLEY_CERTIFIED, load_longley
 
 from helpers import RTOL, make_data, ridge_oracle
@@ -301,6 +301,33 @@ def test_compressed_path_matches_the_exact_filter(shape, fit_intercept, weighted
     for i in (0, 77, 199):
         W, b = ridge_oracle(X, Y, alphas[i], fit_intercept, w, c)
         assert_allclose(got[0][i], W, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(W).max())
+
+
+
+def test_compressed_path_factors_once_per_path(monkeypatch):
+    # a FilterPath factors its filter once for its coefficients, intercepts and
+    # predictions; each solver call plans its own; the switch still holds for a planned path
+    X, Y = make_data(200, 150, 20, decay=4.0)
+    X_new = make_data(30, 150, seed=5)[0]
+    alphas = np.logspace(-3, 5, 200)
+    solver = sr.RidgeSolver(X, Y)
+    with sr.loo_compression(False):
+        want = solver.coef(alphas), solver.intercept(alphas), solver.predict(X_new, alphas)
+    plans = _path_plans(monkeypatch)
+    path = solver.ridge(alphas)
+    got = path.coef(), path.intercept(), path.predict(X_new), path.coef()
+    assert len(plans) == 1
+    for g, w in zip(got, want + want[:1]):
+        assert_allclose(g, w, rtol=0, atol=1e-12 * np.abs(w).max())
+    solver.coef(alphas), solver.predict(X_new, alphas)
+    assert len(plans) == 3
+    apply_filter = _core.apply_filter
+    calls = []
+    monkeypatch.setattr(_core, "apply_filter",
+                        lambda B, R, F, *a: calls.append(F.shape[0]) or apply_filter(B, R, F, *a))
+    with sr.loo_compression(False):
+        assert_array_equal(path.coef(), want[0])
+    assert calls == [alphas.size]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

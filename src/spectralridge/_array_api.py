@@ -735,15 +735,17 @@ class DeviceFilterPath(FilterPath):
         (m, r), (q, k) = C.shape, (B.shape[0], R.shape[1])
         plan = None
         if loo_compression_enabled() and _scores.path_pays(m, r, q, k):
-            R_abs = xp.abs(self.spectrum.cast("R", rules.compute))
-            R_sq = (R_abs * rules.to_device(_scores.peak_scale(
-                to_host(xp.max(R_abs, axis=0)).astype(np.float64), np.float64),
-                rules.compute)) ** 2
-            plan = _scores.path_factors(
-                C, lambda M: to_host(rules.to_device(M, rules.compute) @ R_sq).astype(
-                    np.float64), np.dtype(rules.np_work),
-                float(np.finfo(np.float64 if rules.compute == xp.float64 else
-                               np.float32).eps))
+            if "plan" not in self._memo:
+                R_abs = xp.abs(self.spectrum.cast("R", rules.compute))
+                R_sq = (R_abs * rules.to_device(_scores.peak_scale(
+                    to_host(xp.max(R_abs, axis=0)).astype(np.float64), np.float64),
+                    rules.compute)) ** 2
+                self._memo["plan"] = _scores.path_factors(
+                    C, lambda M: to_host(rules.to_device(M, rules.compute) @ R_sq).astype(
+                        np.float64), np.dtype(rules.np_work),
+                    float(np.finfo(np.float64 if rules.compute == xp.float64 else
+                                   np.float32).eps))
+            plan = self._memo["plan"]
         F = rules.to_device(C)
         if plan is None:
             return xp.concat([self._exact(B, F, R[:, cols], offset, cols)

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _core, _scores
 from ._filters import ridge_alphas_for_dof
+from ._solver import apply_path
 from ._spectrum import Centering, Spectrum, gram_eigen, project, weighted_sum
 from ._validation import (as_array, as_sparse, check_alphas, check_bool, check_cv, check_dofs,
                           check_groups, check_kernel_matrix, check_kernel_psd, check_on_host,
@@ -478,10 +479,8 @@ def _kernel_spectrum(K, Y, centering, dtype):
 
 
 def _apply(B, spectrum, alphas, dtype, offset):
-    """``B diag(s / (lam + alpha)) R + offset`` for every alpha: (m, q, k) in `dtype`."""
-    factors = spectrum.ridge(alphas).coef_factors(spectrum.s).astype(dtype)
-    out = np.empty((alphas.size, B.shape[0], spectrum.R.shape[1]), dtype=dtype)
-    _core.apply_filter(np.ascontiguousarray(B, dtype=dtype), spectrum.cast("R", dtype),
-                       factors, offset, out)
-    return out
+    """``B diag(s / (lam + alpha)) R + offset`` for every alpha: (m, q, k) in `dtype`
+    (``_solver.apply_path``: compressed over many alphas)."""
+    return apply_path(np.ascontiguousarray(B, dtype=dtype), spectrum, spectrum.ridge(alphas),
+                      offset, dtype)
 

@@ -593,6 +593,7 @@ class FilterPath(FilterGrid):
     def __init__(self, solver, spectrum, flt, grid, scalar, name):
         super().__init__(solver, flt, grid, scalar, name)
         self.spectrum = spectrum
+        self._memo = {}  # the factors of compressed paths, for coef, intercept and predict
 
     # The filter's application (a backend's path overrides these four): see apply_path.
     def _apply(self, B, offset=None):
@@ -600,7 +601,7 @@ class FilterPath(FilterGrid):
         offset."""
         dtype = self._solver.dtype
         offset = np.empty(0, dtype=dtype) if offset is None else offset.astype(dtype)
-        return apply_path(B, self.spectrum, self.filter, offset, dtype)
+        return apply_path(B, self.spectrum, self.filter, offset, dtype, self._memo)
 
     def _cast(self, a):
         return a.astype(self._solver.dtype)
@@ -698,10 +699,11 @@ PATH_ROWS = 64
 PATH_MAX_COLUMNS = 2 ** 31 - 1
 
 
-def apply_path(B, spectrum, flt, offset, dtype):
+def apply_path(B, spectrum, flt, offset, dtype, memo=None):
     """``B @ diag(fit / s) R + offset`` for every row of the filter `flt` (an empty `offset`:
     none): (m, q, k) in the working `dtype`, for a basis `B` (q, r) such as ``V_coef``,
-    :func:`intercept_basis` or :func:`held_out_basis`.
+    :func:`intercept_basis` or :func:`held_out_basis`. `memo`, a dict of this filter's, keeps
+    its factors for the next call.
 
     Over many alphas (where :func:`~spectralridge.loo_compression` allows it and it saves
     work) the filter is factored, ``C ~= A B_f`` by blocks of eigenvalues (see
@@ -715,7 +717,10 @@ def apply_path(B, spectrum, flt, offset, dtype):
     out = np.empty((factors.shape[0], B.shape[0], R.shape[1]), dtype=dtype)
     plan = None
     if loo_compression_enabled() and _scores.path_pays(*factors.shape, *out.shape[1:]):
-        plan = _scores.path_factors(factors, _scores.path_weights(R), dtype)
+        memo = {} if memo is None else memo
+        if "plan" not in memo:
+            memo["plan"] = _scores.path_factors(factors, _scores.path_weights(R), dtype)
+        plan = memo["plan"]
     if plan is None:
         _core.apply_filter(B, R, factors.astype(dtype), offset, out)
         return out
@@ -750,12 +755,14 @@ def _apply_compressed(B, R, factors, offset, out, A, B_f, blocks, redo):
             for j0, j1, R_g, F_g, l in parts:
                 _core.apply_filter(np.ascontiguousarray(B[i0:i1, j0:j1]), R_g, F_g, none,
                                    Z[l])
-            out[:, i0:i1, t] = offset[t] if offset.size else 0
+            if offset.size:
+                out[:, i0:i1, t] = offset[t]
+            beta = 1.0 if offset.size else 0.0
             if kb == k:  # rows i0:i1 of `out` are one block of its columns
-                _core.gemm(A, Z.reshape(c, -1), flat[:, i0 * k:i1 * k], beta=1.0)
+                _core.gemm(A, Z.reshape(c, -1), flat[:, i0 * k:i1 * k], beta=beta)
             else:
                 for i in range(i0, i1):
-                    _core.gemm(A, Z[:, i - i0], out[:, i, t], beta=1.0)
+                    _core.gemm(A, Z[:, i - i0], out[:, i, t], beta=beta)
     alphas, targets = np.flatnonzero(redo.any(axis=1)), np.flatnonzero(redo.any(axis=0))
     F = np.ascontiguousarray(factors[alphas], dtype=out.dtype)
     step = max(1, budget // max(alphas.size * q, 1))
