@@ -334,7 +334,7 @@ def test_compressed_path_factors_once_per_path(monkeypatch):
 def test_compressed_path_in_blocks_of_targets(dtype, monkeypatch):
     # outputs too wide for one GEMM per block of rows (as beyond BLAS's 32-bit integers):
     # blocks of targets, one product per row, the same values
-    from spectralridge import _core, _solver
+    from spectralridge import _solver
     X, Y = make_data(200, 150, 80, decay=4.0, dtype=dtype)
     alphas = np.logspace(-3, 5, 200)
     plans = _path_plans(monkeypatch)
@@ -342,9 +342,9 @@ def test_compressed_path_in_blocks_of_targets(dtype, monkeypatch):
     X_new = make_data(30, 150, seed=5)[0].astype(dtype)
     whole = solver.coef(alphas), solver.predict(X_new, alphas)
     widths = []
-    apply_filter = _core.apply_filter
-    monkeypatch.setattr(_core, "apply_filter",
-                        lambda B, R, *a: widths.append(R.shape[1]) or apply_filter(B, R, *a))
+    gemm = _core.gemm
+    monkeypatch.setattr(_core, "gemm",
+                        lambda A, B, *a, **kw: widths.append(B.shape[1]) or gemm(A, B, *a, **kw))
     monkeypatch.setattr(_solver, "PATH_MAX_COLUMNS", 150 * 30)
     blocked = solver.coef(alphas), solver.predict(X_new, alphas)
     assert plans and 0 < min(widths) <= 30
@@ -405,6 +405,38 @@ def test_compressed_path_edge_cases(monkeypatch):
         assert_array_equal(solver.early_stopping(3 * lr, 10 * steps).coef(), diverging)
     assert not np.isfinite(diverging).all()
     assert len(plans) == 3  # non-finite factors: the exact filter
+
+
+def test_compressed_path_not_planned_for_rows_with_a_cutoff(monkeypatch):
+    # alpha = 0 where some kept directions lie below the least-squares cutoff: that row of
+    # the filter stops at ls_rank (not Cauchy-like), so no factors are sought; exact values
+    rng = np.random.default_rng(35)
+    n, p = 300, 120
+    U = np.linalg.qr(rng.standard_normal((n, p)))[0]
+    V = np.linalg.qr(rng.standard_normal((p, p)))[0]
+    s = np.logspace(1, -1, p)
+    s[-10:] = 1e-13 * np.linspace(1, 2, 10)  # above the rank floor, below the LS cutoff
+    X = (U * s) @ V.T
+    Y = U @ rng.standard_normal((p, 20))
+    alphas = np.concatenate([[0.0], np.logspace(-2, 2, 199)])
+    solver = sr.RidgeSolver(X, Y, method="svd")
+    spectrum = solver.spectrum_for(alphas)
+    assert spectrum.ls_rank < spectrum.rank
+    with sr.loo_compression(False):
+        want = solver.coef(alphas)
+    monkeypatch.setattr(_scores, "LOWRANK_MIN_WORK", 0)
+    calls = []
+    factors = _scores.path_factors
+    monkeypatch.setattr(_scores, "path_factors",
+                        lambda *a: calls.append(factors(*a)) or calls[-1])
+    block_low_rank = _scores.block_low_rank
+    searched = []
+    monkeypatch.setattr(_scores, "block_low_rank",
+                        lambda *a: searched.append(1) or block_low_rank(*a))
+    assert_array_equal(solver.coef(alphas), want)
+    assert calls == [None] and not searched
+    assert_array_equal(want[0], solver.coef(0.0))
+    assert solver.ridge(alphas[1:]).coef() is not None and calls[-1] is not None
 
 
 def test_exact_path_on_request_or_where_it_is_cheaper(monkeypatch):

@@ -468,12 +468,13 @@ def path_factors(C, weighted, dtype, weight_eps=np.finfo(np.float64).eps):
     not prove), or over its largest value where the unproven pairs would cost too much: a
     plan is kept where its multiply-adds and those of recomputing the unproven pairs (all
     the alphas of a target with one) are at most ``LOWRANK_MAX_COST`` of the exact filter's.
-    None for a filter with a non-finite or no nonzero entry.
+    None for a filter with a non-finite or no nonzero entry, or with a row cut off (zeros
+    beside nonzero entries: not Cauchy-like).
     """
     m, r = C.shape
     peak = np.abs(C).max(axis=1)
-    if not np.isfinite(peak).all() or not peak.any():
-        return None
+    if not np.isfinite(peak).all() or not peak.any() or ((C == 0) & (peak[:, None] > 0)).any():
+        return None  # or a row with a cutoff (alpha = 0 below the rank, truncated SVD)
     scale = peak_scale(peak, np.float64)
     info = np.finfo(dtype)
     if scale.max() > 2.0 ** -64 / info.tiny or scale.min() < 4 / info.max:

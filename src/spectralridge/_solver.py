@@ -733,28 +733,29 @@ def _apply_compressed(B, R, factors, offset, out, A, B_f, blocks, redo):
     by blocks of rows of `B` (``scratch_values`` values of ``Z``, or PATH_ROWS rows if that
     is more) written straight into `out` (by blocks of targets, one product per row, where
     a block of rows would span more than PATH_MAX_COLUMNS of its columns); then the exact
-    filter on the pairs in `redo`, a block of their targets at a time."""
+    filter on the pairs in `redo`, a block of their targets at a time. The ``Z_l`` of a
+    block g of eigenvalues come from one product, ``[B_g diag(B_f[l]) for l of g] R_g``."""
     m, q, k = out.shape
     c = A.shape[1]
     none = np.empty(0, dtype=out.dtype)
     cols, ranks = blocks
     budget = scratch_values()
     kb = k if q * k <= PATH_MAX_COLUMNS else max(1, PATH_MAX_COLUMNS // q)
-    rows = min(q, max(PATH_ROWS, budget // (c * kb)))
+    rows = min(q, max(PATH_ROWS, budget // (c * max(kb, int(np.diff(cols).max())))))
     Z_buf = np.empty(c * rows * kb, dtype=out.dtype)
     flat = out.reshape(m, q * k)
     for t0 in range(0, k, kb):
         t = slice(t0, min(k, t0 + kb))
         nt = t.stop - t0
-        parts = [(j0, j1, np.ascontiguousarray(R[j0:j1, t]),
-                  np.ascontiguousarray(B_f[l0:l1, j0:j1]), slice(l0, l1))
+        parts = [(j0, j1, np.ascontiguousarray(R[j0:j1, t]), B_f[l0:l1, None, j0:j1],
+                  slice(l0, l1))
                  for j0, j1, l0, l1 in zip(cols[:-1], cols[1:], ranks[:-1], ranks[1:])]
         for i0 in range(0, q, rows):
             i1 = min(q, i0 + rows)
             Z = Z_buf[:c * (i1 - i0) * nt].reshape(c, i1 - i0, nt)
             for j0, j1, R_g, F_g, l in parts:
-                _core.apply_filter(np.ascontiguousarray(B[i0:i1, j0:j1]), R_g, F_g, none,
-                                   Z[l])
+                scaled = (F_g * B[i0:i1, j0:j1]).reshape(-1, j1 - j0)
+                _core.gemm(scaled, R_g, Z[l].reshape(-1, nt))
             if offset.size:
                 out[:, i0:i1, t] = offset[t]
             beta = 1.0 if offset.size else 0.0
