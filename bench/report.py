@@ -54,7 +54,8 @@ def load_timings(json_paths):
         with open(path) as f:
             data = json.load(f)
         _load(data, rows, rates)
-        meta = {"commit_info": data.get("commit_info", {}), "datetime": data.get("datetime")}
+        meta = {"commit_info": data.get("commit_info", {}), "datetime": data.get("datetime"),
+                "reruns": data.get("reruns", [])}
     return rows, rates, meta
 
 
@@ -63,8 +64,9 @@ def _load(data, rows, rates):
         x, st = b["extra_info"], b["stats"]
         if x.get("role") == "machine":  # the faster of NumPy's and SciPy's BLAS
             rate = x["multiply_adds"] / st["median"]
-            rates.setdefault("by_lib", {})[(x.get("lib", "scipy"), x["dtype"])] = rate
-            rates[x["dtype"]] = max(rate, rates.get(x["dtype"], 0.0))
+            own = period_rates(rates, x.get("period"))
+            own.setdefault("by_lib", {})[(x.get("lib", "scipy"), x["dtype"])] = rate
+            own[x["dtype"]] = max(rate, own.get(x["dtype"], 0.0))
             continue
         rows[(x["workload"], x["impl"])] = dict(
             x, median=st["median"] * x["scale"], raw_median=st["median"],
@@ -72,31 +74,54 @@ def _load(data, rows, rates):
 
 
 def merge_json(path, update):
-    """Replace (by test id) or add the benchmarks of `update` in the JSON file `path`."""
+    """Replace (by test id) or add the benchmarks of `update` in the JSON file `path`.
+
+    The rerun's rows are tagged with its period (its start time), and its gemm rates are
+    kept beside those of the run it updates, so that each workload's limit takes the rates
+    measured with its own timings; the file keeps the first run's commit and time, and lists
+    the reruns (period, commit).
+    """
     with open(path) as f:
         base = json.load(f)
     with open(update) as f:
         new = json.load(f)
+    period = new.get("datetime", "")[:16]
+    for b in new["benchmarks"]:
+        b["extra_info"]["period"] = period
+        if b["extra_info"].get("role") == "machine":
+            b["fullname"] += f" @ {period}"
     fresh = {b["fullname"]: b for b in new["benchmarks"]}
     base["benchmarks"] = [fresh.pop(b["fullname"], b) for b in base["benchmarks"]]
     base["benchmarks"] += list(fresh.values())
-    for key in ("machine_info", "commit_info", "datetime"):  # of the rerun's period
-        if key in new:
-            base[key] = new[key]
+    base.setdefault("reruns", []).append({"period": period,
+                                          "commit": _commit(new.get("commit_info"))})
     with open(path, "w") as f:
         json.dump(base, f, indent=1)
 
 
+def period_rates(rates, period):
+    """The gemm rates of a rerun's `period` (None: of the first run) within `rates`."""
+    return rates if period is None else rates.setdefault("periods", {}).setdefault(period, {})
+
+
+def _commit(ci):
+    ci = ci or {}
+    return f"{ci['id'][:7]}{' (dirty checkout)' if ci.get('dirty') else ''}" \
+        if ci.get("id") else "unknown"
+
+
 def disturbed_rows(rows, rates):
     """Rows whose dgemm rate or copy bandwidth just before or after their timing was more
-    than 20% below the run's best."""
+    than 20% below the best of their run (or rerun)."""
     out = set()
     for probe in ("gemm", "bandwidth"):
-        seen = {key: min(r[f"{probe}_before"], r[f"{probe}_after"])
-                for key, r in rows.items() if f"{probe}_before" in r}
-        if seen:
-            best = max(seen.values())
-            out |= {key for key, v in seen.items() if v < 0.8 * best}
+        for period in {r.get("period") for r in rows.values()}:
+            seen = {key: min(r[f"{probe}_before"], r[f"{probe}_after"])
+                    for key, r in rows.items()
+                    if f"{probe}_before" in r and r.get("period") == period}
+            if seen:
+                best = max(seen.values())
+                out |= {key for key, v in seen.items() if v < 0.8 * best}
     return out
 
 
@@ -252,7 +277,7 @@ def limits(rows, rates):
     out = {}
     for name, w in wl.WORKLOADS.items():
         dec = rows.get((name, "limit-decomp"))
-        rate = rates.get(w.dtype)
+        rate = None if dec is None else period_rates(rates, dec.get("period")).get(w.dtype)
         if dec is None or rate is None:
             continue
         out[name] = {"decomp": dec["median"], "rate": rate,
@@ -483,6 +508,12 @@ def machine_section(info, rates, load):
              "library's): " + ", ".join(
                  f"{lib} {dt} {r / 1e9:.1f} G multiply-adds/s"
                  for (lib, dt), r in sorted(rates.get("by_lib", {}).items())),
+             *(f"- Rerun written {r['period']} UTC, commit {r['commit']}: "
+               f"{', '.join(r['workloads']) or 'no workload'}; their limits take this "
+               "period's gemm rates: " + ", ".join(
+                   f"{lib} {dt} {v / 1e9:.1f} G/s" for (lib, dt), v in sorted(
+                       period_rates(rates, r["period"]).get("by_lib", {}).items()))
+               for r in info.get("reruns", [])),
              f"- Perturbation check: 1-minute load average {load[0]:.2f} before, at most "
              f"{load[2]:.2f} during the timings (this suite alone reaches 2-3: the BLAS "
              f"pools of NumPy and SciPy each run 2 threads), "
@@ -635,9 +666,11 @@ def main(argv=None):
 
     info = wl.machine_info()
     ci = meta.get("commit_info") or {}
-    info["commit"] = (f"{ci['id'][:7]}{' (dirty checkout)' if ci.get('dirty') else ''}, "
-                      f"timings written {meta.get('datetime', '?')[:16]} UTC"
+    info["commit"] = (f"{_commit(ci)}, timings written {meta.get('datetime', '?')[:16]} UTC"
                       if ci.get("id") else git_state())
+    info["reruns"] = [dict(r, workloads=sorted({w for (w, _), row in rows.items()
+                                                if row.get("period") == r["period"]}))
+                      for r in meta.get("reruns", [])]
     fight = pool_fight(quick)
     load = (load0, os.getloadavg()[0], max([r.get("load", 0.0) for r in rows.values()] or [0]),
             rate0, wl.gemm_rate())
@@ -665,7 +698,8 @@ def _disturbed_text(disturbed):
     names = ", ".join(f"{w}/{i}" for w, i in sorted(disturbed))
     groups = " or ".join(sorted({f"{w}/" for w, _ in disturbed}))
     return (f"Rows whose dgemm rate or copy bandwidth just before or after their timing was "
-            f"more than 20% below the run's best (possibly disturbed by other processes or "
+            f"more than 20% below the best of their run or rerun (possibly disturbed by other "
+            f"processes or "
             f"tenants of the host): {names}. Rerun their whole workloads, so that the ratios "
             f"compare timings of one period: `python bench/report.py --rerun "
             f"\"{groups}\" --no-memory --no-figures`.")
