@@ -699,9 +699,8 @@ def _disturbed_text(disturbed):
     groups = " or ".join(sorted({f"{w}/" for w, _ in disturbed}))
     return (f"Rows whose dgemm rate or copy bandwidth just before or after their timing was "
             f"more than 20% below the best of their run or rerun (possibly disturbed by other "
-            f"processes or "
-            f"tenants of the host): {names}. Rerun their whole workloads, so that the ratios "
-            f"compare timings of one period: `python bench/report.py --rerun "
+            f"processes or tenants of the host): {names}. Rerun their whole workloads, so that "
+            f"the ratios compare timings of one period: `python bench/report.py --rerun "
             f"\"{groups}\" --no-memory --no-figures`.")
 
 
