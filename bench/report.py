@@ -509,7 +509,7 @@ def machine_section(info, rates, load):
                  f"{lib} {dt} {r / 1e9:.1f} G multiply-adds/s"
                  for (lib, dt), r in sorted(rates.get("by_lib", {}).items())),
              *(f"- Rerun written {r['period']} UTC, commit {r['commit']}: "
-               f"{', '.join(r['workloads']) or 'no workload'}; their limits take this "
+               f"{', '.join(r['workloads'])}; their limits take this "
                "period's gemm rates: " + ", ".join(
                    f"{lib} {dt} {v / 1e9:.1f} G/s" for (lib, dt), v in sorted(
                        period_rates(rates, r["period"]).get("by_lib", {}).items()))
@@ -668,9 +668,10 @@ def main(argv=None):
     ci = meta.get("commit_info") or {}
     info["commit"] = (f"{_commit(ci)}, timings written {meta.get('datetime', '?')[:16]} UTC"
                       if ci.get("id") else git_state())
-    info["reruns"] = [dict(r, workloads=sorted({w for (w, _), row in rows.items()
-                                                if row.get("period") == r["period"]}))
-                      for r in meta.get("reruns", [])]
+    reruns = [dict(r, workloads=sorted({w for (w, _), row in rows.items()
+                                        if row.get("period") == r["period"]}))
+              for r in meta.get("reruns", [])]
+    info["reruns"] = [r for r in reruns if r["workloads"]]  # not those superseded
     fight = pool_fight(quick)
     load = (load0, os.getloadavg()[0], max([r.get("load", 0.0) for r in rows.values()] or [0]),
             rate0, wl.gemm_rate())
