@@ -436,7 +436,6 @@ def test_kernel_ridge_matches_sklearn_without_intercept(kernel, params, weights)
     assert est.intercept_ == 0.0
 
 
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_kernel_ridge_paths_over_many_alphas_are_compressed(dtype, monkeypatch):
     # dual coefficients, intercepts and predictions over 200 alphas through the engine's
