@@ -906,6 +906,50 @@ def test_device_compressed_loo_over_a_thousand_alphas(backend, monkeypatch):
     assert_array_equal(backend.check(compressed.best_index), backend.check(exact.best_index))
 
 
+
+def test_accelerators_are_not_the_cpu():
+    assert not _array_api.is_accelerator(xps, xps.asarray([1.0]).device)
+    torch = pytest.importorskip("torch")
+    xp = compat.array_namespace(torch.zeros(1))
+    assert _array_api.is_accelerator(xp, torch.device("cuda", 0))
+    assert _array_api.is_accelerator(xp, torch.device("mps"))
+    assert not _array_api.is_accelerator(xp, torch.device("cpu"))
+
+
+def test_accelerators_plan_compression_only_for_more_work(backend, monkeypatch):
+    # CuPy and torch devices other than the CPU: the compressed kernels need DEVICE_MIN_WORK
+    # multiply-adds of exact work (their planning stays on the host); the CPU's devices
+    # keep LOWRANK_MIN_WORK
+    from spectralridge import _scores
+    X, Y = make_data(200, 150, 4, decay=4.0)
+    X_new = make_data(9, 150, seed=5)[0]
+    alphas = np.logspace(-3, 5, 200)
+    calls = _count_factor_calls(monkeypatch)  # LOWRANK_MIN_WORK = 0
+    plans = []
+    path_factors = _scores.path_factors
+    monkeypatch.setattr(_scores, "path_factors",
+                        lambda *args: plans.append(1) or path_factors(*args))
+
+    def run():
+        solver = sr.RidgeSolver(backend(X), backend(Y))
+        return solver.loo(alphas), solver.coef(alphas), solver.predict(backend(X_new), alphas)
+
+    on_cpu = run()
+    assert calls and plans
+    calls.clear(), plans.clear()
+    monkeypatch.setattr(_array_api, "is_accelerator", lambda xp, device: True)
+    exact = run()
+    assert not calls and not plans
+    monkeypatch.setattr(_scores, "DEVICE_MIN_WORK", 0)
+    run()
+    assert calls and plans
+    assert_allclose(backend.check(exact[0].scores), backend.check(on_cpu[0].scores),
+                    rtol=1e-11, atol=0)
+    for got, want in zip(exact[1:], on_cpu[1:]):
+        want = backend.check(want).astype(np.float64)
+        assert_allclose(backend.check(got), want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
 @pytest.mark.parametrize("cv", ["loo", "gcv", 3])
 def test_refine_r2_and_1d_target_match_numpy(backend, cv):
     X, Y = make_data(40, 6, 3, decay=6.0)

@@ -112,6 +112,15 @@ def supports_float64(xp, device):
         return True
 
 
+def is_accelerator(xp, device):
+    """Whether `device` is an accelerator: CuPy's, or a torch device other than the CPU
+    (array_api_strict's devices are the CPU's)."""
+    compat = _compat()
+    if compat.is_cupy_namespace(xp):
+        return True
+    return compat.is_torch_namespace(xp) and getattr(device, "type", "cpu") != "cpu"
+
+
 def _check_dtype(xp, a, name):
     """Refuse complex, half-precision and non-numeric arrays (by dtype, without a pass)."""
     dtype = a.dtype
@@ -147,6 +156,13 @@ class Rules:
         self.eps_work = float(np.finfo(np.float32 if self.work == xp.float32 else
                                        np.float64).eps)
         self.np_work = np.float32 if self.work == xp.float32 else np.float64
+        self.accelerator = is_accelerator(xp, device)
+
+    @property
+    def min_work(self):
+        """The fewest multiply-adds of exact work for which compressed kernels are planned
+        (more on an accelerator, where the planning on the host weighs more)."""
+        return _scores.DEVICE_MIN_WORK if self.accelerator else _scores.LOWRANK_MIN_WORK
 
     def to_device(self, a, dtype=None):
         """A small host array on the device, in `dtype` (default: the working dtype)."""
@@ -734,7 +750,7 @@ class DeviceFilterPath(FilterPath):
         offset = None if offset is None else xp.astype(offset, rules.work)
         (m, r), (q, k) = C.shape, (B.shape[0], R.shape[1])
         plan = None
-        if loo_compression_enabled() and _scores.path_pays(m, r, q, k):
+        if loo_compression_enabled() and _scores.path_pays(m, r, q, k, rules.min_work):
             if "plan" not in self._memo:
                 R_abs = xp.abs(self.spectrum.cast("R", rules.compute))
                 R_sq = (R_abs * rules.to_device(_scores.peak_scale(
@@ -932,7 +948,8 @@ def _factors(rules, F, q, k):
     :func:`~spectralridge._scores._loo_factors` (on the host) where the compressed kernel
     saves work, else None; ``A`` (m, c) on the device, ``blocks`` the pairs of a column
     slice of ``F`` and its block of ``B`` (q_g, w_g) on the device."""
-    factors = _scores._loo_factors(F, np.dtype(rules.np_work), q, k)
+    factors = _scores._loo_factors(F, np.dtype(rules.np_work), q, k,
+                                   min_work=rules.min_work)
     if factors is None:
         return None
     A, B, eps, (cols, ranks) = factors

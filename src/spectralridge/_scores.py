@@ -44,6 +44,10 @@ LOWRANK_MARGIN = 256
 LOWRANK_MIN_ALPHAS = 16
 LOWRANK_MAX_COST = 0.6
 LOWRANK_MIN_WORK = 1 << 32
+# The same on an accelerator (a CUDA or MPS torch device, CuPy): its products run some
+# hundreds of times faster than this CPU's, where LOWRANK_MIN_WORK was measured, while the
+# factors are still chosen on the host.
+DEVICE_MIN_WORK = 1 << 41
 # Compressed paths (see `path_factors`): the relative error they may add to the
 # eigen-coordinates of a coefficient vector beyond the exact filter's rounding bound, per
 # working dtype (their own rounding included); the factor by which the factored filter's
@@ -398,14 +402,14 @@ def _piece_sse(U, R, F, Y, ym, sw, hat, targets, step, scale, dtype, compress, s
     return part
 
 
-def _loo_factors(F, dtype, rows, targets, memo=None):
+def _loo_factors(F, dtype, rows, targets, memo=None, min_work=None):
     """``(A, B, eps, blocks)`` of :func:`~spectralridge._filters.block_low_rank` for
     residual factors `F` (m, r) of `rows` rows and `targets` targets where the compressed
-    kernel saves enough work (the exact kernel's at least LOWRANK_MIN_WORK), else None;
-    kept in the dict `memo` if given (the row blocks of one leave-one-out pass share their
-    factors)."""
+    kernel saves enough work (the exact kernel's at least `min_work`, default
+    LOWRANK_MIN_WORK), else None; kept in the dict `memo` if given (the row blocks of one
+    leave-one-out pass share their factors)."""
     m, r = F.shape
-    if m < LOWRANK_MIN_ALPHAS or r == 0 or float(rows) * m * r * targets < LOWRANK_MIN_WORK:
+    if not path_pays(m, r, rows, targets, min_work):
         return None
     # multiply-adds per row and target beyond the factors' terms: r (the first certificate,
     # at most n r min(r, k)) + 2 m (the epilogue)
@@ -422,10 +426,12 @@ def _loo_factors(F, dtype, rows, targets, memo=None):
     return memo[key]
 
 
-def path_pays(m, r, rows, k):
-    """Whether factoring the coefficient filter of `m` alphas and rank `r` for `rows` basis
-    rows and `k` targets may pay (as :func:`_loo_factors`): :func:`path_factors` decides."""
-    return m >= LOWRANK_MIN_ALPHAS and r > 0 and float(rows) * m * r * k >= LOWRANK_MIN_WORK
+def path_pays(m, r, rows, k, min_work=None):
+    """Whether factoring a filter of `m` alphas and rank `r` for `rows` basis rows and `k`
+    targets may pay: at least LOWRANK_MIN_ALPHAS alphas and `min_work` (default
+    LOWRANK_MIN_WORK) multiply-adds of the exact product; the planners decide."""
+    min_work = LOWRANK_MIN_WORK if min_work is None else min_work
+    return m >= LOWRANK_MIN_ALPHAS and r > 0 and float(rows) * m * r * k >= min_work
 
 
 def path_weights(R):
