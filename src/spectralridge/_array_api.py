@@ -750,7 +750,7 @@ class DeviceFilterPath(FilterPath):
         offset = None if offset is None else xp.astype(offset, rules.work)
         (m, r), (q, k) = C.shape, (B.shape[0], R.shape[1])
         plan = None
-        if loo_compression_enabled() and _scores.path_pays(m, r, q, k, rules.min_work):
+        if loo_compression_enabled() and _scores.compression_pays(m, r, q, k, rules.min_work):
             if "plan" not in self._memo:
                 R_abs = xp.abs(self.spectrum.cast("R", rules.compute))
                 R_sq = (R_abs * rules.to_device(_scores.peak_scale(

@@ -409,7 +409,7 @@ def _loo_factors(F, dtype, rows, targets, memo=None, min_work=None):
     LOWRANK_MIN_WORK), else None; kept in the dict `memo` if given (the row blocks of one
     leave-one-out pass share their factors)."""
     m, r = F.shape
-    if not path_pays(m, r, rows, targets, min_work):
+    if not compression_pays(m, r, rows, targets, min_work):
         return None
     # multiply-adds per row and target beyond the factors' terms: r (the first certificate,
     # at most n r min(r, k)) + 2 m (the epilogue)
@@ -426,7 +426,7 @@ def _loo_factors(F, dtype, rows, targets, memo=None, min_work=None):
     return memo[key]
 
 
-def path_pays(m, r, rows, k, min_work=None):
+def compression_pays(m, r, rows, k, min_work=None):
     """Whether factoring a filter of `m` alphas and rank `r` for `rows` basis rows and `k`
     targets may pay: at least LOWRANK_MIN_ALPHAS alphas and `min_work` (default
     LOWRANK_MIN_WORK) multiply-adds of the exact product; the planners decide."""
@@ -479,8 +479,9 @@ def path_factors(C, weighted, dtype, weight_eps=np.finfo(np.float64).eps):
     """
     m, r = C.shape
     peak = np.abs(C).max(axis=1)
-    if not np.isfinite(peak).all() or not peak.any() or ((C == 0) & (peak[:, None] > 0)).any():
-        return None  # or a row with a cutoff (alpha = 0 below the rank, truncated SVD)
+    cut_off = ((C == 0) & (peak[:, None] > 0)).any()  # alpha = 0 below the rank, truncation
+    if not np.isfinite(peak).all() or not peak.any() or cut_off:
+        return None
     scale = peak_scale(peak, np.float64)
     info = np.finfo(dtype)
     if scale.max() > 2.0 ** -64 / info.tiny or scale.min() < 4 / info.max:

@@ -716,7 +716,7 @@ def apply_path(B, spectrum, flt, offset, dtype, memo=None):
     R = spectrum.cast("R", dtype)
     out = np.empty((factors.shape[0], B.shape[0], R.shape[1]), dtype=dtype)
     plan = None
-    if loo_compression_enabled() and _scores.path_pays(*factors.shape, *out.shape[1:]):
+    if loo_compression_enabled() and _scores.compression_pays(*factors.shape, *out.shape[1:]):
         memo = {} if memo is None else memo
         if "plan" not in memo:
             memo["plan"] = _scores.path_factors(factors, _scores.path_weights(R), dtype)
@@ -744,6 +744,7 @@ def _apply_compressed(B, R, factors, offset, out, A, B_f, blocks, redo):
     rows = min(q, max(PATH_ROWS, budget // (c * max(kb, int(np.diff(cols).max())))))
     Z_buf = np.empty(c * rows * kb, dtype=out.dtype)
     flat = out.reshape(m, q * k)
+    beta = 1.0 if offset.size else 0.0  # the offset is written first
     for t0 in range(0, k, kb):
         t = slice(t0, min(k, t0 + kb))
         nt = t.stop - t0
@@ -758,7 +759,6 @@ def _apply_compressed(B, R, factors, offset, out, A, B_f, blocks, redo):
                 _core.gemm(scaled, R_g, Z[l].reshape(-1, nt))
             if offset.size:
                 out[:, i0:i1, t] = offset[t]
-            beta = 1.0 if offset.size else 0.0
             if kb == k:  # rows i0:i1 of `out` are one block of its columns
                 _core.gemm(A, Z.reshape(c, -1), flat[:, i0 * k:i1 * k], beta=beta)
             else:
